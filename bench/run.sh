@@ -1,0 +1,632 @@
+#!/usr/bin/env bash
+# Side-by-side TLS-offload benchmark: gatehouse against hitch, HAProxy (tcp)
+# and stunnel, all on 127.0.0.1 in front of the same nginx backend, with the
+# same ECDSA P-256 certificate. See bench/README.md.
+#
+# usage: bench/run.sh [--rounds N] [--duration S] [--only a,b,...] [--idle N]
+#                     [--gatehouse PATH] [--out DIR]
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$BENCH_DIR")
+
+ROUNDS=3
+DURATION=10
+ONLY=""
+IDLE_N=2000
+GATEHOUSE=${GATEHOUSE:-$ROOT/build/gatehouse}
+OUT=""
+ALL_PROXIES=(gatehouse hitch haproxy stunnel)
+
+usage() {
+  cat <<EOF
+usage: $0 [--rounds N] [--duration S] [--only LIST] [--idle N] [--gatehouse PATH] [--out DIR]
+  --rounds N      interleaved rounds (default $ROUNDS); medians are quoted
+  --duration S    seconds per measurement (default $DURATION)
+  --only LIST     comma-separated subset of: ${ALL_PROXIES[*]}
+  --idle N        idle TLS connections for the memory row (default $IDLE_N)
+  --gatehouse P   gatehouse binary (default build/gatehouse)
+  --out DIR       results directory (default bench/results/<timestamp>)
+EOF
+  exit 2
+}
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rounds) ROUNDS=${2:?}; shift 2 ;;
+    --duration) DURATION=${2:?}; shift 2 ;;
+    --only) ONLY=${2:?}; shift 2 ;;
+    --idle) IDLE_N=${2:?}; shift 2 ;;
+    --gatehouse) GATEHOUSE=${2:?}; shift 2 ;;
+    --out) OUT=${2:?}; shift 2 ;;
+    -h|--help) usage ;;
+    *) echo "unknown argument: $1" >&2; usage ;;
+  esac
+done
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "--rounds must be a positive integer" >&2; exit 2; }
+[[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || { echo "--duration must be a positive integer" >&2; exit 2; }
+[[ "$IDLE_N" =~ ^[1-9][0-9]*$ ]] || { echo "--idle must be a positive integer" >&2; exit 2; }
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ---------------------------------------------------------------- prerequisites
+missing=()
+for cmd in cc wrk nginx openssl taskset timeout python3 ps; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  die "missing: ${missing[*]}; install with: scripts/setup-debian.sh --bench"
+fi
+[ "$(nproc)" -ge 2 ] || die "needs at least 2 CPUs (proxy on CPU 1, load on CPU 0)"
+
+STUNNEL=$(command -v stunnel4 || command -v stunnel || true)
+declare -A BIN=([gatehouse]="$GATEHOUSE" [hitch]="$(command -v hitch || true)"
+                [haproxy]="$(command -v haproxy || true)" [stunnel]="$STUNNEL")
+PROXIES=()
+if [ -n "$ONLY" ]; then
+  IFS=, read -ra wanted <<<"$ONLY"
+else
+  wanted=("${ALL_PROXIES[@]}")
+fi
+for p in "${wanted[@]}"; do
+  case "$p" in
+    gatehouse|hitch|haproxy|stunnel) ;;
+    *) die "--only: unknown proxy '$p' (known: ${ALL_PROXIES[*]})" ;;
+  esac
+  b=${BIN[$p]}
+  if [ -z "$b" ] || [ ! -x "$b" ]; then
+    if [ "$p" = gatehouse ]; then
+      log "skip gatehouse: no binary at $GATEHOUSE (build it: meson setup build && ninja -C build)"
+    else
+      log "skip $p: not installed (install: scripts/setup-debian.sh --bench, or apt-get install ${p/stunnel/stunnel4})"
+    fi
+    continue
+  fi
+  PROXIES+=("$p")
+done
+[ "${#PROXIES[@]}" -gt 0 ] || log "no proxy available: only the plaintext ceiling will be measured"
+
+# ---------------------------------------------------------------- state, cleanup
+TMP=$(mktemp -d /dev/shm/gatehouse-bench.XXXXXX)   # tmpfs
+chmod 755 "$TMP"
+[ -n "$OUT" ] || OUT="$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)"
+mkdir -p "$OUT"
+RAW="$OUT/raw.tsv"
+printf 'round\tproxy\tmetric\tvalue\n' >"$RAW"
+PIDS=()      # every long-running process this script started
+
+stop_pid() {  # stop_pid PID: SIGTERM, wait up to 5 s, then SIGKILL
+  local pid=$1 i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "pid $pid did not stop on SIGTERM; SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$? pid
+  trap - EXIT INT TERM
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  if [ -d "$TMP" ]; then
+    mkdir -p "$OUT/logs"
+    for f in "$TMP"/*.log "$TMP"/nginx/error.log; do
+      [ -f "$f" ] && tail -c 200000 "$f" >"$OUT/logs/$(basename "$f")" 2>/dev/null || true
+    done
+    rm -rf "$TMP"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Descriptors: idle connections need 2 per connection in a proxy.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+NOFILE=$(ulimit -n)
+if [ "$NOFILE" != unlimited ] && [ "$NOFILE" -lt $((IDLE_N * 2 + 200)) ]; then
+  die "open-file limit $NOFILE is too low for --idle $IDLE_N"
+fi
+
+# ---------------------------------------------------------------- build the client
+mkdir -p "$BENCH_DIR/.bin"
+HSC="$BENCH_DIR/.bin/handshake_client"
+if [ ! -x "$HSC" ] || [ "$BENCH_DIR/handshake_client.c" -nt "$HSC" ]; then
+  cc -O2 -Wall -o "$HSC" "$BENCH_DIR/handshake_client.c" -lssl -lcrypto \
+    || die "cannot build handshake_client (needs libssl-dev: scripts/setup-debian.sh --bench)"
+fi
+
+# ---------------------------------------------------------------- helpers
+# free_ports N: N free TCP ports on 127.0.0.1 outside the ephemeral range, so
+# that the load's outgoing connections can never take them.
+free_ports() {
+  python3 - "$1" <<'EOF'
+import random, socket, sys
+n = int(sys.argv[1])
+lo, hi = map(int, open('/proc/sys/net/ipv4/ip_local_port_range').read().split())
+pool = list(range(10000, lo)) if lo > 11000 else list(range(hi + 1, 65536))
+random.shuffle(pool)
+out = []
+for p in pool:
+    s = socket.socket()
+    try:
+        s.bind(('127.0.0.1', p)); out.append(p)
+    except OSError:
+        pass
+    finally:
+        s.close()
+    if len(out) == n:
+        break
+print(' '.join(map(str, out)))
+EOF
+}
+
+tree_pids() {  # tree_pids PID: PID and all its descendants
+  ps -e -o pid=,ppid= | awk -v r="$1" '
+    { par[$1] = $2 }
+    END { want[r] = 1; ch = 1
+          while (ch) { ch = 0; for (k in par) if (!(k in want) && (par[k] in want)) { want[k] = 1; ch = 1 } }
+          for (k in want) print k }'
+}
+
+cpu_ticks() {  # user+sys (+ reaped children) of a process tree, in clock ticks
+  local t=0 p line rest
+  local -a f
+  for p in $(tree_pids "$1"); do
+    line=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+    rest=${line##*) }
+    read -ra f <<<"$rest"
+    t=$((t + f[11] + f[12] + f[13] + f[14]))
+  done
+  echo "$t"
+}
+
+rss_kib() {  # summed VmRSS of a process tree, KiB
+  local t=0 p v
+  for p in $(tree_pids "$1"); do
+    v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null) || continue
+    t=$((t + ${v:-0}))
+  done
+  echo "$t"
+}
+
+CLK_TCK=$(getconf CLK_TCK)
+
+check_quiet() {  # warn when CPU 0 or 1 is busy with something else (1 s sample)
+  local a b
+  a=$(grep -E '^cpu[01] ' /proc/stat); sleep 1; b=$(grep -E '^cpu[01] ' /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN {
+      split(a, la, "\n"); split(b, lb, "\n")
+      for (i = 1; i <= 2; i++) {
+        split(la[i], x, " "); split(lb[i], y, " "); tot = 0
+        for (k = 2; k <= 9; k++) tot += y[k] - x[k]
+        idle = (y[5] - x[5]) + (y[6] - x[6])
+        busy = tot ? 100 * (1 - idle / tot) : 0
+        if (busy > 10) printf "%s %.0f%% busy; ", x[1], busy
+      } }'
+}
+warn_if_busy() {
+  local busy
+  busy=$(check_quiet)
+  if [ -n "$busy" ]; then
+    log "WARNING: machine not idle before the round ($busy); figures will be noisy. Top CPU users:"
+    top -bn1 -o %CPU | sed -n '8,10p' >&2 || true
+    record machine busy_before_round 1
+  fi
+}
+record() { printf '%s\t%s\t%s\t%s\n' "$ROUND" "$1" "$2" "$3" >>"$RAW"; }
+
+wait_listen() {  # wait_listen PORT PID SECONDS
+  local port=$1 pid=$2 secs=$3 i
+  for i in $(seq $((secs * 10))); do
+    kill -0 "$pid" 2>/dev/null || return 1
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# ---------------------------------------------------------------- certificate, backend
+log "results: $OUT"
+log "proxies: ${PROXIES[*]:-none}; rounds=$ROUNDS duration=${DURATION}s idle=$IDLE_N"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+  -keyout "$TMP/key.pem" -out "$TMP/cert.pem" -subj /CN=localhost \
+  -addext subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1 || die "openssl req failed"
+cat "$TMP/cert.pem" "$TMP/key.pem" >"$TMP/combined.pem"
+chmod 600 "$TMP/key.pem" "$TMP/combined.pem"
+
+read -r BACKEND_PORT P_GATEHOUSE P_HITCH P_HAPROXY P_STUNNEL <<<"$(free_ports 5)"
+[ -n "$P_STUNNEL" ] || die "could not find free ports"
+declare -A PORT=([gatehouse]=$P_GATEHOUSE [hitch]=$P_HITCH [haproxy]=$P_HAPROXY [stunnel]=$P_STUNNEL)
+
+mkdir -p "$TMP/www" "$TMP/nginx"
+head -c 1024 /dev/urandom | base64 -w 0 | head -c 1024 >"$TMP/www/index.html"
+cp "$TMP/www/index.html" "$TMP/www/1k"
+head -c 1048576 /dev/urandom >"$TMP/www/1m"
+chmod 644 "$TMP/www/"*
+cat >"$TMP/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+master_process on;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log warn;
+worker_rlimit_nofile 20000;
+events { worker_connections 10000; }
+http {
+  access_log off;
+  client_body_temp_path $TMP/nginx/body;
+  proxy_temp_path $TMP/nginx/proxy;
+  fastcgi_temp_path $TMP/nginx/fastcgi;
+  uwsgi_temp_path $TMP/nginx/uwsgi;
+  scgi_temp_path $TMP/nginx/scgi;
+  default_type application/octet-stream;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  keepalive_timeout 300s;
+  keepalive_requests 10000000;
+  open_file_cache max=16 inactive=600s;
+  open_file_cache_valid 600s;
+  server {
+    listen 127.0.0.1:$BACKEND_PORT backlog=4096;
+    root $TMP/www;
+    index index.html;
+  }
+}
+EOF
+taskset -c 0 nginx -p "$TMP/nginx" -e "$TMP/nginx/error.log" -c "$TMP/nginx/nginx.conf" \
+  >"$TMP/nginx.log" 2>&1 &
+NGINX_PID=$!
+PIDS+=("$NGINX_PID")
+wait_listen "$BACKEND_PORT" "$NGINX_PID" 10 || { cat "$TMP/nginx.log" "$TMP/nginx/error.log" >&2 2>/dev/null; die "backend nginx did not start"; }
+log "backend: nginx pid $NGINX_PID on 127.0.0.1:$BACKEND_PORT (CPU 0)"
+
+# ---------------------------------------------------------------- proxy configs
+cat >"$TMP/gatehouse.ini" <<EOF
+[global]
+workers = 1
+shutdown_grace = 1s
+log_level = info
+
+[listener:bench]
+listen = 127.0.0.1:$P_GATEHOUSE
+backend = 127.0.0.1:$BACKEND_PORT
+mode = tcp
+cert = $TMP/cert.pem
+key = $TMP/key.pem
+max_connections = 10000
+backlog = 4096
+EOF
+
+mkdir -p "$TMP/hitch-ocsp"
+cat >"$TMP/hitch.conf" <<EOF
+frontend = "[127.0.0.1]:$P_HITCH"
+backend = "[127.0.0.1]:$BACKEND_PORT"
+pem-file = "$TMP/combined.pem"
+workers = 1
+daemon = off
+backlog = 4096
+tls-protos = TLSv1.2 TLSv1.3
+ocsp-dir = "$TMP/hitch-ocsp"
+syslog = off
+log-level = 1
+user = "nobody"
+EOF
+
+cat >"$TMP/haproxy.cfg" <<EOF
+global
+  nbthread 1
+  maxconn 8000
+defaults
+  mode tcp
+  maxconn 8000
+  timeout connect 5s
+  timeout client 300s
+  timeout server 300s
+frontend fe
+  bind 127.0.0.1:$P_HAPROXY ssl crt $TMP/combined.pem ssl-min-ver TLSv1.2
+  backlog 4096
+  default_backend be
+backend be
+  server s1 127.0.0.1:$BACKEND_PORT
+EOF
+
+cat >"$TMP/stunnel.conf" <<EOF
+foreground = yes
+pid =
+syslog = no
+debug = 3
+[tls]
+accept = 127.0.0.1:$P_STUNNEL
+connect = 127.0.0.1:$BACKEND_PORT
+cert = $TMP/cert.pem
+key = $TMP/key.pem
+sslVersionMin = TLSv1.2
+EOF
+
+start_proxy() {  # start_proxy NAME -> sets PROXY_PID, returns 1 on failure
+  local name=$1 logf="$TMP/$1.log" pid p
+  : >"$logf"
+  case "$name" in
+    gatehouse) taskset -c 1 "${BIN[gatehouse]}" -c "$TMP/gatehouse.ini" >>"$logf" 2>&1 & ;;
+    hitch)     taskset -c 1 "${BIN[hitch]}" --config="$TMP/hitch.conf" >>"$logf" 2>&1 & ;;
+    haproxy)   taskset -c 1 "${BIN[haproxy]}" -db -f "$TMP/haproxy.cfg" >>"$logf" 2>&1 & ;;
+    stunnel)   taskset -c 1 "${BIN[stunnel]}" "$TMP/stunnel.conf" >>"$logf" 2>&1 & ;;
+  esac
+  pid=$!
+  PIDS+=("$pid")
+  PROXY_PID=$pid
+  if [ "$name" = gatehouse ]; then
+    local i ok=0
+    for i in $(seq 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      if grep -q 'event=ready' "$logf"; then ok=1; break; fi
+      sleep 0.1
+    done
+    [ "$ok" = 1 ] || return 1
+  else
+    wait_listen "${PORT[$name]}" "$pid" 10 || return 1
+  fi
+  sleep 0.3  # let worker processes/threads appear
+  # hitch pins worker N to CPU N by itself: re-pin every thread of the tree
+  for p in $(tree_pids "$pid"); do
+    taskset -a -p -c 1 "$p" >/dev/null 2>&1 || true
+  done
+  return 0
+}
+
+# measure PROXYPID CMD...: runs CMD, sets OUTPUT and SHARE (proxy CPU share of one core)
+measure() {
+  local ppid=$1; shift
+  local c0 c1 t0 t1
+  c0=$(cpu_ticks "$ppid"); t0=$EPOCHREALTIME
+  OUTPUT=$("$@" 2>&1) || true
+  t1=$EPOCHREALTIME; c1=$(cpu_ticks "$ppid")
+  SHARE=$(awk -v a="$c0" -v b="$c1" -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" \
+    'BEGIN { printf "%.4f", (b - a) / hz / (t1 - t0) }')
+}
+
+# wrk output -> "rps p99_ms errors"
+parse_wrk() {
+  awk '
+    /Requests\/sec:/ { rps = $2 }
+    /^ +99%/ { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
+               p99 = (u == "us") ? v / 1000 : (u == "s") ? v * 1000 : (u == "m") ? v * 60000 : v }
+    /Socket errors:/ { gsub(/,/, ""); err += $4 + $6 + $8 + $10 }
+    /Non-2xx or 3xx responses:/ { err += $5 }
+    END { printf "%s %s %d\n", (rps == "" ? "0" : rps), (p99 == "" ? "NA" : p99), err }'
+}
+kv() { tr ' ' '\n' <<<"$2" | awk -F= -v k="$1" '$1 == k { print $2; exit }'; }
+
+WRK_TIMEOUT=$((DURATION + 20))
+HS_TIMEOUT=$((DURATION + 20))
+
+run_ka() {  # keep-alive 1 KiB requests
+  local name=$1 ppid=$2 url=$3 rps p99 err
+  measure "$ppid" taskset -c 0 timeout "$WRK_TIMEOUT" wrk -t1 -c50 -d"${DURATION}s" --latency --timeout 5s "$url"
+  read -r rps p99 err <<<"$(parse_wrk <<<"$OUTPUT")"
+  record "$name" ka_rps "$rps"; record "$name" ka_p99_ms "$p99"; record "$name" ka_errors "$err"
+  record "$name" ka_cpu "$SHARE"
+  log "  $name keep-alive 1KiB: ${rps} req/s p99 ${p99} ms errors $err proxy-cpu $SHARE"
+  [ "$rps" != 0 ] || printf '%s\n' "$OUTPUT" | tail -5 >&2
+}
+
+run_hs() {  # full handshakes + GET, TLS 1.3
+  local name=$1 ppid=$2 port=$3 rate res err
+  measure "$ppid" taskset -c 0 timeout "$HS_TIMEOUT" "$HSC" -p "$port" -c 50 -d "$DURATION" -3 -g
+  rate=$(kv hs_per_s "$OUTPUT"); res=$(kv resumed "$OUTPUT"); err=$(kv errors "$OUTPUT")
+  record "$name" hs_rate "${rate:-0}"; record "$name" hs_resumed "${res:-NA}"
+  record "$name" hs_errors "${err:-NA}"; record "$name" hs_cpu "$SHARE"
+  record "$name" hs_p99_ms "$(kv hs_p99_ms "$OUTPUT")"
+  log "  $name full handshakes+GET: ${rate:-?}/s resumed ${res:-?} errors ${err:-?} proxy-cpu $SHARE"
+  [ -n "$rate" ] || printf '%s\n' "$OUTPUT" | tail -5 >&2
+  if [ "${res:-0}" != 0 ]; then log "  WARNING: $name resumed $res handshakes: not a full-handshake figure"; fi
+  if [ "${err:-0}" != 0 ]; then log "  $name handshake client: $OUTPUT"; fi
+}
+
+run_bulk() {  # 1 MiB responses
+  local name=$1 ppid=$2 url=$3 rps p99 err mibs
+  measure "$ppid" taskset -c 0 timeout "$WRK_TIMEOUT" wrk -t1 -c10 -d"${DURATION}s" --timeout 5s "$url"
+  read -r rps p99 err <<<"$(parse_wrk <<<"$OUTPUT")"
+  mibs=$rps  # each response body is exactly 1 MiB
+  record "$name" bulk_mibs "$mibs"; record "$name" bulk_errors "$err"; record "$name" bulk_cpu "$SHARE"
+  log "  $name bulk 1MiB: ${mibs} MiB/s errors $err proxy-cpu $SHARE"
+  [ "$rps" != 0 ] || printf '%s\n' "$OUTPUT" | tail -5 >&2
+}
+
+run_rss() {  # RSS per idle TLS 1.3 connection
+  local name=$1 ppid=$2 port=$3 r0 r1 cpid i ready="" outf="$TMP/idle.out" per
+  sleep 0.5
+  r0=$(rss_kib "$ppid")
+  : >"$outf"
+  taskset -c 0 timeout 120 "$HSC" -p "$port" -3 -i "$IDLE_N" -c 100 -d 100 -t 20 >"$outf" 2>&1 &
+  cpid=$!
+  PIDS+=("$cpid")
+  for i in $(seq 600); do
+    if grep -q '^idle_ready=' "$outf"; then ready=1; break; fi
+    kill -0 "$cpid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ -z "$ready" ]; then
+    stop_pid "$cpid"
+    log "  $name idle: could not hold $IDLE_N connections: $(tr '\n' ' ' <"$outf")"
+    record "$name" rss_errors 1
+    return
+  fi
+  sleep 2  # let the proxy finish backend connects and ticket sends
+  r1=$(rss_kib "$ppid")
+  stop_pid "$cpid"
+  local held dropped
+  held=$(kv idle_held "$(tail -1 "$outf")"); dropped=$(kv dropped "$(tail -1 "$outf")")
+  per=$(awk -v a="$r0" -v b="$r1" -v n="$IDLE_N" 'BEGIN { printf "%.1f", (b - a) / n }')
+  record "$name" rss_base_kib "$r0"; record "$name" rss_kib_per_conn "$per"
+  record "$name" rss_dropped "${dropped:-NA}"
+  log "  $name idle: RSS $r0 -> $r1 KiB with $IDLE_N idle TLS 1.3 conns = $per KiB/conn (dropped ${dropped:-?} held ${held:-?})"
+  sleep 1  # let the proxy close them
+}
+
+smoke() {  # smoke PORT: 3 GETs through the proxy
+  local out
+  out=$(taskset -c 0 timeout 15 "$HSC" -p "$1" -c 1 -n 3 -d 10 -g 2>&1) || true
+  [ "$(kv requests_ok "$out")" = 3 ] && [ "$(kv errors "$out")" = 0 ] && return 0
+  log "  smoke test failed: $out"
+  return 1
+}
+
+# ---------------------------------------------------------------- crypto speed
+if [[ " ${PROXIES[*]} " == *" gatehouse "* ]]; then
+  log "gatehouse --crypto-speed (CPU 1):"
+  taskset -c 1 timeout 120 "${BIN[gatehouse]}" --crypto-speed 2>&1 | tee "$OUT/crypto-speed.txt" \
+    || log "gatehouse --crypto-speed failed (exit ${PIPESTATUS[0]})"
+fi
+
+# ---------------------------------------------------------------- rounds
+BENCH_T0=$SECONDS
+for ROUND in $(seq "$ROUNDS"); do
+  # rotate the order each round so no proxy always runs first
+  order=()
+  n=${#PROXIES[@]}
+  for ((i = 0; i < n; i++)); do order+=("${PROXIES[$(((i + ROUND - 1) % n))]}"); done
+  warn_if_busy
+  log "round $ROUND/$ROUNDS: plain ${order[*]}"
+
+  # plaintext ceiling: wrk straight to nginx
+  measure "$NGINX_PID" taskset -c 0 timeout "$WRK_TIMEOUT" wrk -t1 -c50 -d"${DURATION}s" --latency --timeout 5s \
+    "http://127.0.0.1:$BACKEND_PORT/1k"
+  read -r rps p99 err <<<"$(parse_wrk <<<"$OUTPUT")"
+  record plain ka_rps "$rps"; record plain ka_p99_ms "$p99"; record plain ka_errors "$err"
+  log "  plain (no TLS) keep-alive 1KiB: $rps req/s p99 $p99 ms errors $err"
+
+  for name in "${order[@]}"; do
+    if ! start_proxy "$name"; then
+      log "  $name failed to start; log tail:"
+      tail -20 "$TMP/$name.log" >&2 || true
+      stop_pid "$PROXY_PID"
+      record "$name" start_failed 1
+      continue
+    fi
+    ppid=$PROXY_PID
+    port=${PORT[$name]}
+    if smoke "$port"; then
+      run_rss "$name" "$ppid" "$port"
+      run_ka "$name" "$ppid" "https://127.0.0.1:$port/1k"
+      run_hs "$name" "$ppid" "$port"
+      run_bulk "$name" "$ppid" "https://127.0.0.1:$port/1m"
+    else
+      record "$name" smoke_failed 1
+    fi
+    if ! kill -0 "$ppid" 2>/dev/null; then
+      log "  WARNING: $name (pid $ppid) exited during the round; log tail:"
+      tail -20 "$TMP/$name.log" >&2 || true
+      record "$name" died 1
+    fi
+    stop_pid "$ppid"
+  done
+done
+log "rounds done in $((SECONDS - BENCH_T0)) s"
+
+# ---------------------------------------------------------------- report
+python3 - "$RAW" "${PROXIES[*]}" >"$OUT/summary.txt" <<'EOF'
+import statistics, sys
+from collections import defaultdict
+raw, proxies = sys.argv[1], sys.argv[2].split()
+vals = defaultdict(lambda: defaultdict(dict))   # proxy -> metric -> round -> value
+for line in open(raw).read().splitlines()[1:]:
+    r, p, m, v = line.split('\t')
+    try:
+        vals[p][m][int(r)] = float(v)
+    except ValueError:
+        pass
+
+def med(xs):
+    return statistics.median(xs) if xs else None
+
+def rate_med(p, m):
+    return med(list(vals[p][m].values()))
+
+def percore_med(p, m, cpu):
+    xs = [vals[p][m][r] / vals[p][cpu][r] for r in vals[p][m]
+          if r in vals[p][cpu] and vals[p][cpu][r] > 0]
+    return med(xs)
+
+def spread(p, m):
+    xs = list(vals[p][m].values())
+    return f"{min(xs):.0f}..{max(xs):.0f}" if len(xs) > 1 else ""
+
+def fmt(v, d=0):
+    if v is None:
+        return "-"
+    return f"{v:,.{d}f}"
+
+rows = [("keep-alive 1 KiB req/s", "ka_rps", "ka_cpu", 0),
+        ("full handshakes/s + GET (TLS1.3)", "hs_rate", "hs_cpu", 0),
+        ("bulk 1 MiB MiB/s", "bulk_mibs", "bulk_cpu", 0)]
+names = [p for p in proxies if vals[p]]
+w = max(12, *(len(n) + 2 for n in names)) if names else 12
+
+def line(label, cells):
+    return f"{label:<38}" + "".join(f"{c:>{w}}" for c in cells)
+
+out = []
+nr = max((len(vals[p]['ka_rps']) for p in names), default=0)
+out.append(f"Medians over {nr} round(s); per-core = rate / proxy CPU share (user+sys of its process tree).")
+out.append("")
+out.append(line("", names))
+for label, m, cpu, d in rows:
+    out.append(line(label + " (raw)", [fmt(rate_med(p, m), d) for p in names]))
+    out.append(line("  proxy CPU share", [fmt(med(list(vals[p][cpu].values())), 2) for p in names]))
+    out.append(line("  per fully used proxy core", [fmt(percore_med(p, m, cpu), d) for p in names]))
+out.append(line("keep-alive p99 latency ms", [fmt(rate_med(p, 'ka_p99_ms'), 2) for p in names]))
+out.append(line("handshake p99 latency ms", [fmt(rate_med(p, 'hs_p99_ms'), 2) for p in names]))
+out.append(line("RSS KiB per idle TLS1.3 conn", [fmt(rate_med(p, 'rss_kib_per_conn'), 1) for p in names]))
+out.append(line("RSS KiB before (idle process)", [fmt(rate_med(p, 'rss_base_kib'), 0) for p in names]))
+errs = []
+for p in names:
+    e = {k: int(sum(v.values())) for k, v in vals[p].items()
+         if (k.endswith('errors') or k in ('hs_resumed', 'rss_dropped', 'start_failed', 'smoke_failed', 'died'))
+         and sum(v.values())}
+    if e:
+        errs.append(f"  {p}: " + ", ".join(f"{k}={v}" for k, v in sorted(e.items())))
+pl = rate_med('plain', 'ka_rps')
+out.append("")
+out.append(f"Plaintext ceiling (wrk straight to nginx, no TLS): {fmt(pl)} req/s, p99 {fmt(rate_med('plain', 'ka_p99_ms'), 2)} ms")
+out.append("")
+out.append("Spread (min..max over rounds), raw rates:")
+for label, m, cpu, d in rows:
+    out.append(line("  " + label, [spread(p, m) for p in names]))
+busy = len(vals['machine']['busy_before_round'])
+if busy:
+    errs.append(f"  machine: busy with other work before {busy} round(s): figures are noisy")
+if errs:
+    out.append("")
+    out.append("Errors / anomalies (summed over rounds):")
+    out += errs
+
+if 'gatehouse' in names and len(names) > 1:
+    anchors = [p for p in names if p != 'gatehouse']
+    out.append("")
+    out.append("gatehouse / anchor (>1 = gatehouse better, except RSS where <1 is better)")
+    out.append(line("", anchors))
+    def ratio(a, b):
+        return "-" if a is None or b is None or b == 0 else f"{a / b:.2f}x"
+    for label, m, cpu, d in rows:
+        g = percore_med('gatehouse', m, cpu)
+        out.append(line(label + " per core", [ratio(g, percore_med(a, m, cpu)) for a in anchors]))
+        g = rate_med('gatehouse', m)
+        out.append(line(label + " raw", [ratio(g, rate_med(a, m)) for a in anchors]))
+    g = rate_med('gatehouse', 'rss_kib_per_conn')
+    out.append(line("RSS per idle conn", [ratio(g, rate_med(a, 'rss_kib_per_conn')) for a in anchors]))
+    g = rate_med('gatehouse', 'ka_p99_ms')
+    out.append(line("keep-alive p99 latency", [ratio(g, rate_med(a, 'ka_p99_ms')) for a in anchors]))
+print("\n".join(out))
+EOF
+echo
+cat "$OUT/summary.txt"
+log "raw figures: $RAW; summary: $OUT/summary.txt"

@@ -1,0 +1,49 @@
+/* buffer.h - byte buffers for the data path, and the pool they come from.
+ *
+ * Owns: memory for bytes in flight. A connection holds a buffer only while
+ * the buffer holds data; an idle connection holds none, so thousands of idle
+ * TLS connections cost little. Blocks are recycled through a free list: the
+ * steady state allocates nothing. The bound of every buffer is the pool's
+ * block_size, fixed per listener by buffer_size. */
+#ifndef GATEHOUSE_BUFFER_H
+#define GATEHOUSE_BUFFER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct gh_buf_pool {
+    uint32_t block_size;   /* capacity of every buffer from this pool */
+    uint32_t max_free;     /* free blocks kept for reuse; the rest are freed */
+    uint32_t n_free;
+    void *free_list;       /* singly linked through the first bytes of each block */
+    uint64_t in_use;
+};
+
+/* Bytes live in data[head, tail); data is NULL while the buffer is empty
+ * and released. */
+struct gh_buf {
+    uint8_t *data;
+    uint32_t head;
+    uint32_t tail;
+};
+
+void gh_buf_pool_init(struct gh_buf_pool *pool, uint32_t block_size, uint32_t max_free);
+void gh_buf_pool_destroy(struct gh_buf_pool *pool);
+
+/* Ensures buf has a block. Returns -1 when memory is exhausted. */
+int gh_buf_acquire(struct gh_buf_pool *pool, struct gh_buf *buf);
+
+/* Gives the block back if the buffer holds nothing. */
+void gh_buf_release_if_empty(struct gh_buf_pool *pool, struct gh_buf *buf);
+
+static inline uint32_t gh_buf_len(const struct gh_buf *b) { return b->tail - b->head; }
+static inline bool gh_buf_empty(const struct gh_buf *b) { return b->tail == b->head; }
+
+/* Room at the tail, after moving data to the front if that makes room. */
+uint32_t gh_buf_make_room(struct gh_buf_pool *pool, struct gh_buf *b);
+
+/* Drops n bytes from the head; resets to the front once empty. */
+void gh_buf_consume(struct gh_buf *b, uint32_t n);
+
+#endif

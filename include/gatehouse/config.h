@@ -1,0 +1,114 @@
+/* config.h - the gatehouse configuration: what an ini file may say, the
+ * limits on it, and the loader that turns a file into a validated
+ * struct gh_config or into a list of "FILE:LINE: key: message" errors.
+ *
+ * Owns: parsing (through inih), defaults, validation of every key and of
+ * cross-key rules. It does not open sockets or load certificates; those
+ * checks belong to the services that use the values. */
+#ifndef GATEHOUSE_CONFIG_H
+#define GATEHOUSE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#define GH_MAX_LISTENERS 64
+#define GH_NAME_MAX 32         /* listener name after "listener:" */
+#define GH_PATH_MAX 1024       /* any file path in the config */
+#define GH_ADDR_TEXT_MAX 300   /* "host:port" as written */
+#define GH_CIPHERS_MAX 1024
+#define GH_GROUPS_MAX 8        /* entries in groups = ... */
+#define GH_MAX_ERRORS 64       /* errors kept; the count goes on past it */
+#define GH_ERROR_TEXT_MAX 256
+
+enum gh_log_level { GH_LOG_DEBUG, GH_LOG_INFO, GH_LOG_WARN, GH_LOG_ERROR };
+
+enum gh_mode { GH_MODE_TCP };
+
+/* wolfSSL group ids are ints; we keep the names' ids here so the config
+ * module needs no TLS headers. */
+enum gh_group { GH_GROUP_X25519, GH_GROUP_P256, GH_GROUP_P384 };
+
+struct gh_sockaddr {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char text[GH_ADDR_TEXT_MAX]; /* as the operator wrote it */
+};
+
+struct gh_listener_config {
+    char name[GH_NAME_MAX + 1];
+    int line;                    /* line of the [listener:NAME] header */
+    struct gh_sockaddr listen;
+    struct gh_sockaddr backend;
+    enum gh_mode mode;
+    char cert[GH_PATH_MAX];
+    int cert_line;
+    char key[GH_PATH_MAX];
+    int key_line;
+    int tls_min_version;         /* 12 or 13 */
+    char ciphers[GH_CIPHERS_MAX];      /* TLS 1.2 suites, ':'-separated */
+    char ciphersuites[GH_CIPHERS_MAX]; /* TLS 1.3 suites, ':'-separated */
+    int ciphers_line, ciphersuites_line;
+    enum gh_group groups[GH_GROUPS_MAX];
+    size_t n_groups;
+    double handshake_timeout;    /* seconds */
+    double connect_timeout;
+    double idle_timeout;
+    uint32_t max_connections;
+    uint32_t buffer_size;        /* bytes per direction per connection */
+    int backlog;
+};
+
+struct gh_global_config {
+    int workers;
+    double shutdown_grace;       /* seconds */
+    enum gh_log_level log_level;
+};
+
+struct gh_config {
+    char path[GH_PATH_MAX];
+    struct gh_global_config global;
+    struct gh_listener_config listeners[GH_MAX_LISTENERS];
+    size_t n_listeners;
+};
+
+struct gh_config_error {
+    int line;                    /* 0 when the error is about the file */
+    char key[48];                /* "" when not about one key */
+    char message[GH_ERROR_TEXT_MAX];
+};
+
+struct gh_config_errors {
+    char file[GH_PATH_MAX];
+    struct gh_config_error items[GH_MAX_ERRORS];
+    size_t count;                /* may exceed GH_MAX_ERRORS; items holds the first ones */
+};
+
+/* Loads and validates PATH. Returns 0 and fills *out, or -1 with *errs filled.
+ * *out is large: allocate it, do not put it on a small stack. */
+int gh_config_load(const char *path, struct gh_config *out, struct gh_config_errors *errs);
+
+/* Same, from memory; NAME is used in error messages. TEXT need not be
+ * NUL-terminated. Used by tests and the fuzzer. */
+int gh_config_load_buffer(const char *name, const char *text, size_t len,
+                          struct gh_config *out, struct gh_config_errors *errs);
+
+/* Writes every error as "FILE:LINE: key: message\n". */
+void gh_config_errors_print(const struct gh_config_errors *errs, FILE *to);
+
+/* Appends an error found after loading (for example by the TLS service
+ * when a certificate does not load), so it is reported like the others. */
+void gh_config_error_add(struct gh_config_errors *errs, int line, const char *key,
+                         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Parsers for values, exposed for tests. Each returns 0 or -1 and, on -1,
+ * writes a reason into why (at least GH_ERROR_TEXT_MAX bytes). */
+int gh_parse_duration(const char *text, double *seconds, char *why);
+int gh_parse_size(const char *text, uint64_t *bytes, char *why);
+int gh_parse_sockaddr(const char *text, struct gh_sockaddr *out, char *why);
+
+const char *gh_group_name(enum gh_group group);
+
+#endif

@@ -1,0 +1,80 @@
+/* conn.h - one client connection and its backend connection.
+ *
+ * Owns: the per-connection state machine
+ *     HANDSHAKE -> CONNECTING -> PUMPING -> (closed)
+ * the two byte buffers between the sides, half-close in each direction,
+ * the handshake/connect/idle timer and the reason a connection closed. */
+#ifndef GATEHOUSE_CONN_H
+#define GATEHOUSE_CONN_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "gatehouse/buffer.h"
+#include "gatehouse/framer.h"
+
+struct gh_listener;
+struct gh_tls_session;
+struct gh_worker;
+
+enum gh_conn_state { GH_CONN_HANDSHAKE, GH_CONN_CONNECTING, GH_CONN_PUMPING, GH_CONN_CLOSED };
+
+struct gh_conn {
+    uint64_t id;
+    struct gh_worker *worker;
+    struct gh_listener *listener;
+    enum gh_conn_state state;
+
+    int client_fd;
+    int backend_fd;
+    struct gh_tls_session *tls;
+    ev_io client_io;
+    ev_io backend_io;
+    ev_timer timer;              /* handshake, connect, then idle timeout */
+    ev_tstamp started;
+    ev_tstamp last_activity;
+
+    struct gh_buf to_backend;    /* client plaintext not yet sent on */
+    uint32_t to_backend_ready;   /* bytes at its head the framer released */
+    struct gh_buf to_client;     /* backend bytes not yet encrypted and sent */
+    struct gh_framer framer;
+
+    /* readiness as the last events and attempts left it */
+    bool client_readable, client_writable;
+    bool backend_readable, backend_writable;
+    bool tls_read_wants_write;   /* wolfSSL_read needs the socket writable */
+    bool tls_write_wants_read;   /* wolfSSL_write needs the socket readable */
+
+    /* half-close, each direction on its own */
+    bool client_done;            /* client sent close_notify or EOF */
+    bool backend_shut;           /* we sent FIN to the backend */
+    bool backend_done;           /* backend sent FIN */
+    bool notify_sent;            /* we sent close_notify to the client */
+    bool client_notified;        /* the client's end was a close_notify */
+    bool client_done_first;      /* the client ended before the backend */
+
+    uint64_t bytes_from_client;
+    uint64_t bytes_to_client;
+
+    struct sockaddr_storage peer;
+    socklen_t peer_len;
+
+    struct gh_conn *prev, *next; /* worker->conns */
+    struct gh_conn *pending_next;
+    bool is_pending;
+};
+
+/* Takes ownership of a freshly accepted client socket. */
+void gh_conn_accept(struct gh_worker *w, struct gh_listener *l, int fd,
+                    const struct sockaddr_storage *peer, socklen_t peer_len);
+
+/* Does the I/O the last events made possible; called once per loop
+ * iteration for each pending connection. */
+void gh_conn_flush(struct gh_conn *c);
+
+/* Closes with reason "shutdown" (end of the drain). */
+void gh_conn_abort(struct gh_conn *c, const char *reason);
+
+#endif

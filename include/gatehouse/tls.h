@@ -1,0 +1,61 @@
+/* tls.h - the TLS service: server contexts built from a listener's config,
+ * and non-blocking handshake, read, write and close for one session.
+ *
+ * Owns: everything that touches wolfSSL. Callers see opaque handles and
+ * small result codes, so the connection state machine reads the same
+ * whatever the TLS library does underneath. */
+#ifndef GATEHOUSE_TLS_H
+#define GATEHOUSE_TLS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "gatehouse/config.h"
+
+struct gh_tls_context; /* one per listener: certificates, versions, suites */
+struct gh_tls_session; /* one per client connection */
+
+enum gh_tls_result {
+    GH_TLS_OK,          /* done; for read/write, *n bytes moved */
+    GH_TLS_WANT_READ,   /* retry when the socket is readable */
+    GH_TLS_WANT_WRITE,  /* retry when the socket is writable */
+    GH_TLS_CLOSED,      /* read: the peer sent close_notify */
+    GH_TLS_EOF,         /* read: TCP EOF without close_notify */
+    GH_TLS_ERROR,       /* fatal; gh_tls_last_error says why */
+};
+
+int gh_tls_global_init(void);
+void gh_tls_global_cleanup(void);
+
+/* Builds the context for one listener; on failure records errors naming the
+ * config line (cert, key, ciphers...) and returns NULL. */
+struct gh_tls_context *gh_tls_context_new(const struct gh_listener_config *l,
+                                          struct gh_config_errors *errs);
+void gh_tls_context_free(struct gh_tls_context *ctx);
+
+struct gh_tls_session *gh_tls_session_new(struct gh_tls_context *ctx, int fd);
+void gh_tls_session_free(struct gh_tls_session *s);
+
+enum gh_tls_result gh_tls_handshake(struct gh_tls_session *s);
+enum gh_tls_result gh_tls_read(struct gh_tls_session *s, void *buf, size_t len, size_t *n);
+/* Writes all of len or nothing: after WANT_*, call again with the same
+ * bytes (wolfSSL keeps the records it already built). */
+enum gh_tls_result gh_tls_write(struct gh_tls_session *s, const void *buf, size_t len, size_t *n);
+/* Sends close_notify once. */
+enum gh_tls_result gh_tls_close_notify(struct gh_tls_session *s);
+
+/* Short reason for the last error, for logs ("alert", "protocol error", ...). */
+const char *gh_tls_last_error(struct gh_tls_session *s, char *buf, size_t n);
+
+struct gh_tls_info {
+    const char *version;  /* "TLSv1.3" */
+    const char *cipher;
+    int resumed;
+};
+void gh_tls_session_info(struct gh_tls_session *s, struct gh_tls_info *info);
+
+/* gatehouse -V and --crypto-speed. */
+void gh_tls_print_version(FILE *to);
+int gh_tls_crypto_speed(FILE *to);
+
+#endif

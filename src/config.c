@@ -1,0 +1,943 @@
+/* config.c - loads an ini file into struct gh_config.
+ *
+ * inih splits lines into section, key and value; this file decides what they
+ * mean. inih reports neither line numbers (Debian builds it without
+ * INI_HANDLER_LINENO) nor every syntax error, and it truncates lines at 200
+ * bytes, so we feed it through our own line reader: the reader counts lines,
+ * rejects what inih would silently accept (continuation lines, junk after a
+ * section header, control characters, over-long lines) and hands long but
+ * valid key lines to inih in a short form whose value it keeps aside. */
+#include "gatehouse/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LINE_MAX_BYTES 1000     /* longest line accepted in a config file */
+#define INIH_LINE_LIMIT 200     /* Debian's inih: INI_MAX_LINE */
+#define LONG_VALUE_MARK "\x01"  /* value placeholder for lines over INIH_LINE_LIMIT */
+
+/* One bit per listener key, to find duplicates and missing required keys. */
+enum listener_key {
+    LK_LISTEN, LK_BACKEND, LK_MODE, LK_CERT, LK_KEY, LK_TLS_MIN_VERSION,
+    LK_CIPHERS, LK_CIPHERSUITES, LK_GROUPS, LK_HANDSHAKE_TIMEOUT,
+    LK_CONNECT_TIMEOUT, LK_IDLE_TIMEOUT, LK_MAX_CONNECTIONS, LK_BUFFER_SIZE,
+    LK_BACKLOG, LK_COUNT
+};
+
+enum global_key { GK_WORKERS, GK_SHUTDOWN_GRACE, GK_LOG_LEVEL, GK_COUNT };
+
+static const char *const listener_key_names[LK_COUNT] = {
+    "listen", "backend", "mode", "cert", "key", "tls_min_version",
+    "ciphers", "ciphersuites", "groups", "handshake_timeout",
+    "connect_timeout", "idle_timeout", "max_connections", "buffer_size",
+    "backlog",
+};
+
+static const char *const global_key_names[GK_COUNT] = {
+    "workers", "shutdown_grace", "log_level",
+};
+
+enum section_kind { SECTION_NONE, SECTION_GLOBAL, SECTION_LISTENER, SECTION_INVALID };
+
+struct parse_state {
+    struct gh_config *cfg;
+    struct gh_config_errors *errs;
+    /* input */
+    const char *text;
+    size_t len;
+    size_t pos;
+    int line;
+    /* current section, as the reader saw it */
+    enum section_kind section;
+    struct gh_listener_config *listener;
+    uint32_t seen_keys;              /* bits of listener_key or global_key */
+    uint32_t listener_seen[GH_MAX_LISTENERS];
+    int listener_key_line[GH_MAX_LISTENERS][LK_COUNT];
+    bool global_seen_section;
+    bool prev_was_key;               /* for telling continuation lines apart */
+    char long_value[LINE_MAX_BYTES + 1]; /* value of the current over-long line */
+};
+
+static const char *const default_ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+static const char *const default_ciphersuites =
+    "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256";
+
+/* ---- errors ---------------------------------------------------------- */
+
+static void errors_vadd(struct gh_config_errors *errs, int line, const char *key,
+                        const char *fmt, va_list ap)
+{
+    if (errs->count < GH_MAX_ERRORS) {
+        struct gh_config_error *e = &errs->items[errs->count];
+        e->line = line;
+        snprintf(e->key, sizeof e->key, "%s", key ? key : "");
+        vsnprintf(e->message, sizeof e->message, fmt, ap);
+    }
+    errs->count++;
+}
+
+void gh_config_error_add(struct gh_config_errors *errs, int line, const char *key,
+                         const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    errors_vadd(errs, line, key, fmt, ap);
+    va_end(ap);
+}
+
+static void parse_error(struct parse_state *st, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void parse_error(struct parse_state *st, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    errors_vadd(st->errs, st->line, key, fmt, ap);
+    va_end(ap);
+}
+
+void gh_config_errors_print(const struct gh_config_errors *errs, FILE *to)
+{
+    size_t shown = errs->count < GH_MAX_ERRORS ? errs->count : GH_MAX_ERRORS;
+    for (size_t i = 0; i < shown; i++) {
+        const struct gh_config_error *e = &errs->items[i];
+        fprintf(to, "%s:%d: %s: %s\n", errs->file, e->line, e->key[0] ? e->key : "-",
+                e->message);
+    }
+    if (errs->count > shown)
+        fprintf(to, "%s: %zu more errors not shown\n", errs->file, errs->count - shown);
+}
+
+/* ---- value parsers --------------------------------------------------- */
+
+static bool all_digits(const char *s, size_t n)
+{
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+/* Parses exactly n decimal digits without overflow past limit. */
+static int parse_digits(const char *s, size_t n, uint64_t limit, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!all_digits(s, n))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t d = (uint64_t)(s[i] - '0');
+        if (v > (limit - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+int gh_parse_duration(const char *text, double *seconds, char *why)
+{
+    size_t int_len = strspn(text, "0123456789");
+    size_t frac_len = 0;
+    const char *unit;
+    uint64_t whole = 0, frac = 0;
+    double scale;
+
+    if (int_len == 0 || int_len > 9)
+        goto bad;
+    unit = text + int_len;
+    if (*unit == '.') {
+        frac_len = strspn(unit + 1, "0123456789");
+        if (frac_len == 0 || frac_len > 6)
+            goto bad;
+        if (parse_digits(unit + 1, frac_len, UINT64_MAX, &frac) < 0)
+            goto bad;
+        unit += 1 + frac_len;
+    }
+    if (parse_digits(text, int_len, UINT64_MAX, &whole) < 0)
+        goto bad;
+    if (strcmp(unit, "") == 0 || strcmp(unit, "s") == 0)
+        scale = 1.0;
+    else if (strcmp(unit, "ms") == 0)
+        scale = 0.001;
+    else if (strcmp(unit, "m") == 0)
+        scale = 60.0;
+    else if (strcmp(unit, "h") == 0)
+        scale = 3600.0;
+    else
+        goto bad;
+    *seconds = ((double)whole + (double)frac / pow(10.0, (double)frac_len)) * scale;
+    return 0;
+bad:
+    snprintf(why, GH_ERROR_TEXT_MAX,
+             "'%s' is not a duration (a number with an optional unit ms, s, m or h)", text);
+    return -1;
+}
+
+int gh_parse_size(const char *text, uint64_t *bytes, char *why)
+{
+    size_t n = strlen(text);
+    size_t digits = strspn(text, "0123456789");
+    uint64_t mult = 1, v = 0;
+
+    if (digits == 0 || (n != digits && n != digits + 1))
+        goto bad;
+    if (n == digits + 1) {
+        switch (text[digits]) {
+        case 'k': case 'K': mult = 1ULL << 10; break;
+        case 'm': case 'M': mult = 1ULL << 20; break;
+        case 'g': case 'G': mult = 1ULL << 30; break;
+        default: goto bad;
+        }
+    }
+    if (parse_digits(text, digits, UINT64_MAX / mult, &v) < 0)
+        goto bad;
+    *bytes = v * mult;
+    return 0;
+bad:
+    snprintf(why, GH_ERROR_TEXT_MAX,
+             "'%s' is not a size (whole bytes with an optional unit k, m or g)", text);
+    return -1;
+}
+
+int gh_parse_sockaddr(const char *text, struct gh_sockaddr *out, char *why)
+{
+    char host[GH_ADDR_TEXT_MAX];
+    const char *port_text;
+    size_t host_len;
+    uint64_t port;
+
+    memset(out, 0, sizeof *out);
+    if (strlen(text) >= sizeof out->text)
+        goto bad;
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+        if (!close || close[1] != ':')
+            goto bad;
+        host_len = (size_t)(close - text - 1);
+        memcpy(host, text + 1, host_len);
+        host[host_len] = '\0';
+        port_text = close + 2;
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->ss;
+        if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+            goto bad;
+        sin6->sin6_family = AF_INET6;
+        out->len = sizeof *sin6;
+    } else {
+        const char *colon = strrchr(text, ':');
+        if (!colon)
+            goto bad;
+        host_len = (size_t)(colon - text);
+        memcpy(host, text, host_len);
+        host[host_len] = '\0';
+        port_text = colon + 1;
+        struct sockaddr_in *sin = (struct sockaddr_in *)&out->ss;
+        if (strcmp(host, "*") == 0)
+            sin->sin_addr.s_addr = htonl(INADDR_ANY);
+        else if (strcmp(host, "localhost") == 0)
+            sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        else if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+            goto bad;
+        sin->sin_family = AF_INET;
+        out->len = sizeof *sin;
+    }
+    if (parse_digits(port_text, strlen(port_text), 65535, &port) < 0 || port == 0)
+        goto bad;
+    if (out->ss.ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&out->ss)->sin6_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in *)&out->ss)->sin_port = htons((uint16_t)port);
+    snprintf(out->text, sizeof out->text, "%s", text);
+    return 0;
+bad:
+    snprintf(why, GH_ERROR_TEXT_MAX,
+             "'%s' is not an address (IPV4:PORT, [IPV6]:PORT, *:PORT or localhost:PORT; "
+             "names are not resolved)", text);
+    memset(out, 0, sizeof *out);
+    return -1;
+}
+
+static const struct {
+    const char *name;
+    enum gh_group group;
+} group_names[] = {
+    {"X25519", GH_GROUP_X25519},   {"x25519", GH_GROUP_X25519},
+    {"P-256", GH_GROUP_P256},      {"secp256r1", GH_GROUP_P256},
+    {"prime256v1", GH_GROUP_P256}, {"P-384", GH_GROUP_P384},
+    {"secp384r1", GH_GROUP_P384},
+};
+
+const char *gh_group_name(enum gh_group group)
+{
+    switch (group) {
+    case GH_GROUP_X25519: return "X25519";
+    case GH_GROUP_P256: return "P-256";
+    case GH_GROUP_P384: return "P-384";
+    }
+    return "?";
+}
+
+/* ---- per-key setters ------------------------------------------------- */
+
+static int set_duration(struct parse_state *st, const char *key, const char *value,
+                        double min_exclusive, double max, double *out)
+{
+    char why[GH_ERROR_TEXT_MAX];
+    double v;
+    if (gh_parse_duration(value, &v, why) < 0) {
+        parse_error(st, key, "%s", why);
+        return -1;
+    }
+    if (v <= min_exclusive || v > max) {
+        parse_error(st, key, "'%s' is out of range (%s .. %gs)", value,
+                    min_exclusive < 0 ? "0" : "more than 0", max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int set_uint(struct parse_state *st, const char *key, const char *value,
+                    uint64_t min, uint64_t max, uint64_t *out)
+{
+    uint64_t v;
+    if (parse_digits(value, strlen(value), UINT64_MAX, &v) < 0) {
+        parse_error(st, key, "'%s' is not a whole number", value);
+        return -1;
+    }
+    if (v < min || v > max) {
+        parse_error(st, key, "'%s' is out of range (%llu .. %llu)", value,
+                    (unsigned long long)min, (unsigned long long)max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int set_path(struct parse_state *st, const char *key, const char *value, char *out)
+{
+    if (value[0] == '\0') {
+        parse_error(st, key, "empty path");
+        return -1;
+    }
+    if (strlen(value) >= GH_PATH_MAX) {
+        parse_error(st, key, "path longer than %d bytes", GH_PATH_MAX - 1);
+        return -1;
+    }
+    snprintf(out, GH_PATH_MAX, "%s", value);
+    return 0;
+}
+
+/* Walks a ':'-separated list; calls check(item) for each; reports empty items. */
+static int check_list(struct parse_state *st, const char *key, const char *value,
+                      bool (*acceptable)(const char *item, size_t len), const char *rule)
+{
+    const char *p = value;
+    int bad = 0;
+    if (*p == '\0') {
+        parse_error(st, key, "empty list");
+        return -1;
+    }
+    for (;;) {
+        size_t len = strcspn(p, ":");
+        if (len == 0) {
+            parse_error(st, key, "empty entry in list");
+            bad = -1;
+        } else if (!acceptable(p, len)) {
+            parse_error(st, key, "'%.*s' %s", (int)len, p, rule);
+            bad = -1;
+        }
+        if (p[len] == '\0')
+            break;
+        p += len + 1;
+    }
+    return bad;
+}
+
+static bool span_contains(const char *s, size_t len, const char *needle)
+{
+    size_t nl = strlen(needle);
+    for (size_t i = 0; i + nl <= len; i++)
+        if (memcmp(s + i, needle, nl) == 0)
+            return true;
+    return false;
+}
+
+static bool is_pfs_aead_cipher(const char *s, size_t len)
+{
+    return len > 6 && memcmp(s, "ECDHE-", 6) == 0 &&
+           (span_contains(s, len, "GCM") || span_contains(s, len, "CHACHA20"));
+}
+
+static bool is_tls13_suite(const char *s, size_t len)
+{
+    return (len > 6 && memcmp(s, "TLS13-", 6) == 0) || (len > 4 && memcmp(s, "TLS_", 4) == 0);
+}
+
+static int set_groups(struct parse_state *st, const char *key, const char *value,
+                      struct gh_listener_config *l)
+{
+    const char *p = value;
+    size_t n = 0;
+    for (;;) {
+        size_t len = strcspn(p, ":");
+        bool found = false;
+        for (size_t i = 0; i < sizeof group_names / sizeof group_names[0]; i++) {
+            if (strlen(group_names[i].name) == len && memcmp(group_names[i].name, p, len) == 0) {
+                for (size_t j = 0; j < n; j++) {
+                    if (l->groups[j] == group_names[i].group) {
+                        parse_error(st, key, "'%.*s' is listed twice", (int)len, p);
+                        return -1;
+                    }
+                }
+                if (n == GH_GROUPS_MAX) {
+                    parse_error(st, key, "more than %d groups", GH_GROUPS_MAX);
+                    return -1;
+                }
+                l->groups[n++] = group_names[i].group;
+                found = true;
+                break;
+            }
+        }
+        if (!found) {
+            parse_error(st, key, "unknown group '%.*s' (X25519, P-256, P-384)", (int)len, p);
+            return -1;
+        }
+        if (p[len] == '\0')
+            break;
+        p += len + 1;
+    }
+    l->n_groups = n;
+    return 0;
+}
+
+static void listener_defaults(struct gh_listener_config *l)
+{
+    memset(l, 0, sizeof *l);
+    l->mode = GH_MODE_TCP;
+    l->tls_min_version = 12;
+    snprintf(l->ciphers, sizeof l->ciphers, "%s", default_ciphers);
+    snprintf(l->ciphersuites, sizeof l->ciphersuites, "%s", default_ciphersuites);
+    l->groups[0] = GH_GROUP_X25519;
+    l->groups[1] = GH_GROUP_P256;
+    l->groups[2] = GH_GROUP_P384;
+    l->n_groups = 3;
+    l->handshake_timeout = 10.0;
+    l->connect_timeout = 5.0;
+    l->idle_timeout = 300.0;
+    l->max_connections = 10000;
+    l->buffer_size = 16384;
+    l->backlog = 511;
+}
+
+static void global_defaults(struct gh_global_config *g)
+{
+    g->workers = 1;
+    g->shutdown_grace = 30.0;
+    g->log_level = GH_LOG_INFO;
+}
+
+static void set_listener_key(struct parse_state *st, int key, const char *name,
+                             const char *value)
+{
+    struct gh_listener_config *l = st->listener;
+    char why[GH_ERROR_TEXT_MAX];
+    uint64_t u;
+
+    switch ((enum listener_key)key) {
+    case LK_LISTEN:
+        if (gh_parse_sockaddr(value, &l->listen, why) < 0)
+            parse_error(st, name, "%s", why);
+        break;
+    case LK_BACKEND:
+        if (gh_parse_sockaddr(value, &l->backend, why) < 0)
+            parse_error(st, name, "%s", why);
+        break;
+    case LK_MODE:
+        if (strcmp(value, "tcp") == 0)
+            l->mode = GH_MODE_TCP;
+        else
+            parse_error(st, name, "unknown mode '%s' (tcp)", value);
+        break;
+    case LK_CERT:
+        if (set_path(st, name, value, l->cert) == 0)
+            l->cert_line = st->line;
+        break;
+    case LK_KEY:
+        if (set_path(st, name, value, l->key) == 0)
+            l->key_line = st->line;
+        break;
+    case LK_TLS_MIN_VERSION:
+        if (strcmp(value, "1.2") == 0)
+            l->tls_min_version = 12;
+        else if (strcmp(value, "1.3") == 0)
+            l->tls_min_version = 13;
+        else
+            parse_error(st, name, "'%s' is not a TLS version gatehouse accepts (1.2 or 1.3)",
+                        value);
+        break;
+    case LK_CIPHERS:
+        if (strlen(value) >= sizeof l->ciphers)
+            parse_error(st, name, "list longer than %zu bytes", sizeof l->ciphers - 1);
+        else if (check_list(st, name, value, is_pfs_aead_cipher,
+                            "is not an ECDHE (forward secret) AEAD suite") == 0) {
+            snprintf(l->ciphers, sizeof l->ciphers, "%s", value);
+            l->ciphers_line = st->line;
+        }
+        break;
+    case LK_CIPHERSUITES:
+        if (strlen(value) >= sizeof l->ciphersuites)
+            parse_error(st, name, "list longer than %zu bytes", sizeof l->ciphersuites - 1);
+        else if (check_list(st, name, value, is_tls13_suite,
+                            "is not a TLS 1.3 suite name (TLS13-... or TLS_...)") == 0) {
+            snprintf(l->ciphersuites, sizeof l->ciphersuites, "%s", value);
+            l->ciphersuites_line = st->line;
+        }
+        break;
+    case LK_GROUPS:
+        (void)set_groups(st, name, value, l); /* errors are recorded in st */
+        break;
+    case LK_HANDSHAKE_TIMEOUT:
+        (void)set_duration(st, name, value, 0, 3600, &l->handshake_timeout);
+        break;
+    case LK_CONNECT_TIMEOUT:
+        (void)set_duration(st, name, value, 0, 3600, &l->connect_timeout);
+        break;
+    case LK_IDLE_TIMEOUT:
+        (void)set_duration(st, name, value, 0, 86400, &l->idle_timeout);
+        break;
+    case LK_MAX_CONNECTIONS:
+        if (set_uint(st, name, value, 1, 1000000, &u) == 0)
+            l->max_connections = (uint32_t)u;
+        break;
+    case LK_BUFFER_SIZE:
+        if (gh_parse_size(value, &u, why) < 0)
+            parse_error(st, name, "%s", why);
+        else if (u < 4096 || u > (1u << 20))
+            parse_error(st, name, "'%s' is out of range (4k .. 1m)", value);
+        else
+            l->buffer_size = (uint32_t)u;
+        break;
+    case LK_BACKLOG:
+        if (set_uint(st, name, value, 1, 65535, &u) == 0)
+            l->backlog = (int)u;
+        break;
+    case LK_COUNT:
+        break;
+    }
+}
+
+static void set_global_key(struct parse_state *st, int key, const char *name, const char *value)
+{
+    struct gh_global_config *g = &st->cfg->global;
+    uint64_t u;
+
+    switch ((enum global_key)key) {
+    case GK_WORKERS:
+        if (set_uint(st, name, value, 1, 64, &u) == 0)
+            g->workers = (int)u;
+        break;
+    case GK_SHUTDOWN_GRACE:
+        (void)set_duration(st, name, value, -1, 3600, &g->shutdown_grace);
+        break;
+    case GK_LOG_LEVEL:
+        if (strcmp(value, "debug") == 0)
+            g->log_level = GH_LOG_DEBUG;
+        else if (strcmp(value, "info") == 0)
+            g->log_level = GH_LOG_INFO;
+        else if (strcmp(value, "warn") == 0)
+            g->log_level = GH_LOG_WARN;
+        else if (strcmp(value, "error") == 0)
+            g->log_level = GH_LOG_ERROR;
+        else
+            parse_error(st, name, "unknown level '%s' (debug, info, warn, error)", value);
+        break;
+    case GK_COUNT:
+        break;
+    }
+}
+
+static int find_key(const char *const *names, int count, const char *name)
+{
+    for (int i = 0; i < count; i++)
+        if (strcmp(names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+/* inih's callback: one key = value, already trimmed. The section bookkeeping
+ * was done by the reader, which saw the header line. */
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+    struct parse_state *st = user;
+    int key;
+    (void)section;
+
+    if (strcmp(value, LONG_VALUE_MARK) == 0)
+        value = st->long_value;
+
+    switch (st->section) {
+    case SECTION_NONE:
+        parse_error(st, name, "key outside any section");
+        return 1;
+    case SECTION_INVALID:
+        return 1; /* the header was reported; do not pile errors on its keys */
+    case SECTION_GLOBAL:
+        key = find_key(global_key_names, GK_COUNT, name);
+        if (key < 0) {
+            parse_error(st, name, "unknown key in [global]");
+            return 1;
+        }
+        if (st->seen_keys & (1u << key)) {
+            parse_error(st, name, "duplicate key");
+            return 1;
+        }
+        st->seen_keys |= 1u << key;
+        set_global_key(st, key, name, value);
+        return 1;
+    case SECTION_LISTENER: {
+        size_t idx = (size_t)(st->listener - st->cfg->listeners);
+        key = find_key(listener_key_names, LK_COUNT, name);
+        if (key < 0) {
+            parse_error(st, name, "unknown key in [listener:%s]", st->listener->name);
+            return 1;
+        }
+        if (st->listener_seen[idx] & (1u << key)) {
+            parse_error(st, name, "duplicate key");
+            return 1;
+        }
+        st->listener_seen[idx] |= 1u << key;
+        st->listener_key_line[idx][key] = st->line;
+        set_listener_key(st, key, name, value);
+        return 1;
+    }
+    }
+    return 1;
+}
+
+/* ---- the line reader ------------------------------------------------- */
+
+static bool valid_listener_name(const char *s, size_t len)
+{
+    if (len == 0 || len > GH_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static void begin_section(struct parse_state *st, const char *name, size_t len)
+{
+    char label[GH_NAME_MAX + 16];
+    snprintf(label, sizeof label, "[%.*s]", (int)(len > GH_NAME_MAX + 9 ? GH_NAME_MAX + 9 : len),
+             name);
+    st->section = SECTION_INVALID;
+    st->listener = NULL;
+
+    if (len == 6 && memcmp(name, "global", 6) == 0) {
+        if (st->global_seen_section) {
+            parse_error(st, label, "duplicate section");
+            return;
+        }
+        st->global_seen_section = true;
+        st->section = SECTION_GLOBAL;
+        st->seen_keys = 0;
+        return;
+    }
+    if (len > 9 && memcmp(name, "listener:", 9) == 0) {
+        const char *lname = name + 9;
+        size_t llen = len - 9;
+        if (!valid_listener_name(lname, llen)) {
+            parse_error(st, label, "listener name must be 1..%d characters of A-Z a-z 0-9 _ . -",
+                        GH_NAME_MAX);
+            return;
+        }
+        for (size_t i = 0; i < st->cfg->n_listeners; i++) {
+            if (strlen(st->cfg->listeners[i].name) == llen &&
+                memcmp(st->cfg->listeners[i].name, lname, llen) == 0) {
+                parse_error(st, label, "duplicate section");
+                return;
+            }
+        }
+        if (st->cfg->n_listeners == GH_MAX_LISTENERS) {
+            parse_error(st, label, "more than %d listeners", GH_MAX_LISTENERS);
+            return;
+        }
+        struct gh_listener_config *l = &st->cfg->listeners[st->cfg->n_listeners];
+        listener_defaults(l);
+        memcpy(l->name, lname, llen);
+        l->name[llen] = '\0';
+        l->line = st->line;
+        st->listener = l;
+        st->listener_seen[st->cfg->n_listeners] = 0;
+        st->cfg->n_listeners++;
+        st->section = SECTION_LISTENER;
+        return;
+    }
+    parse_error(st, label, "unknown section (expected [global] or [listener:NAME])");
+}
+
+static bool is_space(char c) { return c == ' ' || c == '\t'; }
+
+/* Examines one raw line (without its newline) and writes what inih should
+ * see into out (size num). Errors found here are recorded; the line is then
+ * given to inih as a blank line so inih neither reports it again nor acts
+ * on it. */
+static void screen_line(struct parse_state *st, const char *raw, size_t raw_len, char *out,
+                        int num)
+{
+    const char *s = raw, *end = raw + raw_len;
+    bool leading_space;
+
+    out[0] = '\0';
+    if (st->line == 1 && raw_len >= 3 && memcmp(raw, "\xEF\xBB\xBF", 3) == 0)
+        s += 3; /* UTF-8 BOM */
+    if (end > s && end[-1] == '\r')
+        end--;
+    for (const char *p = s; p < end; p++) {
+        unsigned char c = (unsigned char)*p;
+        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+            parse_error(st, "", "control character 0x%02x in line", c);
+            return;
+        }
+    }
+    if ((size_t)(end - s) > LINE_MAX_BYTES) {
+        parse_error(st, "", "line longer than %d bytes", LINE_MAX_BYTES);
+        return;
+    }
+    leading_space = s < end && is_space(*s);
+    while (s < end && is_space(*s))
+        s++;
+    while (end > s && is_space(end[-1]))
+        end--;
+    if (s == end) {
+        st->prev_was_key = false;
+        return;
+    }
+    if (*s == ';' || *s == '#') {
+        st->prev_was_key = false;
+        return;
+    }
+    if (leading_space && st->prev_was_key) {
+        parse_error(st, "", "continuation lines are not supported");
+        return;
+    }
+    if (*s == '[') {
+        st->prev_was_key = false;
+        if (end[-1] != ']' || end - s < 2) {
+            parse_error(st, "", "syntax error: a section header is [NAME] alone on its line");
+            st->section = SECTION_INVALID;
+            return;
+        }
+        begin_section(st, s + 1, (size_t)(end - s - 2));
+        snprintf(out, (size_t)num, "[section]");
+        return;
+    }
+
+    /* key = value */
+    const char *eq = memchr(s, '=', (size_t)(end - s));
+    const char *colon = memchr(s, ':', (size_t)(end - s));
+    if (!eq || (colon && colon < eq)) {
+        parse_error(st, "", "syntax error: expected key = value");
+        return;
+    }
+    const char *name_end = eq;
+    while (name_end > s && is_space(name_end[-1]))
+        name_end--;
+    if (name_end == s) {
+        parse_error(st, "", "syntax error: missing key before '='");
+        return;
+    }
+    for (const char *p = s; p < name_end; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')) {
+            char key[48];
+            snprintf(key, sizeof key, "%.*s", (int)(name_end - s > 40 ? 40 : name_end - s), s);
+            parse_error(st, key, "syntax error: keys are lowercase letters, digits and _");
+            return;
+        }
+    }
+    st->prev_was_key = true;
+    if (end - s < num - 1) {
+        memcpy(out, s, (size_t)(end - s));
+        out[end - s] = '\0';
+        return;
+    }
+    /* Too long for inih: pass "key=<mark>" and keep the value here, with
+     * inih's own treatment of the value (trim, inline " ;" comments). */
+    const char *v = eq + 1;
+    while (v < end && is_space(*v))
+        v++;
+    size_t vlen = (size_t)(end - v);
+    for (const char *p = v; p < end; p++) {
+        if (*p == ';' && p > v && is_space(p[-1])) {
+            vlen = (size_t)(p - v);
+            break;
+        }
+    }
+    while (vlen > 0 && is_space(v[vlen - 1]))
+        vlen--;
+    memcpy(st->long_value, v, vlen);
+    st->long_value[vlen] = '\0';
+    snprintf(out, (size_t)num, "%.*s=%s", (int)(name_end - s), s, LONG_VALUE_MARK);
+}
+
+static char *read_line(char *str, int num, void *stream)
+{
+    struct parse_state *st = stream;
+    if (st->pos >= st->len)
+        return NULL;
+    const char *start = st->text + st->pos;
+    const char *nl = memchr(start, '\n', st->len - st->pos);
+    size_t raw_len = nl ? (size_t)(nl - start) : st->len - st->pos;
+    st->pos += raw_len + (nl ? 1 : 0);
+    st->line++;
+    if (memchr(start, '\0', raw_len)) {
+        parse_error(st, "", "NUL byte in line");
+        str[0] = '\0';
+    } else {
+        screen_line(st, start, raw_len, str, num);
+    }
+    return str;
+}
+
+/* ---- whole-file checks ----------------------------------------------- */
+
+static bool addresses_conflict(const struct gh_sockaddr *a, const struct gh_sockaddr *b)
+{
+    if (a->ss.ss_family != b->ss.ss_family)
+        return false;
+    if (a->ss.ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *)&a->ss, *y = (const void *)&b->ss;
+        return x->sin_port == y->sin_port &&
+               (x->sin_addr.s_addr == y->sin_addr.s_addr || x->sin_addr.s_addr == INADDR_ANY ||
+                y->sin_addr.s_addr == INADDR_ANY);
+    }
+    const struct sockaddr_in6 *x = (const void *)&a->ss, *y = (const void *)&b->ss;
+    return x->sin6_port == y->sin6_port &&
+           (memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0 ||
+            IN6_IS_ADDR_UNSPECIFIED(&x->sin6_addr) || IN6_IS_ADDR_UNSPECIFIED(&y->sin6_addr));
+}
+
+static void check_whole_file(struct parse_state *st)
+{
+    static const enum listener_key required[] = {LK_LISTEN, LK_BACKEND, LK_CERT, LK_KEY};
+    struct gh_config *cfg = st->cfg;
+
+    if (cfg->n_listeners == 0) {
+        gh_config_error_add(st->errs, st->line, "listener",
+                            "no [listener:NAME] section: nothing to serve");
+        return;
+    }
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        struct gh_listener_config *l = &cfg->listeners[i];
+        for (size_t r = 0; r < sizeof required / sizeof required[0]; r++) {
+            if (!(st->listener_seen[i] & (1u << required[r])))
+                gh_config_error_add(st->errs, l->line, listener_key_names[required[r]],
+                                    "required key is missing in [listener:%s]", l->name);
+        }
+        if (l->listen.len == 0)
+            continue;
+        for (size_t j = 0; j < i; j++) {
+            if (cfg->listeners[j].listen.len && addresses_conflict(&l->listen,
+                                                                   &cfg->listeners[j].listen))
+                gh_config_error_add(st->errs, st->listener_key_line[i][LK_LISTEN], "listen",
+                                    "%s overlaps the listen address of [listener:%s]",
+                                    l->listen.text, cfg->listeners[j].name);
+        }
+    }
+}
+
+int gh_config_load_buffer(const char *name, const char *text, size_t len,
+                          struct gh_config *out, struct gh_config_errors *errs)
+{
+    struct parse_state *st;
+    int rc;
+
+    memset(errs, 0, sizeof *errs);
+    snprintf(errs->file, sizeof errs->file, "%s", name);
+    memset(out, 0, sizeof *out);
+    snprintf(out->path, sizeof out->path, "%s", name);
+    global_defaults(&out->global);
+
+    st = calloc(1, sizeof *st);
+    if (!st) {
+        gh_config_error_add(errs, 0, "", "out of memory");
+        return -1;
+    }
+    st->cfg = out;
+    st->errs = errs;
+    st->text = text;
+    st->len = len;
+
+    rc = ini_parse_stream(read_line, st, on_key, st);
+    if (rc < 0) {
+        gh_config_error_add(errs, 0, "", "inih could not parse (out of memory)");
+    } else if (rc > 0 && errs->count == 0) {
+        /* inih saw an error the screening did not; keep it, never drop it. */
+        gh_config_error_add(errs, rc, "", "syntax error");
+    }
+    check_whole_file(st);
+    free(st);
+    return errs->count ? -1 : 0;
+}
+
+int gh_config_load(const char *path, struct gh_config *out, struct gh_config_errors *errs)
+{
+    FILE *f;
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    int rc = -1;
+
+    memset(errs, 0, sizeof *errs);
+    snprintf(errs->file, sizeof errs->file, "%s", path);
+    f = fopen(path, "rb");
+    if (!f) {
+        gh_config_error_add(errs, 0, "", "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    for (;;) {
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : 8192;
+            char *n;
+            if (ncap > (16u << 20)) {
+                gh_config_error_add(errs, 0, "", "file larger than 16 MiB");
+                goto out;
+            }
+            n = realloc(text, ncap);
+            if (!n) {
+                gh_config_error_add(errs, 0, "", "out of memory");
+                goto out;
+            }
+            text = n;
+            cap = ncap;
+        }
+        size_t got = fread(text + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                gh_config_error_add(errs, 0, "", "read error: %s", strerror(errno));
+                goto out;
+            }
+            break;
+        }
+    }
+    rc = gh_config_load_buffer(path, text, len, out, errs);
+out:
+    free(text);
+    fclose(f);
+    return rc;
+}

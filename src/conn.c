@@ -1,0 +1,643 @@
+/* conn.c - one client connection and its backend connection; see conn.h.
+ *
+ * Event callbacks only note what became ready and queue the connection; the
+ * worker's flush (once per loop iteration) calls gh_conn_flush, which does
+ * all the I/O that readiness allows, then sets the watchers to what the
+ * connection waits for next. Reading stops while the buffer it fills is
+ * full, so a fast sender never outruns a slow receiver by more than one
+ * buffer. A connection is freed only from gh_conn_flush, never from inside
+ * a callback that might still touch it. */
+#include "gatehouse/conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gatehouse/log.h"
+#include "gatehouse/tls.h"
+#include "gatehouse/worker.h"
+
+#define PUMP_ROUNDS 8 /* read/write rounds per flush before yielding to others */
+
+static void conn_close(struct gh_conn *c, const char *reason);
+
+static const char *peer_text(const struct gh_conn *c, char *buf, size_t n)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (c->peer.ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const void *)&c->peer;
+        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
+        port = ntohs(sin->sin_port);
+        snprintf(buf, n, "%s:%u", host, port);
+    } else if (c->peer.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const void *)&c->peer;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
+        port = ntohs(sin6->sin6_port);
+        snprintf(buf, n, "[%s]:%u", host, port);
+    } else {
+        snprintf(buf, n, "?");
+    }
+    return buf;
+}
+
+static const struct gh_listener_config *cfg_of(const struct gh_conn *c)
+{
+    return c->listener->cfg;
+}
+
+static struct gh_buf_pool *pool_of(const struct gh_conn *c)
+{
+    return &c->listener->pool;
+}
+
+static void touch(struct gh_conn *c)
+{
+    c->last_activity = ev_now(c->worker->loop);
+}
+
+/* ---- events -------------------------------------------------------- */
+
+static void on_client_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct gh_conn *c = w->data;
+    (void)loop;
+    if (revents & EV_READ)
+        c->client_readable = true;
+    if (revents & EV_WRITE)
+        c->client_writable = true;
+    gh_worker_mark_pending(c->worker, c);
+}
+
+static void on_backend_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct gh_conn *c = w->data;
+    (void)loop;
+    if (revents & EV_READ)
+        c->backend_readable = true;
+    if (revents & EV_WRITE)
+        c->backend_writable = true;
+    gh_worker_mark_pending(c->worker, c);
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct gh_conn *c = w->data;
+    (void)revents;
+    switch (c->state) {
+    case GH_CONN_HANDSHAKE:
+        gh_log(GH_LOG_INFO, "tls_fail", " conn=%llu listener=%s reason=handshake_timeout",
+               (unsigned long long)c->id, cfg_of(c)->name);
+        conn_close(c, "handshake_timeout");
+        return;
+    case GH_CONN_CONNECTING:
+        gh_log(GH_LOG_WARN, "backend_error", " conn=%llu listener=%s backend=%s reason=timeout",
+               (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text);
+        conn_close(c, "connect_timeout");
+        return;
+    case GH_CONN_PUMPING: {
+        /* Activity only stamps last_activity; the timer re-arms itself for
+         * the remainder, so busy connections cost no timer updates. */
+        ev_tstamp idle_for = ev_now(loop) - c->last_activity;
+        ev_tstamp limit = cfg_of(c)->idle_timeout;
+        if (idle_for >= limit) {
+            conn_close(c, "idle_timeout");
+            return;
+        }
+        ev_timer_set(w, limit - idle_for, 0.);
+        ev_timer_start(loop, w);
+        return;
+    }
+    case GH_CONN_CLOSED:
+        return;
+    }
+}
+
+/* ---- watchers ------------------------------------------------------ */
+
+static void set_io(struct ev_loop *loop, ev_io *w, int fd, int events)
+{
+    if (w->fd == fd && (w->events & (EV_READ | EV_WRITE)) == events && ev_is_active(w) == !!events)
+        return;
+    ev_io_stop(loop, w);
+    if (events) {
+        ev_io_set(w, fd, events);
+        ev_io_start(loop, w);
+    }
+}
+
+static void update_watchers(struct gh_conn *c)
+{
+    struct ev_loop *loop = c->worker->loop;
+    uint32_t cap = pool_of(c)->block_size;
+    int client_ev = 0, backend_ev = 0;
+
+    switch (c->state) {
+    case GH_CONN_HANDSHAKE:
+        client_ev = c->tls_read_wants_write ? EV_WRITE : EV_READ;
+        break;
+    case GH_CONN_CONNECTING:
+        backend_ev = EV_WRITE;
+        break;
+    case GH_CONN_PUMPING:
+        if ((!c->client_done && !c->client_readable && gh_buf_len(&c->to_backend) < cap) ||
+            (c->tls_write_wants_read && !c->client_readable))
+            client_ev |= EV_READ;
+        if (!c->client_writable &&
+            (!gh_buf_empty(&c->to_client) || c->tls_read_wants_write ||
+             (c->backend_done && !c->notify_sent)))
+            client_ev |= EV_WRITE;
+        if (!c->backend_done && !c->backend_readable && gh_buf_len(&c->to_client) < cap)
+            backend_ev |= EV_READ;
+        if (!c->backend_writable && c->to_backend_ready > 0)
+            backend_ev |= EV_WRITE;
+        break;
+    case GH_CONN_CLOSED:
+        return;
+    }
+    set_io(loop, &c->client_io, c->client_fd, client_ev);
+    if (c->backend_fd >= 0)
+        set_io(loop, &c->backend_io, c->backend_fd, backend_ev);
+}
+
+/* ---- close --------------------------------------------------------- */
+
+static void conn_close(struct gh_conn *c, const char *reason)
+{
+    struct ev_loop *loop = c->worker->loop;
+    char peer[INET6_ADDRSTRLEN + 8];
+
+    if (c->state == GH_CONN_CLOSED)
+        return;
+    gh_log(GH_LOG_INFO, "conn_close",
+           " conn=%llu listener=%s client=%s reason=%s bytes_in=%llu bytes_out=%llu "
+           "duration=%.3f",
+           (unsigned long long)c->id, cfg_of(c)->name, peer_text(c, peer, sizeof peer), reason,
+           (unsigned long long)c->bytes_from_client, (unsigned long long)c->bytes_to_client,
+           ev_now(loop) - c->started);
+
+    /* Best effort close_notify for an orderly end the client has not seen
+     * yet; a TLS error or a reset backend ends without one, so the client
+     * can tell the stream was cut. */
+    if (c->state != GH_CONN_HANDSHAKE && !c->notify_sent && strcmp(reason, "tls_error") != 0 &&
+        strcmp(reason, "backend_reset") != 0 && strcmp(reason, "client_error") != 0) {
+        enum gh_tls_result r = gh_tls_close_notify(c->tls);
+        (void)r; /* the socket closes next; nothing to retry */
+    }
+    ev_io_stop(loop, &c->client_io);
+    ev_io_stop(loop, &c->backend_io);
+    ev_timer_stop(loop, &c->timer);
+    gh_tls_session_free(c->tls);
+    c->tls = NULL;
+    close(c->client_fd);
+    if (c->backend_fd >= 0)
+        close(c->backend_fd);
+    c->to_backend.head = c->to_backend.tail = 0;
+    c->to_client.head = c->to_client.tail = 0;
+    gh_buf_release_if_empty(pool_of(c), &c->to_backend);
+    gh_buf_release_if_empty(pool_of(c), &c->to_client);
+    c->state = GH_CONN_CLOSED;
+    gh_worker_conn_closed(c->worker, c->listener);
+    /* unlink and free in gh_conn_flush, where nothing else holds c */
+    gh_worker_mark_pending(c->worker, c);
+}
+
+void gh_conn_abort(struct gh_conn *c, const char *reason)
+{
+    conn_close(c, reason);
+}
+
+/* ---- handshake and backend connect --------------------------------- */
+
+static void enter_pumping(struct gh_conn *c)
+{
+    struct ev_loop *loop = c->worker->loop;
+    c->state = GH_CONN_PUMPING;
+    c->backend_writable = true;
+    /* The client's first bytes may already sit decrypted inside wolfSSL,
+     * having arrived with its Finished message: try reading at once. */
+    c->client_readable = true;
+    c->client_writable = true;
+    touch(c);
+    ev_timer_stop(loop, &c->timer);
+    ev_timer_set(&c->timer, cfg_of(c)->idle_timeout, 0.);
+    ev_timer_start(loop, &c->timer);
+    gh_worker_mark_pending(c->worker, c);
+}
+
+static void start_backend_connect(struct gh_conn *c)
+{
+    const struct gh_sockaddr *b = &cfg_of(c)->backend;
+    struct ev_loop *loop = c->worker->loop;
+    int one = 1;
+    int fd = socket(b->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0) {
+        gh_log(GH_LOG_WARN, "backend_error", " conn=%llu listener=%s backend=%s reason=socket:%s",
+               (unsigned long long)c->id, cfg_of(c)->name, b->text, strerror(errno));
+        conn_close(c, "backend_error");
+        return;
+    }
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
+        gh_log(GH_LOG_DEBUG, "sockopt_failed", " option=TCP_NODELAY error=%d", errno);
+    c->backend_fd = fd;
+    ev_io_init(&c->backend_io, on_backend_io, fd, 0);
+    c->backend_io.data = c;
+    ev_timer_stop(loop, &c->timer);
+    ev_timer_set(&c->timer, cfg_of(c)->connect_timeout, 0.);
+    ev_timer_start(loop, &c->timer);
+
+    if (connect(fd, (const struct sockaddr *)&b->ss, b->len) == 0) {
+        enter_pumping(c);
+        return;
+    }
+    if (errno == EINPROGRESS) {
+        c->state = GH_CONN_CONNECTING;
+        c->backend_writable = false;
+        return;
+    }
+    gh_log(GH_LOG_WARN, "backend_error", " conn=%llu listener=%s backend=%s reason=%s",
+           (unsigned long long)c->id, cfg_of(c)->name, b->text,
+           errno == ECONNREFUSED ? "refused" : strerror(errno));
+    conn_close(c, errno == ECONNREFUSED ? "backend_refused" : "backend_error");
+}
+
+static void finish_backend_connect(struct gh_conn *c)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+
+    if (!c->backend_writable)
+        return;
+    if (getsockopt(c->backend_fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    if (err == 0) {
+        enter_pumping(c);
+        return;
+    }
+    gh_log(GH_LOG_WARN, "backend_error", " conn=%llu listener=%s backend=%s reason=%s",
+           (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text,
+           err == ECONNREFUSED ? "refused" : strerror(err));
+    conn_close(c, err == ECONNREFUSED ? "backend_refused" : "backend_error");
+}
+
+static void do_handshake(struct gh_conn *c)
+{
+    char why[128], peer[INET6_ADDRSTRLEN + 8];
+    struct gh_tls_info info;
+
+    switch (gh_tls_handshake(c->tls)) {
+    case GH_TLS_OK:
+        c->tls_read_wants_write = false;
+        if (gh_log_enabled(GH_LOG_DEBUG)) {
+            gh_tls_session_info(c->tls, &info);
+            gh_log(GH_LOG_DEBUG, "tls_ok", " conn=%llu listener=%s version=%s cipher=%s resumed=%d",
+                   (unsigned long long)c->id, cfg_of(c)->name, info.version, info.cipher,
+                   info.resumed);
+        }
+        start_backend_connect(c);
+        return;
+    case GH_TLS_WANT_READ:
+        c->tls_read_wants_write = false;
+        return;
+    case GH_TLS_WANT_WRITE:
+        c->tls_read_wants_write = true;
+        return;
+    case GH_TLS_CLOSED:
+    case GH_TLS_EOF:
+    case GH_TLS_ERROR:
+        gh_log(GH_LOG_INFO, "tls_fail", " conn=%llu listener=%s client=%s reason=%s",
+               (unsigned long long)c->id, cfg_of(c)->name, peer_text(c, peer, sizeof peer),
+               gh_log_quote(gh_tls_last_error(c->tls, why, sizeof why), why, sizeof why));
+        conn_close(c, "tls_error");
+        return;
+    }
+}
+
+/* ---- the pump ------------------------------------------------------ */
+
+/* Reads decrypted client bytes into to_backend. Returns true if any moved. */
+static bool read_client(struct gh_conn *c)
+{
+    bool moved = false;
+    char why[128];
+
+    if (c->client_done || !(c->client_readable || (c->tls_read_wants_write && c->client_writable)))
+        return false;
+    if (gh_buf_acquire(pool_of(c), &c->to_backend) < 0) {
+        conn_close(c, "out_of_memory");
+        return false;
+    }
+    for (;;) {
+        uint32_t room = gh_buf_make_room(pool_of(c), &c->to_backend);
+        size_t n;
+        if (room == 0)
+            break; /* full: stays readable, resumes when the backend drains it */
+        switch (gh_tls_read(c->tls, c->to_backend.data + c->to_backend.tail, room, &n)) {
+        case GH_TLS_OK:
+            c->to_backend.tail += (uint32_t)n;
+            c->bytes_from_client += n;
+            c->tls_read_wants_write = false;
+            moved = true;
+            continue;
+        case GH_TLS_WANT_READ:
+            c->client_readable = false;
+            c->tls_read_wants_write = false;
+            break;
+        case GH_TLS_WANT_WRITE:
+            c->tls_read_wants_write = true;
+            c->client_writable = false;
+            break;
+        case GH_TLS_CLOSED:
+            c->client_notified = true;
+            c->client_done = true;
+            break;
+        case GH_TLS_EOF:
+            c->client_done = true;
+            break;
+        case GH_TLS_ERROR:
+            gh_log(GH_LOG_INFO, "tls_error", " conn=%llu listener=%s error=%s",
+                   (unsigned long long)c->id, cfg_of(c)->name,
+                   gh_log_quote(gh_tls_last_error(c->tls, why, sizeof why), why, sizeof why));
+            conn_close(c, "tls_error");
+            return false;
+        }
+        break;
+    }
+    gh_buf_release_if_empty(pool_of(c), &c->to_backend);
+    return moved;
+}
+
+/* Runs the framer over bytes it has not seen yet. Returns false if the
+ * connection was closed for a framing violation. */
+static bool frame_client_bytes(struct gh_conn *c)
+{
+    struct gh_framer_verdict v;
+    uint32_t unseen = gh_buf_len(&c->to_backend) - c->to_backend_ready;
+
+    if (unseen == 0)
+        return true;
+    gh_framer_feed(&c->framer, c->to_backend.data + c->to_backend.head + c->to_backend_ready,
+                   unseen, &v);
+    c->to_backend_ready += (uint32_t)v.release;
+    if (v.action == GH_FRAME_REJECT) {
+        gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s reason=%s",
+               (unsigned long long)c->id, cfg_of(c)->name, v.reason ? v.reason : "framing");
+        conn_close(c, "rejected");
+        return false;
+    }
+    return true;
+}
+
+static bool write_backend(struct gh_conn *c)
+{
+    ssize_t n;
+
+    if (c->to_backend_ready == 0 || !c->backend_writable)
+        return false;
+    n = send(c->backend_fd, c->to_backend.data + c->to_backend.head, c->to_backend_ready,
+             MSG_NOSIGNAL);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            c->backend_writable = false;
+            return false;
+        }
+        if (errno == EINTR)
+            return false;
+        gh_log(GH_LOG_INFO, "backend_error", " conn=%llu listener=%s backend=%s reason=send:%s",
+               (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text,
+               strerror(errno));
+        conn_close(c, "backend_reset");
+        return false;
+    }
+    if ((uint32_t)n < c->to_backend_ready)
+        c->backend_writable = false;
+    c->to_backend_ready -= (uint32_t)n;
+    gh_buf_consume(&c->to_backend, (uint32_t)n);
+    gh_buf_release_if_empty(pool_of(c), &c->to_backend);
+    return n > 0;
+}
+
+static bool read_backend(struct gh_conn *c)
+{
+    uint32_t room;
+    ssize_t n;
+
+    if (c->backend_done || !c->backend_readable)
+        return false;
+    if (gh_buf_acquire(pool_of(c), &c->to_client) < 0) {
+        conn_close(c, "out_of_memory");
+        return false;
+    }
+    room = gh_buf_make_room(pool_of(c), &c->to_client);
+    if (room == 0)
+        return false;
+    n = recv(c->backend_fd, c->to_client.data + c->to_client.tail, room, 0);
+    if (n > 0) {
+        c->to_client.tail += (uint32_t)n;
+        if ((uint32_t)n < room)
+            c->backend_readable = false; /* drained; epoll says when more comes */
+        return true;
+    }
+    gh_buf_release_if_empty(pool_of(c), &c->to_client);
+    if (n == 0) {
+        c->backend_done = true;
+        return true;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        c->backend_readable = false;
+        return false;
+    }
+    if (errno == EINTR)
+        return false;
+    gh_log(GH_LOG_INFO, "backend_error", " conn=%llu listener=%s backend=%s reason=recv:%s",
+           (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text, strerror(errno));
+    conn_close(c, "backend_reset");
+    return false;
+}
+
+static bool write_client(struct gh_conn *c)
+{
+    size_t n;
+    char why[128];
+    uint32_t len = gh_buf_len(&c->to_client);
+
+    if (len == 0 || !(c->client_writable || (c->tls_write_wants_read && c->client_readable)))
+        return false;
+    switch (gh_tls_write(c->tls, c->to_client.data + c->to_client.head, len, &n)) {
+    case GH_TLS_OK:
+        c->tls_write_wants_read = false;
+        c->bytes_to_client += n;
+        gh_buf_consume(&c->to_client, (uint32_t)n);
+        gh_buf_release_if_empty(pool_of(c), &c->to_client);
+        return true;
+    case GH_TLS_WANT_WRITE:
+        c->client_writable = false;
+        return false;
+    case GH_TLS_WANT_READ:
+        c->tls_write_wants_read = true;
+        c->client_readable = false;
+        return false;
+    case GH_TLS_CLOSED:
+    case GH_TLS_EOF:
+    case GH_TLS_ERROR:
+        gh_log(GH_LOG_INFO, "client_error", " conn=%llu listener=%s error=%s",
+               (unsigned long long)c->id, cfg_of(c)->name,
+               gh_log_quote(gh_tls_last_error(c->tls, why, sizeof why), why, sizeof why));
+        conn_close(c, "client_error");
+        return false;
+    }
+    return false;
+}
+
+/* Passes each side's end on once everything before it has been delivered. */
+static void propagate_half_close(struct gh_conn *c)
+{
+    if (c->client_done && !c->backend_shut && gh_buf_empty(&c->to_backend)) {
+        if (shutdown(c->backend_fd, SHUT_WR) < 0 && errno != ENOTCONN) {
+            conn_close(c, "backend_reset");
+            return;
+        }
+        c->backend_shut = true;
+    }
+    if (c->backend_done && !c->notify_sent && gh_buf_empty(&c->to_client) && c->client_writable) {
+        switch (gh_tls_close_notify(c->tls)) {
+        case GH_TLS_OK:
+            c->notify_sent = true;
+            break;
+        case GH_TLS_WANT_WRITE:
+            c->client_writable = false;
+            break;
+        case GH_TLS_WANT_READ:
+            break;
+        default:
+            conn_close(c, "client_error");
+            return;
+        }
+    }
+    if (c->client_done && c->backend_shut && c->backend_done && c->notify_sent)
+        conn_close(c, c->client_done_first ? "client_eof" : "backend_eof");
+}
+
+static void pump(struct gh_conn *c)
+{
+    int round;
+
+    for (round = 0; round < PUMP_ROUNDS; round++) {
+        bool moved = false;
+        bool client_was_done = c->client_done;
+
+        moved |= read_client(c);
+        if (c->state == GH_CONN_CLOSED || !frame_client_bytes(c))
+            return;
+        moved |= write_backend(c);
+        if (c->state == GH_CONN_CLOSED)
+            return;
+        moved |= read_backend(c);
+        if (c->state == GH_CONN_CLOSED)
+            return;
+        moved |= write_client(c);
+        if (c->state == GH_CONN_CLOSED)
+            return;
+        if (c->client_done && !client_was_done && !c->backend_done)
+            c->client_done_first = true;
+        if (moved)
+            touch(c);
+        else
+            break;
+    }
+    if (round == PUMP_ROUNDS)
+        gh_worker_mark_pending(c->worker, c); /* more to do: come back next iteration */
+    propagate_half_close(c);
+}
+
+/* ---- entry points -------------------------------------------------- */
+
+void gh_conn_accept(struct gh_worker *w, struct gh_listener *l, int fd,
+                    const struct sockaddr_storage *peer, socklen_t peer_len)
+{
+    struct gh_conn *c;
+    int one = 1;
+
+    c = calloc(1, sizeof *c);
+    if (!c) {
+        gh_log(GH_LOG_ERROR, "accept_failed", " listener=%s reason=out_of_memory", l->cfg->name);
+        close(fd);
+        return;
+    }
+    c->tls = gh_tls_session_new(l->tls, fd);
+    if (!c->tls) {
+        gh_log(GH_LOG_ERROR, "accept_failed", " listener=%s reason=tls_session", l->cfg->name);
+        close(fd);
+        free(c);
+        return;
+    }
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
+        gh_log(GH_LOG_DEBUG, "sockopt_failed", " option=TCP_NODELAY error=%d", errno);
+    c->id = ++w->next_conn_id;
+    c->worker = w;
+    c->listener = l;
+    c->state = GH_CONN_HANDSHAKE;
+    c->client_fd = fd;
+    c->backend_fd = -1;
+    c->peer = *peer;
+    c->peer_len = peer_len;
+    c->started = ev_now(w->loop);
+    gh_framer_init(&c->framer, GH_FRAMER_RAW);
+
+    ev_io_init(&c->client_io, on_client_io, fd, EV_READ);
+    c->client_io.data = c;
+    ev_io_init(&c->backend_io, on_backend_io, -1, 0);
+    c->backend_io.data = c;
+    ev_timer_init(&c->timer, on_timer, l->cfg->handshake_timeout, 0.);
+    c->timer.data = c;
+    ev_timer_start(w->loop, &c->timer);
+
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    l->active++;
+    w->open_conns++;
+
+    /* The ClientHello often arrives with the connection: try now. */
+    c->client_readable = true;
+    gh_worker_mark_pending(w, c);
+}
+
+static void conn_free(struct gh_conn *c)
+{
+    struct gh_worker *w = c->worker;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    free(c);
+}
+
+void gh_conn_flush(struct gh_conn *c)
+{
+    switch (c->state) {
+    case GH_CONN_CLOSED:
+        conn_free(c);
+        return;
+    case GH_CONN_HANDSHAKE:
+        do_handshake(c);
+        break;
+    case GH_CONN_CONNECTING:
+        finish_backend_connect(c);
+        break;
+    case GH_CONN_PUMPING:
+        pump(c);
+        break;
+    }
+    if (c->state != GH_CONN_CLOSED)
+        update_watchers(c);
+}

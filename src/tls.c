@@ -1,0 +1,476 @@
+/* tls.c - the TLS service on wolfSSL; see tls.h.
+ *
+ * Contexts are built once per listener at start-up. Sessions are driven
+ * non-blocking: every call returns WANT_READ/WANT_WRITE rather than block,
+ * and the caller retries when its event loop says the socket is ready. */
+#include "gatehouse/tls.h"
+
+#ifdef GH_WOLFSSL_SYSTEM
+#include <wolfssl/options.h>
+#endif
+#include <wolfssl/wolfcrypt/settings.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/aes.h>
+#include <wolfssl/wolfcrypt/chacha20_poly1305.h>
+#include <wolfssl/wolfcrypt/curve25519.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+#include <wolfssl/wolfcrypt/error-crypt.h>
+#include <wolfssl/wolfcrypt/random.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "version.h"
+
+struct gh_tls_context {
+    WOLFSSL_CTX *ctx;
+};
+
+/* The session handle is the WOLFSSL object itself; the struct name only
+ * keeps wolfSSL's types out of every other file. */
+#define SSL_OF(s) ((WOLFSSL *)(void *)(s))
+
+int gh_tls_global_init(void)
+{
+    return wolfSSL_Init() == WOLFSSL_SUCCESS ? 0 : -1;
+}
+
+void gh_tls_global_cleanup(void)
+{
+    wolfSSL_Cleanup();
+}
+
+static const char *wolf_error_text(int err, char *buf, size_t n)
+{
+    wolfSSL_ERR_error_string_n((unsigned long)err, buf, (unsigned long)n);
+    return buf;
+}
+
+/* Every name in a ':'-list must be one this wolfSSL knows: wolfSSL accepts
+ * a list when any one name matches, which would hide a typo. */
+static int check_suite_names(WOLFSSL_CTX *scratch, const char *list, int line, const char *key,
+                             struct gh_config_errors *errs)
+{
+    char name[128];
+    const char *p = list;
+    int rc = 0;
+    for (;;) {
+        size_t len = strcspn(p, ":");
+        if (len < sizeof name) {
+            memcpy(name, p, len);
+            name[len] = '\0';
+            if (wolfSSL_CTX_set_cipher_list(scratch, name) != WOLFSSL_SUCCESS) {
+                gh_config_error_add(errs, line, key,
+                                    "'%s' is not a cipher suite the linked wolfSSL supports", name);
+                rc = -1;
+            }
+        }
+        if (p[len] == '\0')
+            break;
+        p += len + 1;
+    }
+    return rc;
+}
+
+static int group_id(enum gh_group g)
+{
+    switch (g) {
+    case GH_GROUP_X25519: return WOLFSSL_ECC_X25519;
+    case GH_GROUP_P256: return WOLFSSL_ECC_SECP256R1;
+    case GH_GROUP_P384: return WOLFSSL_ECC_SECP384R1;
+    }
+    return 0;
+}
+
+static bool file_readable(const char *path, int line, const char *key,
+                          struct gh_config_errors *errs)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        gh_config_error_add(errs, line, key, "cannot open %s: %s", path, strerror(errno));
+        return false;
+    }
+    fclose(f);
+    return true;
+}
+
+struct gh_tls_context *gh_tls_context_new(const struct gh_listener_config *l,
+                                          struct gh_config_errors *errs)
+{
+    struct gh_tls_context *tc = NULL;
+    WOLFSSL_CTX *ctx = NULL, *scratch = NULL;
+    char why[128];
+    char suites[2 * GH_CIPHERS_MAX + 2];
+    int groups[GH_GROUPS_MAX];
+    int line_cipher = l->ciphers_line ? l->ciphers_line : l->line;
+    int line_suites = l->ciphersuites_line ? l->ciphersuites_line : l->line;
+    size_t errors_before = errs->count;
+    int rc;
+
+    tc = calloc(1, sizeof *tc);
+    ctx = wolfSSL_CTX_new(wolfSSLv23_server_method());
+    scratch = wolfSSL_CTX_new(wolfSSLv23_server_method());
+    if (!tc || !ctx || !scratch) {
+        gh_config_error_add(errs, l->line, "", "cannot create a TLS context (out of memory)");
+        goto fail;
+    }
+    if (wolfSSL_CTX_SetMinVersion(ctx, l->tls_min_version == 13 ? WOLFSSL_TLSV1_3
+                                                                : WOLFSSL_TLSV1_2) !=
+        WOLFSSL_SUCCESS) {
+        gh_config_error_add(errs, l->line, "tls_min_version",
+                            "the linked wolfSSL refuses this minimum version");
+        goto fail;
+    }
+
+    if (file_readable(l->cert, l->cert_line, "cert", errs)) {
+        rc = wolfSSL_CTX_use_certificate_chain_file(ctx, l->cert);
+        if (rc != WOLFSSL_SUCCESS)
+            gh_config_error_add(errs, l->cert_line, "cert",
+                                "%s: not a PEM certificate chain (%s)", l->cert,
+                                wolf_error_text(rc, why, sizeof why));
+    }
+    if (file_readable(l->key, l->key_line, "key", errs)) {
+        rc = wolfSSL_CTX_use_PrivateKey_file(ctx, l->key, WOLFSSL_FILETYPE_PEM);
+        if (rc != WOLFSSL_SUCCESS)
+            gh_config_error_add(errs, l->key_line, "key", "%s: not a PEM private key (%s)",
+                                l->key, wolf_error_text(rc, why, sizeof why));
+        else if (errs->count == errors_before &&
+                 wolfSSL_CTX_check_private_key(ctx) != WOLFSSL_SUCCESS)
+            gh_config_error_add(errs, l->key_line, "key",
+                                "%s does not match the certificate in %s", l->key, l->cert);
+    }
+
+    rc = check_suite_names(scratch, l->ciphersuites, line_suites, "ciphersuites", errs);
+    if (l->tls_min_version == 12)
+        rc |= check_suite_names(scratch, l->ciphers, line_cipher, "ciphers", errs);
+    if (rc == 0) {
+        if (l->tls_min_version == 12)
+            snprintf(suites, sizeof suites, "%s:%s", l->ciphersuites, l->ciphers);
+        else
+            snprintf(suites, sizeof suites, "%s", l->ciphersuites);
+        if (wolfSSL_CTX_set_cipher_list(ctx, suites) != WOLFSSL_SUCCESS)
+            gh_config_error_add(errs, line_suites, "ciphersuites",
+                                "the linked wolfSSL rejects the suite list");
+    }
+
+    for (size_t i = 0; i < l->n_groups; i++)
+        groups[i] = group_id(l->groups[i]);
+    if (wolfSSL_CTX_set_groups(ctx, groups, (int)l->n_groups) != WOLFSSL_SUCCESS)
+        gh_config_error_add(errs, l->line, "groups", "the linked wolfSSL rejects the group list");
+
+    wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
+
+    if (errs->count != errors_before)
+        goto fail;
+    wolfSSL_CTX_free(scratch);
+    tc->ctx = ctx;
+    return tc;
+fail:
+    if (scratch)
+        wolfSSL_CTX_free(scratch);
+    if (ctx)
+        wolfSSL_CTX_free(ctx);
+    free(tc);
+    return NULL;
+}
+
+void gh_tls_context_free(struct gh_tls_context *tc)
+{
+    if (!tc)
+        return;
+    wolfSSL_CTX_free(tc->ctx);
+    free(tc);
+}
+
+struct gh_tls_session *gh_tls_session_new(struct gh_tls_context *tc, int fd)
+{
+    WOLFSSL *ssl = wolfSSL_new(tc->ctx);
+    if (!ssl)
+        return NULL;
+    if (wolfSSL_set_fd(ssl, fd) != WOLFSSL_SUCCESS) {
+        wolfSSL_free(ssl);
+        return NULL;
+    }
+    return (struct gh_tls_session *)(void *)ssl;
+}
+
+void gh_tls_session_free(struct gh_tls_session *s)
+{
+    if (s)
+        wolfSSL_free(SSL_OF(s));
+}
+
+static enum gh_tls_result classify(WOLFSSL *ssl, int ret)
+{
+    int err = wolfSSL_get_error(ssl, ret);
+    switch (err) {
+    case WOLFSSL_ERROR_WANT_READ:
+        return GH_TLS_WANT_READ;
+    case WOLFSSL_ERROR_WANT_WRITE:
+        return GH_TLS_WANT_WRITE;
+    case WOLFSSL_ERROR_ZERO_RETURN:
+        return GH_TLS_CLOSED;
+    default:
+        return ret == 0 ? GH_TLS_EOF : GH_TLS_ERROR;
+    }
+}
+
+enum gh_tls_result gh_tls_handshake(struct gh_tls_session *s)
+{
+    int ret = wolfSSL_accept(SSL_OF(s));
+    if (ret == WOLFSSL_SUCCESS)
+        return GH_TLS_OK;
+    enum gh_tls_result r = classify(SSL_OF(s), ret);
+    /* During the handshake any kind of close is a failure. */
+    return r == GH_TLS_CLOSED || r == GH_TLS_EOF ? GH_TLS_ERROR : r;
+}
+
+enum gh_tls_result gh_tls_read(struct gh_tls_session *s, void *buf, size_t len, size_t *n)
+{
+    int ret = wolfSSL_read(SSL_OF(s), buf, (int)len);
+    *n = 0;
+    if (ret > 0) {
+        *n = (size_t)ret;
+        return GH_TLS_OK;
+    }
+    return classify(SSL_OF(s), ret);
+}
+
+enum gh_tls_result gh_tls_write(struct gh_tls_session *s, const void *buf, size_t len, size_t *n)
+{
+    int ret = wolfSSL_write(SSL_OF(s), buf, (int)len);
+    *n = 0;
+    if (ret > 0) {
+        *n = (size_t)ret;
+        return GH_TLS_OK;
+    }
+    enum gh_tls_result r = classify(SSL_OF(s), ret);
+    return r == GH_TLS_CLOSED || r == GH_TLS_EOF ? GH_TLS_ERROR : r;
+}
+
+enum gh_tls_result gh_tls_close_notify(struct gh_tls_session *s)
+{
+    int ret = wolfSSL_shutdown(SSL_OF(s));
+    if (ret == WOLFSSL_SUCCESS || ret == WOLFSSL_SHUTDOWN_NOT_DONE)
+        return GH_TLS_OK; /* sent; we do not wait for the peer's reply */
+    enum gh_tls_result r = classify(SSL_OF(s), ret);
+    return r == GH_TLS_WANT_READ || r == GH_TLS_WANT_WRITE ? r : GH_TLS_ERROR;
+}
+
+const char *gh_tls_last_error(struct gh_tls_session *s, char *buf, size_t n)
+{
+    int err = wolfSSL_get_error(SSL_OF(s), 0);
+    return wolf_error_text(err, buf, n);
+}
+
+void gh_tls_session_info(struct gh_tls_session *s, struct gh_tls_info *info)
+{
+    WOLFSSL *ssl = SSL_OF(s);
+    info->version = wolfSSL_get_version(ssl);
+    info->cipher = wolfSSL_get_cipher_name(ssl);
+    info->resumed = wolfSSL_session_reused(ssl);
+    if (!info->cipher)
+        info->cipher = "none";
+}
+
+/* ---- version and crypto speed ---------------------------------------- */
+
+static const char *asm_summary(void)
+{
+#if defined(WOLFSSL_AESNI) && defined(USE_INTEL_SPEEDUP) && defined(WOLFSSL_SP_X86_64_ASM)
+    return "on (AES-NI, AVX2, SP x86_64 assembly)";
+#elif defined(WOLFSSL_AESNI) || defined(USE_INTEL_SPEEDUP) || defined(WOLFSSL_SP_X86_64_ASM)
+    return "partial";
+#else
+    return "off (portable C)";
+#endif
+}
+
+void gh_tls_print_version(FILE *to)
+{
+    fprintf(to, "gatehouse %s\n", GH_VERSION);
+    fprintf(to, "wolfSSL %s (%s)\n", wolfSSL_lib_version(),
+#ifdef GH_WOLFSSL_SYSTEM
+            "system library"
+#else
+            "built from Debian's patched source as a subproject"
+#endif
+    );
+    fprintf(to, "assembly: %s\n", asm_summary());
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+#define SPEED_SECONDS 0.5
+#define SPEED_BLOCK 16384
+
+static int speed_aes_gcm(FILE *to, uint8_t *block)
+{
+    Aes aes;
+    uint8_t key[16] = {1}, iv[12] = {2}, tag[16];
+    double start, elapsed;
+    uint64_t bytes = 0;
+
+    if (wc_AesInit(&aes, NULL, INVALID_DEVID) != 0 || wc_AesGcmSetKey(&aes, key, sizeof key) != 0)
+        return -1;
+    start = now_seconds();
+    do {
+        for (int i = 0; i < 64; i++) {
+            if (wc_AesGcmEncrypt(&aes, block, block, SPEED_BLOCK, iv, sizeof iv, tag, sizeof tag,
+                                 NULL, 0) != 0) {
+                wc_AesFree(&aes);
+                return -1;
+            }
+            bytes += SPEED_BLOCK;
+        }
+        elapsed = now_seconds() - start;
+    } while (elapsed < SPEED_SECONDS);
+    wc_AesFree(&aes);
+    fprintf(to, "AES-128-GCM         %10.0f MiB/s  (16 KiB blocks)\n",
+            (double)bytes / elapsed / (1 << 20));
+    return 0;
+}
+
+static int speed_chacha(FILE *to, uint8_t *block)
+{
+    uint8_t key[32] = {1}, iv[12] = {2}, tag[16];
+    double start, elapsed;
+    uint64_t bytes = 0;
+
+    start = now_seconds();
+    do {
+        for (int i = 0; i < 16; i++) {
+            if (wc_ChaCha20Poly1305_Encrypt(key, iv, NULL, 0, block, SPEED_BLOCK, block, tag) != 0)
+                return -1;
+            bytes += SPEED_BLOCK;
+        }
+        elapsed = now_seconds() - start;
+    } while (elapsed < SPEED_SECONDS);
+    fprintf(to, "ChaCha20-Poly1305   %10.0f MiB/s  (16 KiB blocks)\n",
+            (double)bytes / elapsed / (1 << 20));
+    return 0;
+}
+
+static int speed_ecc(FILE *to, WC_RNG *rng)
+{
+    ecc_key key, peer;
+    uint8_t hash[32] = {3}, sig[ECC_MAX_SIG_SIZE], secret[32];
+    word32 sig_len, secret_len;
+    double start, elapsed;
+    uint64_t ops = 0;
+    int rc = -1;
+
+    if (wc_ecc_init(&key) != 0)
+        return -1;
+    if (wc_ecc_init(&peer) != 0)
+        goto out_key;
+    if (wc_ecc_make_key_ex(rng, 32, &key, ECC_SECP256R1) != 0 ||
+        wc_ecc_make_key_ex(rng, 32, &peer, ECC_SECP256R1) != 0)
+        goto out;
+    start = now_seconds();
+    do {
+        sig_len = sizeof sig;
+        if (wc_ecc_sign_hash(hash, sizeof hash, sig, &sig_len, rng, &key) != 0)
+            goto out;
+        ops++;
+        elapsed = now_seconds() - start;
+    } while (elapsed < SPEED_SECONDS);
+    fprintf(to, "ECDSA P-256 sign    %10.0f ops/s\n", (double)ops / elapsed);
+
+    /* One ECDHE as a server does it: a fresh key pair and one shared secret. */
+    ops = 0;
+    start = now_seconds();
+    do {
+        ecc_key eph;
+        if (wc_ecc_init(&eph) != 0)
+            goto out;
+        wc_ecc_set_rng(&eph, rng);
+        secret_len = sizeof secret;
+        if (wc_ecc_make_key_ex(rng, 32, &eph, ECC_SECP256R1) != 0 ||
+            wc_ecc_shared_secret(&eph, &peer, secret, &secret_len) != 0) {
+            wc_ecc_free(&eph);
+            goto out;
+        }
+        wc_ecc_free(&eph);
+        ops++;
+        elapsed = now_seconds() - start;
+    } while (elapsed < SPEED_SECONDS);
+    fprintf(to, "ECDHE P-256         %10.0f ops/s  (key pair + shared secret)\n",
+            (double)ops / elapsed);
+    rc = 0;
+out:
+    wc_ecc_free(&peer);
+out_key:
+    wc_ecc_free(&key);
+    return rc;
+}
+
+static int speed_x25519(FILE *to, WC_RNG *rng)
+{
+    curve25519_key peer;
+    uint8_t secret[32];
+    word32 secret_len;
+    double start, elapsed;
+    uint64_t ops = 0;
+    int rc = -1;
+
+    if (wc_curve25519_init(&peer) != 0)
+        return -1;
+    if (wc_curve25519_make_key(rng, 32, &peer) != 0)
+        goto out;
+    start = now_seconds();
+    do {
+        curve25519_key eph;
+        if (wc_curve25519_init(&eph) != 0)
+            goto out;
+        secret_len = sizeof secret;
+        if (wc_curve25519_make_key(rng, 32, &eph) != 0 ||
+            wc_curve25519_shared_secret(&eph, &peer, secret, &secret_len) != 0) {
+            wc_curve25519_free(&eph);
+            goto out;
+        }
+        wc_curve25519_free(&eph);
+        ops++;
+        elapsed = now_seconds() - start;
+    } while (elapsed < SPEED_SECONDS);
+    fprintf(to, "X25519 ECDHE        %10.0f ops/s  (key pair + shared secret)\n",
+            (double)ops / elapsed);
+    rc = 0;
+out:
+    wc_curve25519_free(&peer);
+    return rc;
+}
+
+int gh_tls_crypto_speed(FILE *to)
+{
+    WC_RNG rng;
+    uint8_t *block;
+    int rc = -1;
+
+    gh_tls_print_version(to);
+    fprintf(to, "one core, %.1f s per figure:\n", SPEED_SECONDS);
+    block = calloc(1, SPEED_BLOCK);
+    if (!block)
+        return -1;
+    if (wc_InitRng(&rng) != 0)
+        goto out_block;
+    if (speed_aes_gcm(to, block) < 0 || speed_chacha(to, block) < 0 || speed_ecc(to, &rng) < 0 ||
+        speed_x25519(to, &rng) < 0) {
+        fprintf(to, "crypto-speed: a wolfCrypt call failed\n");
+        goto out;
+    }
+    rc = 0;
+out:
+    wc_FreeRng(&rng);
+out_block:
+    free(block);
+    return rc;
+}

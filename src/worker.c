@@ -1,0 +1,305 @@
+/* worker.c - one worker's event loop; see worker.h. */
+#include "gatehouse/worker.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gatehouse/conn.h"
+#include "gatehouse/log.h"
+#include "gatehouse/tls.h"
+
+#define ACCEPTS_PER_EVENT 64   /* fairness between accepting and serving */
+#define ACCEPT_BACKOFF 0.1     /* seconds accept stays paused when out of fds */
+#define FLUSH_PASSES 4         /* pending-list passes per loop iteration */
+#define POOL_FREE_BLOCKS 1024  /* free buffers a listener keeps for reuse */
+
+static ev_idle keep_flushing; /* stops the loop from blocking while work is queued */
+
+static void close_listener(struct gh_worker *w, struct gh_listener *l)
+{
+    ev_io_stop(w->loop, &l->accept_watcher);
+    if (l->fd >= 0) {
+        close(l->fd);
+        l->fd = -1;
+    }
+}
+
+static bool accepting_allowed(const struct gh_worker *w, const struct gh_listener *l)
+{
+    return !w->draining && l->fd >= 0 && !l->at_limit && !ev_is_active(&w->accept_backoff);
+}
+
+static void resume_accepting(struct gh_worker *w, struct gh_listener *l)
+{
+    if (accepting_allowed(w, l) && !ev_is_active(&l->accept_watcher))
+        ev_io_start(w->loop, &l->accept_watcher);
+}
+
+static void on_accept_backoff(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct gh_worker *w = t->data;
+    (void)loop;
+    (void)revents;
+    for (size_t i = 0; i < w->n_listeners; i++)
+        resume_accepting(w, &w->listeners[i]);
+}
+
+/* Accepts up to ACCEPTS_PER_EVENT connections. Returns false when the
+ * process is out of file descriptors (accepting is then paused for a short
+ * while instead of spinning on a listen socket that stays readable). */
+static bool accept_batch(struct gh_worker *w, struct gh_listener *l)
+{
+    for (int i = 0; i < ACCEPTS_PER_EVENT && l->fd >= 0; i++) {
+        struct sockaddr_storage peer;
+        socklen_t peer_len = sizeof peer;
+        int fd;
+
+        if (l->active >= l->cfg->max_connections) {
+            l->at_limit = true;
+            ev_io_stop(w->loop, &l->accept_watcher);
+            gh_log(GH_LOG_WARN, "accept_paused", " listener=%s reason=max_connections limit=%u",
+                   l->cfg->name, l->cfg->max_connections);
+            return true;
+        }
+        fd = accept4(l->fd, (struct sockaddr *)&peer, &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            switch (errno) {
+            case EAGAIN:
+#if EAGAIN != EWOULDBLOCK
+            case EWOULDBLOCK:
+#endif
+                return true;
+            case EINTR:
+            case ECONNABORTED:
+            case EPROTO:
+                continue;
+            case EMFILE:
+            case ENFILE:
+            case ENOBUFS:
+            case ENOMEM:
+                gh_log(GH_LOG_WARN, "accept_paused", " listener=%s reason=%s open=%llu",
+                       l->cfg->name, strerror(errno), (unsigned long long)w->open_conns);
+                return false;
+            default:
+                gh_log(GH_LOG_ERROR, "accept_failed", " listener=%s error=%s", l->cfg->name,
+                       strerror(errno));
+                return true;
+            }
+        }
+        gh_conn_accept(w, l, fd, &peer, peer_len);
+    }
+    return true;
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct gh_listener *l = io->data;
+    struct gh_worker *w = l->worker;
+    (void)revents;
+    if (!accept_batch(w, l)) {
+        for (size_t i = 0; i < w->n_listeners; i++)
+            ev_io_stop(loop, &w->listeners[i].accept_watcher);
+        ev_timer_set(&w->accept_backoff, ACCEPT_BACKOFF, 0.);
+        ev_timer_start(loop, &w->accept_backoff);
+    }
+}
+
+void gh_worker_mark_pending(struct gh_worker *w, struct gh_conn *c)
+{
+    if (c->is_pending)
+        return;
+    c->is_pending = true;
+    c->pending_next = w->pending;
+    w->pending = c;
+}
+
+static void run_pending(struct gh_worker *w)
+{
+    for (int pass = 0; pass < FLUSH_PASSES && w->pending; pass++) {
+        struct gh_conn *list = w->pending;
+        w->pending = NULL;
+        while (list) {
+            struct gh_conn *c = list;
+            list = c->pending_next;
+            c->is_pending = false;
+            gh_conn_flush(c);
+        }
+    }
+}
+
+/* Once per loop iteration, before the loop sleeps: all the I/O that this
+ * iteration's events made possible, done once per connection. */
+static void on_prepare(struct ev_loop *loop, ev_prepare *p, int revents)
+{
+    struct gh_worker *w = p->data;
+    (void)revents;
+    run_pending(w);
+    if (w->pending && !ev_is_active(&keep_flushing))
+        ev_idle_start(loop, &keep_flushing);
+    else if (!w->pending && ev_is_active(&keep_flushing))
+        ev_idle_stop(loop, &keep_flushing);
+}
+
+static void on_idle(struct ev_loop *loop, ev_idle *i, int revents)
+{
+    (void)loop;
+    (void)i;
+    (void)revents; /* its only job is to keep the loop from blocking */
+}
+
+void gh_worker_conn_closed(struct gh_worker *w, struct gh_listener *l)
+{
+    l->active--;
+    w->open_conns--;
+    if (l->at_limit && l->active < l->cfg->max_connections) {
+        l->at_limit = false;
+        resume_accepting(w, l);
+    }
+    if (w->draining && w->open_conns == 0)
+        ev_break(w->loop, EVBREAK_ALL);
+}
+
+static void on_grace_expired(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct gh_worker *w = t->data;
+    (void)loop;
+    (void)revents;
+    gh_log(GH_LOG_WARN, "shutdown_grace_expired", " open=%llu", (unsigned long long)w->open_conns);
+    for (struct gh_conn *c = w->conns; c; c = c->next)
+        gh_conn_abort(c, "shutdown");
+}
+
+static void begin_drain(struct gh_worker *w, int signum)
+{
+    if (w->draining)
+        return;
+    gh_log(GH_LOG_INFO, "shutdown_begin", " signal=%s open=%llu grace=%.3f",
+           signum == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)w->open_conns,
+           w->cfg->global.shutdown_grace);
+    /* Connections the kernel already completed would be reset when the
+     * socket closes: take them in and serve them during the drain. */
+    for (size_t i = 0; i < w->n_listeners; i++) {
+        struct gh_listener *l = &w->listeners[i];
+        if (l->fd >= 0 && !l->at_limit)
+            (void)accept_batch(w, l); /* out of fds: the queued ones are reset */
+        close_listener(w, l);
+    }
+    w->draining = true;
+    ev_timer_stop(w->loop, &w->accept_backoff);
+    if (w->open_conns == 0) {
+        ev_break(w->loop, EVBREAK_ALL);
+        return;
+    }
+    ev_timer_set(&w->grace_timer, w->cfg->global.shutdown_grace, 0.);
+    ev_timer_start(w->loop, &w->grace_timer);
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *s, int revents)
+{
+    (void)loop;
+    (void)revents;
+    begin_drain(s->data, s->signum);
+}
+
+static int open_listen_socket(const struct gh_listener_config *cfg)
+{
+    int one = 1;
+    int fd = socket(cfg->listen.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
+        goto fail;
+    if (cfg->listen.ss.ss_family == AF_INET6 &&
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0)
+        goto fail;
+    if (bind(fd, (const struct sockaddr *)&cfg->listen.ss, cfg->listen.len) < 0)
+        goto fail;
+    if (listen(fd, cfg->backlog) < 0)
+        goto fail;
+    return fd;
+fail:
+    gh_log(GH_LOG_ERROR, "listen_failed", " listener=%s addr=%s error=%s", cfg->name,
+           cfg->listen.text, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+int gh_worker_init(struct gh_worker *w, const struct gh_config *cfg, struct gh_tls_context **tls)
+{
+    memset(w, 0, sizeof *w);
+    w->cfg = cfg;
+    w->loop = ev_default_loop(EVBACKEND_EPOLL | EVFLAG_NOENV);
+    if (!w->loop)
+        w->loop = ev_default_loop(0);
+    if (!w->loop) {
+        gh_log(GH_LOG_ERROR, "loop_failed", " error=%s", "cannot create the event loop");
+        return -1;
+    }
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        struct gh_listener *l = &w->listeners[i];
+        l->cfg = &cfg->listeners[i];
+        l->worker = w;
+        l->tls = tls[i];
+        gh_buf_pool_init(&l->pool, l->cfg->buffer_size, POOL_FREE_BLOCKS);
+        l->fd = open_listen_socket(l->cfg);
+        w->n_listeners++;
+        if (l->fd < 0)
+            goto fail;
+        ev_io_init(&l->accept_watcher, on_accept, l->fd, EV_READ);
+        l->accept_watcher.data = l;
+        ev_io_start(w->loop, &l->accept_watcher);
+    }
+    ev_prepare_init(&w->flush_watcher, on_prepare);
+    w->flush_watcher.data = w;
+    ev_prepare_start(w->loop, &w->flush_watcher);
+    ev_idle_init(&keep_flushing, on_idle);
+    ev_timer_init(&w->accept_backoff, on_accept_backoff, ACCEPT_BACKOFF, 0.);
+    w->accept_backoff.data = w;
+    ev_timer_init(&w->grace_timer, on_grace_expired, 0., 0.);
+    w->grace_timer.data = w;
+    ev_signal_init(&w->sig_term, on_signal, SIGTERM);
+    w->sig_term.data = w;
+    ev_signal_start(w->loop, &w->sig_term);
+    ev_signal_init(&w->sig_int, on_signal, SIGINT);
+    w->sig_int.data = w;
+    ev_signal_start(w->loop, &w->sig_int);
+    return 0;
+fail:
+    for (size_t i = 0; i < w->n_listeners; i++) {
+        close_listener(w, &w->listeners[i]);
+        gh_buf_pool_destroy(&w->listeners[i].pool);
+    }
+    w->n_listeners = 0;
+    return -1;
+}
+
+int gh_worker_run(struct gh_worker *w)
+{
+    gh_log(GH_LOG_INFO, "ready", " listeners=%zu", w->n_listeners);
+    for (size_t i = 0; i < w->n_listeners; i++)
+        gh_log(GH_LOG_INFO, "listening", " listener=%s addr=%s backend=%s",
+               w->listeners[i].cfg->name, w->listeners[i].cfg->listen.text,
+               w->listeners[i].cfg->backend.text);
+    ev_run(w->loop, 0);
+    run_pending(w); /* frees connections closed in the last iteration */
+    for (size_t i = 0; i < w->n_listeners; i++) {
+        close_listener(w, &w->listeners[i]);
+        gh_buf_pool_destroy(&w->listeners[i].pool);
+    }
+    ev_prepare_stop(w->loop, &w->flush_watcher);
+    ev_idle_stop(w->loop, &keep_flushing);
+    ev_timer_stop(w->loop, &w->grace_timer);
+    ev_timer_stop(w->loop, &w->accept_backoff);
+    ev_signal_stop(w->loop, &w->sig_term);
+    ev_signal_stop(w->loop, &w->sig_int);
+    ev_loop_destroy(w->loop);
+    gh_log(GH_LOG_INFO, "shutdown_done", " open=%llu", (unsigned long long)w->open_conns);
+    return 0;
+}
