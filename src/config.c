@@ -324,17 +324,26 @@ static int set_uint(struct parse_state *st, const char *key, const char *value,
     return 0;
 }
 
+/* Relative paths are taken from the config file's directory, so a config
+ * and its certificates can move together. */
 static int set_path(struct parse_state *st, const char *key, const char *value, char *out)
 {
+    const char *slash = strrchr(st->cfg->path, '/');
+    int dir_len = slash ? (int)(slash - st->cfg->path) + 1 : 0;
+    int n;
+
     if (value[0] == '\0') {
         parse_error(st, key, "empty path");
         return -1;
     }
-    if (strlen(value) >= GH_PATH_MAX) {
+    if (value[0] == '/')
+        dir_len = 0;
+    n = snprintf(out, GH_PATH_MAX, "%.*s%s", dir_len, st->cfg->path, value);
+    if (n < 0 || n >= GH_PATH_MAX) {
         parse_error(st, key, "path longer than %d bytes", GH_PATH_MAX - 1);
+        out[0] = '\0';
         return -1;
     }
-    snprintf(out, GH_PATH_MAX, "%s", value);
     return 0;
 }
 
