@@ -213,6 +213,9 @@ int main(int argc, char **argv)
     }
 
     signal(SIGPIPE, SIG_IGN);
+    /* No reload yet: a SIGHUP from a habitual operator must not kill the
+     * process (the default action). */
+    signal(SIGHUP, SIG_IGN);
     cfg = calloc(1, sizeof *cfg);
     errs = calloc(1, sizeof *errs);
     if (!cfg || !errs) {
