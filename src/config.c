@@ -20,6 +20,7 @@
 
 #define LINE_MAX_BYTES 1000     /* longest line accepted in a config file */
 #define INIH_LINE_LIMIT 200     /* Debian's inih: INI_MAX_LINE */
+#define KEY_MAX_BYTES 64       /* longer than any key gatehouse knows */
 #define LONG_VALUE_MARK "\x01"  /* value placeholder for lines over INIH_LINE_LIMIT */
 
 /* One bit per listener key, to find duplicates and missing required keys. */
@@ -651,9 +652,9 @@ static bool valid_listener_name(const char *s, size_t len)
 
 static void begin_section(struct parse_state *st, const char *name, size_t len)
 {
-    char label[GH_NAME_MAX + 16];
-    snprintf(label, sizeof label, "[%.*s]", (int)(len > GH_NAME_MAX + 9 ? GH_NAME_MAX + 9 : len),
-             name);
+    char label[sizeof st->errs->items[0].key];
+    size_t shown = len > sizeof label - 3 ? sizeof label - 3 : len;
+    snprintf(label, sizeof label, "[%.*s]", (int)shown, name);
     st->section = SECTION_INVALID;
     st->listener = NULL;
 
@@ -778,6 +779,14 @@ static void screen_line(struct parse_state *st, const char *raw, size_t raw_len,
             parse_error(st, key, "syntax error: keys are lowercase letters, digits and _");
             return;
         }
+    }
+    if (name_end - s > KEY_MAX_BYTES) {
+        /* No key is this long; say so here, since inih could not take the
+         * line even in its short form. */
+        char key[sizeof st->errs->items[0].key];
+        snprintf(key, sizeof key, "%.*s", (int)sizeof key - 1, s);
+        parse_error(st, key, "unknown key");
+        return;
     }
     st->prev_was_key = true;
     if (end - s < num - 1) {

@@ -131,13 +131,14 @@ def listener_defaults(certs, cert="ec"):
 def gatehouse(gatehouse_bin, certs, tmp_path):
     """Factory: gatehouse(backend, **listener_keys) or
     gatehouse(listeners={name: {...}}, global_opts={...}). Listen ports are
-    picked free, cert/key default to the ECDSA pair (cert="rsa" for RSA).
+    picked free, cert/key default to the ECDSA pair (cert_kind="rsa" for
+    the RSA pair; cert=/key= override the files).
     Returns a started, ready ghutil.Gatehouse; all are stopped on teardown
     and their logs checked for sanitizer reports."""
     started = []
     counter = [0]
 
-    def start(backend=None, *, listeners=None, global_opts=None, cert="ec",
+    def start(backend=None, *, listeners=None, global_opts=None, cert_kind="ec",
               wait_ready=True, **overrides):
         counter[0] += 1
         n = counter[0]
@@ -150,7 +151,7 @@ def gatehouse(gatehouse_bin, certs, tmp_path):
         ports = {}
         for name, opts in listeners.items():
             opts = dict(opts)
-            o = listener_defaults(certs, opts.pop("cert_kind", cert))
+            o = listener_defaults(certs, opts.pop("cert_kind", cert_kind))
             o["listen"] = f"127.0.0.1:{free_port()}"
             o.update(opts)
             o["backend"] = addr_text(o["backend"])

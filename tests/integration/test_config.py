@@ -44,6 +44,12 @@ def set_key(lines, key, value):
 
 
 def set_global(lines, key, value):
+    """Sets key in [global] (replacing the line if there is one); returns
+    its 1-based line number."""
+    for i, l in enumerate(lines[:HEADER - 1]):
+        if re.match(rf"{key}\s*=", l):
+            lines[i] = f"{key} = {value}"
+            return i + 1
     lines.insert(3, f"{key} = {value}")
     return 4
 
@@ -245,7 +251,7 @@ def test_key_not_matching_cert(certs, tmp_path, gatehouse_bin, pair):
 
 def test_every_error_reported(certs, tmp_path, gatehouse_bin):
     lines = base_lines(certs)
-    l1 = set_global(lines, "workers", "0")                   # line 4
+    l1 = set_global(lines, "workers", "0")                   # line 3
     lines.append("idle_timeout = forever")
     l2 = len(lines)
     lines.append("bogus_key = 1")

@@ -97,3 +97,28 @@ def test_conn_close_byte_counts(gatehouse, backend, certs):
     assert cc.get("listener") == "main", cc
     assert int(cc["bytes_in"]) == len(data), cc
     assert int(cc["bytes_out"]) == len(answer), cc
+
+
+@pytest.mark.parametrize("style", ["close_notify-then-close", "tcp-close", "tcp-shutdown-then-read"])
+@pytest.mark.parametrize("version", ["TLSv1_3", "TLSv1_2"])
+def test_client_close_reason_is_client_eof(gatehouse, backend, certs, style, version):
+    """However the client ends the stream (close_notify, or a plain TCP
+    close as many clients do), the log says reason=client_eof."""
+    import ssl
+    gh = gatehouse(backend(backends.Echo))
+    mark = gh.mark()
+    ctx = client_context(certs.ca, max_version=getattr(ssl.TLSVersion, version))
+    c = BioTLS(gh.port, ctx)
+    try:
+        c.write(b"ping")
+        assert c.read_exact(4) == b"ping"
+        if style == "close_notify-then-close":
+            c.send_close_notify()
+        elif style == "tcp-shutdown-then-read":
+            c.shutdown_tcp_write()
+            data, end = c.read_to_end()
+            assert data == b"" and end == "close_notify", end
+    finally:
+        c.close()
+    cc = gh.wait_event("conn_close", since=mark)
+    assert cc["reason"] == "client_eof", cc
