@@ -591,6 +591,10 @@ int main(int argc, char **argv)
 		       e_handshake, e_io, e_http, e_timeout, pct(0.50), pct(0.99));
 	}
 	fflush(stdout);
-	/* fast exit: the kernel closes the sockets */
+	/* idle mode: send close_notify on each held connection (no error logs in
+	 * the proxy); then a fast exit: the kernel closes the sockets */
+	for (long i = 0; g_idle && i < nslots; i++)
+		if (g_conns[i].state == ST_HOLD)
+			SSL_shutdown(g_conns[i].ssl);
 	_exit(0);
 }

@@ -16,6 +16,9 @@ ONLY=""
 IDLE_N=2000
 GATEHOUSE=${GATEHOUSE:-$ROOT/build/gatehouse}
 OUT=""
+NICE=0        # scheduling priority of everything the script starts
+WAIT_QUIET=0  # seconds to wait for an idle machine before each proxy
+GH_LOG=warn   # anchors log nothing per connection; gatehouse logs every close at info
 ALL_PROXIES=(gatehouse hitch haproxy stunnel)
 
 usage() {
@@ -27,6 +30,12 @@ usage: $0 [--rounds N] [--duration S] [--only LIST] [--idle N] [--gatehouse PATH
   --idle N        idle TLS connections for the memory row (default $IDLE_N)
   --gatehouse P   gatehouse binary (default build/gatehouse)
   --out DIR       results directory (default bench/results/<timestamp>)
+  --nice N        run everything the script starts at nice N (e.g. -10 on a
+                  machine busy with builds; default 0)
+  --wait-quiet S  before each proxy, wait up to S s for CPUs 0 and 1 to be idle
+                  (default 0: only warn)
+  --gh-log LEVEL  gatehouse log_level (default warn: no per-connection log lines,
+                  like the anchors here; info logs one line per connection)
 EOF
   exit 2
 }
@@ -39,16 +48,25 @@ while [ $# -gt 0 ]; do
     --idle) IDLE_N=${2:?}; shift 2 ;;
     --gatehouse) GATEHOUSE=${2:?}; shift 2 ;;
     --out) OUT=${2:?}; shift 2 ;;
+    --gh-log) GH_LOG=${2:?}; shift 2 ;;
+    --wait-quiet) WAIT_QUIET=${2:?}; shift 2 ;;
+    --nice) NICE=${2:?}; shift 2 ;;
     -h|--help) usage ;;
     *) echo "unknown argument: $1" >&2; usage ;;
   esac
 done
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "--rounds must be a positive integer" >&2; exit 2; }
 [[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || { echo "--duration must be a positive integer" >&2; exit 2; }
+[[ "$WAIT_QUIET" =~ ^[0-9]+$ ]] || { echo "--wait-quiet must be a number of seconds" >&2; exit 2; }
+[[ "$NICE" =~ ^-?[0-9]+$ ]] || { echo "--nice must be an integer" >&2; exit 2; }
 [[ "$IDLE_N" =~ ^[1-9][0-9]*$ ]] || { echo "--idle must be a positive integer" >&2; exit 2; }
 
 log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+
+if [ "$NICE" != 0 ]; then
+  renice -n "$NICE" -p $$ >/dev/null || { echo "renice $NICE failed (needs root for < 0)" >&2; exit 1; }
+fi
 
 # ---------------------------------------------------------------- prerequisites
 missing=()
@@ -135,6 +153,15 @@ if [ "$NOFILE" != unlimited ] && [ "$NOFILE" -lt $((IDLE_N * 2 + 200)) ]; then
   die "open-file limit $NOFILE is too low for --idle $IDLE_N"
 fi
 
+# gatehouse may be rebuilt while the bench runs: run a private copy, one version throughout
+if [[ " ${PROXIES[*]} " == *" gatehouse "* ]]; then
+  cp "$GATEHOUSE" "$TMP/gatehouse-under-test"
+  BIN[gatehouse]="$TMP/gatehouse-under-test"
+  { echo "binary: $GATEHOUSE sha256 $(sha256sum <"$GATEHOUSE" | cut -c1-16) mtime $(date -r "$GATEHOUSE" '+%F %T')"
+    echo "git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') $(git -C "$ROOT" status --porcelain -- src include meson.build 2>/dev/null | grep -q . && echo '(src dirty)')"
+    "${BIN[gatehouse]}" -V 2>&1 || true; } | tee "$OUT/gatehouse-version.txt" >&2
+fi
+
 # ---------------------------------------------------------------- build the client
 mkdir -p "$BENCH_DIR/.bin"
 HSC="$BENCH_DIR/.bin/handshake_client"
@@ -212,6 +239,13 @@ check_quiet() {  # warn when CPU 0 or 1 is busy with something else (1 s sample)
         if (busy > 10) printf "%s %.0f%% busy; ", x[1], busy
       } }'
 }
+wait_quiet() {  # up to WAIT_QUIET seconds for an idle machine
+  local deadline=$((SECONDS + WAIT_QUIET))
+  [ "$WAIT_QUIET" -gt 0 ] || return 0
+  while [ -n "$(check_quiet)" ]; do
+    if [ "$SECONDS" -ge "$deadline" ]; then log "  machine still busy after ${WAIT_QUIET}s; going on"; return 0; fi
+  done
+}
 warn_if_busy() {
   local busy
   busy=$(check_quiet)
@@ -235,7 +269,7 @@ wait_listen() {  # wait_listen PORT PID SECONDS
 
 # ---------------------------------------------------------------- certificate, backend
 log "results: $OUT"
-log "proxies: ${PROXIES[*]:-none}; rounds=$ROUNDS duration=${DURATION}s idle=$IDLE_N"
+log "proxies: ${PROXIES[*]:-none}; rounds=$ROUNDS duration=${DURATION}s idle=$IDLE_N nice=$NICE"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
   -keyout "$TMP/key.pem" -out "$TMP/cert.pem" -subj /CN=localhost \
   -addext subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1 || die "openssl req failed"
@@ -293,7 +327,7 @@ cat >"$TMP/gatehouse.ini" <<EOF
 [global]
 workers = 1
 shutdown_grace = 1s
-log_level = info
+log_level = $GH_LOG
 
 [listener:bench]
 listen = 127.0.0.1:$P_GATEHOUSE
@@ -363,7 +397,7 @@ start_proxy() {  # start_proxy NAME -> sets PROXY_PID, returns 1 on failure
   pid=$!
   PIDS+=("$pid")
   PROXY_PID=$pid
-  if [ "$name" = gatehouse ]; then
+  if [ "$name" = gatehouse ] && { [ "$GH_LOG" = info ] || [ "$GH_LOG" = debug ]; }; then
     local i ok=0
     for i in $(seq 100); do
       kill -0 "$pid" 2>/dev/null || break
@@ -386,11 +420,21 @@ start_proxy() {  # start_proxy NAME -> sets PROXY_PID, returns 1 on failure
 measure() {
   local ppid=$1; shift
   local c0 c1 t0 t1
+  local s0 s1
+  s0=$(grep '^cpu1 ' /proc/stat)
   c0=$(cpu_ticks "$ppid"); t0=$EPOCHREALTIME
   OUTPUT=$("$@" 2>&1) || true
   t1=$EPOCHREALTIME; c1=$(cpu_ticks "$ppid")
+  s1=$(grep '^cpu1 ' /proc/stat)
   SHARE=$(awk -v a="$c0" -v b="$c1" -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" \
     'BEGIN { printf "%.4f", (b - a) / hz / (t1 - t0) }')
+  # busy share of CPU 1 not spent in the proxy: other processes (and softirq)
+  OTHER1=$(awk -v a="$s0" -v b="$s1" -v share="$SHARE" 'BEGIN {
+      split(a, x, " "); split(b, y, " "); tot = 0
+      for (k = 2; k <= 9; k++) tot += y[k] - x[k]
+      idle = (y[5] - x[5]) + (y[6] - x[6])
+      o = tot ? (1 - idle / tot) - share : 0
+      printf "%.2f", (o < 0 ? 0 : o) }')
 }
 
 # wrk output -> "rps p99_ms errors"
@@ -413,8 +457,8 @@ run_ka() {  # keep-alive 1 KiB requests
   measure "$ppid" taskset -c 0 timeout "$WRK_TIMEOUT" wrk -t1 -c50 -d"${DURATION}s" --latency --timeout 5s "$url"
   read -r rps p99 err <<<"$(parse_wrk <<<"$OUTPUT")"
   record "$name" ka_rps "$rps"; record "$name" ka_p99_ms "$p99"; record "$name" ka_errors "$err"
-  record "$name" ka_cpu "$SHARE"
-  log "  $name keep-alive 1KiB: ${rps} req/s p99 ${p99} ms errors $err proxy-cpu $SHARE"
+  record "$name" ka_cpu "$SHARE"; record "$name" ka_cpu1_other "$OTHER1"
+  log "  $name keep-alive 1KiB: ${rps} req/s p99 ${p99} ms errors $err proxy-cpu $SHARE (CPU 1 others $OTHER1)"
   [ "$rps" != 0 ] || printf '%s\n' "$OUTPUT" | tail -5 >&2
 }
 
@@ -423,9 +467,9 @@ run_hs() {  # full handshakes + GET, TLS 1.3
   measure "$ppid" taskset -c 0 timeout "$HS_TIMEOUT" "$HSC" -p "$port" -c 50 -d "$DURATION" -3 -g
   rate=$(kv hs_per_s "$OUTPUT"); res=$(kv resumed "$OUTPUT"); err=$(kv errors "$OUTPUT")
   record "$name" hs_rate "${rate:-0}"; record "$name" hs_resumed "${res:-NA}"
-  record "$name" hs_errors "${err:-NA}"; record "$name" hs_cpu "$SHARE"
+  record "$name" hs_errors "${err:-NA}"; record "$name" hs_cpu "$SHARE"; record "$name" hs_cpu1_other "$OTHER1"
   record "$name" hs_p99_ms "$(kv hs_p99_ms "$OUTPUT")"
-  log "  $name full handshakes+GET: ${rate:-?}/s resumed ${res:-?} errors ${err:-?} proxy-cpu $SHARE"
+  log "  $name full handshakes+GET: ${rate:-?}/s resumed ${res:-?} errors ${err:-?} proxy-cpu $SHARE (CPU 1 others $OTHER1)"
   [ -n "$rate" ] || printf '%s\n' "$OUTPUT" | tail -5 >&2
   if [ "${res:-0}" != 0 ]; then log "  WARNING: $name resumed $res handshakes: not a full-handshake figure"; fi
   if [ "${err:-0}" != 0 ]; then log "  $name handshake client: $OUTPUT"; fi
@@ -436,8 +480,8 @@ run_bulk() {  # 1 MiB responses
   measure "$ppid" taskset -c 0 timeout "$WRK_TIMEOUT" wrk -t1 -c10 -d"${DURATION}s" --timeout 5s "$url"
   read -r rps p99 err <<<"$(parse_wrk <<<"$OUTPUT")"
   mibs=$rps  # each response body is exactly 1 MiB
-  record "$name" bulk_mibs "$mibs"; record "$name" bulk_errors "$err"; record "$name" bulk_cpu "$SHARE"
-  log "  $name bulk 1MiB: ${mibs} MiB/s errors $err proxy-cpu $SHARE"
+  record "$name" bulk_mibs "$mibs"; record "$name" bulk_errors "$err"; record "$name" bulk_cpu "$SHARE"; record "$name" bulk_cpu1_other "$OTHER1"
+  log "  $name bulk 1MiB: ${mibs} MiB/s errors $err proxy-cpu $SHARE (CPU 1 others $OTHER1)"
   [ "$rps" != 0 ] || printf '%s\n' "$OUTPUT" | tail -5 >&2
 }
 
@@ -505,6 +549,7 @@ for ROUND in $(seq "$ROUNDS"); do
   log "  plain (no TLS) keep-alive 1KiB: $rps req/s p99 $p99 ms errors $err"
 
   for name in "${order[@]}"; do
+    wait_quiet
     if ! start_proxy "$name"; then
       log "  $name failed to start; log tail:"
       tail -20 "$TMP/$name.log" >&2 || true
@@ -572,7 +617,7 @@ names = [p for p in proxies if vals[p]]
 w = max(12, *(len(n) + 2 for n in names)) if names else 12
 
 def line(label, cells):
-    return f"{label:<38}" + "".join(f"{c:>{w}}" for c in cells)
+    return f"{label:<44}" + "".join(f"{c:>{w}}" for c in cells)
 
 out = []
 nr = max((len(vals[p]['ka_rps']) for p in names), default=0)
@@ -586,6 +631,9 @@ for label, m, cpu, d in rows:
 out.append(line("keep-alive p99 latency ms", [fmt(rate_med(p, 'ka_p99_ms'), 2) for p in names]))
 out.append(line("handshake p99 latency ms", [fmt(rate_med(p, 'hs_p99_ms'), 2) for p in names]))
 out.append(line("RSS KiB per idle TLS1.3 conn", [fmt(rate_med(p, 'rss_kib_per_conn'), 1) for p in names]))
+out.append(line("load by others on CPU 1 (median, all rows)",
+                [fmt(med([v for m in ('ka_cpu1_other', 'hs_cpu1_other', 'bulk_cpu1_other')
+                          for v in vals[p][m].values()]), 2) for p in names]))
 out.append(line("RSS KiB before (idle process)", [fmt(rate_med(p, 'rss_base_kib'), 0) for p in names]))
 errs = []
 for p in names:

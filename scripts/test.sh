@@ -18,6 +18,11 @@ done
 
 scripts/setup-debian.sh --tests || { echo "setup failed"; exit 1; }
 
+# Debian's python3 has pytest (python3-pytest); a python3 earlier on PATH
+# (pyenv, a venv) may not.
+python=/usr/bin/python3
+[ -x "$python" ] || python=python3
+
 passed=0
 failed=0
 failures=()
@@ -36,7 +41,7 @@ count_cmocka() { # LOG NAME
 
 count_junit() { # XML NAME
   local counts
-  counts=$(python3 - "$1" <<'PY'
+  counts=$("$python" - "$1" <<'PY'
 import sys, xml.etree.ElementTree as ET
 try:
     root = ET.parse(sys.argv[1]).getroot()
@@ -62,7 +67,7 @@ run_suite() { # BUILD_DIR LABEL
   cat "$results/$label-unit.log" | tail -n 5
   count_cmocka "$results/$label-unit.log" "$label unit"
   echo "=== $label: integration tests"
-  GATEHOUSE_BIN="$PWD/$dir/gatehouse" python3 -m pytest -q -p no:cacheprovider \
+  GATEHOUSE_BIN="$PWD/$dir/gatehouse" "$python" -m pytest -q -p no:cacheprovider \
     --junitxml="$results/$label-integration.xml" tests/integration
   count_junit "$results/$label-integration.xml" "$label integration"
 }

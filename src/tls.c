@@ -18,6 +18,8 @@
 #include <wolfssl/wolfcrypt/random.h>
 
 #include <errno.h>
+#include <stdbool.h>
+#include <sys/socket.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,9 +31,46 @@ struct gh_tls_context {
     WOLFSSL_CTX *ctx;
 };
 
-/* The session handle is the WOLFSSL object itself; the struct name only
- * keeps wolfSSL's types out of every other file. */
-#define SSL_OF(s) ((WOLFSSL *)(void *)(s))
+/* Our own receive callback stands between wolfSSL and the socket so that a
+ * TCP EOF from the client is ours to report, not wolfSSL's: wolfSSL marks a
+ * session closed when recv() returns 0 and then refuses to send the
+ * close_notify that a half-closed client still expects after the backend's
+ * last bytes. */
+struct gh_tls_session {
+    WOLFSSL *ssl;
+    int fd;
+    bool peer_eof;
+};
+
+#define SSL_OF(s) ((s)->ssl)
+
+static int receive(WOLFSSL *ssl, char *buf, int size, void *ctx)
+{
+    struct gh_tls_session *s = ctx;
+    ssize_t n;
+    (void)ssl;
+
+    n = recv(s->fd, buf, (size_t)size, 0);
+    if (n > 0)
+        return (int)n;
+    if (n == 0) {
+        s->peer_eof = true;
+        return WOLFSSL_CBIO_ERR_WANT_READ; /* gh_tls_read turns this into GH_TLS_EOF */
+    }
+    switch (errno) {
+    case EAGAIN:
+#if EAGAIN != EWOULDBLOCK
+    case EWOULDBLOCK:
+#endif
+        return WOLFSSL_CBIO_ERR_WANT_READ;
+    case EINTR:
+        return WOLFSSL_CBIO_ERR_ISR;
+    case ECONNRESET:
+        return WOLFSSL_CBIO_ERR_CONN_RST;
+    default:
+        return WOLFSSL_CBIO_ERR_GENERAL;
+    }
+}
 
 int gh_tls_global_init(void)
 {
@@ -187,20 +226,31 @@ void gh_tls_context_free(struct gh_tls_context *tc)
 
 struct gh_tls_session *gh_tls_session_new(struct gh_tls_context *tc, int fd)
 {
-    WOLFSSL *ssl = wolfSSL_new(tc->ctx);
-    if (!ssl)
+    struct gh_tls_session *s = calloc(1, sizeof *s);
+    if (!s)
         return NULL;
-    if (wolfSSL_set_fd(ssl, fd) != WOLFSSL_SUCCESS) {
-        wolfSSL_free(ssl);
-        return NULL;
-    }
-    return (struct gh_tls_session *)(void *)ssl;
+    s->fd = fd;
+    s->ssl = wolfSSL_new(tc->ctx);
+    if (!s->ssl)
+        goto fail;
+    if (wolfSSL_set_fd(s->ssl, fd) != WOLFSSL_SUCCESS)
+        goto fail;
+    wolfSSL_SSLSetIORecv(s->ssl, receive);
+    wolfSSL_SetIOReadCtx(s->ssl, s);
+    return s;
+fail:
+    if (s->ssl)
+        wolfSSL_free(s->ssl);
+    free(s);
+    return NULL;
 }
 
 void gh_tls_session_free(struct gh_tls_session *s)
 {
-    if (s)
-        wolfSSL_free(SSL_OF(s));
+    if (!s)
+        return;
+    wolfSSL_free(s->ssl);
+    free(s);
 }
 
 static enum gh_tls_result classify(WOLFSSL *ssl, int ret)
@@ -224,6 +274,8 @@ enum gh_tls_result gh_tls_handshake(struct gh_tls_session *s)
     if (ret == WOLFSSL_SUCCESS)
         return GH_TLS_OK;
     enum gh_tls_result r = classify(SSL_OF(s), ret);
+    if (r == GH_TLS_WANT_READ && s->peer_eof)
+        return GH_TLS_ERROR;
     /* During the handshake any kind of close is a failure. */
     return r == GH_TLS_CLOSED || r == GH_TLS_EOF ? GH_TLS_ERROR : r;
 }
@@ -236,7 +288,8 @@ enum gh_tls_result gh_tls_read(struct gh_tls_session *s, void *buf, size_t len, 
         *n = (size_t)ret;
         return GH_TLS_OK;
     }
-    return classify(SSL_OF(s), ret);
+    enum gh_tls_result r = classify(SSL_OF(s), ret);
+    return r == GH_TLS_WANT_READ && s->peer_eof ? GH_TLS_EOF : r;
 }
 
 enum gh_tls_result gh_tls_write(struct gh_tls_session *s, const void *buf, size_t len, size_t *n)
@@ -263,6 +316,10 @@ enum gh_tls_result gh_tls_close_notify(struct gh_tls_session *s)
 const char *gh_tls_last_error(struct gh_tls_session *s, char *buf, size_t n)
 {
     int err = wolfSSL_get_error(SSL_OF(s), 0);
+    if (s->peer_eof && (err == WOLFSSL_ERROR_WANT_READ || err == 0)) {
+        snprintf(buf, n, "peer closed the connection");
+        return buf;
+    }
     return wolf_error_text(err, buf, n);
 }
 

@@ -163,7 +163,7 @@ def gatehouse(gatehouse_bin, certs, tmp_path):
                        tmp_path / f"gatehouse-{n}.stdout", ports)
         started.append(gh)
         if wait_ready:
-            gh.wait_ready()
+            gh.wait_ready(count=int(g.get("workers", 1)))
         return gh
 
     yield start

@@ -17,7 +17,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 GATEHOUSE_BIN = os.environ.get("GATEHOUSE_BIN", str(REPO / "build" / "gatehouse"))
 # Multiplies every wait and timeout bound (e.g. 3 under AddressSanitizer).
-SCALE = float(os.environ.get("GATEHOUSE_TEST_TIMEOUT_SCALE", "1"))
+# GATEHOUSE_SANITIZED=1 (set by scripts/test.sh for the ASan build) means 2.
+SCALE = float(os.environ.get("GATEHOUSE_TEST_TIMEOUT_SCALE") or
+              ("2" if os.environ.get("GATEHOUSE_SANITIZED") == "1" else "1"))
 STREAM_MB = int(os.environ.get("GATEHOUSE_TEST_STREAM_MB", "64"))
 HOST = "127.0.0.1"
 
@@ -171,10 +173,18 @@ class Gatehouse:
                     f"no event={event} {fields} within {timeout}s; gatehouse log tail:\n{self.tail()}")
             time.sleep(0.02)
 
-    def wait_ready(self, timeout=15.0):
+    def wait_ready(self, timeout=15.0, count=1):
+        """Waits for event=ready (each worker logs one: count = workers,
+        waited for softly once the first is there)."""
         deadline = time.monotonic() + scaled(timeout)
+        first = None
         while True:
-            if re.search(r"\bevent=ready\b", self.text()):
+            n = len(re.findall(r"\bevent=ready\b", self.text()))
+            if n >= count:
+                return
+            if n and first is None:
+                first = time.monotonic()
+            if first is not None and time.monotonic() - first > scaled(5):
                 return
             rc = self.proc.poll()
             if rc is not None:
@@ -248,6 +258,10 @@ def run_gatehouse(args, timeout=20.0, cwd=None):
 def client_context(ca, min_version=ssl.TLSVersion.TLSv1_2, max_version=None,
                    ciphers=None, verify=True):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    # Python sets this by default; without it a TCP EOF that is not
+    # preceded by close_notify is reported as such (SSLEOFError), which the
+    # half-close tests need to tell apart.
+    ctx.options &= ~getattr(ssl, "OP_IGNORE_UNEXPECTED_EOF", 0)
     if verify:
         ctx.load_verify_locations(cafile=str(ca))
     else:
@@ -321,6 +335,7 @@ class BioTLS:
     after sending close_notify."""
 
     def __init__(self, port, ctx, timeout=10.0, server_hostname="localhost"):
+        ctx.options &= ~getattr(ssl, "OP_IGNORE_UNEXPECTED_EOF", 0)
         self.sock = socket.create_connection((HOST, port), timeout=scaled(timeout))
         self.inc = ssl.MemoryBIO()
         self.out = ssl.MemoryBIO()
@@ -365,7 +380,8 @@ class BioTLS:
 
     def read(self, n=1 << 16):
         """Returns bytes; b'' means close_notify was received. Raises
-        ssl.SSLEOFError on TCP EOF without close_notify."""
+        ssl.SSLEOFError (or SSLError UNEXPECTED_EOF) on a TCP EOF without
+        close_notify."""
         while True:
             try:
                 return self.obj.read(n)
@@ -396,6 +412,10 @@ class BioTLS:
                 buf += chunk
         except ssl.SSLEOFError:
             return bytes(buf), "tcp_eof"
+        except ssl.SSLError as e:
+            if "UNEXPECTED_EOF" in str(e) or "EOF occurred" in str(e):
+                return bytes(buf), "tcp_eof"
+            raise
         except ConnectionResetError:
             return bytes(buf), "reset"
 

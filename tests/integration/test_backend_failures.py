@@ -75,7 +75,7 @@ def test_backend_reset(gatehouse, backend, certs):
         assert how in ("close_notify", "tcp_eof", "reset"), how
         assert elapsed < scaled(3), elapsed
         cc = gh.wait_event("conn_close", since=mark, listener="bad")
-        assert cc["reason"] == "backend_error", cc
+        assert cc["reason"] == "backend_reset", cc
         assert_good_serves(gh, certs)
     assert rst.accepted >= 2
 

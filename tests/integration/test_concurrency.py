@@ -7,7 +7,7 @@ import threading
 import pytest
 
 import backends
-from ghutil import client_context, recv_exact, scaled, tls_connect
+from ghutil import client_context, recv_exact, scaled, tls_connect, wait_until
 
 CONNS = 500
 
@@ -51,6 +51,9 @@ def test_500_concurrent_echo_connections(gatehouse, backend, certs):
     assert len(ok) == CONNS
     assert echo.accepted >= CONNS
     gh.assert_alive()
+    # every connection is closed and accounted for in the log
+    wait_until(lambda: len(gh.events("conn_close")) >= CONNS, scaled(15),
+               what=f"{CONNS} conn_close events")
 
 
 def test_max_connections_limit_queues_instead_of_failing(gatehouse, backend, certs):

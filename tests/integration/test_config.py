@@ -2,9 +2,7 @@
 for every error; good ones exit 0. `gatehouse -c BAD` does not start."""
 
 import re
-import socket
 import subprocess
-import time
 
 import pytest
 

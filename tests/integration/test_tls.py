@@ -103,6 +103,14 @@ def test_tls12_server_prefers_configured_order(gatehouse, backend, certs):
         assert s.cipher()[0] == "ECDHE-ECDSA-AES256-GCM-SHA384"
 
 
+def test_tls13_ciphersuites_key_restricts(gatehouse, backend, certs):
+    gh = gatehouse(backend(backends.Echo), ciphersuites="TLS13-AES256-GCM-SHA384")
+    ctx = client_context(certs.ca, min_version=ssl.TLSVersion.TLSv1_3)
+    with tls_connect(gh.port, ctx) as s:
+        assert s.cipher()[0] == "TLS_AES_256_GCM_SHA384"
+        echo_roundtrip(s)
+
+
 def test_tls_min_version_13(gatehouse, backend, certs):
     gh = gatehouse(backend(backends.Echo), tls_min_version="1.3")
     ctx12 = client_context(certs.ca, max_version=ssl.TLSVersion.TLSv1_2)

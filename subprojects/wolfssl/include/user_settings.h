@@ -34,9 +34,6 @@
     #define HAVE___UINT128_T 1
 #endif
 #define ERROR_QUEUE_PER_THREAD
-#ifndef NDEBUG
-    #define NDEBUG
-#endif
 
 /* ---- TLS protocol ------------------------------------------------------ */
 #define WOLFSSL_TLS13
@@ -75,7 +72,7 @@
 #define ECC_TIMING_RESISTANT
 #define HAVE_CURVE25519
 #define WC_RSA_PSS
-#define WOLFSSL_PSS_LONG_SALT   /* accept PSS salts up to hash length+ (certs) */
+#define WOLFSSL_PSS_LONG_SALT   /* as configure: allow PSS salt > hash length */
 #define WC_RSA_BLINDING
 #define TFM_TIMING_RESISTANT
 
