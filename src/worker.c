@@ -82,14 +82,21 @@ static bool accept_batch(struct gh_worker *w, struct gh_listener *l)
             case ENFILE:
             case ENOBUFS:
             case ENOMEM:
-                gh_log(GH_LOG_WARN, "accept_paused", " listener=%s reason=%s open=%llu",
-                       l->cfg->name, strerror(errno), (unsigned long long)w->open_conns);
+                if (!w->out_of_fds) /* once per episode, not every back-off */
+                    gh_log(GH_LOG_WARN, "accept_paused", " listener=%s reason=%s open=%llu",
+                           l->cfg->name, strerror(errno), (unsigned long long)w->open_conns);
+                w->out_of_fds = true;
                 return false;
             default:
                 gh_log(GH_LOG_ERROR, "accept_failed", " listener=%s error=%s", l->cfg->name,
                        strerror(errno));
                 return true;
             }
+        }
+        if (w->out_of_fds) {
+            w->out_of_fds = false;
+            gh_log(GH_LOG_INFO, "accept_resumed", " listener=%s open=%llu", l->cfg->name,
+                   (unsigned long long)w->open_conns);
         }
         gh_conn_accept(w, l, fd, &peer, peer_len);
     }

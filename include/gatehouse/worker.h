@@ -46,6 +46,7 @@ struct gh_worker {
     ev_timer grace_timer;
     ev_signal sig_term, sig_int;
     bool draining;
+    bool out_of_fds;             /* accept failed for lack of descriptors */
 };
 
 /* Opens the listeners and builds their TLS contexts; on failure prints the
