@@ -28,8 +28,17 @@ enum listener_key {
     LK_LISTEN, LK_BACKEND, LK_MODE, LK_CERT, LK_KEY, LK_TLS_MIN_VERSION,
     LK_CIPHERS, LK_CIPHERSUITES, LK_GROUPS, LK_HANDSHAKE_TIMEOUT,
     LK_CONNECT_TIMEOUT, LK_IDLE_TIMEOUT, LK_MAX_CONNECTIONS, LK_BUFFER_SIZE,
-    LK_BACKLOG, LK_COUNT
+    LK_BACKLOG, LK_VALIDATION, LK_LOG_RULES, LK_ALLOW_METHODS, LK_MAX_REQUEST_LINE,
+    LK_MAX_HEADER_BYTES, LK_MAX_HEADERS, LK_MAX_BODY, LK_MAX_CHUNK_EXT, LK_MAX_TRAILER_BYTES,
+    LK_HEADER_TIMEOUT, LK_FORWARDED_FOR, LK_HSTS, LK_COUNT
 };
+
+/* Keys that only mean something with mode = http. */
+#define HTTP_ONLY_KEYS                                                                      \
+    ((1u << LK_VALIDATION) | (1u << LK_LOG_RULES) | (1u << LK_ALLOW_METHODS) |               \
+     (1u << LK_MAX_REQUEST_LINE) | (1u << LK_MAX_HEADER_BYTES) | (1u << LK_MAX_HEADERS) |    \
+     (1u << LK_MAX_BODY) | (1u << LK_MAX_CHUNK_EXT) | (1u << LK_MAX_TRAILER_BYTES) |         \
+     (1u << LK_HEADER_TIMEOUT) | (1u << LK_FORWARDED_FOR) | (1u << LK_HSTS))
 
 enum global_key { GK_WORKERS, GK_SHUTDOWN_GRACE, GK_LOG_LEVEL, GK_COUNT };
 
@@ -37,7 +46,9 @@ static const char *const listener_key_names[LK_COUNT] = {
     "listen", "backend", "mode", "cert", "key", "tls_min_version",
     "ciphers", "ciphersuites", "groups", "handshake_timeout",
     "connect_timeout", "idle_timeout", "max_connections", "buffer_size",
-    "backlog",
+    "backlog", "validation", "log_rules", "allow_methods", "max_request_line",
+    "max_header_bytes", "max_headers", "max_body", "max_chunk_ext", "max_trailer_bytes",
+    "header_timeout", "forwarded_for", "hsts",
 };
 
 static const char *const global_key_names[GK_COUNT] = {
@@ -448,6 +459,18 @@ static void listener_defaults(struct gh_listener_config *l)
     l->max_connections = 10000;
     l->buffer_size = 16384;
     l->backlog = 511;
+    l->http_limits.max_request_line = 8192;
+    l->http_limits.max_header_bytes = 16384;
+    l->http_limits.max_headers = 100;
+    l->http_limits.max_chunk_ext = 256;
+    l->http_limits.max_trailer_bytes = 4096;
+    l->max_body = 1u << 20;
+    l->header_timeout = 10.0;
+    static const char *const default_methods[] = {"GET", "HEAD", "POST", "PUT",
+                                                  "DELETE", "OPTIONS", "PATCH"};
+    for (size_t i = 0; i < sizeof default_methods / sizeof default_methods[0]; i++)
+        snprintf(l->allow_methods[i], sizeof l->allow_methods[i], "%s", default_methods[i]);
+    l->n_methods = sizeof default_methods / sizeof default_methods[0];
 }
 
 static void global_defaults(struct gh_global_config *g)
@@ -455,6 +478,84 @@ static void global_defaults(struct gh_global_config *g)
     g->workers = 1;
     g->shutdown_grace = 30.0;
     g->log_level = GH_LOG_INFO;
+}
+
+static void set_size_field(struct parse_state *st, const char *key, const char *value,
+                           uint64_t min, uint64_t max, size_t *out)
+{
+    char why[GH_ERROR_TEXT_MAX];
+    uint64_t v;
+    if (gh_parse_size(value, &v, why) < 0)
+        parse_error(st, key, "%s", why);
+    else if (v < min || v > max)
+        parse_error(st, key, "'%s' is out of range (%llu .. %llu)", value,
+                    (unsigned long long)min, (unsigned long long)max);
+    else
+        *out = (size_t)v;
+}
+
+/* Comma-separated list items with optional spaces around them. Returns the
+ * next item (start, length) or false at the end. */
+static bool next_item(const char **p, const char **item, size_t *len)
+{
+    const char *s = *p;
+    while (*s == ' ' || *s == '\t' || *s == ',')
+        s++;
+    if (!*s)
+        return false;
+    *item = s;
+    while (*s && *s != ',')
+        s++;
+    *len = (size_t)(s - *item);
+    while (*len && ((*item)[*len - 1] == ' ' || (*item)[*len - 1] == '\t'))
+        (*len)--;
+    *p = s;
+    return true;
+}
+
+static void set_log_rules(struct parse_state *st, const char *key, const char *value,
+                          struct gh_listener_config *l)
+{
+    const char *p = value, *item;
+    size_t len;
+    l->log_rules = 0;
+    while (next_item(&p, &item, &len)) {
+        enum gh_http1_rule r = gh_http1_rule_from_name(item, len);
+        if (r == GH_RULE_NONE)
+            parse_error(st, key, "unknown rule '%.*s'", (int)len, item);
+        else if (gh_http1_rule_is_framing(r))
+            parse_error(st, key, "'%.*s' protects message framing and is always enforced",
+                        (int)len, item);
+        else
+            l->log_rules |= (gh_http1_rule_set)1 << r;
+    }
+}
+
+static void set_methods(struct parse_state *st, const char *key, const char *value,
+                        struct gh_listener_config *l)
+{
+    const char *p = value, *item;
+    size_t len;
+    l->n_methods = 0;
+    while (next_item(&p, &item, &len)) {
+        bool token = len > 0 && len <= GH_METHOD_LEN_MAX;
+        for (size_t i = 0; token && i < len; i++)
+            token = item[i] >= 'A' && item[i] <= 'Z';
+        if (!token) {
+            parse_error(st, key, "'%.*s' is not a method (upper-case letters, at most %d)",
+                        (int)len, item, GH_METHOD_LEN_MAX);
+            return;
+        }
+        if (l->n_methods == GH_METHODS_MAX) {
+            parse_error(st, key, "more than %d methods", GH_METHODS_MAX);
+            return;
+        }
+        memcpy(l->allow_methods[l->n_methods], item, len);
+        l->allow_methods[l->n_methods][len] = '\0';
+        l->n_methods++;
+    }
+    if (l->n_methods == 0)
+        parse_error(st, key, "empty list");
 }
 
 static void set_listener_key(struct parse_state *st, int key, const char *name,
@@ -476,8 +577,10 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
     case LK_MODE:
         if (strcmp(value, "tcp") == 0)
             l->mode = GH_MODE_TCP;
+        else if (strcmp(value, "http") == 0)
+            l->mode = GH_MODE_HTTP;
         else
-            parse_error(st, name, "unknown mode '%s' (tcp)", value);
+            parse_error(st, name, "unknown mode '%s' (tcp, http)", value);
         break;
     case LK_CERT:
         if (set_path(st, name, value, l->cert) == 0)
@@ -541,6 +644,61 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
     case LK_BACKLOG:
         if (set_uint(st, name, value, 1, 65535, &u) == 0)
             l->backlog = (int)u;
+        break;
+    case LK_VALIDATION:
+        if (strcmp(value, "enforce") == 0)
+            l->report_only = false;
+        else if (strcmp(value, "report") == 0)
+            l->report_only = true;
+        else
+            parse_error(st, name, "'%s' is not enforce or report", value);
+        break;
+    case LK_LOG_RULES:
+        set_log_rules(st, name, value, l);
+        break;
+    case LK_ALLOW_METHODS:
+        set_methods(st, name, value, l);
+        break;
+    case LK_MAX_REQUEST_LINE:
+        set_size_field(st, name, value, 64, 65536, &l->http_limits.max_request_line);
+        break;
+    case LK_MAX_HEADER_BYTES:
+        set_size_field(st, name, value, 256, 256 * 1024, &l->http_limits.max_header_bytes);
+        break;
+    case LK_MAX_HEADERS:
+        if (set_uint(st, name, value, 1, GH_HTTP1_MAX_HEADERS, &u) == 0)
+            l->http_limits.max_headers = (size_t)u;
+        break;
+    case LK_MAX_BODY:
+        if (gh_parse_size(value, &u, why) < 0)
+            parse_error(st, name, "%s", why);
+        else
+            l->max_body = u;
+        break;
+    case LK_MAX_CHUNK_EXT:
+        set_size_field(st, name, value, 0, 4096, &l->http_limits.max_chunk_ext);
+        break;
+    case LK_MAX_TRAILER_BYTES:
+        set_size_field(st, name, value, 0, 64 * 1024, &l->http_limits.max_trailer_bytes);
+        break;
+    case LK_HEADER_TIMEOUT:
+        (void)set_duration(st, name, value, 0, 3600, &l->header_timeout);
+        break;
+    case LK_FORWARDED_FOR:
+        if (strcmp(value, "replace") == 0)
+            l->xff_append = false;
+        else if (strcmp(value, "append") == 0)
+            l->xff_append = true;
+        else
+            parse_error(st, name, "'%s' is not replace or append", value);
+        break;
+    case LK_HSTS:
+        if (strlen(value) >= sizeof l->hsts)
+            parse_error(st, name, "longer than %zu bytes", sizeof l->hsts - 1);
+        else if (value[0] && strncmp(value, "max-age=", 8) != 0)
+            parse_error(st, name, "an HSTS value starts with max-age=");
+        else
+            snprintf(l->hsts, sizeof l->hsts, "%s", value);
         break;
     case LK_COUNT:
         break;
@@ -866,6 +1024,23 @@ static void check_whole_file(struct parse_state *st)
             if (!(st->listener_seen[i] & (1u << required[r])))
                 gh_config_error_add(st->errs, l->line, listener_key_names[required[r]],
                                     "required key is missing in [listener:%s]", l->name);
+        }
+        if (l->mode != GH_MODE_HTTP) {
+            for (int k = 0; k < LK_COUNT; k++)
+                if ((HTTP_ONLY_KEYS & (1u << k)) && (st->listener_seen[i] & (1u << k)))
+                    gh_config_error_add(st->errs, st->listener_key_line[i][k],
+                                        listener_key_names[k], "only with mode = http");
+        } else {
+            /* A whole head must fit in one buffer, with room for the
+             * headers gatehouse adds. */
+            uint64_t need = l->http_limits.max_header_bytes + 2048;
+            if (!(st->listener_seen[i] & (1u << LK_BUFFER_SIZE)))
+                l->buffer_size = need > l->buffer_size ? (uint32_t)need : l->buffer_size;
+            else if (l->buffer_size < need)
+                gh_config_error_add(st->errs, st->listener_key_line[i][LK_BUFFER_SIZE],
+                                    "buffer_size",
+                                    "must be at least max_header_bytes + 2k (%llu) in http mode",
+                                    (unsigned long long)need);
         }
         if (l->listen.len == 0)
             continue;

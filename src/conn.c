@@ -63,6 +63,18 @@ static void touch(struct gh_conn *c)
 
 /* ---- events -------------------------------------------------------- */
 
+/* In http mode bytes are read into from_* and framed into to_*; in tcp
+ * mode they are read straight into to_* (the raw framer copies nothing). */
+static struct gh_buf *client_sink(struct gh_conn *c)
+{
+    return c->http ? &c->from_client : &c->to_backend;
+}
+
+static struct gh_buf *backend_sink(struct gh_conn *c)
+{
+    return c->http ? &c->from_backend : &c->to_client;
+}
+
 static void on_client_io(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct gh_conn *c = w->data;
@@ -85,6 +97,41 @@ static void on_backend_io(struct ev_loop *loop, ev_io *w, int revents)
     gh_worker_mark_pending(c->worker, c);
 }
 
+/* The backend side is finished without a FIN exchange (http mode: it
+ * failed, or a request it got must never complete). */
+static void drop_backend(struct gh_conn *c)
+{
+    if (c->backend_fd >= 0) {
+        ev_io_stop(c->worker->loop, &c->backend_io);
+        close(c->backend_fd);
+        c->backend_fd = -1;
+    }
+    c->backend_done = c->backend_shut = true;
+    c->to_backend.head = c->to_backend.tail = 0;
+    c->to_backend_ready = 0;
+    gh_buf_release_if_empty(pool_of(c), &c->to_backend);
+}
+
+/* http mode: the backend failed; the client gets a 502/504 if nothing of
+ * the response it waits for was sent yet, then the connection closes. */
+static void backend_failed(struct gh_conn *c, int status, const char *why, const char *reason)
+{
+    gh_http_backend_failed(c->http, status, why);
+    drop_backend(c);
+    c->state = GH_CONN_PUMPING;
+    c->close_after_flush = true;
+    c->close_reason = reason;
+    gh_worker_mark_pending(c->worker, c);
+}
+
+static void arm_timer(struct gh_conn *c, ev_tstamp after)
+{
+    struct ev_loop *loop = c->worker->loop;
+    ev_timer_stop(loop, &c->timer);
+    ev_timer_set(&c->timer, after > 0 ? after : 0.001, 0.);
+    ev_timer_start(loop, &c->timer);
+}
+
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct gh_conn *c = w->data;
@@ -98,19 +145,47 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
     case GH_CONN_CONNECTING:
         gh_log(GH_LOG_WARN, "backend_error", " conn=%llu listener=%s backend=%s reason=timeout",
                (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text);
-        conn_close(c, "connect_timeout");
+        if (c->http)
+            backend_failed(c, 504, "the backend did not accept the connection in time",
+                           "connect_timeout");
+        else
+            conn_close(c, "connect_timeout");
         return;
     case GH_CONN_PUMPING: {
         /* Activity only stamps last_activity; the timer re-arms itself for
          * the remainder, so busy connections cost no timer updates. */
-        ev_tstamp idle_for = ev_now(loop) - c->last_activity;
-        ev_tstamp limit = cfg_of(c)->idle_timeout;
-        if (idle_for >= limit) {
+        ev_tstamp now = ev_now(loop);
+        ev_tstamp idle_left = cfg_of(c)->idle_timeout - (now - c->last_activity);
+        ev_tstamp next = idle_left;
+        if (c->http && gh_http_head_pending(c->http)) {
+            ev_tstamp head_left =
+                cfg_of(c)->header_timeout - (now - c->http->req_head_started);
+            if (head_left <= 0) {
+                gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s rule=header_timeout status=408",
+                       (unsigned long long)c->id, cfg_of(c)->name);
+                gh_http_head_timeout(c->http);
+                c->close_after_flush = true;
+                c->close_reason = "header_timeout";
+                gh_worker_mark_pending(c->worker, c);
+                arm_timer(c, cfg_of(c)->idle_timeout);
+                return;
+            }
+            if (head_left < next)
+                next = head_left;
+        }
+        if (idle_left <= 0) {
+            if (c->http && c->http->queue_len > 0 && !c->close_after_flush) {
+                gh_log(GH_LOG_WARN, "backend_error",
+                       " conn=%llu listener=%s backend=%s reason=response_timeout",
+                       (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text);
+                backend_failed(c, 504, "the backend did not answer in time", "idle_timeout");
+                arm_timer(c, cfg_of(c)->idle_timeout);
+                return;
+            }
             conn_close(c, "idle_timeout");
             return;
         }
-        ev_timer_set(w, limit - idle_for, 0.);
-        ev_timer_start(loop, w);
+        arm_timer(c, next);
         return;
     }
     case GH_CONN_CLOSED:
@@ -131,6 +206,11 @@ static void set_io(struct ev_loop *loop, ev_io *w, int fd, int events)
     }
 }
 
+static bool client_reading_paused(struct gh_conn *c)
+{
+    return c->close_after_flush || (c->http && gh_http_client_paused(c->http));
+}
+
 static void update_watchers(struct gh_conn *c)
 {
     struct ev_loop *loop = c->worker->loop;
@@ -145,14 +225,15 @@ static void update_watchers(struct gh_conn *c)
         backend_ev = EV_WRITE;
         break;
     case GH_CONN_PUMPING:
-        if ((!c->client_done && !c->client_readable && gh_buf_len(&c->to_backend) < cap) ||
+        if ((!c->client_done && !c->client_readable && !client_reading_paused(c) &&
+             gh_buf_len(client_sink(c)) < cap) ||
             (c->tls_write_wants_read && !c->client_readable))
             client_ev |= EV_READ;
         if (!c->client_writable &&
             (!gh_buf_empty(&c->to_client) || c->tls_read_wants_write ||
-             (c->backend_done && !c->notify_sent)))
+             ((c->backend_done || c->close_after_flush) && !c->notify_sent)))
             client_ev |= EV_WRITE;
-        if (!c->backend_done && !c->backend_readable && gh_buf_len(&c->to_client) < cap)
+        if (!c->backend_done && !c->backend_readable && gh_buf_len(backend_sink(c)) < cap)
             backend_ev |= EV_READ;
         if (!c->backend_writable && c->to_backend_ready > 0)
             backend_ev |= EV_WRITE;
@@ -167,19 +248,24 @@ static void update_watchers(struct gh_conn *c)
 
 /* ---- close --------------------------------------------------------- */
 
+static void release_all(struct gh_conn *c, struct gh_buf *b)
+{
+    b->head = b->tail = 0;
+    gh_buf_release_if_empty(pool_of(c), b);
+}
+
 static void conn_close(struct gh_conn *c, const char *reason)
 {
     struct ev_loop *loop = c->worker->loop;
-    char peer[INET6_ADDRSTRLEN + 8];
 
     if (c->state == GH_CONN_CLOSED)
         return;
     gh_log(GH_LOG_INFO, "conn_close",
            " conn=%llu listener=%s client=%s reason=%s bytes_in=%llu bytes_out=%llu "
-           "duration=%.3f",
-           (unsigned long long)c->id, cfg_of(c)->name, peer_text(c, peer, sizeof peer), reason,
+           "requests=%llu duration=%.3f",
+           (unsigned long long)c->id, cfg_of(c)->name, c->peer_addr, reason,
            (unsigned long long)c->bytes_from_client, (unsigned long long)c->bytes_to_client,
-           ev_now(loop) - c->started);
+           (unsigned long long)(c->http ? c->http->requests : 0), ev_now(loop) - c->started);
 
     /* Best effort close_notify for an orderly end the client has not seen
      * yet; a TLS error or a reset backend ends without one, so the client
@@ -197,10 +283,12 @@ static void conn_close(struct gh_conn *c, const char *reason)
     close(c->client_fd);
     if (c->backend_fd >= 0)
         close(c->backend_fd);
-    c->to_backend.head = c->to_backend.tail = 0;
-    c->to_client.head = c->to_client.tail = 0;
-    gh_buf_release_if_empty(pool_of(c), &c->to_backend);
-    gh_buf_release_if_empty(pool_of(c), &c->to_client);
+    release_all(c, &c->to_backend);
+    release_all(c, &c->to_client);
+    release_all(c, &c->from_client);
+    release_all(c, &c->from_backend);
+    free(c->http);
+    c->http = NULL;
     c->state = GH_CONN_CLOSED;
     gh_worker_conn_closed(c->worker, c->listener);
     /* unlink and free in gh_conn_flush, where nothing else holds c */
@@ -216,31 +304,37 @@ void gh_conn_abort(struct gh_conn *c, const char *reason)
 
 static void enter_pumping(struct gh_conn *c)
 {
-    struct ev_loop *loop = c->worker->loop;
     c->state = GH_CONN_PUMPING;
-    c->backend_writable = true;
+    c->backend_writable = c->backend_fd >= 0;
     /* The client's first bytes may already sit decrypted inside wolfSSL,
      * having arrived with its Finished message: try reading at once. */
     c->client_readable = true;
     c->client_writable = true;
     touch(c);
-    ev_timer_stop(loop, &c->timer);
-    ev_timer_set(&c->timer, cfg_of(c)->idle_timeout, 0.);
-    ev_timer_start(loop, &c->timer);
+    arm_timer(c, cfg_of(c)->idle_timeout);
     gh_worker_mark_pending(c->worker, c);
+}
+
+static void connect_failed(struct gh_conn *c, int err)
+{
+    const char *reason = err == ECONNREFUSED ? "backend_refused" : "backend_error";
+    gh_log(GH_LOG_WARN, "backend_error", " conn=%llu listener=%s backend=%s reason=%s",
+           (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text,
+           err == ECONNREFUSED ? "refused" : strerror(err));
+    if (c->http)
+        backend_failed(c, 502, "the backend is unreachable", reason);
+    else
+        conn_close(c, reason);
 }
 
 static void start_backend_connect(struct gh_conn *c)
 {
     const struct gh_sockaddr *b = &cfg_of(c)->backend;
-    struct ev_loop *loop = c->worker->loop;
     int one = 1;
     int fd = socket(b->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
     if (fd < 0) {
-        gh_log(GH_LOG_WARN, "backend_error", " conn=%llu listener=%s backend=%s reason=socket:%s",
-               (unsigned long long)c->id, cfg_of(c)->name, b->text, strerror(errno));
-        conn_close(c, "backend_error");
+        connect_failed(c, errno);
         return;
     }
     if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
@@ -248,9 +342,7 @@ static void start_backend_connect(struct gh_conn *c)
     c->backend_fd = fd;
     ev_io_init(&c->backend_io, on_backend_io, fd, 0);
     c->backend_io.data = c;
-    ev_timer_stop(loop, &c->timer);
-    ev_timer_set(&c->timer, cfg_of(c)->connect_timeout, 0.);
-    ev_timer_start(loop, &c->timer);
+    arm_timer(c, cfg_of(c)->connect_timeout);
 
     if (connect(fd, (const struct sockaddr *)&b->ss, b->len) == 0) {
         enter_pumping(c);
@@ -261,10 +353,7 @@ static void start_backend_connect(struct gh_conn *c)
         c->backend_writable = false;
         return;
     }
-    gh_log(GH_LOG_WARN, "backend_error", " conn=%llu listener=%s backend=%s reason=%s",
-           (unsigned long long)c->id, cfg_of(c)->name, b->text,
-           errno == ECONNREFUSED ? "refused" : strerror(errno));
-    conn_close(c, errno == ECONNREFUSED ? "backend_refused" : "backend_error");
+    connect_failed(c, errno);
 }
 
 static void finish_backend_connect(struct gh_conn *c)
@@ -276,19 +365,15 @@ static void finish_backend_connect(struct gh_conn *c)
         return;
     if (getsockopt(c->backend_fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         err = errno;
-    if (err == 0) {
+    if (err == 0)
         enter_pumping(c);
-        return;
-    }
-    gh_log(GH_LOG_WARN, "backend_error", " conn=%llu listener=%s backend=%s reason=%s",
-           (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text,
-           err == ECONNREFUSED ? "refused" : strerror(err));
-    conn_close(c, err == ECONNREFUSED ? "backend_refused" : "backend_error");
+    else
+        connect_failed(c, err);
 }
 
 static void do_handshake(struct gh_conn *c)
 {
-    char why[128], peer[INET6_ADDRSTRLEN + 8];
+    char why[128];
     struct gh_tls_info info;
 
     switch (gh_tls_handshake(c->tls)) {
@@ -300,7 +385,13 @@ static void do_handshake(struct gh_conn *c)
                    (unsigned long long)c->id, cfg_of(c)->name, info.version, info.cipher,
                    info.resumed);
         }
-        start_backend_connect(c);
+        /* tcp mode connects at once; http mode when the first request
+         * passed its checks, so a bad request never costs the backend a
+         * connection. */
+        if (c->http)
+            enter_pumping(c);
+        else
+            start_backend_connect(c);
         return;
     case GH_TLS_WANT_READ:
         c->tls_read_wants_write = false;
@@ -312,7 +403,7 @@ static void do_handshake(struct gh_conn *c)
     case GH_TLS_EOF:
     case GH_TLS_ERROR:
         gh_log(GH_LOG_INFO, "tls_fail", " conn=%llu listener=%s client=%s reason=%s",
-               (unsigned long long)c->id, cfg_of(c)->name, peer_text(c, peer, sizeof peer),
+               (unsigned long long)c->id, cfg_of(c)->name, c->peer_addr,
                gh_log_quote(gh_tls_last_error(c->tls, why, sizeof why), why, sizeof why));
         conn_close(c, "tls_error");
         return;
@@ -321,26 +412,28 @@ static void do_handshake(struct gh_conn *c)
 
 /* ---- the pump ------------------------------------------------------ */
 
-/* Reads decrypted client bytes into to_backend. Returns true if any moved. */
+/* Reads decrypted client bytes. Returns true if any moved. */
 static bool read_client(struct gh_conn *c)
 {
+    struct gh_buf *sink = client_sink(c);
     bool moved = false;
     char why[128];
 
-    if (c->client_done || !(c->client_readable || (c->tls_read_wants_write && c->client_writable)))
+    if (c->client_done || client_reading_paused(c) ||
+        !(c->client_readable || (c->tls_read_wants_write && c->client_writable)))
         return false;
-    if (gh_buf_acquire(pool_of(c), &c->to_backend) < 0) {
+    if (gh_buf_acquire(pool_of(c), sink) < 0) {
         conn_close(c, "out_of_memory");
         return false;
     }
     for (;;) {
-        uint32_t room = gh_buf_make_room(pool_of(c), &c->to_backend);
+        uint32_t room = gh_buf_make_room(pool_of(c), sink);
         size_t n;
         if (room == 0)
             break; /* full: stays readable, resumes when the backend drains it */
-        switch (gh_tls_read(c->tls, c->to_backend.data + c->to_backend.tail, room, &n)) {
+        switch (gh_tls_read(c->tls, sink->data + sink->tail, room, &n)) {
         case GH_TLS_OK:
-            c->to_backend.tail += (uint32_t)n;
+            sink->tail += (uint32_t)n;
             c->bytes_from_client += n;
             c->tls_read_wants_write = false;
             moved = true;
@@ -369,13 +462,12 @@ static bool read_client(struct gh_conn *c)
         }
         break;
     }
-    gh_buf_release_if_empty(pool_of(c), &c->to_backend);
+    gh_buf_release_if_empty(pool_of(c), sink);
     return moved;
 }
 
-/* Runs the framer over bytes it has not seen yet. Returns false if the
- * connection was closed for a framing violation. */
-static bool frame_client_bytes(struct gh_conn *c)
+/* tcp mode: the raw framer releases bytes where they lie. */
+static bool frame_raw(struct gh_conn *c)
 {
     struct gh_framer_verdict v;
     uint32_t unseen = gh_buf_len(&c->to_backend) - c->to_backend_ready;
@@ -394,11 +486,67 @@ static bool frame_client_bytes(struct gh_conn *c)
     return true;
 }
 
+/* Runs one direction's bytes through the HTTP framer, from -> to. */
+static enum gh_http_action frame_http(struct gh_conn *c, struct gh_buf *from, struct gh_buf *to,
+                                      bool from_client, bool *moved)
+{
+    struct gh_http_io io;
+    enum gh_http_action action;
+
+    if (gh_buf_empty(from))
+        return GH_HTTP_CONTINUE;
+    if (gh_buf_acquire(pool_of(c), to) < 0) {
+        conn_close(c, "out_of_memory");
+        return GH_HTTP_CLOSE;
+    }
+    io.in = from->data + from->head;
+    io.in_len = gh_buf_len(from);
+    io.out = to->data + to->tail;
+    io.out_room = gh_buf_make_room(pool_of(c), to);
+    io.out = to->data + to->tail; /* make_room may have moved the data */
+    io.now = ev_now(c->worker->loop);
+    action = from_client ? gh_http_from_client(c->http, &io, c->id)
+                         : gh_http_from_backend(c->http, &io, c->id);
+    gh_buf_consume(from, (uint32_t)io.consumed);
+    to->tail += (uint32_t)io.produced;
+    gh_buf_release_if_empty(pool_of(c), from);
+    gh_buf_release_if_empty(pool_of(c), to);
+    if (io.consumed || io.produced)
+        *moved = true;
+    return action;
+}
+
+static bool frame_client_bytes(struct gh_conn *c, bool *moved)
+{
+    if (!c->http)
+        return frame_raw(c);
+    enum gh_http_action a = frame_http(c, &c->from_client, &c->to_backend, true, moved);
+    if (c->state == GH_CONN_CLOSED)
+        return false;
+    c->to_backend_ready = gh_buf_len(&c->to_backend);
+    if (a == GH_HTTP_CLOSE) {
+        /* A body broke a rule midway: whatever part of it the backend got
+         * must never complete into a request. */
+        drop_backend(c);
+        c->close_after_flush = true;
+        c->close_reason = "rejected";
+    }
+    if (c->http->reply_queued && !c->close_after_flush) {
+        c->close_after_flush = true;
+        c->close_reason = "rejected";
+    }
+    if (c->to_backend_ready > 0 && c->backend_fd < 0 && !c->backend_done) {
+        start_backend_connect(c);
+        return c->state == GH_CONN_PUMPING;
+    }
+    return true;
+}
+
 static bool write_backend(struct gh_conn *c)
 {
     ssize_t n;
 
-    if (c->to_backend_ready == 0 || !c->backend_writable)
+    if (c->to_backend_ready == 0 || !c->backend_writable || c->backend_fd < 0)
         return false;
     n = send(c->backend_fd, c->to_backend.data + c->to_backend.head, c->to_backend_ready,
              MSG_NOSIGNAL);
@@ -412,7 +560,10 @@ static bool write_backend(struct gh_conn *c)
         gh_log(GH_LOG_INFO, "backend_error", " conn=%llu listener=%s backend=%s reason=send:%s",
                (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text,
                strerror(errno));
-        conn_close(c, "backend_reset");
+        if (c->http)
+            backend_failed(c, 502, "the backend reset the connection", "backend_reset");
+        else
+            conn_close(c, "backend_reset");
         return false;
     }
     if ((uint32_t)n < c->to_backend_ready)
@@ -425,26 +576,27 @@ static bool write_backend(struct gh_conn *c)
 
 static bool read_backend(struct gh_conn *c)
 {
+    struct gh_buf *sink = backend_sink(c);
     uint32_t room;
     ssize_t n;
 
-    if (c->backend_done || !c->backend_readable)
+    if (c->backend_done || !c->backend_readable || c->backend_fd < 0)
         return false;
-    if (gh_buf_acquire(pool_of(c), &c->to_client) < 0) {
+    if (gh_buf_acquire(pool_of(c), sink) < 0) {
         conn_close(c, "out_of_memory");
         return false;
     }
-    room = gh_buf_make_room(pool_of(c), &c->to_client);
+    room = gh_buf_make_room(pool_of(c), sink);
     if (room == 0)
         return false;
-    n = recv(c->backend_fd, c->to_client.data + c->to_client.tail, room, 0);
+    n = recv(c->backend_fd, sink->data + sink->tail, room, 0);
     if (n > 0) {
-        c->to_client.tail += (uint32_t)n;
+        sink->tail += (uint32_t)n;
         if ((uint32_t)n < room)
             c->backend_readable = false; /* drained; epoll says when more comes */
         return true;
     }
-    gh_buf_release_if_empty(pool_of(c), &c->to_client);
+    gh_buf_release_if_empty(pool_of(c), sink);
     if (n == 0) {
         c->backend_done = true;
         return true;
@@ -457,8 +609,48 @@ static bool read_backend(struct gh_conn *c)
         return false;
     gh_log(GH_LOG_INFO, "backend_error", " conn=%llu listener=%s backend=%s reason=recv:%s",
            (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text, strerror(errno));
-    conn_close(c, "backend_reset");
+    if (c->http)
+        backend_failed(c, 502, "the backend reset the connection", "backend_reset");
+    else
+        conn_close(c, "backend_reset");
     return false;
+}
+
+/* http mode: backend bytes through the response framer, and our own
+ * replies once every earlier response is out. */
+static bool frame_backend_bytes(struct gh_conn *c, bool *moved)
+{
+    const char *reply;
+    size_t reply_len;
+
+    if (!c->http)
+        return true;
+    enum gh_http_action a = frame_http(c, &c->from_backend, &c->to_client, false, moved);
+    if (c->state == GH_CONN_CLOSED)
+        return false;
+    if (c->backend_done && gh_buf_empty(&c->from_backend) && !c->close_after_flush)
+        a = gh_http_backend_eof(c->http, ev_now(c->worker->loop), c->id);
+    if (a == GH_HTTP_CLOSE && !c->close_after_flush) {
+        c->close_after_flush = true;
+        c->close_reason = c->backend_done ? "backend_eof" : "http_close";
+    }
+    if (gh_http_take_reply(c->http, &reply, &reply_len)) {
+        if (gh_buf_acquire(pool_of(c), &c->to_client) < 0) {
+            conn_close(c, "out_of_memory");
+            return false;
+        }
+        /* replies are a few hundred bytes; a buffer holds at least 4 KiB */
+        if (gh_buf_make_room(pool_of(c), &c->to_client) >= reply_len) {
+            memcpy(c->to_client.data + c->to_client.tail, reply, reply_len);
+            c->to_client.tail += (uint32_t)reply_len;
+        }
+        c->close_after_flush = true;
+        if (!c->close_reason)
+            c->close_reason = "rejected";
+        drop_backend(c);
+        *moved = true;
+    }
+    return true;
 }
 
 static bool write_client(struct gh_conn *c)
@@ -495,31 +687,50 @@ static bool write_client(struct gh_conn *c)
     return false;
 }
 
+static void send_close_notify(struct gh_conn *c)
+{
+    switch (gh_tls_close_notify(c->tls)) {
+    case GH_TLS_OK:
+        c->notify_sent = true;
+        break;
+    case GH_TLS_WANT_WRITE:
+        c->client_writable = false;
+        break;
+    case GH_TLS_WANT_READ:
+        break;
+    default:
+        conn_close(c, "client_error");
+        return;
+    }
+}
+
 /* Passes each side's end on once everything before it has been delivered. */
 static void propagate_half_close(struct gh_conn *c)
 {
-    if (c->client_done && !c->backend_shut && gh_buf_empty(&c->to_backend)) {
-        if (shutdown(c->backend_fd, SHUT_WR) < 0 && errno != ENOTCONN) {
+    if (c->close_after_flush) {
+        /* http mode decided to end: deliver what is queued, then close */
+        if (!gh_buf_empty(&c->to_client))
+            return;
+        if (!c->notify_sent && c->client_writable)
+            send_close_notify(c);
+        if (c->state != GH_CONN_CLOSED && c->notify_sent)
+            conn_close(c, c->close_reason ? c->close_reason : "http_close");
+        return;
+    }
+    if (c->client_done && !c->backend_shut && gh_buf_empty(&c->to_backend) &&
+        gh_buf_empty(&c->from_client)) {
+        if (c->backend_fd >= 0 && shutdown(c->backend_fd, SHUT_WR) < 0 && errno != ENOTCONN) {
             conn_close(c, "backend_reset");
             return;
         }
         c->backend_shut = true;
+        if (c->backend_fd < 0) /* http mode, nothing was ever forwarded */
+            c->backend_done = true;
     }
-    if (c->backend_done && !c->notify_sent && gh_buf_empty(&c->to_client) && c->client_writable) {
-        switch (gh_tls_close_notify(c->tls)) {
-        case GH_TLS_OK:
-            c->notify_sent = true;
-            break;
-        case GH_TLS_WANT_WRITE:
-            c->client_writable = false;
-            break;
-        case GH_TLS_WANT_READ:
-            break;
-        default:
-            conn_close(c, "client_error");
-            return;
-        }
-    }
+    if (c->backend_done && !c->notify_sent && gh_buf_empty(&c->to_client) && c->client_writable)
+        send_close_notify(c);
+    if (c->state == GH_CONN_CLOSED)
+        return;
     if (c->client_done && c->backend_shut && c->backend_done && c->notify_sent)
         conn_close(c, c->client_done_first ? "client_eof" : "backend_eof");
 }
@@ -533,16 +744,16 @@ static void pump(struct gh_conn *c)
         bool client_was_done = c->client_done;
 
         moved |= read_client(c);
-        if (c->state == GH_CONN_CLOSED || !frame_client_bytes(c))
+        if (c->state != GH_CONN_PUMPING || !frame_client_bytes(c, &moved))
             return;
         moved |= write_backend(c);
-        if (c->state == GH_CONN_CLOSED)
+        if (c->state != GH_CONN_PUMPING)
             return;
         moved |= read_backend(c);
-        if (c->state == GH_CONN_CLOSED)
+        if (c->state != GH_CONN_PUMPING || !frame_backend_bytes(c, &moved))
             return;
         moved |= write_client(c);
-        if (c->state == GH_CONN_CLOSED)
+        if (c->state != GH_CONN_PUMPING)
             return;
         if (c->client_done && !client_was_done && !c->backend_done)
             c->client_done_first = true;
@@ -571,8 +782,12 @@ void gh_conn_accept(struct gh_worker *w, struct gh_listener *l, int fd,
         return;
     }
     c->tls = gh_tls_session_new(l->tls, fd);
-    if (!c->tls) {
-        gh_log(GH_LOG_ERROR, "accept_failed", " listener=%s reason=tls_session", l->cfg->name);
+    if (l->cfg->mode == GH_MODE_HTTP)
+        c->http = malloc(sizeof *c->http);
+    if (!c->tls || (l->cfg->mode == GH_MODE_HTTP && !c->http)) {
+        gh_log(GH_LOG_ERROR, "accept_failed", " listener=%s reason=out_of_memory", l->cfg->name);
+        gh_tls_session_free(c->tls);
+        free(c->http);
         close(fd);
         free(c);
         return;
@@ -587,8 +802,22 @@ void gh_conn_accept(struct gh_worker *w, struct gh_listener *l, int fd,
     c->backend_fd = -1;
     c->peer = *peer;
     c->peer_len = peer_len;
+    peer_text(c, c->peer_addr, sizeof c->peer_addr);
     c->started = ev_now(w->loop);
     gh_framer_init(&c->framer, GH_FRAMER_RAW);
+    if (c->http) {
+        /* X-Forwarded-For carries the bare address, without the port */
+        char *colon = strrchr(c->peer_addr, ':');
+        gh_http_proxy_init(c->http, l->cfg, c->xff_addr);
+        snprintf(c->xff_addr, sizeof c->xff_addr, "%.*s",
+                 colon ? (int)(colon - c->peer_addr) : (int)strlen(c->peer_addr), c->peer_addr);
+        if (c->xff_addr[0] == '[') { /* IPv6 without brackets */
+            size_t n = strlen(c->xff_addr);
+            memmove(c->xff_addr, c->xff_addr + 1, n);
+            if (n >= 2 && c->xff_addr[n - 2] == ']')
+                c->xff_addr[n - 2] = '\0';
+        }
+    }
 
     ev_io_init(&c->client_io, on_client_io, fd, EV_READ);
     c->client_io.data = c;

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "gatehouse/http1.h"
+
 #define GH_MAX_LISTENERS 64
 #define GH_NAME_MAX 32         /* listener name after "listener:" */
 #define GH_PATH_MAX 1024       /* any file path in the config */
@@ -22,10 +24,13 @@
 #define GH_GROUPS_MAX 8        /* entries in groups = ... */
 #define GH_MAX_ERRORS 64       /* errors kept; the count goes on past it */
 #define GH_ERROR_TEXT_MAX 256
+#define GH_METHODS_MAX 16      /* entries in allow_methods */
+#define GH_METHOD_LEN_MAX 15
+#define GH_HSTS_MAX 256
 
 enum gh_log_level { GH_LOG_DEBUG, GH_LOG_INFO, GH_LOG_WARN, GH_LOG_ERROR };
 
-enum gh_mode { GH_MODE_TCP };
+enum gh_mode { GH_MODE_TCP, GH_MODE_HTTP };
 
 /* wolfSSL group ids are ints; we keep the names' ids here so the config
  * module needs no TLS headers. */
@@ -59,6 +64,17 @@ struct gh_listener_config {
     uint32_t max_connections;
     uint32_t buffer_size;        /* bytes per direction per connection */
     int backlog;
+
+    /* mode = http */
+    struct gh_http1_limits http_limits;
+    uint64_t max_body;           /* bytes per request body */
+    double header_timeout;       /* seconds to receive a complete head */
+    gh_http1_rule_set log_rules; /* policy rules that are logged, not enforced */
+    bool report_only;            /* validation = report: every policy rule logs */
+    char allow_methods[GH_METHODS_MAX][GH_METHOD_LEN_MAX + 1];
+    size_t n_methods;
+    bool xff_append;             /* forwarded_for = append */
+    char hsts[GH_HSTS_MAX];      /* Strict-Transport-Security value, "" = none */
 };
 
 struct gh_global_config {

@@ -14,6 +14,7 @@
 
 #include "gatehouse/buffer.h"
 #include "gatehouse/framer.h"
+#include "gatehouse/http_proxy.h"
 
 struct gh_listener;
 struct gh_tls_session;
@@ -40,6 +41,16 @@ struct gh_conn {
     uint32_t to_backend_ready;   /* bytes at its head the framer released */
     struct gh_buf to_client;     /* backend bytes not yet encrypted and sent */
     struct gh_framer framer;
+
+    /* mode = http: bytes are read into from_*, and the HTTP framer moves
+     * what may pass (rewritten) into to_*. NULL/empty in tcp mode. */
+    struct gh_http_proxy *http;
+    struct gh_buf from_client;
+    struct gh_buf from_backend;
+    bool close_after_flush;      /* close once to_client is delivered */
+    const char *close_reason;
+    char peer_addr[56];          /* client address:port as text, for logs */
+    char xff_addr[48];           /* client address alone, for X-Forwarded-For */
 
     /* readiness as the last events and attempts left it */
     bool client_readable, client_writable;

@@ -120,7 +120,7 @@ BAD_LISTENER_VALUES = [
     ("handshake_timeout", "0"), ("handshake_timeout", "2h"), ("connect_timeout", "abc"),
     ("connect_timeout", "10x"), ("buffer_size", "1k"), ("buffer_size", "2m"),
     ("buffer_size", "16q"), ("max_connections", "0"), ("max_connections", "1000001"),
-    ("backlog", "0"), ("backlog", "65536"), ("mode", "http"), ("tls_min_version", "1.1"),
+    ("backlog", "0"), ("backlog", "65536"), ("mode", "https"), ("tls_min_version", "1.1"),
     ("tls_min_version", "1.0"), ("ciphers", "AES128-GCM-SHA256"),
     ("ciphers", "ECDHE-RSA-AES128-SHA"), ("ciphers", "NO-SUCH-CIPHER"),
     ("ciphersuites", "TLS13-NOPE"), ("groups", "P-521"), ("groups", "ffdhe2048"),

@@ -400,6 +400,7 @@ static const struct value_case valid_values[] = {
     {"log_level", "warn", GH_LOG_WARN},
     {"log_level", "error", GH_LOG_ERROR},
     {"mode", "tcp", GH_MODE_TCP},
+    {"mode", "http", GH_MODE_HTTP},
     {"tls_min_version", "1.2", 12},
     {"tls_min_version", "1.3", 13},
     {"handshake_timeout", "10s", 10},
@@ -493,7 +494,7 @@ static const struct bad_case invalid_values[] = {
     {"tls_min_version", "TLSv1.2"}, {"tls_min_version", "1.2.0"},
     {"log_level", ""}, {"log_level", "trace"}, {"log_level", "warning"},
     {"log_level", "fatal"},
-    {"mode", ""}, {"mode", "http"}, {"mode", "udp"},
+    {"mode", ""}, {"mode", "HTTP"}, {"mode", "udp"},
     /* addresses */
     {"listen", "127.0.0.1"}, {"listen", "host.example:80"}, {"listen", "1.2.3.4:0"},
     {"listen", "1.2.3.4:70000"}, {"listen", "[::1:80"}, {"listen", ""},

@@ -1,0 +1,130 @@
+/* http_proxy.h - mode = http: the framer for HTTP/1.1 connections.
+ *
+ * Owns: the request stream (client -> backend: each head parsed, checked
+ * against the listener's rules, rewritten with X-Forwarded-For,
+ * X-Forwarded-Proto and X-Request-Id, hop-by-hop headers dropped; bodies
+ * checked and counted as they stream), the response stream (backend ->
+ * client: heads parsed for framing so each response is paired with its
+ * request, HSTS added), the queue of requests waiting for responses, and the
+ * error responses gatehouse answers itself. No I/O: the connection feeds
+ * bytes in and writes out what comes back. */
+#ifndef GATEHOUSE_HTTP_PROXY_H
+#define GATEHOUSE_HTTP_PROXY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gatehouse/config.h"
+#include "gatehouse/http1.h"
+
+#define GH_HTTP_PIPELINE_MAX 8    /* requests forwarded and not yet answered */
+#define GH_HTTP_TARGET_EXCERPT 64 /* bytes of the target kept for the log */
+#define GH_HTTP_REPLY_MAX 512     /* an error response gatehouse writes itself */
+
+struct gh_http_pending {
+    uint64_t request_id;
+    double started;               /* loop time the head was complete */
+    uint64_t body_bytes;
+    char method[16];
+    char target[GH_HTTP_TARGET_EXCERPT + 4];
+    bool is_head;
+    bool is_connect;
+    bool close_after;             /* the client asked to close after this one */
+};
+
+enum gh_http_phase {
+    GH_HTTP_HEAD,                 /* waiting for (the rest of) a head */
+    GH_HTTP_BODY_LENGTH,
+    GH_HTTP_BODY_CHUNKED,
+    GH_HTTP_UNTIL_CLOSE,          /* responses only */
+    GH_HTTP_TUNNEL,               /* after a 2xx to CONNECT: bytes pass unchecked */
+    GH_HTTP_STOPPED,              /* nothing more is read from this side */
+};
+
+struct gh_http_proxy {
+    const struct gh_listener_config *cfg;
+    const char *client_addr;      /* text for X-Forwarded-For */
+
+    /* requests */
+    enum gh_http_phase req_phase;
+    size_t req_scan;              /* gh_http1_head_end resume point */
+    double req_head_started;      /* loop time the current head began, 0 if none */
+    uint64_t req_body_left;
+    uint64_t req_body_bytes;
+    struct gh_http1_chunked req_chunked;
+
+    /* requests in flight, oldest first */
+    struct gh_http_pending queue[GH_HTTP_PIPELINE_MAX];
+    unsigned queue_head, queue_len;
+
+    /* responses */
+    enum gh_http_phase resp_phase;
+    size_t resp_scan;
+    uint64_t resp_body_left;
+    uint64_t resp_bytes;          /* bytes of the current response sent on */
+    int resp_status;
+    double resp_first_byte;
+    bool resp_close;              /* the backend will close after this response */
+    struct gh_http1_chunked resp_chunked;
+
+    /* an answer of our own, sent once every earlier response is complete */
+    char reply[GH_HTTP_REPLY_MAX];
+    size_t reply_len;
+    bool reply_queued;
+    bool close_after_reply;
+    bool close_when_idle;         /* close once the queue drains (Connection: close) */
+    uint64_t requests;            /* completed request/response pairs */
+};
+
+/* What the connection must do after a feed. */
+enum gh_http_action {
+    GH_HTTP_CONTINUE,             /* carry on; feed again when more bytes or room come */
+    GH_HTTP_BLOCKED,              /* cannot go on until the other direction progresses */
+    GH_HTTP_CLOSE,                /* flush what is queued for the client, then close */
+};
+
+struct gh_http_io {
+    const uint8_t *in;            /* unconsumed input */
+    size_t in_len;
+    uint8_t *out;                 /* free space in the output buffer */
+    size_t out_room;
+    size_t consumed;              /* set by the feed */
+    size_t produced;
+    double now;
+};
+
+void gh_http_proxy_init(struct gh_http_proxy *hp, const struct gh_listener_config *cfg,
+                        const char *client_addr);
+
+/* Client bytes -> what may go to the backend. */
+enum gh_http_action gh_http_from_client(struct gh_http_proxy *hp, struct gh_http_io *io,
+                                        uint64_t conn_id);
+
+/* Backend bytes -> what may go to the client. */
+enum gh_http_action gh_http_from_backend(struct gh_http_proxy *hp, struct gh_http_io *io,
+                                         uint64_t conn_id);
+
+/* The backend closed its side. Completes a close-delimited response; a
+ * response cut short makes the connection close. */
+enum gh_http_action gh_http_backend_eof(struct gh_http_proxy *hp, double now, uint64_t conn_id);
+
+/* The backend failed (refused, reset, timed out: status 502 or 504). If no
+ * byte of the current response went to the client yet, an error response
+ * is queued. Always ends the connection. */
+void gh_http_backend_failed(struct gh_http_proxy *hp, int status, const char *why);
+
+/* The client took too long to send a complete head (408). */
+void gh_http_head_timeout(struct gh_http_proxy *hp);
+
+/* True while a head is incomplete and its deadline runs. */
+bool gh_http_head_pending(const struct gh_http_proxy *hp);
+
+/* The reply to send now, if one is queued and every earlier response is
+ * complete; marks it taken. */
+bool gh_http_take_reply(struct gh_http_proxy *hp, const char **data, size_t *len);
+
+/* True when client bytes must wait (a reply is pending or the queue is full). */
+bool gh_http_client_paused(const struct gh_http_proxy *hp);
+
+#endif

@@ -1,0 +1,1456 @@
+/* http1.c - strict, zero-copy HTTP/1.1 parser (RFC 9112, RFC 9110); the
+ * contract is include/gatehouse/http1.h.
+ *
+ * Every scan is a tight loop over a 256-entry character-class table. Parsed
+ * spans point into the caller's buffer; nothing is allocated and nothing
+ * recurses. parse_request/parse_response first check that the head ends in
+ * CR LF CR LF: every scanning loop stops at a CR, so the inner loops need no
+ * bounds check (the last CR is a sentinel).
+ *
+ * Choices the header leaves open (see also the report in the commit):
+ *  - A head must start with its request/status line: a leading empty line
+ *    (RFC 9112 2.2 lets a server skip one) is rejected (bad_request_line /
+ *    bad_status_line); head_end reports it as a 2-byte head.
+ *  - parse_* on a buffer that is not a complete head (no final CRLF CRLF)
+ *    fails with bad_request_line / bad_status_line. When the caller skips
+ *    head_end, the first broken rule wins, so NUL, bare CR and bare LF may
+ *    surface as another rule; head_end always reports them first.
+ *  - '#', '[' and ']' in a request-target are bad_target_char (policy).
+ *    An absolute-form authority and an authority-form target must be valid
+ *    (no userinfo, non-empty host, port 0-65535); otherwise bad_request_line.
+ *    CONNECT needs authority-form with a port; any other form with CONNECT is
+ *    bad_request_line, except '*' (asterisk_not_options).
+ *  - Host: empty value is valid (RFC 9112 3.2); a port with an empty host, a
+ *    port over 65535 or longer than 5 digits, an obs-folded Host and anything
+ *    outside uri-host[:port] are bad_host. Absolute-form without Host is not
+ *    missing_host; with Host, host_mismatch compares host case-insensitively
+ *    and the port with the scheme's default filled in. The first Host is
+ *    compared.
+ *  - Expect: 100-continue is ignored in HTTP/1.0 (RFC 9110 10.1.1).
+ *  - Content-Length: 0 gives GH_BODY_LENGTH with content_length 0. Leading
+ *    zeros are fine; values are compared numerically.
+ *  - Transfer-Encoding: "chunked" with parameters is a syntax error
+ *    (te_not_chunked); an empty list is te_not_chunked.
+ *  - Responses: "HTTP/1.x" for any digit x (x >= 1 reads as minor 1, RFC
+ *    9110 6.2); status 100-599; the SP after the status code may be missing
+ *    ("HTTP/1.1 200\r\n", many servers send it); the reason phrase may hold
+ *    HTAB, SP, VCHAR, obs-text. A response has no policy set, so obs-fold
+ *    (the value span then contains the CR LF) and control characters in
+ *    values are accepted; folded Content-Length / Transfer-Encoding fail.
+ *    1xx, 204, 304, HEAD and 2xx-to-CONNECT ignore CL and TE entirely.
+ *    A TE that is syntactically broken or has chunked twice fails
+ *    te_not_chunked; codings before a final chunked are fine (CHUNKED).
+ *    An HTTP/1.0 response with TE is read until close and connection_close
+ *    is set (RFC 9112 6.1: its framing is faulty).
+ *  - Chunked: whitespace after the size is allowed only before ';' (BWS),
+ *    else bad_chunk_size; BWS before CRLF after an extension is
+ *    bad_chunk_ext; a CR inside a quoted extension value is bad_chunk_ext.
+ *    ext_bytes counts every byte after the size digits up to the CR.
+ *    Trailer fields: token ":" value, no obs-fold (bad_trailer), NUL is
+ *    nul_byte; trailer_bytes counts the field lines with their CRLF, not
+ *    the final empty line. On ERROR *consumed is the offset of the offending
+ *    byte; later calls repeat the error (and DONE) with *consumed = 0.
+ *  - limits == NULL means the defaults (8192, 16384, 100, 256, 4096);
+ *    max_headers is capped at GH_HTTP1_MAX_HEADERS. */
+#include "gatehouse/http1.h"
+
+#include <string.h>
+
+typedef unsigned char uchar;
+
+#define C_TCHAR  0x01u /* tchar (RFC 9110 5.6.2) */
+#define C_VALUE  0x02u /* field-vchar, SP, HTAB, obs-text */
+#define C_TARGET 0x04u /* pchar / "/" / "?" except '%' (RFC 3986) */
+#define C_TBAD   0x08u /* printable but not allowed in a target; obs-text */
+#define C_HEX    0x10u
+#define C_REG    0x20u /* unreserved / sub-delims (reg-name) except '%' */
+#define C_DIGIT  0x40u
+#define C_QDTEXT 0x80u /* qdtext (RFC 9110 5.6.4) */
+
+static const uint8_t cls[256] = {
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x82, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0x00 */
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0x10 */
+    0x82, 0xa7, 0x0a, 0x8b, 0xa7, 0x83, 0xa7, 0xa7, 0xa6, 0xa6, 0xa7, 0xa7, 0xa6, 0xa7, 0xa7, 0x86, /* 0x20 */
+    0xf7, 0xf7, 0xf7, 0xf7, 0xf7, 0xf7, 0xf7, 0xf7, 0xf7, 0xf7, 0x86, 0xa6, 0x8a, 0xa6, 0x8a, 0x86, /* 0x30 */
+    0x86, 0xb7, 0xb7, 0xb7, 0xb7, 0xb7, 0xb7, 0xa7, 0xa7, 0xa7, 0xa7, 0xa7, 0xa7, 0xa7, 0xa7, 0xa7, /* 0x40 */
+    0xa7, 0xa7, 0xa7, 0xa7, 0xa7, 0xa7, 0xa7, 0xa7, 0xa7, 0xa7, 0xa7, 0x8a, 0x0a, 0x8a, 0x8b, 0xa7, /* 0x50 */
+    0x8b, 0xb7, 0xb7, 0xb7, 0xb7, 0xb7, 0xb7, 0xa7, 0xa7, 0xa7, 0xa7, 0xa7, 0xa7, 0xa7, 0xa7, 0xa7, /* 0x60 */
+    0xa7, 0xa7, 0xa7, 0xa7, 0xa7, 0xa7, 0xa7, 0xa7, 0xa7, 0xa7, 0xa7, 0x8a, 0x8b, 0x8a, 0xa7, 0x00, /* 0x70 */
+    0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, /* 0x80 */
+    0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, /* 0x90 */
+    0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, /* 0xa0 */
+    0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, /* 0xb0 */
+    0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, /* 0xc0 */
+    0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, /* 0xd0 */
+    0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, /* 0xe0 */
+    0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, 0x8a, /* 0xf0 */
+};
+
+#define IS(c, k) ((cls[(uchar)(c)] & (k)) != 0)
+#define BIT(rule) ((gh_http1_rule_set)1 << (rule))
+
+#ifdef GH_HTTP1_WORK_COUNTER
+/* Bytes head_end looked at, for the unit test's linearity check. */
+unsigned long long gh_http1_work;
+#define WORK(n) (gh_http1_work += (unsigned long long)(n))
+#else
+#define WORK(n) ((void)sizeof(n))
+#endif
+
+static const struct gh_http1_limits default_limits = {
+    .max_request_line = 8192,
+    .max_header_bytes = 16384,
+    .max_headers = 100,
+    .max_chunk_ext = 256,
+    .max_trailer_bytes = 4096,
+};
+
+static inline uchar lower(uchar c)
+{
+    return (uchar)(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
+}
+
+/* p[0, n) equals the lowercase word lw, ignoring ASCII case. */
+static bool ci_eq(const uchar *p, const char *lw, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (lower(p[i]) != (uchar)lw[i])
+            return false;
+    return true;
+}
+
+static bool ci_eq2(const uchar *a, const uchar *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (lower(a[i]) != lower(b[i]))
+            return false;
+    return true;
+}
+
+static inline bool ows(uchar c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Whitespace inside a field value, counting the CR LF of an obs-fold. */
+static inline bool lws(uchar c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static inline unsigned hexval(uchar c)
+{
+    return c <= '9' ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
+}
+
+static struct gh_http1_span mkspan(const uchar *p, size_t n)
+{
+    struct gh_http1_span s = { (const char *)p, n };
+    return s;
+}
+
+/* ---- rules ----------------------------------------------------------- */
+
+static const char *const rule_names[GH_RULE_COUNT] = {
+    [GH_RULE_NONE] = "none",
+    [GH_RULE_BARE_LF] = "bare_lf",
+    [GH_RULE_BARE_CR] = "bare_cr",
+    [GH_RULE_NUL_BYTE] = "nul_byte",
+    [GH_RULE_BAD_REQUEST_LINE] = "bad_request_line",
+    [GH_RULE_BAD_VERSION] = "bad_version",
+    [GH_RULE_BAD_HEADER_NAME] = "bad_header_name",
+    [GH_RULE_SPACE_BEFORE_COLON] = "space_before_colon",
+    [GH_RULE_NO_COLON] = "no_colon",
+    [GH_RULE_CL_TE_CONFLICT] = "cl_te_conflict",
+    [GH_RULE_BAD_CONTENT_LENGTH] = "bad_content_length",
+    [GH_RULE_CL_MISMATCH] = "cl_mismatch",
+    [GH_RULE_TE_NOT_CHUNKED] = "te_not_chunked",
+    [GH_RULE_TE_UNSUPPORTED] = "te_unsupported",
+    [GH_RULE_TE_HTTP10] = "te_http10",
+    [GH_RULE_BAD_CHUNK_SIZE] = "bad_chunk_size",
+    [GH_RULE_BAD_CHUNK_EXT] = "bad_chunk_ext",
+    [GH_RULE_CHUNK_EXT_TOO_LONG] = "chunk_ext_too_long",
+    [GH_RULE_BAD_CHUNK_END] = "bad_chunk_end",
+    [GH_RULE_BAD_TRAILER] = "bad_trailer",
+    [GH_RULE_TRAILER_TOO_LARGE] = "trailer_too_large",
+    [GH_RULE_REQUEST_LINE_TOO_LONG] = "request_line_too_long",
+    [GH_RULE_HEADER_TOO_LARGE] = "header_too_large",
+    [GH_RULE_HEADER_COUNT] = "header_count",
+    [GH_RULE_BODY_TOO_LARGE] = "body_too_large",
+    [GH_RULE_ASTERISK_NOT_OPTIONS] = "asterisk_not_options",
+    [GH_RULE_AUTHORITY_NOT_CONNECT] = "authority_not_connect",
+    [GH_RULE_BAD_STATUS_LINE] = "bad_status_line",
+    [GH_RULE_BAD_HEADER_CHAR] = "bad_header_char",
+    [GH_RULE_OBS_FOLD] = "obs_fold",
+    [GH_RULE_BAD_TARGET_CHAR] = "bad_target_char",
+    [GH_RULE_MISSING_HOST] = "missing_host",
+    [GH_RULE_DUPLICATE_HOST] = "duplicate_host",
+    [GH_RULE_BAD_HOST] = "bad_host",
+    [GH_RULE_HOST_MISMATCH] = "host_mismatch",
+    [GH_RULE_METHOD_NOT_ALLOWED] = "method_not_allowed",
+};
+
+const char *gh_http1_rule_name(enum gh_http1_rule rule)
+{
+    if ((unsigned)rule >= GH_RULE_COUNT)
+        return "unknown";
+    return rule_names[rule];
+}
+
+bool gh_http1_rule_is_framing(enum gh_http1_rule rule)
+{
+    return rule > GH_RULE_NONE && rule <= GH_RULE_FRAMING_LAST;
+}
+
+int gh_http1_rule_status(enum gh_http1_rule rule)
+{
+    switch (rule) {
+    case GH_RULE_REQUEST_LINE_TOO_LONG: return 414;
+    case GH_RULE_HEADER_TOO_LARGE:
+    case GH_RULE_HEADER_COUNT: return 431;
+    case GH_RULE_BODY_TOO_LARGE: return 413;
+    case GH_RULE_TE_UNSUPPORTED: return 501;
+    case GH_RULE_BAD_VERSION: return 505;
+    case GH_RULE_METHOD_NOT_ALLOWED: return 405;
+    default: return 400;
+    }
+}
+
+enum gh_http1_rule gh_http1_rule_from_name(const char *name, size_t len)
+{
+    if (!name)
+        return GH_RULE_NONE;
+    for (int r = GH_RULE_NONE + 1; r < GH_RULE_COUNT; r++)
+        if (strlen(rule_names[r]) == len && memcmp(rule_names[r], name, len) == 0)
+            return (enum gh_http1_rule)r;
+    return GH_RULE_NONE;
+}
+
+bool gh_http1_span_equals(struct gh_http1_span s, const char *lw)
+{
+    size_t n = strlen(lw);
+    return s.len == n && (n == 0 || ci_eq((const uchar *)s.p, lw, n));
+}
+
+static size_t max_headers_of(const struct gh_http1_limits *lim)
+{
+    return lim->max_headers < GH_HTTP1_MAX_HEADERS ? lim->max_headers : GH_HTTP1_MAX_HEADERS;
+}
+
+/* ---- end of head ------------------------------------------------------- */
+
+enum gh_http1_status gh_http1_head_end(const char *buf, size_t len, bool is_request,
+                                       const struct gh_http1_limits *limits, size_t *scan,
+                                       size_t *head_len, enum gh_http1_rule *rule)
+{
+    const struct gh_http1_limits *lim = limits ? limits : &default_limits;
+    const uchar *b = (const uchar *)buf;
+    size_t max = lim->max_header_bytes;
+    size_t line_max = lim->max_request_line;
+    /* A head ending at or after index max is too large: never look further. */
+    size_t stop = len < max ? len : max;
+    size_t i = *scan;
+    /* The request-line limit is checked once, when the scan first passes
+     * index line_max: the line is too long iff no CR ends it before. */
+    bool check_line = is_request && i <= line_max;
+    enum gh_http1_rule r;
+
+    for (;;) {
+        size_t seg = stop;
+        size_t start = i;
+        if (check_line && line_max < stop)
+            seg = line_max + 1;
+        while (i < seg) {
+            uchar c = b[i];
+            if (c > '\r') {
+                i++;
+                continue;
+            }
+            if (c == '\r') {
+                if (i + 1 >= stop)
+                    break;              /* need the next byte */
+                if (b[i + 1] != '\n') {
+                    r = GH_RULE_BARE_CR;
+                    goto fail;
+                }
+                if (i == 0 || b[i - 1] == '\n') {
+                    WORK(i + 2 - start);
+                    *head_len = i + 2;
+                    *scan = i + 2;
+                    return GH_HTTP1_DONE;
+                }
+                i += 2;
+                continue;
+            }
+            if (c == '\n') {
+                r = GH_RULE_BARE_LF;
+                goto fail;
+            }
+            if (c == 0) {
+                r = GH_RULE_NUL_BYTE;
+                goto fail;
+            }
+            i++;
+        }
+        WORK(i - start);
+        if (check_line && i > line_max) {
+            check_line = false;
+            WORK(line_max + 1);
+            if (!memchr(b, '\r', line_max + 1)) {
+                r = GH_RULE_REQUEST_LINE_TOO_LONG;
+                goto fail;
+            }
+            continue;
+        }
+        break;
+    }
+    if (len >= max) {
+        r = GH_RULE_HEADER_TOO_LARGE;
+        goto fail;
+    }
+    *scan = i;
+    return GH_HTTP1_INCOMPLETE;
+fail:
+    *scan = i;
+    if (rule)
+        *rule = r;
+    return GH_HTTP1_ERROR;
+}
+
+/* ---- shared pieces of head parsing --------------------------------------- */
+
+/* The rule for an unexpected byte at p: NUL and line endings have their own. */
+static enum gh_http1_rule byte_rule(const uchar *p, const uchar *end, enum gh_http1_rule otherwise)
+{
+    if (p >= end)
+        return otherwise;
+    if (*p == 0)
+        return GH_RULE_NUL_BYTE;
+    if (*p == '\n')
+        return GH_RULE_BARE_LF;
+    if (*p == '\r' && (p + 1 >= end || p[1] != '\n'))
+        return GH_RULE_BARE_CR;
+    return otherwise;
+}
+
+static bool head_terminated(const uchar *b, size_t n)
+{
+    return n >= 4 && memcmp(b + n - 4, "\r\n\r\n", 4) == 0;
+}
+
+enum hkind { H_OTHER, H_HOST, H_CL, H_TE, H_CONNECTION, H_EXPECT, H_UPGRADE };
+#define H_FOLDED 0x80u
+
+static uint8_t header_kind(const uchar *n, size_t len)
+{
+    switch (len) {
+    case 4: return ci_eq(n, "host", 4) ? H_HOST : H_OTHER;
+    case 6: return ci_eq(n, "expect", 6) ? H_EXPECT : H_OTHER;
+    case 7: return ci_eq(n, "upgrade", 7) ? H_UPGRADE : H_OTHER;
+    case 10: return ci_eq(n, "connection", 10) ? H_CONNECTION : H_OTHER;
+    case 14: return ci_eq(n, "content-length", 14) ? H_CL : H_OTHER;
+    case 17: return ci_eq(n, "transfer-encoding", 17) ? H_TE : H_OTHER;
+    default: return H_OTHER;
+    }
+}
+
+struct fields {
+    struct gh_http1_header *h;
+    size_t n;
+    size_t max;
+    gh_http1_rule_set policy;
+    uint8_t kind[GH_HTTP1_MAX_HEADERS];
+};
+
+/* Scans a field value from *pp to its CR LF (a CR lies ahead: the sentinel). */
+static enum gh_http1_rule scan_value(const uchar **pp, const uchar *end, gh_http1_rule_set *policy)
+{
+    const uchar *p = *pp;
+    for (;;) {
+        while (IS(*p, C_VALUE))
+            p++;
+        if (*p == '\r') {
+            if (p + 1 >= end || p[1] != '\n')
+                return GH_RULE_BARE_CR;
+            break;
+        }
+        if (*p == '\n')
+            return GH_RULE_BARE_LF;
+        if (*p == 0)
+            return GH_RULE_NUL_BYTE;
+        *policy |= BIT(GH_RULE_BAD_HEADER_CHAR);
+        p++;
+    }
+    *pp = p;
+    return GH_RULE_NONE;
+}
+
+static const uchar *trim_end(const uchar *s, const uchar *e)
+{
+    while (e > s && ows(e[-1]))
+        e--;
+    return e;
+}
+
+/* Why the field line starting at ns broke at p (not a tchar, or ':' at ns). */
+static enum gh_http1_rule name_error(const uchar *ns, const uchar *p, const uchar *end)
+{
+    enum gh_http1_rule r = byte_rule(p, end, GH_RULE_NONE);
+    if (r != GH_RULE_NONE)
+        return r;
+    if (*p == '\r')
+        return GH_RULE_NO_COLON;
+    if (*p == ':')
+        return GH_RULE_BAD_HEADER_NAME;
+    if (ows(*p) && p > ns) {
+        const uchar *q = p;
+        while (ows(*q))
+            q++;
+        if (*q == ':')
+            return GH_RULE_SPACE_BEFORE_COLON;
+    }
+    for (const uchar *q = p; *q != '\r' && *q != '\n'; q++)
+        if (*q == ':')
+            return GH_RULE_BAD_HEADER_NAME;
+    return GH_RULE_NO_COLON;
+}
+
+/* Parses field lines from *pp through the empty line. */
+static enum gh_http1_rule parse_fields(const uchar **pp, const uchar *end, struct fields *f)
+{
+    const uchar *p = *pp;
+    enum gh_http1_rule r;
+    for (;;) {
+        const uchar *ns = p;
+        while (IS(*p, C_TCHAR))
+            p++;
+        if (*p == ':' && p != ns) {
+            if (f->n == f->max)
+                return GH_RULE_HEADER_COUNT;
+            struct gh_http1_header *h = &f->h[f->n];
+            h->name = mkspan(ns, (size_t)(p - ns));
+            f->kind[f->n] = header_kind(ns, (size_t)(p - ns));
+            p++;
+            while (ows(*p))
+                p++;
+            const uchar *vs = p;
+            if ((r = scan_value(&p, end, &f->policy)) != GH_RULE_NONE)
+                return r;
+            h->value = mkspan(vs, (size_t)(trim_end(vs, p) - vs));
+            f->n++;
+            p += 2;
+            continue;
+        }
+        if (p == ns) {
+            if (*p == '\r') {
+                if (p[1] != '\n')
+                    return GH_RULE_BARE_CR;
+                *pp = p + 2;
+                return GH_RULE_NONE;
+            }
+            if (ows(*p)) {
+                /* obs-fold: the line continues the previous field's value */
+                if (f->n == 0)
+                    return GH_RULE_BAD_HEADER_NAME;
+                size_t k = f->n - 1;
+                unsigned kind = f->kind[k] & ~H_FOLDED;
+                if (kind == H_CL)
+                    return GH_RULE_BAD_CONTENT_LENGTH;
+                if (kind == H_TE)
+                    return GH_RULE_TE_NOT_CHUNKED;
+                f->kind[k] |= H_FOLDED;
+                f->policy |= BIT(GH_RULE_OBS_FOLD);
+                while (ows(*p))
+                    p++;
+                const uchar *vs = p;
+                if ((r = scan_value(&p, end, &f->policy)) != GH_RULE_NONE)
+                    return r;
+                const uchar *ve = trim_end(vs, p);
+                if (ve > vs) {
+                    struct gh_http1_span *v = &f->h[k].value;
+                    if (v->len == 0)
+                        v->p = (const char *)vs;
+                    v->len = (size_t)((const char *)ve - v->p);
+                }
+                p += 2;
+                continue;
+            }
+        }
+        return name_error(ns, p, end);
+    }
+}
+
+/* ---- field values that matter ------------------------------------------ */
+
+struct te_state {
+    unsigned n_codings;
+    unsigned n_chunked;
+    bool last_chunked;          /* the last coding is a bare "chunked" */
+    bool other;                 /* a coding other than chunked */
+    bool bad;                   /* syntax error */
+};
+
+struct special {
+    size_t n_host;
+    int host_index;
+    bool host_bad;
+    size_t n_cl_fields;
+    size_t n_cl;                /* values, counting list elements */
+    uint64_t cl;
+    bool cl_bad;
+    bool cl_mismatch;
+    size_t n_te_fields;
+    struct te_state te;
+    bool close;
+    bool keep_alive;
+    bool expect_continue;
+    bool upgrade;
+};
+
+static void cl_field(struct special *s, const uchar *p, size_t n)
+{
+    size_t i = 0;
+    for (;;) {
+        while (i < n && lws(p[i]))
+            i++;
+        size_t start = i;
+        uint64_t v = 0;
+        while (i < n && IS(p[i], C_DIGIT)) {
+            unsigned d = (unsigned)(p[i] - '0');
+            if (v > (UINT64_MAX - d) / 10) {
+                s->cl_bad = true;
+                return;
+            }
+            v = v * 10 + d;
+            i++;
+        }
+        if (i == start) {
+            s->cl_bad = true;
+            return;
+        }
+        while (i < n && lws(p[i]))
+            i++;
+        if (s->n_cl++ == 0)
+            s->cl = v;
+        else if (v != s->cl)
+            s->cl_mismatch = true;
+        if (i == n)
+            return;
+        if (p[i] != ',') {
+            s->cl_bad = true;
+            return;
+        }
+        i++;
+    }
+}
+
+/* quoted-string at p[i] == '"'; returns the index after it, or 0. */
+static size_t skip_quoted(const uchar *p, size_t n, size_t i)
+{
+    for (i++; i < n; i++) {
+        if (p[i] == '"')
+            return i + 1;
+        if (p[i] == '\\') {
+            if (++i >= n || !IS(p[i], C_VALUE))
+                return 0;
+        } else if (!IS(p[i], C_QDTEXT)) {
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/* One Transfer-Encoding field: #transfer-coding, added to the codings so far. */
+static void te_field(struct te_state *t, const uchar *p, size_t n)
+{
+    size_t i = 0;
+    for (;;) {
+        while (i < n && (lws(p[i]) || p[i] == ','))
+            i++;                        /* empty list elements are fine */
+        if (i == n)
+            return;
+        size_t s = i;
+        while (i < n && IS(p[i], C_TCHAR))
+            i++;
+        if (i == s)
+            goto bad;
+        bool chunked = i - s == 7 && ci_eq(p + s, "chunked", 7);
+        bool params = false;
+        for (;;) {
+            size_t j = i;
+            while (j < n && lws(p[j]))
+                j++;
+            if (j == n || p[j] != ';') {
+                i = j;
+                break;
+            }
+            params = true;
+            j++;
+            while (j < n && lws(p[j]))
+                j++;
+            size_t ps = j;
+            while (j < n && IS(p[j], C_TCHAR))
+                j++;
+            if (j == ps)
+                goto bad;
+            while (j < n && lws(p[j]))
+                j++;
+            if (j == n || p[j] != '=')
+                goto bad;
+            j++;
+            while (j < n && lws(p[j]))
+                j++;
+            if (j < n && p[j] == '"') {
+                if ((j = skip_quoted(p, n, j)) == 0)
+                    goto bad;
+            } else {
+                size_t vs = j;
+                while (j < n && IS(p[j], C_TCHAR))
+                    j++;
+                if (j == vs)
+                    goto bad;
+            }
+            i = j;
+        }
+        if (i < n && p[i] != ',')
+            goto bad;
+        if (chunked && params)
+            goto bad;                   /* chunked has no parameters */
+        t->n_codings++;
+        if (chunked)
+            t->n_chunked++;
+        else
+            t->other = true;
+        t->last_chunked = chunked;
+    }
+bad:
+    t->bad = true;
+}
+
+/* Whether the comma list p[0, n) has the element word (lowercase). */
+static bool list_has(const uchar *p, size_t n, const char *word, size_t wn)
+{
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && (lws(p[i]) || p[i] == ','))
+            i++;
+        size_t s = i;
+        while (i < n && p[i] != ',')
+            i++;
+        size_t e = i;
+        while (e > s && lws(p[e - 1]))
+            e--;
+        if (e - s == wn && ci_eq(p + s, word, wn))
+            return true;
+    }
+    return false;
+}
+
+struct hostport {
+    const uchar *host;
+    size_t host_len;
+    long port;                  /* -1: no port; -2: ":" with no digits */
+};
+
+static bool valid_ipv4(const uchar *p, size_t n)
+{
+    size_t i = 0;
+    for (int part = 0; part < 4; part++) {
+        if (part > 0) {
+            if (i >= n || p[i] != '.')
+                return false;
+            i++;
+        }
+        size_t s = i;
+        unsigned v = 0;
+        while (i < n && i - s < 3 && IS(p[i], C_DIGIT))
+            v = v * 10 + (unsigned)(p[i++] - '0');
+        if (i == s || v > 255 || (i - s > 1 && p[s] == '0'))
+            return false;
+    }
+    return i == n;
+}
+
+static bool valid_ipv6(const uchar *p, size_t n)
+{
+    size_t i = 0;
+    int groups = 0;
+    bool dcolon = false;
+    if (n >= 2 && p[0] == ':' && p[1] == ':') {
+        dcolon = true;
+        i = 2;
+    } else if (n >= 1 && p[0] == ':') {
+        return false;
+    }
+    while (i < n) {
+        size_t s = i;
+        while (i < n && i - s < 5 && IS(p[i], C_HEX))
+            i++;
+        if (i < n && p[i] == '.') {     /* ls32 as an IPv4 address */
+            if (groups > 6 || (!dcolon && groups != 6) || !valid_ipv4(p + s, n - s))
+                return false;
+            groups += 2;
+            break;
+        }
+        if (i == s || i - s > 4)
+            return false;
+        groups++;
+        if (i == n)
+            break;
+        if (p[i] != ':')
+            return false;
+        i++;
+        if (i < n && p[i] == ':') {
+            if (dcolon)
+                return false;
+            dcolon = true;
+            i++;
+        } else if (i == n) {
+            return false;
+        }
+    }
+    return dcolon ? groups <= 7 : groups == 8;
+}
+
+static bool valid_ip_literal(const uchar *p, size_t n)
+{
+    if (n > 0 && (p[0] == 'v' || p[0] == 'V')) {      /* IPvFuture */
+        size_t i = 1;
+        while (i < n && IS(p[i], C_HEX))
+            i++;
+        if (i == 1 || i + 1 >= n || p[i] != '.')
+            return false;
+        for (i++; i < n; i++)
+            if (!IS(p[i], C_REG) && p[i] != ':')
+                return false;
+        return true;
+    }
+    return valid_ipv6(p, n);
+}
+
+/* uri-host [ ":" port ] (RFC 3986), port at most 65535. */
+static bool parse_hostport(const uchar *p, size_t n, struct hostport *hp)
+{
+    size_t i = 0;
+    if (n > 0 && p[0] == '[') {
+        const uchar *close = memchr(p, ']', n);
+        if (!close || !valid_ip_literal(p + 1, (size_t)(close - p) - 1))
+            return false;
+        i = (size_t)(close - p) + 1;
+    } else {
+        while (i < n) {
+            if (IS(p[i], C_REG))
+                i++;
+            else if (p[i] == '%' && i + 2 < n && IS(p[i + 1], C_HEX) && IS(p[i + 2], C_HEX))
+                i += 3;
+            else
+                break;
+        }
+    }
+    hp->host = p;
+    hp->host_len = i;
+    hp->port = -1;
+    if (i == n)
+        return true;
+    if (p[i] != ':')
+        return false;
+    i++;
+    if (i == n) {
+        hp->port = -2;
+        return true;
+    }
+    if (n - i > 5)
+        return false;
+    long v = 0;
+    for (; i < n; i++) {
+        if (!IS(p[i], C_DIGIT))
+            return false;
+        v = v * 10 + (p[i] - '0');
+    }
+    if (v > 65535)
+        return false;
+    hp->port = v;
+    return true;
+}
+
+static bool valid_host_value(const uchar *p, size_t n, struct hostport *hp)
+{
+    return parse_hostport(p, n, hp) && (hp->host_len > 0 || hp->port == -1);
+}
+
+static void scan_special(const struct fields *f, struct special *s, bool is_request)
+{
+    struct hostport hp;
+    for (size_t i = 0; i < f->n; i++) {
+        unsigned k = f->kind[i];
+        if (k == H_OTHER)
+            continue;
+        const uchar *v = (const uchar *)f->h[i].value.p;
+        size_t vn = f->h[i].value.len;
+        switch (k & ~H_FOLDED) {
+        case H_HOST:
+            if (!is_request)
+                break;
+            if (s->n_host++ == 0)
+                s->host_index = (int)i;
+            if ((k & H_FOLDED) || !valid_host_value(v, vn, &hp))
+                s->host_bad = true;
+            break;
+        case H_CL:
+            s->n_cl_fields++;
+            cl_field(s, v, vn);
+            break;
+        case H_TE:
+            s->n_te_fields++;
+            te_field(&s->te, v, vn);
+            break;
+        case H_CONNECTION:
+            if (list_has(v, vn, "close", 5))
+                s->close = true;
+            if (list_has(v, vn, "keep-alive", 10))
+                s->keep_alive = true;
+            break;
+        case H_EXPECT:
+            if (list_has(v, vn, "100-continue", 12))
+                s->expect_continue = true;
+            break;
+        case H_UPGRADE:
+            s->upgrade = true;
+            break;
+        }
+    }
+}
+
+/* ---- requests ------------------------------------------------------------- */
+
+static bool method_is(struct gh_http1_span m, const char *s, size_t n)
+{
+    return m.len == n && memcmp(m.p, s, n) == 0;
+}
+
+/* Splits an http/https absolute-form target; the authority must be valid. */
+static bool parse_absolute(const uchar *t, size_t n, struct hostport *hp, long *default_port,
+                           bool *is_absolute)
+{
+    size_t s;
+    *is_absolute = false;
+    if (n >= 7 && ci_eq(t, "http://", 7)) {
+        s = 7;
+        *default_port = 80;
+    } else if (n >= 8 && ci_eq(t, "https://", 8)) {
+        s = 8;
+        *default_port = 443;
+    } else {
+        return false;
+    }
+    *is_absolute = true;
+    size_t e = s;
+    while (e < n && t[e] != '/' && t[e] != '?')
+        e++;
+    return parse_hostport(t + s, e - s, hp) && hp->host_len > 0;
+}
+
+static bool same_authority(const struct hostport *a, long a_default, const struct hostport *b)
+{
+    if (a->host_len != b->host_len || !ci_eq2(a->host, b->host, a->host_len))
+        return false;
+    long pa = a->port < 0 ? a_default : a->port;
+    long pb = b->port < 0 ? a_default : b->port;
+    return pa == pb;
+}
+
+enum gh_http1_status gh_http1_parse_request(const char *buf, size_t head_len,
+                                            const struct gh_http1_limits *limits,
+                                            struct gh_http1_request *req,
+                                            enum gh_http1_rule *rule)
+{
+    const struct gh_http1_limits *lim = limits ? limits : &default_limits;
+    const uchar *b = (const uchar *)buf;
+    const uchar *end = b + head_len;
+    const uchar *p = b;
+    enum gh_http1_rule r;
+    struct fields f;
+
+    req->method = req->target = mkspan(b, 0);
+    req->target_form = GH_TARGET_ORIGIN;
+    req->minor_version = 1;
+    req->n_headers = 0;
+    req->head_len = 0;
+    req->host_index = -1;
+    req->body = GH_BODY_NONE;
+    req->content_length = 0;
+    req->duplicate_content_length = false;
+    req->expect_continue = false;
+    req->connection_close = false;
+    req->has_upgrade = false;
+    req->policy_hits = 0;
+
+    if (head_len > lim->max_request_line) {
+        /* as head_end: too long unless the first line ends by index max */
+        size_t k = 0, n = lim->max_request_line + 1;
+        while (k < n && b[k] != '\r' && b[k] != '\n' && b[k] != 0)
+            k++;
+        if (k == n) {
+            r = GH_RULE_REQUEST_LINE_TOO_LONG;
+            goto fail;
+        }
+    }
+    if (head_len > lim->max_header_bytes) {
+        r = GH_RULE_HEADER_TOO_LARGE;
+        goto fail;
+    }
+    if (!head_terminated(b, head_len)) {
+        r = GH_RULE_BAD_REQUEST_LINE;
+        goto fail;
+    }
+
+    /* method SP */
+    while (IS(*p, C_TCHAR))
+        p++;
+    if (p == b || *p != ' ') {
+        r = byte_rule(p, end, GH_RULE_BAD_REQUEST_LINE);
+        goto fail;
+    }
+    req->method = mkspan(b, (size_t)(p - b));
+    p++;
+
+    /* request-target SP */
+    const uchar *t = p;
+    bool bad_char = false;
+    for (;;) {
+        while (IS(*p, C_TARGET))
+            p++;
+        if (*p == ' ')
+            break;
+        if (*p == '%') {
+            if (IS(p[1], C_HEX) && IS(p[2], C_HEX)) {
+                p += 3;
+            } else {
+                bad_char = true;
+                p++;
+            }
+            continue;
+        }
+        if (IS(*p, C_TBAD)) {
+            bad_char = true;
+            p++;
+            continue;
+        }
+        r = byte_rule(p, end, GH_RULE_BAD_REQUEST_LINE);
+        goto fail;
+    }
+    size_t tlen = (size_t)(p - t);
+    if (tlen == 0) {
+        r = GH_RULE_BAD_REQUEST_LINE;
+        goto fail;
+    }
+    req->target = mkspan(t, tlen);
+    p++;
+
+    /* HTTP-version CRLF */
+    static const char http[] = "HTTP/";
+    for (int k = 0; k < 5; k++) {
+        if (p[k] != (uchar)http[k]) {
+            r = byte_rule(p + k, end, GH_RULE_BAD_REQUEST_LINE);
+            goto fail;
+        }
+    }
+    if (!IS(p[5], C_DIGIT) || p[6] != '.' || !IS(p[7], C_DIGIT) || p[8] != '\r') {
+        const uchar *q = p + 5;
+        if (IS(*q, C_DIGIT) && *++q == '.' && IS(*++q, C_DIGIT))
+            q++;
+        r = byte_rule(q, end, GH_RULE_BAD_REQUEST_LINE);
+        goto fail;
+    }
+    if (p[9] != '\n') {
+        r = GH_RULE_BARE_CR;
+        goto fail;
+    }
+    if (p[5] != '1' || (p[7] != '0' && p[7] != '1')) {
+        r = GH_RULE_BAD_VERSION;
+        goto fail;
+    }
+    int minor = p[7] - '0';
+    req->minor_version = minor;
+    p += 10;
+
+    /* request-target form */
+    struct hostport auth = { NULL, 0, -1 };
+    long auth_default_port = 80;
+    bool is_connect = method_is(req->method, "CONNECT", 7);
+    bool is_absolute = false;
+    if (t[0] == '/' && !is_connect) {
+        req->target_form = GH_TARGET_ORIGIN;
+    } else if (tlen == 1 && t[0] == '*') {
+        if (!method_is(req->method, "OPTIONS", 7)) {
+            r = GH_RULE_ASTERISK_NOT_OPTIONS;
+            goto fail;
+        }
+        req->target_form = GH_TARGET_ASTERISK;
+    } else if (is_connect) {
+        if (!parse_hostport(t, tlen, &auth) || auth.host_len == 0 || auth.port < 0) {
+            r = GH_RULE_BAD_REQUEST_LINE;
+            goto fail;
+        }
+        req->target_form = GH_TARGET_AUTHORITY;
+    } else if (parse_absolute(t, tlen, &auth, &auth_default_port, &is_absolute)) {
+        req->target_form = GH_TARGET_ABSOLUTE;
+    } else {
+        struct hostport hp;
+        if (!is_absolute && parse_hostport(t, tlen, &hp) && hp.host_len > 0 && hp.port >= 0)
+            r = GH_RULE_AUTHORITY_NOT_CONNECT;
+        else
+            r = GH_RULE_BAD_REQUEST_LINE;
+        goto fail;
+    }
+    if (bad_char)
+        req->policy_hits |= BIT(GH_RULE_BAD_TARGET_CHAR);
+
+    /* field lines */
+    f.h = req->headers;
+    f.n = 0;
+    f.max = max_headers_of(lim);
+    f.policy = 0;
+    r = parse_fields(&p, end, &f);
+    req->n_headers = f.n;
+    req->policy_hits |= f.policy;
+    if (r != GH_RULE_NONE)
+        goto fail;
+    req->head_len = (size_t)(p - b);
+
+    struct special s;
+    memset(&s, 0, sizeof s);
+    s.host_index = -1;
+    scan_special(&f, &s, true);
+
+    /* Host */
+    req->host_index = s.host_index;
+    if (s.n_host > 1)
+        req->policy_hits |= BIT(GH_RULE_DUPLICATE_HOST);
+    if (s.host_bad)
+        req->policy_hits |= BIT(GH_RULE_BAD_HOST);
+    if (s.n_host == 0 && minor == 1 && req->target_form != GH_TARGET_ABSOLUTE)
+        req->policy_hits |= BIT(GH_RULE_MISSING_HOST);
+    if (req->target_form == GH_TARGET_ABSOLUTE && s.n_host > 0) {
+        const struct gh_http1_span *hv = &req->headers[s.host_index].value;
+        struct hostport hp;
+        if (!(f.kind[s.host_index] & H_FOLDED) &&
+            valid_host_value((const uchar *)hv->p, hv->len, &hp) &&
+            !same_authority(&auth, auth_default_port, &hp))
+            req->policy_hits |= BIT(GH_RULE_HOST_MISMATCH);
+    }
+
+    /* message body framing */
+    if (s.n_te_fields > 0) {
+        if (minor == 0) {
+            r = GH_RULE_TE_HTTP10;
+            goto fail;
+        }
+        if (s.n_cl_fields > 0) {
+            r = GH_RULE_CL_TE_CONFLICT;
+            goto fail;
+        }
+        if (s.te.bad || !s.te.last_chunked || s.te.n_chunked > 1) {
+            r = GH_RULE_TE_NOT_CHUNKED;
+            goto fail;
+        }
+        if (s.te.other) {
+            r = GH_RULE_TE_UNSUPPORTED;
+            goto fail;
+        }
+        req->body = GH_BODY_CHUNKED;
+    } else if (s.n_cl_fields > 0) {
+        if (s.cl_bad) {
+            r = GH_RULE_BAD_CONTENT_LENGTH;
+            goto fail;
+        }
+        if (s.cl_mismatch) {
+            r = GH_RULE_CL_MISMATCH;
+            goto fail;
+        }
+        req->body = GH_BODY_LENGTH;
+        req->content_length = s.cl;
+        req->duplicate_content_length = s.n_cl > 1;
+    }
+
+    req->expect_continue = s.expect_continue && minor == 1;
+    req->connection_close = s.close || (minor == 0 && !s.keep_alive);
+    req->has_upgrade = s.upgrade;
+    return GH_HTTP1_DONE;
+fail:
+    if (rule)
+        *rule = r;
+    return GH_HTTP1_ERROR;
+}
+
+/* ---- responses ------------------------------------------------------------ */
+
+enum gh_http1_status gh_http1_parse_response(const char *buf, size_t head_len,
+                                             const struct gh_http1_limits *limits,
+                                             struct gh_http1_span request_method,
+                                             struct gh_http1_response *resp,
+                                             enum gh_http1_rule *rule)
+{
+    const struct gh_http1_limits *lim = limits ? limits : &default_limits;
+    const uchar *b = (const uchar *)buf;
+    const uchar *end = b + head_len;
+    const uchar *p = b;
+    enum gh_http1_rule r;
+    struct fields f;
+
+    resp->status = 0;
+    resp->minor_version = 1;
+    resp->reason = mkspan(b, 0);
+    resp->n_headers = 0;
+    resp->head_len = 0;
+    resp->body = GH_BODY_NONE;
+    resp->content_length = 0;
+    resp->connection_close = false;
+
+    if (head_len > lim->max_header_bytes) {
+        r = GH_RULE_HEADER_TOO_LARGE;
+        goto fail;
+    }
+    if (!head_terminated(b, head_len)) {
+        r = GH_RULE_BAD_STATUS_LINE;
+        goto fail;
+    }
+
+    /* "HTTP/1." DIGIT SP 3DIGIT [ SP reason-phrase ] CRLF */
+    static const char http[] = "HTTP/1.";
+    for (int k = 0; k < 7; k++) {
+        if (p[k] != (uchar)http[k]) {
+            r = byte_rule(p + k, end, GH_RULE_BAD_STATUS_LINE);
+            goto fail;
+        }
+    }
+    p += 7;
+    const uchar *q = p;
+    if (IS(*q, C_DIGIT) && *++q == ' ' && IS(*++q, C_DIGIT) && IS(*++q, C_DIGIT) &&
+        IS(*++q, C_DIGIT))
+        q++;
+    if (q != p + 5) {
+        r = byte_rule(q, end, GH_RULE_BAD_STATUS_LINE);
+        goto fail;
+    }
+    int minor = p[0] == '0' ? 0 : 1;
+    int status = (p[2] - '0') * 100 + (p[3] - '0') * 10 + (p[4] - '0');
+    if (status < 100 || status > 599) {
+        r = GH_RULE_BAD_STATUS_LINE;
+        goto fail;
+    }
+    p += 5;
+    const uchar *rs = p;
+    if (*p == ' ') {
+        rs = ++p;
+        while (IS(*p, C_VALUE))
+            p++;
+    }
+    if (*p != '\r' || p[1] != '\n') {
+        r = byte_rule(p, end, GH_RULE_BAD_STATUS_LINE);
+        goto fail;
+    }
+    resp->status = status;
+    resp->minor_version = minor;
+    resp->reason = mkspan(rs, (size_t)(p - rs));
+    p += 2;
+
+    f.h = resp->headers;
+    f.n = 0;
+    f.max = max_headers_of(lim);
+    f.policy = 0;
+    r = parse_fields(&p, end, &f);
+    resp->n_headers = f.n;
+    if (r != GH_RULE_NONE)
+        goto fail;
+    resp->head_len = (size_t)(p - b);
+
+    struct special s;
+    memset(&s, 0, sizeof s);
+    s.host_index = -1;
+    scan_special(&f, &s, false);
+    resp->connection_close = s.close || (minor == 0 && !s.keep_alive);
+
+    if (method_is(request_method, "HEAD", 4) || status < 200 || status == 204 ||
+        status == 304) {
+        resp->body = GH_BODY_NONE;
+    } else if (method_is(request_method, "CONNECT", 7) && status < 300) {
+        resp->body = GH_BODY_UNTIL_CLOSE;
+    } else if (s.n_te_fields > 0) {
+        if (s.n_cl_fields > 0) {
+            r = GH_RULE_CL_TE_CONFLICT;
+            goto fail;
+        }
+        if (minor == 0) {
+            resp->body = GH_BODY_UNTIL_CLOSE;
+            resp->connection_close = true;
+        } else if (s.te.bad || s.te.n_chunked > 1) {
+            r = GH_RULE_TE_NOT_CHUNKED;
+            goto fail;
+        } else {
+            resp->body = s.te.last_chunked ? GH_BODY_CHUNKED : GH_BODY_UNTIL_CLOSE;
+        }
+    } else if (s.n_cl_fields > 0) {
+        if (s.cl_bad) {
+            r = GH_RULE_BAD_CONTENT_LENGTH;
+            goto fail;
+        }
+        if (s.cl_mismatch) {
+            r = GH_RULE_CL_MISMATCH;
+            goto fail;
+        }
+        resp->body = GH_BODY_LENGTH;
+        resp->content_length = s.cl;
+    } else {
+        resp->body = GH_BODY_UNTIL_CLOSE;
+    }
+    return GH_HTTP1_DONE;
+fail:
+    if (rule)
+        *rule = r;
+    return GH_HTTP1_ERROR;
+}
+
+/* ---- chunked bodies ------------------------------------------------------- */
+
+enum {
+    CK_SIZE_START = 0,  /* first hex digit of a chunk-size */
+    CK_SIZE,            /* more hex digits */
+    CK_SIZE_WS,         /* BWS after the size: only ';' may follow */
+    CK_EXT_NAME_START,  /* after ';' */
+    CK_EXT_NAME,
+    CK_EXT_NAME_WS,     /* BWS after a name: '=' or ';' */
+    CK_EXT_VALUE_START, /* after '=' */
+    CK_EXT_TOKEN,
+    CK_EXT_QUOTED,
+    CK_EXT_QPAIR,
+    CK_EXT_AFTER_QUOTE,
+    CK_EXT_WS,          /* BWS after a value: ';' */
+    CK_SIZE_LF,
+    CK_DATA,
+    CK_DATA_CR,
+    CK_DATA_LF,
+    CK_TRAILER_START,
+    CK_TRAILER_NAME,
+    CK_TRAILER_VALUE,
+    CK_TRAILER_LF,
+    CK_FINAL_LF,
+    CK_DONE,
+    /* an error is stored as -rule */
+};
+
+void gh_http1_chunked_init(struct gh_http1_chunked *c)
+{
+    memset(c, 0, sizeof *c);
+    c->state = CK_SIZE_START;
+}
+
+/* Next state for byte ch in an extension state, or -1 on a syntax error. */
+static int ext_step(int st, uchar ch)
+{
+    bool ws = ows(ch);
+    switch (st) {
+    case CK_SIZE_WS:
+        return ws ? st : ch == ';' ? CK_EXT_NAME_START : -1;
+    case CK_EXT_NAME_START:
+        return ws ? st : IS(ch, C_TCHAR) ? CK_EXT_NAME : -1;
+    case CK_EXT_NAME:
+        if (IS(ch, C_TCHAR))
+            return st;
+        return ws ? CK_EXT_NAME_WS : ch == '=' ? CK_EXT_VALUE_START
+             : ch == ';' ? CK_EXT_NAME_START : ch == '\r' ? CK_SIZE_LF : -1;
+    case CK_EXT_NAME_WS:
+        return ws ? st : ch == '=' ? CK_EXT_VALUE_START : ch == ';' ? CK_EXT_NAME_START : -1;
+    case CK_EXT_VALUE_START:
+        return ws ? st : ch == '"' ? CK_EXT_QUOTED : IS(ch, C_TCHAR) ? CK_EXT_TOKEN : -1;
+    case CK_EXT_TOKEN:
+        if (IS(ch, C_TCHAR))
+            return st;
+        return ws ? CK_EXT_WS : ch == ';' ? CK_EXT_NAME_START : ch == '\r' ? CK_SIZE_LF : -1;
+    case CK_EXT_QUOTED:
+        return ch == '"' ? CK_EXT_AFTER_QUOTE : ch == '\\' ? CK_EXT_QPAIR
+             : IS(ch, C_QDTEXT) ? st : -1;
+    case CK_EXT_QPAIR:
+        return IS(ch, C_VALUE) ? CK_EXT_QUOTED : -1;
+    case CK_EXT_AFTER_QUOTE:
+        return ws ? CK_EXT_WS : ch == ';' ? CK_EXT_NAME_START : ch == '\r' ? CK_SIZE_LF : -1;
+    case CK_EXT_WS:
+        return ws ? st : ch == ';' ? CK_EXT_NAME_START : -1;
+    default:
+        return -1;
+    }
+}
+
+enum gh_http1_status gh_http1_chunked_feed(struct gh_http1_chunked *c, const char *data,
+                                           size_t len, const struct gh_http1_limits *limits,
+                                           size_t *consumed, enum gh_http1_rule *rule)
+{
+    const struct gh_http1_limits *lim = limits ? limits : &default_limits;
+    const uchar *d = (const uchar *)data;
+    size_t i = 0;
+    int st = c->state;
+    enum gh_http1_rule r;
+
+    if (st < 0) {
+        *consumed = 0;
+        if (rule)
+            *rule = (enum gh_http1_rule)-st;
+        return GH_HTTP1_ERROR;
+    }
+    while (i < len) {
+        uchar ch;
+        switch (st) {
+        case CK_DATA: {
+            size_t avail = len - i;
+            size_t n = c->remaining < avail ? (size_t)c->remaining : avail;
+            i += n;
+            c->remaining -= n;
+            c->body_bytes += n;
+            if (c->remaining == 0)
+                st = CK_DATA_CR;
+            continue;
+        }
+        case CK_SIZE_START:
+            ch = d[i];
+            if (!IS(ch, C_HEX)) {
+                r = ch == '\n' ? GH_RULE_BARE_LF : GH_RULE_BAD_CHUNK_SIZE;
+                goto fail;
+            }
+            c->remaining = hexval(ch);
+            c->line_bytes = 1;
+            c->ext_bytes = 0;
+            st = CK_SIZE;
+            break;
+        case CK_SIZE:
+            ch = d[i];
+            if (IS(ch, C_HEX)) {
+                if (c->line_bytes >= 16) {
+                    r = GH_RULE_BAD_CHUNK_SIZE;
+                    goto fail;
+                }
+                c->remaining = c->remaining << 4 | hexval(ch);
+                c->line_bytes++;
+            } else if (ch == '\r') {
+                st = CK_SIZE_LF;
+            } else if (ch == ';' || ows(ch)) {
+                if (++c->ext_bytes > lim->max_chunk_ext) {
+                    r = GH_RULE_CHUNK_EXT_TOO_LONG;
+                    goto fail;
+                }
+                st = ch == ';' ? CK_EXT_NAME_START : CK_SIZE_WS;
+            } else {
+                r = ch == '\n' ? GH_RULE_BARE_LF : GH_RULE_BAD_CHUNK_SIZE;
+                goto fail;
+            }
+            break;
+        case CK_SIZE_WS:
+        case CK_EXT_NAME_START:
+        case CK_EXT_NAME:
+        case CK_EXT_NAME_WS:
+        case CK_EXT_VALUE_START:
+        case CK_EXT_TOKEN:
+        case CK_EXT_QUOTED:
+        case CK_EXT_QPAIR:
+        case CK_EXT_AFTER_QUOTE:
+        case CK_EXT_WS: {
+            ch = d[i];
+            if (ch == '\n') {
+                r = GH_RULE_BARE_LF;
+                goto fail;
+            }
+            if (ch != '\r' && ++c->ext_bytes > lim->max_chunk_ext) {
+                r = GH_RULE_CHUNK_EXT_TOO_LONG;
+                goto fail;
+            }
+            int next = ext_step(st, ch);
+            if (next < 0) {
+                r = st == CK_SIZE_WS ? GH_RULE_BAD_CHUNK_SIZE : GH_RULE_BAD_CHUNK_EXT;
+                goto fail;
+            }
+            st = next;
+            break;
+        }
+        case CK_SIZE_LF:
+            if (d[i] != '\n') {
+                r = GH_RULE_BARE_CR;
+                goto fail;
+            }
+            if (c->remaining == 0) {
+                c->trailer_bytes = 0;
+                st = CK_TRAILER_START;
+            } else {
+                st = CK_DATA;
+            }
+            break;
+        case CK_DATA_CR:
+            if (d[i] != '\r') {
+                r = GH_RULE_BAD_CHUNK_END;
+                goto fail;
+            }
+            st = CK_DATA_LF;
+            break;
+        case CK_DATA_LF:
+            if (d[i] != '\n') {
+                r = GH_RULE_BAD_CHUNK_END;
+                goto fail;
+            }
+            st = CK_SIZE_START;
+            break;
+        case CK_TRAILER_START:
+        case CK_TRAILER_NAME:
+        case CK_TRAILER_VALUE:
+        case CK_TRAILER_LF:
+            ch = d[i];
+            if (st == CK_TRAILER_START && ch == '\r') {
+                st = CK_FINAL_LF;
+                break;
+            }
+            if (st == CK_TRAILER_LF ? ch != '\n' : ch == '\n') {
+                r = st == CK_TRAILER_LF ? GH_RULE_BARE_CR : GH_RULE_BARE_LF;
+                goto fail;
+            }
+            if (++c->trailer_bytes > lim->max_trailer_bytes) {
+                r = GH_RULE_TRAILER_TOO_LARGE;
+                goto fail;
+            }
+            if (st == CK_TRAILER_LF) {
+                st = CK_TRAILER_START;
+            } else if (st == CK_TRAILER_VALUE ? IS(ch, C_VALUE) : IS(ch, C_TCHAR)) {
+                if (st == CK_TRAILER_START)
+                    st = CK_TRAILER_NAME;
+            } else if (st == CK_TRAILER_NAME && ch == ':') {
+                st = CK_TRAILER_VALUE;
+            } else if (st == CK_TRAILER_VALUE && ch == '\r') {
+                st = CK_TRAILER_LF;
+            } else {
+                r = ch == 0 ? GH_RULE_NUL_BYTE : GH_RULE_BAD_TRAILER;
+                goto fail;
+            }
+            break;
+        case CK_FINAL_LF:
+            if (d[i] != '\n') {
+                r = GH_RULE_BARE_CR;
+                goto fail;
+            }
+            c->state = CK_DONE;
+            *consumed = i + 1;
+            return GH_HTTP1_DONE;
+        case CK_DONE:
+            *consumed = 0;
+            return GH_HTTP1_DONE;
+        default:
+            r = GH_RULE_BAD_CHUNK_SIZE;       /* corrupted state */
+            goto fail;
+        }
+        i++;
+    }
+    c->state = st;
+    *consumed = i;
+    return st == CK_DONE ? GH_HTTP1_DONE : GH_HTTP1_INCOMPLETE;
+fail:
+    c->state = -(int)r;
+    *consumed = i;
+    if (rule)
+        *rule = r;
+    return GH_HTTP1_ERROR;
+}

@@ -1,0 +1,749 @@
+/* http_proxy.c - mode = http; see http_proxy.h.
+ *
+ * Requests: a head is parsed only once complete (gh_http1_head_end finds
+ * its end incrementally), checked, and written to the backend rebuilt from
+ * its parsed fields, so what the backend reads is exactly what was checked:
+ * one field per line, normalised spacing, a single Content-Length, no
+ * hop-by-hop fields, and gatehouse's own X-Forwarded-* and X-Request-Id.
+ * Bodies stream through as they arrive, checked (chunked syntax) and
+ * counted (max_body) on the way.
+ *
+ * Responses: each head is parsed for its framing against the method of the
+ * oldest request in flight, so every response is paired with its request and
+ * the client connection is kept alive only when both sides allow it. */
+#include "gatehouse/http_proxy.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "gatehouse/log.h"
+
+/* Bytes the rebuilt head may add to the original: X-Forwarded-For (client
+ * address), X-Forwarded-Proto, X-Request-Id, Connection. */
+#define HEAD_GROWTH 512
+
+/* Scratch for parsing: parsed spans are used only within one feed call, so
+ * one per process serves every connection. */
+static struct gh_http1_request scratch_req;
+static struct gh_http1_response scratch_resp;
+
+static uint64_t id_state[2];
+
+/* xorshift128+: request ids only need to be unique, not secret. */
+static uint64_t next_request_id(void)
+{
+    if (id_state[0] == 0 && id_state[1] == 0) {
+        if (getrandom(id_state, sizeof id_state, 0) != sizeof id_state || !(id_state[0] | id_state[1]))
+            id_state[0] = 0x9e3779b97f4a7c15ULL; /* never both zero */
+    }
+    uint64_t s1 = id_state[0];
+    const uint64_t s0 = id_state[1];
+    id_state[0] = s0;
+    s1 ^= s1 << 23;
+    id_state[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+    return id_state[1] + s0;
+}
+
+void gh_http_proxy_init(struct gh_http_proxy *hp, const struct gh_listener_config *cfg,
+                        const char *client_addr)
+{
+    memset(hp, 0, sizeof *hp);
+    hp->cfg = cfg;
+    hp->client_addr = client_addr;
+    hp->req_phase = GH_HTTP_HEAD;
+    hp->resp_phase = GH_HTTP_HEAD;
+}
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 400: return "Bad Request";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 431: return "Request Header Fields Too Large";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Error";
+    }
+}
+
+/* Queues "STATUS ... Connection: close" with a one-line text body naming
+ * the reason; nothing more is read from the client. */
+static void queue_reply(struct gh_http_proxy *hp, int status, const char *why)
+{
+    char body[160];
+    int body_len;
+
+    if (hp->reply_queued)
+        return;
+    body_len = snprintf(body, sizeof body, "%d %s: %s\n", status, reason_phrase(status), why);
+    if (body_len < 0 || (size_t)body_len >= sizeof body)
+        body_len = (int)sizeof body - 1;
+    int n = snprintf(hp->reply, sizeof hp->reply,
+                     "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+                     "Connection: close\r\n%s%s%s\r\n%.*s",
+                     status, reason_phrase(status), body_len, hp->cfg->hsts[0] ? "Strict-Transport-Security: " : "",
+                     hp->cfg->hsts, hp->cfg->hsts[0] ? "\r\n" : "", body_len, body);
+    hp->reply_len = n > 0 && (size_t)n < sizeof hp->reply ? (size_t)n : 0;
+    hp->reply_queued = true;
+    hp->close_after_reply = true;
+    hp->req_phase = GH_HTTP_STOPPED;
+}
+
+static void reject(struct gh_http_proxy *hp, enum gh_http1_rule rule, uint64_t conn_id,
+                   const uint8_t *excerpt, size_t excerpt_len)
+{
+    char raw[48], quoted[160];
+    size_t n = excerpt_len < sizeof raw - 1 ? excerpt_len : sizeof raw - 1;
+    memcpy(raw, excerpt, n);
+    raw[n] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if (raw[i] == '\0')
+            raw[i] = '?';
+    int status = gh_http1_rule_status(rule);
+    gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s rule=%s status=%d excerpt=%s",
+           (unsigned long long)conn_id, hp->cfg->name, gh_http1_rule_name(rule), status,
+           gh_log_quote(raw, quoted, sizeof quoted));
+    queue_reply(hp, status, gh_http1_rule_name(rule));
+}
+
+static bool method_allowed(const struct gh_listener_config *cfg, struct gh_http1_span m)
+{
+    for (size_t i = 0; i < cfg->n_methods; i++) {
+        size_t n = strlen(cfg->allow_methods[i]);
+        if (n == m.len && memcmp(cfg->allow_methods[i], m.p, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* ---- writing a head ---------------------------------------------------- */
+
+struct out {
+    uint8_t *p;
+    size_t room;
+    size_t len;
+    bool overflow;
+};
+
+static void put(struct out *o, const void *data, size_t n)
+{
+    if (o->len + n > o->room) {
+        o->overflow = true;
+        return;
+    }
+    memcpy(o->p + o->len, data, n);
+    o->len += n;
+}
+
+static void puts_(struct out *o, const char *s) { put(o, s, strlen(s)); }
+
+static void put_span(struct out *o, struct gh_http1_span s) { put(o, s.p, s.len); }
+
+/* Field values keep their bytes, except that an obs-fold (allowed through
+ * in report mode) becomes spaces: RFC 9112 5.2 lets a proxy replace it. */
+static void put_value(struct out *o, struct gh_http1_span v)
+{
+    if (o->len + v.len > o->room) {
+        o->overflow = true;
+        return;
+    }
+    for (size_t i = 0; i < v.len; i++) {
+        uint8_t c = (uint8_t)v.p[i];
+        o->p[o->len++] = (c == '\r' || c == '\n') ? ' ' : c;
+    }
+}
+
+static bool name_is(struct gh_http1_span name, const char *lower)
+{
+    return gh_http1_span_equals(name, lower);
+}
+
+/* Fields gatehouse itself sets; a client's copies never reach the backend. */
+static bool is_own_field(struct gh_http1_span name)
+{
+    return name_is(name, "x-forwarded-proto") || name_is(name, "x-request-id") ||
+           name_is(name, "x-client-cert-subject") || name_is(name, "x-client-cert-fingerprint") ||
+           name_is(name, "x-client-verified");
+}
+
+/* RFC 9110 7.6.1: hop-by-hop fields end at gatehouse. */
+static bool is_hop_by_hop(struct gh_http1_span name)
+{
+    return name_is(name, "connection") || name_is(name, "keep-alive") ||
+           name_is(name, "proxy-connection") || name_is(name, "te") ||
+           name_is(name, "upgrade") || name_is(name, "proxy-authorization") ||
+           name_is(name, "proxy-authenticate");
+}
+
+/* Fields a Connection header may never remove: the framing and the fields
+ * gatehouse adds. */
+static bool is_protected(struct gh_http1_span name)
+{
+    return name_is(name, "host") || name_is(name, "content-length") ||
+           name_is(name, "transfer-encoding") || name_is(name, "x-forwarded-for") ||
+           is_own_field(name);
+}
+
+static bool same_token(const char *a, size_t an, struct gh_http1_span b)
+{
+    if (an != b.len || an == 0)
+        return false;
+    for (size_t k = 0; k < an; k++) {
+        char x = a[k], y = b.p[k];
+        if (x >= 'A' && x <= 'Z')
+            x = (char)(x + 32);
+        if (y >= 'A' && y <= 'Z')
+            y = (char)(y + 32);
+        if (x != y)
+            return false;
+    }
+    return true;
+}
+
+/* Is NAME listed in any Connection field of REQ? */
+static bool named_by_connection(const struct gh_http1_request *req, struct gh_http1_span name)
+{
+    for (size_t i = 0; i < req->n_headers; i++) {
+        const struct gh_http1_header *h = &req->headers[i];
+        if (!name_is(h->name, "connection"))
+            continue;
+        const char *p = h->value.p, *end = h->value.p + h->value.len;
+        while (p < end) {
+            while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+                p++;
+            const char *t = p;
+            while (p < end && *p != ',' && *p != ' ' && *p != '\t')
+                p++;
+            if (same_token(t, (size_t)(p - t), name))
+                return true;
+        }
+    }
+    return false;
+}
+
+static void write_request_head(struct gh_http_proxy *hp, const struct gh_http1_request *req,
+                               struct out *o, uint64_t request_id)
+{
+    const struct gh_listener_config *cfg = hp->cfg;
+    char line[128];
+    bool cl_written = false;
+    bool xff_written = false;
+
+    put_span(o, req->method);
+    puts_(o, " ");
+    put_span(o, req->target);
+    puts_(o, req->minor_version == 1 ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n");
+
+    for (size_t i = 0; i < req->n_headers; i++) {
+        const struct gh_http1_header *h = &req->headers[i];
+        if (is_hop_by_hop(h->name) || is_own_field(h->name))
+            continue;
+        if (!is_protected(h->name) && named_by_connection(req, h->name))
+            continue;
+        if (name_is(h->name, "content-length")) {
+            if (cl_written)
+                continue; /* identical duplicates collapse into one */
+            snprintf(line, sizeof line, "Content-Length: %llu\r\n",
+                     (unsigned long long)req->content_length);
+            puts_(o, line);
+            cl_written = true;
+            continue;
+        }
+        if (name_is(h->name, "x-forwarded-for")) {
+            if (!cfg->xff_append || xff_written)
+                continue;
+            /* append mode: every earlier hop's value, then ours */
+            puts_(o, "X-Forwarded-For: ");
+            bool first = true;
+            for (size_t j = i; j < req->n_headers; j++) {
+                if (!name_is(req->headers[j].name, "x-forwarded-for"))
+                    continue;
+                if (!first)
+                    puts_(o, ", ");
+                put_value(o, req->headers[j].value);
+                first = false;
+            }
+            puts_(o, ", ");
+            puts_(o, hp->client_addr);
+            puts_(o, "\r\n");
+            xff_written = true;
+            continue;
+        }
+        put_span(o, h->name);
+        puts_(o, ": ");
+        put_value(o, h->value);
+        puts_(o, "\r\n");
+    }
+    if (!xff_written) {
+        puts_(o, "X-Forwarded-For: ");
+        puts_(o, hp->client_addr);
+        puts_(o, "\r\n");
+    }
+    snprintf(line, sizeof line, "X-Forwarded-Proto: https\r\nX-Request-Id: %016llx\r\n",
+             (unsigned long long)request_id);
+    puts_(o, line);
+    if (req->connection_close)
+        puts_(o, "Connection: close\r\n");
+    else if (req->minor_version == 0)
+        puts_(o, "Connection: keep-alive\r\n");
+    puts_(o, "\r\n");
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+static void log_policy_hits(const struct gh_http_proxy *hp, gh_http1_rule_set hits,
+                            uint64_t conn_id, uint64_t request_id)
+{
+    for (int r = GH_RULE_FRAMING_LAST + 1; r < GH_RULE_COUNT; r++) {
+        if (hits & ((gh_http1_rule_set)1 << r))
+            gh_log(GH_LOG_INFO, "anomaly",
+                   " conn=%llu listener=%s request_id=%016llx rule=%s action=log",
+                   (unsigned long long)conn_id, hp->cfg->name, (unsigned long long)request_id,
+                   gh_http1_rule_name((enum gh_http1_rule)r));
+    }
+}
+
+/* Handles one complete head at io->in. Returns false when it cannot be
+ * forwarded yet (no room) or was rejected. */
+static bool take_request_head(struct gh_http_proxy *hp, struct gh_http_io *io, size_t head_len,
+                              uint64_t conn_id)
+{
+    const struct gh_listener_config *cfg = hp->cfg;
+    struct gh_http1_request *req = &scratch_req;
+    enum gh_http1_rule rule = GH_RULE_NONE;
+    gh_http1_rule_set enforced, hits;
+    struct out o;
+
+    if (hp->queue_len == GH_HTTP_PIPELINE_MAX)
+        return false; /* wait for a response to complete */
+    if (io->out_room < head_len + HEAD_GROWTH + strlen(hp->client_addr))
+        return false; /* wait for the backend to drain */
+
+    if (gh_http1_parse_request((const char *)io->in, head_len, &cfg->http_limits, req, &rule) !=
+        GH_HTTP1_DONE) {
+        reject(hp, rule, conn_id, io->in, head_len);
+        return false;
+    }
+    hits = req->policy_hits;
+    if (!method_allowed(cfg, req->method))
+        hits |= (gh_http1_rule_set)1 << GH_RULE_METHOD_NOT_ALLOWED;
+    enforced = cfg->report_only ? 0 : hits & ~cfg->log_rules;
+    if (enforced) {
+        for (int r = GH_RULE_FRAMING_LAST + 1; r < GH_RULE_COUNT; r++) {
+            if (enforced & ((gh_http1_rule_set)1 << r)) {
+                reject(hp, (enum gh_http1_rule)r, conn_id, io->in, head_len);
+                return false;
+            }
+        }
+    }
+    if (req->body == GH_BODY_LENGTH && req->content_length > cfg->max_body) {
+        reject(hp, GH_RULE_BODY_TOO_LARGE, conn_id, io->in, head_len);
+        return false;
+    }
+
+    uint64_t request_id = next_request_id();
+    if (hits)
+        log_policy_hits(hp, hits, conn_id, request_id);
+
+    o = (struct out){io->out, io->out_room, 0, false};
+    write_request_head(hp, req, &o, request_id);
+    if (o.overflow)
+        return false; /* cannot happen with the room checked above; wait rather than cut */
+
+    struct gh_http_pending *p =
+        &hp->queue[(hp->queue_head + hp->queue_len) % GH_HTTP_PIPELINE_MAX];
+    memset(p, 0, sizeof *p);
+    p->request_id = request_id;
+    p->started = io->now;
+    snprintf(p->method, sizeof p->method, "%.*s", (int)req->method.len, req->method.p);
+    size_t tn = req->target.len > GH_HTTP_TARGET_EXCERPT ? GH_HTTP_TARGET_EXCERPT : req->target.len;
+    memcpy(p->target, req->target.p, tn);
+    p->target[tn] = '\0';
+    if (req->target.len > GH_HTTP_TARGET_EXCERPT)
+        memcpy(p->target + tn, "...", 4);
+    p->is_head = gh_http1_span_equals(req->method, "head");
+    p->is_connect = gh_http1_span_equals(req->method, "connect");
+    p->close_after = req->connection_close;
+    hp->queue_len++;
+
+    io->consumed += head_len;
+    io->produced += o.len;
+    io->in += head_len;
+    io->in_len -= head_len;
+    io->out += o.len;
+    io->out_room -= o.len;
+
+    hp->req_scan = 0;
+    hp->req_head_started = 0;
+    hp->req_body_bytes = 0;
+    if (req->body == GH_BODY_LENGTH && req->content_length > 0) {
+        hp->req_phase = GH_HTTP_BODY_LENGTH;
+        hp->req_body_left = req->content_length;
+    } else if (req->body == GH_BODY_CHUNKED) {
+        hp->req_phase = GH_HTTP_BODY_CHUNKED;
+        gh_http1_chunked_init(&hp->req_chunked);
+    } else {
+        hp->req_phase = req->connection_close ? GH_HTTP_STOPPED : GH_HTTP_HEAD;
+    }
+    if (req->connection_close)
+        hp->close_when_idle = true;
+    return true;
+}
+
+/* Moves up to n input bytes unchanged to the output. */
+static size_t pass_through(struct gh_http_io *io, size_t n)
+{
+    if (n > io->in_len)
+        n = io->in_len;
+    if (n > io->out_room)
+        n = io->out_room;
+    memcpy(io->out, io->in, n);
+    io->in += n;
+    io->in_len -= n;
+    io->out += n;
+    io->out_room -= n;
+    io->consumed += n;
+    io->produced += n;
+    return n;
+}
+
+static void request_body_done(struct gh_http_proxy *hp)
+{
+    struct gh_http_pending *p =
+        &hp->queue[(hp->queue_head + hp->queue_len - 1) % GH_HTTP_PIPELINE_MAX];
+    p->body_bytes = hp->req_body_bytes;
+    hp->req_phase = p->close_after ? GH_HTTP_STOPPED : GH_HTTP_HEAD;
+}
+
+enum gh_http_action gh_http_from_client(struct gh_http_proxy *hp, struct gh_http_io *io,
+                                        uint64_t conn_id)
+{
+    io->consumed = io->produced = 0;
+    while (io->in_len > 0 && !hp->reply_queued) {
+        switch (hp->req_phase) {
+        case GH_HTTP_HEAD: {
+            size_t head_len = 0;
+            enum gh_http1_rule rule = GH_RULE_NONE;
+            if (hp->req_head_started == 0)
+                hp->req_head_started = io->now;
+            enum gh_http1_status st = gh_http1_head_end((const char *)io->in, io->in_len, true,
+                                                        &hp->cfg->http_limits, &hp->req_scan,
+                                                        &head_len, &rule);
+            if (st == GH_HTTP1_INCOMPLETE)
+                return GH_HTTP_CONTINUE;
+            if (st == GH_HTTP1_ERROR) {
+                reject(hp, rule, conn_id, io->in, io->in_len);
+                return GH_HTTP_CONTINUE;
+            }
+            if (!take_request_head(hp, io, head_len, conn_id))
+                return hp->reply_queued ? GH_HTTP_CONTINUE : GH_HTTP_BLOCKED;
+            break;
+        }
+        case GH_HTTP_BODY_LENGTH: {
+            size_t n = io->in_len < hp->req_body_left ? io->in_len : (size_t)hp->req_body_left;
+            n = pass_through(io, n);
+            if (n == 0)
+                return GH_HTTP_BLOCKED;
+            hp->req_body_left -= n;
+            hp->req_body_bytes += n;
+            if (hp->req_body_left == 0)
+                request_body_done(hp);
+            break;
+        }
+        case GH_HTTP_BODY_CHUNKED: {
+            size_t take = io->in_len < io->out_room ? io->in_len : io->out_room;
+            size_t used = 0;
+            enum gh_http1_rule rule = GH_RULE_NONE;
+            if (take == 0)
+                return GH_HTTP_BLOCKED;
+            enum gh_http1_status st = gh_http1_chunked_feed(
+                &hp->req_chunked, (const char *)io->in, take, &hp->cfg->http_limits, &used, &rule);
+            if (st == GH_HTTP1_ERROR) {
+                /* Part of this body may be with the backend already: the
+                 * connection to it is closed with the request incomplete. */
+                reject(hp, rule, conn_id, io->in + used, io->in_len - used);
+                return GH_HTTP_CLOSE;
+            }
+            if (hp->req_chunked.body_bytes > hp->cfg->max_body) {
+                reject(hp, GH_RULE_BODY_TOO_LARGE, conn_id, io->in, used);
+                return GH_HTTP_CLOSE;
+            }
+            pass_through(io, used);
+            hp->req_body_bytes = hp->req_chunked.body_bytes;
+            if (st == GH_HTTP1_DONE)
+                request_body_done(hp);
+            break;
+        }
+        case GH_HTTP_TUNNEL:
+            if (pass_through(io, io->in_len) == 0)
+                return GH_HTTP_BLOCKED;
+            break;
+        case GH_HTTP_UNTIL_CLOSE:
+        case GH_HTTP_STOPPED:
+            /* After Connection: close nothing more is forwarded. */
+            io->consumed += io->in_len;
+            io->in += io->in_len;
+            io->in_len = 0;
+            return GH_HTTP_CONTINUE;
+        }
+    }
+    return GH_HTTP_CONTINUE;
+}
+
+/* ---- responses ----------------------------------------------------------- */
+
+static struct gh_http_pending *oldest(struct gh_http_proxy *hp)
+{
+    return hp->queue_len ? &hp->queue[hp->queue_head] : NULL;
+}
+
+static void response_done(struct gh_http_proxy *hp, double now, uint64_t conn_id)
+{
+    struct gh_http_pending *p = oldest(hp);
+    char target[GH_HTTP_TARGET_EXCERPT * 4 + 16];
+    if (p) {
+        gh_log(GH_LOG_INFO, "request",
+               " conn=%llu listener=%s request_id=%016llx method=%s target=%s status=%d "
+               "request_body=%llu response_bytes=%llu ttfb=%.6f total=%.6f",
+               (unsigned long long)conn_id, hp->cfg->name, (unsigned long long)p->request_id,
+               p->method, gh_log_quote(p->target, target, sizeof target), hp->resp_status,
+               (unsigned long long)p->body_bytes, (unsigned long long)hp->resp_bytes,
+               hp->resp_first_byte > 0 ? hp->resp_first_byte - p->started : 0.0, now - p->started);
+        if (p->close_after)
+            hp->close_when_idle = true;
+        hp->queue_head = (hp->queue_head + 1) % GH_HTTP_PIPELINE_MAX;
+        hp->queue_len--;
+    }
+    hp->requests++;
+    if (hp->resp_close)
+        hp->close_when_idle = true;
+    hp->resp_phase = GH_HTTP_HEAD;
+    hp->resp_scan = 0;
+    hp->resp_bytes = 0;
+    hp->resp_first_byte = 0;
+    hp->resp_close = false;
+}
+
+static bool take_response_head(struct gh_http_proxy *hp, struct gh_http_io *io, size_t head_len,
+                               uint64_t conn_id)
+{
+    struct gh_http1_response *resp = &scratch_resp;
+    struct gh_http_pending *p = oldest(hp);
+    enum gh_http1_rule rule = GH_RULE_NONE;
+    struct gh_http1_span method = {p ? p->method : "GET", p ? strlen(p->method) : 3};
+    const char *hsts = hp->cfg->hsts;
+    size_t extra = hsts[0] ? strlen(hsts) + 32 : 0;
+    bool add_hsts = hsts[0] != '\0';
+
+    if (io->out_room < head_len + extra)
+        return false;
+    if (gh_http1_parse_response((const char *)io->in, head_len, NULL, method, resp, &rule) !=
+            GH_HTTP1_DONE ||
+        !p) {
+        gh_log(GH_LOG_WARN, "backend_error", " conn=%llu listener=%s reason=bad_response rule=%s",
+               (unsigned long long)conn_id, hp->cfg->name,
+               p ? gh_http1_rule_name(rule) : "response_without_request");
+        gh_http_backend_failed(hp, 502, "malformed response from the backend");
+        return false;
+    }
+    if (resp->status == 101) {
+        /* Upgrades are stripped from requests, so a 101 is a backend error. */
+        gh_http_backend_failed(hp, 502, "unexpected protocol switch");
+        return false;
+    }
+    for (size_t i = 0; i < resp->n_headers && add_hsts; i++)
+        if (gh_http1_span_equals(resp->headers[i].name, "strict-transport-security"))
+            add_hsts = false;
+
+    if (hp->resp_first_byte == 0)
+        hp->resp_first_byte = io->now;
+    /* The head goes on as the backend wrote it, HSTS added before its end. */
+    size_t keep = head_len - 2;
+    memcpy(io->out, io->in, keep);
+    size_t n = keep;
+    if (add_hsts)
+        n += (size_t)snprintf((char *)io->out + n, io->out_room - n,
+                              "Strict-Transport-Security: %s\r\n", hsts);
+    memcpy(io->out + n, "\r\n", 2);
+    n += 2;
+    io->in += head_len;
+    io->in_len -= head_len;
+    io->consumed += head_len;
+    io->out += n;
+    io->out_room -= n;
+    io->produced += n;
+    hp->resp_bytes += n;
+    hp->resp_scan = 0;
+
+    if (resp->status < 200) {
+        hp->resp_phase = GH_HTTP_HEAD; /* interim (100 Continue): the real answer follows */
+        return true;
+    }
+    hp->resp_status = resp->status;
+    hp->resp_close = resp->connection_close;
+    switch (resp->body) {
+    case GH_BODY_NONE:
+        response_done(hp, io->now, conn_id);
+        break;
+    case GH_BODY_LENGTH:
+        if (resp->content_length == 0) {
+            response_done(hp, io->now, conn_id);
+        } else {
+            hp->resp_phase = GH_HTTP_BODY_LENGTH;
+            hp->resp_body_left = resp->content_length;
+        }
+        break;
+    case GH_BODY_CHUNKED:
+        hp->resp_phase = GH_HTTP_BODY_CHUNKED;
+        gh_http1_chunked_init(&hp->resp_chunked);
+        break;
+    case GH_BODY_UNTIL_CLOSE:
+        hp->resp_phase = GH_HTTP_UNTIL_CLOSE;
+        hp->resp_close = true;
+        if (p->is_connect && resp->status >= 200 && resp->status < 300) {
+            hp->resp_phase = GH_HTTP_TUNNEL;
+            hp->req_phase = GH_HTTP_TUNNEL;
+        }
+        break;
+    }
+    return true;
+}
+
+enum gh_http_action gh_http_from_backend(struct gh_http_proxy *hp, struct gh_http_io *io,
+                                         uint64_t conn_id)
+{
+    io->consumed = io->produced = 0;
+    while (io->in_len > 0) {
+        switch (hp->resp_phase) {
+        case GH_HTTP_HEAD: {
+            size_t head_len = 0;
+            enum gh_http1_rule rule = GH_RULE_NONE;
+            struct gh_http1_limits lim = hp->cfg->http_limits;
+            lim.max_header_bytes = hp->cfg->buffer_size - 64;
+            lim.max_headers = GH_HTTP1_MAX_HEADERS;
+            enum gh_http1_status st = gh_http1_head_end((const char *)io->in, io->in_len, false,
+                                                        &lim, &hp->resp_scan, &head_len, &rule);
+            if (st == GH_HTTP1_INCOMPLETE)
+                return GH_HTTP_CONTINUE;
+            if (st == GH_HTTP1_ERROR || !take_response_head(hp, io, head_len, conn_id)) {
+                if (st == GH_HTTP1_ERROR) {
+                    gh_log(GH_LOG_WARN, "backend_error",
+                           " conn=%llu listener=%s reason=bad_response rule=%s",
+                           (unsigned long long)conn_id, hp->cfg->name, gh_http1_rule_name(rule));
+                    gh_http_backend_failed(hp, 502, "malformed response from the backend");
+                }
+                return hp->reply_queued || hp->resp_phase == GH_HTTP_STOPPED ? GH_HTTP_CLOSE
+                                                                              : GH_HTTP_BLOCKED;
+            }
+            break;
+        }
+        case GH_HTTP_BODY_LENGTH: {
+            size_t want = io->in_len < hp->resp_body_left ? io->in_len : (size_t)hp->resp_body_left;
+            size_t n = pass_through(io, want);
+            if (n == 0)
+                return GH_HTTP_BLOCKED;
+            hp->resp_body_left -= n;
+            hp->resp_bytes += n;
+            if (hp->resp_body_left == 0)
+                response_done(hp, io->now, conn_id);
+            break;
+        }
+        case GH_HTTP_BODY_CHUNKED: {
+            size_t take = io->in_len < io->out_room ? io->in_len : io->out_room;
+            size_t used = 0;
+            enum gh_http1_rule rule = GH_RULE_NONE;
+            if (take == 0)
+                return GH_HTTP_BLOCKED;
+            enum gh_http1_status st = gh_http1_chunked_feed(
+                &hp->resp_chunked, (const char *)io->in, take, &hp->cfg->http_limits, &used, &rule);
+            if (st == GH_HTTP1_ERROR) {
+                gh_log(GH_LOG_WARN, "backend_error",
+                       " conn=%llu listener=%s reason=bad_response rule=%s",
+                       (unsigned long long)conn_id, hp->cfg->name, gh_http1_rule_name(rule));
+                hp->resp_phase = GH_HTTP_STOPPED;
+                return GH_HTTP_CLOSE; /* the client sees the response cut short */
+            }
+            hp->resp_bytes += pass_through(io, used);
+            if (st == GH_HTTP1_DONE)
+                response_done(hp, io->now, conn_id);
+            break;
+        }
+        case GH_HTTP_UNTIL_CLOSE:
+        case GH_HTTP_TUNNEL: {
+            size_t n = pass_through(io, io->in_len);
+            if (n == 0)
+                return GH_HTTP_BLOCKED;
+            hp->resp_bytes += n;
+            break;
+        }
+        case GH_HTTP_STOPPED:
+            io->consumed += io->in_len;
+            io->in += io->in_len;
+            io->in_len = 0;
+            return GH_HTTP_CLOSE;
+        }
+    }
+    if (hp->close_when_idle && hp->queue_len == 0 && hp->resp_phase == GH_HTTP_HEAD)
+        return GH_HTTP_CLOSE;
+    return GH_HTTP_CONTINUE;
+}
+
+enum gh_http_action gh_http_backend_eof(struct gh_http_proxy *hp, double now, uint64_t conn_id)
+{
+    if (hp->resp_phase == GH_HTTP_UNTIL_CLOSE) {
+        response_done(hp, now, conn_id);
+        return GH_HTTP_CLOSE;
+    }
+    if (hp->resp_phase == GH_HTTP_TUNNEL)
+        return GH_HTTP_CLOSE;
+    if (hp->resp_phase == GH_HTTP_HEAD && hp->resp_scan == 0 && hp->queue_len > 0)
+        gh_http_backend_failed(hp, 502, "the backend closed without answering");
+    return GH_HTTP_CLOSE;
+}
+
+void gh_http_backend_failed(struct gh_http_proxy *hp, int status, const char *why)
+{
+    if (hp->resp_phase == GH_HTTP_HEAD && hp->resp_bytes == 0 && hp->resp_scan == 0) {
+        /* the failed response is the next one due: the error takes its place */
+        hp->queue_len = 0;
+        queue_reply(hp, status, why);
+    }
+    hp->resp_phase = GH_HTTP_STOPPED;
+    hp->req_phase = GH_HTTP_STOPPED;
+}
+
+void gh_http_head_timeout(struct gh_http_proxy *hp)
+{
+    if (hp->queue_len == 0)
+        queue_reply(hp, 408, "the request head did not arrive in time");
+    hp->req_phase = GH_HTTP_STOPPED;
+    hp->close_when_idle = true;
+}
+
+bool gh_http_head_pending(const struct gh_http_proxy *hp)
+{
+    return hp->req_phase == GH_HTTP_HEAD && hp->req_head_started > 0;
+}
+
+bool gh_http_take_reply(struct gh_http_proxy *hp, const char **data, size_t *len)
+{
+    if (!hp->reply_queued || hp->reply_len == 0 || hp->queue_len > 0)
+        return false;
+    *data = hp->reply;
+    *len = hp->reply_len;
+    hp->reply_len = 0;
+    return true;
+}
+
+bool gh_http_client_paused(const struct gh_http_proxy *hp)
+{
+    return hp->reply_queued || hp->queue_len == GH_HTTP_PIPELINE_MAX ||
+           hp->req_phase == GH_HTTP_STOPPED;
+}
