@@ -30,8 +30,15 @@ enum listener_key {
     LK_CONNECT_TIMEOUT, LK_IDLE_TIMEOUT, LK_MAX_CONNECTIONS, LK_BUFFER_SIZE,
     LK_BACKLOG, LK_VALIDATION, LK_LOG_RULES, LK_ALLOW_METHODS, LK_MAX_REQUEST_LINE,
     LK_MAX_HEADER_BYTES, LK_MAX_HEADERS, LK_MAX_BODY, LK_MAX_CHUNK_EXT, LK_MAX_TRAILER_BYTES,
-    LK_HEADER_TIMEOUT, LK_FORWARDED_FOR, LK_HSTS, LK_COUNT
+    LK_HEADER_TIMEOUT, LK_FORWARDED_FOR, LK_HSTS, LK_REDIRECT_PORT, LK_COUNT
 };
+
+/* Keys that mean nothing to a plaintext redirect listener. */
+#define TLS_AND_BACKEND_KEYS                                                                \
+    ((1u << LK_BACKEND) | (1u << LK_CERT) | (1u << LK_KEY) | (1u << LK_TLS_MIN_VERSION) |   \
+     (1u << LK_CIPHERS) | (1u << LK_CIPHERSUITES) | (1u << LK_GROUPS) |                     \
+     (1u << LK_HANDSHAKE_TIMEOUT) | (1u << LK_CONNECT_TIMEOUT) | (1u << LK_FORWARDED_FOR) |  \
+     (1u << LK_VALIDATION) | (1u << LK_LOG_RULES) | (1u << LK_MAX_BODY))
 
 /* Keys that only mean something with mode = http. */
 #define HTTP_ONLY_KEYS                                                                      \
@@ -48,7 +55,7 @@ static const char *const listener_key_names[LK_COUNT] = {
     "connect_timeout", "idle_timeout", "max_connections", "buffer_size",
     "backlog", "validation", "log_rules", "allow_methods", "max_request_line",
     "max_header_bytes", "max_headers", "max_body", "max_chunk_ext", "max_trailer_bytes",
-    "header_timeout", "forwarded_for", "hsts",
+    "header_timeout", "forwarded_for", "hsts", "redirect_port",
 };
 
 static const char *const global_key_names[GK_COUNT] = {
@@ -465,6 +472,7 @@ static void listener_defaults(struct gh_listener_config *l)
     l->http_limits.max_chunk_ext = 256;
     l->http_limits.max_trailer_bytes = 4096;
     l->max_body = 1u << 20;
+    l->redirect_port = 443;
     l->header_timeout = 10.0;
     static const char *const default_methods[] = {"GET", "HEAD", "POST", "PUT",
                                                   "DELETE", "OPTIONS", "PATCH"};
@@ -579,8 +587,10 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
             l->mode = GH_MODE_TCP;
         else if (strcmp(value, "http") == 0)
             l->mode = GH_MODE_HTTP;
+        else if (strcmp(value, "redirect") == 0)
+            l->mode = GH_MODE_REDIRECT;
         else
-            parse_error(st, name, "unknown mode '%s' (tcp, http)", value);
+            parse_error(st, name, "unknown mode '%s' (tcp, http, redirect)", value);
         break;
     case LK_CERT:
         if (set_path(st, name, value, l->cert) == 0)
@@ -699,6 +709,10 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
             parse_error(st, name, "an HSTS value starts with max-age=");
         else
             snprintf(l->hsts, sizeof l->hsts, "%s", value);
+        break;
+    case LK_REDIRECT_PORT:
+        if (set_uint(st, name, value, 1, 65535, &u) == 0)
+            l->redirect_port = (int)u;
         break;
     case LK_COUNT:
         break;
@@ -1021,11 +1035,23 @@ static void check_whole_file(struct parse_state *st)
     for (size_t i = 0; i < cfg->n_listeners; i++) {
         struct gh_listener_config *l = &cfg->listeners[i];
         for (size_t r = 0; r < sizeof required / sizeof required[0]; r++) {
+            if (l->mode == GH_MODE_REDIRECT && required[r] != LK_LISTEN)
+                continue;
             if (!(st->listener_seen[i] & (1u << required[r])))
                 gh_config_error_add(st->errs, l->line, listener_key_names[required[r]],
                                     "required key is missing in [listener:%s]", l->name);
         }
-        if (l->mode != GH_MODE_HTTP) {
+        if (l->mode == GH_MODE_REDIRECT) {
+            for (int k = 0; k < LK_COUNT; k++)
+                if ((TLS_AND_BACKEND_KEYS & (1u << k)) && (st->listener_seen[i] & (1u << k)))
+                    gh_config_error_add(st->errs, st->listener_key_line[i][k],
+                                        listener_key_names[k],
+                                        "not used by a plaintext redirect listener");
+        } else if (st->listener_seen[i] & (1u << LK_REDIRECT_PORT)) {
+            gh_config_error_add(st->errs, st->listener_key_line[i][LK_REDIRECT_PORT],
+                                "redirect_port", "only with mode = redirect");
+        }
+        if (l->mode == GH_MODE_TCP) {
             for (int k = 0; k < LK_COUNT; k++)
                 if ((HTTP_ONLY_KEYS & (1u << k)) && (st->listener_seen[i] & (1u << k)))
                     gh_config_error_add(st->errs, st->listener_key_line[i][k],

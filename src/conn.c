@@ -533,7 +533,7 @@ static bool frame_client_bytes(struct gh_conn *c, bool *moved)
     }
     if (c->http->reply_queued && !c->close_after_flush) {
         c->close_after_flush = true;
-        c->close_reason = "rejected";
+        c->close_reason = cfg_of(c)->mode == GH_MODE_REDIRECT ? "redirected" : "rejected";
     }
     if (c->to_backend_ready > 0 && c->backend_fd < 0 && !c->backend_done) {
         start_backend_connect(c);
@@ -782,9 +782,9 @@ void gh_conn_accept(struct gh_worker *w, struct gh_listener *l, int fd,
         return;
     }
     c->tls = gh_tls_session_new(l->tls, fd);
-    if (l->cfg->mode == GH_MODE_HTTP)
+    if (l->cfg->mode != GH_MODE_TCP)
         c->http = malloc(sizeof *c->http);
-    if (!c->tls || (l->cfg->mode == GH_MODE_HTTP && !c->http)) {
+    if (!c->tls || (l->cfg->mode != GH_MODE_TCP && !c->http)) {
         gh_log(GH_LOG_ERROR, "accept_failed", " listener=%s reason=out_of_memory", l->cfg->name);
         gh_tls_session_free(c->tls);
         free(c->http);

@@ -113,6 +113,56 @@ static void reject(struct gh_http_proxy *hp, enum gh_http1_rule rule, uint64_t c
     queue_reply(hp, status, gh_http1_rule_name(rule));
 }
 
+/* mode = redirect: "308 Permanent Redirect" to the same host and target
+ * over https, so a client that came in plaintext never sends its request
+ * anywhere but gatehouse's TLS listener. */
+static void queue_redirect(struct gh_http_proxy *hp, const struct gh_http1_request *req,
+                           uint64_t conn_id)
+{
+    struct gh_http1_span host = {0};
+    char port[16] = "";
+    int n;
+
+    if (req->host_index >= 0)
+        host = req->headers[req->host_index].value;
+    if (host.len == 0 || req->target_form != GH_TARGET_ORIGIN ||
+        (req->policy_hits & ((gh_http1_rule_set)1 << GH_RULE_BAD_HOST))) {
+        reject(hp, host.len == 0 ? GH_RULE_MISSING_HOST : GH_RULE_BAD_HOST, conn_id,
+               (const uint8_t *)req->method.p, req->head_len);
+        return;
+    }
+    /* Host may carry the plaintext port; the https port replaces it. */
+    size_t host_len = host.len;
+    if (host.p[host_len - 1] != ']') {
+        for (size_t i = host_len; i > 0; i--) {
+            if (host.p[i - 1] == ':') {
+                host_len = i - 1;
+                break;
+            }
+            if (host.p[i - 1] == ']')
+                break;
+        }
+    }
+    if (hp->cfg->redirect_port != 443)
+        snprintf(port, sizeof port, ":%d", hp->cfg->redirect_port);
+    n = snprintf(hp->reply, sizeof hp->reply,
+                 "HTTP/1.1 308 Permanent Redirect\r\nLocation: https://%.*s%s%.*s\r\n"
+                 "Content-Length: 0\r\nConnection: close\r\n\r\n",
+                 (int)host_len, host.p, port, (int)req->target.len, req->target.p);
+    if (n < 0 || (size_t)n >= sizeof hp->reply) {
+        reject(hp, GH_RULE_REQUEST_LINE_TOO_LONG, conn_id, (const uint8_t *)req->method.p,
+               req->head_len);
+        return;
+    }
+    gh_log(GH_LOG_INFO, "redirect", " conn=%llu listener=%s status=308",
+           (unsigned long long)conn_id, hp->cfg->name);
+    hp->reply_len = (size_t)n;
+    hp->reply_queued = true;
+    hp->close_after_reply = true;
+    hp->req_phase = GH_HTTP_STOPPED;
+    hp->requests++;
+}
+
 static bool method_allowed(const struct gh_listener_config *cfg, struct gh_http1_span m)
 {
     for (size_t i = 0; i < cfg->n_methods; i++) {
@@ -345,6 +395,14 @@ static bool take_request_head(struct gh_http_proxy *hp, struct gh_http_io *io, s
     }
     if (req->body == GH_BODY_LENGTH && req->content_length > cfg->max_body) {
         reject(hp, GH_RULE_BODY_TOO_LARGE, conn_id, io->in, head_len);
+        return false;
+    }
+
+    if (cfg->mode == GH_MODE_REDIRECT) {
+        queue_redirect(hp, req, conn_id);
+        io->consumed += head_len;
+        io->in += head_len;
+        io->in_len -= head_len;
         return false;
     }
 

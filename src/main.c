@@ -232,7 +232,8 @@ int main(int argc, char **argv)
         goto out;
     }
     for (size_t i = 0; i < cfg->n_listeners; i++)
-        tls[i] = gh_tls_context_new(&cfg->listeners[i], errs);
+        if (cfg->listeners[i].mode != GH_MODE_REDIRECT)
+            tls[i] = gh_tls_context_new(&cfg->listeners[i], errs);
     if (errs->count) {
         gh_config_errors_print(errs, stderr);
         goto out_tls;

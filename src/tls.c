@@ -230,6 +230,8 @@ struct gh_tls_session *gh_tls_session_new(struct gh_tls_context *tc, int fd)
     if (!s)
         return NULL;
     s->fd = fd;
+    if (!tc)
+        return s; /* plaintext (mode = redirect): no WOLFSSL at all */
     s->ssl = wolfSSL_new(tc->ctx);
     if (!s->ssl)
         goto fail;
@@ -249,7 +251,8 @@ void gh_tls_session_free(struct gh_tls_session *s)
 {
     if (!s)
         return;
-    wolfSSL_free(s->ssl);
+    if (s->ssl)
+        wolfSSL_free(s->ssl);
     free(s);
 }
 
@@ -268,8 +271,24 @@ static enum gh_tls_result classify(WOLFSSL *ssl, int ret)
     }
 }
 
+/* Plaintext sessions (a redirect listener) speak through the same calls. */
+static enum gh_tls_result plain_io_result(ssize_t n, size_t *moved)
+{
+    if (n > 0) {
+        *moved = (size_t)n;
+        return GH_TLS_OK;
+    }
+    if (n == 0)
+        return GH_TLS_EOF;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        return GH_TLS_WANT_READ;
+    return GH_TLS_ERROR;
+}
+
 enum gh_tls_result gh_tls_handshake(struct gh_tls_session *s)
 {
+    if (!s->ssl)
+        return GH_TLS_OK;
     int ret = wolfSSL_accept(SSL_OF(s));
     if (ret == WOLFSSL_SUCCESS)
         return GH_TLS_OK;
@@ -282,8 +301,10 @@ enum gh_tls_result gh_tls_handshake(struct gh_tls_session *s)
 
 enum gh_tls_result gh_tls_read(struct gh_tls_session *s, void *buf, size_t len, size_t *n)
 {
-    int ret = wolfSSL_read(SSL_OF(s), buf, (int)len);
     *n = 0;
+    if (!s->ssl)
+        return plain_io_result(recv(s->fd, buf, len, 0), n);
+    int ret = wolfSSL_read(SSL_OF(s), buf, (int)len);
     if (ret > 0) {
         *n = (size_t)ret;
         return GH_TLS_OK;
@@ -294,8 +315,12 @@ enum gh_tls_result gh_tls_read(struct gh_tls_session *s, void *buf, size_t len, 
 
 enum gh_tls_result gh_tls_write(struct gh_tls_session *s, const void *buf, size_t len, size_t *n)
 {
-    int ret = wolfSSL_write(SSL_OF(s), buf, (int)len);
     *n = 0;
+    if (!s->ssl) {
+        enum gh_tls_result r = plain_io_result(send(s->fd, buf, len, MSG_NOSIGNAL), n);
+        return r == GH_TLS_WANT_READ ? GH_TLS_WANT_WRITE : r == GH_TLS_EOF ? GH_TLS_ERROR : r;
+    }
+    int ret = wolfSSL_write(SSL_OF(s), buf, (int)len);
     if (ret > 0) {
         *n = (size_t)ret;
         return GH_TLS_OK;
@@ -306,6 +331,8 @@ enum gh_tls_result gh_tls_write(struct gh_tls_session *s, const void *buf, size_
 
 enum gh_tls_result gh_tls_close_notify(struct gh_tls_session *s)
 {
+    if (!s->ssl)
+        return shutdown(s->fd, SHUT_WR) == 0 || errno == ENOTCONN ? GH_TLS_OK : GH_TLS_ERROR;
     int ret = wolfSSL_shutdown(SSL_OF(s));
     if (ret == WOLFSSL_SUCCESS || ret == WOLFSSL_SHUTDOWN_NOT_DONE)
         return GH_TLS_OK; /* sent; we do not wait for the peer's reply */
@@ -315,6 +342,10 @@ enum gh_tls_result gh_tls_close_notify(struct gh_tls_session *s)
 
 const char *gh_tls_last_error(struct gh_tls_session *s, char *buf, size_t n)
 {
+    if (!s->ssl) {
+        snprintf(buf, n, "%s", strerror(errno));
+        return buf;
+    }
     int err = wolfSSL_get_error(SSL_OF(s), 0);
     if (s->peer_eof && (err == WOLFSSL_ERROR_WANT_READ || err == 0)) {
         snprintf(buf, n, "peer closed the connection");
@@ -326,6 +357,12 @@ const char *gh_tls_last_error(struct gh_tls_session *s, char *buf, size_t n)
 void gh_tls_session_info(struct gh_tls_session *s, struct gh_tls_info *info)
 {
     WOLFSSL *ssl = SSL_OF(s);
+    if (!ssl) {
+        info->version = "plaintext";
+        info->cipher = "none";
+        info->resumed = 0;
+        return;
+    }
     info->version = wolfSSL_get_version(ssl);
     info->cipher = wolfSSL_get_cipher_name(ssl);
     info->resumed = wolfSSL_session_reused(ssl);

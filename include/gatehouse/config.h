@@ -30,7 +30,7 @@
 
 enum gh_log_level { GH_LOG_DEBUG, GH_LOG_INFO, GH_LOG_WARN, GH_LOG_ERROR };
 
-enum gh_mode { GH_MODE_TCP, GH_MODE_HTTP };
+enum gh_mode { GH_MODE_TCP, GH_MODE_HTTP, GH_MODE_REDIRECT };
 
 /* wolfSSL group ids are ints; we keep the names' ids here so the config
  * module needs no TLS headers. */
@@ -75,6 +75,9 @@ struct gh_listener_config {
     size_t n_methods;
     bool xff_append;             /* forwarded_for = append */
     char hsts[GH_HSTS_MAX];      /* Strict-Transport-Security value, "" = none */
+
+    /* mode = redirect: plaintext, every request gets 308 to https */
+    int redirect_port;
 };
 
 struct gh_global_config {

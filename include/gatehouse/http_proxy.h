@@ -20,7 +20,7 @@
 
 #define GH_HTTP_PIPELINE_MAX 8    /* requests forwarded and not yet answered */
 #define GH_HTTP_TARGET_EXCERPT 64 /* bytes of the target kept for the log */
-#define GH_HTTP_REPLY_MAX 512     /* an error response gatehouse writes itself */
+#define GH_HTTP_REPLY_MAX 1024    /* an error or redirect response gatehouse writes itself */
 
 struct gh_http_pending {
     uint64_t request_id;

@@ -33,6 +33,8 @@ struct gh_tls_context *gh_tls_context_new(const struct gh_listener_config *l,
                                           struct gh_config_errors *errs);
 void gh_tls_context_free(struct gh_tls_context *ctx);
 
+/* ctx NULL gives a plaintext session (a redirect listener): the same calls,
+ * straight on the socket. */
 struct gh_tls_session *gh_tls_session_new(struct gh_tls_context *ctx, int fd);
 void gh_tls_session_free(struct gh_tls_session *s);
 
