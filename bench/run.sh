@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Side-by-side TLS-offload benchmark: gatehouse against hitch, HAProxy (tcp)
-# and stunnel, all on 127.0.0.1 in front of the same nginx backend, with the
-# same ECDSA P-256 certificate. See bench/README.md.
+# and stunnel, and gatehouse in http mode against HAProxy in http mode, all on
+# 127.0.0.1 in front of the same nginx backend, with the same ECDSA P-256
+# certificate. See bench/README.md.
 #
-# usage: bench/run.sh [--rounds N] [--duration S] [--only a,b,...] [--idle N]
-#                     [--gatehouse PATH] [--out DIR]
+# usage: bench/run.sh [--rounds N] [--duration S] [--only a,b,...] [--rows a,b,...]
+#                     [--idle N] [--gatehouse PATH] [--out DIR]
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -19,14 +20,28 @@ OUT=""
 NICE=0        # scheduling priority of everything the script starts
 WAIT_QUIET=0  # seconds to wait for an idle machine before each proxy
 GH_LOG=warn   # anchors log nothing per connection; gatehouse logs every close at info
-ALL_PROXIES=(gatehouse hitch haproxy stunnel)
+ALL_PROXIES=(gatehouse hitch haproxy stunnel gatehouse-http haproxy-http)
+HTTP_PROXIES=" gatehouse-http haproxy-http "   # proxies that parse HTTP (mode http)
+ALL_ROWS=(plain rss keepalive handshake http-handshake bulk)
+DEFAULT_ROWS=plain,rss,keepalive,handshake,bulk   # http-handshake is opt-in (+1 min)
+ROWS_ARG=$DEFAULT_ROWS
+HAP_REWRITE=yes   # haproxy-http adds X-Forwarded-For/-Proto and X-Request-Id, as gatehouse-http does
 
 usage() {
   cat <<EOF
-usage: $0 [--rounds N] [--duration S] [--only LIST] [--idle N] [--gatehouse PATH] [--out DIR]
+usage: $0 [--rounds N] [--duration S] [--only LIST] [--rows LIST] [--idle N]
+          [--gatehouse PATH] [--out DIR] [--nice N] [--wait-quiet S] [--gh-log LEVEL]
+          [--hap-rewrite yes|no]
   --rounds N      interleaved rounds (default $ROUNDS); medians are quoted
   --duration S    seconds per measurement (default $DURATION)
   --only LIST     comma-separated subset of: ${ALL_PROXIES[*]}
+  --rows LIST     comma-separated subset of: ${ALL_ROWS[*]},
+                  or all (default $DEFAULT_ROWS);
+                  handshake is the full-handshake row of the tcp-mode proxies,
+                  http-handshake the same row for gatehouse-http and haproxy-http
+  --hap-rewrite yes|no
+                  haproxy-http adds the request headers gatehouse-http adds
+                  (X-Forwarded-For, X-Forwarded-Proto, X-Request-Id; default $HAP_REWRITE)
   --idle N        idle TLS connections for the memory row (default $IDLE_N)
   --gatehouse P   gatehouse binary (default build/gatehouse)
   --out DIR       results directory (default bench/results/<timestamp>)
@@ -45,6 +60,8 @@ while [ $# -gt 0 ]; do
     --rounds) ROUNDS=${2:?}; shift 2 ;;
     --duration) DURATION=${2:?}; shift 2 ;;
     --only) ONLY=${2:?}; shift 2 ;;
+    --rows) ROWS_ARG=${2:?}; shift 2 ;;
+    --hap-rewrite) HAP_REWRITE=${2:?}; shift 2 ;;
     --idle) IDLE_N=${2:?}; shift 2 ;;
     --gatehouse) GATEHOUSE=${2:?}; shift 2 ;;
     --out) OUT=${2:?}; shift 2 ;;
@@ -60,6 +77,24 @@ done
 [[ "$WAIT_QUIET" =~ ^[0-9]+$ ]] || { echo "--wait-quiet must be a number of seconds" >&2; exit 2; }
 [[ "$NICE" =~ ^-?[0-9]+$ ]] || { echo "--nice must be an integer" >&2; exit 2; }
 [[ "$IDLE_N" =~ ^[1-9][0-9]*$ ]] || { echo "--idle must be a positive integer" >&2; exit 2; }
+[[ "$HAP_REWRITE" =~ ^(yes|no)$ ]] || { echo "--hap-rewrite must be yes or no" >&2; exit 2; }
+[ "$ROWS_ARG" != all ] || ROWS_ARG=$(IFS=,; echo "${ALL_ROWS[*]}")
+ROWS=" "
+IFS=, read -ra _rows <<<"$ROWS_ARG"
+for r in "${_rows[@]}"; do
+  case " ${ALL_ROWS[*]} " in
+    *" $r "*) ROWS+="$r " ;;
+    *) echo "--rows: unknown row '$r' (known: ${ALL_ROWS[*]}, all)" >&2; exit 2 ;;
+  esac
+done
+[ "$ROWS" != " " ] || { echo "--rows: empty" >&2; exit 2; }
+want_row() {  # want_row ROW [PROXY]: is ROW measured (for PROXY)?
+  local row=$1
+  if [ "$row" = handshake ] && [ -n "${2:-}" ] && [[ "$HTTP_PROXIES" == *" $2 "* ]]; then
+    row=http-handshake
+  fi
+  [[ "$ROWS" == *" $row "* ]]
+}
 
 log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -79,8 +114,10 @@ fi
 [ "$(nproc)" -ge 2 ] || die "needs at least 2 CPUs (proxy on CPU 1, load on CPU 0)"
 
 STUNNEL=$(command -v stunnel4 || command -v stunnel || true)
+HAPROXY=$(command -v haproxy || true)
 declare -A BIN=([gatehouse]="$GATEHOUSE" [hitch]="$(command -v hitch || true)"
-                [haproxy]="$(command -v haproxy || true)" [stunnel]="$STUNNEL")
+                [haproxy]="$HAPROXY" [stunnel]="$STUNNEL"
+                [gatehouse-http]="$GATEHOUSE" [haproxy-http]="$HAPROXY")
 PROXIES=()
 if [ -n "$ONLY" ]; then
   IFS=, read -ra wanted <<<"$ONLY"
@@ -89,15 +126,16 @@ else
 fi
 for p in "${wanted[@]}"; do
   case "$p" in
-    gatehouse|hitch|haproxy|stunnel) ;;
+    gatehouse|hitch|haproxy|stunnel|gatehouse-http|haproxy-http) ;;
     *) die "--only: unknown proxy '$p' (known: ${ALL_PROXIES[*]})" ;;
   esac
   b=${BIN[$p]}
   if [ -z "$b" ] || [ ! -x "$b" ]; then
-    if [ "$p" = gatehouse ]; then
-      log "skip gatehouse: no binary at $GATEHOUSE (build it: meson setup build && ninja -C build)"
+    if [[ "$p" == gatehouse* ]]; then
+      log "skip $p: no binary at $GATEHOUSE (build it: meson setup build && ninja -C build)"
     else
-      log "skip $p: not installed (install: scripts/setup-debian.sh --bench, or apt-get install ${p/stunnel/stunnel4})"
+      pkg=${p%-http}
+      log "skip $p: not installed (install: scripts/setup-debian.sh --bench, or apt-get install ${pkg/stunnel/stunnel4})"
     fi
     continue
   fi
@@ -154,9 +192,12 @@ if [ "$NOFILE" != unlimited ] && [ "$NOFILE" -lt $((IDLE_N * 2 + 200)) ]; then
 fi
 
 # gatehouse may be rebuilt while the bench runs: run a private copy, one version throughout
-if [[ " ${PROXIES[*]} " == *" gatehouse "* ]]; then
+HAVE_GH=""
+case " ${PROXIES[*]} " in *" gatehouse "*|*" gatehouse-http "*) HAVE_GH=1 ;; esac
+if [ -n "$HAVE_GH" ]; then
   cp "$GATEHOUSE" "$TMP/gatehouse-under-test"
   BIN[gatehouse]="$TMP/gatehouse-under-test"
+  BIN[gatehouse-http]="$TMP/gatehouse-under-test"
   { echo "binary: $GATEHOUSE sha256 $(sha256sum <"$GATEHOUSE" | cut -c1-16) mtime $(date -r "$GATEHOUSE" '+%F %T')"
     echo "git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') $(git -C "$ROOT" status --porcelain -- src include meson.build 2>/dev/null | grep -q . && echo '(src dirty)')"
     "${BIN[gatehouse]}" -V 2>&1 || true; } | tee "$OUT/gatehouse-version.txt" >&2
@@ -276,9 +317,10 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
 cat "$TMP/cert.pem" "$TMP/key.pem" >"$TMP/combined.pem"
 chmod 600 "$TMP/key.pem" "$TMP/combined.pem"
 
-read -r BACKEND_PORT P_GATEHOUSE P_HITCH P_HAPROXY P_STUNNEL <<<"$(free_ports 5)"
-[ -n "$P_STUNNEL" ] || die "could not find free ports"
-declare -A PORT=([gatehouse]=$P_GATEHOUSE [hitch]=$P_HITCH [haproxy]=$P_HAPROXY [stunnel]=$P_STUNNEL)
+read -r BACKEND_PORT P_GATEHOUSE P_HITCH P_HAPROXY P_STUNNEL P_GH_HTTP P_HAP_HTTP <<<"$(free_ports 7)"
+[ -n "$P_HAP_HTTP" ] || die "could not find free ports"
+declare -A PORT=([gatehouse]=$P_GATEHOUSE [hitch]=$P_HITCH [haproxy]=$P_HAPROXY [stunnel]=$P_STUNNEL
+                 [gatehouse-http]=$P_GH_HTTP [haproxy-http]=$P_HAP_HTTP)
 
 mkdir -p "$TMP/www" "$TMP/nginx"
 head -c 1024 /dev/urandom | base64 -w 0 | head -c 1024 >"$TMP/www/index.html"
@@ -339,6 +381,25 @@ max_connections = 10000
 backlog = 4096
 EOF
 
+# http mode: every request head parsed, checked and rebuilt (X-Forwarded-For,
+# X-Forwarded-Proto, X-Request-Id added); one backend connection per client
+# connection, opened at the first request. The http keys keep their defaults.
+cat >"$TMP/gatehouse-http.ini" <<EOF
+[global]
+workers = 1
+shutdown_grace = 1s
+log_level = $GH_LOG
+
+[listener:bench-http]
+listen = 127.0.0.1:$P_GH_HTTP
+backend = 127.0.0.1:$BACKEND_PORT
+mode = http
+cert = $TMP/cert.pem
+key = $TMP/key.pem
+max_connections = 10000
+backlog = 4096
+EOF
+
 mkdir -p "$TMP/hitch-ocsp"
 cat >"$TMP/hitch.conf" <<EOF
 frontend = "[127.0.0.1]:$P_HITCH"
@@ -372,6 +433,47 @@ backend be
   server s1 127.0.0.1:$BACKEND_PORT
 EOF
 
+# HAProxy in http mode, configured to do what gatehouse-http does: keep-alive
+# on both sides, one private backend connection per client connection
+# (http-reuse never: HAProxy would otherwise share idle backend connections
+# between clients), no logging (no "log" line anywhere), and with
+# --hap-rewrite yes the same three request headers added.
+if [ "$HAP_REWRITE" = yes ]; then
+  HAP_REWRITE_CFG="  http-request del-header X-Forwarded-For
+  option forwardfor
+  http-request set-header X-Forwarded-Proto https
+  http-request set-header X-Request-Id %[rand(),hex]"
+else
+  HAP_REWRITE_CFG="  # --hap-rewrite no: request headers passed on as received"
+fi
+cat >"$TMP/haproxy-http.cfg" <<EOF
+global
+  nbthread 1
+  maxconn 8000
+defaults
+  mode http
+  option http-keep-alive
+  http-reuse never
+  maxconn 8000
+  timeout connect 5s
+  timeout client 300s
+  timeout server 300s
+  timeout http-request 10s
+  timeout http-keep-alive 300s
+frontend fe
+  bind 127.0.0.1:$P_HAP_HTTP ssl crt $TMP/combined.pem ssl-min-ver TLSv1.2
+  backlog 4096
+$HAP_REWRITE_CFG
+  default_backend be
+backend be
+  http-reuse never
+  server s1 127.0.0.1:$BACKEND_PORT
+EOF
+if [[ " ${PROXIES[*]} " == *" haproxy-http "* ]]; then
+  "${BIN[haproxy-http]}" -c -f "$TMP/haproxy-http.cfg" >"$TMP/haproxy-http-check.log" 2>&1 \
+    || { cat "$TMP/haproxy-http-check.log" >&2; die "haproxy -c rejects the http config"; }
+fi
+
 cat >"$TMP/stunnel.conf" <<EOF
 foreground = yes
 pid =
@@ -393,11 +495,13 @@ start_proxy() {  # start_proxy NAME -> sets PROXY_PID, returns 1 on failure
     hitch)     taskset -c 1 "${BIN[hitch]}" --config="$TMP/hitch.conf" >>"$logf" 2>&1 & ;;
     haproxy)   taskset -c 1 "${BIN[haproxy]}" -db -f "$TMP/haproxy.cfg" >>"$logf" 2>&1 & ;;
     stunnel)   taskset -c 1 "${BIN[stunnel]}" "$TMP/stunnel.conf" >>"$logf" 2>&1 & ;;
+    gatehouse-http) taskset -c 1 "${BIN[gatehouse-http]}" -c "$TMP/gatehouse-http.ini" >>"$logf" 2>&1 & ;;
+    haproxy-http)   taskset -c 1 "${BIN[haproxy-http]}" -db -f "$TMP/haproxy-http.cfg" >>"$logf" 2>&1 & ;;
   esac
   pid=$!
   PIDS+=("$pid")
   PROXY_PID=$pid
-  if [ "$name" = gatehouse ] && { [ "$GH_LOG" = info ] || [ "$GH_LOG" = debug ]; }; then
+  if [[ "$name" == gatehouse* ]] && { [ "$GH_LOG" = info ] || [ "$GH_LOG" = debug ]; }; then
     local i ok=0
     for i in $(seq 100); do
       kill -0 "$pid" 2>/dev/null || break
@@ -525,13 +629,24 @@ smoke() {  # smoke PORT: 3 GETs through the proxy
 }
 
 # ---------------------------------------------------------------- crypto speed
-if [[ " ${PROXIES[*]} " == *" gatehouse "* ]]; then
+if [ -n "$HAVE_GH" ]; then
   log "gatehouse --crypto-speed (CPU 1):"
   taskset -c 1 timeout 120 "${BIN[gatehouse]}" --crypto-speed 2>&1 | tee "$OUT/crypto-speed.txt" \
     || log "gatehouse --crypto-speed failed (exit ${PIPESTATUS[0]})"
 fi
 
 # ---------------------------------------------------------------- rounds
+# rough duration: per round 1 s busy check, per proxy about 2 s start/stop,
+# about 6 s for the idle-RSS row (--idle 2000), DURATION per load row
+est=$(( 1 + $(want_row plain && echo "$DURATION" || echo 0) ))
+for name in ${PROXIES[@]+"${PROXIES[@]}"}; do
+  est=$((est + 2))
+  if want_row rss "$name"; then est=$((est + 4 + IDLE_N / 1000)); fi
+  for r in keepalive handshake bulk; do
+    if want_row "$r" "$name"; then est=$((est + DURATION)); fi
+  done
+done
+log "rows:${ROWS% }; expected duration about $(( (est * ROUNDS + 59) / 60 )) min ($ROUNDS x ${est} s)"
 BENCH_T0=$SECONDS
 for ROUND in $(seq "$ROUNDS"); do
   # rotate the order each round so no proxy always runs first
@@ -539,14 +654,16 @@ for ROUND in $(seq "$ROUNDS"); do
   n=${#PROXIES[@]}
   for ((i = 0; i < n; i++)); do order+=("${PROXIES[$(((i + ROUND - 1) % n))]}"); done
   warn_if_busy
-  log "round $ROUND/$ROUNDS: plain ${order[*]}"
+  log "round $ROUND/$ROUNDS: $(want_row plain && echo 'plain ')${order[*]}"
 
   # plaintext ceiling: wrk straight to nginx
-  measure "$NGINX_PID" taskset -c 0 timeout "$WRK_TIMEOUT" wrk -t1 -c50 -d"${DURATION}s" --latency --timeout 5s \
-    "http://127.0.0.1:$BACKEND_PORT/1k"
-  read -r rps p99 err <<<"$(parse_wrk <<<"$OUTPUT")"
-  record plain ka_rps "$rps"; record plain ka_p99_ms "$p99"; record plain ka_errors "$err"
-  log "  plain (no TLS) keep-alive 1KiB: $rps req/s p99 $p99 ms errors $err"
+  if want_row plain; then
+    measure "$NGINX_PID" taskset -c 0 timeout "$WRK_TIMEOUT" wrk -t1 -c50 -d"${DURATION}s" --latency --timeout 5s \
+      "http://127.0.0.1:$BACKEND_PORT/1k"
+    read -r rps p99 err <<<"$(parse_wrk <<<"$OUTPUT")"
+    record plain ka_rps "$rps"; record plain ka_p99_ms "$p99"; record plain ka_errors "$err"
+    log "  plain (no TLS) keep-alive 1KiB: $rps req/s p99 $p99 ms errors $err"
+  fi
 
   for name in "${order[@]}"; do
     wait_quiet
@@ -560,10 +677,10 @@ for ROUND in $(seq "$ROUNDS"); do
     ppid=$PROXY_PID
     port=${PORT[$name]}
     if smoke "$port"; then
-      run_rss "$name" "$ppid" "$port"
-      run_ka "$name" "$ppid" "https://127.0.0.1:$port/1k"
-      run_hs "$name" "$ppid" "$port"
-      run_bulk "$name" "$ppid" "https://127.0.0.1:$port/1m"
+      if want_row rss "$name"; then run_rss "$name" "$ppid" "$port"; fi
+      if want_row keepalive "$name"; then run_ka "$name" "$ppid" "https://127.0.0.1:$port/1k"; fi
+      if want_row handshake "$name"; then run_hs "$name" "$ppid" "$port"; fi
+      if want_row bulk "$name"; then run_bulk "$name" "$ppid" "https://127.0.0.1:$port/1m"; fi
     else
       record "$name" smoke_failed 1
     fi

@@ -62,10 +62,15 @@ PY
 
 run_suite() { # BUILD_DIR LABEL
   local dir=$1 label=$2
-  echo "=== $label: unit tests"
-  "$dir/tests/unit/test_config" > "$results/$label-unit.log" 2>&1
-  cat "$results/$label-unit.log" | tail -n 5
-  count_cmocka "$results/$label-unit.log" "$label unit"
+  local t name
+  for t in "$dir"/tests/unit/test_*; do
+    [ -f "$t" ] && [ -x "$t" ] || continue
+    name=$(basename "$t")
+    echo "=== $label: unit tests: $name"
+    "$t" > "$results/$label-$name.log" 2>&1
+    tail -n 3 "$results/$label-$name.log"
+    count_cmocka "$results/$label-$name.log" "$label $name"
+  done
   echo "=== $label: integration tests"
   GATEHOUSE_BIN="$PWD/$dir/gatehouse" "$python" -m pytest -q -p no:cacheprovider \
     --junitxml="$results/$label-integration.xml" tests/integration
