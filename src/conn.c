@@ -127,9 +127,12 @@ static void backend_failed(struct gh_conn *c, int status, const char *why, const
 static void arm_timer(struct gh_conn *c, ev_tstamp after)
 {
     struct ev_loop *loop = c->worker->loop;
+    if (after <= 0)
+        after = 0.001;
     ev_timer_stop(loop, &c->timer);
-    ev_timer_set(&c->timer, after > 0 ? after : 0.001, 0.);
+    ev_timer_set(&c->timer, after, 0.);
     ev_timer_start(loop, &c->timer);
+    c->timer_due = ev_now(loop) + after;
 }
 
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -524,16 +527,21 @@ static bool frame_client_bytes(struct gh_conn *c, bool *moved)
     if (c->state == GH_CONN_CLOSED)
         return false;
     c->to_backend_ready = gh_buf_len(&c->to_backend);
-    if (a == GH_HTTP_CLOSE) {
-        /* A body broke a rule midway: whatever part of it the backend got
-         * must never complete into a request. */
-        drop_backend(c);
-        c->close_after_flush = true;
-        c->close_reason = "rejected";
+    c->client_framer_blocked = a == GH_HTTP_BLOCKED;
+    if (gh_http_head_pending(c->http)) {
+        /* slowloris defence: the head's deadline, if sooner than the timer */
+        ev_tstamp deadline = c->http->req_head_started + cfg_of(c)->header_timeout;
+        if (deadline < c->timer_due)
+            arm_timer(c, deadline - ev_now(c->worker->loop));
     }
     if (c->http->reply_queued && !c->close_after_flush) {
         c->close_after_flush = true;
         c->close_reason = cfg_of(c)->mode == GH_MODE_REDIRECT ? "redirected" : "rejected";
+    }
+    if (c->http->reply_queued && c->http->queue_len == 0 && !c->backend_done) {
+        /* Rejected with no earlier response owed: none of the rejected
+         * request may reach the backend, and nothing else will. */
+        drop_backend(c);
     }
     if (c->to_backend_ready > 0 && c->backend_fd < 0 && !c->backend_done) {
         start_backend_connect(c);
@@ -708,14 +716,20 @@ static void send_close_notify(struct gh_conn *c)
 static void propagate_half_close(struct gh_conn *c)
 {
     if (c->close_after_flush) {
-        /* http mode decided to end: deliver what is queued, then close */
-        if (!gh_buf_empty(&c->to_client))
+        /* http mode decided to end: deliver every response still owed and
+         * what is queued, then close */
+        if (!gh_buf_empty(&c->to_client) || gh_http_owes_client(c->http))
             return;
         if (!c->notify_sent && c->client_writable)
             send_close_notify(c);
         if (c->state != GH_CONN_CLOSED && c->notify_sent)
             conn_close(c, c->close_reason ? c->close_reason : "http_close");
         return;
+    }
+    if (c->client_done && c->http && !c->client_framer_blocked && !gh_buf_empty(&c->from_client)) {
+        /* The client ended inside a head or body: those bytes can never
+         * become a complete request. */
+        release_all(c, &c->from_client);
     }
     if (c->client_done && !c->backend_shut && gh_buf_empty(&c->to_backend) &&
         gh_buf_empty(&c->from_client)) {

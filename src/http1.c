@@ -15,15 +15,18 @@
  *    fails with bad_request_line / bad_status_line. When the caller skips
  *    head_end, the first broken rule wins, so NUL, bare CR and bare LF may
  *    surface as another rule; head_end always reports them first.
- *  - '#', '[' and ']' in a request-target are bad_target_char (policy).
+ *  - '#' in a request-target is bad_target_char (policy), and so are '['
+ *    and ']' except inside the authority of an absolute-form or
+ *    authority-form target (an IP-literal, validated below).
  *    An absolute-form authority and an authority-form target must be valid
  *    (no userinfo, non-empty host, port 0-65535); otherwise bad_request_line.
  *    CONNECT needs authority-form with a port; any other form with CONNECT is
  *    bad_request_line, except '*' (asterisk_not_options).
  *  - Host: empty value is valid (RFC 9112 3.2); a port with an empty host, a
  *    port over 65535 or longer than 5 digits, an obs-folded Host and anything
- *    outside uri-host[:port] are bad_host. Absolute-form without Host is not
- *    missing_host; with Host, host_mismatch compares host case-insensitively
+ *    outside uri-host[:port] are bad_host. HTTP/1.1 without Host is
+ *    missing_host whatever the target's form (RFC 9112 3.2); with an
+ *    absolute-form target, host_mismatch compares host case-insensitively
  *    and the port with the scheme's default filled in. The first Host is
  *    compared.
  *  - Expect: 100-continue is ignored in HTTP/1.0 (RFC 9110 10.1.1).
@@ -828,9 +831,10 @@ static bool method_is(struct gh_http1_span m, const char *s, size_t n)
     return m.len == n && memcmp(m.p, s, n) == 0;
 }
 
-/* Splits an http/https absolute-form target; the authority must be valid. */
+/* Splits an http/https absolute-form target; the authority must be valid.
+ * *auth_end is the index just past the authority. */
 static bool parse_absolute(const uchar *t, size_t n, struct hostport *hp, long *default_port,
-                           bool *is_absolute)
+                           bool *is_absolute, size_t *auth_end)
 {
     size_t s;
     *is_absolute = false;
@@ -847,6 +851,7 @@ static bool parse_absolute(const uchar *t, size_t n, struct hostport *hp, long *
     size_t e = s;
     while (e < n && t[e] != '/' && t[e] != '?')
         e++;
+    *auth_end = e;
     return parse_hostport(t + s, e - s, hp) && hp->host_len > 0;
 }
 
@@ -917,6 +922,7 @@ enum gh_http1_status gh_http1_parse_request(const char *buf, size_t head_len,
     /* request-target SP */
     const uchar *t = p;
     bool bad_char = false;
+    const uchar *last_bracket = NULL;   /* '[' ']': fine only in an authority */
     for (;;) {
         while (IS(*p, C_TARGET))
             p++;
@@ -929,6 +935,10 @@ enum gh_http1_status gh_http1_parse_request(const char *buf, size_t head_len,
                 bad_char = true;
                 p++;
             }
+            continue;
+        }
+        if (*p == '[' || *p == ']') {
+            last_bracket = p++;
             continue;
         }
         if (IS(*p, C_TBAD)) {
@@ -979,6 +989,7 @@ enum gh_http1_status gh_http1_parse_request(const char *buf, size_t head_len,
     long auth_default_port = 80;
     bool is_connect = method_is(req->method, "CONNECT", 7);
     bool is_absolute = false;
+    size_t auth_end = 0;
     if (t[0] == '/' && !is_connect) {
         req->target_form = GH_TARGET_ORIGIN;
     } else if (tlen == 1 && t[0] == '*') {
@@ -993,7 +1004,7 @@ enum gh_http1_status gh_http1_parse_request(const char *buf, size_t head_len,
             goto fail;
         }
         req->target_form = GH_TARGET_AUTHORITY;
-    } else if (parse_absolute(t, tlen, &auth, &auth_default_port, &is_absolute)) {
+    } else if (parse_absolute(t, tlen, &auth, &auth_default_port, &is_absolute, &auth_end)) {
         req->target_form = GH_TARGET_ABSOLUTE;
     } else {
         struct hostport hp;
@@ -1003,6 +1014,11 @@ enum gh_http1_status gh_http1_parse_request(const char *buf, size_t head_len,
             r = GH_RULE_BAD_REQUEST_LINE;
         goto fail;
     }
+    /* brackets are valid only in the (validated) authority of an absolute-
+     * or authority-form target: an IP-literal */
+    if (last_bracket && req->target_form != GH_TARGET_AUTHORITY &&
+        !(req->target_form == GH_TARGET_ABSOLUTE && last_bracket < t + auth_end))
+        bad_char = true;
     if (bad_char)
         req->policy_hits |= BIT(GH_RULE_BAD_TARGET_CHAR);
 
@@ -1029,7 +1045,7 @@ enum gh_http1_status gh_http1_parse_request(const char *buf, size_t head_len,
         req->policy_hits |= BIT(GH_RULE_DUPLICATE_HOST);
     if (s.host_bad)
         req->policy_hits |= BIT(GH_RULE_BAD_HOST);
-    if (s.n_host == 0 && minor == 1 && req->target_form != GH_TARGET_ABSOLUTE)
+    if (s.n_host == 0 && minor == 1)
         req->policy_hits |= BIT(GH_RULE_MISSING_HOST);
     if (req->target_form == GH_TARGET_ABSOLUTE && s.n_host > 0) {
         const struct gh_http1_span *hv = &req->headers[s.host_index].value;

@@ -377,7 +377,10 @@ static bool take_request_head(struct gh_http_proxy *hp, struct gh_http_io *io, s
         return false; /* wait for the backend to drain */
 
     if (gh_http1_parse_request((const char *)io->in, head_len, &cfg->http_limits, req, &rule) !=
-        GH_HTTP1_DONE) {
+            GH_HTTP1_DONE ||
+        req->head_len != head_len) {
+        if (rule == GH_RULE_NONE)
+            rule = GH_RULE_BAD_REQUEST_LINE;
         reject(hp, rule, conn_id, io->in, head_len);
         return false;
     }
@@ -500,8 +503,14 @@ enum gh_http_action gh_http_from_client(struct gh_http_proxy *hp, struct gh_http
                 reject(hp, rule, conn_id, io->in, io->in_len);
                 return GH_HTTP_CONTINUE;
             }
-            if (!take_request_head(hp, io, head_len, conn_id))
-                return hp->reply_queued ? GH_HTTP_CONTINUE : GH_HTTP_BLOCKED;
+            if (!take_request_head(hp, io, head_len, conn_id)) {
+                if (hp->reply_queued)
+                    return GH_HTTP_CONTINUE;
+                /* Blocked (queue full, or no room for the rebuilt head): the
+                 * head is found again next time, from its start. */
+                hp->req_scan = 0;
+                return GH_HTTP_BLOCKED;
+            }
             break;
         }
         case GH_HTTP_BODY_LENGTH: {
@@ -523,15 +532,17 @@ enum gh_http_action gh_http_from_client(struct gh_http_proxy *hp, struct gh_http
                 return GH_HTTP_BLOCKED;
             enum gh_http1_status st = gh_http1_chunked_feed(
                 &hp->req_chunked, (const char *)io->in, take, &hp->cfg->http_limits, &used, &rule);
-            if (st == GH_HTTP1_ERROR) {
-                /* Part of this body may be with the backend already: the
-                 * connection to it is closed with the request incomplete. */
+            if (st == GH_HTTP1_ERROR || hp->req_chunked.body_bytes > hp->cfg->max_body) {
+                /* Part of this body may be with the backend already. It never
+                 * gets the rest: the failed request leaves the queue, earlier
+                 * ones still get their responses, then the reply goes out
+                 * and the backend connection is dropped with the request
+                 * incomplete. */
+                if (st != GH_HTTP1_ERROR)
+                    rule = GH_RULE_BODY_TOO_LARGE;
+                hp->queue_len--;
                 reject(hp, rule, conn_id, io->in + used, io->in_len - used);
-                return GH_HTTP_CLOSE;
-            }
-            if (hp->req_chunked.body_bytes > hp->cfg->max_body) {
-                reject(hp, GH_RULE_BODY_TOO_LARGE, conn_id, io->in, used);
-                return GH_HTTP_CLOSE;
+                return GH_HTTP_CONTINUE;
             }
             pass_through(io, used);
             hp->req_body_bytes = hp->req_chunked.body_bytes;
@@ -580,8 +591,10 @@ static void response_done(struct gh_http_proxy *hp, double now, uint64_t conn_id
         hp->queue_len--;
     }
     hp->requests++;
-    if (hp->resp_close)
+    if (hp->resp_close) {
         hp->close_when_idle = true;
+        hp->backend_announced_close = true;
+    }
     hp->resp_phase = GH_HTTP_HEAD;
     hp->resp_scan = 0;
     hp->resp_bytes = 0;
@@ -613,6 +626,8 @@ static bool take_response_head(struct gh_http_proxy *hp, struct gh_http_io *io, 
     }
     if (resp->status == 101) {
         /* Upgrades are stripped from requests, so a 101 is a backend error. */
+        gh_log(GH_LOG_WARN, "backend_error", " conn=%llu listener=%s reason=unexpected_101",
+               (unsigned long long)conn_id, hp->cfg->name);
         gh_http_backend_failed(hp, 502, "unexpected protocol switch");
         return false;
     }
@@ -726,6 +741,7 @@ enum gh_http_action gh_http_from_backend(struct gh_http_proxy *hp, struct gh_htt
                        " conn=%llu listener=%s reason=bad_response rule=%s",
                        (unsigned long long)conn_id, hp->cfg->name, gh_http1_rule_name(rule));
                 hp->resp_phase = GH_HTTP_STOPPED;
+                hp->queue_len = 0; /* nothing more will be answered */
                 return GH_HTTP_CLOSE; /* the client sees the response cut short */
             }
             hp->resp_bytes += pass_through(io, used);
@@ -761,14 +777,18 @@ enum gh_http_action gh_http_backend_eof(struct gh_http_proxy *hp, double now, ui
     }
     if (hp->resp_phase == GH_HTTP_TUNNEL)
         return GH_HTTP_CLOSE;
-    if (hp->resp_phase == GH_HTTP_HEAD && hp->resp_scan == 0 && hp->queue_len > 0)
+    /* After "Connection: close" the requests still queued were never
+     * processed (RFC 9112 9.3.2): closing lets the client retry them; a 502
+     * would not. */
+    if (hp->resp_phase == GH_HTTP_HEAD && hp->queue_len > 0 && !hp->backend_announced_close)
         gh_http_backend_failed(hp, 502, "the backend closed without answering");
+    hp->queue_len = 0;
     return GH_HTTP_CLOSE;
 }
 
 void gh_http_backend_failed(struct gh_http_proxy *hp, int status, const char *why)
 {
-    if (hp->resp_phase == GH_HTTP_HEAD && hp->resp_bytes == 0 && hp->resp_scan == 0) {
+    if (hp->resp_phase == GH_HTTP_HEAD && hp->resp_bytes == 0) {
         /* the failed response is the next one due: the error takes its place */
         hp->queue_len = 0;
         queue_reply(hp, status, why);
@@ -804,4 +824,9 @@ bool gh_http_client_paused(const struct gh_http_proxy *hp)
 {
     return hp->reply_queued || hp->queue_len == GH_HTTP_PIPELINE_MAX ||
            hp->req_phase == GH_HTTP_STOPPED;
+}
+
+bool gh_http_owes_client(const struct gh_http_proxy *hp)
+{
+    return hp->queue_len > 0 || (hp->reply_queued && hp->reply_len > 0);
 }

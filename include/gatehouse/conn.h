@@ -48,6 +48,8 @@ struct gh_conn {
     struct gh_buf from_client;
     struct gh_buf from_backend;
     bool close_after_flush;      /* close once to_client is delivered */
+    bool client_framer_blocked;  /* the http framer waits for the other direction */
+    ev_tstamp timer_due;         /* when c->timer fires next */
     const char *close_reason;
     char peer_addr[56];          /* client address:port as text, for logs */
     char xff_addr[48];           /* client address alone, for X-Forwarded-For */

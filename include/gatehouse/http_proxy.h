@@ -66,6 +66,7 @@ struct gh_http_proxy {
     int resp_status;
     double resp_first_byte;
     bool resp_close;              /* the backend will close after this response */
+    bool backend_announced_close; /* a completed response said Connection: close */
     struct gh_http1_chunked resp_chunked;
 
     /* an answer of our own, sent once every earlier response is complete */
@@ -126,5 +127,9 @@ bool gh_http_take_reply(struct gh_http_proxy *hp, const char **data, size_t *len
 
 /* True when client bytes must wait (a reply is pending or the queue is full). */
 bool gh_http_client_paused(const struct gh_http_proxy *hp);
+
+/* True while responses are still owed to the client, or our own reply is
+ * queued and not yet taken: the connection must not close yet. */
+bool gh_http_owes_client(const struct gh_http_proxy *hp);
 
 #endif
