@@ -492,6 +492,9 @@ enum gh_http_action gh_http_from_client(struct gh_http_proxy *hp, struct gh_http
         case GH_HTTP_HEAD: {
             size_t head_len = 0;
             enum gh_http1_rule rule = GH_RULE_NONE;
+            if (hp->queue_len > 0 &&
+                hp->queue[(hp->queue_head + hp->queue_len - 1) % GH_HTTP_PIPELINE_MAX].is_connect)
+                return GH_HTTP_BLOCKED; /* tunnel bytes or a next request: the answer decides */
             if (hp->req_head_started == 0)
                 hp->req_head_started = io->now;
             enum gh_http1_status st = gh_http1_head_end((const char *)io->in, io->in_len, true,
