@@ -475,6 +475,18 @@ static size_t pass_through(struct gh_http_io *io, size_t n)
     return n;
 }
 
+/* Checks as much of a chunked body as the output has room for; *used is
+ * the part that may pass on. */
+static enum gh_http1_status check_chunked(const struct gh_http_proxy *hp,
+                                          struct gh_http1_chunked *chunked,
+                                          const struct gh_http_io *io, size_t *used,
+                                          enum gh_http1_rule *rule)
+{
+    size_t take = io->in_len < io->out_room ? io->in_len : io->out_room;
+    return gh_http1_chunked_feed(chunked, (const char *)io->in, take, &hp->cfg->http_limits, used,
+                                 rule);
+}
+
 static void request_body_done(struct gh_http_proxy *hp)
 {
     struct gh_http_pending *p =
@@ -528,13 +540,11 @@ enum gh_http_action gh_http_from_client(struct gh_http_proxy *hp, struct gh_http
             break;
         }
         case GH_HTTP_BODY_CHUNKED: {
-            size_t take = io->in_len < io->out_room ? io->in_len : io->out_room;
             size_t used = 0;
             enum gh_http1_rule rule = GH_RULE_NONE;
-            if (take == 0)
+            if (io->out_room == 0)
                 return GH_HTTP_BLOCKED;
-            enum gh_http1_status st = gh_http1_chunked_feed(
-                &hp->req_chunked, (const char *)io->in, take, &hp->cfg->http_limits, &used, &rule);
+            enum gh_http1_status st = check_chunked(hp, &hp->req_chunked, io, &used, &rule);
             if (st == GH_HTTP1_ERROR || hp->req_chunked.body_bytes > hp->cfg->max_body) {
                 /* Part of this body may be with the backend already. It never
                  * gets the rest: the failed request leaves the queue, earlier
@@ -732,13 +742,11 @@ enum gh_http_action gh_http_from_backend(struct gh_http_proxy *hp, struct gh_htt
             break;
         }
         case GH_HTTP_BODY_CHUNKED: {
-            size_t take = io->in_len < io->out_room ? io->in_len : io->out_room;
             size_t used = 0;
             enum gh_http1_rule rule = GH_RULE_NONE;
-            if (take == 0)
+            if (io->out_room == 0)
                 return GH_HTTP_BLOCKED;
-            enum gh_http1_status st = gh_http1_chunked_feed(
-                &hp->resp_chunked, (const char *)io->in, take, &hp->cfg->http_limits, &used, &rule);
+            enum gh_http1_status st = check_chunked(hp, &hp->resp_chunked, io, &used, &rule);
             if (st == GH_HTTP1_ERROR) {
                 gh_log(GH_LOG_WARN, "backend_error",
                        " conn=%llu listener=%s reason=bad_response rule=%s",
