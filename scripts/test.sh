@@ -92,6 +92,13 @@ else
   failed=$((failed + 1)); failures+=("build")
 fi
 
+echo "=== static checks (cppcheck, clang-tidy)"
+if scripts/lint.sh build-ci; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1)); failures+=("lint")
+fi
+
 if [ "$quick" = 0 ]; then
   echo "=== build (AddressSanitizer + UndefinedBehaviorSanitizer)"
   if build build-asan -Db_sanitize=address,undefined -Db_lundef=false; then

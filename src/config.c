@@ -99,7 +99,7 @@ static void errors_vadd(struct gh_config_errors *errs, int line, const char *key
         struct gh_config_error *e = &errs->items[errs->count];
         e->line = line;
         snprintf(e->key, sizeof e->key, "%s", key ? key : "");
-        vsnprintf(e->message, sizeof e->message, fmt, ap);
+        vsnprintf(e->message, sizeof e->message, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): callers va_start it */
     }
     errs->count++;
 }
@@ -673,7 +673,7 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
         set_size_field(st, name, value, 64, 65536, &l->http_limits.max_request_line);
         break;
     case LK_MAX_HEADER_BYTES:
-        set_size_field(st, name, value, 256, 256 * 1024, &l->http_limits.max_header_bytes);
+        set_size_field(st, name, value, 256, 256u << 10, &l->http_limits.max_header_bytes);
         break;
     case LK_MAX_HEADERS:
         if (set_uint(st, name, value, 1, GH_HTTP1_MAX_HEADERS, &u) == 0)
@@ -689,7 +689,7 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
         set_size_field(st, name, value, 0, 4096, &l->http_limits.max_chunk_ext);
         break;
     case LK_MAX_TRAILER_BYTES:
-        set_size_field(st, name, value, 0, 64 * 1024, &l->http_limits.max_trailer_bytes);
+        set_size_field(st, name, value, 0, 64u << 10, &l->http_limits.max_trailer_bytes);
         break;
     case LK_HEADER_TIMEOUT:
         (void)set_duration(st, name, value, 0, 3600, &l->header_timeout);

@@ -33,14 +33,14 @@ void gh_log(enum gh_log_level level, const char *event, const char *fields, ...)
                  (long)tv.tv_usec, level_names[level], (long)getpid(), event);
     len += (size_t)n;
     va_start(ap, fields);
-    n = vsnprintf(line + len, sizeof line - len, fields, ap);
+    n = vsnprintf(line + len, sizeof line - len, fields, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): va_start above */
     va_end(ap);
     if (n < 0)
         n = 0;
     len += (size_t)n;
     if (len >= sizeof line - 1) {
         len = sizeof line - 5;
-        memcpy(line + len, "...", 3);
+        memcpy(line + len, "...", 3); /* NOLINT(bugprone-not-null-terminated-result): written with a length */
         len += 3;
     }
     line[len++] = '\n';

@@ -1463,7 +1463,7 @@ static void test_printer_with_more_errors_than_kept(void **state)
     for (int i = 1; i <= GH_MAX_ERRORS; i++) {
         char want[64];
         int n = snprintf(want, sizeof want, "x.ini:%d: k: e%d\n", i, i);
-        CHECK(strncmp(p, want, (size_t)n) == 0, "line %d: \"%.40s\"", i, p);
+        CHECK(strncmp(p, want, (size_t)n) == 0, "line %d: \"%.40s\"", i, p ? p : "");
         const char *nl = strchr(p, '\n');
         if (!nl)
             break;
