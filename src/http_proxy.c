@@ -336,9 +336,13 @@ static void write_request_head(struct gh_http_proxy *hp, const struct gh_http1_r
         puts_(o, hp->client_addr);
         puts_(o, "\r\n");
     }
-    snprintf(line, sizeof line, "X-Forwarded-Proto: https\r\nX-Request-Id: %016llx\r\n",
-             (unsigned long long)request_id);
-    puts_(o, line);
+    static const char hex[] = "0123456789abcdef";
+    char id[16];
+    for (int i = 0; i < 16; i++)
+        id[i] = hex[(request_id >> (60 - 4 * i)) & 0xf];
+    puts_(o, "X-Forwarded-Proto: https\r\nX-Request-Id: ");
+    put(o, id, sizeof id);
+    puts_(o, "\r\n");
     if (req->connection_close)
         puts_(o, "Connection: close\r\n");
     else if (req->minor_version == 0)
@@ -590,7 +594,7 @@ static void response_done(struct gh_http_proxy *hp, double now, uint64_t conn_id
 {
     struct gh_http_pending *p = oldest(hp);
     char target[GH_HTTP_TARGET_EXCERPT * 4 + 16];
-    if (p) {
+    if (p && gh_log_enabled(GH_LOG_INFO)) { /* skip the quoting when nobody reads it */
         gh_log(GH_LOG_INFO, "request",
                " conn=%llu listener=%s request_id=%016llx method=%s target=%s status=%d "
                "request_body=%llu response_bytes=%llu ttfb=%.6f total=%.6f",
@@ -598,6 +602,8 @@ static void response_done(struct gh_http_proxy *hp, double now, uint64_t conn_id
                p->method, gh_log_quote(p->target, target, sizeof target), hp->resp_status,
                (unsigned long long)p->body_bytes, (unsigned long long)hp->resp_bytes,
                hp->resp_first_byte > 0 ? hp->resp_first_byte - p->started : 0.0, now - p->started);
+    }
+    if (p) {
         if (p->close_after)
             hp->close_when_idle = true;
         hp->queue_head = (hp->queue_head + 1) % GH_HTTP_PIPELINE_MAX;
