@@ -229,11 +229,6 @@ enum gh_http1_rule gh_http1_rule_from_name(const char *name, size_t len)
     return GH_RULE_NONE;
 }
 
-bool gh_http1_span_equals(struct gh_http1_span s, const char *lw)
-{
-    size_t n = strlen(lw);
-    return s.len == n && (n == 0 || ci_eq((const uchar *)s.p, lw, n));
-}
 
 static size_t max_headers_of(const struct gh_http1_limits *lim)
 {

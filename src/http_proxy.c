@@ -285,6 +285,10 @@ static void write_request_head(struct gh_http_proxy *hp, const struct gh_http1_r
     char line[128];
     bool cl_written = false;
     bool xff_written = false;
+    bool has_connection = false;
+
+    for (size_t i = 0; i < req->n_headers && !has_connection; i++)
+        has_connection = name_is(req->headers[i].name, "connection");
 
     put_span(o, req->method);
     puts_(o, " ");
@@ -295,7 +299,7 @@ static void write_request_head(struct gh_http_proxy *hp, const struct gh_http1_r
         const struct gh_http1_header *h = &req->headers[i];
         if (is_hop_by_hop(h->name) || is_own_field(h->name))
             continue;
-        if (!is_protected(h->name) && named_by_connection(req, h->name))
+        if (has_connection && !is_protected(h->name) && named_by_connection(req, h->name))
             continue;
         if (name_is(h->name, "content-length")) {
             if (cl_written)

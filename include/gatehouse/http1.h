@@ -192,7 +192,21 @@ enum gh_http1_status gh_http1_chunked_feed(struct gh_http1_chunked *c, const cha
                                            size_t len, const struct gh_http1_limits *limits,
                                            size_t *consumed, enum gh_http1_rule *rule);
 
-/* Case-insensitive comparison of a span with a NUL-terminated lowercase word. */
-bool gh_http1_span_equals(struct gh_http1_span s, const char *lower);
+/* Case-insensitive comparison of a span with a NUL-terminated lowercase word.
+ * Inline: callers compare against literals, whose length then folds away. */
+static inline bool gh_http1_span_equals(struct gh_http1_span s, const char *lower)
+{
+    size_t n = __builtin_strlen(lower);
+    if (s.len != n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s.p[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c + 32);
+        if (c != (unsigned char)lower[i])
+            return false;
+    }
+    return true;
+}
 
 #endif
