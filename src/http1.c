@@ -505,6 +505,16 @@ struct special {
     bool upgrade;
 };
 
+/* What the Content-Length fields, taken together, break, if anything. */
+static enum gh_http1_rule content_length_rule(const struct special *s)
+{
+    if (s->cl_bad)
+        return GH_RULE_BAD_CONTENT_LENGTH;
+    if (s->cl_mismatch)
+        return GH_RULE_CL_MISMATCH;
+    return GH_RULE_NONE;
+}
+
 static void cl_field(struct special *s, const uchar *p, size_t n)
 {
     size_t i = 0;
@@ -1071,14 +1081,8 @@ enum gh_http1_status gh_http1_parse_request(const char *buf, size_t head_len,
         }
         req->body = GH_BODY_CHUNKED;
     } else if (s.n_cl_fields > 0) {
-        if (s.cl_bad) {
-            r = GH_RULE_BAD_CONTENT_LENGTH;
+        if ((r = content_length_rule(&s)) != GH_RULE_NONE)
             goto fail;
-        }
-        if (s.cl_mismatch) {
-            r = GH_RULE_CL_MISMATCH;
-            goto fail;
-        }
         req->body = GH_BODY_LENGTH;
         req->content_length = s.cl;
         req->duplicate_content_length = s.n_cl > 1;
@@ -1202,14 +1206,8 @@ enum gh_http1_status gh_http1_parse_response(const char *buf, size_t head_len,
             resp->body = s.te.last_chunked ? GH_BODY_CHUNKED : GH_BODY_UNTIL_CLOSE;
         }
     } else if (s.n_cl_fields > 0) {
-        if (s.cl_bad) {
-            r = GH_RULE_BAD_CONTENT_LENGTH;
+        if ((r = content_length_rule(&s)) != GH_RULE_NONE)
             goto fail;
-        }
-        if (s.cl_mismatch) {
-            r = GH_RULE_CL_MISMATCH;
-            goto fail;
-        }
         resp->body = GH_BODY_LENGTH;
         resp->content_length = s.cl;
     } else {
