@@ -450,7 +450,6 @@ static bool read_client(struct gh_conn *c)
             c->client_writable = false;
             break;
         case GH_TLS_CLOSED:
-            c->client_notified = true;
             c->client_done = true;
             break;
         case GH_TLS_EOF:

@@ -92,7 +92,6 @@ static void queue_reply(struct gh_http_proxy *hp, int status, const char *why)
                      hp->cfg->hsts, hp->cfg->hsts[0] ? "\r\n" : "", body_len, body);
     hp->reply_len = n > 0 && (size_t)n < sizeof hp->reply ? (size_t)n : 0;
     hp->reply_queued = true;
-    hp->close_after_reply = true;
     hp->req_phase = GH_HTTP_STOPPED;
 }
 
@@ -158,7 +157,6 @@ static void queue_redirect(struct gh_http_proxy *hp, const struct gh_http1_reque
            (unsigned long long)conn_id, hp->cfg->name);
     hp->reply_len = (size_t)n;
     hp->reply_queued = true;
-    hp->close_after_reply = true;
     hp->req_phase = GH_HTTP_STOPPED;
     hp->requests++;
 }
@@ -437,7 +435,6 @@ static bool take_request_head(struct gh_http_proxy *hp, struct gh_http_io *io, s
     p->target[tn] = '\0';
     if (req->target.len > GH_HTTP_TARGET_EXCERPT)
         memcpy(p->target + tn, "...", 4);
-    p->is_head = gh_http1_span_equals(req->method, "head");
     p->is_connect = gh_http1_span_equals(req->method, "connect");
     p->close_after = req->connection_close;
     hp->queue_len++;

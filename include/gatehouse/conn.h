@@ -65,7 +65,6 @@ struct gh_conn {
     bool backend_shut;           /* we sent FIN to the backend */
     bool backend_done;           /* backend sent FIN */
     bool notify_sent;            /* we sent close_notify to the client */
-    bool client_notified;        /* the client's end was a close_notify */
     bool client_done_first;      /* the client ended before the backend */
 
     uint64_t bytes_from_client;

@@ -28,7 +28,6 @@ struct gh_http_pending {
     uint64_t body_bytes;
     char method[16];
     char target[GH_HTTP_TARGET_EXCERPT + 4];
-    bool is_head;
     bool is_connect;
     bool close_after;             /* the client asked to close after this one */
 };
@@ -73,7 +72,6 @@ struct gh_http_proxy {
     char reply[GH_HTTP_REPLY_MAX];
     size_t reply_len;
     bool reply_queued;
-    bool close_after_reply;
     bool close_when_idle;         /* close once the queue drains (Connection: close) */
     uint64_t requests;            /* completed request/response pairs */
 };
