@@ -449,10 +449,8 @@ static bool read_client(struct gh_conn *c)
             c->tls_read_wants_write = true;
             c->client_writable = false;
             break;
-        case GH_TLS_CLOSED:
-            c->client_done = true;
-            break;
-        case GH_TLS_EOF:
+        case GH_TLS_CLOSED: /* close_notify */
+        case GH_TLS_EOF:    /* TCP FIN alone: the same end of the stream here */
             c->client_done = true;
             break;
         case GH_TLS_ERROR:
