@@ -366,7 +366,7 @@ static int set_path(struct parse_state *st, const char *key, const char *value, 
     return 0;
 }
 
-/* Walks a ':'-separated list; calls check(item) for each; reports empty items. */
+/* Walks a ':'-separated list; reports empty items and items acceptable() refuses. */
 static int check_list(struct parse_state *st, const char *key, const char *value,
                       bool (*acceptable)(const char *item, size_t len), const char *rule)
 {

@@ -97,6 +97,13 @@ static void on_backend_io(struct ev_loop *loop, ev_io *w, int revents)
     gh_worker_mark_pending(c->worker, c);
 }
 
+/* Discards whatever b holds and gives its block back to the pool. */
+static void release_all(struct gh_conn *c, struct gh_buf *b)
+{
+    b->head = b->tail = 0;
+    gh_buf_release_if_empty(pool_of(c), b);
+}
+
 /* The backend side is finished without a FIN exchange (http mode: it
  * failed, or a request it got must never complete). */
 static void drop_backend(struct gh_conn *c)
@@ -107,9 +114,8 @@ static void drop_backend(struct gh_conn *c)
         c->backend_fd = -1;
     }
     c->backend_done = c->backend_shut = true;
-    c->to_backend.head = c->to_backend.tail = 0;
     c->to_backend_ready = 0;
-    gh_buf_release_if_empty(pool_of(c), &c->to_backend);
+    release_all(c, &c->to_backend);
 }
 
 /* http mode: the backend failed; the client gets a 502/504 if nothing of
@@ -250,12 +256,6 @@ static void update_watchers(struct gh_conn *c)
 }
 
 /* ---- close --------------------------------------------------------- */
-
-static void release_all(struct gh_conn *c, struct gh_buf *b)
-{
-    b->head = b->tail = 0;
-    gh_buf_release_if_empty(pool_of(c), b);
-}
 
 static void conn_close(struct gh_conn *c, const char *reason)
 {
@@ -501,9 +501,8 @@ static enum gh_http_action frame_http(struct gh_conn *c, struct gh_buf *from, st
     }
     io.in = from->data + from->head;
     io.in_len = gh_buf_len(from);
-    io.out = to->data + to->tail;
     io.out_room = gh_buf_make_room(pool_of(c), to);
-    io.out = to->data + to->tail; /* make_room may have moved the data */
+    io.out = to->data + to->tail; /* after make_room, which may move the data */
     io.now = ev_now(c->worker->loop);
     action = from_client ? gh_http_from_client(c->http, &io, c->id)
                          : gh_http_from_backend(c->http, &io, c->id);
