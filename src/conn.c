@@ -61,6 +61,14 @@ static void touch(struct gh_conn *c)
     c->last_activity = ev_now(c->worker->loop);
 }
 
+/* The TLS library's last error as a quoted logfmt value. The raw text
+ * needs its own buffer: quoting in place would re-read what it writes. */
+static const char *tls_error_text(struct gh_conn *c, char *out, size_t n)
+{
+    char raw[96];
+    return gh_log_quote(gh_tls_last_error(c->tls, raw, sizeof raw), out, n);
+}
+
 /* ---- events -------------------------------------------------------- */
 
 /* In http mode bytes are read into from_* and framed into to_*; in tcp
@@ -407,7 +415,7 @@ static void do_handshake(struct gh_conn *c)
     case GH_TLS_ERROR:
         gh_log(GH_LOG_INFO, "tls_fail", " conn=%llu listener=%s client=%s reason=%s",
                (unsigned long long)c->id, cfg_of(c)->name, c->peer_addr,
-               gh_log_quote(gh_tls_last_error(c->tls, why, sizeof why), why, sizeof why));
+               tls_error_text(c, why, sizeof why));
         conn_close(c, "tls_error");
         return;
     }
@@ -456,7 +464,7 @@ static bool read_client(struct gh_conn *c)
         case GH_TLS_ERROR:
             gh_log(GH_LOG_INFO, "tls_error", " conn=%llu listener=%s error=%s",
                    (unsigned long long)c->id, cfg_of(c)->name,
-                   gh_log_quote(gh_tls_last_error(c->tls, why, sizeof why), why, sizeof why));
+                   tls_error_text(c, why, sizeof why));
             conn_close(c, "tls_error");
             return false;
         }
@@ -684,7 +692,7 @@ static bool write_client(struct gh_conn *c)
     case GH_TLS_ERROR:
         gh_log(GH_LOG_INFO, "client_error", " conn=%llu listener=%s error=%s",
                (unsigned long long)c->id, cfg_of(c)->name,
-               gh_log_quote(gh_tls_last_error(c->tls, why, sizeof why), why, sizeof why));
+               tls_error_text(c, why, sizeof why));
         conn_close(c, "client_error");
         return false;
     }
