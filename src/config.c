@@ -47,7 +47,11 @@ enum listener_key {
      (1u << LK_MAX_BODY) | (1u << LK_MAX_CHUNK_EXT) | (1u << LK_MAX_TRAILER_BYTES) |         \
      (1u << LK_HEADER_TIMEOUT) | (1u << LK_FORWARDED_FOR) | (1u << LK_HSTS))
 
-enum global_key { GK_WORKERS, GK_SHUTDOWN_GRACE, GK_LOG_LEVEL, GK_COUNT };
+enum global_key {
+    GK_WORKERS, GK_SHUTDOWN_GRACE, GK_LOG_LEVEL, GK_AUDIT_FILE, GK_AUDIT_KEY_FILE,
+    GK_AUDIT_FSYNC, GK_AUDIT_FSYNC_INTERVAL, GK_AUDIT_FLUSH_INTERVAL, GK_AUDIT_BUFFER_SIZE,
+    GK_AUDIT_MAX_FIELD, GK_COUNT
+};
 
 static const char *const listener_key_names[LK_COUNT] = {
     "listen", "backend", "mode", "cert", "key", "tls_min_version",
@@ -59,7 +63,9 @@ static const char *const listener_key_names[LK_COUNT] = {
 };
 
 static const char *const global_key_names[GK_COUNT] = {
-    "workers", "shutdown_grace", "log_level",
+    "workers", "shutdown_grace", "log_level", "audit_file", "audit_key_file",
+    "audit_fsync", "audit_fsync_interval", "audit_flush_interval", "audit_buffer_size",
+    "audit_max_field",
 };
 
 enum section_kind { SECTION_NONE, SECTION_GLOBAL, SECTION_LISTENER, SECTION_INVALID };
@@ -486,6 +492,11 @@ static void global_defaults(struct gh_global_config *g)
     g->workers = 1;
     g->shutdown_grace = 30.0;
     g->log_level = GH_LOG_INFO;
+    g->audit_fsync = GH_AUDIT_FSYNC_INTERVAL;
+    g->audit_fsync_interval = 1.0;
+    g->audit_flush_interval = 0.1;
+    g->audit_buffer_size = 1u << 20;
+    g->audit_max_field = 256;
 }
 
 static void set_size_field(struct parse_state *st, const char *key, const char *value,
@@ -722,6 +733,7 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
 static void set_global_key(struct parse_state *st, int key, const char *name, const char *value)
 {
     struct gh_global_config *g = &st->cfg->global;
+    char why[GH_ERROR_TEXT_MAX];
     uint64_t u;
 
     switch ((enum global_key)key) {
@@ -743,6 +755,45 @@ static void set_global_key(struct parse_state *st, int key, const char *name, co
             g->log_level = GH_LOG_ERROR;
         else
             parse_error(st, name, "unknown level '%s' (debug, info, warn, error)", value);
+        break;
+    case GK_AUDIT_FILE:
+        if (strcmp(value, "-") == 0)
+            snprintf(g->audit_file, sizeof g->audit_file, "-");
+        else if (set_path(st, name, value, g->audit_file) < 0)
+            break;
+        g->audit_file_line = st->line;
+        break;
+    case GK_AUDIT_KEY_FILE:
+        if (set_path(st, name, value, g->audit_key_file) == 0)
+            g->audit_key_file_line = st->line;
+        break;
+    case GK_AUDIT_FSYNC:
+        if (strcmp(value, "never") == 0)
+            g->audit_fsync = GH_AUDIT_FSYNC_NEVER;
+        else if (strcmp(value, "interval") == 0)
+            g->audit_fsync = GH_AUDIT_FSYNC_INTERVAL;
+        else if (strcmp(value, "always") == 0)
+            g->audit_fsync = GH_AUDIT_FSYNC_ALWAYS;
+        else
+            parse_error(st, name, "'%s' is not never, interval or always", value);
+        break;
+    case GK_AUDIT_FSYNC_INTERVAL:
+        (void)set_duration(st, name, value, 0, 3600, &g->audit_fsync_interval);
+        break;
+    case GK_AUDIT_FLUSH_INTERVAL:
+        (void)set_duration(st, name, value, 0, 60, &g->audit_flush_interval);
+        break;
+    case GK_AUDIT_BUFFER_SIZE:
+        if (gh_parse_size(value, &u, why) < 0)
+            parse_error(st, name, "%s", why);
+        else if (u < (64u << 10) || u > (256u << 20))
+            parse_error(st, name, "'%s' is out of range (64k .. 256m)", value);
+        else
+            g->audit_buffer_size = (uint32_t)u;
+        break;
+    case GK_AUDIT_MAX_FIELD:
+        if (set_uint(st, name, value, 16, GH_AUDIT_MAX_FIELD_LIMIT, &u) == 0)
+            g->audit_max_field = (uint32_t)u;
         break;
     case GK_COUNT:
         break;
@@ -1026,6 +1077,18 @@ static void check_whole_file(struct parse_state *st)
 {
     static const enum listener_key required[] = {LK_LISTEN, LK_BACKEND, LK_CERT, LK_KEY};
     struct gh_config *cfg = st->cfg;
+    const struct gh_global_config *g = &cfg->global;
+
+    /* Each writer keeps its own hash chain, so workers cannot share a file. */
+    if (g->workers > 1 && g->audit_file[0] && strcmp(g->audit_file, "-") != 0 &&
+        !strstr(g->audit_file, "%w"))
+        gh_config_error_add(st->errs, g->audit_file_line, "audit_file",
+                            "with workers = %d each worker needs its own file: put %%w "
+                            "(the worker's index) in the name",
+                            g->workers);
+    if (g->audit_key_file[0] && !g->audit_file[0])
+        gh_config_error_add(st->errs, g->audit_key_file_line, "audit_key_file",
+                            "set, but audit_file is not: there is no audit log to key");
 
     if (cfg->n_listeners == 0) {
         gh_config_error_add(st->errs, st->line, "listener",

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gatehouse/audit.h"
 #include "gatehouse/log.h"
 #include "gatehouse/tls.h"
 #include "gatehouse/worker.h"
@@ -26,24 +27,24 @@
 
 static void conn_close(struct gh_conn *c, const char *reason);
 
-static const char *peer_text(const struct gh_conn *c, char *buf, size_t n)
+/* Fills client_ip, client_port and peer_addr ("ip:port", "[ip6]:port"). */
+static void describe_peer(struct gh_conn *c)
 {
-    char host[INET6_ADDRSTRLEN] = "?";
-    unsigned port = 0;
+    snprintf(c->client_ip, sizeof c->client_ip, "?");
+    c->client_port = 0;
     if (c->peer.ss_family == AF_INET) {
         const struct sockaddr_in *sin = (const void *)&c->peer;
-        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
-        port = ntohs(sin->sin_port);
-        snprintf(buf, n, "%s:%u", host, port);
+        inet_ntop(AF_INET, &sin->sin_addr, c->client_ip, sizeof c->client_ip);
+        c->client_port = ntohs(sin->sin_port);
+        snprintf(c->peer_addr, sizeof c->peer_addr, "%s:%u", c->client_ip, c->client_port);
     } else if (c->peer.ss_family == AF_INET6) {
         const struct sockaddr_in6 *sin6 = (const void *)&c->peer;
-        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
-        port = ntohs(sin6->sin6_port);
-        snprintf(buf, n, "[%s]:%u", host, port);
+        inet_ntop(AF_INET6, &sin6->sin6_addr, c->client_ip, sizeof c->client_ip);
+        c->client_port = ntohs(sin6->sin6_port);
+        snprintf(c->peer_addr, sizeof c->peer_addr, "[%s]:%u", c->client_ip, c->client_port);
     } else {
-        snprintf(buf, n, "?");
+        snprintf(c->peer_addr, sizeof c->peer_addr, "?");
     }
-    return buf;
 }
 
 static const struct gh_listener_config *cfg_of(const struct gh_conn *c)
@@ -67,6 +68,67 @@ static const char *tls_error_text(struct gh_conn *c, char *out, size_t n)
 {
     char raw[96];
     return gh_log_quote(gh_tls_last_error(c->tls, raw, sizeof raw), out, n);
+}
+
+/* ---- audit entries -------------------------------------------------- */
+
+static uint64_t micros(ev_tstamp seconds)
+{
+    return seconds > 0 ? (uint64_t)(seconds * 1e6 + 0.5) : 0;
+}
+
+static void audit_client_fields(struct gh_audit_entry *e, const struct gh_conn *c)
+{
+    gh_audit_uint(e, "conn", c->id);
+    gh_audit_str(e, "listener", cfg_of(c)->name);
+    gh_audit_str(e, "client", c->client_ip);
+    gh_audit_uint(e, "client_port", c->client_port);
+}
+
+static void audit_tls_ok(struct gh_conn *c, const struct gh_tls_info *info)
+{
+    struct gh_audit_entry e;
+    gh_audit_begin(&e, "tls_ok");
+    audit_client_fields(&e, c);
+    if (info->sni)
+        gh_audit_client(&e, "sni", info->sni, info->sni_len);
+    if (info->alpn)
+        gh_audit_client(&e, "alpn", info->alpn, info->alpn_len);
+    gh_audit_str(&e, "tls_version", info->version);
+    gh_audit_str(&e, "cipher", info->cipher);
+    gh_audit_bool(&e, "resumed", info->resumed != 0);
+    gh_audit_commit(&e);
+}
+
+static void audit_tls_fail(struct gh_conn *c, const char *reason, const char *detail)
+{
+    struct gh_audit_entry e;
+    if (!gh_audit_on())
+        return;
+    gh_audit_begin(&e, "tls_fail");
+    audit_client_fields(&e, c);
+    gh_audit_str(&e, "reason", reason);
+    gh_audit_str(&e, "detail", detail);
+    gh_audit_commit(&e);
+}
+
+static void audit_backend_error(struct gh_conn *c, const char *reason, const char *detail)
+{
+    gh_audit_backend_error(c->id, cfg_of(c)->name, cfg_of(c)->backend.text, reason, detail);
+}
+
+static void audit_close(struct gh_conn *c, const char *reason)
+{
+    struct gh_audit_entry e;
+    gh_audit_begin(&e, "close");
+    audit_client_fields(&e, c);
+    gh_audit_uint(&e, "duration_us", micros(ev_now(c->worker->loop) - c->started));
+    gh_audit_uint(&e, "bytes_in", c->bytes_from_client);
+    gh_audit_uint(&e, "bytes_out", c->bytes_to_client);
+    if (c->http)
+        gh_audit_uint(&e, "requests", c->http->requests);
+    gh_audit_str(&e, "reason", reason);
+    gh_audit_commit(&e);
 }
 
 /* ---- events -------------------------------------------------------- */
@@ -157,11 +219,13 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
     case GH_CONN_HANDSHAKE:
         gh_log(GH_LOG_INFO, "tls_fail", " conn=%llu listener=%s reason=handshake_timeout",
                (unsigned long long)c->id, cfg_of(c)->name);
+        audit_tls_fail(c, "timeout", "no complete handshake within handshake_timeout");
         conn_close(c, "handshake_timeout");
         return;
     case GH_CONN_CONNECTING:
         gh_log(GH_LOG_WARN, "backend_error", " conn=%llu listener=%s backend=%s reason=timeout",
                (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text);
+        audit_backend_error(c, "timeout", "connect");
         if (c->http)
             backend_failed(c, 504, "the backend did not accept the connection in time",
                            "connect_timeout");
@@ -180,6 +244,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
             if (head_left <= 0) {
                 gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s rule=header_timeout status=408",
                        (unsigned long long)c->id, cfg_of(c)->name);
+                gh_audit_reject(c->id, cfg_of(c)->name, c->client_ip, "header_timeout", 408, NULL, 0);
                 gh_http_head_timeout(c->http);
                 c->close_after_flush = true;
                 c->close_reason = "header_timeout";
@@ -195,6 +260,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
                 gh_log(GH_LOG_WARN, "backend_error",
                        " conn=%llu listener=%s backend=%s reason=response_timeout",
                        (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text);
+                audit_backend_error(c, "timeout", "response");
                 backend_failed(c, 504, "the backend did not answer in time", "idle_timeout");
                 arm_timer(c, cfg_of(c)->idle_timeout);
                 return;
@@ -277,6 +343,8 @@ static void conn_close(struct gh_conn *c, const char *reason)
            (unsigned long long)c->id, cfg_of(c)->name, c->peer_addr, reason,
            (unsigned long long)c->bytes_from_client, (unsigned long long)c->bytes_to_client,
            (unsigned long long)(c->http ? c->http->requests : 0), ev_now(loop) - c->started);
+    if (gh_audit_on())
+        audit_close(c, reason);
 
     /* Best effort close_notify for an orderly end the client has not seen
      * yet; a TLS error or a reset backend ends without one, so the client
@@ -332,6 +400,11 @@ static void connect_failed(struct gh_conn *c, int err)
     gh_log(GH_LOG_WARN, "backend_error", " conn=%llu listener=%s backend=%s reason=%s",
            (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text,
            err == ECONNREFUSED ? "refused" : strerror(err));
+    audit_backend_error(c,
+                        err == ECONNREFUSED ? "refused"
+                        : err == ENETUNREACH || err == EHOSTUNREACH ? "unreachable"
+                                                                     : "error",
+                        strerror(err));
     if (c->http)
         backend_failed(c, 502, "the backend is unreachable", reason);
     else
@@ -390,11 +463,13 @@ static void do_handshake(struct gh_conn *c)
     switch (gh_tls_handshake(c->tls)) {
     case GH_TLS_OK:
         c->tls_read_wants_write = false;
-        if (gh_log_enabled(GH_LOG_DEBUG)) {
+        if (gh_log_enabled(GH_LOG_DEBUG) || gh_audit_on()) {
             gh_tls_session_info(c->tls, &info);
             gh_log(GH_LOG_DEBUG, "tls_ok", " conn=%llu listener=%s version=%s cipher=%s resumed=%d",
                    (unsigned long long)c->id, cfg_of(c)->name, info.version, info.cipher,
                    info.resumed);
+            if (gh_audit_on())
+                audit_tls_ok(c, &info);
         }
         /* tcp mode connects at once; http mode when the first request
          * passed its checks, so a bad request never costs the backend a
@@ -416,6 +491,10 @@ static void do_handshake(struct gh_conn *c)
         gh_log(GH_LOG_INFO, "tls_fail", " conn=%llu listener=%s client=%s reason=%s",
                (unsigned long long)c->id, cfg_of(c)->name, c->peer_addr,
                tls_error_text(c, why, sizeof why));
+        if (gh_audit_on()) {
+            char raw[96];
+            audit_tls_fail(c, gh_tls_failure_kind(c->tls), gh_tls_last_error(c->tls, raw, sizeof raw));
+        }
         conn_close(c, "tls_error");
         return;
     }
@@ -488,6 +567,8 @@ static bool frame_raw(struct gh_conn *c)
     if (v.action == GH_FRAME_REJECT) {
         gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s reason=%s",
                (unsigned long long)c->id, cfg_of(c)->name, v.reason ? v.reason : "framing");
+        gh_audit_reject(c->id, cfg_of(c)->name, c->client_ip, v.reason ? v.reason : "framing", 0,
+                        c->to_backend.data + c->to_backend.head + c->to_backend_ready, unseen - v.release);
         conn_close(c, "rejected");
         return false;
     }
@@ -554,6 +635,20 @@ static bool frame_client_bytes(struct gh_conn *c, bool *moved)
     return true;
 }
 
+/* send or recv on the backend failed with err (a reset, mostly). */
+static void backend_io_failed(struct gh_conn *c, const char *op, int err)
+{
+    char detail[96];
+    snprintf(detail, sizeof detail, "%s: %s", op, strerror(err));
+    gh_log(GH_LOG_INFO, "backend_error", " conn=%llu listener=%s backend=%s reason=%s:%s",
+           (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text, op, strerror(err));
+    audit_backend_error(c, err == ECONNRESET || err == EPIPE ? "reset" : "error", detail);
+    if (c->http)
+        backend_failed(c, 502, "the backend reset the connection", "backend_reset");
+    else
+        conn_close(c, "backend_reset");
+}
+
 static bool write_backend(struct gh_conn *c)
 {
     ssize_t n;
@@ -569,13 +664,7 @@ static bool write_backend(struct gh_conn *c)
         }
         if (errno == EINTR)
             return false;
-        gh_log(GH_LOG_INFO, "backend_error", " conn=%llu listener=%s backend=%s reason=send:%s",
-               (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text,
-               strerror(errno));
-        if (c->http)
-            backend_failed(c, 502, "the backend reset the connection", "backend_reset");
-        else
-            conn_close(c, "backend_reset");
+        backend_io_failed(c, "send", errno);
         return false;
     }
     if ((uint32_t)n < c->to_backend_ready)
@@ -619,12 +708,7 @@ static bool read_backend(struct gh_conn *c)
     }
     if (errno == EINTR)
         return false;
-    gh_log(GH_LOG_INFO, "backend_error", " conn=%llu listener=%s backend=%s reason=recv:%s",
-           (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text, strerror(errno));
-    if (c->http)
-        backend_failed(c, 502, "the backend reset the connection", "backend_reset");
-    else
-        conn_close(c, "backend_reset");
+    backend_io_failed(c, "recv", errno);
     return false;
 }
 
@@ -820,22 +904,11 @@ void gh_conn_accept(struct gh_worker *w, struct gh_listener *l, int fd,
     c->backend_fd = -1;
     c->peer = *peer;
     c->peer_len = peer_len;
-    peer_text(c, c->peer_addr, sizeof c->peer_addr);
+    describe_peer(c);
     c->started = ev_now(w->loop);
     gh_framer_init(&c->framer, GH_FRAMER_RAW);
-    if (c->http) {
-        /* X-Forwarded-For carries the bare address, without the port */
-        char *colon = strrchr(c->peer_addr, ':');
-        gh_http_proxy_init(c->http, l->cfg, c->xff_addr);
-        snprintf(c->xff_addr, sizeof c->xff_addr, "%.*s",
-                 colon ? (int)(colon - c->peer_addr) : (int)strlen(c->peer_addr), c->peer_addr);
-        if (c->xff_addr[0] == '[') { /* IPv6 without brackets */
-            size_t n = strlen(c->xff_addr);
-            memmove(c->xff_addr, c->xff_addr + 1, n);
-            if (n >= 2 && c->xff_addr[n - 2] == ']')
-                c->xff_addr[n - 2] = '\0';
-        }
-    }
+    if (c->http)
+        gh_http_proxy_init(c->http, l->cfg, c->client_ip);
 
     ev_io_init(&c->client_io, on_client_io, fd, EV_READ);
     c->client_io.data = c;

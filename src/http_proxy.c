@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "gatehouse/audit.h"
 #include "gatehouse/log.h"
 
 /* Bytes the rebuilt head may add to the original: X-Forwarded-For (client
@@ -109,6 +110,8 @@ static void reject(struct gh_http_proxy *hp, enum gh_http1_rule rule, uint64_t c
     gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s rule=%s status=%d excerpt=%s",
            (unsigned long long)conn_id, hp->cfg->name, gh_http1_rule_name(rule), status,
            gh_log_quote(raw, quoted, sizeof quoted));
+    gh_audit_reject(conn_id, hp->cfg->name, hp->client_addr, gh_http1_rule_name(rule), status,
+                    excerpt, excerpt_len);
     queue_reply(hp, status, gh_http1_rule_name(rule));
 }
 
@@ -426,15 +429,20 @@ static bool take_request_head(struct gh_http_proxy *hp, struct gh_http_io *io, s
 
     struct gh_http_pending *p =
         &hp->queue[(hp->queue_head + hp->queue_len) % GH_HTTP_PIPELINE_MAX];
-    memset(p, 0, sizeof *p);
     p->request_id = request_id;
     p->started = io->now;
+    p->body_bytes = 0;
     snprintf(p->method, sizeof p->method, "%.*s", (int)req->method.len, req->method.p);
-    size_t tn = req->target.len > GH_HTTP_TARGET_EXCERPT ? GH_HTTP_TARGET_EXCERPT : req->target.len;
-    memcpy(p->target, req->target.p, tn);
-    p->target[tn] = '\0';
-    if (req->target.len > GH_HTTP_TARGET_EXCERPT)
-        memcpy(p->target + tn, "...", 4);
+    p->target_len = (uint32_t)req->target.len;
+    memcpy(p->target, req->target.p,
+           req->target.len < sizeof p->target ? req->target.len : sizeof p->target);
+    p->has_host = req->host_index >= 0;
+    p->host_len = 0;
+    if (p->has_host) {
+        struct gh_http1_span host = req->headers[req->host_index].value;
+        p->host_len = (uint32_t)host.len;
+        memcpy(p->host, host.p, host.len < sizeof p->host ? host.len : sizeof p->host);
+    }
     p->is_connect = gh_http1_span_equals(req->method, "connect");
     p->close_after = req->connection_close;
     hp->queue_len++;
@@ -591,19 +599,63 @@ static struct gh_http_pending *oldest(struct gh_http_proxy *hp)
     return hp->queue_len ? &hp->queue[hp->queue_head] : NULL;
 }
 
+static void audit_bad_response(const struct gh_http_proxy *hp, uint64_t conn_id, const char *rule)
+{
+    char detail[64];
+    snprintf(detail, sizeof detail, "bad_response:%s", rule);
+    gh_audit_backend_error(conn_id, hp->cfg->name, hp->cfg->backend.text, "error", detail);
+}
+
+static uint64_t micros(double seconds)
+{
+    return seconds > 0 ? (uint64_t)(seconds * 1e6 + 0.5) : 0;
+}
+
+static void audit_request(const struct gh_http_proxy *hp, const struct gh_http_pending *p,
+                          double now, uint64_t conn_id)
+{
+    struct gh_audit_entry e;
+    gh_audit_begin(&e, "request");
+    gh_audit_uint(&e, "conn", conn_id);
+    gh_audit_str(&e, "listener", hp->cfg->name);
+    char id[17];
+    snprintf(id, sizeof id, "%016llx", (unsigned long long)p->request_id);
+    gh_audit_str(&e, "request_id", id);
+    gh_audit_client(&e, "method", p->method, strlen(p->method));
+    gh_audit_client_cut(&e, "target", p->target,
+                        p->target_len < sizeof p->target ? p->target_len : sizeof p->target,
+                        p->target_len);
+    if (p->has_host)
+        gh_audit_client_cut(&e, "host", p->host,
+                            p->host_len < sizeof p->host ? p->host_len : sizeof p->host,
+                            p->host_len);
+    gh_audit_uint(&e, "request_body", p->body_bytes);
+    gh_audit_uint(&e, "status", (uint64_t)hp->resp_status);
+    gh_audit_uint(&e, "response_bytes", hp->resp_bytes);
+    gh_audit_str(&e, "backend", hp->cfg->backend.text);
+    gh_audit_uint(&e, "ttfb_us", hp->resp_first_byte > 0 ? micros(hp->resp_first_byte - p->started) : 0);
+    gh_audit_uint(&e, "total_us", micros(now - p->started));
+    gh_audit_commit(&e);
+}
+
 static void response_done(struct gh_http_proxy *hp, double now, uint64_t conn_id)
 {
     struct gh_http_pending *p = oldest(hp);
-    char target[GH_HTTP_TARGET_EXCERPT * 4 + 16];
     if (p && gh_log_enabled(GH_LOG_INFO)) { /* skip the quoting when nobody reads it */
+        char excerpt[GH_HTTP_TARGET_EXCERPT + 4], target[sizeof excerpt * 4 + 16];
+        size_t tn = p->target_len < GH_HTTP_TARGET_EXCERPT ? p->target_len : GH_HTTP_TARGET_EXCERPT;
+        memcpy(excerpt, p->target, tn);
+        memcpy(excerpt + tn, p->target_len > tn ? "..." : "", p->target_len > tn ? 4 : 1);
         gh_log(GH_LOG_INFO, "request",
                " conn=%llu listener=%s request_id=%016llx method=%s target=%s status=%d "
                "request_body=%llu response_bytes=%llu ttfb=%.6f total=%.6f",
                (unsigned long long)conn_id, hp->cfg->name, (unsigned long long)p->request_id,
-               p->method, gh_log_quote(p->target, target, sizeof target), hp->resp_status,
+               p->method, gh_log_quote(excerpt, target, sizeof target), hp->resp_status,
                (unsigned long long)p->body_bytes, (unsigned long long)hp->resp_bytes,
                hp->resp_first_byte > 0 ? hp->resp_first_byte - p->started : 0.0, now - p->started);
     }
+    if (p && gh_audit_on())
+        audit_request(hp, p, now, conn_id);
     if (p) {
         if (p->close_after)
             hp->close_when_idle = true;
@@ -638,9 +690,10 @@ static bool take_response_head(struct gh_http_proxy *hp, struct gh_http_io *io, 
     if (gh_http1_parse_response((const char *)io->in, head_len, NULL, method, resp, &rule) !=
             GH_HTTP1_DONE ||
         !p) {
+        const char *why = p ? gh_http1_rule_name(rule) : "response_without_request";
         gh_log(GH_LOG_WARN, "backend_error", " conn=%llu listener=%s reason=bad_response rule=%s",
-               (unsigned long long)conn_id, hp->cfg->name,
-               p ? gh_http1_rule_name(rule) : "response_without_request");
+               (unsigned long long)conn_id, hp->cfg->name, why);
+        audit_bad_response(hp, conn_id, why);
         gh_http_backend_failed(hp, 502, "malformed response from the backend");
         return false;
     }
@@ -648,6 +701,7 @@ static bool take_response_head(struct gh_http_proxy *hp, struct gh_http_io *io, 
         /* Upgrades are stripped from requests, so a 101 is a backend error. */
         gh_log(GH_LOG_WARN, "backend_error", " conn=%llu listener=%s reason=unexpected_101",
                (unsigned long long)conn_id, hp->cfg->name);
+        audit_bad_response(hp, conn_id, "unexpected_101");
         gh_http_backend_failed(hp, 502, "unexpected protocol switch");
         return false;
     }
@@ -730,6 +784,7 @@ enum gh_http_action gh_http_from_backend(struct gh_http_proxy *hp, struct gh_htt
                     gh_log(GH_LOG_WARN, "backend_error",
                            " conn=%llu listener=%s reason=bad_response rule=%s",
                            (unsigned long long)conn_id, hp->cfg->name, gh_http1_rule_name(rule));
+                    audit_bad_response(hp, conn_id, gh_http1_rule_name(rule));
                     gh_http_backend_failed(hp, 502, "malformed response from the backend");
                 }
                 return hp->reply_queued || hp->resp_phase == GH_HTTP_STOPPED ? GH_HTTP_CLOSE
@@ -758,6 +813,7 @@ enum gh_http_action gh_http_from_backend(struct gh_http_proxy *hp, struct gh_htt
                 gh_log(GH_LOG_WARN, "backend_error",
                        " conn=%llu listener=%s reason=bad_response rule=%s",
                        (unsigned long long)conn_id, hp->cfg->name, gh_http1_rule_name(rule));
+                audit_bad_response(hp, conn_id, gh_http1_rule_name(rule));
                 hp->resp_phase = GH_HTTP_STOPPED;
                 hp->queue_len = 0; /* nothing more will be answered */
                 return GH_HTTP_CLOSE; /* the client sees the response cut short */

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gatehouse/audit.h"
 #include "gatehouse/config.h"
 #include "gatehouse/log.h"
 #include "gatehouse/tls.h"
@@ -33,7 +34,7 @@ static void usage(FILE *to)
             "       gatehouse -h             this help\n");
 }
 
-static int run_worker(const struct gh_config *cfg, struct gh_tls_context **tls)
+static int run_worker(const struct gh_config *cfg, struct gh_tls_context **tls, int index)
 {
     struct gh_worker *w = calloc(1, sizeof *w);
     int rc;
@@ -41,7 +42,7 @@ static int run_worker(const struct gh_config *cfg, struct gh_tls_context **tls)
         gh_log(GH_LOG_ERROR, "start_failed", " reason=out_of_memory");
         return 1;
     }
-    if (gh_worker_init(w, cfg, tls) < 0) {
+    if (gh_worker_init(w, cfg, tls) < 0 || gh_audit_open(cfg, index, w->loop) < 0) {
         free(w);
         return 1;
     }
@@ -51,7 +52,7 @@ static int run_worker(const struct gh_config *cfg, struct gh_tls_context **tls)
 }
 
 static pid_t spawn_worker(const struct gh_config *cfg, struct gh_tls_context **tls,
-                          const sigset_t *old_mask, pid_t parent)
+                          const sigset_t *old_mask, pid_t parent, int index)
 {
     pid_t pid = fork();
     if (pid != 0)
@@ -60,7 +61,7 @@ static pid_t spawn_worker(const struct gh_config *cfg, struct gh_tls_context **t
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
         _exit(1);
     sigprocmask(SIG_SETMASK, old_mask, NULL);
-    _exit(run_worker(cfg, tls));
+    _exit(run_worker(cfg, tls, index));
 }
 
 static int supervise(const struct gh_config *cfg, struct gh_tls_context **tls)
@@ -77,12 +78,13 @@ static int supervise(const struct gh_config *cfg, struct gh_tls_context **tls)
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGUSR1);
     if (sigprocmask(SIG_BLOCK, &mask, &old_mask) < 0) {
         gh_log(GH_LOG_ERROR, "start_failed", " reason=sigprocmask error=%s", strerror(errno));
         return 1;
     }
     for (int i = 0; i < n; i++) {
-        pids[i] = spawn_worker(cfg, tls, &old_mask, self);
+        pids[i] = spawn_worker(cfg, tls, &old_mask, self, i);
         started[i] = time(NULL);
         if (pids[i] < 0) {
             gh_log(GH_LOG_ERROR, "fork_failed", " error=%s", strerror(errno));
@@ -105,6 +107,12 @@ static int supervise(const struct gh_config *cfg, struct gh_tls_context **tls)
                 continue;
             gh_log(GH_LOG_ERROR, "sigwait_failed", " error=%s", strerror(errno));
             return 1;
+        }
+        if (sig == SIGUSR1) { /* logrotate: every worker reopens its audit file */
+            for (int i = 0; i < n; i++)
+                if (pids[i] > 0)
+                    kill(pids[i], SIGUSR1);
+            continue;
         }
         if (sig == SIGTERM || sig == SIGINT) {
             if (!stopping)
@@ -146,7 +154,7 @@ static int supervise(const struct gh_config *cfg, struct gh_tls_context **tls)
                             kill(pids[j], SIGTERM);
                     break;
                 }
-                pids[i] = spawn_worker(cfg, tls, &old_mask, self);
+                pids[i] = spawn_worker(cfg, tls, &old_mask, self, i);
                 started[i] = time(NULL);
                 if (pids[i] > 0) {
                     alive++;
@@ -216,6 +224,10 @@ int main(int argc, char **argv)
     /* No reload yet: a SIGHUP from a habitual operator must not kill the
      * process (the default action). */
     signal(SIGHUP, SIG_IGN);
+    /* Until the loop takes SIGUSR1 over, a reopen request must not kill. A
+     * file over RLIMIT_FSIZE must fail the write (EFBIG), not the process. */
+    signal(SIGUSR1, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN);
     cfg = calloc(1, sizeof *cfg);
     errs = calloc(1, sizeof *errs);
     if (!cfg || !errs) {
@@ -234,6 +246,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < cfg->n_listeners; i++)
         if (cfg->listeners[i].mode != GH_MODE_REDIRECT)
             tls[i] = gh_tls_context_new(&cfg->listeners[i], errs);
+    (void)gh_audit_check(cfg, errs); /* errors are recorded in errs */
     if (errs->count) {
         gh_config_errors_print(errs, stderr);
         goto out_tls;
@@ -246,7 +259,7 @@ int main(int argc, char **argv)
     }
     gh_log(GH_LOG_INFO, "start", " version=%s config=%s workers=%d", GH_VERSION, config_path,
            cfg->global.workers);
-    rc = cfg->global.workers == 1 ? run_worker(cfg, tls) : supervise(cfg, tls);
+    rc = cfg->global.workers == 1 ? run_worker(cfg, tls, 0) : supervise(cfg, tls);
 out_tls:
     for (size_t i = 0; i < cfg->n_listeners; i++)
         gh_tls_context_free(tls[i]);

@@ -10,6 +10,7 @@
 #endif
 #include <wolfssl/wolfcrypt/settings.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/error-ssl.h>
 #include <wolfssl/wolfcrypt/aes.h>
 #include <wolfssl/wolfcrypt/chacha20_poly1305.h>
 #include <wolfssl/wolfcrypt/curve25519.h>
@@ -354,13 +355,41 @@ const char *gh_tls_last_error(struct gh_tls_session *s, char *buf, size_t n)
     return wolf_error_text(err, buf, n);
 }
 
+const char *gh_tls_failure_kind(struct gh_tls_session *s)
+{
+    int err;
+    if (!s->ssl || s->peer_eof)
+        return "io_error";
+    err = wolfSSL_get_error(SSL_OF(s), 0);
+    switch (err) {
+    case FATAL_ERROR: /* the peer sent a fatal alert */
+        return "alert";
+    case SOCKET_ERROR_E:
+    case SOCKET_PEER_CLOSED_E:
+    case WOLFSSL_ERROR_SYSCALL:
+        return "io_error";
+    case VERIFY_CERT_ERROR:
+    case NO_PEER_CERT:
+    case ASN_NO_SIGNER_E:
+    case ASN_AFTER_DATE_E:
+    case ASN_SIG_CONFIRM_E:
+        return "verify_failed";
+    default:
+        return "protocol_error";
+    }
+}
+
 void gh_tls_session_info(struct gh_tls_session *s, struct gh_tls_info *info)
 {
     WOLFSSL *ssl = SSL_OF(s);
+    void *sni = NULL;
+    char *alpn = NULL;
+    word16 alpn_len = 0;
+
+    memset(info, 0, sizeof *info);
     if (!ssl) {
         info->version = "plaintext";
         info->cipher = "none";
-        info->resumed = 0;
         return;
     }
     info->version = wolfSSL_get_version(ssl);
@@ -368,6 +397,14 @@ void gh_tls_session_info(struct gh_tls_session *s, struct gh_tls_info *info)
     info->resumed = wolfSSL_session_reused(ssl);
     if (!info->cipher)
         info->cipher = "none";
+    /* WOLFSSL_ALWAYS_KEEP_SNI makes wolfSSL keep the name a client sent
+     * even though no certificate is chosen by it (yet). */
+    info->sni_len = wolfSSL_SNI_GetRequest(ssl, WOLFSSL_SNI_HOST_NAME, &sni);
+    info->sni = info->sni_len ? sni : NULL;
+    if (wolfSSL_ALPN_GetProtocol(ssl, &alpn, &alpn_len) == WOLFSSL_SUCCESS && alpn_len) {
+        info->alpn = alpn;
+        info->alpn_len = alpn_len;
+    }
 }
 
 /* ---- version and crypto speed ---------------------------------------- */

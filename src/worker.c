@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "gatehouse/audit.h"
 #include "gatehouse/conn.h"
 #include "gatehouse/log.h"
 #include "gatehouse/tls.h"
@@ -146,6 +147,7 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *p, int revents)
     struct gh_worker *w = p->data;
     (void)revents;
     run_pending(w);
+    gh_audit_before_sleep();
     if (w->pending && !ev_is_active(&keep_flushing))
         ev_idle_start(loop, &keep_flushing);
     else if (!w->pending && ev_is_active(&keep_flushing))
@@ -177,6 +179,8 @@ static void on_grace_expired(struct ev_loop *loop, ev_timer *t, int revents)
     (void)loop;
     (void)revents;
     gh_log(GH_LOG_WARN, "shutdown_grace_expired", " open=%llu", (unsigned long long)w->open_conns);
+    w->grace_expired = true;
+    w->open_at_grace = w->open_conns;
     for (struct gh_conn *c = w->conns; c; c = c->next)
         gh_conn_abort(c, "shutdown");
 }
@@ -211,6 +215,14 @@ static void on_signal(struct ev_loop *loop, ev_signal *s, int revents)
     (void)loop;
     (void)revents;
     begin_drain(s->data, s->signum);
+}
+
+static void on_reopen_signal(struct ev_loop *loop, ev_signal *s, int revents)
+{
+    (void)loop;
+    (void)s;
+    (void)revents;
+    gh_audit_reopen();
 }
 
 static int open_listen_socket(const struct gh_listener_config *cfg)
@@ -277,6 +289,8 @@ int gh_worker_init(struct gh_worker *w, const struct gh_config *cfg, struct gh_t
     ev_signal_init(&w->sig_int, on_signal, SIGINT);
     w->sig_int.data = w;
     ev_signal_start(w->loop, &w->sig_int);
+    ev_signal_init(&w->sig_usr1, on_reopen_signal, SIGUSR1);
+    ev_signal_start(w->loop, &w->sig_usr1);
     return 0;
 fail:
     for (size_t i = 0; i < w->n_listeners; i++) {
@@ -306,6 +320,9 @@ int gh_worker_run(struct gh_worker *w)
     ev_timer_stop(w->loop, &w->accept_backoff);
     ev_signal_stop(w->loop, &w->sig_term);
     ev_signal_stop(w->loop, &w->sig_int);
+    ev_signal_stop(w->loop, &w->sig_usr1);
+    /* After the drain, so every connection's close entry is in. */
+    gh_audit_close(w->grace_expired ? "grace_expired" : "signal", w->open_at_grace);
     ev_loop_destroy(w->loop);
     gh_log(GH_LOG_INFO, "shutdown_done", " open=%llu", (unsigned long long)w->open_conns);
     return 0;

@@ -36,6 +36,10 @@ enum gh_mode { GH_MODE_TCP, GH_MODE_HTTP, GH_MODE_REDIRECT };
  * module needs no TLS headers. */
 enum gh_group { GH_GROUP_X25519, GH_GROUP_P256, GH_GROUP_P384 };
 
+enum gh_audit_fsync { GH_AUDIT_FSYNC_NEVER, GH_AUDIT_FSYNC_INTERVAL, GH_AUDIT_FSYNC_ALWAYS };
+
+#define GH_AUDIT_MAX_FIELD_LIMIT 4096 /* audit_max_field may not exceed this */
+
 struct gh_sockaddr {
     struct sockaddr_storage ss;
     socklen_t len;
@@ -84,6 +88,17 @@ struct gh_global_config {
     int workers;
     double shutdown_grace;       /* seconds */
     enum gh_log_level log_level;
+
+    /* audit log; audit_file "" = off, "-" = stdout. See config/audit-log.md */
+    char audit_file[GH_PATH_MAX];
+    int audit_file_line;
+    char audit_key_file[GH_PATH_MAX];  /* "" = unkeyed SHA-256 chain */
+    int audit_key_file_line;
+    enum gh_audit_fsync audit_fsync;
+    double audit_fsync_interval;       /* seconds */
+    double audit_flush_interval;       /* seconds */
+    uint32_t audit_buffer_size;        /* bytes per worker */
+    uint32_t audit_max_field;          /* client string bytes kept per field */
 };
 
 struct gh_config {

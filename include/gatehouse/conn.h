@@ -52,7 +52,8 @@ struct gh_conn {
     ev_tstamp timer_due;         /* when c->timer fires next */
     const char *close_reason;
     char peer_addr[56];          /* client address:port as text, for logs */
-    char xff_addr[48];           /* client address alone, for X-Forwarded-For */
+    char client_ip[48];          /* the address alone (X-Forwarded-For, audit) */
+    uint16_t client_port;
 
     /* readiness as the last events and attempts left it */
     bool client_readable, client_writable;

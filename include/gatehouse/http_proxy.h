@@ -19,15 +19,21 @@
 #include "gatehouse/http1.h"
 
 #define GH_HTTP_PIPELINE_MAX 8    /* requests forwarded and not yet answered */
-#define GH_HTTP_TARGET_EXCERPT 64 /* bytes of the target kept for the log */
+#define GH_HTTP_TARGET_EXCERPT 64 /* bytes of the target in the stderr log */
+#define GH_HTTP_TARGET_KEEP 256   /* bytes of each in-flight request's target kept for the audit log */
+#define GH_HTTP_HOST_KEEP 128     /* and of its Host */
 #define GH_HTTP_REPLY_MAX 1024    /* an error or redirect response gatehouse writes itself */
 
 struct gh_http_pending {
     uint64_t request_id;
     double started;               /* loop time the head was complete */
     uint64_t body_bytes;
+    uint32_t target_len;          /* as the client sent them; the copies below may be shorter */
+    uint32_t host_len;
     char method[16];
-    char target[GH_HTTP_TARGET_EXCERPT + 4];
+    char target[GH_HTTP_TARGET_KEEP]; /* not NUL-terminated */
+    char host[GH_HTTP_HOST_KEEP];
+    bool has_host;
     bool is_connect;
     bool close_after;             /* the client asked to close after this one */
 };

@@ -49,10 +49,17 @@ enum gh_tls_result gh_tls_close_notify(struct gh_tls_session *s);
 /* Short reason for the last error, for logs ("alert", "protocol error", ...). */
 const char *gh_tls_last_error(struct gh_tls_session *s, char *buf, size_t n);
 
+/* Why a handshake failed, as the audit log names it. */
+const char *gh_tls_failure_kind(struct gh_tls_session *s); /* alert, verify_failed, io_error, protocol_error */
+
 struct gh_tls_info {
     const char *version;  /* "TLSv1.3" */
     const char *cipher;
     int resumed;
+    const char *sni;      /* as the client sent it; NULL when it sent none */
+    size_t sni_len;
+    const char *alpn;     /* the protocol agreed on; NULL when none */
+    size_t alpn_len;
 };
 void gh_tls_session_info(struct gh_tls_session *s, struct gh_tls_info *info);
 

@@ -45,7 +45,10 @@ struct gh_worker {
     ev_timer accept_backoff;     /* running while accept is paused for EMFILE */
     ev_timer grace_timer;
     ev_signal sig_term, sig_int;
+    ev_signal sig_usr1;          /* reopen the audit log */
     bool draining;
+    bool grace_expired;          /* the drain ended by shutdown_grace */
+    uint64_t open_at_grace;      /* connections it cut */
     bool out_of_fds;             /* accept failed for lack of descriptors */
 };
 

@@ -41,6 +41,7 @@
 #define HAVE_TLS_EXTENSIONS
 #define HAVE_SUPPORTED_CURVES
 #define HAVE_SNI
+#define WOLFSSL_ALWAYS_KEEP_SNI /* the audit log records the name a client asked for */
 #define HAVE_ALPN
 #define HAVE_SESSION_TICKET
 #define HAVE_EXTENDED_MASTER

@@ -1,0 +1,804 @@
+/* audit.c - the audit log service: the loop-side buffer, the writer thread
+ * and the file; see audit.h and config/audit-log.md.
+ *
+ * The loop appends entry bodies ("ts":...,"event":... without braces, one
+ * per line) to A.in. Handing over swaps A.in and A.out under A.mu; the
+ * writer thread owns A.out while A.out_len > 0, so the loop never waits for
+ * the disk. The writer gives each body its seq, prev (first entry of a file)
+ * and chain, collects the lines in wbuf and writes them. Everything after
+ * "writer side" below is touched by the writer thread only, except at
+ * open, before the thread exists. */
+#include "gatehouse/audit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gatehouse/audit_chain.h"
+#include "gatehouse/log.h"
+#include "version.h"
+
+#define WRITE_CHUNK (64u << 10)     /* chained bytes collected before a write(2) */
+#define LINE_OVERHEAD 256           /* {"v":1,"seq":N, + prev, chain_alg, chain, "}\n */
+#define WBUF_CAP (WRITE_CHUNK + GH_AUDIT_ENTRY_MAX + 2 * LINE_OVERHEAD)
+#define TAIL_SCAN (GH_AUDIT_ENTRY_MAX + LINE_OVERHEAD) /* read back to find the last entry */
+#define RETRY_INTERVAL 0.1          /* seconds between attempts on a failing disk */
+#define STDOUT_ATOMIC 4096          /* PIPE_BUF: stdout writes up to this stay whole */
+#define LINE_PREFIX "{\"v\":1,\"seq\":"
+
+struct audit {
+    bool on;
+    /* settings */
+    char path[GH_PATH_MAX];         /* this worker's file, %w replaced */
+    bool to_stdout;
+    enum gh_audit_fsync fsync_policy;
+    double fsync_interval, flush_interval;
+    uint32_t cap, max_field;
+    long pid;
+    const char *config_path;
+    char config_sha256[GH_AUDIT_CHAIN_HEX + 1];
+
+    /* loop side */
+    char *in;
+    size_t in_len;
+    uint64_t lost;                  /* entries dropped since the last one that fitted */
+    struct ev_loop *loop;
+    ev_timer flush_timer;
+
+    /* shared, under mu */
+    pthread_mutex_t mu;
+    pthread_cond_t wake;            /* the writer waits on it */
+    pthread_cond_t idle;            /* gh_audit_close waits on it */
+    char *out;
+    size_t out_len;                 /* > 0: the writer owns out */
+    bool reopen_req, stop_req;
+    double stop_deadline;           /* monotonic; the writer gives up after it */
+    pthread_t thread;
+
+    /* writer side */
+    int fd;
+    struct gh_audit_chain chain;
+    uint64_t seq;
+    bool segment_start;             /* the next entry carries prev */
+    char written_chain[GH_AUDIT_CHAIN_HEX + 1]; /* last entry wholly in the file */
+    uint64_t written_seq;
+    uint64_t writer_lost;           /* entries the writer had to drop */
+    bool failing;                   /* a write failed; logged once until one works */
+    char *wbuf;                     /* WBUF_CAP bytes of chained lines */
+    size_t wlen, woff;              /* woff: already written */
+    bool dirty;                     /* written since the last fsync */
+    double last_fsync;
+};
+
+static struct audit A = {.fd = -1};
+
+static double monotonic_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void abs_deadline(double seconds_from_now, struct timespec *out)
+{
+    clock_gettime(CLOCK_MONOTONIC, out);
+    long long ns = (long long)out->tv_nsec + (long long)(seconds_from_now * 1e9);
+    out->tv_sec += (time_t)(ns / 1000000000LL);
+    out->tv_nsec = (long)(ns % 1000000000LL);
+}
+
+/* audit_file with %w replaced by the worker's index. */
+static int expand_path(const char *pattern, int worker_index, char *out, size_t n)
+{
+    size_t o = 0;
+    for (const char *p = pattern; *p; p++) {
+        int w;
+        if (p[0] == '%' && p[1] == 'w') {
+            w = snprintf(out + o, n - o, "%d", worker_index);
+            p++;
+        } else {
+            w = snprintf(out + o, n - o, "%c", *p);
+        }
+        if (w < 0 || (size_t)w >= n - o)
+            return -1;
+        o += (size_t)w;
+    }
+    if (o == 0 && n > 0)
+        out[0] = '\0';
+    return 0;
+}
+
+static int open_append(const char *path)
+{
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+}
+
+int gh_audit_check(const struct gh_config *cfg, struct gh_config_errors *errs)
+{
+    const struct gh_global_config *g = &cfg->global;
+    char why[GH_ERROR_TEXT_MAX];
+    uint8_t key[GH_AUDIT_KEY_MAX];
+    size_t key_len;
+    int rc = 0;
+
+    if (!g->audit_file[0])
+        return 0;
+    if (g->audit_key_file[0]) {
+        struct stat st;
+        if (gh_audit_key_load(g->audit_key_file, key, &key_len, why, sizeof why) < 0) {
+            gh_config_error_add(errs, g->audit_key_file_line, "audit_key_file", "%s", why);
+            rc = -1;
+        } else if (stat(g->audit_key_file, &st) == 0 && (st.st_mode & 077)) {
+            gh_log(GH_LOG_WARN, "audit_key_readable",
+                   " file=%s mode=%04o hint=\"chmod 600: whoever reads the key can forge the chain\"",
+                   g->audit_key_file, (unsigned)(st.st_mode & 07777));
+        }
+        memset(key, 0, sizeof key);
+    }
+    if (strcmp(g->audit_file, "-") == 0)
+        return rc;
+    for (int i = 0; i < g->workers; i++) {
+        char path[GH_PATH_MAX];
+        int fd;
+        if (expand_path(g->audit_file, i, path, sizeof path) < 0) {
+            gh_config_error_add(errs, g->audit_file_line, "audit_file", "path too long");
+            return -1;
+        }
+        fd = open_append(path);
+        if (fd < 0) {
+            gh_config_error_add(errs, g->audit_file_line, "audit_file", "cannot open %s: %s", path,
+                                strerror(errno));
+            return -1;
+        }
+        close(fd);
+        if (!strstr(g->audit_file, "%w"))
+            break;
+    }
+    return rc;
+}
+
+/* ---- writer side ----------------------------------------------------- */
+
+/* Reads the seq and chain of a complete line we wrote; false if it is not
+ * one of ours. */
+static bool parse_our_line(const char *line, size_t len, uint64_t *seq, char *chain)
+{
+    size_t plen = sizeof LINE_PREFIX - 1;
+    size_t tail = sizeof GH_AUDIT_CHAIN_FIELD - 1 + GH_AUDIT_CHAIN_HEX + 2; /* ,"chain":"HEX"} */
+    uint64_t v = 0;
+    size_t i;
+
+    if (len < plen + tail || memcmp(line, LINE_PREFIX, plen) != 0)
+        return false;
+    for (i = plen; i < len && line[i] >= '0' && line[i] <= '9' && i < plen + 19; i++)
+        v = v * 10 + (uint64_t)(line[i] - '0');
+    if (i == plen || line[i] != ',')
+        return false;
+    if (memcmp(line + len - tail, GH_AUDIT_CHAIN_FIELD, sizeof GH_AUDIT_CHAIN_FIELD - 1) != 0 ||
+        memcmp(line + len - 2, "\"}", 2) != 0 ||
+        !gh_audit_chain_is_hex(line + len - 2 - GH_AUDIT_CHAIN_HEX, GH_AUDIT_CHAIN_HEX))
+        return false;
+    *seq = v;
+    memcpy(chain, line + len - 2 - GH_AUDIT_CHAIN_HEX, GH_AUDIT_CHAIN_HEX);
+    chain[GH_AUDIT_CHAIN_HEX] = '\0';
+    return true;
+}
+
+/* Continues the chain of the last entry already in PATH, so a restart
+ * appends to one unbroken chain. A partial last line (the previous writer
+ * died mid-write) is ended with a newline first. */
+static int continue_from_file(const char *path)
+{
+    struct stat st;
+    char *tail = NULL;
+    ssize_t got;
+    size_t n, end, start;
+    int fd, rc = -1;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) < 0)
+        goto out;
+    rc = 0;
+    if (st.st_size == 0)
+        goto out;
+    n = (size_t)st.st_size < TAIL_SCAN ? (size_t)st.st_size : TAIL_SCAN;
+    tail = malloc(n);
+    if (!tail) {
+        rc = -1;
+        goto out;
+    }
+    got = pread(fd, tail, n, st.st_size - (off_t)n);
+    if (got != (ssize_t)n) {
+        rc = -1;
+        goto out;
+    }
+    if (tail[n - 1] != '\n') {
+        A.wbuf[A.wlen++] = '\n';
+        gh_log(GH_LOG_WARN, "audit_partial_line",
+               " file=%s hint=\"the last writer stopped mid-entry; the verifier reports it\"", path);
+    }
+    end = n;
+    while (end > 0 && tail[end - 1] != '\n')
+        end--;
+    if (end == 0)
+        goto unknown;
+    end--; /* the newline ending the last complete line */
+    start = end;
+    while (start > 0 && tail[start - 1] != '\n')
+        start--;
+    if (start == 0 && (size_t)st.st_size > n)
+        goto unknown; /* longer than any entry we write */
+    if (parse_our_line(tail + start, end - start, &A.seq, A.chain.prev)) {
+        A.written_seq = A.seq;
+        memcpy(A.written_chain, A.chain.prev, sizeof A.written_chain);
+        goto out;
+    }
+unknown:
+    gh_log(GH_LOG_WARN, "audit_new_chain",
+           " file=%s reason=\"its last line is not a gatehouse audit entry\"", path);
+out:
+    free(tail);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* Remembers the seq and chain of the last whole line in wbuf[from, to). */
+static void note_written(size_t from, size_t to)
+{
+    size_t end = to, start;
+    while (end > from && A.wbuf[end - 1] != '\n')
+        end--;
+    if (end == from)
+        return;
+    end--;
+    start = end;
+    while (start > 0 && A.wbuf[start - 1] != '\n')
+        start--;
+    if (parse_our_line(A.wbuf + start, end - start, &A.written_seq, A.written_chain))
+        return;
+}
+
+/* Entries in wbuf that never made it whole into the file are lost: the
+ * chain goes back to the last entry that did, and a gap entry says how
+ * many are missing. */
+static void discard_pending(void)
+{
+    for (size_t i = A.woff; i < A.wlen; i++)
+        if (A.wbuf[i] == '\n')
+            A.writer_lost++;
+    A.wlen = A.woff = 0;
+    A.seq = A.written_seq;
+    gh_audit_chain_set_prev(&A.chain, A.written_chain);
+}
+
+static void sync_file(void)
+{
+    if (A.to_stdout || !A.dirty)
+        return;
+    if (fdatasync(A.fd) < 0 && errno != EINVAL)
+        gh_log(GH_LOG_WARN, "audit_fsync_failed", " file=%s error=%s", A.path, strerror(errno));
+    A.dirty = false;
+    A.last_fsync = monotonic_now();
+}
+
+/* Sleeps RETRY_INTERVAL unless woken. False when the writer must stop
+ * retrying: a reopen is asked for, or the stop deadline passed. */
+static bool wait_to_retry(void)
+{
+    struct timespec until;
+    bool go_on;
+    abs_deadline(RETRY_INTERVAL, &until);
+    pthread_mutex_lock(&A.mu);
+    if (!A.reopen_req && !(A.stop_req && monotonic_now() > A.stop_deadline))
+        pthread_cond_timedwait(&A.wake, &A.mu, &until);
+    go_on = !A.reopen_req && !(A.stop_req && monotonic_now() > A.stop_deadline);
+    pthread_mutex_unlock(&A.mu);
+    return go_on;
+}
+
+/* Writes wbuf[woff, wlen). Bytes that do not fit (disk full, file size
+ * limit) stay and are retried, so a line is never split by a failure:
+ * when space returns, its rest follows. */
+static bool write_pending(void)
+{
+    while (A.woff < A.wlen) {
+        size_t n = A.wlen - A.woff;
+        ssize_t w;
+        if (A.to_stdout && n > STDOUT_ATOMIC) {
+            /* several workers may share the pipe: keep lines whole */
+            size_t cut = STDOUT_ATOMIC;
+            while (cut > 0 && A.wbuf[A.woff + cut - 1] != '\n')
+                cut--;
+            if (cut > 0)
+                n = cut;
+            else
+                n = (size_t)((char *)memchr(A.wbuf + A.woff, '\n', n) - (A.wbuf + A.woff)) + 1;
+        }
+        w = write(A.fd, A.wbuf + A.woff, n);
+        if (w > 0) {
+            note_written(A.woff, A.woff + (size_t)w);
+            A.woff += (size_t)w;
+            A.dirty = true;
+            if (A.failing)
+                gh_log(GH_LOG_INFO, "audit_write_resumed", " file=%s", A.path);
+            A.failing = false;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (!A.failing)
+            gh_log(GH_LOG_ERROR, "audit_write_failed", " file=%s error=%s", A.path,
+                   w < 0 ? strerror(errno) : "wrote nothing");
+        A.failing = true;
+        if (!wait_to_retry())
+            return false;
+    }
+    A.wlen = A.woff = 0;
+    if (A.fsync_policy == GH_AUDIT_FSYNC_ALWAYS ||
+        (A.fsync_policy == GH_AUDIT_FSYNC_INTERVAL &&
+         monotonic_now() - A.last_fsync >= A.fsync_interval))
+        sync_file();
+    return true;
+}
+
+static void reopen_file(void);
+
+/* After write_pending gave up: reopen if that is why, else drop. */
+static void write_failed(void)
+{
+    bool reopen;
+    pthread_mutex_lock(&A.mu);
+    reopen = A.reopen_req;
+    A.reopen_req = false;
+    pthread_mutex_unlock(&A.mu);
+    if (reopen)
+        reopen_file();
+    else
+        discard_pending();
+}
+
+/* Appends one chained line for BODY to wbuf. */
+static void append_line(const char *body, size_t len)
+{
+    char hex[GH_AUDIT_CHAIN_HEX + 1];
+    char *d;
+    size_t m;
+
+    if (A.wlen + len + LINE_OVERHEAD > WBUF_CAP && !write_pending())
+        write_failed();
+    d = A.wbuf + A.wlen;
+    m = (size_t)snprintf(d, LINE_OVERHEAD, LINE_PREFIX "%llu,", (unsigned long long)(A.seq + 1));
+    memcpy(d + m, body, len);
+    m += len;
+    if (A.segment_start)
+        m += (size_t)snprintf(d + m, LINE_OVERHEAD, ",\"prev\":\"%s\",\"chain_alg\":\"%s\"",
+                              A.chain.prev, A.chain.key_len ? "hmac-sha256" : "sha256");
+    if (gh_audit_chain_next(&A.chain, (const uint8_t *)d, m, hex) < 0) {
+        gh_log(GH_LOG_ERROR, "audit_chain_failed", " reason=wolfcrypt");
+        A.writer_lost++;
+        return;
+    }
+    A.seq++;
+    A.segment_start = false;
+    memcpy(d + m, GH_AUDIT_CHAIN_FIELD, sizeof GH_AUDIT_CHAIN_FIELD - 1);
+    m += sizeof GH_AUDIT_CHAIN_FIELD - 1;
+    memcpy(d + m, hex, GH_AUDIT_CHAIN_HEX);
+    m += GH_AUDIT_CHAIN_HEX;
+    memcpy(d + m, "\"}\n", 3);
+    A.wlen += m + 3;
+}
+
+/* An entry the writer makes itself (reopen, gap). */
+static void append_own(const char *event, uint64_t lost)
+{
+    char body[256];
+    struct gh_audit_entry e;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gh_audit_entry_start(&e, body, sizeof body, 0, &ts, A.pid, event);
+    if (lost)
+        gh_audit_uint(&e, "lost", lost);
+    append_line(body, gh_audit_entry_len(&e));
+}
+
+static void append_entry(const char *body, size_t len)
+{
+    if (A.writer_lost > 0 && !A.segment_start) {
+        uint64_t lost = A.writer_lost;
+        A.writer_lost = 0;
+        append_own("gap", lost);
+    }
+    append_line(body, len);
+}
+
+static void reopen_file(void)
+{
+    int fd;
+    if (A.to_stdout)
+        return;
+    if (A.wlen > A.woff)
+        discard_pending();
+    fd = open_append(A.path);
+    if (fd < 0) {
+        gh_log(GH_LOG_ERROR, "audit_reopen_failed", " file=%s error=%s hint=\"still writing to the old file\"",
+               A.path, strerror(errno));
+        return;
+    }
+    sync_file();
+    close(A.fd);
+    A.fd = fd;
+    A.failing = false;
+    A.segment_start = true;
+    append_own("reopen", 0);
+    gh_log(GH_LOG_INFO, "audit_reopened", " file=%s", A.path);
+}
+
+static void process_batch(const char *buf, size_t len)
+{
+    const char *p = buf, *end = buf + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl)
+            break; /* cannot happen: the loop side ends every entry */
+        append_entry(p, (size_t)(nl - p));
+        p = nl + 1;
+    }
+    if (!write_pending())
+        write_failed();
+}
+
+static void *writer_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&A.mu);
+    for (;;) {
+        while (A.out_len == 0 && !A.reopen_req && !A.stop_req) {
+            if (A.dirty && A.fsync_policy == GH_AUDIT_FSYNC_INTERVAL) {
+                struct timespec until;
+                double left = A.last_fsync + A.fsync_interval - monotonic_now();
+                abs_deadline(left > 0 ? left : 0, &until);
+                if (pthread_cond_timedwait(&A.wake, &A.mu, &until) == ETIMEDOUT) {
+                    pthread_mutex_unlock(&A.mu);
+                    sync_file();
+                    pthread_mutex_lock(&A.mu);
+                }
+            } else {
+                pthread_cond_wait(&A.wake, &A.mu);
+            }
+        }
+        if (A.out_len == 0 && !A.reopen_req)
+            break; /* stop, and nothing left */
+        bool reopen = A.reopen_req;
+        size_t len = A.out_len;
+        A.reopen_req = false;
+        pthread_mutex_unlock(&A.mu);
+        if (reopen)
+            reopen_file();
+        if (len)
+            process_batch(A.out, len);
+        pthread_mutex_lock(&A.mu);
+        if (len)
+            A.out_len = 0;
+        pthread_cond_broadcast(&A.idle);
+    }
+    pthread_mutex_unlock(&A.mu);
+    if (A.wlen > A.woff && !write_pending())
+        discard_pending();
+    if (A.fsync_policy != GH_AUDIT_FSYNC_NEVER)
+        sync_file();
+    if (A.writer_lost)
+        gh_log(GH_LOG_ERROR, "audit_lost", " entries=%llu file=%s reason=\"could not be written before stop\"",
+               (unsigned long long)A.writer_lost, A.path);
+    return NULL;
+}
+
+/* ---- loop side ------------------------------------------------------- */
+
+static void hand_off(void)
+{
+    if (A.in_len == 0)
+        return;
+    pthread_mutex_lock(&A.mu);
+    if (A.out_len == 0) {
+        char *t = A.out;
+        A.out = A.in;
+        A.out_len = A.in_len;
+        A.in = t;
+        A.in_len = 0;
+        pthread_cond_signal(&A.wake);
+    }
+    pthread_mutex_unlock(&A.mu);
+}
+
+static void on_flush_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)revents;
+    hand_off();
+    if (A.in_len > 0) { /* the writer is still busy with the last batch */
+        ev_timer_set(t, A.flush_interval, 0.);
+        ev_timer_start(loop, t);
+    }
+}
+
+bool gh_audit_on(void) { return A.on; }
+
+static void start_entry(struct gh_audit_entry *e, const struct timespec *ts, const char *event)
+{
+    size_t room = A.cap - A.in_len;
+    /* one byte stays for the newline that ends the entry */
+    gh_audit_entry_start(e, A.in + A.in_len, room > 0 ? room - 1 : 0, A.max_field, ts, A.pid, event);
+}
+
+static void finish_entry(struct gh_audit_entry *e)
+{
+    size_t n = gh_audit_entry_len(e);
+    if (n == 0) {
+        A.lost++;
+        return;
+    }
+    A.in[A.in_len + n] = '\n';
+    A.in_len += n + 1;
+    if (A.loop && !ev_is_active(&A.flush_timer)) {
+        ev_timer_set(&A.flush_timer, A.flush_interval, 0.);
+        ev_timer_start(A.loop, &A.flush_timer);
+    }
+}
+
+void gh_audit_begin(struct gh_audit_entry *e, const char *event)
+{
+    struct timespec ts;
+
+    e->active = false;
+    e->overflow = false;
+    e->start = e->p = e->end = NULL;
+    if (!A.on)
+        return;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (A.lost > 0) {
+        struct gh_audit_entry gap;
+        uint64_t lost = A.lost;
+        start_entry(&gap, &ts, "gap");
+        gh_audit_uint(&gap, "lost", lost);
+        if (gh_audit_entry_len(&gap) == 0) {
+            A.lost++; /* still full: this entry is lost too */
+            return;
+        }
+        A.lost = 0;
+        finish_entry(&gap);
+    }
+    start_entry(e, &ts, event);
+}
+
+void gh_audit_commit(struct gh_audit_entry *e)
+{
+    if (!A.on)
+        return;
+    if (!e->active) { /* begin found no room */
+        return;
+    }
+    finish_entry(e);
+}
+
+void gh_audit_before_sleep(void)
+{
+    if (A.in_len >= A.cap / 2)
+        hand_off();
+}
+
+void gh_audit_reopen(void)
+{
+    if (!A.on)
+        return;
+    pthread_mutex_lock(&A.mu);
+    A.reopen_req = true;
+    pthread_cond_signal(&A.wake);
+    pthread_mutex_unlock(&A.mu);
+}
+
+void gh_audit_reject(uint64_t conn, const char *listener, const char *client, const char *reason,
+                     int status, const void *excerpt, size_t excerpt_len)
+{
+    struct gh_audit_entry e;
+    if (!A.on)
+        return;
+    gh_audit_begin(&e, "reject");
+    gh_audit_uint(&e, "conn", conn);
+    gh_audit_str(&e, "listener", listener);
+    gh_audit_str(&e, "client", client);
+    gh_audit_str(&e, "reason", reason);
+    if (status > 0)
+        gh_audit_uint(&e, "status", (uint64_t)status);
+    if (excerpt)
+        gh_audit_client_cut(&e, "excerpt", excerpt,
+                            excerpt_len < GH_AUDIT_EXCERPT ? excerpt_len : GH_AUDIT_EXCERPT,
+                            excerpt_len);
+    gh_audit_commit(&e);
+}
+
+void gh_audit_backend_error(uint64_t conn, const char *listener, const char *backend,
+                            const char *reason, const char *detail)
+{
+    struct gh_audit_entry e;
+    if (!A.on)
+        return;
+    gh_audit_begin(&e, "backend_error");
+    gh_audit_uint(&e, "conn", conn);
+    gh_audit_str(&e, "listener", listener);
+    gh_audit_str(&e, "backend", backend);
+    gh_audit_str(&e, "reason", reason);
+    if (detail)
+        gh_audit_str(&e, "detail", detail);
+    gh_audit_commit(&e);
+}
+
+static void lifecycle_fields(struct gh_audit_entry *e)
+{
+    gh_audit_str(e, "version", GH_VERSION);
+    gh_audit_str(e, "config", A.config_path);
+    gh_audit_str(e, "config_sha256", A.config_sha256);
+}
+
+int gh_audit_open(const struct gh_config *cfg, int worker_index, struct ev_loop *loop)
+{
+    const struct gh_global_config *g = &cfg->global;
+    uint8_t key[GH_AUDIT_KEY_MAX];
+    size_t key_len = 0;
+    char why[GH_ERROR_TEXT_MAX];
+    sigset_t all, old;
+    struct gh_audit_entry e;
+    int rc;
+
+    if (!g->audit_file[0])
+        return 0;
+    A.to_stdout = strcmp(g->audit_file, "-") == 0;
+    if (!A.to_stdout && expand_path(g->audit_file, worker_index, A.path, sizeof A.path) < 0) {
+        gh_log(GH_LOG_ERROR, "audit_open_failed", " reason=path_too_long");
+        return -1;
+    }
+    if (A.to_stdout)
+        snprintf(A.path, sizeof A.path, "stdout");
+    A.fsync_policy = g->audit_fsync;
+    A.fsync_interval = g->audit_fsync_interval;
+    A.flush_interval = g->audit_flush_interval;
+    A.cap = g->audit_buffer_size;
+    A.max_field = g->audit_max_field;
+    A.pid = (long)getpid();
+    A.config_path = cfg->path;
+    if (gh_audit_file_sha256(cfg->path, A.config_sha256) < 0)
+        snprintf(A.config_sha256, sizeof A.config_sha256, "unreadable");
+    if (g->audit_key_file[0] && gh_audit_key_load(g->audit_key_file, key, &key_len, why, sizeof why) < 0) {
+        gh_log(GH_LOG_ERROR, "audit_open_failed", " reason=key error=\"%s\"", why);
+        return -1;
+    }
+    gh_audit_chain_init(&A.chain, key_len ? key : NULL, key_len);
+    memset(key, 0, sizeof key);
+    memcpy(A.written_chain, A.chain.prev, sizeof A.written_chain);
+
+    A.in = malloc(A.cap);
+    A.out = malloc(A.cap);
+    A.wbuf = malloc(WBUF_CAP);
+    if (!A.in || !A.out || !A.wbuf) {
+        gh_log(GH_LOG_ERROR, "audit_open_failed", " reason=out_of_memory");
+        goto fail;
+    }
+    if (A.to_stdout) {
+        A.fd = STDOUT_FILENO;
+    } else {
+        A.fd = open_append(A.path);
+        if (A.fd < 0 || continue_from_file(A.path) < 0) {
+            gh_log(GH_LOG_ERROR, "audit_open_failed", " file=%s error=%s", A.path, strerror(errno));
+            goto fail;
+        }
+    }
+    A.segment_start = true;
+    A.last_fsync = monotonic_now();
+    pthread_mutex_init(&A.mu, NULL);
+    {
+        /* timed waits run on the monotonic clock: a clock step must not
+         * stretch a retry or the stop deadline */
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&A.wake, &ca);
+        pthread_cond_init(&A.idle, &ca);
+        pthread_condattr_destroy(&ca);
+    }
+    /* Signals belong to the loop's thread. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    rc = pthread_create(&A.thread, NULL, writer_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        gh_log(GH_LOG_ERROR, "audit_open_failed", " reason=thread error=%s", strerror(rc));
+        goto fail;
+    }
+    A.loop = loop;
+    ev_timer_init(&A.flush_timer, on_flush_timer, A.flush_interval, 0.);
+    A.on = true;
+
+    gh_audit_begin(&e, "start");
+    lifecycle_fields(&e);
+    gh_audit_uint(&e, "worker", (uint64_t)worker_index);
+    gh_audit_uint(&e, "workers", (uint64_t)g->workers);
+    gh_audit_commit(&e);
+    return 0;
+fail:
+    if (A.fd >= 0 && !A.to_stdout)
+        close(A.fd);
+    A.fd = -1;
+    free(A.in);
+    free(A.out);
+    free(A.wbuf);
+    A.in = A.out = A.wbuf = NULL;
+    return -1;
+}
+
+void gh_audit_close(const char *reason, uint64_t open_conns)
+{
+    struct timespec until;
+    bool stop_queued = false;
+    uint64_t stranded = 0;
+
+    if (!A.on)
+        return;
+    if (A.loop)
+        ev_timer_stop(A.loop, &A.flush_timer);
+    abs_deadline(GH_AUDIT_STOP_WAIT, &until);
+    pthread_mutex_lock(&A.mu);
+    for (;;) {
+        while (A.out_len > 0) {
+            if (pthread_cond_timedwait(&A.idle, &A.mu, &until) == ETIMEDOUT)
+                break;
+        }
+        if (A.out_len > 0)
+            break; /* the writer is stuck on the disk */
+        if (A.in_len > 0) {
+            char *t = A.out;
+            A.out = A.in;
+            A.out_len = A.in_len;
+            A.in = t;
+            A.in_len = 0;
+            pthread_cond_signal(&A.wake);
+            continue;
+        }
+        if (stop_queued)
+            break;
+        pthread_mutex_unlock(&A.mu);
+        struct gh_audit_entry e;
+        gh_audit_begin(&e, "stop");
+        lifecycle_fields(&e);
+        gh_audit_str(&e, "reason", reason);
+        gh_audit_uint(&e, "open", open_conns);
+        gh_audit_commit(&e);
+        stop_queued = true;
+        pthread_mutex_lock(&A.mu);
+    }
+    A.stop_req = true;
+    A.stop_deadline = monotonic_now() + 1.0;
+    pthread_cond_signal(&A.wake);
+    pthread_mutex_unlock(&A.mu);
+    pthread_join(A.thread, NULL);
+
+    for (size_t i = 0; i < A.in_len; i++)
+        stranded += A.in[i] == '\n';
+    stranded += A.lost;
+    if (stranded)
+        gh_log(GH_LOG_ERROR, "audit_lost", " entries=%llu reason=\"the disk did not take them before stop\"",
+               (unsigned long long)stranded);
+    if (!A.to_stdout && A.fd >= 0)
+        close(A.fd);
+    A.fd = -1;
+    A.on = false;
+    free(A.in);
+    free(A.out);
+    free(A.wbuf);
+    A.in = A.out = A.wbuf = NULL;
+}
