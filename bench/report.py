@@ -279,4 +279,17 @@ if "gatehouse-http" in names:
         out.append("Rates through a proxy are client-bound on CPU 0 (see the CPU shares above): the targets are")
         out.append("meant for the per-core ratio. \"per busy CPU 1\" charges all other work CPU 1 did meanwhile")
         out.append("(softirq, other processes) to the proxy: a pessimistic bound. Raw: did the client notice.")
+if "gatehouse-audit" in names and "gatehouse-http" in names:
+    a, g = "gatehouse-audit", "gatehouse-http"
+    out.append("")
+    out.append("audit log: gatehouse-audit (http mode, audit file on disk, fsync interval)")
+    out.append("        / gatehouse-http (the same without the audit log); target >= 0.90x")
+    for label, m, c, pre in (("keep-alive 1 KiB req/s, per core", "ka_rps", "ka_cpu", "ka"),
+                             ("keep-alive 1 KiB req/s, raw", "ka_rps", None, "ka")):
+        x = percore_med(a, m, c, pre) if c else rate_med(a, m, pre)
+        y = percore_med(g, m, c, pre) if c else rate_med(g, m, pre)
+        if x is None or not y:
+            continue
+        q = x / y
+        out.append(f"{label:<42}{q:>10.2f}x{verdict(q, 0.9)}{round_ratios(a, g, m, pre, c)}")
 print("\n".join(x for x in out if x is not None))

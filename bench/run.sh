@@ -20,8 +20,10 @@ OUT=""
 NICE=0        # scheduling priority of everything the script starts
 WAIT_QUIET=0  # seconds to wait for an idle machine before each proxy
 GH_LOG=warn   # anchors log nothing per connection; gatehouse logs every close at info
-ALL_PROXIES=(gatehouse hitch haproxy stunnel gatehouse-http haproxy-http)
-HTTP_PROXIES=" gatehouse-http haproxy-http "   # proxies that parse HTTP (mode http)
+ALL_PROXIES=(gatehouse hitch haproxy stunnel gatehouse-http haproxy-http gatehouse-audit)
+HTTP_PROXIES=" gatehouse-http haproxy-http gatehouse-audit "   # proxies that parse HTTP (mode http)
+# gatehouse-audit: gatehouse-http with the audit log on (a file on disk, not tmpfs;
+# audit_fsync = interval), to compare with gatehouse-http
 ALL_ROWS=(plain rss keepalive handshake http-handshake bulk)
 DEFAULT_ROWS=plain,rss,keepalive,handshake,bulk   # http-handshake is opt-in (+1 min)
 ROWS_ARG=$DEFAULT_ROWS
@@ -117,7 +119,8 @@ STUNNEL=$(command -v stunnel4 || command -v stunnel || true)
 HAPROXY=$(command -v haproxy || true)
 declare -A BIN=([gatehouse]="$GATEHOUSE" [hitch]="$(command -v hitch || true)"
                 [haproxy]="$HAPROXY" [stunnel]="$STUNNEL"
-                [gatehouse-http]="$GATEHOUSE" [haproxy-http]="$HAPROXY")
+                [gatehouse-http]="$GATEHOUSE" [haproxy-http]="$HAPROXY"
+                [gatehouse-audit]="$GATEHOUSE")
 PROXIES=()
 if [ -n "$ONLY" ]; then
   IFS=, read -ra wanted <<<"$ONLY"
@@ -126,7 +129,7 @@ else
 fi
 for p in "${wanted[@]}"; do
   case "$p" in
-    gatehouse|hitch|haproxy|stunnel|gatehouse-http|haproxy-http) ;;
+    gatehouse|hitch|haproxy|stunnel|gatehouse-http|haproxy-http|gatehouse-audit) ;;
     *) die "--only: unknown proxy '$p' (known: ${ALL_PROXIES[*]})" ;;
   esac
   b=${BIN[$p]}
@@ -178,6 +181,14 @@ cleanup() {
     done
     rm -rf "$TMP"
   fi
+  if [ -n "${AUDIT_DIR:-}" ] && [ -d "$AUDIT_DIR" ]; then
+    # keep the size and the verifier's verdict, not the entries
+    { du -h "$AUDIT_DIR/audit.jsonl" 2>/dev/null
+      [ -x "$(dirname "$GATEHOUSE")/gatehouse-audit" ] &&
+        "$(dirname "$GATEHOUSE")/gatehouse-audit" verify --key "$AUDIT_DIR/audit.key" \
+          "$AUDIT_DIR/audit.jsonl" 2>&1 | tail -3; } >"$OUT/audit-summary.txt" 2>&1 || true
+    rm -rf "$AUDIT_DIR"
+  fi
   exit "$rc"
 }
 trap cleanup EXIT
@@ -193,11 +204,12 @@ fi
 
 # gatehouse may be rebuilt while the bench runs: run a private copy, one version throughout
 HAVE_GH=""
-case " ${PROXIES[*]} " in *" gatehouse "*|*" gatehouse-http "*) HAVE_GH=1 ;; esac
+case " ${PROXIES[*]} " in *" gatehouse"*) HAVE_GH=1 ;; esac
 if [ -n "$HAVE_GH" ]; then
   cp "$GATEHOUSE" "$TMP/gatehouse-under-test"
   BIN[gatehouse]="$TMP/gatehouse-under-test"
   BIN[gatehouse-http]="$TMP/gatehouse-under-test"
+  BIN[gatehouse-audit]="$TMP/gatehouse-under-test"
   { echo "binary: $GATEHOUSE sha256 $(sha256sum <"$GATEHOUSE" | cut -c1-16) mtime $(date -r "$GATEHOUSE" '+%F %T')"
     echo "git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') $(git -C "$ROOT" status --porcelain -- src include meson.build 2>/dev/null | grep -q . && echo '(src dirty)')"
     "${BIN[gatehouse]}" -V 2>&1 || true; } | tee "$OUT/gatehouse-version.txt" >&2
@@ -317,10 +329,11 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
 cat "$TMP/cert.pem" "$TMP/key.pem" >"$TMP/combined.pem"
 chmod 600 "$TMP/key.pem" "$TMP/combined.pem"
 
-read -r BACKEND_PORT P_GATEHOUSE P_HITCH P_HAPROXY P_STUNNEL P_GH_HTTP P_HAP_HTTP <<<"$(free_ports 7)"
-[ -n "$P_HAP_HTTP" ] || die "could not find free ports"
+read -r BACKEND_PORT P_GATEHOUSE P_HITCH P_HAPROXY P_STUNNEL P_GH_HTTP P_HAP_HTTP P_GH_AUDIT \
+  <<<"$(free_ports 8)"
+[ -n "$P_GH_AUDIT" ] || die "could not find free ports"
 declare -A PORT=([gatehouse]=$P_GATEHOUSE [hitch]=$P_HITCH [haproxy]=$P_HAPROXY [stunnel]=$P_STUNNEL
-                 [gatehouse-http]=$P_GH_HTTP [haproxy-http]=$P_HAP_HTTP)
+                 [gatehouse-http]=$P_GH_HTTP [haproxy-http]=$P_HAP_HTTP [gatehouse-audit]=$P_GH_AUDIT)
 
 mkdir -p "$TMP/www" "$TMP/nginx"
 head -c 1024 /dev/urandom | base64 -w 0 | head -c 1024 >"$TMP/www/index.html"
@@ -384,6 +397,29 @@ EOF
 # http mode: every request head parsed, checked and rebuilt (X-Forwarded-For,
 # X-Forwarded-Proto, X-Request-Id added); one backend connection per client
 # connection, opened at the first request. The http keys keep their defaults.
+# The audit log goes to the disk the repository is on: $TMP is tmpfs.
+AUDIT_DIR=$(mktemp -d "$ROOT/bench/.audit.XXXXXX")
+head -c 32 /dev/urandom >"$AUDIT_DIR/audit.key"
+chmod 600 "$AUDIT_DIR/audit.key"
+cat >"$TMP/gatehouse-audit.ini" <<EOF
+[global]
+workers = 1
+shutdown_grace = 1s
+log_level = $GH_LOG
+audit_file = $AUDIT_DIR/audit.jsonl
+audit_key_file = $AUDIT_DIR/audit.key
+audit_fsync = interval
+
+[listener:bench-audit]
+listen = 127.0.0.1:$P_GH_AUDIT
+backend = 127.0.0.1:$BACKEND_PORT
+mode = http
+cert = $TMP/cert.pem
+key = $TMP/key.pem
+max_connections = 10000
+backlog = 4096
+EOF
+
 cat >"$TMP/gatehouse-http.ini" <<EOF
 [global]
 workers = 1
@@ -496,6 +532,7 @@ start_proxy() {  # start_proxy NAME -> sets PROXY_PID, returns 1 on failure
     haproxy)   taskset -c 1 "${BIN[haproxy]}" -db -f "$TMP/haproxy.cfg" >>"$logf" 2>&1 & ;;
     stunnel)   taskset -c 1 "${BIN[stunnel]}" "$TMP/stunnel.conf" >>"$logf" 2>&1 & ;;
     gatehouse-http) taskset -c 1 "${BIN[gatehouse-http]}" -c "$TMP/gatehouse-http.ini" >>"$logf" 2>&1 & ;;
+    gatehouse-audit) taskset -c 1 "${BIN[gatehouse-audit]}" -c "$TMP/gatehouse-audit.ini" >>"$logf" 2>&1 & ;;
     haproxy-http)   taskset -c 1 "${BIN[haproxy-http]}" -db -f "$TMP/haproxy-http.cfg" >>"$logf" 2>&1 & ;;
   esac
   pid=$!

@@ -37,6 +37,10 @@ Try, in another terminal:
 
   curl --cacert $(pwd)/.demo/cert.pem https://localhost:8443/
 
+and read what the audit log recorded (or check its hash chain with verify):
+
+  build/gatehouse-audit tail $(pwd)/.demo/audit.jsonl
+
 Ctrl-C stops both.
 MSG
 wait "$gatehouse_pid"

@@ -204,7 +204,7 @@ static int add_listener(const char *name, const char *listen)
 static bool is_global_key(const char *key)
 {
     return strcmp(key, "workers") == 0 || strcmp(key, "shutdown_grace") == 0 ||
-           strcmp(key, "log_level") == 0;
+           strcmp(key, "log_level") == 0 || strncmp(key, "audit_", 6) == 0;
 }
 
 static const char *const required_keys[] = {"listen", "backend", "cert", "key"};
@@ -242,6 +242,11 @@ static double field(const char *key)
     if (!strcmp(key, "workers")) return cfg->global.workers;
     if (!strcmp(key, "shutdown_grace")) return cfg->global.shutdown_grace;
     if (!strcmp(key, "log_level")) return cfg->global.log_level;
+    if (!strcmp(key, "audit_fsync")) return cfg->global.audit_fsync;
+    if (!strcmp(key, "audit_fsync_interval")) return cfg->global.audit_fsync_interval;
+    if (!strcmp(key, "audit_flush_interval")) return cfg->global.audit_flush_interval;
+    if (!strcmp(key, "audit_buffer_size")) return cfg->global.audit_buffer_size;
+    if (!strcmp(key, "audit_max_field")) return cfg->global.audit_max_field;
     if (!strcmp(key, "mode")) return l->mode;
     if (!strcmp(key, "tls_min_version")) return l->tls_min_version;
     if (!strcmp(key, "handshake_timeout")) return l->handshake_timeout;
@@ -288,6 +293,19 @@ static void check_global_defaults(const char *what)
           cfg->global.shutdown_grace);
     CHECK(cfg->global.log_level == GH_LOG_INFO, "%s: log_level %d", what,
           (int)cfg->global.log_level);
+    CHECK(cfg->global.audit_file[0] == '\0', "%s: audit_file \"%s\"", what, cfg->global.audit_file);
+    CHECK(cfg->global.audit_key_file[0] == '\0', "%s: audit_key_file \"%s\"", what,
+          cfg->global.audit_key_file);
+    CHECK(cfg->global.audit_fsync == GH_AUDIT_FSYNC_INTERVAL, "%s: audit_fsync %d", what,
+          (int)cfg->global.audit_fsync);
+    CHECK(near(cfg->global.audit_fsync_interval, 1), "%s: audit_fsync_interval %g", what,
+          cfg->global.audit_fsync_interval);
+    CHECK(near(cfg->global.audit_flush_interval, 0.1), "%s: audit_flush_interval %g", what,
+          cfg->global.audit_flush_interval);
+    CHECK(cfg->global.audit_buffer_size == 1u << 20, "%s: audit_buffer_size %u", what,
+          cfg->global.audit_buffer_size);
+    CHECK(cfg->global.audit_max_field == 256, "%s: audit_max_field %u", what,
+          cfg->global.audit_max_field);
 }
 
 static void check_inet(const char *what, const struct gh_sockaddr *a, const char *ip, int port,
@@ -354,6 +372,63 @@ static void test_empty_global_section_keeps_defaults(void **state)
     int rc = load(tb);
     expect_ok("empty global", rc);
     check_global_defaults("empty global");
+    END_CHECKS();
+}
+
+static void test_audit_paths_and_cross_key_rules(void **state)
+{
+    (void)state;
+    int rc;
+
+    /* relative to the config file's directory; "-" is stdout, kept as is */
+    tb_reset();
+    L("[global]");
+    L("audit_file = logs/audit.jsonl");
+    L("audit_key_file = audit.key");
+    add_listener("a", "127.0.0.1:8443");
+    rc = gh_config_load_buffer("/etc/gatehouse/g.ini", tb, strlen(tb), cfg, errs);
+    expect_ok("relative audit paths", rc);
+    CHECK(strcmp(cfg->global.audit_file, "/etc/gatehouse/logs/audit.jsonl") == 0, "audit_file %s",
+          cfg->global.audit_file);
+    CHECK(strcmp(cfg->global.audit_key_file, "/etc/gatehouse/audit.key") == 0,
+          "audit_key_file %s", cfg->global.audit_key_file);
+    CHECK(cfg->global.audit_file_line == 2 && cfg->global.audit_key_file_line == 3,
+          "lines %d %d", cfg->global.audit_file_line, cfg->global.audit_key_file_line);
+
+    tb_reset();
+    L("[global]");
+    L("audit_file = -");
+    L("workers = 4");
+    add_listener("a", "127.0.0.1:8443");
+    rc = load(tb);
+    expect_ok("stdout with workers", rc);
+    CHECK(strcmp(cfg->global.audit_file, "-") == 0, "audit_file %s", cfg->global.audit_file);
+
+    /* each worker keeps its own chain: a shared file is refused */
+    tb_reset();
+    L("[global]");
+    L("workers = 2");
+    int line = L("audit_file = /var/log/audit.jsonl");
+    add_listener("a", "127.0.0.1:8443");
+    rc = load(tb);
+    CHECK(rc < 0, "workers without %%w: rc %d", rc);
+    expect_error("workers without %w", line, "audit_file", "%w");
+
+    tb_reset();
+    L("[global]");
+    L("workers = 2");
+    L("audit_file = /var/log/audit-%%w.jsonl");
+    add_listener("a", "127.0.0.1:8443");
+    rc = load(tb);
+    expect_ok("workers with %w", rc);
+
+    tb_reset();
+    L("[global]");
+    line = L("audit_key_file = /etc/k");
+    add_listener("a", "127.0.0.1:8443");
+    rc = load(tb);
+    CHECK(rc < 0, "key without file: rc %d", rc);
+    expect_error("key without file", line, "audit_key_file", "audit_file is not");
     END_CHECKS();
 }
 
@@ -432,6 +507,17 @@ static const struct value_case valid_values[] = {
     {"backlog", "1", 1},
     {"backlog", "511", 511},
     {"backlog", "65535", 65535},
+    {"audit_fsync", "never", GH_AUDIT_FSYNC_NEVER},
+    {"audit_fsync", "interval", GH_AUDIT_FSYNC_INTERVAL},
+    {"audit_fsync", "always", GH_AUDIT_FSYNC_ALWAYS},
+    {"audit_fsync_interval", "250ms", 0.25},
+    {"audit_fsync_interval", "1h", 3600},
+    {"audit_flush_interval", "1ms", 0.001},
+    {"audit_flush_interval", "1m", 60},
+    {"audit_buffer_size", "64k", 65536},
+    {"audit_buffer_size", "256m", 268435456},
+    {"audit_max_field", "16", 16},
+    {"audit_max_field", "4096", 4096},
 };
 
 static void test_scalar_values_are_stored(void **state)
@@ -512,6 +598,13 @@ static const struct bad_case invalid_values[] = {
     {"ciphersuites", ""}, {"ciphersuites", "AES128-GCM-SHA256"},
     {"ciphersuites", "ECDHE-RSA-AES128-GCM-SHA256"},
     {"ciphersuites", "TLS13-AES128-GCM-SHA256:AES256-GCM-SHA384"},
+    /* audit */
+    {"audit_file", ""}, {"audit_key_file", ""},
+    {"audit_fsync", ""}, {"audit_fsync", "sometimes"}, {"audit_fsync", "Always"},
+    {"audit_fsync_interval", "0"}, {"audit_fsync_interval", "3601s"},
+    {"audit_flush_interval", "0"}, {"audit_flush_interval", "61s"}, {"audit_flush_interval", "x"},
+    {"audit_buffer_size", "63k"}, {"audit_buffer_size", "257m"}, {"audit_buffer_size", "1g"},
+    {"audit_max_field", "15"}, {"audit_max_field", "4097"}, {"audit_max_field", "-1"},
 };
 
 /* A bad value gives one error, at its line, with its key. A bad listen or
@@ -1660,6 +1753,7 @@ int main(void)
         T(test_example_file_loads_with_defaults),
         T(test_scalar_values_are_stored),
         T(test_invalid_values_are_errors_at_their_line),
+        T(test_audit_paths_and_cross_key_rules),
         T(test_cipher_errors_name_the_cipher),
         T(test_every_listener_key_is_stored),
         T(test_groups_and_aliases),
