@@ -646,6 +646,26 @@ static void lifecycle_fields(struct gh_audit_entry *e)
     gh_audit_str(e, "config_sha256", A.config_sha256);
 }
 
+void gh_audit_reload(const char *config_path, bool ok, size_t errors)
+{
+    struct gh_audit_entry e;
+    char digest[GH_AUDIT_CHAIN_HEX + 1];
+    if (!A.on)
+        return;
+    /* stop entries name the configuration that is running */
+    if (gh_audit_file_sha256(config_path, digest) < 0)
+        snprintf(digest, sizeof digest, "unreadable");
+    if (ok)
+        memcpy(A.config_sha256, digest, sizeof digest);
+    gh_audit_begin(&e, "reload");
+    gh_audit_str(&e, "version", GH_VERSION);
+    gh_audit_str(&e, "config", config_path);
+    gh_audit_str(&e, "config_sha256", digest);
+    gh_audit_str(&e, "result", ok ? "ok" : "refused");
+    gh_audit_uint(&e, "errors", errors);
+    gh_audit_commit(&e);
+}
+
 int gh_audit_open(const struct gh_config *cfg, int worker_index, struct ev_loop *loop)
 {
     const struct gh_global_config *g = &cfg->global;

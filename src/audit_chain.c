@@ -39,24 +39,35 @@ void gh_audit_chain_set_prev(struct gh_audit_chain *c, const char *prev)
     c->prev[GH_AUDIT_CHAIN_HEX] = '\0';
 }
 
-static int hmac_chain(const struct gh_audit_chain *c, const uint8_t *body, size_t len,
+_Static_assert(sizeof(Hmac) <= GH_AUDIT_MAC_STATE, "GH_AUDIT_MAC_STATE too small for Hmac");
+
+/* wolfCrypt's Hmac keeps its padded key after wc_HmacFinal and starts the
+ * next message from it, so one keyed object serves every entry. It holds
+ * no pointers to free in this build (no async or crypto callbacks). */
+static int hmac_chain(struct gh_audit_chain *c, const uint8_t *body, size_t len,
                       uint8_t digest[WC_SHA256_DIGEST_SIZE])
 {
-    Hmac hmac;
-    int rc = -1;
-    if (wc_HmacInit(&hmac, NULL, INVALID_DEVID) != 0)
+    Hmac *hmac = (Hmac *)(void *)c->mac_state;
+    if (!c->mac_ready) {
+        if (wc_HmacInit(hmac, NULL, INVALID_DEVID) != 0)
+            return -1;
+        if (wc_HmacSetKey(hmac, WC_SHA256, c->key, (word32)c->key_len) != 0) {
+            wc_HmacFree(hmac);
+            return -1;
+        }
+        c->mac_ready = true;
+    }
+    if (wc_HmacUpdate(hmac, (const byte *)c->prev, GH_AUDIT_CHAIN_HEX) != 0 ||
+        wc_HmacUpdate(hmac, body, (word32)len) != 0 || wc_HmacFinal(hmac, digest) != 0) {
+        /* start over from the key next time */
+        wc_HmacFree(hmac);
+        c->mac_ready = false;
         return -1;
-    if (wc_HmacSetKey(&hmac, WC_SHA256, c->key, (word32)c->key_len) != 0 ||
-        wc_HmacUpdate(&hmac, (const byte *)c->prev, GH_AUDIT_CHAIN_HEX) != 0 ||
-        wc_HmacUpdate(&hmac, body, (word32)len) != 0 || wc_HmacFinal(&hmac, digest) != 0)
-        goto out;
-    rc = 0;
-out:
-    wc_HmacFree(&hmac);
-    return rc;
+    }
+    return 0;
 }
 
-static int sha_chain(const struct gh_audit_chain *c, const uint8_t *body, size_t len,
+static int sha_chain(struct gh_audit_chain *c, const uint8_t *body, size_t len,
                      uint8_t digest[WC_SHA256_DIGEST_SIZE])
 {
     wc_Sha256 sha;
@@ -72,7 +83,7 @@ out:
     return rc;
 }
 
-int gh_audit_chain_compute(const struct gh_audit_chain *c, const uint8_t *body, size_t len,
+int gh_audit_chain_compute(struct gh_audit_chain *c, const uint8_t *body, size_t len,
                            char out[GH_AUDIT_CHAIN_HEX + 1])
 {
     uint8_t digest[WC_SHA256_DIGEST_SIZE];

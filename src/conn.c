@@ -49,7 +49,7 @@ static void describe_peer(struct gh_conn *c)
 
 static const struct gh_listener_config *cfg_of(const struct gh_conn *c)
 {
-    return c->listener->cfg;
+    return c->cfg;
 }
 
 static struct gh_buf_pool *pool_of(const struct gh_conn *c)
@@ -899,6 +899,9 @@ void gh_conn_accept(struct gh_worker *w, struct gh_listener *l, int fd,
     c->id = ++w->next_conn_id;
     c->worker = w;
     c->listener = l;
+    c->cfg = l->cfg;
+    c->gen = w->gen;
+    c->gen->users++;
     c->state = GH_CONN_HANDSHAKE;
     c->client_fd = fd;
     c->backend_fd = -1;
@@ -933,6 +936,7 @@ void gh_conn_accept(struct gh_worker *w, struct gh_listener *l, int fd,
 static void conn_free(struct gh_conn *c)
 {
     struct gh_worker *w = c->worker;
+    gh_worker_gen_release(w, c->gen);
     if (c->prev)
         c->prev->next = c->next;
     else

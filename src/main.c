@@ -18,6 +18,7 @@
 #include "gatehouse/audit.h"
 #include "gatehouse/config.h"
 #include "gatehouse/log.h"
+#include "gatehouse/reload.h"
 #include "gatehouse/tls.h"
 #include "version.h"
 #include "gatehouse/worker.h"
@@ -64,8 +65,33 @@ static pid_t spawn_worker(const struct gh_config *cfg, struct gh_tls_context **t
     _exit(run_worker(cfg, tls, index));
 }
 
-static int supervise(const struct gh_config *cfg, struct gh_tls_context **tls)
+/* The supervisor keeps a configuration for the workers it may have to
+ * start again; on SIGHUP it loads the new one too (the workers each load
+ * their own). */
+static void supervisor_reload(struct gh_config **cfg, struct gh_tls_context **tls)
 {
+    struct gh_config_errors *errs = calloc(1, sizeof *errs);
+    struct gh_tls_context *next_tls[GH_MAX_LISTENERS];
+    struct gh_config *next = NULL;
+
+    if (!errs) {
+        gh_log(GH_LOG_ERROR, "reload_failed", " error=out_of_memory");
+        return;
+    }
+    if (gh_reload_prepare(*cfg, &next, next_tls, errs) < 0) {
+        gh_reload_log_errors(errs);
+        free(errs);
+        return;
+    }
+    gh_reload_discard(*cfg, tls);
+    *cfg = next;
+    memcpy(tls, next_tls, sizeof next_tls);
+    free(errs);
+}
+
+static int supervise(struct gh_config **cfgp, struct gh_tls_context **tls)
+{
+    const struct gh_config *cfg = *cfgp;
     int n = cfg->global.workers;
     pid_t pids[64];
     time_t started[64];
@@ -79,6 +105,7 @@ static int supervise(const struct gh_config *cfg, struct gh_tls_context **tls)
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGCHLD);
     sigaddset(&mask, SIGUSR1);
+    sigaddset(&mask, SIGHUP);
     if (sigprocmask(SIG_BLOCK, &mask, &old_mask) < 0) {
         gh_log(GH_LOG_ERROR, "start_failed", " reason=sigprocmask error=%s", strerror(errno));
         return 1;
@@ -108,10 +135,16 @@ static int supervise(const struct gh_config *cfg, struct gh_tls_context **tls)
             gh_log(GH_LOG_ERROR, "sigwait_failed", " error=%s", strerror(errno));
             return 1;
         }
-        if (sig == SIGUSR1) { /* logrotate: every worker reopens its audit file */
+        if (sig == SIGUSR1 || sig == SIGHUP) {
+            /* SIGUSR1: every worker reopens its audit file. SIGHUP: each
+             * worker reloads (and audits the result) on its own. */
+            if (sig == SIGHUP && !stopping) {
+                supervisor_reload(cfgp, tls);
+                cfg = *cfgp;
+            }
             for (int i = 0; i < n; i++)
                 if (pids[i] > 0)
-                    kill(pids[i], SIGUSR1);
+                    kill(pids[i], sig);
             continue;
         }
         if (sig == SIGTERM || sig == SIGINT) {
@@ -221,8 +254,7 @@ int main(int argc, char **argv)
     }
 
     signal(SIGPIPE, SIG_IGN);
-    /* No reload yet: a SIGHUP from a habitual operator must not kill the
-     * process (the default action). */
+    /* Until the loop takes SIGHUP (reload) over, it must not kill. */
     signal(SIGHUP, SIG_IGN);
     /* Until the loop takes SIGUSR1 over, a reopen request must not kill. A
      * file over RLIMIT_FSIZE must fail the write (EFBIG), not the process. */
@@ -259,7 +291,7 @@ int main(int argc, char **argv)
     }
     gh_log(GH_LOG_INFO, "start", " version=%s config=%s workers=%d", GH_VERSION, config_path,
            cfg->global.workers);
-    rc = cfg->global.workers == 1 ? run_worker(cfg, tls, 0) : supervise(cfg, tls);
+    rc = cfg->global.workers == 1 ? run_worker(cfg, tls, 0) : supervise(&cfg, tls);
 out_tls:
     for (size_t i = 0; i < cfg->n_listeners; i++)
         gh_tls_context_free(tls[i]);

@@ -12,6 +12,7 @@
 #include "gatehouse/audit.h"
 #include "gatehouse/conn.h"
 #include "gatehouse/log.h"
+#include "gatehouse/reload.h"
 #include "gatehouse/tls.h"
 
 #define ACCEPTS_PER_EVENT 64   /* fairness between accepting and serving */
@@ -225,6 +226,88 @@ static void on_reopen_signal(struct ev_loop *loop, ev_signal *s, int revents)
     gh_audit_reopen();
 }
 
+static void on_reload_signal(struct ev_loop *loop, ev_signal *s, int revents)
+{
+    (void)loop;
+    (void)revents;
+    gh_worker_reload(s->data);
+}
+
+static void gen_free(struct gh_config_gen *gen)
+{
+    if (gen->owned) {
+        for (size_t i = 0; i < GH_MAX_LISTENERS; i++)
+            gh_tls_context_free(gen->tls[i]);
+        free((void *)gen->cfg);
+    }
+    free(gen);
+}
+
+void gh_worker_gen_release(struct gh_worker *w, struct gh_config_gen *gen)
+{
+    struct gh_config_gen **pp;
+    gen->users--;
+    if (gen == w->gen || gen->users > 0)
+        return;
+    for (pp = &w->retired; *pp; pp = &(*pp)->next) {
+        if (*pp == gen) {
+            *pp = gen->next;
+            gen_free(gen);
+            return;
+        }
+    }
+}
+
+void gh_worker_reload(struct gh_worker *w)
+{
+    struct gh_config_errors *errs = calloc(1, sizeof *errs);
+    struct gh_config_gen *gen = calloc(1, sizeof *gen), *old = w->gen;
+    struct gh_config *next = NULL;
+
+    if (!errs || !gen) {
+        gh_log(GH_LOG_ERROR, "reload_failed", " error=out_of_memory");
+        goto out;
+    }
+    if (w->draining) {
+        gh_log(GH_LOG_WARN, "reload_ignored", " reason=shutting_down");
+        goto out;
+    }
+    if (gh_reload_prepare(w->cfg, &next, gen->tls, errs) < 0) {
+        gh_reload_log_errors(errs);
+        gh_log(GH_LOG_ERROR, "reload_refused", " errors=%zu hint=\"the running configuration stays\"",
+               errs->count);
+        gh_audit_reload(w->cfg->path, false, errs->count);
+        goto out;
+    }
+    gen->cfg = next;
+    gen->owned = true;
+    for (size_t i = 0; i < w->n_listeners; i++) {
+        struct gh_listener *l = &w->listeners[i];
+        l->cfg = &next->listeners[i];
+        l->tls = gen->tls[i];
+        if (l->at_limit && l->active < l->cfg->max_connections) {
+            l->at_limit = false;
+            resume_accepting(w, l);
+        }
+    }
+    w->gen = gen;
+    w->cfg = next;
+    gen = NULL;
+    if (old->users == 0) {
+        gen_free(old);
+    } else {
+        old->next = w->retired;
+        w->retired = old;
+    }
+    gh_log(GH_LOG_INFO, "reloaded", " config=%s listeners=%zu", w->cfg->path, w->n_listeners);
+    gh_audit_reload(w->cfg->path, true, 0);
+out:
+    if (gen)
+        gh_reload_discard(NULL, gen->tls);
+    free(gen);
+    free(errs);
+}
+
 static int open_listen_socket(const struct gh_listener_config *cfg)
 {
     int one = 1;
@@ -254,6 +337,13 @@ int gh_worker_init(struct gh_worker *w, const struct gh_config *cfg, struct gh_t
 {
     memset(w, 0, sizeof *w);
     w->cfg = cfg;
+    w->gen = calloc(1, sizeof *w->gen);
+    if (!w->gen) {
+        gh_log(GH_LOG_ERROR, "start_failed", " reason=out_of_memory");
+        return -1;
+    }
+    w->gen->cfg = cfg; /* the caller's: not owned, never freed here */
+    memcpy(w->gen->tls, tls, sizeof w->gen->tls);
     w->loop = ev_default_loop(EVBACKEND_EPOLL | EVFLAG_NOENV);
     if (!w->loop)
         w->loop = ev_default_loop(0);
@@ -291,8 +381,13 @@ int gh_worker_init(struct gh_worker *w, const struct gh_config *cfg, struct gh_t
     ev_signal_start(w->loop, &w->sig_int);
     ev_signal_init(&w->sig_usr1, on_reopen_signal, SIGUSR1);
     ev_signal_start(w->loop, &w->sig_usr1);
+    ev_signal_init(&w->sig_hup, on_reload_signal, SIGHUP);
+    w->sig_hup.data = w;
+    ev_signal_start(w->loop, &w->sig_hup);
     return 0;
 fail:
+    free(w->gen);
+    w->gen = NULL;
     for (size_t i = 0; i < w->n_listeners; i++) {
         close_listener(w, &w->listeners[i]);
         gh_buf_pool_destroy(&w->listeners[i].pool);
@@ -321,9 +416,17 @@ int gh_worker_run(struct gh_worker *w)
     ev_signal_stop(w->loop, &w->sig_term);
     ev_signal_stop(w->loop, &w->sig_int);
     ev_signal_stop(w->loop, &w->sig_usr1);
+    ev_signal_stop(w->loop, &w->sig_hup);
     /* After the drain, so every connection's close entry is in. */
     gh_audit_close(w->grace_expired ? "grace_expired" : "signal", w->open_at_grace);
     ev_loop_destroy(w->loop);
+    while (w->retired) {
+        struct gh_config_gen *g = w->retired;
+        w->retired = g->next;
+        gen_free(g);
+    }
+    gen_free(w->gen);
+    w->gen = NULL;
     gh_log(GH_LOG_INFO, "shutdown_done", " open=%llu", (unsigned long long)w->open_conns);
     return 0;
 }

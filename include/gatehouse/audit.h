@@ -47,6 +47,10 @@ void gh_audit_reject(uint64_t conn, const char *listener, const char *client, co
 void gh_audit_backend_error(uint64_t conn, const char *listener, const char *backend,
                             const char *reason, const char *detail);
 
+/* After SIGHUP: "reload" with the new file's digest (ok) or the number of
+ * errors that made gatehouse keep the running configuration (refused). */
+void gh_audit_reload(const char *config_path, bool ok, size_t errors);
+
 /* The loop's once-per-iteration hook: hands a half-full buffer over. */
 void gh_audit_before_sleep(void);
 

@@ -24,13 +24,20 @@
 #define GH_AUDIT_GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
 #define GH_AUDIT_CHAIN_FIELD ",\"chain\":\"" /* separates BODY from the chain */
 
+#define GH_AUDIT_MAC_STATE 1024      /* bytes for wolfCrypt's Hmac (checked in audit_chain.c) */
+
 struct gh_audit_chain {
     uint8_t key[GH_AUDIT_KEY_MAX];
     size_t key_len;                      /* 0: plain SHA-256 */
     char prev[GH_AUDIT_CHAIN_HEX + 1];   /* NUL-terminated hex */
+    /* The keyed HMAC, kept between entries: keying it costs as much as
+     * hashing a short entry. */
+    _Alignas(16) uint8_t mac_state[GH_AUDIT_MAC_STATE];
+    bool mac_ready;
 };
 
-/* key may be NULL (key_len 0) for the unkeyed chain. Starts at genesis. */
+/* key may be NULL (key_len 0) for the unkeyed chain. Starts at genesis.
+ * Nothing to free. */
 void gh_audit_chain_init(struct gh_audit_chain *c, const uint8_t *key, size_t key_len);
 
 /* Continues from PREV (64 hex characters, not checked here). */
@@ -38,7 +45,7 @@ void gh_audit_chain_set_prev(struct gh_audit_chain *c, const char *prev);
 
 /* Computes the chain value of BODY after c->prev into out (65 bytes, NUL
  * terminated) without advancing. Returns 0, or -1 if wolfCrypt failed. */
-int gh_audit_chain_compute(const struct gh_audit_chain *c, const uint8_t *body, size_t len,
+int gh_audit_chain_compute(struct gh_audit_chain *c, const uint8_t *body, size_t len,
                            char out[GH_AUDIT_CHAIN_HEX + 1]);
 
 /* Computes and advances: c->prev becomes the new value. */

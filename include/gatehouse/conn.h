@@ -16,6 +16,7 @@
 #include "gatehouse/framer.h"
 #include "gatehouse/http_proxy.h"
 
+struct gh_config_gen;
 struct gh_listener;
 struct gh_tls_session;
 struct gh_worker;
@@ -26,6 +27,8 @@ struct gh_conn {
     uint64_t id;
     struct gh_worker *worker;
     struct gh_listener *listener;
+    const struct gh_listener_config *cfg; /* as it was when accepted (reloads come later) */
+    struct gh_config_gen *gen;   /* the configuration generation cfg belongs to */
     enum gh_conn_state state;
 
     int client_fd;

@@ -19,6 +19,17 @@ struct gh_conn;
 struct gh_tls_context;
 struct gh_worker;
 
+/* One configuration and its TLS contexts. A reload (SIGHUP) makes a new
+ * generation for new connections; the old one stays until the last
+ * connection accepted under it closes. */
+struct gh_config_gen {
+    const struct gh_config *cfg;
+    struct gh_tls_context *tls[GH_MAX_LISTENERS];
+    uint64_t users;              /* open connections accepted under it */
+    bool owned;                  /* made by a reload here: freed here */
+    struct gh_config_gen *next;  /* retired generations */
+};
+
 struct gh_listener {
     const struct gh_listener_config *cfg;
     struct gh_worker *worker;
@@ -32,7 +43,9 @@ struct gh_listener {
 
 struct gh_worker {
     struct ev_loop *loop;
-    const struct gh_config *cfg;
+    const struct gh_config *cfg; /* the current generation's */
+    struct gh_config_gen *gen;   /* current */
+    struct gh_config_gen *retired; /* older ones with open connections */
     struct gh_listener listeners[GH_MAX_LISTENERS];
     size_t n_listeners;
 
@@ -46,6 +59,7 @@ struct gh_worker {
     ev_timer grace_timer;
     ev_signal sig_term, sig_int;
     ev_signal sig_usr1;          /* reopen the audit log */
+    ev_signal sig_hup;           /* reload the configuration */
     bool draining;
     bool grace_expired;          /* the drain ended by shutdown_grace */
     uint64_t open_at_grace;      /* connections it cut */
@@ -61,6 +75,11 @@ int gh_worker_run(struct gh_worker *w);
 
 /* Called by the connection code. */
 void gh_worker_conn_closed(struct gh_worker *w, struct gh_listener *l);
+/* A connection accepted under gen is gone: the generation may be freed. */
+void gh_worker_gen_release(struct gh_worker *w, struct gh_config_gen *gen);
+
+/* SIGHUP: loads the configuration anew; on success new connections use it. */
+void gh_worker_reload(struct gh_worker *w);
 void gh_worker_mark_pending(struct gh_worker *w, struct gh_conn *c);
 
 #endif

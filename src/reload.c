@@ -1,0 +1,113 @@
+/* reload.c - loading a configuration to replace the running one; see
+ * reload.h. */
+#include "gatehouse/reload.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "gatehouse/audit.h"
+#include "gatehouse/log.h"
+#include "gatehouse/tls.h"
+
+static bool same_address(const struct gh_sockaddr *a, const struct gh_sockaddr *b)
+{
+    return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
+}
+
+/* Everything a running process keeps from its start: sockets, buffer
+ * pools, worker processes and the audit writer. */
+static void check_compatible(const struct gh_config *cur, const struct gh_config *next,
+                             struct gh_config_errors *errs)
+{
+    const struct gh_global_config *a = &cur->global, *b = &next->global;
+
+    if (a->workers != b->workers)
+        gh_config_error_add(errs, 0, "workers", "changed from %d to %d: needs a restart",
+                            a->workers, b->workers);
+    if (strcmp(a->audit_file, b->audit_file) != 0 ||
+        strcmp(a->audit_key_file, b->audit_key_file) != 0 || a->audit_fsync != b->audit_fsync ||
+        a->audit_fsync_interval != b->audit_fsync_interval ||
+        a->audit_flush_interval != b->audit_flush_interval ||
+        a->audit_buffer_size != b->audit_buffer_size || a->audit_max_field != b->audit_max_field)
+        gh_config_error_add(errs, b->audit_file_line, "audit_file",
+                            "the audit settings changed: they need a restart");
+    if (cur->n_listeners != next->n_listeners) {
+        gh_config_error_add(errs, 0, "listener",
+                            "%zu listeners instead of %zu: adding or removing one needs a restart",
+                            next->n_listeners, cur->n_listeners);
+        return;
+    }
+    for (size_t i = 0; i < cur->n_listeners; i++) {
+        const struct gh_listener_config *x = &cur->listeners[i], *y = &next->listeners[i];
+        if (strcmp(x->name, y->name) != 0)
+            gh_config_error_add(errs, y->line, "listener",
+                                "[listener:%s] where [listener:%s] was: renaming or reordering "
+                                "listeners needs a restart",
+                                y->name, x->name);
+        else if (!same_address(&x->listen, &y->listen))
+            gh_config_error_add(errs, y->line, "listen",
+                                "[listener:%s] moved from %s to %s: needs a restart", y->name,
+                                x->listen.text, y->listen.text);
+        else if (x->mode != y->mode)
+            gh_config_error_add(errs, y->line, "mode",
+                                "[listener:%s] changed its mode: needs a restart", y->name);
+        else if (x->buffer_size != y->buffer_size)
+            gh_config_error_add(errs, y->line, "buffer_size",
+                                "[listener:%s] changed buffer_size: needs a restart", y->name);
+        else if (x->backlog != y->backlog)
+            gh_config_error_add(errs, y->line, "backlog",
+                                "[listener:%s] changed backlog: needs a restart", y->name);
+    }
+}
+
+int gh_reload_prepare(const struct gh_config *cur, struct gh_config **out,
+                      struct gh_tls_context **tls, struct gh_config_errors *errs)
+{
+    struct gh_config *next = calloc(1, sizeof *next);
+
+    memset(tls, 0, GH_MAX_LISTENERS * sizeof *tls);
+    *out = NULL;
+    if (!next) {
+        memset(errs, 0, sizeof *errs);
+        gh_config_error_add(errs, 0, "", "out of memory");
+        return -1;
+    }
+    if (gh_config_load(cur->path, next, errs) < 0)
+        goto fail;
+    check_compatible(cur, next, errs);
+    if (errs->count)
+        goto fail;
+    for (size_t i = 0; i < next->n_listeners; i++)
+        if (next->listeners[i].mode != GH_MODE_REDIRECT)
+            tls[i] = gh_tls_context_new(&next->listeners[i], errs);
+    (void)gh_audit_check(next, errs); /* a key file that went missing */
+    if (errs->count)
+        goto fail;
+    *out = next;
+    return 0;
+fail:
+    gh_reload_discard(next, tls);
+    return -1;
+}
+
+void gh_reload_discard(struct gh_config *cfg, struct gh_tls_context **tls)
+{
+    for (size_t i = 0; i < GH_MAX_LISTENERS; i++) {
+        gh_tls_context_free(tls[i]);
+        tls[i] = NULL;
+    }
+    free(cfg);
+}
+
+void gh_reload_log_errors(const struct gh_config_errors *errs)
+{
+    size_t shown = errs->count < GH_MAX_ERRORS ? errs->count : GH_MAX_ERRORS;
+    for (size_t i = 0; i < shown; i++) {
+        const struct gh_config_error *e = &errs->items[i];
+        char text[GH_PATH_MAX + GH_ERROR_TEXT_MAX + 96];
+        char quoted[sizeof text + 64];
+        snprintf(text, sizeof text, "%s:%d: %s: %s", errs->file, e->line, e->key[0] ? e->key : "-",
+                 e->message);
+        gh_log(GH_LOG_ERROR, "reload_failed", " error=%s", gh_log_quote(text, quoted, sizeof quoted));
+    }
+}
