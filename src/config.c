@@ -30,27 +30,36 @@ enum listener_key {
     LK_CONNECT_TIMEOUT, LK_IDLE_TIMEOUT, LK_MAX_CONNECTIONS, LK_BUFFER_SIZE,
     LK_BACKLOG, LK_VALIDATION, LK_LOG_RULES, LK_ALLOW_METHODS, LK_MAX_REQUEST_LINE,
     LK_MAX_HEADER_BYTES, LK_MAX_HEADERS, LK_MAX_BODY, LK_MAX_CHUNK_EXT, LK_MAX_TRAILER_BYTES,
-    LK_HEADER_TIMEOUT, LK_FORWARDED_FOR, LK_HSTS, LK_REDIRECT_PORT, LK_COUNT
+    LK_HEADER_TIMEOUT, LK_FORWARDED_FOR, LK_HSTS, LK_REDIRECT_PORT, LK_CERTS, LK_SNI_UNKNOWN,
+    LK_OCSP, LK_ALPN, LK_CLIENT_CA, LK_CRL, LK_CLIENT_VERIFY, LK_CLIENT_ALLOW_CN,
+    LK_CLIENT_ALLOW_DNS, LK_CLIENT_ALLOW_URI, LK_CLIENT_ALLOW_SHA256, LK_PROXY_PROTOCOL,
+    LK_ACCEPT_PROXY, LK_PROXY_TRUSTED, LK_COUNT
 };
+
+#define LK_BIT(k) ((uint64_t)1 << (k))
 
 /* Keys that mean nothing to a plaintext redirect listener. */
 #define TLS_AND_BACKEND_KEYS                                                                \
-    ((1u << LK_BACKEND) | (1u << LK_CERT) | (1u << LK_KEY) | (1u << LK_TLS_MIN_VERSION) |   \
-     (1u << LK_CIPHERS) | (1u << LK_CIPHERSUITES) | (1u << LK_GROUPS) |                     \
-     (1u << LK_HANDSHAKE_TIMEOUT) | (1u << LK_CONNECT_TIMEOUT) | (1u << LK_FORWARDED_FOR) |  \
-     (1u << LK_VALIDATION) | (1u << LK_LOG_RULES) | (1u << LK_MAX_BODY))
+    (LK_BIT(LK_BACKEND) | LK_BIT(LK_CERT) | LK_BIT(LK_KEY) | LK_BIT(LK_TLS_MIN_VERSION) |   \
+     LK_BIT(LK_CIPHERS) | LK_BIT(LK_CIPHERSUITES) | LK_BIT(LK_GROUPS) |                     \
+     LK_BIT(LK_HANDSHAKE_TIMEOUT) | LK_BIT(LK_CONNECT_TIMEOUT) | LK_BIT(LK_FORWARDED_FOR) |  \
+     LK_BIT(LK_VALIDATION) | LK_BIT(LK_LOG_RULES) | LK_BIT(LK_MAX_BODY) | LK_BIT(LK_CERTS) |  \
+     LK_BIT(LK_SNI_UNKNOWN) | LK_BIT(LK_OCSP) | LK_BIT(LK_ALPN) | LK_BIT(LK_CLIENT_CA) |       \
+     LK_BIT(LK_CRL) | LK_BIT(LK_CLIENT_VERIFY) | LK_BIT(LK_CLIENT_ALLOW_CN) |                  \
+     LK_BIT(LK_CLIENT_ALLOW_DNS) | LK_BIT(LK_CLIENT_ALLOW_URI) |                               \
+     LK_BIT(LK_CLIENT_ALLOW_SHA256) | LK_BIT(LK_PROXY_PROTOCOL))
 
 /* Keys that only mean something with mode = http. */
 #define HTTP_ONLY_KEYS                                                                      \
-    ((1u << LK_VALIDATION) | (1u << LK_LOG_RULES) | (1u << LK_ALLOW_METHODS) |               \
-     (1u << LK_MAX_REQUEST_LINE) | (1u << LK_MAX_HEADER_BYTES) | (1u << LK_MAX_HEADERS) |    \
-     (1u << LK_MAX_BODY) | (1u << LK_MAX_CHUNK_EXT) | (1u << LK_MAX_TRAILER_BYTES) |         \
-     (1u << LK_HEADER_TIMEOUT) | (1u << LK_FORWARDED_FOR) | (1u << LK_HSTS))
+    (LK_BIT(LK_VALIDATION) | LK_BIT(LK_LOG_RULES) | LK_BIT(LK_ALLOW_METHODS) |               \
+     LK_BIT(LK_MAX_REQUEST_LINE) | LK_BIT(LK_MAX_HEADER_BYTES) | LK_BIT(LK_MAX_HEADERS) |    \
+     LK_BIT(LK_MAX_BODY) | LK_BIT(LK_MAX_CHUNK_EXT) | LK_BIT(LK_MAX_TRAILER_BYTES) |         \
+     LK_BIT(LK_HEADER_TIMEOUT) | LK_BIT(LK_FORWARDED_FOR) | LK_BIT(LK_HSTS))
 
 enum global_key {
     GK_WORKERS, GK_SHUTDOWN_GRACE, GK_LOG_LEVEL, GK_AUDIT_FILE, GK_AUDIT_KEY_FILE,
     GK_AUDIT_FSYNC, GK_AUDIT_FSYNC_INTERVAL, GK_AUDIT_FLUSH_INTERVAL, GK_AUDIT_BUFFER_SIZE,
-    GK_AUDIT_MAX_FIELD, GK_COUNT
+    GK_AUDIT_MAX_FIELD, GK_TICKET_KEY_FILE, GK_TICKET_ROTATION, GK_COUNT
 };
 
 static const char *const listener_key_names[LK_COUNT] = {
@@ -59,16 +68,23 @@ static const char *const listener_key_names[LK_COUNT] = {
     "connect_timeout", "idle_timeout", "max_connections", "buffer_size",
     "backlog", "validation", "log_rules", "allow_methods", "max_request_line",
     "max_header_bytes", "max_headers", "max_body", "max_chunk_ext", "max_trailer_bytes",
-    "header_timeout", "forwarded_for", "hsts", "redirect_port",
+    "header_timeout", "forwarded_for", "hsts", "redirect_port", "certs", "sni_unknown",
+    "ocsp", "alpn", "client_ca", "crl", "client_verify", "client_allow_cn",
+    "client_allow_dns", "client_allow_uri", "client_allow_sha256", "proxy_protocol",
+    "accept_proxy", "proxy_trusted",
 };
+
+/* [cert:NAME] keys */
+enum cert_key { CK_CERT, CK_KEY, CK_OCSP, CK_NAMES, CK_COUNT };
+static const char *const cert_key_names[CK_COUNT] = {"cert", "key", "ocsp", "names"};
 
 static const char *const global_key_names[GK_COUNT] = {
     "workers", "shutdown_grace", "log_level", "audit_file", "audit_key_file",
     "audit_fsync", "audit_fsync_interval", "audit_flush_interval", "audit_buffer_size",
-    "audit_max_field",
+    "audit_max_field", "ticket_key_file", "ticket_rotation",
 };
 
-enum section_kind { SECTION_NONE, SECTION_GLOBAL, SECTION_LISTENER, SECTION_INVALID };
+enum section_kind { SECTION_NONE, SECTION_GLOBAL, SECTION_LISTENER, SECTION_CERT, SECTION_INVALID };
 
 struct parse_state {
     struct gh_config *cfg;
@@ -81,9 +97,11 @@ struct parse_state {
     /* current section, as the reader saw it */
     enum section_kind section;
     struct gh_listener_config *listener;
-    uint32_t seen_keys;              /* bits of listener_key or global_key */
-    uint32_t listener_seen[GH_MAX_LISTENERS];
+    struct gh_cert_config *cert;
+    uint32_t seen_keys;              /* bits of global_key or cert_key */
+    uint64_t listener_seen[GH_MAX_LISTENERS];
     int listener_key_line[GH_MAX_LISTENERS][LK_COUNT];
+    char cert_refs[GH_MAX_LISTENERS][GH_LIST_TEXT_MAX]; /* certs = ... until resolved */
     bool global_seen_section;
     bool prev_was_key;               /* for telling continuation lines apart */
     char long_value[LINE_MAX_BYTES + 1]; /* value of the current over-long line */
@@ -95,6 +113,8 @@ static const char *const default_ciphers =
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 static const char *const default_ciphersuites =
     "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256";
+
+static bool is_space_char(char c) { return c == ' ' || c == '\t'; }
 
 /* ---- errors ---------------------------------------------------------- */
 
@@ -398,6 +418,211 @@ static int check_list(struct parse_state *st, const char *key, const char *value
     return bad;
 }
 
+/* ---- comma-separated lists (certs, alpn, client_allow_*, proxy_trusted) */
+
+static bool is_section_name(const char *s, size_t len)
+{
+    if (len == 0 || len > GH_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static bool is_alpn_name(const char *s, size_t len)
+{
+    if (len == 0 || len > 255)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+            return false;
+    return true;
+}
+
+static bool is_identity(const char *s, size_t len)
+{
+    if (len == 0 || len > 255)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+/* host.example, or *.example as the whole left-most label */
+static bool is_dns_pattern(const char *s, size_t len)
+{
+    size_t label = 0;
+    if (len >= 2 && s[0] == '*' && s[1] == '.') {
+        s += 2;
+        len -= 2;
+    }
+    if (len == 0 || len > 253 || s[0] == '.' || s[len - 1] == '.')
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '.') {
+            if (label == 0)
+                return false;
+            label = 0;
+            continue;
+        }
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_') || ++label > 63)
+            return false;
+    }
+    return true;
+}
+
+static bool is_uri(const char *s, size_t len)
+{
+    size_t i = 0;
+    if (len == 0 || len > 255 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+        return false;
+    while (i < len && s[i] != ':') {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '-' || c == '.'))
+            return false;
+        i++;
+    }
+    if (i == len || i + 1 == len)
+        return false;
+    for (; i < len; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+            return false;
+    return true;
+}
+
+/* Walks a comma-separated list (spaces around items allowed); every item
+ * must satisfy acceptable(). Returns 0 or -1 (errors recorded). */
+static int check_list_items(struct parse_state *st, const char *key, const char *value,
+                            bool (*acceptable)(const char *item, size_t len), const char *rule)
+{
+    const char *p = value;
+    int rc = 0;
+    if (*p == '\0') {
+        parse_error(st, key, "empty list");
+        return -1;
+    }
+    for (;;) {
+        const char *end = p + strcspn(p, ",");
+        const char *a = p, *b = end;
+        while (a < b && is_space_char(*a))
+            a++;
+        while (b > a && is_space_char(b[-1]))
+            b--;
+        if (a == b) {
+            parse_error(st, key, "empty entry in list");
+            rc = -1;
+        } else if (!acceptable(a, (size_t)(b - a))) {
+            parse_error(st, key, "'%.*s' %s", (int)(b - a), a, rule);
+            rc = -1;
+        }
+        if (*end == '\0')
+            break;
+        p = end + 1;
+    }
+    return rc;
+}
+
+/* Checks a list and stores it as "a,b,c", without the spaces. */
+static void set_list(struct parse_state *st, const char *key, const char *value,
+                     bool (*acceptable)(const char *item, size_t len), const char *rule,
+                     char out[GH_LIST_TEXT_MAX])
+{
+    size_t o = 0;
+    if (check_list_items(st, key, value, acceptable, rule) < 0)
+        return;
+    for (const char *p = value; *p; p++)
+        if (!is_space_char(*p)) {
+            if (o + 1 >= GH_LIST_TEXT_MAX) {
+                parse_error(st, key, "list longer than %d bytes", GH_LIST_TEXT_MAX - 1);
+                out[0] = '\0';
+                return;
+            }
+            out[o++] = *p;
+        }
+    out[o] = '\0';
+}
+
+/* proxy_trusted: networks as address/prefix (or an address alone). */
+static void set_trusted(struct parse_state *st, const char *key, const char *value,
+                        struct gh_listener_config *l)
+{
+    char item[INET6_ADDRSTRLEN + 8], why[GH_CIDR_WHY_MAX];
+    const char *p = value;
+    if (*p == '\0') {
+        parse_error(st, key, "empty list");
+        return;
+    }
+    l->n_proxy_trusted = 0;
+    for (;;) {
+        const char *end = p + strcspn(p, ",");
+        const char *a = p, *b = end;
+        while (a < b && is_space_char(*a))
+            a++;
+        while (b > a && is_space_char(b[-1]))
+            b--;
+        if (a == b || (size_t)(b - a) >= sizeof item) {
+            parse_error(st, key, a == b ? "empty entry in list" : "'%.*s' is too long", (int)(b - a), a);
+        } else if (l->n_proxy_trusted == GH_TRUSTED_NETS_MAX) {
+            parse_error(st, key, "more than %d networks", GH_TRUSTED_NETS_MAX);
+            return;
+        } else {
+            memcpy(item, a, (size_t)(b - a));
+            item[b - a] = '\0';
+            if (gh_cidr_parse(item, &l->proxy_trusted[l->n_proxy_trusted], why) < 0)
+                parse_error(st, key, "'%s': %s", item, why);
+            else
+                l->n_proxy_trusted++;
+        }
+        if (*end == '\0')
+            break;
+        p = end + 1;
+    }
+}
+
+static bool is_fingerprint(const char *s, size_t len)
+{
+    size_t digits = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))
+            digits++;
+        else if (c != ':')
+            return false;
+    }
+    return digits == 64;
+}
+
+/* SHA-256 fingerprints as "AB:CD:..." or "abcd...": stored as lowercase
+ * hex without colons, comma-separated. */
+static void set_fingerprints(struct parse_state *st, const char *key, const char *value,
+                             char out[GH_LIST_TEXT_MAX])
+{
+    size_t o = 0;
+    if (check_list_items(st, key, value, is_fingerprint,
+                         "is not a SHA-256 fingerprint (64 hex digits, colons allowed)") < 0)
+        return;
+    for (const char *p = value; *p; p++) {
+        char c = *p;
+        if (c == ':' || is_space_char(c))
+            continue;
+        if (o + 1 >= GH_LIST_TEXT_MAX) {
+            parse_error(st, key, "list longer than %d bytes", GH_LIST_TEXT_MAX - 1);
+            out[0] = '\0';
+            return;
+        }
+        out[o++] = (char)(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
+    }
+    out[o] = '\0';
+}
+
 static bool span_contains(const char *s, size_t len, const char *needle)
 {
     size_t nl = strlen(needle);
@@ -480,6 +705,8 @@ static void listener_defaults(struct gh_listener_config *l)
     l->max_body = 1u << 20;
     l->redirect_port = 443;
     l->header_timeout = 10.0;
+    l->sni_unknown = GH_SNI_DEFAULT;
+    l->client_verify = GH_VERIFY_OFF;
     static const char *const default_methods[] = {"GET", "HEAD", "POST", "PUT",
                                                   "DELETE", "OPTIONS", "PATCH"};
     for (size_t i = 0; i < sizeof default_methods / sizeof default_methods[0]; i++)
@@ -497,6 +724,7 @@ static void global_defaults(struct gh_global_config *g)
     g->audit_flush_interval = 0.1;
     g->audit_buffer_size = 1u << 20;
     g->audit_max_field = 256;
+    g->ticket_rotation = 12 * 3600.0;
 }
 
 static void set_size_field(struct parse_state *st, const char *key, const char *value,
@@ -725,7 +953,117 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
         if (set_uint(st, name, value, 1, 65535, &u) == 0)
             l->redirect_port = (int)u;
         break;
+    case LK_CERTS:
+        /* resolved once every [cert:NAME] section is known */
+        if (check_list_items(st, name, value, is_section_name, "is not a [cert:NAME] name") == 0)
+            snprintf(st->cert_refs[l - st->cfg->listeners], GH_LIST_TEXT_MAX, "%s", value);
+        l->certs_line = st->line;
+        break;
+    case LK_SNI_UNKNOWN:
+        if (strcmp(value, "default") == 0)
+            l->sni_unknown = GH_SNI_DEFAULT;
+        else if (strcmp(value, "refuse") == 0)
+            l->sni_unknown = GH_SNI_REFUSE;
+        else
+            parse_error(st, name, "'%s' is not default or refuse", value);
+        break;
+    case LK_OCSP:
+        if (set_path(st, name, value, l->ocsp) == 0)
+            l->ocsp_line = st->line;
+        break;
+    case LK_ALPN:
+        if (strcmp(value, "off") == 0)
+            l->alpn[0] = '\0';
+        else if (strlen(value) >= sizeof l->alpn)
+            parse_error(st, name, "list longer than %zu bytes", sizeof l->alpn - 1);
+        else if (check_list_items(st, name, value, is_alpn_name,
+                                  "is not a protocol name (1..255 printable characters)") == 0)
+            snprintf(l->alpn, sizeof l->alpn, "%s", value);
+        break;
+    case LK_CLIENT_CA:
+        if (set_path(st, name, value, l->client_ca) == 0)
+            l->client_ca_line = st->line;
+        break;
+    case LK_CRL:
+        if (set_path(st, name, value, l->crl) == 0)
+            l->crl_line = st->line;
+        break;
+    case LK_CLIENT_VERIFY:
+        if (strcmp(value, "off") == 0)
+            l->client_verify = GH_VERIFY_OFF;
+        else if (strcmp(value, "optional") == 0)
+            l->client_verify = GH_VERIFY_OPTIONAL;
+        else if (strcmp(value, "required") == 0)
+            l->client_verify = GH_VERIFY_REQUIRED;
+        else
+            parse_error(st, name, "'%s' is not off, optional or required", value);
+        break;
+    case LK_CLIENT_ALLOW_CN:
+        set_list(st, name, value, is_identity, "is empty or holds a control character",
+                 l->client_allow_cn);
+        break;
+    case LK_CLIENT_ALLOW_DNS:
+        set_list(st, name, value, is_dns_pattern, "is not a DNS name (or *.name)",
+                 l->client_allow_dns);
+        break;
+    case LK_CLIENT_ALLOW_URI:
+        set_list(st, name, value, is_uri, "is not a URI (scheme:rest, e.g. spiffe://...)",
+                 l->client_allow_uri);
+        break;
+    case LK_CLIENT_ALLOW_SHA256:
+        set_fingerprints(st, name, value, l->client_allow_sha256);
+        break;
+    case LK_PROXY_PROTOCOL:
+        if (strcmp(value, "off") == 0)
+            l->proxy_protocol = GH_PROXY_OUT_OFF;
+        else if (strcmp(value, "v1") == 0)
+            l->proxy_protocol = GH_PROXY_OUT_V1;
+        else if (strcmp(value, "v2") == 0)
+            l->proxy_protocol = GH_PROXY_OUT_V2;
+        else
+            parse_error(st, name, "'%s' is not off, v1 or v2", value);
+        break;
+    case LK_ACCEPT_PROXY:
+        if (strcmp(value, "off") == 0)
+            l->accept_proxy = GH_PROXY_IN_OFF;
+        else if (strcmp(value, "v1") == 0)
+            l->accept_proxy = GH_PROXY_IN_V1;
+        else if (strcmp(value, "v2") == 0)
+            l->accept_proxy = GH_PROXY_IN_V2;
+        else if (strcmp(value, "any") == 0)
+            l->accept_proxy = GH_PROXY_IN_ANY;
+        else
+            parse_error(st, name, "'%s' is not off, v1, v2 or any", value);
+        break;
+    case LK_PROXY_TRUSTED:
+        set_trusted(st, name, value, l);
+        break;
     case LK_COUNT:
+        break;
+    }
+}
+
+static void set_cert_key(struct parse_state *st, int key, const char *name, const char *value)
+{
+    struct gh_cert_config *c = st->cert;
+    switch ((enum cert_key)key) {
+    case CK_CERT:
+        if (set_path(st, name, value, c->cert) == 0)
+            c->cert_line = st->line;
+        break;
+    case CK_KEY:
+        if (set_path(st, name, value, c->key) == 0)
+            c->key_line = st->line;
+        break;
+    case CK_OCSP:
+        if (set_path(st, name, value, c->ocsp) == 0)
+            c->ocsp_line = st->line;
+        break;
+    case CK_NAMES:
+        set_list(st, name, value, is_dns_pattern, "is not a DNS name (or *.name)", c->names);
+        c->names_line = st->line;
+        break;
+    case CK_COUNT:
         break;
     }
 }
@@ -795,6 +1133,13 @@ static void set_global_key(struct parse_state *st, int key, const char *name, co
         if (set_uint(st, name, value, 16, GH_AUDIT_MAX_FIELD_LIMIT, &u) == 0)
             g->audit_max_field = (uint32_t)u;
         break;
+    case GK_TICKET_KEY_FILE:
+        if (set_path(st, name, value, g->ticket_key_file) == 0)
+            g->ticket_key_file_line = st->line;
+        break;
+    case GK_TICKET_ROTATION:
+        (void)set_duration(st, name, value, 59, 7 * 86400, &g->ticket_rotation);
+        break;
     case GK_COUNT:
         break;
     }
@@ -838,6 +1183,19 @@ static int on_key(void *user, const char *section, const char *name, const char 
         st->seen_keys |= 1u << key;
         set_global_key(st, key, name, value);
         return 1;
+    case SECTION_CERT:
+        key = find_key(cert_key_names, CK_COUNT, name);
+        if (key < 0) {
+            parse_error(st, name, "unknown key in [cert:%s]", st->cert->name);
+            return 1;
+        }
+        if (st->seen_keys & (1u << key)) {
+            parse_error(st, name, "duplicate key");
+            return 1;
+        }
+        st->seen_keys |= 1u << key;
+        set_cert_key(st, key, name, value);
+        return 1;
     case SECTION_LISTENER: {
         size_t idx = (size_t)(st->listener - st->cfg->listeners);
         key = find_key(listener_key_names, LK_COUNT, name);
@@ -845,11 +1203,11 @@ static int on_key(void *user, const char *section, const char *name, const char 
             parse_error(st, name, "unknown key in [listener:%s]", st->listener->name);
             return 1;
         }
-        if (st->listener_seen[idx] & (1u << key)) {
+        if (st->listener_seen[idx] & LK_BIT(key)) {
             parse_error(st, name, "duplicate key");
             return 1;
         }
-        st->listener_seen[idx] |= 1u << key;
+        st->listener_seen[idx] |= LK_BIT(key);
         st->listener_key_line[idx][key] = st->line;
         set_listener_key(st, key, name, value);
         return 1;
@@ -880,6 +1238,7 @@ static void begin_section(struct parse_state *st, const char *name, size_t len)
     snprintf(label, sizeof label, "[%.*s]", (int)shown, name);
     st->section = SECTION_INVALID;
     st->listener = NULL;
+    st->cert = NULL;
 
     if (len == 6 && memcmp(name, "global", 6) == 0) {
         if (st->global_seen_section) {
@@ -921,7 +1280,36 @@ static void begin_section(struct parse_state *st, const char *name, size_t len)
         st->section = SECTION_LISTENER;
         return;
     }
-    parse_error(st, label, "unknown section (expected [global] or [listener:NAME])");
+    if (len > 5 && memcmp(name, "cert:", 5) == 0) {
+        const char *cname = name + 5;
+        size_t clen = len - 5;
+        if (!valid_listener_name(cname, clen)) {
+            parse_error(st, label, "certificate name must be 1..%d characters of A-Z a-z 0-9 _ . -",
+                        GH_NAME_MAX);
+            return;
+        }
+        for (size_t i = 0; i < st->cfg->n_certs; i++) {
+            if (strlen(st->cfg->certs[i].name) == clen &&
+                memcmp(st->cfg->certs[i].name, cname, clen) == 0) {
+                parse_error(st, label, "duplicate section");
+                return;
+            }
+        }
+        if (st->cfg->n_certs == GH_MAX_CERTS) {
+            parse_error(st, label, "more than %d [cert:NAME] sections", GH_MAX_CERTS);
+            return;
+        }
+        struct gh_cert_config *c = &st->cfg->certs[st->cfg->n_certs++];
+        memset(c, 0, sizeof *c);
+        memcpy(c->name, cname, clen);
+        c->name[clen] = '\0';
+        c->line = st->line;
+        st->cert = c;
+        st->seen_keys = 0;
+        st->section = SECTION_CERT;
+        return;
+    }
+    parse_error(st, label, "unknown section (expected [global], [listener:NAME] or [cert:NAME])");
 }
 
 static bool is_space(char c) { return c == ' ' || c == '\t'; }
@@ -1073,6 +1461,83 @@ static bool addresses_conflict(const struct gh_sockaddr *a, const struct gh_sock
             IN6_IS_ADDR_UNSPECIFIED(&x->sin6_addr) || IN6_IS_ADDR_UNSPECIFIED(&y->sin6_addr));
 }
 
+/* certs = NAME, ... -> indexes into cfg->certs */
+static void resolve_cert_refs(struct parse_state *st, size_t i)
+{
+    struct gh_listener_config *l = &st->cfg->listeners[i];
+    const char *p = st->cert_refs[i];
+    if (!*p)
+        return;
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        size_t found = st->cfg->n_certs;
+        for (size_t c = 0; c < st->cfg->n_certs; c++)
+            if (strlen(st->cfg->certs[c].name) == len && memcmp(st->cfg->certs[c].name, p, len) == 0)
+                found = c;
+        if (found == st->cfg->n_certs)
+            gh_config_error_add(st->errs, l->certs_line, "certs", "no [cert:%.*s] section",
+                                (int)len, p);
+        else if (l->n_certs + 1 >= GH_LISTENER_CERTS_MAX)
+            gh_config_error_add(st->errs, l->certs_line, "certs",
+                                "more than %d certificates for one listener",
+                                GH_LISTENER_CERTS_MAX - 1);
+        else
+            l->certs[l->n_certs++] = (uint8_t)found;
+        if (p[len] == '\0')
+            break;
+        p += len + 1;
+    }
+}
+
+static void check_listener_tls(struct parse_state *st, size_t i)
+{
+    struct gh_listener_config *l = &st->cfg->listeners[i];
+    uint64_t seen = st->listener_seen[i];
+    const int *line = st->listener_key_line[i];
+    static const enum listener_key needs_ca[] = {LK_CRL, LK_CLIENT_VERIFY, LK_CLIENT_ALLOW_CN,
+                                                 LK_CLIENT_ALLOW_DNS, LK_CLIENT_ALLOW_URI,
+                                                 LK_CLIENT_ALLOW_SHA256};
+
+    resolve_cert_refs(st, i);
+    if (!(seen & LK_BIT(LK_CLIENT_CA))) {
+        for (size_t k = 0; k < sizeof needs_ca / sizeof needs_ca[0]; k++)
+            if ((seen & LK_BIT(needs_ca[k])) &&
+                !(needs_ca[k] == LK_CLIENT_VERIFY && l->client_verify == GH_VERIFY_OFF))
+                gh_config_error_add(st->errs, line[needs_ca[k]], listener_key_names[needs_ca[k]],
+                                    "needs client_ca (the CA that issues client certificates)");
+    } else if (!(seen & LK_BIT(LK_CLIENT_VERIFY))) {
+        l->client_verify = GH_VERIFY_REQUIRED;
+    }
+    if (l->accept_proxy != GH_PROXY_IN_OFF && l->n_proxy_trusted == 0)
+        gh_config_error_add(st->errs, line[LK_ACCEPT_PROXY], "accept_proxy",
+                            "needs proxy_trusted (who may send a PROXY header)");
+    if ((seen & LK_BIT(LK_PROXY_TRUSTED)) && l->accept_proxy == GH_PROXY_IN_OFF)
+        gh_config_error_add(st->errs, line[LK_PROXY_TRUSTED], "proxy_trusted",
+                            "set, but accept_proxy is off");
+    if (l->mode == GH_MODE_REDIRECT)
+        return;
+    if (!(seen & LK_BIT(LK_ALPN))) {
+        if (l->mode == GH_MODE_HTTP)
+            snprintf(l->alpn, sizeof l->alpn, "http/1.1");
+    } else if (l->mode == GH_MODE_HTTP && l->alpn[0] && strcmp(l->alpn, "http/1.1") != 0) {
+        gh_config_error_add(st->errs, line[LK_ALPN], "alpn",
+                            "mode = http speaks http/1.1 only: offer http/1.1 or off");
+    }
+}
+
+static void check_cert_sections(struct parse_state *st)
+{
+    for (size_t c = 0; c < st->cfg->n_certs; c++) {
+        const struct gh_cert_config *cc = &st->cfg->certs[c];
+        if (!cc->cert_line)
+            gh_config_error_add(st->errs, cc->line, "cert",
+                                "required key is missing in [cert:%s]", cc->name);
+        if (!cc->key_line)
+            gh_config_error_add(st->errs, cc->line, "key",
+                                "required key is missing in [cert:%s]", cc->name);
+    }
+}
+
 static void check_whole_file(struct parse_state *st)
 {
     static const enum listener_key required[] = {LK_LISTEN, LK_BACKEND, LK_CERT, LK_KEY};
@@ -1090,6 +1555,7 @@ static void check_whole_file(struct parse_state *st)
         gh_config_error_add(st->errs, g->audit_key_file_line, "audit_key_file",
                             "set, but audit_file is not: there is no audit log to key");
 
+    check_cert_sections(st);
     if (cfg->n_listeners == 0) {
         gh_config_error_add(st->errs, st->line, "listener",
                             "no [listener:NAME] section: nothing to serve");
@@ -1110,7 +1576,7 @@ static void check_whole_file(struct parse_state *st)
                     gh_config_error_add(st->errs, st->listener_key_line[i][k],
                                         listener_key_names[k],
                                         "not used by a plaintext redirect listener");
-        } else if (st->listener_seen[i] & (1u << LK_REDIRECT_PORT)) {
+        } else if (st->listener_seen[i] & LK_BIT(LK_REDIRECT_PORT)) {
             gh_config_error_add(st->errs, st->listener_key_line[i][LK_REDIRECT_PORT],
                                 "redirect_port", "only with mode = redirect");
         }
@@ -1123,7 +1589,7 @@ static void check_whole_file(struct parse_state *st)
             /* A whole head must fit in one buffer, with room for the
              * headers gatehouse adds. */
             uint64_t need = l->http_limits.max_header_bytes + 2048;
-            if (!(st->listener_seen[i] & (1u << LK_BUFFER_SIZE)))
+            if (!(st->listener_seen[i] & LK_BIT(LK_BUFFER_SIZE)))
                 l->buffer_size = need > l->buffer_size ? (uint32_t)need : l->buffer_size;
             else if (l->buffer_size < need)
                 gh_config_error_add(st->errs, st->listener_key_line[i][LK_BUFFER_SIZE],
@@ -1131,6 +1597,7 @@ static void check_whole_file(struct parse_state *st)
                                     "must be at least max_header_bytes + 2k (%llu) in http mode",
                                     (unsigned long long)need);
         }
+        check_listener_tls(st, i);
         if (l->listen.len == 0)
             continue;
         for (size_t j = 0; j < i; j++) {

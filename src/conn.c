@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "gatehouse/audit.h"
+#include "gatehouse/client_hello.h"
+#include "gatehouse/proxy_protocol.h"
 #include "gatehouse/log.h"
 #include "gatehouse/tls.h"
 #include "gatehouse/worker.h"
@@ -26,6 +28,7 @@
 #define PUMP_ROUNDS 8 /* read/write rounds per flush before yielding to others */
 
 static void conn_close(struct gh_conn *c, const char *reason);
+static void do_handshake(struct gh_conn *c);
 
 /* Fills client_ip, client_port and peer_addr ("ip:port", "[ip6]:port"). */
 static void describe_peer(struct gh_conn *c)
@@ -216,6 +219,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
     struct gh_conn *c = w->data;
     (void)revents;
     switch (c->state) {
+    case GH_CONN_HELLO:
     case GH_CONN_HANDSHAKE:
         gh_log(GH_LOG_INFO, "tls_fail", " conn=%llu listener=%s reason=handshake_timeout",
                (unsigned long long)c->id, cfg_of(c)->name);
@@ -301,6 +305,9 @@ static void update_watchers(struct gh_conn *c)
     int client_ev = 0, backend_ev = 0;
 
     switch (c->state) {
+    case GH_CONN_HELLO:
+        client_ev = EV_READ;
+        break;
     case GH_CONN_HANDSHAKE:
         client_ev = c->tls_read_wants_write ? EV_WRITE : EV_READ;
         break;
@@ -349,7 +356,8 @@ static void conn_close(struct gh_conn *c, const char *reason)
     /* Best effort close_notify for an orderly end the client has not seen
      * yet; a TLS error or a reset backend ends without one, so the client
      * can tell the stream was cut. */
-    if (c->state != GH_CONN_HANDSHAKE && !c->notify_sent && strcmp(reason, "tls_error") != 0 &&
+    if (c->state != GH_CONN_HELLO && c->state != GH_CONN_HANDSHAKE && !c->notify_sent &&
+        strcmp(reason, "tls_error") != 0 &&
         strcmp(reason, "backend_reset") != 0 && strcmp(reason, "client_error") != 0) {
         enum gh_tls_result r = gh_tls_close_notify(c->tls);
         (void)r; /* the socket closes next; nothing to retry */
@@ -366,6 +374,7 @@ static void conn_close(struct gh_conn *c, const char *reason)
     release_all(c, &c->to_client);
     release_all(c, &c->from_client);
     release_all(c, &c->from_backend);
+    release_all(c, &c->hello);
     free(c->http);
     c->http = NULL;
     c->state = GH_CONN_CLOSED;
@@ -411,6 +420,64 @@ static void connect_failed(struct gh_conn *c, int err)
         conn_close(c, reason);
 }
 
+/* proxy_protocol = v1|v2: the header goes in front of everything else
+ * for the backend (in http mode the first request is already framed). */
+static int queue_proxy_header(struct gh_conn *c)
+{
+    uint8_t hdr[GH_PROXY_V2_MAX_LEN];
+    struct sockaddr_storage local;
+    socklen_t local_len = sizeof local;
+    struct gh_buf *b = &c->to_backend;
+    uint32_t len, block = pool_of(c)->block_size;
+    int n;
+
+    if (getsockname(c->client_fd, (struct sockaddr *)&local, &local_len) < 0)
+        memset(&local, 0, sizeof local);
+    if (cfg_of(c)->proxy_protocol == GH_PROXY_OUT_V1) {
+        n = gh_proxy_build_v1((const struct sockaddr *)&c->peer, (const struct sockaddr *)&local,
+                              hdr, sizeof hdr);
+    } else {
+        struct gh_proxy_tls_info ti;
+        struct gh_tls_info info;
+        const struct gh_tls_peer *peer = gh_tls_session_peer(c->tls);
+        char id[24];
+        memset(&ti, 0, sizeof ti);
+        gh_tls_session_info(c->tls, &info);
+        snprintf(id, sizeof id, "%llu", (unsigned long long)c->id);
+        ti.sni = (struct gh_proxy_str){info.sni, info.sni_len};
+        ti.alpn = (struct gh_proxy_str){info.alpn, info.alpn_len};
+        ti.version = (struct gh_proxy_str){info.version, strlen(info.version)};
+        ti.cipher = (struct gh_proxy_str){info.cipher, strlen(info.cipher)};
+        ti.unique_id = (struct gh_proxy_str){id, strlen(id)};
+        ti.resumed = info.resumed != 0;
+        if (peer) {
+            ti.client_cert = true;
+            ti.verified = peer->verified;
+            ti.cn = (struct gh_proxy_str){peer->cn, strlen(peer->cn)};
+            ti.cert_sha256 = (struct gh_proxy_str){peer->sha256, strlen(peer->sha256)};
+            ti.subject = (struct gh_proxy_str){peer->subject, strlen(peer->subject)};
+            ti.san_uri = (struct gh_proxy_str){peer->uri, strlen(peer->uri)};
+        }
+        n = gh_proxy_build_v2((const struct sockaddr *)&c->peer, (const struct sockaddr *)&local,
+                              &ti, hdr, sizeof hdr);
+    }
+    if (n <= 0 || gh_buf_acquire(pool_of(c), b) < 0)
+        return -1;
+    len = gh_buf_len(b);
+    if ((uint32_t)n + len > block)
+        return -1;
+    if (b->head >= (uint32_t)n) {
+        b->head -= (uint32_t)n;
+    } else {
+        memmove(b->data + n, b->data + b->head, len);
+        b->head = 0;
+        b->tail = (uint32_t)n + len;
+    }
+    memcpy(b->data + b->head, hdr, (size_t)n);
+    c->to_backend_ready += (uint32_t)n;
+    return 0;
+}
+
 static void start_backend_connect(struct gh_conn *c)
 {
     const struct gh_sockaddr *b = &cfg_of(c)->backend;
@@ -424,6 +491,12 @@ static void start_backend_connect(struct gh_conn *c)
     if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
         gh_log(GH_LOG_DEBUG, "sockopt_failed", " option=TCP_NODELAY error=%d", errno);
     c->backend_fd = fd;
+    if (cfg_of(c)->proxy_protocol != GH_PROXY_OUT_OFF && queue_proxy_header(c) < 0) {
+        gh_log(GH_LOG_ERROR, "proxy_header_failed", " conn=%llu listener=%s",
+               (unsigned long long)c->id, cfg_of(c)->name);
+        conn_close(c, "backend_error");
+        return;
+    }
     ev_io_init(&c->backend_io, on_backend_io, fd, 0);
     c->backend_io.data = c;
     arm_timer(c, cfg_of(c)->connect_timeout);
@@ -455,6 +528,143 @@ static void finish_backend_connect(struct gh_conn *c)
         connect_failed(c, err);
 }
 
+/* ---- before the TLS session: PROXY header and ClientHello ----------- */
+
+static void hello_failed(struct gh_conn *c, const char *audit_reason, const char *detail,
+                         const char *close_reason)
+{
+    gh_log(GH_LOG_INFO, "tls_fail", " conn=%llu listener=%s client=%s reason=%s",
+           (unsigned long long)c->id, cfg_of(c)->name, c->peer_addr, audit_reason);
+    audit_tls_fail(c, audit_reason, detail);
+    conn_close(c, close_reason);
+}
+
+/* accept_proxy: the balancer's header, then the real client's address. */
+static bool take_proxy_header(struct gh_conn *c)
+{
+    struct gh_proxy_header h;
+    const uint8_t *data = c->hello.data + c->hello.head;
+    int n = gh_proxy_parse(data, gh_buf_len(&c->hello), NULL, &h);
+    enum gh_proxy_in want = cfg_of(c)->accept_proxy;
+
+    if (n == 0)
+        return false; /* more to come */
+    if (n < 0 || (want == GH_PROXY_IN_V1 && h.version != 1) ||
+        (want == GH_PROXY_IN_V2 && h.version != 2)) {
+        const char *why = n < 0 ? gh_proxy_reason_name(h.reason) : "proxy_wrong_version";
+        gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s client=%s reason=%s",
+               (unsigned long long)c->id, cfg_of(c)->name, c->peer_addr, why);
+        gh_audit_reject(c->id, cfg_of(c)->name, c->client_ip, why, 0, data,
+                        gh_buf_len(&c->hello));
+        conn_close(c, "rejected");
+        return false;
+    }
+    if (h.kind == GH_PROXY_KIND_ADDRESSES) {
+        memcpy(&c->peer, &h.src, sizeof c->peer);
+        c->peer_len = h.addr_len;
+        describe_peer(c);
+        if (c->http)
+            gh_http_proxy_init(c->http, cfg_of(c), c->client_ip);
+    }
+    gh_buf_consume(&c->hello, (uint32_t)n);
+    c->proxy_header_done = true;
+    return true;
+}
+
+/* The listener's TLS contexts of the configuration this connection was
+ * accepted under (a reload may have replaced the listener's since). */
+static struct gh_tls_context *tls_of(const struct gh_conn *c)
+{
+    return c->gen->tls[c->listener - c->worker->listeners];
+}
+
+static void start_session(struct gh_conn *c, int cert)
+{
+    c->tls = gh_tls_session_new(tls_of(c), cert, c->client_fd);
+    if (!c->tls) {
+        conn_close(c, "out_of_memory");
+        return;
+    }
+    gh_tls_session_replay(c->tls, &c->hello);
+    c->state = GH_CONN_HANDSHAKE;
+    do_handshake(c);
+}
+
+/* Reads until the ClientHello is complete (it may come in pieces), then
+ * picks the certificate and starts the session on the same bytes. */
+static void read_hello(struct gh_conn *c)
+{
+    struct gh_client_hello hello;
+    struct gh_tls_hello choice = {0};
+    enum gh_hello_status st;
+    uint32_t room;
+    ssize_t n;
+    int cert;
+
+    if (!c->client_readable)
+        return;
+    if (cfg_of(c)->accept_proxy != GH_PROXY_IN_OFF && !c->proxy_header_done &&
+        !gh_cidr_list_match(cfg_of(c)->proxy_trusted, cfg_of(c)->n_proxy_trusted,
+                            (const struct sockaddr *)&c->peer)) {
+        /* only the balancer may speak for its clients; nobody else may
+         * come in past it */
+        gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s client=%s reason=proxy_untrusted",
+               (unsigned long long)c->id, cfg_of(c)->name, c->peer_addr);
+        gh_audit_reject(c->id, cfg_of(c)->name, c->client_ip, "proxy_untrusted", 0, NULL, 0);
+        conn_close(c, "rejected");
+        return;
+    }
+    if (gh_buf_acquire(pool_of(c), &c->hello) < 0) {
+        conn_close(c, "out_of_memory");
+        return;
+    }
+    room = gh_buf_make_room(pool_of(c), &c->hello);
+    n = room ? recv(c->client_fd, c->hello.data + c->hello.tail, room, 0) : 0;
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+            c->client_readable = false;
+            return;
+        }
+        hello_failed(c, "io_error", strerror(errno), "client_error");
+        return;
+    }
+    if (n == 0 && room) {
+        hello_failed(c, "io_error", "the client closed before its hello", "client_eof");
+        return;
+    }
+    c->hello.tail += (uint32_t)n;
+    if (cfg_of(c)->accept_proxy != GH_PROXY_IN_OFF && !c->proxy_header_done &&
+        !take_proxy_header(c))
+        return;
+    if (!tls_of(c)) {
+        start_session(c, 0);
+        return;
+    }
+    st = gh_client_hello_parse(c->hello.data + c->hello.head, gh_buf_len(&c->hello), &hello);
+    if (st == GH_HELLO_INCOMPLETE && room > (uint32_t)n)
+        return; /* the rest is on its way; handshake_timeout bounds the wait */
+    if (st == GH_HELLO_DONE) {
+        choice.sni = hello.has_server_name ? (const char *)hello.server_name.p : NULL;
+        choice.sni_len = hello.has_server_name ? hello.server_name.len : 0;
+        choice.ecdsa_ok = gh_client_hello_accepts_ecdsa(&hello);
+        choice.rsa_ok = gh_client_hello_accepts_rsa(&hello);
+        cert = gh_tls_choose(tls_of(c), &choice);
+        if (cert < 0) {
+            /* fatal unrecognized_name (RFC 6066 3): no session to send it */
+            static const uint8_t alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70};
+            ssize_t w = send(c->client_fd, alert, sizeof alert, MSG_NOSIGNAL);
+            (void)w; /* the connection closes either way */
+            hello_failed(c, "unknown_sni", "no certificate for the name asked for", "tls_error");
+            return;
+        }
+    } else {
+        /* Not a ClientHello we understand (or larger than a buffer):
+         * wolfSSL answers it with the right alert. */
+        cert = gh_tls_choose(tls_of(c), NULL);
+    }
+    start_session(c, cert);
+}
+
 static void do_handshake(struct gh_conn *c)
 {
     char why[128];
@@ -463,6 +673,9 @@ static void do_handshake(struct gh_conn *c)
     switch (gh_tls_handshake(c->tls)) {
     case GH_TLS_OK:
         c->tls_read_wants_write = false;
+        gh_buf_release_if_empty(pool_of(c), &c->hello);
+        if (c->http)
+            c->http->peer = gh_tls_session_peer(c->tls);
         if (gh_log_enabled(GH_LOG_DEBUG) || gh_audit_on()) {
             gh_tls_session_info(c->tls, &info);
             gh_log(GH_LOG_DEBUG, "tls_ok", " conn=%llu listener=%s version=%s cipher=%s resumed=%d",
@@ -883,13 +1096,10 @@ void gh_conn_accept(struct gh_worker *w, struct gh_listener *l, int fd,
         close(fd);
         return;
     }
-    c->tls = gh_tls_session_new(l->tls, fd);
     if (l->cfg->mode != GH_MODE_TCP)
         c->http = malloc(sizeof *c->http);
-    if (!c->tls || (l->cfg->mode != GH_MODE_TCP && !c->http)) {
+    if (l->cfg->mode != GH_MODE_TCP && !c->http) {
         gh_log(GH_LOG_ERROR, "accept_failed", " listener=%s reason=out_of_memory", l->cfg->name);
-        gh_tls_session_free(c->tls);
-        free(c->http);
         close(fd);
         free(c);
         return;
@@ -902,7 +1112,7 @@ void gh_conn_accept(struct gh_worker *w, struct gh_listener *l, int fd,
     c->cfg = l->cfg;
     c->gen = w->gen;
     c->gen->users++;
-    c->state = GH_CONN_HANDSHAKE;
+    c->state = GH_CONN_HELLO;
     c->client_fd = fd;
     c->backend_fd = -1;
     c->peer = *peer;
@@ -952,6 +1162,9 @@ void gh_conn_flush(struct gh_conn *c)
     case GH_CONN_CLOSED:
         conn_free(c);
         return;
+    case GH_CONN_HELLO:
+        read_hello(c);
+        break;
     case GH_CONN_HANDSHAKE:
         do_handshake(c);
         break;

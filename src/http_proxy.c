@@ -20,10 +20,12 @@
 
 #include "gatehouse/audit.h"
 #include "gatehouse/log.h"
+#include "gatehouse/tls.h"
 
 /* Bytes the rebuilt head may add to the original: X-Forwarded-For (client
- * address), X-Forwarded-Proto, X-Request-Id, Connection. */
-#define HEAD_GROWTH 512
+ * address), X-Forwarded-Proto, X-Request-Id, Connection, and with a client
+ * certificate X-Client-Verified, -Cert-Subject, -Cert-Fingerprint, -Cert-URI. */
+#define HEAD_GROWTH (512 + sizeof(struct gh_tls_peer))
 
 /* Scratch for parsing: parsed spans are used only within one feed call, so
  * one per process serves every connection. */
@@ -221,7 +223,7 @@ static bool is_own_field(struct gh_http1_span name)
 {
     return name_is(name, "x-forwarded-proto") || name_is(name, "x-request-id") ||
            name_is(name, "x-client-cert-subject") || name_is(name, "x-client-cert-fingerprint") ||
-           name_is(name, "x-client-verified");
+           name_is(name, "x-client-cert-uri") || name_is(name, "x-client-verified");
 }
 
 /* RFC 9110 7.6.1: hop-by-hop fields end at gatehouse. */
@@ -277,6 +279,38 @@ static bool named_by_connection(const struct gh_http1_request *req, struct gh_ht
         }
     }
     return false;
+}
+
+/* A certificate's text goes into a header value: anything but visible
+ * ASCII and space (a hostile CA's UTF-8 or control bytes) becomes '?'. */
+static void put_header_safe(struct out *o, const char *text)
+{
+    for (const char *p = text; *p; p++) {
+        char c = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
+        put(o, &c, 1);
+    }
+}
+
+/* The identity the TLS handshake verified. Incoming copies of these fields
+ * were dropped (is_own_field), so the backend can trust them. */
+static void write_client_cert_fields(const struct gh_http_proxy *hp, struct out *o)
+{
+    if (hp->cfg->client_verify == GH_VERIFY_OFF)
+        return;
+    if (!hp->peer || !hp->peer->verified) {
+        puts_(o, "X-Client-Verified: NONE\r\n");
+        return;
+    }
+    puts_(o, "X-Client-Verified: SUCCESS\r\nX-Client-Cert-Subject: ");
+    put_header_safe(o, hp->peer->subject);
+    puts_(o, "\r\nX-Client-Cert-Fingerprint: ");
+    put_header_safe(o, hp->peer->sha256);
+    puts_(o, "\r\n");
+    if (hp->peer->uri[0]) {
+        puts_(o, "X-Client-Cert-URI: ");
+        put_header_safe(o, hp->peer->uri);
+        puts_(o, "\r\n");
+    }
 }
 
 static void write_request_head(struct gh_http_proxy *hp, const struct gh_http1_request *req,
@@ -348,6 +382,7 @@ static void write_request_head(struct gh_http_proxy *hp, const struct gh_http1_r
     puts_(o, "X-Forwarded-Proto: https\r\nX-Request-Id: ");
     put(o, id, sizeof id);
     puts_(o, "\r\n");
+    write_client_cert_fields(hp, o);
     if (req->connection_close)
         puts_(o, "Connection: close\r\n");
     else if (req->minor_version == 0)

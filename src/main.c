@@ -19,6 +19,7 @@
 #include "gatehouse/config.h"
 #include "gatehouse/log.h"
 #include "gatehouse/reload.h"
+#include "gatehouse/tickets.h"
 #include "gatehouse/tls.h"
 #include "version.h"
 #include "gatehouse/worker.h"
@@ -275,9 +276,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "gatehouse: wolfSSL failed to initialise\n");
         goto out;
     }
+    {
+        /* before the contexts (they install the ticket callback) and before
+         * fork (the workers share a random secret when there is no file) */
+        char why[GH_ERROR_TEXT_MAX];
+        if (gh_tickets_init(cfg->global.ticket_key_file, cfg->global.ticket_rotation, why,
+                            sizeof why) < 0)
+            gh_config_error_add(errs, cfg->global.ticket_key_file_line, "ticket_key_file", "%s",
+                                why);
+    }
     for (size_t i = 0; i < cfg->n_listeners; i++)
         if (cfg->listeners[i].mode != GH_MODE_REDIRECT)
-            tls[i] = gh_tls_context_new(&cfg->listeners[i], errs);
+            tls[i] = gh_tls_context_new(cfg, &cfg->listeners[i], errs);
     (void)gh_audit_check(cfg, errs); /* errors are recorded in errs */
     if (errs->count) {
         gh_config_errors_print(errs, stderr);

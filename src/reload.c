@@ -31,6 +31,10 @@ static void check_compatible(const struct gh_config *cur, const struct gh_config
         a->audit_buffer_size != b->audit_buffer_size || a->audit_max_field != b->audit_max_field)
         gh_config_error_add(errs, b->audit_file_line, "audit_file",
                             "the audit settings changed: they need a restart");
+    if (strcmp(a->ticket_key_file, b->ticket_key_file) != 0 ||
+        a->ticket_rotation != b->ticket_rotation)
+        gh_config_error_add(errs, b->ticket_key_file_line, "ticket_key_file",
+                            "the session ticket settings changed: they need a restart");
     if (cur->n_listeners != next->n_listeners) {
         gh_config_error_add(errs, 0, "listener",
                             "%zu listeners instead of %zu: adding or removing one needs a restart",
@@ -79,7 +83,7 @@ int gh_reload_prepare(const struct gh_config *cur, struct gh_config **out,
         goto fail;
     for (size_t i = 0; i < next->n_listeners; i++)
         if (next->listeners[i].mode != GH_MODE_REDIRECT)
-            tls[i] = gh_tls_context_new(&next->listeners[i], errs);
+            tls[i] = gh_tls_context_new(next, &next->listeners[i], errs);
     (void)gh_audit_check(next, errs); /* a key file that went missing */
     if (errs->count)
         goto fail;

@@ -5,11 +5,8 @@
  * and the caller retries when its event loop says the socket is ready. */
 #include "gatehouse/tls.h"
 
-#ifdef GH_WOLFSSL_SYSTEM
-#include <wolfssl/options.h>
-#endif
-#include <wolfssl/wolfcrypt/settings.h>
-#include <wolfssl/ssl.h>
+#include "tls_internal.h"
+
 #include <wolfssl/error-ssl.h>
 #include <wolfssl/wolfcrypt/aes.h>
 #include <wolfssl/wolfcrypt/chacha20_poly1305.h>
@@ -28,21 +25,6 @@
 
 #include "version.h"
 
-struct gh_tls_context {
-    WOLFSSL_CTX *ctx;
-};
-
-/* Our own receive callback stands between wolfSSL and the socket so that a
- * TCP EOF from the client is ours to report, not wolfSSL's: wolfSSL marks a
- * session closed when recv() returns 0 and then refuses to send the
- * close_notify that a half-closed client still expects after the backend's
- * last bytes. */
-struct gh_tls_session {
-    WOLFSSL *ssl;
-    int fd;
-    bool peer_eof;
-};
-
 #define SSL_OF(s) ((s)->ssl)
 
 static int receive(WOLFSSL *ssl, char *buf, int size, void *ctx)
@@ -51,6 +33,14 @@ static int receive(WOLFSSL *ssl, char *buf, int size, void *ctx)
     ssize_t n;
     (void)ssl;
 
+    if (s->replay && !gh_buf_empty(s->replay)) {
+        uint32_t take = gh_buf_len(s->replay);
+        if (take > (uint32_t)size)
+            take = (uint32_t)size;
+        memcpy(buf, s->replay->data + s->replay->head, take);
+        gh_buf_consume(s->replay, take);
+        return (int)take;
+    }
     n = recv(s->fd, buf, (size_t)size, 0);
     if (n > 0)
         return (int)n;
@@ -89,157 +79,31 @@ static const char *wolf_error_text(int err, char *buf, size_t n)
     return buf;
 }
 
-/* Every name in a ':'-list must be one this wolfSSL knows: wolfSSL accepts
- * a list when any one name matches, which would hide a typo. */
-static int check_suite_names(WOLFSSL_CTX *scratch, const char *list, int line, const char *key,
-                             struct gh_config_errors *errs)
-{
-    char name[128];
-    const char *p = list;
-    int rc = 0;
-    for (;;) {
-        size_t len = strcspn(p, ":");
-        if (len < sizeof name) {
-            memcpy(name, p, len);
-            name[len] = '\0';
-            if (wolfSSL_CTX_set_cipher_list(scratch, name) != WOLFSSL_SUCCESS) {
-                gh_config_error_add(errs, line, key,
-                                    "'%s' is not a cipher suite the linked wolfSSL supports", name);
-                rc = -1;
-            }
-        }
-        if (p[len] == '\0')
-            break;
-        p += len + 1;
-    }
-    return rc;
-}
-
-static int group_id(enum gh_group g)
-{
-    switch (g) {
-    case GH_GROUP_X25519: return WOLFSSL_ECC_X25519;
-    case GH_GROUP_P256: return WOLFSSL_ECC_SECP256R1;
-    case GH_GROUP_P384: return WOLFSSL_ECC_SECP384R1;
-    }
-    return 0;
-}
-
-static bool file_readable(const char *path, int line, const char *key,
-                          struct gh_config_errors *errs)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        gh_config_error_add(errs, line, key, "cannot open %s: %s", path, strerror(errno));
-        return false;
-    }
-    fclose(f);
-    return true;
-}
-
-struct gh_tls_context *gh_tls_context_new(const struct gh_listener_config *l,
-                                          struct gh_config_errors *errs)
-{
-    struct gh_tls_context *tc = NULL;
-    WOLFSSL_CTX *ctx = NULL, *scratch = NULL;
-    char why[128];
-    char suites[2 * GH_CIPHERS_MAX + 2];
-    int groups[GH_GROUPS_MAX];
-    int line_cipher = l->ciphers_line ? l->ciphers_line : l->line;
-    int line_suites = l->ciphersuites_line ? l->ciphersuites_line : l->line;
-    size_t errors_before = errs->count;
-    int rc;
-
-    tc = calloc(1, sizeof *tc);
-    ctx = wolfSSL_CTX_new(wolfSSLv23_server_method());
-    scratch = wolfSSL_CTX_new(wolfSSLv23_server_method());
-    if (!tc || !ctx || !scratch) {
-        gh_config_error_add(errs, l->line, "", "cannot create a TLS context (out of memory)");
-        goto fail;
-    }
-    if (wolfSSL_CTX_SetMinVersion(ctx, l->tls_min_version == 13 ? WOLFSSL_TLSV1_3
-                                                                : WOLFSSL_TLSV1_2) !=
-        WOLFSSL_SUCCESS) {
-        gh_config_error_add(errs, l->line, "tls_min_version",
-                            "the linked wolfSSL refuses this minimum version");
-        goto fail;
-    }
-
-    if (file_readable(l->cert, l->cert_line, "cert", errs)) {
-        rc = wolfSSL_CTX_use_certificate_chain_file(ctx, l->cert);
-        if (rc != WOLFSSL_SUCCESS)
-            gh_config_error_add(errs, l->cert_line, "cert",
-                                "%s: not a PEM certificate chain (%s)", l->cert,
-                                wolf_error_text(rc, why, sizeof why));
-    }
-    if (file_readable(l->key, l->key_line, "key", errs)) {
-        rc = wolfSSL_CTX_use_PrivateKey_file(ctx, l->key, WOLFSSL_FILETYPE_PEM);
-        if (rc != WOLFSSL_SUCCESS)
-            gh_config_error_add(errs, l->key_line, "key", "%s: not a PEM private key (%s)",
-                                l->key, wolf_error_text(rc, why, sizeof why));
-        else if (errs->count == errors_before &&
-                 wolfSSL_CTX_check_private_key(ctx) != WOLFSSL_SUCCESS)
-            gh_config_error_add(errs, l->key_line, "key",
-                                "%s does not match the certificate in %s", l->key, l->cert);
-    }
-
-    rc = check_suite_names(scratch, l->ciphersuites, line_suites, "ciphersuites", errs);
-    if (l->tls_min_version == 12)
-        rc |= check_suite_names(scratch, l->ciphers, line_cipher, "ciphers", errs);
-    if (rc == 0) {
-        if (l->tls_min_version == 12)
-            snprintf(suites, sizeof suites, "%s:%s", l->ciphersuites, l->ciphers);
-        else
-            snprintf(suites, sizeof suites, "%s", l->ciphersuites);
-        if (wolfSSL_CTX_set_cipher_list(ctx, suites) != WOLFSSL_SUCCESS)
-            gh_config_error_add(errs, line_suites, "ciphersuites",
-                                "the linked wolfSSL rejects the suite list");
-    }
-
-    for (size_t i = 0; i < l->n_groups; i++)
-        groups[i] = group_id(l->groups[i]);
-    if (wolfSSL_CTX_set_groups(ctx, groups, (int)l->n_groups) != WOLFSSL_SUCCESS)
-        gh_config_error_add(errs, l->line, "groups", "the linked wolfSSL rejects the group list");
-
-    wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
-
-    if (errs->count != errors_before)
-        goto fail;
-    wolfSSL_CTX_free(scratch);
-    tc->ctx = ctx;
-    return tc;
-fail:
-    if (scratch)
-        wolfSSL_CTX_free(scratch);
-    if (ctx)
-        wolfSSL_CTX_free(ctx);
-    free(tc);
-    return NULL;
-}
-
-void gh_tls_context_free(struct gh_tls_context *tc)
-{
-    if (!tc)
-        return;
-    wolfSSL_CTX_free(tc->ctx);
-    free(tc);
-}
-
-struct gh_tls_session *gh_tls_session_new(struct gh_tls_context *tc, int fd)
+struct gh_tls_session *gh_tls_session_new(struct gh_tls_context *tc, int cert, int fd)
 {
     struct gh_tls_session *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->fd = fd;
+    s->tc = tc;
     if (!tc)
         return s; /* plaintext (mode = redirect): no WOLFSSL at all */
-    s->ssl = wolfSSL_new(tc->ctx);
+    if (cert < 0 || (size_t)cert >= tc->n_certs)
+        cert = 0;
+    s->ssl = wolfSSL_new(tc->certs[cert].ctx);
     if (!s->ssl)
         goto fail;
     if (wolfSSL_set_fd(s->ssl, fd) != WOLFSSL_SUCCESS)
         goto fail;
     wolfSSL_SSLSetIORecv(s->ssl, receive);
     wolfSSL_SetIOReadCtx(s->ssl, s);
+    if (tc->verify_clients)
+        wolfSSL_SetCertCbCtx(s->ssl, s);
+    /* CONTINUE_ON_MISMATCH: a client offering only h2 still gets a session
+     * (without ALPN) and falls back to http/1.1, rather than an alert. */
+    if (tc->alpn[0] && wolfSSL_UseALPN(s->ssl, (char *)tc->alpn, (unsigned)strlen(tc->alpn),
+                                       WOLFSSL_ALPN_CONTINUE_ON_MISMATCH) != WOLFSSL_SUCCESS)
+        goto fail;
     return s;
 fail:
     if (s->ssl)
@@ -248,12 +112,23 @@ fail:
     return NULL;
 }
 
+void gh_tls_session_replay(struct gh_tls_session *s, struct gh_buf *buf)
+{
+    s->replay = buf;
+}
+
+const struct gh_tls_peer *gh_tls_session_peer(const struct gh_tls_session *s)
+{
+    return s->peer;
+}
+
 void gh_tls_session_free(struct gh_tls_session *s)
 {
     if (!s)
         return;
     if (s->ssl)
         wolfSSL_free(s->ssl);
+    free(s->peer);
     free(s);
 }
 
@@ -303,8 +178,14 @@ enum gh_tls_result gh_tls_handshake(struct gh_tls_session *s)
 enum gh_tls_result gh_tls_read(struct gh_tls_session *s, void *buf, size_t len, size_t *n)
 {
     *n = 0;
-    if (!s->ssl)
+    if (!s->ssl) {
+        if (s->replay && !gh_buf_empty(s->replay)) { /* a PROXY header came with it */
+            int got = receive(NULL, buf, len > INT32_MAX ? INT32_MAX : (int)len, s);
+            *n = (size_t)got;
+            return GH_TLS_OK;
+        }
         return plain_io_result(recv(s->fd, buf, len, 0), n);
+    }
     int ret = wolfSSL_read(SSL_OF(s), buf, (int)len);
     if (ret > 0) {
         *n = (size_t)ret;
@@ -358,6 +239,8 @@ const char *gh_tls_last_error(struct gh_tls_session *s, char *buf, size_t n)
 const char *gh_tls_failure_kind(struct gh_tls_session *s)
 {
     int err;
+    if (s->peer_denied)
+        return "verify_failed";
     if (!s->ssl || s->peer_eof)
         return "io_error";
     err = wolfSSL_get_error(SSL_OF(s), 0);

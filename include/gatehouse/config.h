@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "gatehouse/http1.h"
+#include "gatehouse/proxy_protocol.h"
 
 #define GH_MAX_LISTENERS 64
 #define GH_NAME_MAX 32         /* listener name after "listener:" */
@@ -27,6 +28,11 @@
 #define GH_METHODS_MAX 16      /* entries in allow_methods */
 #define GH_METHOD_LEN_MAX 15
 #define GH_HSTS_MAX 256
+#define GH_MAX_CERTS 64        /* [cert:NAME] sections */
+#define GH_LISTENER_CERTS_MAX 16 /* certificates one listener serves, its default included */
+#define GH_LIST_TEXT_MAX 1024  /* a comma-separated list value as written */
+#define GH_ALPN_TEXT_MAX 256
+#define GH_TRUSTED_NETS_MAX 32 /* proxy_trusted entries */
 
 enum gh_log_level { GH_LOG_DEBUG, GH_LOG_INFO, GH_LOG_WARN, GH_LOG_ERROR };
 
@@ -35,6 +41,25 @@ enum gh_mode { GH_MODE_TCP, GH_MODE_HTTP, GH_MODE_REDIRECT };
 /* wolfSSL group ids are ints; we keep the names' ids here so the config
  * module needs no TLS headers. */
 enum gh_group { GH_GROUP_X25519, GH_GROUP_P256, GH_GROUP_P384 };
+
+enum gh_sni_unknown { GH_SNI_DEFAULT, GH_SNI_REFUSE };
+enum gh_client_verify { GH_VERIFY_OFF, GH_VERIFY_OPTIONAL, GH_VERIFY_REQUIRED };
+enum gh_proxy_out { GH_PROXY_OUT_OFF, GH_PROXY_OUT_V1, GH_PROXY_OUT_V2 };
+enum gh_proxy_in { GH_PROXY_IN_OFF, GH_PROXY_IN_V1, GH_PROXY_IN_V2, GH_PROXY_IN_ANY };
+
+/* One certificate a listener can serve: [cert:NAME]. */
+struct gh_cert_config {
+    char name[GH_NAME_MAX + 1];
+    int line;                    /* of the [cert:NAME] header */
+    char cert[GH_PATH_MAX];      /* PEM chain, leaf first */
+    int cert_line;
+    char key[GH_PATH_MAX];
+    int key_line;
+    char ocsp[GH_PATH_MAX];      /* DER OCSP response to staple, "" = none */
+    int ocsp_line;
+    char names[GH_LIST_TEXT_MAX]; /* SNI names, "" = the certificate's own */
+    int names_line;
+};
 
 enum gh_audit_fsync { GH_AUDIT_FSYNC_NEVER, GH_AUDIT_FSYNC_INTERVAL, GH_AUDIT_FSYNC_ALWAYS };
 
@@ -82,6 +107,32 @@ struct gh_listener_config {
 
     /* mode = redirect: plaintext, every request gets 308 to https */
     int redirect_port;
+
+    /* certificates beyond cert/key, chosen by SNI and key type */
+    uint8_t certs[GH_LISTENER_CERTS_MAX]; /* indexes into gh_config.certs */
+    size_t n_certs;
+    int certs_line;
+    enum gh_sni_unknown sni_unknown;
+    char ocsp[GH_PATH_MAX];      /* staple for cert/key */
+    int ocsp_line;
+    char alpn[GH_ALPN_TEXT_MAX]; /* protocols offered, comma-separated; "" = no ALPN */
+
+    /* client certificates */
+    char client_ca[GH_PATH_MAX];
+    int client_ca_line;
+    char crl[GH_PATH_MAX];
+    int crl_line;
+    enum gh_client_verify client_verify;
+    char client_allow_cn[GH_LIST_TEXT_MAX];     /* comma-separated; "" = any */
+    char client_allow_dns[GH_LIST_TEXT_MAX];
+    char client_allow_uri[GH_LIST_TEXT_MAX];
+    char client_allow_sha256[GH_LIST_TEXT_MAX]; /* 64 lowercase hex each, colons removed */
+
+    /* PROXY protocol */
+    enum gh_proxy_out proxy_protocol;           /* to the backend */
+    enum gh_proxy_in accept_proxy;              /* from a balancer in front */
+    struct gh_cidr proxy_trusted[GH_TRUSTED_NETS_MAX]; /* who may send it */
+    size_t n_proxy_trusted;
 };
 
 struct gh_global_config {
@@ -99,6 +150,12 @@ struct gh_global_config {
     double audit_flush_interval;       /* seconds */
     uint32_t audit_buffer_size;        /* bytes per worker */
     uint32_t audit_max_field;          /* client string bytes kept per field */
+
+    /* session tickets: keys derived from this secret per rotation period,
+     * the same in every worker and every instance that shares the file */
+    char ticket_key_file[GH_PATH_MAX]; /* "" = a random secret per process */
+    int ticket_key_file_line;
+    double ticket_rotation;            /* seconds per key */
 };
 
 struct gh_config {
@@ -106,6 +163,8 @@ struct gh_config {
     struct gh_global_config global;
     struct gh_listener_config listeners[GH_MAX_LISTENERS];
     size_t n_listeners;
+    struct gh_cert_config certs[GH_MAX_CERTS];
+    size_t n_certs;
 };
 
 struct gh_config_error {

@@ -1,7 +1,9 @@
 /* conn.h - one client connection and its backend connection.
  *
  * Owns: the per-connection state machine
- *     HANDSHAKE -> CONNECTING -> PUMPING -> (closed)
+ *     HELLO -> HANDSHAKE -> CONNECTING -> PUMPING -> (closed)
+ * (HELLO: a PROXY header from a trusted balancer, then the ClientHello, read
+ * before the TLS session exists so the certificate can be chosen for it)
  * the two byte buffers between the sides, half-close in each direction,
  * the handshake/connect/idle timer and the reason a connection closed. */
 #ifndef GATEHOUSE_CONN_H
@@ -21,7 +23,13 @@ struct gh_listener;
 struct gh_tls_session;
 struct gh_worker;
 
-enum gh_conn_state { GH_CONN_HANDSHAKE, GH_CONN_CONNECTING, GH_CONN_PUMPING, GH_CONN_CLOSED };
+enum gh_conn_state {
+    GH_CONN_HELLO,
+    GH_CONN_HANDSHAKE,
+    GH_CONN_CONNECTING,
+    GH_CONN_PUMPING,
+    GH_CONN_CLOSED
+};
 
 struct gh_conn {
     uint64_t id;
@@ -44,6 +52,8 @@ struct gh_conn {
     uint32_t to_backend_ready;   /* bytes at its head the framer released */
     struct gh_buf to_client;     /* backend bytes not yet encrypted and sent */
     struct gh_framer framer;
+    struct gh_buf hello;         /* HELLO: bytes read before the TLS session; wolfSSL replays them */
+    bool proxy_header_done;      /* accept_proxy: the balancer's header was taken */
 
     /* mode = http: bytes are read into from_*, and the HTTP framer moves
      * what may pass (rewritten) into to_*. NULL/empty in tcp mode. */

@@ -24,6 +24,8 @@
 #define GH_HTTP_HOST_KEEP 128     /* and of its Host */
 #define GH_HTTP_REPLY_MAX 1024    /* an error or redirect response gatehouse writes itself */
 
+struct gh_tls_peer;
+
 struct gh_http_pending {
     uint64_t request_id;
     double started;               /* loop time the head was complete */
@@ -50,6 +52,7 @@ enum gh_http_phase {
 struct gh_http_proxy {
     const struct gh_listener_config *cfg;
     const char *client_addr;      /* text for X-Forwarded-For */
+    const struct gh_tls_peer *peer; /* the verified client certificate, NULL if none */
 
     /* requests */
     enum gh_http_phase req_phase;

@@ -7,9 +7,11 @@
 #ifndef GATEHOUSE_TLS_H
 #define GATEHOUSE_TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
+#include "gatehouse/buffer.h"
 #include "gatehouse/config.h"
 
 struct gh_tls_context; /* one per listener: certificates, versions, suites */
@@ -27,16 +29,56 @@ enum gh_tls_result {
 int gh_tls_global_init(void);
 void gh_tls_global_cleanup(void);
 
-/* Builds the context for one listener; on failure records errors naming the
- * config line (cert, key, ciphers...) and returns NULL. */
-struct gh_tls_context *gh_tls_context_new(const struct gh_listener_config *l,
+/* Builds the TLS service of one listener: one wolfSSL context per
+ * certificate it serves (cert/key first, the default, then each
+ * [cert:NAME] of certs), each with the listener's versions, suites, groups,
+ * ALPN, session tickets (tickets.h) and client certificate checks. On
+ * failure records errors naming the config line and returns NULL. */
+struct gh_tls_context *gh_tls_context_new(const struct gh_config *cfg,
+                                          const struct gh_listener_config *l,
                                           struct gh_config_errors *errs);
 void gh_tls_context_free(struct gh_tls_context *ctx);
 
+/* What a ClientHello said that decides the certificate. */
+struct gh_tls_hello {
+    const char *sni;      /* the host_name asked for; NULL when none */
+    size_t sni_len;
+    bool ecdsa_ok;        /* the client can verify an ECDSA P-256 certificate */
+    bool rsa_ok;
+};
+
+/* The certificate to serve: among those whose names cover the SNI (an
+ * exact name before a wildcard), the ECDSA one if the client takes ECDSA,
+ * else RSA. No SNI, or one no certificate covers: the default (cert/key and
+ * any certificate with the same names), or -1 when sni_unknown = refuse.
+ * hello NULL (nothing parsed): the default. */
+int gh_tls_choose(const struct gh_tls_context *ctx, const struct gh_tls_hello *hello);
+/* "default" or the [cert:NAME] of a choice, for logs. */
+const char *gh_tls_cert_label(const struct gh_tls_context *ctx, int cert);
+
 /* ctx NULL gives a plaintext session (a redirect listener): the same calls,
- * straight on the socket. */
-struct gh_tls_session *gh_tls_session_new(struct gh_tls_context *ctx, int fd);
+ * straight on the socket. cert is what gh_tls_choose returned. */
+struct gh_tls_session *gh_tls_session_new(struct gh_tls_context *ctx, int cert, int fd);
 void gh_tls_session_free(struct gh_tls_session *s);
+
+/* Bytes read from the socket before the session existed (the ClientHello
+ * read to choose the certificate): wolfSSL reads them first, consuming buf
+ * from its head. buf stays the caller's; it must outlive its bytes. */
+void gh_tls_session_replay(struct gh_tls_session *s, struct gh_buf *buf);
+
+/* The client certificate a handshake checked (client_ca set). */
+#define GH_TLS_DN_MAX 513 /* 512 bytes and the NUL, as cert_info.h keeps them */
+struct gh_tls_peer {
+    char subject[GH_TLS_DN_MAX];   /* RFC 4514 */
+    char issuer[GH_TLS_DN_MAX];
+    char cn[257];
+    char serial[80];               /* hex */
+    char sha256[65];               /* of the DER, hex */
+    char uri[256];                 /* the first SAN URI (a SPIFFE ID), "" if none */
+    bool verified;                 /* the chain verified against client_ca */
+};
+/* NULL when the client sent no certificate (or none was asked for). */
+const struct gh_tls_peer *gh_tls_session_peer(const struct gh_tls_session *s);
 
 enum gh_tls_result gh_tls_handshake(struct gh_tls_session *s);
 enum gh_tls_result gh_tls_read(struct gh_tls_session *s, void *buf, size_t len, size_t *n);

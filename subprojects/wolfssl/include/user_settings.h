@@ -56,6 +56,7 @@
 
 /* ---- Certificates ------------------------------------------------------ */
 #define KEEP_PEER_CERT
+#define WOLFSSL_ALWAYS_VERIFY_CB /* client certificate allow-lists are checked on success too */
 #define WOLFSSL_ALT_NAMES
 #define WOLFSSL_CERT_EXT
 #define HAVE_OCSP

@@ -1,0 +1,58 @@
+/* tls_internal.h - what tls.c (sessions) and tls_context.c (per-listener
+ * contexts) share. Not for other modules: they see include/gatehouse/tls.h. */
+#ifndef GATEHOUSE_TLS_INTERNAL_H
+#define GATEHOUSE_TLS_INTERNAL_H
+
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/settings.h>
+#include <wolfssl/ssl.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gatehouse/buffer.h"
+#include "gatehouse/config.h"
+#include "gatehouse/tls.h"
+
+#define GH_CERT_NAMES_MAX 32    /* SNI names one certificate answers for */
+#define GH_DNS_NAME_MAX 253
+
+/* One certificate of a listener, in a wolfSSL context of its own: wolfSSL
+ * holds one certificate per context, so choosing a certificate is choosing
+ * a context, before the session exists. */
+struct gh_tls_cert {
+    WOLFSSL_CTX *ctx;
+    bool ecdsa;                 /* else RSA */
+    char names[GH_CERT_NAMES_MAX][GH_DNS_NAME_MAX + 1]; /* exact or *.wildcard */
+    size_t n_names;
+    char label[GH_NAME_MAX + 8]; /* "default" or the [cert:NAME], for logs */
+};
+
+struct gh_tls_context {
+    const struct gh_listener_config *cfg;
+    struct gh_tls_cert certs[GH_LISTENER_CERTS_MAX]; /* [0]: cert/key, the default */
+    size_t n_certs;
+    char alpn[GH_ALPN_TEXT_MAX]; /* wolfSSL_UseALPN's comma list, "" = none */
+    bool verify_clients;
+};
+
+/* Our own receive callback stands between wolfSSL and the socket so that a
+ * TCP EOF from the client is ours to report, not wolfSSL's: wolfSSL marks a
+ * session closed when recv() returns 0 and then refuses to send the
+ * close_notify that a half-closed client still expects after the backend's
+ * last bytes. It also replays bytes read before the session existed. */
+struct gh_tls_session {
+    WOLFSSL *ssl;
+    int fd;
+    bool peer_eof;
+    struct gh_buf *replay;              /* read first, if not empty (owned by the caller) */
+    const struct gh_tls_context *tc;
+    struct gh_tls_peer *peer;           /* the client certificate, if one was checked */
+    bool peer_denied;                   /* outside the listener's allow-lists */
+};
+
+/* tls_context.c: the verify callback installed on contexts that ask for
+ * client certificates; it records the leaf's identity in the session. */
+int gh_tls_verify_client(int preverify, WOLFSSL_X509_STORE_CTX *store);
+
+#endif
