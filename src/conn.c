@@ -88,6 +88,8 @@ static void audit_client_fields(struct gh_audit_entry *e, const struct gh_conn *
     gh_audit_uint(e, "client_port", c->client_port);
 }
 
+static struct gh_tls_context *tls_of(const struct gh_conn *c);
+
 static void audit_tls_ok(struct gh_conn *c, const struct gh_tls_info *info)
 {
     struct gh_audit_entry e;
@@ -100,6 +102,17 @@ static void audit_tls_ok(struct gh_conn *c, const struct gh_tls_info *info)
     gh_audit_str(&e, "tls_version", info->version);
     gh_audit_str(&e, "cipher", info->cipher);
     gh_audit_bool(&e, "resumed", info->resumed != 0);
+    gh_audit_str(&e, "cert", gh_tls_cert_label(tls_of(c), c->cert_index));
+    const struct gh_tls_peer *peer = gh_tls_session_peer(c->tls);
+    if (peer) {
+        /* a CA-signed certificate's text is still the client's choice */
+        gh_audit_client(&e, "client_cert_subject", peer->subject, strlen(peer->subject));
+        gh_audit_client(&e, "client_cert_issuer", peer->issuer, strlen(peer->issuer));
+        gh_audit_str(&e, "client_cert_serial", peer->serial);
+        gh_audit_str(&e, "client_cert_sha256", peer->sha256);
+        if (peer->uri[0])
+            gh_audit_client(&e, "client_cert_uri", peer->uri, strlen(peer->uri));
+    }
     gh_audit_commit(&e);
 }
 
@@ -580,6 +593,7 @@ static struct gh_tls_context *tls_of(const struct gh_conn *c)
 
 static void start_session(struct gh_conn *c, int cert)
 {
+    c->cert_index = cert;
     c->tls = gh_tls_session_new(tls_of(c), cert, c->client_fd);
     if (!c->tls) {
         conn_close(c, "out_of_memory");

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <wolfssl/wolfcrypt/asn_public.h>
@@ -303,9 +304,121 @@ static bool file_readable(const char *path, int line, const char *key,
     return true;
 }
 
+/* ---- OCSP stapling --------------------------------------------------- */
+
+/* wolfSSL asks for a response when its cache holds none still valid; the
+ * "fetch" is a copy of the file read at start-up (or reload). wolfSSL then
+ * verifies it (signer, this certificate, dates) before stapling: an expired
+ * or foreign response is never stapled. */
+static int ocsp_from_file(void *ctx, const char *url, int url_len, unsigned char *request,
+                          int request_len, unsigned char **response)
+{
+    const struct gh_tls_cert *c = ctx;
+    (void)url;
+    (void)url_len;
+    (void)request;
+    (void)request_len;
+    *response = NULL;
+    if (!c->ocsp_der || c->ocsp_len == 0)
+        return -1;
+    *response = malloc(c->ocsp_len);
+    if (!*response)
+        return -1;
+    memcpy(*response, c->ocsp_der, c->ocsp_len);
+    return (int)c->ocsp_len;
+}
+
+static void ocsp_free(void *ctx, unsigned char *response)
+{
+    (void)ctx;
+    free(response);
+}
+
+static int file_mtime(const char *path, struct timespec *out)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return -1;
+    *out = st.st_mtim;
+    return 0;
+}
+
+static void setup_ocsp(struct gh_tls_cert *c, const char *chain, const char *ocsp, int line,
+                       const char *key, struct gh_config_errors *errs)
+{
+    uint8_t *pem = NULL;
+    uint8_t (*der)[DER_MAX] = NULL;
+    int der_len[CHAIN_MAX], n;
+    long len;
+
+    c->ocsp_path = ocsp;
+    if (file_mtime(ocsp, &c->ocsp_mtime) < 0 ||
+        (len = read_file(ocsp, &c->ocsp_der, line, key, errs)) < 0) {
+        if (errs->count == 0 || errs->items[errs->count - 1].line != line)
+            gh_config_error_add(errs, line, key, "cannot read %s: %s", ocsp, strerror(errno));
+        return;
+    }
+    c->ocsp_len = (size_t)len;
+    if (len == 0) {
+        gh_config_error_add(errs, line, key, "%s is empty (a DER OCSP response was expected)", ocsp);
+        return;
+    }
+    /* The response is signed by the certificate's issuer (or a responder
+     * it certified): wolfSSL must know the issuer to check it. */
+    len = read_file(chain, &pem, line, key, errs);
+    der = malloc(sizeof(uint8_t[DER_MAX]) * CHAIN_MAX);
+    if (len < 0 || !der)
+        goto out;
+    n = pem_chain(pem, len, der, der_len, CHAIN_MAX);
+    if (n < 2) {
+        gh_config_error_add(errs, line, key,
+                            "stapling needs the issuer: put it after the certificate in %s", chain);
+        goto out;
+    }
+    for (int i = 1; i < n; i++)
+        if (wolfSSL_CTX_load_verify_buffer(c->ctx, der[i], der_len[i], WOLFSSL_FILETYPE_ASN1) !=
+            WOLFSSL_SUCCESS)
+            gh_config_error_add(errs, line, key, "%s: certificate %d cannot be used to check "
+                                "OCSP responses", chain, i + 1);
+    /* The certificate's own responder URL does not matter: the response
+     * comes from the file (the override makes wolfSSL ask even without one). */
+    if (wolfSSL_CTX_EnableOCSPStapling(c->ctx) != WOLFSSL_SUCCESS ||
+        wolfSSL_CTX_EnableOCSP(c->ctx, WOLFSSL_OCSP_URL_OVERRIDE) != WOLFSSL_SUCCESS ||
+        wolfSSL_CTX_SetOCSP_OverrideURL(c->ctx, "file") != WOLFSSL_SUCCESS ||
+        wolfSSL_CTX_SetOCSP_Cb(c->ctx, ocsp_from_file, ocsp_free, c) != WOLFSSL_SUCCESS)
+        gh_config_error_add(errs, line, key, "the linked wolfSSL cannot staple OCSP responses");
+out:
+    free(der);
+    free(pem);
+}
+
+bool gh_tls_context_stale(const struct gh_tls_context *tc)
+{
+    for (size_t i = 0; tc && i < tc->n_certs; i++) {
+        struct timespec now;
+        const struct gh_tls_cert *c = &tc->certs[i];
+        if (!c->ocsp_path)
+            continue;
+        if (file_mtime(c->ocsp_path, &now) < 0)
+            continue; /* gone for a moment (being replaced): keep what we have */
+        if (now.tv_sec != c->ocsp_mtime.tv_sec || now.tv_nsec != c->ocsp_mtime.tv_nsec)
+            return true;
+    }
+    return false;
+}
+
+bool gh_tls_context_staples(const struct gh_tls_context *tc)
+{
+    for (size_t i = 0; tc && i < tc->n_certs; i++)
+        if (tc->certs[i].ocsp_path)
+            return true;
+    return false;
+}
+
 static void load_cert(struct gh_tls_context *tc, WOLFSSL_CTX *scratch, const char *label,
                       const char *cert, int cert_line, const char *key, int key_line,
-                      const char *names, struct gh_config_errors *errs)
+                      const char *names, const char *ocsp, int ocsp_line,
+                      struct gh_config_errors *errs)
 {
     struct gh_tls_cert *c = &tc->certs[tc->n_certs];
     size_t errors_before = errs->count;
@@ -340,6 +453,17 @@ static void load_cert(struct gh_tls_context *tc, WOLFSSL_CTX *scratch, const cha
     }
     if (errs->count == errors_before)
         (void)describe_cert(c, cert, names, cert_line, "cert", errs);
+    if (ocsp && ocsp[0] && errs->count == errors_before) {
+        if (tc->verify_clients)
+            /* wolfSSL checks staples and client certificates with one trust
+             * store: the issuer loaded for the staple would be trusted for
+             * client certificates too. */
+            gh_config_error_add(errs, ocsp_line, "ocsp",
+                                "OCSP stapling and client_ca on one listener are not supported "
+                                "(the linked wolfSSL has one trust store for both)");
+        else
+            setup_ocsp(c, cert, ocsp, ocsp_line, "ocsp", errs);
+    }
 }
 
 struct gh_tls_context *gh_tls_context_new(const struct gh_config *cfg,
@@ -357,11 +481,12 @@ struct gh_tls_context *gh_tls_context_new(const struct gh_config *cfg,
     tc->cfg = l;
     snprintf(tc->alpn, sizeof tc->alpn, "%s", l->alpn);
     tc->verify_clients = l->client_verify != GH_VERIFY_OFF;
-    load_cert(tc, scratch, "default", l->cert, l->cert_line, l->key, l->key_line, NULL, errs);
+    load_cert(tc, scratch, "default", l->cert, l->cert_line, l->key, l->key_line, NULL, l->ocsp,
+              l->ocsp_line, errs);
     for (size_t i = 0; i < l->n_certs; i++) {
         const struct gh_cert_config *cc = &cfg->certs[l->certs[i]];
         load_cert(tc, scratch, cc->name, cc->cert, cc->cert_line, cc->key, cc->key_line,
-                  cc->names, errs);
+                  cc->names, cc->ocsp, cc->ocsp_line, errs);
     }
     if (errs->count != errors_before)
         goto fail;
@@ -380,8 +505,10 @@ void gh_tls_context_free(struct gh_tls_context *tc)
         return;
     /* wolfSSL counts the sessions using a context: one freed here stays
      * alive until the last session made from it is freed (reload). */
-    for (size_t i = 0; i < tc->n_certs; i++)
+    for (size_t i = 0; i < tc->n_certs; i++) {
         wolfSSL_CTX_free(tc->certs[i].ctx);
+        free(tc->certs[i].ocsp_der);
+    }
     free(tc);
 }
 

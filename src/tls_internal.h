@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "gatehouse/buffer.h"
 #include "gatehouse/config.h"
@@ -26,6 +27,11 @@ struct gh_tls_cert {
     char names[GH_CERT_NAMES_MAX][GH_DNS_NAME_MAX + 1]; /* exact or *.wildcard */
     size_t n_names;
     char label[GH_NAME_MAX + 8]; /* "default" or the [cert:NAME], for logs */
+    /* OCSP stapling: the DER response an external job keeps fresh */
+    const char *ocsp_path;      /* NULL when none is configured */
+    uint8_t *ocsp_der;
+    size_t ocsp_len;
+    struct timespec ocsp_mtime; /* of the file read; a change means a reload */
 };
 
 struct gh_tls_context {

@@ -226,6 +226,32 @@ static void on_reopen_signal(struct ev_loop *loop, ev_signal *s, int revents)
     gh_audit_reopen();
 }
 
+#define OCSP_CHECK_INTERVAL 10.0 /* seconds between looks at the OCSP response files */
+
+static bool any_staples(const struct gh_worker *w)
+{
+    for (size_t i = 0; i < w->n_listeners; i++)
+        if (gh_tls_context_staples(w->listeners[i].tls))
+            return true;
+    return false;
+}
+
+/* An external job refreshes the OCSP responses: new connections get the
+ * new one by the same path as SIGHUP. */
+static void on_ocsp_watch(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct gh_worker *w = t->data;
+    (void)loop;
+    (void)revents;
+    for (size_t i = 0; i < w->n_listeners; i++) {
+        if (gh_tls_context_stale(w->listeners[i].tls)) {
+            gh_log(GH_LOG_INFO, "ocsp_changed", " listener=%s", w->listeners[i].cfg->name);
+            gh_worker_reload(w);
+            return;
+        }
+    }
+}
+
 static void on_reload_signal(struct ev_loop *loop, ev_signal *s, int revents)
 {
     (void)loop;
@@ -299,6 +325,10 @@ void gh_worker_reload(struct gh_worker *w)
         old->next = w->retired;
         w->retired = old;
     }
+    if (any_staples(w) && !ev_is_active(&w->ocsp_watch))
+        ev_timer_start(w->loop, &w->ocsp_watch);
+    else if (!any_staples(w))
+        ev_timer_stop(w->loop, &w->ocsp_watch);
     gh_log(GH_LOG_INFO, "reloaded", " config=%s listeners=%zu", w->cfg->path, w->n_listeners);
     gh_audit_reload(w->cfg->path, true, 0);
 out:
@@ -384,6 +414,10 @@ int gh_worker_init(struct gh_worker *w, const struct gh_config *cfg, struct gh_t
     ev_signal_init(&w->sig_hup, on_reload_signal, SIGHUP);
     w->sig_hup.data = w;
     ev_signal_start(w->loop, &w->sig_hup);
+    ev_timer_init(&w->ocsp_watch, on_ocsp_watch, OCSP_CHECK_INTERVAL, OCSP_CHECK_INTERVAL);
+    w->ocsp_watch.data = w;
+    if (any_staples(w))
+        ev_timer_start(w->loop, &w->ocsp_watch);
     return 0;
 fail:
     free(w->gen);
@@ -417,6 +451,7 @@ int gh_worker_run(struct gh_worker *w)
     ev_signal_stop(w->loop, &w->sig_int);
     ev_signal_stop(w->loop, &w->sig_usr1);
     ev_signal_stop(w->loop, &w->sig_hup);
+    ev_timer_stop(w->loop, &w->ocsp_watch);
     /* After the drain, so every connection's close entry is in. */
     gh_audit_close(w->grace_expired ? "grace_expired" : "signal", w->open_at_grace);
     ev_loop_destroy(w->loop);

@@ -54,6 +54,7 @@ struct gh_conn {
     struct gh_framer framer;
     struct gh_buf hello;         /* HELLO: bytes read before the TLS session; wolfSSL replays them */
     bool proxy_header_done;      /* accept_proxy: the balancer's header was taken */
+    int cert_index;              /* which of the listener's certificates was served */
 
     /* mode = http: bytes are read into from_*, and the HTTP framer moves
      * what may pass (rewritten) into to_*. NULL/empty in tcp mode. */

@@ -39,6 +39,11 @@ struct gh_tls_context *gh_tls_context_new(const struct gh_config *cfg,
                                           struct gh_config_errors *errs);
 void gh_tls_context_free(struct gh_tls_context *ctx);
 
+/* OCSP stapling: whether any certificate staples, and whether a response
+ * file changed since the context was built (the worker then reloads). */
+bool gh_tls_context_staples(const struct gh_tls_context *ctx);
+bool gh_tls_context_stale(const struct gh_tls_context *ctx);
+
 /* What a ClientHello said that decides the certificate. */
 struct gh_tls_hello {
     const char *sni;      /* the host_name asked for; NULL when none */

@@ -60,6 +60,7 @@ struct gh_worker {
     ev_signal sig_term, sig_int;
     ev_signal sig_usr1;          /* reopen the audit log */
     ev_signal sig_hup;           /* reload the configuration */
+    ev_timer ocsp_watch;         /* reload when a stapled OCSP response file changes */
     bool draining;
     bool grace_expired;          /* the drain ended by shutdown_grace */
     uint64_t open_at_grace;      /* connections it cut */
