@@ -955,8 +955,8 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
         break;
     case LK_CERTS:
         /* resolved once every [cert:NAME] section is known */
-        if (check_list_items(st, name, value, is_section_name, "is not a [cert:NAME] name") == 0)
-            snprintf(st->cert_refs[l - st->cfg->listeners], GH_LIST_TEXT_MAX, "%s", value);
+        set_list(st, name, value, is_section_name, "is not a [cert:NAME] name",
+                 st->cert_refs[l - st->cfg->listeners]);
         l->certs_line = st->line;
         break;
     case LK_SNI_UNKNOWN:
@@ -1498,11 +1498,15 @@ static void check_listener_tls(struct parse_state *st, size_t i)
                                                  LK_CLIENT_ALLOW_DNS, LK_CLIENT_ALLOW_URI,
                                                  LK_CLIENT_ALLOW_SHA256};
 
+    /* set and valid (an invalid value was reported on its own) */
+    const bool set[] = {l->crl[0] != '\0', l->client_verify != GH_VERIFY_OFF,
+                        l->client_allow_cn[0] != '\0', l->client_allow_dns[0] != '\0',
+                        l->client_allow_uri[0] != '\0', l->client_allow_sha256[0] != '\0'};
+
     resolve_cert_refs(st, i);
     if (!(seen & LK_BIT(LK_CLIENT_CA))) {
         for (size_t k = 0; k < sizeof needs_ca / sizeof needs_ca[0]; k++)
-            if ((seen & LK_BIT(needs_ca[k])) &&
-                !(needs_ca[k] == LK_CLIENT_VERIFY && l->client_verify == GH_VERIFY_OFF))
+            if (set[k])
                 gh_config_error_add(st->errs, line[needs_ca[k]], listener_key_names[needs_ca[k]],
                                     "needs client_ca (the CA that issues client certificates)");
     } else if (!(seen & LK_BIT(LK_CLIENT_VERIFY))) {
@@ -1511,7 +1515,7 @@ static void check_listener_tls(struct parse_state *st, size_t i)
     if (l->accept_proxy != GH_PROXY_IN_OFF && l->n_proxy_trusted == 0)
         gh_config_error_add(st->errs, line[LK_ACCEPT_PROXY], "accept_proxy",
                             "needs proxy_trusted (who may send a PROXY header)");
-    if ((seen & LK_BIT(LK_PROXY_TRUSTED)) && l->accept_proxy == GH_PROXY_IN_OFF)
+    if (l->n_proxy_trusted > 0 && l->accept_proxy == GH_PROXY_IN_OFF)
         gh_config_error_add(st->errs, line[LK_PROXY_TRUSTED], "proxy_trusted",
                             "set, but accept_proxy is off");
     if (l->mode == GH_MODE_REDIRECT)

@@ -204,7 +204,8 @@ static int add_listener(const char *name, const char *listen)
 static bool is_global_key(const char *key)
 {
     return strcmp(key, "workers") == 0 || strcmp(key, "shutdown_grace") == 0 ||
-           strcmp(key, "log_level") == 0 || strncmp(key, "audit_", 6) == 0;
+           strcmp(key, "log_level") == 0 || strncmp(key, "audit_", 6) == 0 ||
+           strncmp(key, "ticket_", 7) == 0;
 }
 
 static const char *const required_keys[] = {"listen", "backend", "cert", "key"};
@@ -247,6 +248,9 @@ static double field(const char *key)
     if (!strcmp(key, "audit_flush_interval")) return cfg->global.audit_flush_interval;
     if (!strcmp(key, "audit_buffer_size")) return cfg->global.audit_buffer_size;
     if (!strcmp(key, "audit_max_field")) return cfg->global.audit_max_field;
+    if (!strcmp(key, "ticket_rotation")) return cfg->global.ticket_rotation;
+    if (!strcmp(key, "sni_unknown")) return l->sni_unknown;
+    if (!strcmp(key, "proxy_protocol")) return l->proxy_protocol;
     if (!strcmp(key, "mode")) return l->mode;
     if (!strcmp(key, "tls_min_version")) return l->tls_min_version;
     if (!strcmp(key, "handshake_timeout")) return l->handshake_timeout;
@@ -432,6 +436,86 @@ static void test_audit_paths_and_cross_key_rules(void **state)
     END_CHECKS();
 }
 
+static void test_tls_feature_rules(void **state)
+{
+    (void)state;
+    int rc, line;
+
+    /* [cert:NAME] sections are resolved into the listener's certs */
+    tb_reset();
+    L("[cert:b]");
+    L("cert = /etc/b.pem");
+    L("key = /etc/b.key");
+    L("names = b.example, *.b.example");
+    L("[cert:c]");
+    L("cert = /etc/c.pem");
+    L("key = /etc/c.key");
+    add_listener("a", "127.0.0.1:8443");
+    L("certs = c, b");
+    L("client_ca = /etc/ca.pem");
+    L("client_allow_sha256 = AB:%s", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd");
+    L("accept_proxy = any");
+    L("proxy_trusted = 10.0.0.0/8, ::1");
+    rc = load(tb);
+    expect_ok("cert sections", rc);
+    const struct gh_listener_config *l = &cfg->listeners[0];
+    CHECK(cfg->n_certs == 2 && l->n_certs == 2 && l->certs[0] == 1 && l->certs[1] == 0,
+          "certs %zu/%zu", cfg->n_certs, l->n_certs);
+    CHECK(strcmp(cfg->certs[0].names, "b.example,*.b.example") == 0, "names %s",
+          cfg->certs[0].names);
+    CHECK(l->client_verify == GH_VERIFY_REQUIRED, "client_verify %d", (int)l->client_verify);
+    CHECK(strcmp(l->client_allow_sha256,
+                 "ab0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd") == 0,
+          "sha256 %s", l->client_allow_sha256);
+    CHECK(l->n_proxy_trusted == 2, "trusted %zu", l->n_proxy_trusted);
+    CHECK(l->alpn[0] == '\0', "tcp alpn %s", l->alpn);
+
+    tb_reset();
+    add_listener("a", "127.0.0.1:8443");
+    line = L("certs = missing");
+    rc = load(tb);
+    CHECK(rc < 0, "missing cert section: rc %d", rc);
+    expect_error("missing cert section", line, "certs", "no [cert:missing]");
+
+    tb_reset();
+    line = L("[cert:k]");
+    L("cert = /etc/k.pem");
+    add_listener("a", "127.0.0.1:8443");
+    rc = load(tb);
+    CHECK(rc < 0, "cert without key: rc %d", rc);
+    expect_error("cert without key", line, "key", "required");
+
+    tb_reset();
+    add_listener("a", "127.0.0.1:8443");
+    line = L("client_allow_cn = x");
+    rc = load(tb);
+    CHECK(rc < 0, "allow without ca: rc %d", rc);
+    expect_error("allow without ca", line, "client_allow_cn", "client_ca");
+
+    tb_reset();
+    add_listener("a", "127.0.0.1:8443");
+    line = L("accept_proxy = v2");
+    rc = load(tb);
+    CHECK(rc < 0, "accept_proxy alone: rc %d", rc);
+    expect_error("accept_proxy alone", line, "accept_proxy", "proxy_trusted");
+
+    tb_reset();
+    add_listener("a", "127.0.0.1:8443");
+    L("mode = http");
+    line = L("alpn = h2");
+    rc = load(tb);
+    CHECK(rc < 0, "alpn h2 in http: rc %d", rc);
+    expect_error("alpn h2 in http", line, "alpn", "http/1.1");
+
+    tb_reset();
+    add_listener("a", "127.0.0.1:8443");
+    L("mode = http");
+    rc = load(tb);
+    expect_ok("http default alpn", rc);
+    CHECK(strcmp(cfg->listeners[0].alpn, "http/1.1") == 0, "http alpn %s", cfg->listeners[0].alpn);
+    END_CHECKS();
+}
+
 static void test_example_file_loads_with_defaults(void **state)
 {
     (void)state;
@@ -518,6 +602,13 @@ static const struct value_case valid_values[] = {
     {"audit_buffer_size", "256m", 268435456},
     {"audit_max_field", "16", 16},
     {"audit_max_field", "4096", 4096},
+    {"ticket_rotation", "1h", 3600},
+    {"ticket_rotation", "168h", 604800},
+    {"sni_unknown", "default", GH_SNI_DEFAULT},
+    {"sni_unknown", "refuse", GH_SNI_REFUSE},
+    {"proxy_protocol", "off", GH_PROXY_OUT_OFF},
+    {"proxy_protocol", "v1", GH_PROXY_OUT_V1},
+    {"proxy_protocol", "v2", GH_PROXY_OUT_V2},
 };
 
 static void test_scalar_values_are_stored(void **state)
@@ -605,6 +696,19 @@ static const struct bad_case invalid_values[] = {
     {"audit_flush_interval", "0"}, {"audit_flush_interval", "61s"}, {"audit_flush_interval", "x"},
     {"audit_buffer_size", "63k"}, {"audit_buffer_size", "257m"}, {"audit_buffer_size", "1g"},
     {"audit_max_field", "15"}, {"audit_max_field", "4097"}, {"audit_max_field", "-1"},
+    /* TLS features */
+    {"ticket_rotation", "30s"}, {"ticket_rotation", "169h"}, {"ticket_key_file", ""},
+    {"sni_unknown", "reject"}, {"sni_unknown", ""},
+    {"certs", ""}, {"certs", "a,,b"}, {"certs", "bad name"},
+    {"alpn", ""}, {"alpn", "h2,"}, {"alpn", "a b"},
+    {"client_verify", "yes"}, {"client_verify", ""},
+    {"client_allow_sha256", "abcd"}, {"client_allow_sha256", "zz"},
+    {"client_allow_dns", "*.*.example"}, {"client_allow_dns", "a..b"}, {"client_allow_dns", ""},
+    {"client_allow_uri", "no-scheme"}, {"client_allow_uri", "spiffe:"},
+    {"proxy_protocol", "v3"}, {"proxy_protocol", "on"},
+    {"accept_proxy", "yes"},
+    {"proxy_trusted", "10.0.0.1/8"}, {"proxy_trusted", "300.1.1.1"}, {"proxy_trusted", "::1/129"},
+    {"proxy_trusted", ""}, {"proxy_trusted", "10.0.0.0/08"},
 };
 
 /* A bad value gives one error, at its line, with its key. A bad listen or
@@ -1754,6 +1858,7 @@ int main(void)
         T(test_scalar_values_are_stored),
         T(test_invalid_values_are_errors_at_their_line),
         T(test_audit_paths_and_cross_key_rules),
+        T(test_tls_feature_rules),
         T(test_cipher_errors_name_the_cipher),
         T(test_every_listener_key_is_stored),
         T(test_groups_and_aliases),
