@@ -33,7 +33,10 @@ enum listener_key {
     LK_HEADER_TIMEOUT, LK_FORWARDED_FOR, LK_HSTS, LK_REDIRECT_PORT, LK_CERTS, LK_SNI_UNKNOWN,
     LK_OCSP, LK_ALPN, LK_CLIENT_CA, LK_CRL, LK_CLIENT_VERIFY, LK_CLIENT_ALLOW_CN,
     LK_CLIENT_ALLOW_DNS, LK_CLIENT_ALLOW_URI, LK_CLIENT_ALLOW_SHA256, LK_PROXY_PROTOCOL,
-    LK_ACCEPT_PROXY, LK_PROXY_TRUSTED, LK_COUNT
+    LK_ACCEPT_PROXY, LK_PROXY_TRUSTED, LK_FRAMING, LK_LINE_ENDING, LK_LINE_CHARSET,
+    LK_MAX_LINE, LK_LENGTH_PREFIX, LK_LENGTH_ENDIAN, LK_LENGTH_INCLUDES_PREFIX, LK_MAX_FRAME,
+    LK_MAX_BYTES, LK_RATE_LIMIT, LK_WEBSOCKET, LK_WS_ORIGINS, LK_WS_MAX_FRAME,
+    LK_WS_MAX_MESSAGE, LK_COUNT
 };
 
 #define LK_BIT(k) ((uint64_t)1 << (k))
@@ -54,7 +57,9 @@ enum listener_key {
     (LK_BIT(LK_VALIDATION) | LK_BIT(LK_LOG_RULES) | LK_BIT(LK_ALLOW_METHODS) |               \
      LK_BIT(LK_MAX_REQUEST_LINE) | LK_BIT(LK_MAX_HEADER_BYTES) | LK_BIT(LK_MAX_HEADERS) |    \
      LK_BIT(LK_MAX_BODY) | LK_BIT(LK_MAX_CHUNK_EXT) | LK_BIT(LK_MAX_TRAILER_BYTES) |         \
-     LK_BIT(LK_HEADER_TIMEOUT) | LK_BIT(LK_FORWARDED_FOR) | LK_BIT(LK_HSTS))
+     LK_BIT(LK_HEADER_TIMEOUT) | LK_BIT(LK_FORWARDED_FOR) | LK_BIT(LK_HSTS) |                 \
+     LK_BIT(LK_WEBSOCKET) | LK_BIT(LK_WS_ORIGINS) | LK_BIT(LK_WS_MAX_FRAME) |                  \
+     LK_BIT(LK_WS_MAX_MESSAGE))
 
 enum global_key {
     GK_WORKERS, GK_SHUTDOWN_GRACE, GK_LOG_LEVEL, GK_AUDIT_FILE, GK_AUDIT_KEY_FILE,
@@ -71,8 +76,17 @@ static const char *const listener_key_names[LK_COUNT] = {
     "header_timeout", "forwarded_for", "hsts", "redirect_port", "certs", "sni_unknown",
     "ocsp", "alpn", "client_ca", "crl", "client_verify", "client_allow_cn",
     "client_allow_dns", "client_allow_uri", "client_allow_sha256", "proxy_protocol",
-    "accept_proxy", "proxy_trusted",
+    "accept_proxy", "proxy_trusted", "framing", "line_ending", "line_charset", "max_line",
+    "length_prefix", "length_endian", "length_includes_prefix", "max_frame", "max_bytes",
+    "rate_limit", "websocket", "ws_origins", "ws_max_frame", "ws_max_message",
 };
+
+/* Keys for mode = tcp only (their framing of a raw byte stream). */
+#define TCP_ONLY_KEYS                                                                       \
+    (LK_BIT(LK_FRAMING) | LK_BIT(LK_LINE_ENDING) | LK_BIT(LK_LINE_CHARSET) |                   \
+     LK_BIT(LK_MAX_LINE) | LK_BIT(LK_LENGTH_PREFIX) | LK_BIT(LK_LENGTH_ENDIAN) |               \
+     LK_BIT(LK_LENGTH_INCLUDES_PREFIX) | LK_BIT(LK_MAX_FRAME) | LK_BIT(LK_MAX_BYTES) |         \
+     LK_BIT(LK_RATE_LIMIT))
 
 /* [cert:NAME] keys */
 enum cert_key { CK_CERT, CK_KEY, CK_OCSP, CK_NAMES, CK_COUNT };
@@ -706,6 +720,11 @@ static void listener_defaults(struct gh_listener_config *l)
     l->redirect_port = 443;
     l->header_timeout = 10.0;
     l->sni_unknown = GH_SNI_DEFAULT;
+    l->max_line = 8192;
+    l->length_prefix = 4;
+    l->max_frame = 65536;
+    l->ws_max_frame = 1u << 20;
+    l->ws_max_message = 16u << 20;
     l->client_verify = GH_VERIFY_OFF;
     static const char *const default_methods[] = {"GET", "HEAD", "POST", "PUT",
                                                   "DELETE", "OPTIONS", "PATCH"};
@@ -1037,6 +1056,107 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
         break;
     case LK_PROXY_TRUSTED:
         set_trusted(st, name, value, l);
+        break;
+    case LK_FRAMING:
+        if (strcmp(value, "raw") == 0)
+            l->framing = GH_FRAMING_RAW;
+        else if (strcmp(value, "line") == 0)
+            l->framing = GH_FRAMING_LINE;
+        else if (strcmp(value, "length") == 0)
+            l->framing = GH_FRAMING_LENGTH;
+        else
+            parse_error(st, name, "'%s' is not raw, line or length", value);
+        break;
+    case LK_LINE_ENDING:
+        if (strcmp(value, "lf") == 0)
+            l->line_ending = GH_LINE_ENDING_LF;
+        else if (strcmp(value, "crlf") == 0)
+            l->line_ending = GH_LINE_ENDING_CRLF;
+        else
+            parse_error(st, name, "'%s' is not lf or crlf", value);
+        break;
+    case LK_LINE_CHARSET:
+        if (strcmp(value, "any") == 0)
+            l->line_charset = GH_LINE_CHARS_ANY;
+        else if (strcmp(value, "printable-ascii") == 0)
+            l->line_charset = GH_LINE_CHARS_PRINTABLE;
+        else if (strcmp(value, "utf8") == 0)
+            l->line_charset = GH_LINE_CHARS_UTF8;
+        else
+            parse_error(st, name, "'%s' is not any, printable-ascii or utf8", value);
+        break;
+    case LK_MAX_LINE:
+        if (gh_parse_size(value, &u, why) < 0)
+            parse_error(st, name, "%s", why);
+        else if (u < 2 || u > (1u << 20))
+            parse_error(st, name, "'%s' is out of range (2 .. 1m)", value);
+        else
+            l->max_line = (uint32_t)u;
+        break;
+    case LK_LENGTH_PREFIX:
+        if (strcmp(value, "1") == 0 || strcmp(value, "2") == 0 || strcmp(value, "4") == 0)
+            l->length_prefix = (unsigned)(value[0] - '0');
+        else
+            parse_error(st, name, "'%s' is not 1, 2 or 4 (bytes)", value);
+        break;
+    case LK_LENGTH_ENDIAN:
+        if (strcmp(value, "big") == 0)
+            l->length_little_endian = false;
+        else if (strcmp(value, "little") == 0)
+            l->length_little_endian = true;
+        else
+            parse_error(st, name, "'%s' is not big or little", value);
+        break;
+    case LK_LENGTH_INCLUDES_PREFIX:
+        if (strcmp(value, "on") == 0 || strcmp(value, "yes") == 0)
+            l->length_includes_prefix = true;
+        else if (strcmp(value, "off") == 0 || strcmp(value, "no") == 0)
+            l->length_includes_prefix = false;
+        else
+            parse_error(st, name, "'%s' is not on or off", value);
+        break;
+    case LK_MAX_FRAME:
+        if (gh_parse_size(value, &u, why) < 0)
+            parse_error(st, name, "%s", why);
+        else if (u < 1 || u > UINT32_MAX)
+            parse_error(st, name, "'%s' is out of range (1 .. 4g-1)", value);
+        else
+            l->max_frame = u;
+        break;
+    case LK_MAX_BYTES:
+        if (gh_parse_size(value, &u, why) < 0)
+            parse_error(st, name, "%s", why);
+        else
+            l->max_bytes = u;
+        break;
+    case LK_RATE_LIMIT:
+        if (gh_parse_size(value, &u, why) < 0)
+            parse_error(st, name, "%s (bytes per second)", why);
+        else
+            l->rate_limit = u;
+        break;
+    case LK_WEBSOCKET:
+        if (strcmp(value, "on") == 0)
+            l->websocket = true;
+        else if (strcmp(value, "off") == 0)
+            l->websocket = false;
+        else
+            parse_error(st, name, "'%s' is not on or off", value);
+        break;
+    case LK_WS_ORIGINS:
+        set_list(st, name, value, is_identity, "is empty or holds a control character",
+                 l->ws_origins);
+        break;
+    case LK_WS_MAX_FRAME:
+    case LK_WS_MAX_MESSAGE:
+        if (gh_parse_size(value, &u, why) < 0)
+            parse_error(st, name, "%s", why);
+        else if (u < 125)
+            parse_error(st, name, "'%s' is below 125 (a control frame's payload)", value);
+        else if (key == LK_WS_MAX_FRAME)
+            l->ws_max_frame = u;
+        else
+            l->ws_max_message = u;
         break;
     case LK_COUNT:
         break;
@@ -1583,6 +1703,16 @@ static void check_whole_file(struct parse_state *st)
         } else if (st->listener_seen[i] & LK_BIT(LK_REDIRECT_PORT)) {
             gh_config_error_add(st->errs, st->listener_key_line[i][LK_REDIRECT_PORT],
                                 "redirect_port", "only with mode = redirect");
+        }
+        if (l->mode != GH_MODE_TCP) {
+            for (int k = 0; k < LK_COUNT; k++)
+                if ((TCP_ONLY_KEYS & LK_BIT(k)) && (st->listener_seen[i] & LK_BIT(k)))
+                    gh_config_error_add(st->errs, st->listener_key_line[i][k],
+                                        listener_key_names[k], "only with mode = tcp");
+        } else if (l->framing == GH_FRAMING_LINE && l->max_line > l->buffer_size) {
+            gh_config_error_add(st->errs, st->listener_key_line[i][LK_MAX_LINE] ? st->listener_key_line[i][LK_MAX_LINE] : l->line,
+                                "max_line", "larger than buffer_size (%u): a line must fit in "
+                                "the buffer that holds it until its end arrives", l->buffer_size);
         }
         if (l->mode == GH_MODE_TCP) {
             for (int k = 0; k < LK_COUNT; k++)

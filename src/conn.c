@@ -143,6 +143,8 @@ static void audit_close(struct gh_conn *c, const char *reason)
     gh_audit_uint(&e, "bytes_out", c->bytes_to_client);
     if (c->http)
         gh_audit_uint(&e, "requests", c->http->requests);
+    else if (cfg_of(c)->framing != GH_FRAMING_RAW)
+        gh_audit_uint(&e, "frames", gh_stream_framer_frames(&c->framer));
     gh_audit_str(&e, "reason", reason);
     gh_audit_commit(&e);
 }
@@ -253,6 +255,10 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
         /* Activity only stamps last_activity; the timer re-arms itself for
          * the remainder, so busy connections cost no timer updates. */
         ev_tstamp now = ev_now(loop);
+        if (c->rate_paused) { /* rate_limit: the bucket has refilled */
+            c->rate_paused = false;
+            gh_worker_mark_pending(c->worker, c);
+        }
         ev_tstamp idle_left = cfg_of(c)->idle_timeout - (now - c->last_activity);
         ev_tstamp next = idle_left;
         if (c->http && gh_http_head_pending(c->http)) {
@@ -308,7 +314,8 @@ static void set_io(struct ev_loop *loop, ev_io *w, int fd, int events)
 
 static bool client_reading_paused(struct gh_conn *c)
 {
-    return c->close_after_flush || (c->http && gh_http_client_paused(c->http));
+    return c->close_after_flush || c->reject_pending || c->rate_paused ||
+           (c->http && gh_http_client_paused(c->http));
 }
 
 static void update_watchers(struct gh_conn *c)
@@ -729,6 +736,29 @@ static void do_handshake(struct gh_conn *c)
 
 /* ---- the pump ------------------------------------------------------ */
 
+/* rate_limit: a token bucket of one second's worth of bytes. Returns how
+ * many bytes may be read now; 0 pauses reading until the timer. */
+static uint32_t rate_allowance(struct gh_conn *c, uint32_t room)
+{
+    double rate = (double)cfg_of(c)->rate_limit;
+    ev_tstamp now = ev_now(c->worker->loop);
+    if (rate <= 0)
+        return room;
+    c->rate_tokens += (now - c->rate_stamp) * rate;
+    if (c->rate_tokens > rate)
+        c->rate_tokens = rate;
+    c->rate_stamp = now;
+    if (c->rate_tokens >= 1)
+        return c->rate_tokens < room ? (uint32_t)c->rate_tokens : room;
+    /* wait for a useful amount, not for every single byte */
+    double want = rate < 4096 ? rate : 4096;
+    ev_tstamp wait = (want - c->rate_tokens) / rate;
+    c->rate_paused = true;
+    if (now + wait < c->timer_due)
+        arm_timer(c, wait);
+    return 0;
+}
+
 /* Reads decrypted client bytes. Returns true if any moved. */
 static bool read_client(struct gh_conn *c)
 {
@@ -748,10 +778,13 @@ static bool read_client(struct gh_conn *c)
         size_t n;
         if (room == 0)
             break; /* full: stays readable, resumes when the backend drains it */
+        if (!c->http && (room = rate_allowance(c, room)) == 0)
+            break;
         switch (gh_tls_read(c->tls, sink->data + sink->tail, room, &n)) {
         case GH_TLS_OK:
             sink->tail += (uint32_t)n;
             c->bytes_from_client += n;
+            c->rate_tokens -= (double)n;
             c->tls_read_wants_write = false;
             moved = true;
             continue;
@@ -780,27 +813,33 @@ static bool read_client(struct gh_conn *c)
     return moved;
 }
 
-/* tcp mode: the raw framer releases bytes where they lie. */
-static bool frame_raw(struct gh_conn *c)
+/* tcp mode: the framer releases bytes where they lie (to_backend). A
+ * refused frame is dropped whole; the frames before it still go to the
+ * backend, then the connection closes. */
+static bool frame_stream(struct gh_conn *c)
 {
     struct gh_framer_verdict v;
     uint32_t unseen = gh_buf_len(&c->to_backend) - c->to_backend_ready;
+    const uint8_t *start;
 
-    if (unseen == 0)
+    if (unseen == 0 || c->reject_pending)
         return true;
-    gh_framer_feed(&c->framer, c->to_backend.data + c->to_backend.head + c->to_backend_ready,
-                   unseen, &v);
+    start = c->to_backend.data + c->to_backend.head + c->to_backend_ready;
+    gh_stream_framer_feed(&c->framer, start, unseen, &v);
     c->to_backend_ready += (uint32_t)v.release;
     if (v.action == GH_FRAME_REJECT) {
+        const char *why = v.reason ? v.reason : "framing";
         gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s reason=%s",
-               (unsigned long long)c->id, cfg_of(c)->name, v.reason ? v.reason : "framing");
-        gh_audit_reject(c->id, cfg_of(c)->name, c->client_ip, v.reason ? v.reason : "framing", 0,
-                        c->to_backend.data + c->to_backend.head + c->to_backend_ready, unseen - v.release);
-        conn_close(c, "rejected");
-        return false;
+               (unsigned long long)c->id, cfg_of(c)->name, why);
+        gh_audit_reject(c->id, cfg_of(c)->name, c->client_ip, why, 0, start + v.release,
+                        unseen - v.release);
+        c->to_backend.tail = c->to_backend.head + c->to_backend_ready;
+        c->reject_pending = true;
+        c->close_reason = "rejected";
     }
     return true;
 }
+
 
 /* Runs one direction's bytes through the HTTP framer, from -> to. */
 static enum gh_http_action frame_http(struct gh_conn *c, struct gh_buf *from, struct gh_buf *to,
@@ -834,7 +873,7 @@ static enum gh_http_action frame_http(struct gh_conn *c, struct gh_buf *from, st
 static bool frame_client_bytes(struct gh_conn *c, bool *moved)
 {
     if (!c->http)
-        return frame_raw(c);
+        return frame_stream(c);
     enum gh_http_action a = frame_http(c, &c->from_client, &c->to_backend, true, moved);
     if (c->state == GH_CONN_CLOSED)
         return false;
@@ -1078,6 +1117,10 @@ static void pump(struct gh_conn *c)
         moved |= write_backend(c);
         if (c->state != GH_CONN_PUMPING)
             return;
+        if (c->reject_pending && c->to_backend_ready == 0) {
+            conn_close(c, "rejected");
+            return;
+        }
         moved |= read_backend(c);
         if (c->state != GH_CONN_PUMPING || !frame_backend_bytes(c, &moved))
             return;
@@ -1133,7 +1176,9 @@ void gh_conn_accept(struct gh_worker *w, struct gh_listener *l, int fd,
     c->peer_len = peer_len;
     describe_peer(c);
     c->started = ev_now(w->loop);
-    gh_framer_init(&c->framer, GH_FRAMER_RAW);
+    gh_stream_framer_init(&c->framer, l->cfg);
+    c->rate_tokens = (double)l->cfg->rate_limit;
+    c->rate_stamp = c->started;
     if (c->http)
         gh_http_proxy_init(c->http, l->cfg, c->client_ip);
 

@@ -43,6 +43,9 @@ enum gh_mode { GH_MODE_TCP, GH_MODE_HTTP, GH_MODE_REDIRECT };
 enum gh_group { GH_GROUP_X25519, GH_GROUP_P256, GH_GROUP_P384 };
 
 enum gh_sni_unknown { GH_SNI_DEFAULT, GH_SNI_REFUSE };
+enum gh_framing { GH_FRAMING_RAW, GH_FRAMING_LINE, GH_FRAMING_LENGTH };
+enum gh_line_ending { GH_LINE_ENDING_LF, GH_LINE_ENDING_CRLF };
+enum gh_line_chars { GH_LINE_CHARS_ANY, GH_LINE_CHARS_PRINTABLE, GH_LINE_CHARS_UTF8 };
 enum gh_client_verify { GH_VERIFY_OFF, GH_VERIFY_OPTIONAL, GH_VERIFY_REQUIRED };
 enum gh_proxy_out { GH_PROXY_OUT_OFF, GH_PROXY_OUT_V1, GH_PROXY_OUT_V2 };
 enum gh_proxy_in { GH_PROXY_IN_OFF, GH_PROXY_IN_V1, GH_PROXY_IN_V2, GH_PROXY_IN_ANY };
@@ -127,6 +130,24 @@ struct gh_listener_config {
     char client_allow_dns[GH_LIST_TEXT_MAX];
     char client_allow_uri[GH_LIST_TEXT_MAX];
     char client_allow_sha256[GH_LIST_TEXT_MAX]; /* 64 lowercase hex each, colons removed */
+
+    /* mode = tcp: what a client may send (framing) */
+    enum gh_framing framing;
+    enum gh_line_ending line_ending;
+    enum gh_line_chars line_charset;
+    uint32_t max_line;           /* bytes, terminator included */
+    unsigned length_prefix;      /* 1, 2 or 4 bytes */
+    bool length_little_endian;
+    bool length_includes_prefix;
+    uint64_t max_frame;          /* payload bytes of one length-prefixed frame */
+    uint64_t max_bytes;          /* raw: client bytes per connection, 0 = no limit */
+    uint64_t rate_limit;         /* client bytes per second per connection, 0 = none */
+
+    /* mode = http: WebSocket after an Upgrade */
+    bool websocket;
+    char ws_origins[GH_LIST_TEXT_MAX]; /* allowed Origin values, "" = any */
+    uint64_t ws_max_frame;
+    uint64_t ws_max_message;
 
     /* PROXY protocol */
     enum gh_proxy_out proxy_protocol;           /* to the backend */

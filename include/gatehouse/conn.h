@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 
 #include "gatehouse/buffer.h"
-#include "gatehouse/framer.h"
+#include "gatehouse/stream_framer.h"
 #include "gatehouse/http_proxy.h"
 
 struct gh_config_gen;
@@ -51,7 +51,11 @@ struct gh_conn {
     struct gh_buf to_backend;    /* client plaintext not yet sent on */
     uint32_t to_backend_ready;   /* bytes at its head the framer released */
     struct gh_buf to_client;     /* backend bytes not yet encrypted and sent */
-    struct gh_framer framer;
+    struct gh_stream_framer framer; /* tcp mode: raw, line or length */
+    bool reject_pending;         /* a frame was refused: close once the valid ones are out */
+    bool rate_paused;            /* rate_limit: no reading until the timer fires */
+    double rate_tokens;          /* bytes the client may still send now */
+    ev_tstamp rate_stamp;        /* when rate_tokens was last topped up */
     struct gh_buf hello;         /* HELLO: bytes read before the TLS session; wolfSSL replays them */
     bool proxy_header_done;      /* accept_proxy: the balancer's header was taken */
     int cert_index;              /* which of the listener's certificates was served */

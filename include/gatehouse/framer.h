@@ -4,15 +4,14 @@
  * of it is known to be valid and may be forwarded now, and whether the
  * stream must stop (with a reply for the client and a stable reason code).
  * Bytes not yet released stay in the connection's buffer until more data
- * completes them. Owns: per-connection framing state; no I/O, no
- * allocation. The listener's mode picks the framer; tcp mode uses raw. */
+ * completes them. Owns: per-connection framing state and its counters; no
+ * I/O, no allocation. tcp mode picks one by the listener's framing key:
+ * raw (no framing; an optional byte budget), line or length (framing.h). */
 #ifndef GATEHOUSE_FRAMER_H
 #define GATEHOUSE_FRAMER_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-enum gh_framer_kind { GH_FRAMER_RAW };
 
 enum gh_framer_action {
     GH_FRAME_CONTINUE,   /* forward what was released, feed more later */
@@ -26,16 +25,5 @@ struct gh_framer_verdict {
     const char *reply;           /* bytes for the client, or NULL */
     size_t reply_len;
 };
-
-struct gh_framer {
-    enum gh_framer_kind kind;
-    uint64_t bytes_seen;
-};
-
-void gh_framer_init(struct gh_framer *f, enum gh_framer_kind kind);
-
-/* Examines data[0, len), which starts at the first byte not yet released. */
-void gh_framer_feed(struct gh_framer *f, const uint8_t *data, size_t len,
-                    struct gh_framer_verdict *out);
 
 #endif
