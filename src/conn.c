@@ -141,6 +141,12 @@ static void audit_close(struct gh_conn *c, const char *reason)
     gh_audit_uint(&e, "duration_us", micros(ev_now(c->worker->loop) - c->started));
     gh_audit_uint(&e, "bytes_in", c->bytes_from_client);
     gh_audit_uint(&e, "bytes_out", c->bytes_to_client);
+    uint64_t fin, fout, msgs;
+    if (c->http && gh_http_ws_counts(c->http, &fin, &fout, &msgs)) {
+        gh_audit_uint(&e, "ws_frames_in", fin);
+        gh_audit_uint(&e, "ws_frames_out", fout);
+        gh_audit_uint(&e, "ws_messages_in", msgs);
+    }
     if (c->http)
         gh_audit_uint(&e, "requests", c->http->requests);
     else if (cfg_of(c)->framing != GH_FRAMING_RAW)
@@ -395,6 +401,8 @@ static void conn_close(struct gh_conn *c, const char *reason)
     release_all(c, &c->from_client);
     release_all(c, &c->from_backend);
     release_all(c, &c->hello);
+    if (c->http)
+        gh_http_proxy_release(c->http);
     free(c->http);
     c->http = NULL;
     c->state = GH_CONN_CLOSED;

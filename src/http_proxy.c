@@ -21,6 +21,9 @@
 #include "gatehouse/audit.h"
 #include "gatehouse/log.h"
 #include "gatehouse/tls.h"
+#include "gatehouse/websocket.h"
+
+#include <stdlib.h>
 
 /* Bytes the rebuilt head may add to the original: X-Forwarded-For (client
  * address), X-Forwarded-Proto, X-Request-Id, Connection, and with a client
@@ -30,6 +33,12 @@
 /* Scratch for parsing: parsed spans are used only within one feed call, so
  * one per process serves every connection. */
 static struct gh_http1_request scratch_req;
+static struct gh_ws_config scratch_ws_cfg;   /* built from the listener for each upgrade */
+
+struct gh_ws_session {
+    struct gh_ws_validator from_client;
+    struct gh_ws_validator from_backend;
+};
 static struct gh_http1_response scratch_resp;
 
 static uint64_t id_state[2];
@@ -96,6 +105,47 @@ static void queue_reply(struct gh_http_proxy *hp, int status, const char *why)
     hp->reply_len = n > 0 && (size_t)n < sizeof hp->reply ? (size_t)n : 0;
     hp->reply_queued = true;
     hp->req_phase = GH_HTTP_STOPPED;
+}
+
+/* A refused WebSocket upgrade: 400/403/426 with the RFC's extra fields. */
+static void reject_upgrade(struct gh_http_proxy *hp, const struct gh_ws_upgrade_verdict *v,
+                           uint64_t conn_id, const uint8_t *head, size_t head_len)
+{
+    gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s rule=%s status=%d",
+           (unsigned long long)conn_id, hp->cfg->name, v->reason, v->status);
+    gh_audit_reject(conn_id, hp->cfg->name, hp->client_addr, v->reason, v->status, head,
+                    head_len);
+    queue_reply(hp, v->status, v->reason);
+    if (v->extra_headers && v->extra_headers[0] && hp->reply_len) {
+        /* after the status line: "HTTP/1.1 426 ...\r\n" */
+        char *eol = memchr(hp->reply, '\n', hp->reply_len);
+        size_t add = strlen(v->extra_headers);
+        if (eol && hp->reply_len + add < sizeof hp->reply) {
+            size_t at = (size_t)(eol + 1 - hp->reply);
+            memmove(hp->reply + at + add, hp->reply + at, hp->reply_len - at);
+            memcpy(hp->reply + at, v->extra_headers, add);
+            hp->reply_len += add;
+        }
+    }
+}
+
+/* A frame broke the rules: the validator's close frame goes to the
+ * client, nothing more goes either way. */
+static void reject_frame(struct gh_http_proxy *hp, const struct gh_framer_verdict *v,
+                         uint64_t conn_id, bool from_client, const uint8_t *at, size_t len)
+{
+    gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s rule=%s from=%s",
+           (unsigned long long)conn_id, hp->cfg->name, v->reason ? v->reason : "ws_frame",
+           from_client ? "client" : "backend");
+    gh_audit_reject(conn_id, hp->cfg->name, hp->client_addr, v->reason ? v->reason : "ws_frame",
+                    0, at, len);
+    if (v->reply && v->reply_len <= sizeof hp->reply) {
+        memcpy(hp->reply, v->reply, v->reply_len);
+        hp->reply_len = v->reply_len;
+    }
+    hp->reply_queued = true;
+    hp->req_phase = GH_HTTP_STOPPED;
+    hp->resp_phase = GH_HTTP_STOPPED;
 }
 
 static void reject(struct gh_http_proxy *hp, enum gh_http1_rule rule, uint64_t conn_id,
@@ -314,7 +364,7 @@ static void write_client_cert_fields(const struct gh_http_proxy *hp, struct out 
 }
 
 static void write_request_head(struct gh_http_proxy *hp, const struct gh_http1_request *req,
-                               struct out *o, uint64_t request_id)
+                               struct out *o, uint64_t request_id, bool upgrade)
 {
     const struct gh_listener_config *cfg = hp->cfg;
     char line[128];
@@ -383,11 +433,35 @@ static void write_request_head(struct gh_http_proxy *hp, const struct gh_http1_r
     put(o, id, sizeof id);
     puts_(o, "\r\n");
     write_client_cert_fields(hp, o);
-    if (req->connection_close)
+    if (upgrade) /* the hop-by-hop pair that asks this hop to switch */
+        puts_(o, "Upgrade: websocket\r\nConnection: Upgrade\r\n");
+    else if (req->connection_close)
         puts_(o, "Connection: close\r\n");
     else if (req->minor_version == 0)
         puts_(o, "Connection: keep-alive\r\n");
     puts_(o, "\r\n");
+}
+
+static bool asks_upgrade(const struct gh_http1_request *req)
+{
+    for (size_t i = 0; i < req->n_headers; i++)
+        if (gh_http1_span_equals(req->headers[i].name, "upgrade"))
+            return true;
+    return false;
+}
+
+static const struct gh_ws_config *ws_config(const struct gh_listener_config *cfg)
+{
+    struct gh_ws_config *w = &scratch_ws_cfg;
+    memset(w, 0, sizeof *w);
+    w->allow_missing_origin = true; /* non-browser clients send none */
+    for (const char *p = cfg->ws_origins; *p && w->n_origins < GH_WS_ORIGINS_MAX;) {
+        size_t len = strcspn(p, ",");
+        if (len <= GH_WS_ORIGIN_LEN_MAX)
+            snprintf(w->origins[w->n_origins++], GH_WS_ORIGIN_LEN_MAX + 1, "%.*s", (int)len, p);
+        p += len + (p[len] == ',');
+    }
+    return w;
 }
 
 /* ---- requests ------------------------------------------------------------ */
@@ -453,12 +527,31 @@ static bool take_request_head(struct gh_http_proxy *hp, struct gh_http_io *io, s
         return false;
     }
 
+    bool upgrade = false;
+    if (cfg->websocket && asks_upgrade(req)) {
+        struct gh_ws_upgrade_verdict wv;
+        if (!gh_ws_check_upgrade(req, ws_config(cfg), &wv)) {
+            reject_upgrade(hp, &wv, conn_id, io->in, head_len);
+            return false;
+        }
+        /* the 101 is checked against this head (key, offers): keep it */
+        free(hp->ws_head);
+        hp->ws_head = malloc(head_len);
+        if (!hp->ws_head) {
+            queue_reply(hp, 503, "out of memory");
+            return false;
+        }
+        memcpy(hp->ws_head, io->in, head_len);
+        hp->ws_head_len = head_len;
+        upgrade = true;
+    }
+
     uint64_t request_id = next_request_id();
     if (hits)
         log_policy_hits(hp, hits, conn_id, request_id);
 
     o = (struct out){io->out, io->out_room, 0, false};
-    write_request_head(hp, req, &o, request_id);
+    write_request_head(hp, req, &o, request_id, upgrade);
     if (o.overflow)
         return false; /* cannot happen with the room checked above; wait rather than cut */
 
@@ -479,6 +572,7 @@ static bool take_request_head(struct gh_http_proxy *hp, struct gh_http_io *io, s
         memcpy(p->host, host.p, host.len < sizeof p->host ? host.len : sizeof p->host);
     }
     p->is_connect = gh_http1_span_equals(req->method, "connect");
+    p->is_upgrade = upgrade;
     p->close_after = req->connection_close;
     hp->queue_len++;
 
@@ -504,6 +598,27 @@ static bool take_request_head(struct gh_http_proxy *hp, struct gh_http_io *io, s
     if (req->connection_close)
         hp->close_when_idle = true;
     return true;
+}
+
+static size_t pass_through(struct gh_http_io *io, size_t n);
+
+/* Frame mode: what the validator releases passes unchanged. Never more is
+ * fed than fits the output, so all it releases moves now. False when
+ * nothing moved (no room, or a frame was refused). */
+static bool feed_ws(struct gh_http_proxy *hp, struct gh_ws_validator *v, struct gh_http_io *io,
+                    uint64_t conn_id, bool from_client)
+{
+    struct gh_framer_verdict fv;
+    size_t n = io->in_len < io->out_room ? io->in_len : io->out_room;
+    if (n == 0)
+        return false;
+    gh_ws_validator_feed(v, io->in, n, &fv);
+    pass_through(io, fv.release);
+    if (fv.action == GH_FRAME_REJECT) {
+        reject_frame(hp, &fv, conn_id, from_client, io->in, io->in_len);
+        return false;
+    }
+    return fv.release > 0;
 }
 
 /* Moves up to n input bytes unchanged to the output. */
@@ -553,7 +668,8 @@ enum gh_http_action gh_http_from_client(struct gh_http_proxy *hp, struct gh_http
             size_t head_len = 0;
             enum gh_http1_rule rule = GH_RULE_NONE;
             if (hp->queue_len > 0 &&
-                hp->queue[(hp->queue_head + hp->queue_len - 1) % GH_HTTP_PIPELINE_MAX].is_connect)
+                (hp->queue[(hp->queue_head + hp->queue_len - 1) % GH_HTTP_PIPELINE_MAX].is_connect ||
+                 hp->queue[(hp->queue_head + hp->queue_len - 1) % GH_HTTP_PIPELINE_MAX].is_upgrade))
                 return GH_HTTP_BLOCKED; /* tunnel bytes or a next request: the answer decides */
             if (hp->req_head_started == 0)
                 hp->req_head_started = io->now;
@@ -614,6 +730,10 @@ enum gh_http_action gh_http_from_client(struct gh_http_proxy *hp, struct gh_http
         case GH_HTTP_TUNNEL:
             if (pass_through(io, io->in_len) == 0)
                 return GH_HTTP_BLOCKED;
+            break;
+        case GH_HTTP_WEBSOCKET:
+            if (!feed_ws(hp, &hp->ws->from_client, io, conn_id, true))
+                return hp->reply_queued ? GH_HTTP_CONTINUE : GH_HTTP_BLOCKED;
             break;
         case GH_HTTP_UNTIL_CLOSE:
         case GH_HTTP_STOPPED:
@@ -732,13 +852,32 @@ static bool take_response_head(struct gh_http_proxy *hp, struct gh_http_io *io, 
         gh_http_backend_failed(hp, 502, "malformed response from the backend");
         return false;
     }
+    struct gh_ws_response_verdict wsv = {0};
     if (resp->status == 101) {
-        /* Upgrades are stripped from requests, so a 101 is a backend error. */
-        gh_log(GH_LOG_WARN, "backend_error", " conn=%llu listener=%s reason=unexpected_101",
-               (unsigned long long)conn_id, hp->cfg->name);
-        audit_bad_response(hp, conn_id, "unexpected_101");
-        gh_http_backend_failed(hp, 502, "unexpected protocol switch");
-        return false;
+        /* Only a WebSocket upgrade asked for a switch (other Upgrade fields
+         * are stripped), and only a correct answer to it switches. */
+        const char *why = "unexpected_101";
+        struct gh_http1_request *req = &scratch_req;
+        enum gh_http1_rule rrule = GH_RULE_NONE;
+        if (p->is_upgrade && hp->ws_head &&
+            gh_http1_parse_request(hp->ws_head, hp->ws_head_len, &hp->cfg->http_limits, req,
+                                   &rrule) == GH_HTTP1_DONE &&
+            gh_ws_check_response(req, resp, &wsv))
+            why = NULL;
+        else if (p->is_upgrade)
+            why = wsv.reason ? wsv.reason : "ws_bad_response";
+        if (why) {
+            gh_log(GH_LOG_WARN, "backend_error", " conn=%llu listener=%s reason=%s",
+                   (unsigned long long)conn_id, hp->cfg->name, why);
+            audit_bad_response(hp, conn_id, why);
+            gh_http_backend_failed(hp, 502, "the backend's protocol switch is not valid");
+            return false;
+        }
+        hp->ws = calloc(1, sizeof *hp->ws);
+        if (!hp->ws) {
+            gh_http_backend_failed(hp, 502, "out of memory");
+            return false;
+        }
     }
     for (size_t i = 0; i < resp->n_headers && add_hsts; i++)
         if (gh_http1_span_equals(resp->headers[i].name, "strict-transport-security"))
@@ -764,9 +903,25 @@ static bool take_response_head(struct gh_http_proxy *hp, struct gh_http_io *io, 
     hp->resp_bytes += n;
     hp->resp_scan = 0;
 
+    if (resp->status == 101) {
+        struct gh_ws_limits lim = {hp->cfg->ws_max_frame, hp->cfg->ws_max_message};
+        gh_ws_validator_init(&hp->ws->from_client, GH_WS_CLIENT_TO_SERVER, &lim, wsv.deflate);
+        gh_ws_validator_init(&hp->ws->from_backend, GH_WS_SERVER_TO_CLIENT, &lim, wsv.deflate);
+        free(hp->ws_head);
+        hp->ws_head = NULL;
+        hp->resp_status = 101;
+        response_done(hp, io->now, conn_id);
+        hp->req_phase = GH_HTTP_WEBSOCKET;
+        hp->resp_phase = GH_HTTP_WEBSOCKET;
+        return true;
+    }
     if (resp->status < 200) {
         hp->resp_phase = GH_HTTP_HEAD; /* interim (100 Continue): the real answer follows */
         return true;
+    }
+    if (p->is_upgrade) { /* answered without switching: plain HTTP goes on */
+        free(hp->ws_head);
+        hp->ws_head = NULL;
     }
     hp->resp_status = resp->status;
     hp->resp_close = resp->connection_close;
@@ -858,6 +1013,10 @@ enum gh_http_action gh_http_from_backend(struct gh_http_proxy *hp, struct gh_htt
                 response_done(hp, io->now, conn_id);
             break;
         }
+        case GH_HTTP_WEBSOCKET:
+            if (!feed_ws(hp, &hp->ws->from_backend, io, conn_id, false))
+                return hp->reply_queued ? GH_HTTP_CLOSE : GH_HTTP_BLOCKED;
+            break;
         case GH_HTTP_UNTIL_CLOSE:
         case GH_HTTP_TUNNEL: {
             size_t n = pass_through(io, io->in_len);
@@ -884,7 +1043,7 @@ enum gh_http_action gh_http_backend_eof(struct gh_http_proxy *hp, double now, ui
         response_done(hp, now, conn_id);
         return GH_HTTP_CLOSE;
     }
-    if (hp->resp_phase == GH_HTTP_TUNNEL)
+    if (hp->resp_phase == GH_HTTP_TUNNEL || hp->resp_phase == GH_HTTP_WEBSOCKET)
         return GH_HTTP_CLOSE;
     /* After "Connection: close" the requests still queued were never
      * processed (RFC 9112 9.3.2): closing lets the client retry them; a 502
@@ -917,6 +1076,25 @@ void gh_http_head_timeout(struct gh_http_proxy *hp)
 bool gh_http_head_pending(const struct gh_http_proxy *hp)
 {
     return hp->req_phase == GH_HTTP_HEAD && hp->req_head_started > 0;
+}
+
+void gh_http_proxy_release(struct gh_http_proxy *hp)
+{
+    free(hp->ws_head);
+    free(hp->ws);
+    hp->ws_head = NULL;
+    hp->ws = NULL;
+}
+
+bool gh_http_ws_counts(const struct gh_http_proxy *hp, uint64_t *frames_in, uint64_t *frames_out,
+                       uint64_t *messages_in)
+{
+    if (!hp->ws)
+        return false;
+    *frames_in = hp->ws->from_client.stats.frames;
+    *frames_out = hp->ws->from_backend.stats.frames;
+    *messages_in = hp->ws->from_client.stats.messages;
+    return true;
 }
 
 bool gh_http_take_reply(struct gh_http_proxy *hp, const char **data, size_t *len)

@@ -25,6 +25,7 @@
 #define GH_HTTP_REPLY_MAX 1024    /* an error or redirect response gatehouse writes itself */
 
 struct gh_tls_peer;
+struct gh_ws_session;
 
 struct gh_http_pending {
     uint64_t request_id;
@@ -37,6 +38,7 @@ struct gh_http_pending {
     char host[GH_HTTP_HOST_KEEP];
     bool has_host;
     bool is_connect;
+    bool is_upgrade;              /* a WebSocket upgrade: its head is kept in ws_head */
     bool close_after;             /* the client asked to close after this one */
 };
 
@@ -46,6 +48,7 @@ enum gh_http_phase {
     GH_HTTP_BODY_CHUNKED,
     GH_HTTP_UNTIL_CLOSE,          /* responses only */
     GH_HTTP_TUNNEL,               /* after a 2xx to CONNECT: bytes pass unchecked */
+    GH_HTTP_WEBSOCKET,            /* after a valid 101: frames, checked each way */
     GH_HTTP_STOPPED,              /* nothing more is read from this side */
 };
 
@@ -76,6 +79,13 @@ struct gh_http_proxy {
     bool resp_close;              /* the backend will close after this response */
     bool backend_announced_close; /* a completed response said Connection: close */
     struct gh_http1_chunked resp_chunked;
+
+    /* WebSocket (websocket = on): the upgrade request's head until the 101
+     * is checked against it, then the two frame validators. Allocated for
+     * an upgrade only: plain HTTP connections carry neither. */
+    char *ws_head;
+    size_t ws_head_len;
+    struct gh_ws_session *ws;
 
     /* an answer of our own, sent once every earlier response is complete */
     char reply[GH_HTTP_REPLY_MAX];
@@ -121,6 +131,14 @@ enum gh_http_action gh_http_backend_eof(struct gh_http_proxy *hp, double now, ui
  * byte of the current response went to the client yet, an error response
  * is queued. Always ends the connection. */
 void gh_http_backend_failed(struct gh_http_proxy *hp, int status, const char *why);
+
+/* Frees what a WebSocket upgrade allocated (at close). */
+void gh_http_proxy_release(struct gh_http_proxy *hp);
+
+/* WebSocket frames and messages each way, for the close audit entry;
+ * false when the connection never switched. */
+bool gh_http_ws_counts(const struct gh_http_proxy *hp, uint64_t *frames_in, uint64_t *frames_out,
+                       uint64_t *messages_in);
 
 /* The client took too long to send a complete head (408). */
 void gh_http_head_timeout(struct gh_http_proxy *hp);
