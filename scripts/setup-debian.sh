@@ -41,7 +41,7 @@ fi
 pkgs=(build-essential meson ninja-build pkg-config libev-dev libinih-dev
       dpkg-dev ca-certificates openssl curl python3)
 if [ "$want_tests" = 1 ]; then
-  pkgs+=(libcmocka-dev python3-pytest python3-jsonschema clang libclang-rt-14-dev wrk cppcheck clang-tidy)
+  pkgs+=(libcmocka-dev python3-pytest python3-jsonschema clang libclang-rt-14-dev wrk cppcheck clang-tidy testssl.sh)
 fi
 if [ "$want_bench" = 1 ]; then
   pkgs+=(hitch haproxy stunnel4 nginx-light libssl-dev)

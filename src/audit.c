@@ -28,7 +28,7 @@
 #define WRITE_CHUNK (64u << 10)     /* chained bytes collected before a write(2) */
 #define LINE_OVERHEAD 256           /* {"v":1,"seq":N, + prev, chain_alg, chain, "}\n */
 #define WBUF_CAP (WRITE_CHUNK + GH_AUDIT_ENTRY_MAX + 2 * LINE_OVERHEAD)
-#define TAIL_SCAN (GH_AUDIT_ENTRY_MAX + LINE_OVERHEAD) /* read back to find the last entry */
+#define TAIL_SCAN (2 * (GH_AUDIT_ENTRY_MAX + LINE_OVERHEAD)) /* a partial line and the last whole entry */
 #define RETRY_INTERVAL 0.1          /* seconds between attempts on a failing disk */
 #define STDOUT_ATOMIC 4096          /* PIPE_BUF: stdout writes up to this stay whole */
 #define LINE_PREFIX "{\"v\":1,\"seq\":"

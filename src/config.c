@@ -467,13 +467,16 @@ static bool is_identity(const char *s, size_t len)
     return true;
 }
 
-/* host.example, or *.example as the whole left-most label */
+/* host.example, or *.example.tld as the whole left-most label (a
+ * wildcard over a single label, "*.internal", would never match: refused) */
 static bool is_dns_pattern(const char *s, size_t len)
 {
     size_t label = 0;
     if (len >= 2 && s[0] == '*' && s[1] == '.') {
         s += 2;
         len -= 2;
+        if (!memchr(s, '.', len))
+            return false;
     }
     if (len == 0 || len > 253 || s[0] == '.' || s[len - 1] == '.')
         return false;
@@ -544,23 +547,35 @@ static int check_list_items(struct parse_state *st, const char *key, const char 
     return rc;
 }
 
-/* Checks a list and stores it as "a,b,c", without the spaces. */
+/* Checks a list and stores it as "a,b,c": the spaces around items go,
+ * spaces inside an item (a CN "Billing Service") stay. */
 static void set_list(struct parse_state *st, const char *key, const char *value,
                      bool (*acceptable)(const char *item, size_t len), const char *rule,
-                     char out[GH_LIST_TEXT_MAX])
+                     char *out, size_t out_size)
 {
     size_t o = 0;
     if (check_list_items(st, key, value, acceptable, rule) < 0)
         return;
-    for (const char *p = value; *p; p++)
-        if (!is_space_char(*p)) {
-            if (o + 1 >= GH_LIST_TEXT_MAX) {
-                parse_error(st, key, "list longer than %d bytes", GH_LIST_TEXT_MAX - 1);
-                out[0] = '\0';
-                return;
-            }
-            out[o++] = *p;
+    for (const char *p = value;;) {
+        const char *end = p + strcspn(p, ",");
+        const char *a = p, *b = end;
+        while (a < b && is_space_char(*a))
+            a++;
+        while (b > a && is_space_char(b[-1]))
+            b--;
+        if (o + (size_t)(b - a) + 2 > out_size) {
+            parse_error(st, key, "list longer than %zu bytes", out_size - 1);
+            out[0] = '\0';
+            return;
         }
+        if (o)
+            out[o++] = ',';
+        memcpy(out + o, a, (size_t)(b - a));
+        o += (size_t)(b - a);
+        if (*end == '\0')
+            break;
+        p = end + 1;
+    }
     out[o] = '\0';
 }
 
@@ -975,7 +990,7 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
     case LK_CERTS:
         /* resolved once every [cert:NAME] section is known */
         set_list(st, name, value, is_section_name, "is not a [cert:NAME] name",
-                 st->cert_refs[l - st->cfg->listeners]);
+                 st->cert_refs[l - st->cfg->listeners], sizeof st->cert_refs[l - st->cfg->listeners]);
         l->certs_line = st->line;
         break;
     case LK_SNI_UNKNOWN:
@@ -995,9 +1010,10 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
             l->alpn[0] = '\0';
         else if (strlen(value) >= sizeof l->alpn)
             parse_error(st, name, "list longer than %zu bytes", sizeof l->alpn - 1);
-        else if (check_list_items(st, name, value, is_alpn_name,
-                                  "is not a protocol name (1..255 printable characters)") == 0)
-            snprintf(l->alpn, sizeof l->alpn, "%s", value);
+        else
+            set_list(st, name, value, is_alpn_name,
+                     "is not a protocol name (1..255 printable characters)", l->alpn,
+                     sizeof l->alpn);
         break;
     case LK_CLIENT_CA:
         if (set_path(st, name, value, l->client_ca) == 0)
@@ -1019,15 +1035,15 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
         break;
     case LK_CLIENT_ALLOW_CN:
         set_list(st, name, value, is_identity, "is empty or holds a control character",
-                 l->client_allow_cn);
+                 l->client_allow_cn, sizeof l->client_allow_cn);
         break;
     case LK_CLIENT_ALLOW_DNS:
         set_list(st, name, value, is_dns_pattern, "is not a DNS name (or *.name)",
-                 l->client_allow_dns);
+                 l->client_allow_dns, sizeof l->client_allow_dns);
         break;
     case LK_CLIENT_ALLOW_URI:
         set_list(st, name, value, is_uri, "is not a URI (scheme:rest, e.g. spiffe://...)",
-                 l->client_allow_uri);
+                 l->client_allow_uri, sizeof l->client_allow_uri);
         break;
     case LK_CLIENT_ALLOW_SHA256:
         set_fingerprints(st, name, value, l->client_allow_sha256);
@@ -1145,7 +1161,7 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
         break;
     case LK_WS_ORIGINS:
         set_list(st, name, value, is_identity, "is empty or holds a control character",
-                 l->ws_origins);
+                 l->ws_origins, sizeof l->ws_origins);
         break;
     case LK_WS_MAX_FRAME:
     case LK_WS_MAX_MESSAGE:
@@ -1180,7 +1196,8 @@ static void set_cert_key(struct parse_state *st, int key, const char *name, cons
             c->ocsp_line = st->line;
         break;
     case CK_NAMES:
-        set_list(st, name, value, is_dns_pattern, "is not a DNS name (or *.name)", c->names);
+        set_list(st, name, value, is_dns_pattern, "is not a DNS name (or *.name)",
+                 c->names, sizeof c->names);
         c->names_line = st->line;
         break;
     case CK_COUNT:
@@ -1690,13 +1707,13 @@ static void check_whole_file(struct parse_state *st)
         for (size_t r = 0; r < sizeof required / sizeof required[0]; r++) {
             if (l->mode == GH_MODE_REDIRECT && required[r] != LK_LISTEN)
                 continue;
-            if (!(st->listener_seen[i] & (1u << required[r])))
+            if (!(st->listener_seen[i] & LK_BIT(required[r])))
                 gh_config_error_add(st->errs, l->line, listener_key_names[required[r]],
                                     "required key is missing in [listener:%s]", l->name);
         }
         if (l->mode == GH_MODE_REDIRECT) {
             for (int k = 0; k < LK_COUNT; k++)
-                if ((TLS_AND_BACKEND_KEYS & (1u << k)) && (st->listener_seen[i] & (1u << k)))
+                if ((TLS_AND_BACKEND_KEYS & LK_BIT(k)) && (st->listener_seen[i] & LK_BIT(k)))
                     gh_config_error_add(st->errs, st->listener_key_line[i][k],
                                         listener_key_names[k],
                                         "not used by a plaintext redirect listener");
@@ -1716,7 +1733,7 @@ static void check_whole_file(struct parse_state *st)
         }
         if (l->mode == GH_MODE_TCP) {
             for (int k = 0; k < LK_COUNT; k++)
-                if ((HTTP_ONLY_KEYS & (1u << k)) && (st->listener_seen[i] & (1u << k)))
+                if ((HTTP_ONLY_KEYS & LK_BIT(k)) && (st->listener_seen[i] & LK_BIT(k)))
                     gh_config_error_add(st->errs, st->listener_key_line[i][k],
                                         listener_key_names[k], "only with mode = http");
         } else {

@@ -29,6 +29,8 @@
 
 static void conn_close(struct gh_conn *c, const char *reason);
 static void do_handshake(struct gh_conn *c);
+static void release_hello(struct gh_conn *c, bool always);
+static int send_proxy_header(struct gh_conn *c);
 
 /* Fills client_ip, client_port and peer_addr ("ip:port", "[ip6]:port"). */
 static void describe_peer(struct gh_conn *c)
@@ -400,7 +402,7 @@ static void conn_close(struct gh_conn *c, const char *reason)
     release_all(c, &c->to_client);
     release_all(c, &c->from_client);
     release_all(c, &c->from_backend);
-    release_all(c, &c->hello);
+    release_hello(c, true);
     if (c->http)
         gh_http_proxy_release(c->http);
     free(c->http);
@@ -420,6 +422,17 @@ void gh_conn_abort(struct gh_conn *c, const char *reason)
 
 static void enter_pumping(struct gh_conn *c)
 {
+    if (c->backend_fd >= 0 && cfg_of(c)->proxy_protocol != GH_PROXY_OUT_OFF &&
+        !c->proxy_header_sent) {
+        if (send_proxy_header(c) < 0) {
+            gh_log(GH_LOG_ERROR, "proxy_header_failed", " conn=%llu listener=%s error=%s",
+                   (unsigned long long)c->id, cfg_of(c)->name, strerror(errno));
+            audit_backend_error(c, "error", "the PROXY header could not be sent");
+            conn_close(c, "backend_error");
+            return;
+        }
+        c->proxy_header_sent = true;
+    }
     c->state = GH_CONN_PUMPING;
     c->backend_writable = c->backend_fd >= 0;
     /* The client's first bytes may already sit decrypted inside wolfSSL,
@@ -448,15 +461,15 @@ static void connect_failed(struct gh_conn *c, int err)
         conn_close(c, reason);
 }
 
-/* proxy_protocol = v1|v2: the header goes in front of everything else
- * for the backend (in http mode the first request is already framed). */
-static int queue_proxy_header(struct gh_conn *c)
+/* proxy_protocol = v1|v2: the header is the first thing the backend reads,
+ * written on its own the moment the connection is up (the socket's send
+ * buffer is empty then, so it goes in one piece). */
+static int send_proxy_header(struct gh_conn *c)
 {
     uint8_t hdr[GH_PROXY_V2_MAX_LEN];
     struct sockaddr_storage local;
     socklen_t local_len = sizeof local;
-    struct gh_buf *b = &c->to_backend;
-    uint32_t len, block = pool_of(c)->block_size;
+    ssize_t w;
     int n;
 
     if (getsockname(c->client_fd, (struct sockaddr *)&local, &local_len) < 0)
@@ -489,21 +502,12 @@ static int queue_proxy_header(struct gh_conn *c)
         n = gh_proxy_build_v2((const struct sockaddr *)&c->peer, (const struct sockaddr *)&local,
                               &ti, hdr, sizeof hdr);
     }
-    if (n <= 0 || gh_buf_acquire(pool_of(c), b) < 0)
+    if (n <= 0)
         return -1;
-    len = gh_buf_len(b);
-    if ((uint32_t)n + len > block)
-        return -1;
-    if (b->head >= (uint32_t)n) {
-        b->head -= (uint32_t)n;
-    } else {
-        memmove(b->data + n, b->data + b->head, len);
-        b->head = 0;
-        b->tail = (uint32_t)n + len;
-    }
-    memcpy(b->data + b->head, hdr, (size_t)n);
-    c->to_backend_ready += (uint32_t)n;
-    return 0;
+    do
+        w = send(c->backend_fd, hdr, (size_t)n, MSG_NOSIGNAL);
+    while (w < 0 && errno == EINTR);
+    return w == n ? 0 : -1;
 }
 
 static void start_backend_connect(struct gh_conn *c)
@@ -519,12 +523,6 @@ static void start_backend_connect(struct gh_conn *c)
     if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
         gh_log(GH_LOG_DEBUG, "sockopt_failed", " option=TCP_NODELAY error=%d", errno);
     c->backend_fd = fd;
-    if (cfg_of(c)->proxy_protocol != GH_PROXY_OUT_OFF && queue_proxy_header(c) < 0) {
-        gh_log(GH_LOG_ERROR, "proxy_header_failed", " conn=%llu listener=%s",
-               (unsigned long long)c->id, cfg_of(c)->name);
-        conn_close(c, "backend_error");
-        return;
-    }
     ev_io_init(&c->backend_io, on_backend_io, fd, 0);
     c->backend_io.data = c;
     arm_timer(c, cfg_of(c)->connect_timeout);
@@ -619,11 +617,69 @@ static void start_session(struct gh_conn *c, int cert)
     do_handshake(c);
 }
 
+/* A ClientHello may be larger than the listener's buffers (post-quantum
+ * key shares, many extensions): the hello then moves to a buffer of its
+ * own, sized for the largest hello plus a PROXY header, until the session
+ * has read it. */
+#define HELLO_BUF_MAX (GH_CLIENT_HELLO_MAX_BYTES + 536)
+
+static uint32_t hello_room(struct gh_conn *c)
+{
+    if (!c->hello_heap)
+        return gh_buf_make_room(pool_of(c), &c->hello);
+    if (c->hello.head > 0) {
+        memmove(c->hello.data, c->hello.data + c->hello.head, gh_buf_len(&c->hello));
+        c->hello.tail -= c->hello.head;
+        c->hello.head = 0;
+    }
+    return HELLO_BUF_MAX - c->hello.tail;
+}
+
+static int grow_hello(struct gh_conn *c)
+{
+    uint32_t len = gh_buf_len(&c->hello);
+    uint8_t *big = malloc(HELLO_BUF_MAX);
+    if (!big)
+        return -1;
+    memcpy(big, c->hello.data + c->hello.head, len);
+    release_all(c, &c->hello);
+    c->hello.data = big;
+    c->hello.head = 0;
+    c->hello.tail = len;
+    c->hello_heap = true;
+    return 0;
+}
+
+/* Gives the hello buffer back once the session has read all of it. */
+static void release_hello(struct gh_conn *c, bool always)
+{
+    if (!c->hello.data || (!always && !gh_buf_empty(&c->hello)))
+        return;
+    if (c->hello_heap) {
+        free(c->hello.data);
+        c->hello = (struct gh_buf){0};
+        c->hello_heap = false;
+    } else {
+        release_all(c, &c->hello);
+    }
+}
+
+/* A fatal alert written straight to the socket: there is no session yet. */
+static void send_alert(struct gh_conn *c, uint8_t description)
+{
+    const uint8_t alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, description};
+    ssize_t w = send(c->client_fd, alert, sizeof alert, MSG_NOSIGNAL);
+    (void)w; /* the connection closes either way */
+}
+
+#define ALERT_DECODE_ERROR 50
+#define ALERT_UNRECOGNIZED_NAME 112
+
 /* Reads until the ClientHello is complete (it may come in pieces), then
  * picks the certificate and starts the session on the same bytes. */
 static void read_hello(struct gh_conn *c)
 {
-    struct gh_client_hello hello;
+    static struct gh_client_hello hello; /* 17 KiB; one loop, one at a time */
     struct gh_tls_hello choice = {0};
     enum gh_hello_status st;
     uint32_t room;
@@ -643,11 +699,18 @@ static void read_hello(struct gh_conn *c)
         conn_close(c, "rejected");
         return;
     }
-    if (gh_buf_acquire(pool_of(c), &c->hello) < 0) {
+    if (!c->hello_heap && gh_buf_acquire(pool_of(c), &c->hello) < 0) {
         conn_close(c, "out_of_memory");
         return;
     }
-    room = gh_buf_make_room(pool_of(c), &c->hello);
+    room = hello_room(c);
+    if (room == 0 && !c->hello_heap) {
+        if (grow_hello(c) < 0) {
+            conn_close(c, "out_of_memory");
+            return;
+        }
+        room = hello_room(c);
+    }
     n = room ? recv(c->client_fd, c->hello.data + c->hello.tail, room, 0) : 0;
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
@@ -670,26 +733,25 @@ static void read_hello(struct gh_conn *c)
         return;
     }
     st = gh_client_hello_parse(c->hello.data + c->hello.head, gh_buf_len(&c->hello), &hello);
-    if (st == GH_HELLO_INCOMPLETE && room > (uint32_t)n)
+    if (st == GH_HELLO_INCOMPLETE)
         return; /* the rest is on its way; handshake_timeout bounds the wait */
-    if (st == GH_HELLO_DONE) {
-        choice.sni = hello.has_server_name ? (const char *)hello.server_name.p : NULL;
-        choice.sni_len = hello.has_server_name ? hello.server_name.len : 0;
-        choice.ecdsa_ok = gh_client_hello_accepts_ecdsa(&hello);
-        choice.rsa_ok = gh_client_hello_accepts_rsa(&hello);
-        cert = gh_tls_choose(tls_of(c), &choice);
-        if (cert < 0) {
-            /* fatal unrecognized_name (RFC 6066 3): no session to send it */
-            static const uint8_t alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70};
-            ssize_t w = send(c->client_fd, alert, sizeof alert, MSG_NOSIGNAL);
-            (void)w; /* the connection closes either way */
-            hello_failed(c, "unknown_sni", "no certificate for the name asked for", "tls_error");
-            return;
-        }
-    } else {
-        /* Not a ClientHello we understand (or larger than a buffer):
-         * wolfSSL answers it with the right alert. */
-        cert = gh_tls_choose(tls_of(c), NULL);
+    if (st != GH_HELLO_DONE) {
+        /* Not a ClientHello this proxy accepts (strictly per RFC 8446 and
+         * 6066): refused here, so a name the parser cannot read cannot slip
+         * past sni_unknown = refuse either. */
+        send_alert(c, ALERT_DECODE_ERROR);
+        hello_failed(c, "protocol_error", gh_client_hello_reason_name(hello.reason), "tls_error");
+        return;
+    }
+    choice.sni = hello.has_server_name ? (const char *)hello.server_name.p : NULL;
+    choice.sni_len = hello.has_server_name ? hello.server_name.len : 0;
+    choice.ecdsa_ok = gh_client_hello_accepts_ecdsa(&hello);
+    choice.rsa_ok = gh_client_hello_accepts_rsa(&hello);
+    cert = gh_tls_choose(tls_of(c), &choice);
+    if (cert < 0) {
+        send_alert(c, ALERT_UNRECOGNIZED_NAME); /* RFC 6066 3 */
+        hello_failed(c, "unknown_sni", "no certificate for the name asked for", "tls_error");
+        return;
     }
     start_session(c, cert);
 }
@@ -702,7 +764,7 @@ static void do_handshake(struct gh_conn *c)
     switch (gh_tls_handshake(c->tls)) {
     case GH_TLS_OK:
         c->tls_read_wants_write = false;
-        gh_buf_release_if_empty(pool_of(c), &c->hello);
+        release_hello(c, false);
         if (c->http)
             c->http->peer = gh_tls_session_peer(c->tls);
         if (gh_log_enabled(GH_LOG_DEBUG) || gh_audit_on()) {

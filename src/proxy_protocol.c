@@ -775,9 +775,25 @@ static struct endpoint endpoint_of(const struct sockaddr *sa)
     return e;
 }
 
-/* The family both endpoints share, or AF_UNSPEC. */
-static sa_family_t pair_family(const struct endpoint *s, const struct endpoint *d)
+/* An IPv4 endpoint as ::ffff:a.b.c.d. */
+static void widen_to_v6(struct endpoint *e)
 {
+    memmove(e->addr + 12, e->addr, 4);
+    memset(e->addr, 0, 10);
+    e->addr[10] = 0xff;
+    e->addr[11] = 0xff;
+    e->fam = AF_INET6;
+}
+
+/* The family both endpoints share, or AF_UNSPEC. An IPv6 client behind an
+ * IPv4 listener (a balancer's PROXY header said so) keeps its address: the
+ * IPv4 side is written as IPv4-mapped IPv6, as HAProxy does. */
+static sa_family_t pair_family(struct endpoint *s, struct endpoint *d)
+{
+    if (s->fam == AF_INET6 && d->fam == AF_INET)
+        widen_to_v6(d);
+    else if (s->fam == AF_INET && d->fam == AF_INET6)
+        widen_to_v6(s);
     return s->fam == d->fam ? s->fam : AF_UNSPEC;
 }
 
@@ -833,7 +849,7 @@ static bool too_long(struct gh_proxy_str s, size_t max)
     return s.len > max || (s.len && !s.p);
 }
 
-static int plan_v2(const struct endpoint *s, const struct endpoint *d,
+static int plan_v2(struct endpoint *s, struct endpoint *d,
                    const struct gh_proxy_tls_info *tls, struct v2_plan *pl)
 {
     memset(pl, 0, sizeof *pl);

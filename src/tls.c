@@ -255,7 +255,12 @@ const char *gh_tls_failure_kind(struct gh_tls_session *s)
     case NO_PEER_CERT:
     case ASN_NO_SIGNER_E:
     case ASN_AFTER_DATE_E:
+    case ASN_BEFORE_DATE_E:
     case ASN_SIG_CONFIRM_E:
+    case CRL_CERT_REVOKED:
+    case CRL_MISSING:
+    case CRL_CERT_DATE_ERR:
+    case OCSP_CERT_REVOKED:
         return "verify_failed";
     default:
         return "protocol_error";

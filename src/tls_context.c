@@ -227,7 +227,7 @@ out:
 
 /* Everything but the certificate, the same for each of a listener's contexts. */
 static void configure(WOLFSSL_CTX *ctx, WOLFSSL_CTX *scratch, const struct gh_listener_config *l,
-                      bool first, struct gh_config_errors *errs)
+                      struct gh_ticket_scope *tickets, bool first, struct gh_config_errors *errs)
 {
     char suites[2 * GH_CIPHERS_MAX + 2];
     int groups[GH_GROUPS_MAX];
@@ -261,8 +261,8 @@ static void configure(WOLFSSL_CTX *ctx, WOLFSSL_CTX *scratch, const struct gh_li
         groups[i] = group_id(l->groups[i]);
     if (wolfSSL_CTX_set_groups(ctx, groups, (int)l->n_groups) != WOLFSSL_SUCCESS && first)
         gh_config_error_add(errs, l->line, "groups", "the linked wolfSSL rejects the group list");
-    if (gh_tickets_install(ctx) < 0 && first)
-        gh_config_error_add(errs, l->line, "", "cannot install the session ticket callback");
+    if ((tickets ? gh_tickets_install(ctx, tickets) : gh_tickets_disable(ctx)) < 0 && first)
+        gh_config_error_add(errs, l->line, "", "cannot set up session resumption");
 
     if (l->client_verify == GH_VERIFY_OFF) {
         wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
@@ -432,7 +432,7 @@ static void load_cert(struct gh_tls_context *tc, WOLFSSL_CTX *scratch, const cha
     }
     tc->n_certs++; /* freed with the context from here on */
     snprintf(c->label, sizeof c->label, "%s", label);
-    configure(c->ctx, scratch, tc->cfg, tc->n_certs == 1, errs);
+    configure(c->ctx, scratch, tc->cfg, tc->tickets, tc->n_certs == 1, errs);
     if (file_readable(cert, cert_line, "cert", errs)) {
         rc = wolfSSL_CTX_use_certificate_chain_file(c->ctx, cert);
         if (rc != WOLFSSL_SUCCESS)
@@ -481,6 +481,10 @@ struct gh_tls_context *gh_tls_context_new(const struct gh_config *cfg,
     tc->cfg = l;
     snprintf(tc->alpn, sizeof tc->alpn, "%s", l->alpn);
     tc->verify_clients = l->client_verify != GH_VERIFY_OFF;
+    if (!tc->verify_clients && !(tc->tickets = gh_tickets_scope_new(l->name))) {
+        gh_config_error_add(errs, l->line, "", "out of memory");
+        goto fail;
+    }
     load_cert(tc, scratch, "default", l->cert, l->cert_line, l->key, l->key_line, NULL, l->ocsp,
               l->ocsp_line, errs);
     for (size_t i = 0; i < l->n_certs; i++) {
@@ -509,6 +513,7 @@ void gh_tls_context_free(struct gh_tls_context *tc)
         wolfSSL_CTX_free(tc->certs[i].ctx);
         free(tc->certs[i].ocsp_der);
     }
+    gh_tickets_scope_free(tc->tickets);
     free(tc);
 }
 
@@ -611,7 +616,7 @@ int gh_tls_verify_client(int preverify, WOLFSSL_X509_STORE_CTX *store)
     if (store->error_depth != 0 || !preverify)
         return preverify;
     if (store->totalCerts < 1 || !store->certs)
-        return 0;
+        return preverify; /* no certificate: wolfSSL applies client_verify */
     l = s->tc->cfg;
     ci = calloc(1, sizeof *ci);
     if (!s->peer)

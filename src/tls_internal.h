@@ -40,6 +40,7 @@ struct gh_tls_context {
     size_t n_certs;
     char alpn[GH_ALPN_TEXT_MAX]; /* wolfSSL_UseALPN's comma list, "" = none */
     bool verify_clients;
+    struct gh_ticket_scope *tickets; /* NULL on listeners that verify clients */
 };
 
 /* Our own receive callback stands between wolfSSL and the socket so that a

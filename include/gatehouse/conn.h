@@ -58,6 +58,8 @@ struct gh_conn {
     ev_tstamp rate_stamp;        /* when rate_tokens was last topped up */
     struct gh_buf hello;         /* HELLO: bytes read before the TLS session; wolfSSL replays them */
     bool proxy_header_done;      /* accept_proxy: the balancer's header was taken */
+    bool proxy_header_sent;      /* proxy_protocol: ours went to the backend */
+    bool hello_heap;             /* hello outgrew the pool's block: malloc'd, HELLO_BUF_MAX */
     int cert_index;              /* which of the listener's certificates was served */
 
     /* mode = http: bytes are read into from_*, and the HTTP framer moves

@@ -24,9 +24,22 @@
 /* Reads key_file ("" = random secret). Returns 0, or -1 with a reason. */
 int gh_tickets_init(const char *key_file, double rotation, char *why, size_t why_len);
 
+/* Tickets of one listener: its keys are derived with its id too, so a
+ * ticket is only good where it was issued. */
+#define GH_TICKET_SCOPE_MAX 64
+struct gh_ticket_scope;
+struct gh_ticket_scope *gh_tickets_scope_new(const char *id);
+void gh_tickets_scope_free(struct gh_ticket_scope *scope);
+
 /* Installs the ticket callback and lifetime hint on a wolfSSL context
  * (a WOLFSSL_CTX *, untyped so this header needs no wolfSSL headers). */
-int gh_tickets_install(void *wolfssl_ctx);
+int gh_tickets_install(void *wolfssl_ctx, struct gh_ticket_scope *scope);
+
+/* No resumption at all on this context: no tickets (TLS 1.2 or 1.3) and no
+ * session cache. For listeners that check client certificates: a resumed
+ * session skips the certificate, and wolfSSL (without OPENSSL_EXTRA) does
+ * not give the verified identity back on resumption. */
+int gh_tickets_disable(void *wolfssl_ctx);
 
 /* Tickets issued and accepted by this process, for the shutdown log. */
 struct gh_ticket_stats {

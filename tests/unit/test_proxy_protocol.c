@@ -1315,9 +1315,12 @@ static void test_build_v1(void **state)
           "PROXY TCP4 192.0.2.1 10.0.0.1 5 443\r\n" },
         { __LINE__, "::ffff:192.0.2.1", 5, "10.0.0.1", 443,
           "PROXY TCP4 192.0.2.1 10.0.0.1 5 443\r\n" },
-        /* families differ */
-        { __LINE__, "192.0.2.1", 5, "2001:db8::2", 443, "PROXY UNKNOWN\r\n" },
-        { __LINE__, "2001:db8::2", 5, "::ffff:10.0.0.1", 443, "PROXY UNKNOWN\r\n" },
+        /* families differ: the IPv4 side goes IPv4-mapped, the client's
+         * address survives */
+        { __LINE__, "192.0.2.1", 5, "2001:db8::2", 443,
+          "PROXY TCP6 ::ffff:192.0.2.1 2001:db8::2 5 443\r\n" },
+        { __LINE__, "2001:db8::2", 5, "::ffff:10.0.0.1", 443,
+          "PROXY TCP6 2001:db8::2 ::ffff:10.0.0.1 5 443\r\n" },
     };
     uint8_t out[GH_PROXY_V1_MAX_LEN];
     for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
@@ -1332,10 +1335,15 @@ static void test_build_v1(void **state)
         /* round trip */
         CHECK(parse_exact(out, (size_t)n, NULL, &h) == n, "parses back");
         if (h.kind == GH_PROXY_KIND_ADDRESSES) {
-            char a[INET6_ADDRSTRLEN];
+            char a[INET6_ADDRSTRLEN], mapped[INET6_ADDRSTRLEN + 8];
             const char *sv = rows[i].src;
-            if (strncmp(sv, "::ffff:", 7) == 0)
+            if (h.src.ss_family == AF_INET6 && !strchr(sv, ':')) {
+                /* an IPv4 client beside an IPv6 destination: sent mapped */
+                snprintf(mapped, sizeof mapped, "::ffff:%s", sv);
+                sv = mapped;
+            } else if (h.src.ss_family == AF_INET && strncmp(sv, "::ffff:", 7) == 0) {
                 sv += 7;
+            }
             CHECK(strcmp(addr_text(&h.src, a, sizeof a), sv) == 0 &&
                       port_of(&h.src) == rows[i].sport && port_of(&h.dst) == rows[i].dport,
                   "round trip %s", a);
@@ -1546,9 +1554,9 @@ static void test_build_v2(void **state)
     row_line = __LINE__;
     CHECK(n == 28 && out[13] == 0x11 && parse_exact(out, 28, NULL, &h) == 28 &&
               h.src.ss_family == AF_INET && port_of(&h.src) == 7, "mapped");
-    /* families differ -> UNSPEC, no addresses */
+    /* families differ -> TCP6 with the IPv4 side IPv4-mapped */
     n = gh_proxy_build_v2(SA(s4), SA(d6), NULL, out, sizeof out);
-    CHECK(n == 16 && out[13] == 0x00 && out[14] == 0 && out[15] == 0, "UNSPEC");
+    CHECK(n == 16 + 36 && out[13] == 0x21 && out[14] == 0 && out[15] == 36, "mixed -> TCP6");
 
     /* the worst case is GH_PROXY_V2_MAX_LEN */
     static char sni[GH_PROXY_SNI_MAX + 1], alpn[GH_PROXY_ALPN_MAX + 1],
