@@ -432,6 +432,39 @@ static int check_list(struct parse_state *st, const char *key, const char *value
     return bad;
 }
 
+/* One word out of a fixed set: stores its value, or records an error that
+ * lists the words. */
+struct choice {
+    const char *word;
+    int value;
+};
+
+static int choose(struct parse_state *st, const char *key, const char *value,
+                  const struct choice *c, int *out)
+{
+    char words[160] = "";
+    size_t n = 0;
+    for (size_t i = 0; c[i].word; i++) {
+        if (strcmp(value, c[i].word) == 0) {
+            *out = c[i].value;
+            return 0;
+        }
+        n += (size_t)snprintf(words + n, n < sizeof words ? sizeof words - n : 0, "%s%s",
+                              i == 0 ? "" : c[i + 1].word ? ", " : " or ", c[i].word);
+    }
+    parse_error(st, key, "'%s' is not %s", value, words);
+    return -1;
+}
+
+/* In a set_*_key function: CHOOSE(field, {"word", value}, ...). */
+#define CHOOSE(target, ...)                                                    \
+    do {                                                                       \
+        static const struct choice choices_[] = {__VA_ARGS__, {NULL, 0}};      \
+        int chosen_;                                                           \
+        if (choose(st, name, value, choices_, &chosen_) == 0)                  \
+            (target) = chosen_;                                                \
+    } while (0)
+
 /* ---- comma-separated lists (certs, alpn, client_allow_*, proxy_trusted) */
 
 static bool is_section_name(const char *s, size_t len)
@@ -856,14 +889,8 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
             parse_error(st, name, "%s", why);
         break;
     case LK_MODE:
-        if (strcmp(value, "tcp") == 0)
-            l->mode = GH_MODE_TCP;
-        else if (strcmp(value, "http") == 0)
-            l->mode = GH_MODE_HTTP;
-        else if (strcmp(value, "redirect") == 0)
-            l->mode = GH_MODE_REDIRECT;
-        else
-            parse_error(st, name, "unknown mode '%s' (tcp, http, redirect)", value);
+        CHOOSE(l->mode, {"tcp", GH_MODE_TCP}, {"http", GH_MODE_HTTP},
+                {"redirect", GH_MODE_REDIRECT});
         break;
     case LK_CERT:
         if (set_path(st, name, value, l->cert) == 0)
@@ -874,13 +901,7 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
             l->key_line = st->line;
         break;
     case LK_TLS_MIN_VERSION:
-        if (strcmp(value, "1.2") == 0)
-            l->tls_min_version = 12;
-        else if (strcmp(value, "1.3") == 0)
-            l->tls_min_version = 13;
-        else
-            parse_error(st, name, "'%s' is not a TLS version gatehouse accepts (1.2 or 1.3)",
-                        value);
+        CHOOSE(l->tls_min_version, {"1.2", 12}, {"1.3", 13});
         break;
     case LK_CIPHERS:
         if (strlen(value) >= sizeof l->ciphers)
@@ -929,12 +950,7 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
             l->backlog = (int)u;
         break;
     case LK_VALIDATION:
-        if (strcmp(value, "enforce") == 0)
-            l->report_only = false;
-        else if (strcmp(value, "report") == 0)
-            l->report_only = true;
-        else
-            parse_error(st, name, "'%s' is not enforce or report", value);
+        CHOOSE(l->report_only, {"enforce", false}, {"report", true});
         break;
     case LK_LOG_RULES:
         set_log_rules(st, name, value, l);
@@ -968,12 +984,7 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
         (void)set_duration(st, name, value, 0, 3600, &l->header_timeout);
         break;
     case LK_FORWARDED_FOR:
-        if (strcmp(value, "replace") == 0)
-            l->xff_append = false;
-        else if (strcmp(value, "append") == 0)
-            l->xff_append = true;
-        else
-            parse_error(st, name, "'%s' is not replace or append", value);
+        CHOOSE(l->xff_append, {"replace", false}, {"append", true});
         break;
     case LK_HSTS:
         if (strlen(value) >= sizeof l->hsts)
@@ -994,12 +1005,7 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
         l->certs_line = st->line;
         break;
     case LK_SNI_UNKNOWN:
-        if (strcmp(value, "default") == 0)
-            l->sni_unknown = GH_SNI_DEFAULT;
-        else if (strcmp(value, "refuse") == 0)
-            l->sni_unknown = GH_SNI_REFUSE;
-        else
-            parse_error(st, name, "'%s' is not default or refuse", value);
+        CHOOSE(l->sni_unknown, {"default", GH_SNI_DEFAULT}, {"refuse", GH_SNI_REFUSE});
         break;
     case LK_OCSP:
         if (set_path(st, name, value, l->ocsp) == 0)
@@ -1024,14 +1030,8 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
             l->crl_line = st->line;
         break;
     case LK_CLIENT_VERIFY:
-        if (strcmp(value, "off") == 0)
-            l->client_verify = GH_VERIFY_OFF;
-        else if (strcmp(value, "optional") == 0)
-            l->client_verify = GH_VERIFY_OPTIONAL;
-        else if (strcmp(value, "required") == 0)
-            l->client_verify = GH_VERIFY_REQUIRED;
-        else
-            parse_error(st, name, "'%s' is not off, optional or required", value);
+        CHOOSE(l->client_verify, {"off", GH_VERIFY_OFF}, {"optional", GH_VERIFY_OPTIONAL},
+                {"required", GH_VERIFY_REQUIRED});
         break;
     case LK_CLIENT_ALLOW_CN:
         set_list(st, name, value, is_identity, "is empty or holds a control character",
@@ -1049,57 +1049,26 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
         set_fingerprints(st, name, value, l->client_allow_sha256);
         break;
     case LK_PROXY_PROTOCOL:
-        if (strcmp(value, "off") == 0)
-            l->proxy_protocol = GH_PROXY_OUT_OFF;
-        else if (strcmp(value, "v1") == 0)
-            l->proxy_protocol = GH_PROXY_OUT_V1;
-        else if (strcmp(value, "v2") == 0)
-            l->proxy_protocol = GH_PROXY_OUT_V2;
-        else
-            parse_error(st, name, "'%s' is not off, v1 or v2", value);
+        CHOOSE(l->proxy_protocol, {"off", GH_PROXY_OUT_OFF}, {"v1", GH_PROXY_OUT_V1},
+                {"v2", GH_PROXY_OUT_V2});
         break;
     case LK_ACCEPT_PROXY:
-        if (strcmp(value, "off") == 0)
-            l->accept_proxy = GH_PROXY_IN_OFF;
-        else if (strcmp(value, "v1") == 0)
-            l->accept_proxy = GH_PROXY_IN_V1;
-        else if (strcmp(value, "v2") == 0)
-            l->accept_proxy = GH_PROXY_IN_V2;
-        else if (strcmp(value, "any") == 0)
-            l->accept_proxy = GH_PROXY_IN_ANY;
-        else
-            parse_error(st, name, "'%s' is not off, v1, v2 or any", value);
+        CHOOSE(l->accept_proxy, {"off", GH_PROXY_IN_OFF}, {"v1", GH_PROXY_IN_V1},
+                {"v2", GH_PROXY_IN_V2}, {"any", GH_PROXY_IN_ANY});
         break;
     case LK_PROXY_TRUSTED:
         set_trusted(st, name, value, l);
         break;
     case LK_FRAMING:
-        if (strcmp(value, "raw") == 0)
-            l->framing = GH_FRAMING_RAW;
-        else if (strcmp(value, "line") == 0)
-            l->framing = GH_FRAMING_LINE;
-        else if (strcmp(value, "length") == 0)
-            l->framing = GH_FRAMING_LENGTH;
-        else
-            parse_error(st, name, "'%s' is not raw, line or length", value);
+        CHOOSE(l->framing, {"raw", GH_FRAMING_RAW}, {"line", GH_FRAMING_LINE},
+                {"length", GH_FRAMING_LENGTH});
         break;
     case LK_LINE_ENDING:
-        if (strcmp(value, "lf") == 0)
-            l->line_ending = GH_LINE_ENDING_LF;
-        else if (strcmp(value, "crlf") == 0)
-            l->line_ending = GH_LINE_ENDING_CRLF;
-        else
-            parse_error(st, name, "'%s' is not lf or crlf", value);
+        CHOOSE(l->line_ending, {"lf", GH_LINE_ENDING_LF}, {"crlf", GH_LINE_ENDING_CRLF});
         break;
     case LK_LINE_CHARSET:
-        if (strcmp(value, "any") == 0)
-            l->line_charset = GH_LINE_CHARS_ANY;
-        else if (strcmp(value, "printable-ascii") == 0)
-            l->line_charset = GH_LINE_CHARS_PRINTABLE;
-        else if (strcmp(value, "utf8") == 0)
-            l->line_charset = GH_LINE_CHARS_UTF8;
-        else
-            parse_error(st, name, "'%s' is not any, printable-ascii or utf8", value);
+        CHOOSE(l->line_charset, {"any", GH_LINE_CHARS_ANY},
+                {"printable-ascii", GH_LINE_CHARS_PRINTABLE}, {"utf8", GH_LINE_CHARS_UTF8});
         break;
     case LK_MAX_LINE:
         if (gh_parse_size(value, &u, why) < 0)
@@ -1110,26 +1079,14 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
             l->max_line = (uint32_t)u;
         break;
     case LK_LENGTH_PREFIX:
-        if (strcmp(value, "1") == 0 || strcmp(value, "2") == 0 || strcmp(value, "4") == 0)
-            l->length_prefix = (unsigned)(value[0] - '0');
-        else
-            parse_error(st, name, "'%s' is not 1, 2 or 4 (bytes)", value);
+        CHOOSE(l->length_prefix, {"1", 1}, {"2", 2}, {"4", 4});
         break;
     case LK_LENGTH_ENDIAN:
-        if (strcmp(value, "big") == 0)
-            l->length_little_endian = false;
-        else if (strcmp(value, "little") == 0)
-            l->length_little_endian = true;
-        else
-            parse_error(st, name, "'%s' is not big or little", value);
+        CHOOSE(l->length_little_endian, {"big", false}, {"little", true});
         break;
     case LK_LENGTH_INCLUDES_PREFIX:
-        if (strcmp(value, "on") == 0 || strcmp(value, "yes") == 0)
-            l->length_includes_prefix = true;
-        else if (strcmp(value, "off") == 0 || strcmp(value, "no") == 0)
-            l->length_includes_prefix = false;
-        else
-            parse_error(st, name, "'%s' is not on or off", value);
+        CHOOSE(l->length_includes_prefix, {"on", true}, {"yes", true}, {"off", false},
+                {"no", false});
         break;
     case LK_MAX_FRAME:
         if (gh_parse_size(value, &u, why) < 0)
@@ -1152,12 +1109,7 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
             l->rate_limit = u;
         break;
     case LK_WEBSOCKET:
-        if (strcmp(value, "on") == 0)
-            l->websocket = true;
-        else if (strcmp(value, "off") == 0)
-            l->websocket = false;
-        else
-            parse_error(st, name, "'%s' is not on or off", value);
+        CHOOSE(l->websocket, {"on", true}, {"off", false});
         break;
     case LK_WS_ORIGINS:
         set_list(st, name, value, is_identity, "is empty or holds a control character",
@@ -1220,16 +1172,8 @@ static void set_global_key(struct parse_state *st, int key, const char *name, co
         (void)set_duration(st, name, value, -1, 3600, &g->shutdown_grace);
         break;
     case GK_LOG_LEVEL:
-        if (strcmp(value, "debug") == 0)
-            g->log_level = GH_LOG_DEBUG;
-        else if (strcmp(value, "info") == 0)
-            g->log_level = GH_LOG_INFO;
-        else if (strcmp(value, "warn") == 0)
-            g->log_level = GH_LOG_WARN;
-        else if (strcmp(value, "error") == 0)
-            g->log_level = GH_LOG_ERROR;
-        else
-            parse_error(st, name, "unknown level '%s' (debug, info, warn, error)", value);
+        CHOOSE(g->log_level, {"debug", GH_LOG_DEBUG}, {"info", GH_LOG_INFO}, {"warn", GH_LOG_WARN},
+                {"error", GH_LOG_ERROR});
         break;
     case GK_AUDIT_FILE:
         if (strcmp(value, "-") == 0)
@@ -1243,14 +1187,8 @@ static void set_global_key(struct parse_state *st, int key, const char *name, co
             g->audit_key_file_line = st->line;
         break;
     case GK_AUDIT_FSYNC:
-        if (strcmp(value, "never") == 0)
-            g->audit_fsync = GH_AUDIT_FSYNC_NEVER;
-        else if (strcmp(value, "interval") == 0)
-            g->audit_fsync = GH_AUDIT_FSYNC_INTERVAL;
-        else if (strcmp(value, "always") == 0)
-            g->audit_fsync = GH_AUDIT_FSYNC_ALWAYS;
-        else
-            parse_error(st, name, "'%s' is not never, interval or always", value);
+        CHOOSE(g->audit_fsync, {"never", GH_AUDIT_FSYNC_NEVER},
+                {"interval", GH_AUDIT_FSYNC_INTERVAL}, {"always", GH_AUDIT_FSYNC_ALWAYS});
         break;
     case GK_AUDIT_FSYNC_INTERVAL:
         (void)set_duration(st, name, value, 0, 3600, &g->audit_fsync_interval);
@@ -1355,15 +1293,28 @@ static int on_key(void *user, const char *section, const char *name, const char 
 
 /* ---- the line reader ------------------------------------------------- */
 
-static bool valid_listener_name(const char *s, size_t len)
+/* NAME of a [listener:NAME] or [cert:NAME] header: well formed, not taken
+ * by one of the count sections before it (names is the first one's name,
+ * stride the size of a section), and not one too many. */
+static bool section_name_ok(struct parse_state *st, const char *label, const char *kind,
+                            const char *name, size_t len, const char *names, size_t stride,
+                            size_t count, size_t max)
 {
-    if (len == 0 || len > GH_NAME_MAX)
+    if (!is_section_name(name, len)) {
+        parse_error(st, label, "%s name must be 1..%d characters of A-Z a-z 0-9 _ . -", kind,
+                    GH_NAME_MAX);
         return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-'))
+    }
+    for (size_t i = 0; i < count; i++) {
+        const char *other = names + i * stride;
+        if (strlen(other) == len && memcmp(other, name, len) == 0) {
+            parse_error(st, label, "duplicate section");
             return false;
+        }
+    }
+    if (count == max) {
+        parse_error(st, label, "more than %zu %s sections", max, kind);
+        return false;
     }
     return true;
 }
@@ -1390,22 +1341,9 @@ static void begin_section(struct parse_state *st, const char *name, size_t len)
     if (len > 9 && memcmp(name, "listener:", 9) == 0) {
         const char *lname = name + 9;
         size_t llen = len - 9;
-        if (!valid_listener_name(lname, llen)) {
-            parse_error(st, label, "listener name must be 1..%d characters of A-Z a-z 0-9 _ . -",
-                        GH_NAME_MAX);
+        if (!section_name_ok(st, label, "listener", lname, llen, st->cfg->listeners[0].name,
+                             sizeof st->cfg->listeners[0], st->cfg->n_listeners, GH_MAX_LISTENERS))
             return;
-        }
-        for (size_t i = 0; i < st->cfg->n_listeners; i++) {
-            if (strlen(st->cfg->listeners[i].name) == llen &&
-                memcmp(st->cfg->listeners[i].name, lname, llen) == 0) {
-                parse_error(st, label, "duplicate section");
-                return;
-            }
-        }
-        if (st->cfg->n_listeners == GH_MAX_LISTENERS) {
-            parse_error(st, label, "more than %d listeners", GH_MAX_LISTENERS);
-            return;
-        }
         struct gh_listener_config *l = &st->cfg->listeners[st->cfg->n_listeners];
         listener_defaults(l);
         memcpy(l->name, lname, llen);
@@ -1420,22 +1358,9 @@ static void begin_section(struct parse_state *st, const char *name, size_t len)
     if (len > 5 && memcmp(name, "cert:", 5) == 0) {
         const char *cname = name + 5;
         size_t clen = len - 5;
-        if (!valid_listener_name(cname, clen)) {
-            parse_error(st, label, "certificate name must be 1..%d characters of A-Z a-z 0-9 _ . -",
-                        GH_NAME_MAX);
+        if (!section_name_ok(st, label, "[cert:NAME]", cname, clen, st->cfg->certs[0].name,
+                             sizeof st->cfg->certs[0], st->cfg->n_certs, GH_MAX_CERTS))
             return;
-        }
-        for (size_t i = 0; i < st->cfg->n_certs; i++) {
-            if (strlen(st->cfg->certs[i].name) == clen &&
-                memcmp(st->cfg->certs[i].name, cname, clen) == 0) {
-                parse_error(st, label, "duplicate section");
-                return;
-            }
-        }
-        if (st->cfg->n_certs == GH_MAX_CERTS) {
-            parse_error(st, label, "more than %d [cert:NAME] sections", GH_MAX_CERTS);
-            return;
-        }
         struct gh_cert_config *c = &st->cfg->certs[st->cfg->n_certs++];
         memset(c, 0, sizeof *c);
         memcpy(c->name, cname, clen);
