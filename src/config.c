@@ -794,17 +794,30 @@ static void global_defaults(struct gh_global_config *g)
     g->ticket_rotation = 12 * 3600.0;
 }
 
-static void set_size_field(struct parse_state *st, const char *key, const char *value,
-                           uint64_t min, uint64_t max, size_t *out)
+/* A size within [min, max]. Returns 0, or -1 with the error recorded. */
+static int get_size(struct parse_state *st, const char *key, const char *value, uint64_t min,
+                    uint64_t max, uint64_t *out)
 {
     char why[GH_ERROR_TEXT_MAX];
     uint64_t v;
-    if (gh_parse_size(value, &v, why) < 0)
+    if (gh_parse_size(value, &v, why) < 0) {
         parse_error(st, key, "%s", why);
-    else if (v < min || v > max)
+        return -1;
+    }
+    if (v < min || v > max) {
         parse_error(st, key, "'%s' is out of range (%llu .. %llu)", value,
                     (unsigned long long)min, (unsigned long long)max);
-    else
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static void set_size_field(struct parse_state *st, const char *key, const char *value,
+                           uint64_t min, uint64_t max, size_t *out)
+{
+    uint64_t v;
+    if (get_size(st, key, value, min, max, &v) == 0)
         *out = (size_t)v;
 }
 
@@ -1071,11 +1084,7 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
                 {"printable-ascii", GH_LINE_CHARS_PRINTABLE}, {"utf8", GH_LINE_CHARS_UTF8});
         break;
     case LK_MAX_LINE:
-        if (gh_parse_size(value, &u, why) < 0)
-            parse_error(st, name, "%s", why);
-        else if (u < 2 || u > (1u << 20))
-            parse_error(st, name, "'%s' is out of range (2 .. 1m)", value);
-        else
+        if (get_size(st, name, value, 2, 1u << 20, &u) == 0)
             l->max_line = (uint32_t)u;
         break;
     case LK_LENGTH_PREFIX:
@@ -1089,24 +1098,13 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
                 {"no", false});
         break;
     case LK_MAX_FRAME:
-        if (gh_parse_size(value, &u, why) < 0)
-            parse_error(st, name, "%s", why);
-        else if (u < 1 || u > UINT32_MAX)
-            parse_error(st, name, "'%s' is out of range (1 .. 4g-1)", value);
-        else
-            l->max_frame = u;
+        (void)get_size(st, name, value, 1, UINT32_MAX, &l->max_frame);
         break;
     case LK_MAX_BYTES:
-        if (gh_parse_size(value, &u, why) < 0)
-            parse_error(st, name, "%s", why);
-        else
-            l->max_bytes = u;
+        (void)get_size(st, name, value, 0, UINT64_MAX, &l->max_bytes);
         break;
-    case LK_RATE_LIMIT:
-        if (gh_parse_size(value, &u, why) < 0)
-            parse_error(st, name, "%s (bytes per second)", why);
-        else
-            l->rate_limit = u;
+    case LK_RATE_LIMIT: /* bytes per second */
+        (void)get_size(st, name, value, 0, UINT64_MAX, &l->rate_limit);
         break;
     case LK_WEBSOCKET:
         CHOOSE(l->websocket, {"on", true}, {"off", false});
@@ -1115,16 +1113,11 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
         set_list(st, name, value, is_identity, "is empty or holds a control character",
                  l->ws_origins, sizeof l->ws_origins);
         break;
-    case LK_WS_MAX_FRAME:
+    case LK_WS_MAX_FRAME: /* at least a control frame's 125 bytes */
+        (void)get_size(st, name, value, 125, UINT64_MAX, &l->ws_max_frame);
+        break;
     case LK_WS_MAX_MESSAGE:
-        if (gh_parse_size(value, &u, why) < 0)
-            parse_error(st, name, "%s", why);
-        else if (u < 125)
-            parse_error(st, name, "'%s' is below 125 (a control frame's payload)", value);
-        else if (key == LK_WS_MAX_FRAME)
-            l->ws_max_frame = u;
-        else
-            l->ws_max_message = u;
+        (void)get_size(st, name, value, 125, UINT64_MAX, &l->ws_max_message);
         break;
     case LK_COUNT:
         break;
