@@ -37,9 +37,10 @@
  *    and two uppercase hex digits per UTF-8 byte. So the string is valid
  *    UTF-8 without control characters, fit for a JSON string or (after any
  *    non-ASCII policy of the caller) a header value.
- *  - at most GH_CERT_INFO_NAME_MAX bytes: a longer name is cut at the last
- *    whole character or escape that fits (never inside a "\XX" or a UTF-8
- *    sequence) and *_truncated is set.
+ *  - at most GH_CERT_INFO_NAME_MAX bytes: a longer name is cut after the
+ *    last whole unit that fits (a character, an escape, or a separator with
+ *    the next type and '='; never inside a "\XX" or a UTF-8 sequence) and
+ *    *_truncated is set. The text is then a prefix of the whole name.
  *
  * Serial: the two's-complement content octets of the DER INTEGER, two
  * lowercase hex digits per octet, minus the one 00 octet DER puts in front
@@ -100,8 +101,8 @@ struct gh_cert_info {
     char uri[GH_CERT_INFO_URI_MAX][GH_CERT_INFO_URI_LEN + 1];
     size_t n_uri;
     size_t uri_dropped;
-    /* Other SAN types (IP addresses, email, directory names...) are not
-     * reported. */
+    /* Other SAN types (email, directory names, IP addresses: wolfCrypt
+     * drops those without WOLFSSL_IP_ALT_NAME) are not reported. */
     enum gh_cert_key_type key_type;
     unsigned key_bits;      /* 256/384/521, RSA modulus bits, 0 for OTHER */
     time_t not_before;      /* UTC seconds since the epoch */
@@ -113,9 +114,12 @@ struct gh_cert_info {
 /* Parses one DER certificate: exactly len bytes (1..GH_CERT_INFO_DER_MAX,
  * no trailing bytes). Returns 0 with *out filled, or -1 with *out zeroed and
  * a reason in why (why_len bytes, NUL-terminated; why may be NULL).
- * Certificates wolfCrypt cannot parse fail here: among others a serial of
- * 0, an empty or relative URI SAN, an unsupported key type or curve (this
- * build: Ed25519/Ed448, curves other than P-256/P-384/P-521). */
+ * Certificates wolfCrypt (5.7.2, this build) cannot parse fail here, among
+ * others: a serial of 0; an empty or relative URI SAN; an unknown critical
+ * extension; a multi-valued RDN; a name value that is not a UTF8String,
+ * PrintableString, IA5String, TeletexString, BMPString or UniversalString,
+ * or an invalid UTF8String; a key type or curve the build lacks (Ed25519,
+ * Ed448, curves other than P-256/P-384/P-521). */
 int gh_cert_info_parse(const uint8_t *der, size_t len, struct gh_cert_info *out, char *why,
                        size_t why_len);
 

@@ -28,8 +28,8 @@
 #               leading '#', leading and trailing space, a TAB, UTF-8
 #   long        P-256, subject longer than 512 bytes when printed
 #   strings     P-256, T61String and BMPString values (string_mask default)
-#   attrs       P-256, DC, UID, emailAddress and an attribute type
-#               openssl's default config does not know
+#   attrs       P-256, two CNs, DC, UID, emailAddress and an attribute
+#               type openssl's default config does not know
 #   mvrdn       P-256, a multi-valued RDN (CN=multi+UID=u1), which wolfSSL
 #               5.7.2's ASN template parser refuses
 #   many        P-256, 40 DNS SANs, one 300-byte DNS SAN, 10 URI SANs
@@ -174,7 +174,7 @@ info strings
 
 key attrs -algorithm EC -pkeyopt ec_paramgen_curve:P-256
 serial=0x3456 days=30 ext=plain_ext
-leaf attrs -subj '/DC=org/DC=example/gatehouseTestAttr=foo/emailAddress=a@example.org/UID=u1/CN=attrs'
+leaf attrs -subj '/CN=first.example/DC=org/DC=example/gatehouseTestAttr=foo/emailAddress=a@example.org/UID=u1/CN=attrs'
 
 key mvrdn -algorithm EC -pkeyopt ec_paramgen_curve:P-256
 serial=0x3457 days=30 ext=plain_ext
