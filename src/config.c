@@ -1109,10 +1109,18 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
     case LK_WEBSOCKET:
         CHOOSE(l->websocket, {"on", true}, {"off", false});
         break;
-    case LK_WS_ORIGINS:
+    case LK_WS_ORIGINS: {
+        size_t n = 1;
         set_list(st, name, value, is_identity, "is empty or holds a control character",
                  l->ws_origins, sizeof l->ws_origins);
+        for (const char *p = l->ws_origins; *p; p++)
+            n += *p == ',';
+        if (n > GH_WS_ORIGINS_LIMIT) {
+            parse_error(st, name, "more than %d origins", GH_WS_ORIGINS_LIMIT);
+            l->ws_origins[0] = '\0';
+        }
         break;
+    }
     case LK_WS_MAX_FRAME: /* at least a control frame's 125 bytes */
         (void)get_size(st, name, value, 125, UINT64_MAX, &l->ws_max_frame);
         break;

@@ -1155,6 +1155,17 @@ static void propagate_half_close(struct gh_conn *c)
          * become a complete request. */
         release_all(c, &c->from_client);
     }
+    if (c->client_done && !c->http && gh_buf_len(&c->to_backend) > c->to_backend_ready) {
+        /* tcp mode: the client ended inside a line or length frame, which
+         * can never be completed; what was valid before it still goes. */
+        uint32_t held = gh_buf_len(&c->to_backend) - c->to_backend_ready;
+        gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s reason=truncated_frame bytes=%u",
+               (unsigned long long)c->id, cfg_of(c)->name, held);
+        gh_audit_reject(c->id, cfg_of(c)->name, c->client_ip, "truncated_frame", 0,
+                        c->to_backend.data + c->to_backend.head + c->to_backend_ready, held);
+        c->to_backend.tail = c->to_backend.head + c->to_backend_ready;
+        gh_buf_release_if_empty(pool_of(c), &c->to_backend);
+    }
     if (c->client_done && !c->backend_shut && gh_buf_empty(&c->to_backend) &&
         gh_buf_empty(&c->from_client)) {
         if (c->backend_fd >= 0 && shutdown(c->backend_fd, SHUT_WR) < 0 && errno != ENOTCONN) {

@@ -34,6 +34,7 @@
  * one per process serves every connection. */
 static struct gh_http1_request scratch_req;
 static struct gh_ws_config scratch_ws_cfg;   /* built from the listener for each upgrade */
+_Static_assert(GH_WS_ORIGINS_LIMIT == GH_WS_ORIGINS_MAX, "config and websocket.h disagree");
 
 struct gh_ws_session {
     struct gh_ws_validator from_client;
@@ -72,10 +73,12 @@ static const char *reason_phrase(int status)
 {
     switch (status) {
     case 400: return "Bad Request";
+    case 403: return "Forbidden";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
+    case 426: return "Upgrade Required";
     case 431: return "Request Header Fields Too Large";
     case 501: return "Not Implemented";
     case 502: return "Bad Gateway";
@@ -732,8 +735,10 @@ enum gh_http_action gh_http_from_client(struct gh_http_proxy *hp, struct gh_http
                 return GH_HTTP_BLOCKED;
             break;
         case GH_HTTP_WEBSOCKET:
+            /* Blocked only for want of room: a frame held because it is
+             * incomplete waits for input, like a partial head. */
             if (!feed_ws(hp, &hp->ws->from_client, io, conn_id, true))
-                return hp->reply_queued ? GH_HTTP_CONTINUE : GH_HTTP_BLOCKED;
+                return hp->reply_queued || io->out_room > 0 ? GH_HTTP_CONTINUE : GH_HTTP_BLOCKED;
             break;
         case GH_HTTP_UNTIL_CLOSE:
         case GH_HTTP_STOPPED:
@@ -1014,8 +1019,11 @@ enum gh_http_action gh_http_from_backend(struct gh_http_proxy *hp, struct gh_htt
             break;
         }
         case GH_HTTP_WEBSOCKET:
-            if (!feed_ws(hp, &hp->ws->from_backend, io, conn_id, false))
-                return hp->reply_queued ? GH_HTTP_CLOSE : GH_HTTP_BLOCKED;
+            if (!feed_ws(hp, &hp->ws->from_backend, io, conn_id, false)) {
+                if (hp->reply_queued)
+                    return GH_HTTP_CLOSE;
+                return io->out_room > 0 ? GH_HTTP_CONTINUE : GH_HTTP_BLOCKED;
+            }
             break;
         case GH_HTTP_UNTIL_CLOSE:
         case GH_HTTP_TUNNEL: {

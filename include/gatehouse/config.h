@@ -33,6 +33,7 @@
 #define GH_LIST_TEXT_MAX 1024  /* a comma-separated list value as written */
 #define GH_ALPN_TEXT_MAX 256
 #define GH_TRUSTED_NETS_MAX 32 /* proxy_trusted entries */
+#define GH_WS_ORIGINS_LIMIT 16 /* ws_origins entries (websocket.h GH_WS_ORIGINS_MAX) */
 
 enum gh_log_level { GH_LOG_DEBUG, GH_LOG_INFO, GH_LOG_WARN, GH_LOG_ERROR };
 
