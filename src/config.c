@@ -1214,7 +1214,9 @@ static void set_global_key(struct parse_state *st, int key, const char *name, co
             g->ticket_key_file_line = st->line;
         break;
     case GK_TICKET_ROTATION:
-        (void)set_duration(st, name, value, 59, 7 * 86400, &g->ticket_rotation);
+        /* tickets stay valid for three periods: keep them short if needed,
+         * never longer than TLS 1.3 allows a ticket to live */
+        (void)set_duration(st, name, value, 0.999, 7 * 86400, &g->ticket_rotation);
         break;
     case GK_COUNT:
         break;

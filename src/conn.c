@@ -765,6 +765,10 @@ static void do_handshake(struct gh_conn *c)
     case GH_TLS_OK:
         c->tls_read_wants_write = false;
         release_hello(c, false);
+        if (tls_of(c)) {
+            c->worker->handshakes++;
+            c->worker->resumed += gh_tls_session_resumed(c->tls);
+        }
         if (c->http)
             c->http->peer = gh_tls_session_peer(c->tls);
         if (gh_log_enabled(GH_LOG_DEBUG) || gh_audit_on()) {

@@ -21,6 +21,7 @@
 #define GCM_TAG_LEN 16           /* of the 32-byte ticket MAC field */
 #define PERIODS_ACCEPTED 4       /* e-2, e-1, e, e+1 */
 #define MAX_LIFETIME 604800      /* TLS 1.3 caps ticket lifetimes at 7 days */
+#define TLS13_WIRE_VERSION 0x0304
 
 struct period_key {
     int64_t epoch;
@@ -104,7 +105,6 @@ static int ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ
     struct gh_ticket_scope *sc = user;
     int64_t now = current_epoch();
     uint8_t aad[WOLFSSL_TICKET_NAME_SZ + GCM_IV_LEN];
-    (void)ssl;
 
     if (in_len < 0)
         return WOLFSSL_TICKET_RET_FATAL;
@@ -136,7 +136,11 @@ static int ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ
         *out_len = in_len;
         if (e < now) {
             T.stats.renewed++;
-            return WOLFSSL_TICKET_RET_CREATE; /* good, and worth a fresh one */
+            /* Good, and worth a fresh one. TLS 1.3 hands out a new ticket
+             * after every handshake anyway, and wolfSSL's TLS 1.3 server
+             * does not resume on RET_CREATE at all: OK there. */
+            return wolfSSL_version(ssl) >= TLS13_WIRE_VERSION ? WOLFSSL_TICKET_RET_OK
+                                                               : WOLFSSL_TICKET_RET_CREATE;
         }
         T.stats.accepted++;
         return WOLFSSL_TICKET_RET_OK;

@@ -117,6 +117,11 @@ void gh_tls_session_replay(struct gh_tls_session *s, struct gh_buf *buf)
     s->replay = buf;
 }
 
+int gh_tls_session_resumed(struct gh_tls_session *s)
+{
+    return s->ssl && wolfSSL_session_reused(s->ssl) ? 1 : 0;
+}
+
 const struct gh_tls_peer *gh_tls_session_peer(const struct gh_tls_session *s)
 {
     return s->peer;

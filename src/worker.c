@@ -13,6 +13,7 @@
 #include "gatehouse/conn.h"
 #include "gatehouse/log.h"
 #include "gatehouse/reload.h"
+#include "gatehouse/tickets.h"
 #include "gatehouse/tls.h"
 
 #define ACCEPTS_PER_EVENT 64   /* fairness between accepting and serving */
@@ -462,6 +463,14 @@ int gh_worker_run(struct gh_worker *w)
     }
     gen_free(w->gen);
     w->gen = NULL;
-    gh_log(GH_LOG_INFO, "shutdown_done", " open=%llu", (unsigned long long)w->open_conns);
+    struct gh_ticket_stats ts;
+    gh_tickets_stats(&ts);
+    gh_log(GH_LOG_INFO, "shutdown_done",
+           " open=%llu handshakes=%llu resumed=%llu tickets_issued=%llu tickets_accepted=%llu "
+           "tickets_renewed=%llu tickets_rejected=%llu",
+           (unsigned long long)w->open_conns, (unsigned long long)w->handshakes,
+           (unsigned long long)w->resumed, (unsigned long long)ts.issued,
+           (unsigned long long)ts.accepted, (unsigned long long)ts.renewed,
+           (unsigned long long)ts.rejected);
     return 0;
 }

@@ -109,6 +109,8 @@ struct gh_tls_info {
     size_t alpn_len;
 };
 void gh_tls_session_info(struct gh_tls_session *s, struct gh_tls_info *info);
+/* 1 when the handshake resumed an earlier session, else 0. */
+int gh_tls_session_resumed(struct gh_tls_session *s);
 
 /* gatehouse -V and --crypto-speed. */
 void gh_tls_print_version(FILE *to);

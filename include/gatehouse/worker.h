@@ -53,6 +53,8 @@ struct gh_worker {
     struct gh_conn *pending;     /* connections with work for the next flush */
     uint64_t next_conn_id;
     uint64_t open_conns;
+    uint64_t handshakes;         /* completed TLS handshakes */
+    uint64_t resumed;            /* of which resumed sessions */
 
     ev_prepare flush_watcher;
     ev_timer accept_backoff;     /* running while accept is paused for EMFILE */

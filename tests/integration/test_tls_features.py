@@ -8,8 +8,10 @@ proxy_trusted), and the configuration errors of these keys.
 The PKI is tests/integration/pki.py (openssl CLI, session scoped)."""
 
 import json
+import os
 import re
 import socket
+import signal
 import ssl
 import subprocess
 import threading
@@ -1593,3 +1595,83 @@ def test_audit_entries_match_the_schema(ghs, be, pki):
     ok = gh.audit.where("tls_ok")[0]
     assert ok["cert"] == "a_ec" and ok["sni"] == "a.example" and ok["alpn"] == "http/1.1"
     assert ok["client"] == FAKE_CLIENT[0]
+
+
+# ============================================================ curl, counters
+
+def curl(port, pki, host, *extra):
+    """curl through gatehouse with the SNI `host` (--resolve to 127.0.0.1)."""
+    r = subprocess.run(["curl", "-sS", "--max-time", "10", "--cacert", str(pki.server_ca),
+                        "--resolve", f"{host}:{port}:127.0.0.1", "-o", "/dev/null",
+                        "-w", "%{http_code} %{ssl_verify_result}", *extra,
+                        f"https://{host}:{port}/curl"],
+                       capture_output=True, text=True, timeout=30)
+    return r.returncode, r.stdout.strip(), r.stderr
+
+
+def test_curl_sni_chooses_the_certificate_it_verifies(ghs, be, pki):
+    """curl checks the certificate against the name it asked for: it only
+    succeeds when gatehouse served the certificate for that name."""
+    rec = be(hb.RecordingBackend)
+    gh = ghs({"main": sni_listener(pki, rec, mode="http")},
+             cert_sections=cert_sections(pki, "a_ec", "a_rsa", "w_ec"))
+    for host in ("a.example", "www.a.example", "x.w.example", "localhost"):
+        rc, out, err = curl(gh.port, pki, host)
+        assert rc == 0 and out.startswith("200 "), (host, out, err)
+    rc, out, err = curl(gh.port, pki, "y.x.w.example")  # not covered: default cert
+    assert rc != 0 and "no alternative certificate subject name matches" in err.lower() \
+        or "ssl" in err.lower(), (out, err)
+
+
+def test_curl_client_certificate(ghs, be, pki):
+    rec = be(hb.RecordingBackend)
+    gh = ghs({"web": mtls(pki, rec, client_allow_cn="client-ok")})
+    c = pki.client_ok
+    rc, out, err = curl(gh.port, pki, "localhost", "--cert", str(c.crt), "--key", str(c.key))
+    assert rc == 0 and out.startswith("200 "), (out, err)
+    req = rec.wait_requests(1)[0]
+    assert req.header("x-client-verified") == ["SUCCESS"]
+    assert req.header("x-client-cert-fingerprint") == [c.sha256]
+    o = pki.client_other
+    rc, out, err = curl(gh.port, pki, "localhost", "--cert", str(o.crt), "--key", str(o.key))
+    assert rc != 0, (out, err)
+    rc, out, err = curl(gh.port, pki, "localhost")
+    assert rc != 0, (out, err)
+    assert len(rec.complete_requests()) == 1
+
+
+def test_resumed_handshakes_are_counted(ghs, be, pki):
+    """shutdown_done reports handshakes, resumed ones and the ticket counts."""
+    gh = ghs({"main": {"backend": be(backends.Echo)}})
+    ctx = cctx(pki, min_v=ssl.TLSVersion.TLSv1_3)
+    for _ in range(3):
+        first, second, _ = tls13_resume_pair(gh.port, ctx)
+        assert (first, second) == (False, True)
+    gh.send_signal(signal.SIGTERM)
+    assert gh.wait() == 0
+    done = gh.events("shutdown_done")[-1]
+    assert done["handshakes"] == "6" and done["resumed"] == "3", done
+    assert int(done["tickets_issued"]) >= 3 and done["tickets_accepted"] == "3", done
+
+
+def test_ticket_from_the_previous_period_still_resumes(ghs, be, pki, tmp_path):
+    """ticket_rotation = 2s: a ticket issued under one key period resumes in
+    the next (its key is kept for decryption) and is replaced."""
+    key = tmp_path / "tickets.key"
+    key.write_bytes(os.urandom(32))
+    gh = ghs({"main": {"backend": be(backends.Echo)}},
+             global_opts={"ticket_key_file": str(key), "ticket_rotation": "2s"})
+    ctx = cctx(pki, min_v=ssl.TLSVersion.TLSv1_3)
+    # start just after a period boundary, so the wait crosses exactly one
+    time.sleep(2 - time.time() % 2 + 0.1)
+    with connect(gh.port, ctx, "localhost") as s:
+        echo(s, b"x")
+        sess = s.session
+    time.sleep(2.2)
+    with connect(gh.port, ctx, "localhost", session=sess) as s:
+        echo(s, b"x")
+        assert s.session_reused, "a ticket from the previous period was refused"
+    gh.send_signal(signal.SIGTERM)
+    assert gh.wait() == 0
+    done = gh.events("shutdown_done")[-1]
+    assert done["tickets_renewed"] == "1", done
