@@ -579,12 +579,9 @@ void gh_audit_begin(struct gh_audit_entry *e, const char *event)
 
 void gh_audit_commit(struct gh_audit_entry *e)
 {
-    if (!A.on)
-        return;
-    if (!e->active) { /* begin found no room */
-        return;
-    }
-    finish_entry(e);
+    /* inactive: the log is off, or begin found no room and counted it */
+    if (A.on && e->active)
+        finish_entry(e);
 }
 
 void gh_audit_before_sleep(void)

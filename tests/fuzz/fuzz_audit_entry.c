@@ -20,14 +20,7 @@
 #include "gatehouse/audit_format.h"
 #include "gatehouse/audit_json.h"
 
-#define REQUIRE(cond)                                                              \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            fprintf(stderr, "fuzz_audit_entry: invariant failed: %s (line %d)\n",   \
-                    #cond, __LINE__);                                              \
-            abort();                                                               \
-        }                                                                          \
-    } while (0)
+#include "fuzz_common.h"
 
 #define MAX_VALUES 4
 #define LINE_CAP (GH_AUDIT_ENTRY_MAX + 256)

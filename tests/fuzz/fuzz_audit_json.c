@@ -30,14 +30,7 @@
 
 #include "gatehouse/audit_json.h"
 
-#define REQUIRE(cond)                                                              \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            fprintf(stderr, "%s: invariant failed: %s (line %d)\n", __FILE__, \
-                    #cond, __LINE__);                                              \
-            abort();                                                               \
-        }                                                                          \
-    } while (0)
+#include "fuzz_common.h"
 
 #define PREFIX_ALL_MAX 512 /* longer valid inputs: every 7th prefix and the last 16 */
 
@@ -46,10 +39,7 @@ static struct gh_audit_json_obj obj, obj2;
 static int parse_exact(const uint8_t *data, size_t len, struct gh_audit_json_obj *o,
                        struct gh_audit_json_error *err)
 {
-    uint8_t *copy = malloc(len ? len : 1);
-    REQUIRE(copy != NULL);
-    if (len)
-        memcpy(copy, data, len);
+    uint8_t *copy = dup_exact(data, len);
     int rc = gh_audit_json_parse((const char *)copy, len, o, err);
     free(copy);
     return rc;

@@ -27,14 +27,7 @@
 
 #include "gatehouse/cert_info.h"
 
-#define REQUIRE(cond)                                                              \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            fprintf(stderr, "%s: invariant failed: %s (line %d)\n", __FILE__, \
-                    #cond, __LINE__);                                              \
-            abort();                                                               \
-        }                                                                          \
-    } while (0)
+#include "fuzz_common.h"
 
 static struct gh_cert_info ci;
 static struct gh_cert_info again;

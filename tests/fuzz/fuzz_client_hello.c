@@ -28,14 +28,7 @@
 
 #include "gatehouse/client_hello.h"
 
-#define REQUIRE(cond)                                                              \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            fprintf(stderr, "%s: invariant failed: %s (line %d)\n", __FILE__,     \
-                    #cond, __LINE__);                                              \
-            abort();                                                               \
-        }                                                                          \
-    } while (0)
+#include "fuzz_common.h"
 
 #define MAXB GH_CLIENT_HELLO_MAX_BYTES
 
@@ -46,10 +39,7 @@ static uint8_t split[MAXB + 4096];
 static enum gh_hello_status parse_copy(const uint8_t *d, size_t n, size_t max,
                                        struct gh_client_hello *h)
 {
-    uint8_t *c = malloc(n ? n : 1);
-    REQUIRE(c != NULL);
-    if (n)
-        memcpy(c, d, n);
+    uint8_t *c = dup_exact(d, n);
     enum gh_hello_status s = gh_client_hello_parse_max(c, n, max, h);
     free(c);                    /* spans in h are not looked at after this */
     return s;

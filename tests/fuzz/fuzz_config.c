@@ -15,17 +15,11 @@
 
 #include "gatehouse/config.h"
 
+#include "fuzz_common.h"
+
 static struct gh_config *cfg;
 static struct gh_config_errors *errs;
 static FILE *devnull;
-
-#define REQUIRE(cond)                                                          \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "fuzz_config: invariant failed: %s\n", #cond);     \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
 
 static void require_terminated(const char *s, size_t size)
 {
@@ -101,10 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* An exact-size copy: libFuzzer's buffer is exact too, but a copy also
      * makes sure the loader never writes into its input. */
-    char *text = malloc(size ? size : 1);
-    if (!text)
-        abort();
-    memcpy(text, data, size);
+    char *text = dup_exact(data, size);
 
     int rc = gh_config_load_buffer("fuzz.ini", text, size, cfg, errs);
     REQUIRE(memcmp(text, data, size) == 0);

@@ -26,14 +26,7 @@
 #include "gatehouse/framing.h"
 #include "gatehouse/utf8.h"
 
-#define REQUIRE(cond)                                                              \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            fprintf(stderr, "%s: invariant failed: %s (line %d)\n", __FILE__, \
-                    #cond, __LINE__);                                              \
-            abort();                                                               \
-        }                                                                          \
-    } while (0)
+#include "fuzz_common.h"
 
 struct subject {
     bool is_line;
@@ -68,9 +61,7 @@ static struct outcome drive(const struct subject *s, const uint8_t *in, size_t l
     else
         REQUIRE(gh_length_framer_init(&nf, &s->length));
     for (;;) {
-        size_t upto = step == SIZE_MAX ? (fed < cut ? cut : len)
-                    : step == 0 ? len : (fed + step < len ? fed + step : len);
-        fed = upto;
+        fed = piece_end(fed, len, step, cut);
         size_t pending = fed - o.released;
         if (s->is_line)
             gh_line_framer_feed(&lf, in + o.released, pending, &v);

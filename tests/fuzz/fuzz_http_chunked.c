@@ -16,14 +16,7 @@
 
 #include "gatehouse/http1.h"
 
-#define REQUIRE(cond)                                                              \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            fprintf(stderr, "fuzz_http_chunked: invariant failed: %s (line %d)\n", \
-                    #cond, __LINE__);                                              \
-            abort();                                                               \
-        }                                                                          \
-    } while (0)
+#include "fuzz_common.h"
 
 static const struct gh_http1_limits small = {
     .max_request_line = 64,
@@ -61,10 +54,7 @@ static struct result feed(const char *body, size_t len, const struct gh_http1_li
         size_t end = k < n ? cuts[k] : len;
         size_t plen = end - at, consumed = (size_t)-1;
         enum gh_http1_rule rule = GH_RULE_NONE;
-        char *piece = malloc(plen ? plen : 1);
-        REQUIRE(piece != NULL);
-        if (plen)
-            memcpy(piece, body + at, plen);
+        char *piece = dup_exact(body + at, plen);
         uint64_t before = c.body_bytes;
         r.st = gh_http1_chunked_feed(&c, piece, plen, lim, &consumed, &rule);
         free(piece);

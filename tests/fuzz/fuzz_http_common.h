@@ -1,24 +1,17 @@
-/* fuzz_http_common.h - what the HTTP fuzz targets share: the invariant
- * check that aborts with a message, the two sets of limits every input is
- * run with, and small span helpers for checking parsed fields. */
+/* fuzz_http_common.h - what the HTTP fuzz targets share beyond
+ * fuzz_common.h (REQUIRE, which it includes): the two sets of limits every
+ * input is run with, and small span helpers for checking parsed fields. */
 #ifndef GATEHOUSE_FUZZ_HTTP_COMMON_H
 #define GATEHOUSE_FUZZ_HTTP_COMMON_H
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "gatehouse/http1.h"
 
-#define REQUIRE(cond)                                                              \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            fprintf(stderr, "%s: invariant failed: %s (line %d)\n", __FILE__, \
-                    #cond, __LINE__);                                              \
-            abort();                                                               \
-        }                                                                          \
-    } while (0)
-
+#include "fuzz_common.h"
 
 static const struct gh_http1_limits small = {
     .max_request_line = 64,

@@ -24,14 +24,7 @@
 
 #include "gatehouse/proxy_protocol.h"
 
-#define REQUIRE(cond)                                                              \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            fprintf(stderr, "%s: invariant failed: %s (line %d)\n", __FILE__,     \
-                    #cond, __LINE__);                                              \
-            abort();                                                               \
-        }                                                                          \
-    } while (0)
+#include "fuzz_common.h"
 
 static const struct gh_proxy_limits deflim = { .max_v2_len = GH_PROXY_V2_DEFAULT_MAX };
 static const struct gh_proxy_limits biglim = { .max_v2_len = 16 + 65535 };
@@ -68,10 +61,7 @@ static int hdr_equal(const struct gh_proxy_header *a, const struct gh_proxy_head
 static int parse_copy(const uint8_t *data, size_t n, const struct gh_proxy_limits *lim,
                       struct gh_proxy_header *h)
 {
-    uint8_t *p = malloc(n ? n : 1);
-    REQUIRE(p != NULL);
-    if (n)
-        memcpy(p, data, n);
+    uint8_t *p = dup_exact(data, n);
     int r = gh_proxy_parse(p, n, lim, h);
     free(p);
     return r;

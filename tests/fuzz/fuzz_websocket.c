@@ -33,14 +33,7 @@
 #include "gatehouse/utf8.h"
 #include "gatehouse/websocket.h"
 
-#define REQUIRE(cond)                                                              \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            fprintf(stderr, "%s: invariant failed: %s (line %d)\n", __FILE__, \
-                    #cond, __LINE__);                                              \
-            abort();                                                               \
-        }                                                                          \
-    } while (0)
+#include "fuzz_common.h"
 
 struct setup {
     enum gh_ws_direction dir;
@@ -75,9 +68,7 @@ static struct outcome drive(const struct setup *s, const uint8_t *in, size_t len
     memset(&o, 0, sizeof o);
     gh_ws_validator_init(&val, s->dir, &s->limits, s->deflate);
     for (;;) {
-        size_t upto = step == SIZE_MAX ? (fed < cut ? cut : len)
-                    : step == 0 ? len : (fed + step < len ? fed + step : len);
-        fed = upto;
+        fed = piece_end(fed, len, step, cut);
         size_t pending = fed - o.released;
         REQUIRE(pending <= sizeof scratch);
         memcpy(scratch, in + o.released, pending);

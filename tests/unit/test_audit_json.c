@@ -14,14 +14,7 @@
  * under AddressSanitizer catches any read past the end. Table rows are
  * checked with CHECK(), which reports every failing row (by its line here)
  * and fails the test at the end. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "check.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -31,32 +24,6 @@
 
 #include "gatehouse/audit_json.h"
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
-/* ---- soft checks ------------------------------------------------------- */
-
-static int soft_failures;
-static int row_line; /* line of the table row being checked */
-
-#define CHECK(cond, ...)                                                      \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            soft_failures++;                                                  \
-            print_error("%s:%d: row at line %d: check failed: %s: ",         \
-                        __FILE__, __LINE__, row_line, #cond);                 \
-            print_error(__VA_ARGS__);                                         \
-            print_error("\n");                                                \
-        }                                                                     \
-    } while (0)
-
-#define END_CHECKS()                                                          \
-    do {                                                                      \
-        int f_ = soft_failures;                                               \
-        soft_failures = 0;                                                    \
-        if (f_)                                                               \
-            fail_msg("%d check(s) failed", f_);                               \
-    } while (0)
-
 /* ---- helpers ------------------------------------------------------------ */
 
 static struct gh_audit_json_obj obj;
@@ -65,9 +32,7 @@ static struct gh_audit_json_obj obj;
 static int parse_copy(const char *s, size_t len, struct gh_audit_json_obj *o,
                       struct gh_audit_json_error *err)
 {
-    char *copy = malloc(len ? len : 1);
-    assert_non_null(copy);
-    memcpy(copy, s, len);
+    char *copy = dup_exact(s, len);
     int rc = gh_audit_json_parse(copy, len, o, err);
     free(copy);
     return rc;
@@ -190,9 +155,7 @@ static void test_valid_rows(void **state)
         const struct valid_row *r = &valid_rows[i];
         struct gh_audit_json_error err = {0};
         row_line = r->line;
-        char *copy = malloc(r->len);
-        assert_non_null(copy);
-        memcpy(copy, r->s, r->len);
+        char *copy = dup_exact(r->s, r->len);
         int rc = gh_audit_json_parse(copy, r->len, &obj, &err);
         CHECK(rc == 0, "rc %d: %s at %zu", rc, err.msg ? err.msg : "", err.offset);
         if (rc == 0) {

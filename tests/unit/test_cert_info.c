@@ -25,14 +25,7 @@
  * Every input is a heap copy of exactly its length, so a run under
  * AddressSanitizer catches any read past the end. Table-driven checks use
  * CHECK(), which reports every failing row and fails the test at the end. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "check.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -45,34 +38,10 @@
 
 #include "cert_info_certs.h"    /* GH_CERT_TEST_DIR, from make-certs.sh */
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
 /* ---- soft checks ------------------------------------------------------- */
-
-static int soft_failures;
-static int row_line;            /* line of the table row being checked */
-
-#define CHECK(cond, ...)                                                      \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            soft_failures++;                                                  \
-            print_error("%s:%d: row at line %d: check failed: %s: ",         \
-                        __FILE__, __LINE__, row_line, #cond);                 \
-            print_error(__VA_ARGS__);                                         \
-            print_error("\n");                                                \
-        }                                                                     \
-    } while (0)
 
 #define CHECK_STR(got, want)                                                  \
     CHECK(strcmp((got), (want)) == 0, "got \"%s\", want \"%s\"", (got), (want))
-
-#define END_CHECKS()                                                          \
-    do {                                                                      \
-        int f_ = soft_failures;                                               \
-        soft_failures = 0;                                                    \
-        if (f_)                                                               \
-            fail_msg("%d check(s) failed", f_);                               \
-    } while (0)
 
 /* ---- test data ----------------------------------------------------------- */
 
@@ -105,16 +74,6 @@ static struct blob read_blob(const char *file)
     memcpy(b.p, tmp, n);
     b.len = n;
     return b;
-}
-
-/* A heap copy of exactly n bytes (ASan sees reads past the end). */
-static uint8_t *dup_exact(const uint8_t *s, size_t n)
-{
-    uint8_t *p = malloc(n ? n : 1);
-    assert_non_null(p);
-    if (n)
-        memcpy(p, s, n);
-    return p;
 }
 
 /* openssl's reading of NAME (NAME.txt), normalised: serial and fingerprint

@@ -21,14 +21,7 @@
  * under AddressSanitizer catches any read past the end. Table-driven tests
  * use CHECK(), which reports every failing row (by its line in this file)
  * and fails the test at the end, so one run lists all deviations at once. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "check.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,32 +31,6 @@
 #include "gatehouse/client_hello.h"
 
 #include "data/client_hello_samples.h"
-
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
-/* ---- soft checks ------------------------------------------------------- */
-
-static int soft_failures;
-static int row_line;            /* line of the table row being checked */
-
-#define CHECK(cond, ...)                                                      \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            soft_failures++;                                                  \
-            print_error("%s:%d: row at line %d: check failed: %s: ",         \
-                        __FILE__, __LINE__, row_line, #cond);                 \
-            print_error(__VA_ARGS__);                                         \
-            print_error("\n");                                                \
-        }                                                                     \
-    } while (0)
-
-#define END_CHECKS()                                                          \
-    do {                                                                      \
-        int f_ = soft_failures;                                               \
-        soft_failures = 0;                                                    \
-        if (f_)                                                               \
-            fail_msg("%d check(s) failed", f_);                               \
-    } while (0)
 
 /* ---- shorthands ---------------------------------------------------------- */
 
@@ -87,16 +54,6 @@ static const char *st(enum gh_hello_status s)
 static const char *rs(enum gh_hello_reason r)
 {
     return gh_client_hello_reason_name(r);
-}
-
-/* A heap copy of exactly n bytes (ASan sees reads past the end). */
-static uint8_t *dup_exact(const void *s, size_t n)
-{
-    uint8_t *p = malloc(n ? n : 1);
-    assert_non_null(p);
-    if (n)
-        memcpy(p, s, n);
-    return p;
 }
 
 /* Parses a heap copy of d[0, n); *copy keeps it (spans point into it or

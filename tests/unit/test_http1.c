@@ -15,14 +15,7 @@
  * Table-driven tests use CHECK(), which reports every failing row (by its
  * line in this file) and fails the test at the end, so one run lists all
  * deviations at once. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "check.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -32,34 +25,8 @@
 
 #include "gatehouse/http1.h"
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
 /* Bytes gh_http1_head_end examined (src/http1.c, GH_HTTP1_WORK_COUNTER). */
 extern unsigned long long gh_http1_work;
-
-/* ---- soft checks ------------------------------------------------------- */
-
-static int soft_failures;
-static int row_line;            /* line of the table row being checked */
-
-#define CHECK(cond, ...)                                                      \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            soft_failures++;                                                  \
-            print_error("%s:%d: row at line %d: check failed: %s: ",         \
-                        __FILE__, __LINE__, row_line, #cond);                 \
-            print_error(__VA_ARGS__);                                         \
-            print_error("\n");                                                \
-        }                                                                     \
-    } while (0)
-
-#define END_CHECKS()                                                          \
-    do {                                                                      \
-        int f_ = soft_failures;                                               \
-        soft_failures = 0;                                                    \
-        if (f_)                                                               \
-            fail_msg("%d check(s) failed", f_);                               \
-    } while (0)
 
 /* ---- shorthands ---------------------------------------------------------- */
 
@@ -89,16 +56,6 @@ static int row_line;            /* line of the table row being checked */
 static const char *st_name(enum gh_http1_status st)
 {
     return st == DONE ? "DONE" : st == ERR ? "ERROR" : st == INC ? "INCOMPLETE" : "?";
-}
-
-/* A heap copy of exactly n bytes (ASan sees reads past the end). */
-static char *dup_exact(const char *s, size_t n)
-{
-    char *p = malloc(n ? n : 1);
-    assert_non_null(p);
-    if (n)
-        memcpy(p, s, n);
-    return p;
 }
 
 static bool span_is(struct gh_http1_span s, const char *want)

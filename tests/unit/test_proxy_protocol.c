@@ -17,14 +17,7 @@
  * Every input is copied into a heap buffer of exactly its length, so a run
  * under AddressSanitizer catches any read past the end. Table-driven tests
  * use CHECK(), which reports every failing row and fails at the end. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "check.h"
 
 #include <arpa/inet.h>
 #include <stdbool.h>
@@ -35,45 +28,9 @@
 
 #include "gatehouse/proxy_protocol.h"
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
-/* ---- soft checks ------------------------------------------------------- */
-
-static int soft_failures;
-static int row_line;            /* line of the table row being checked */
-
-#define CHECK(cond, ...)                                                      \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            soft_failures++;                                                  \
-            print_error("%s:%d: row at line %d: check failed: %s: ",         \
-                        __FILE__, __LINE__, row_line, #cond);                 \
-            print_error(__VA_ARGS__);                                         \
-            print_error("\n");                                                \
-        }                                                                     \
-    } while (0)
-
-#define END_CHECKS()                                                          \
-    do {                                                                      \
-        int f_ = soft_failures;                                               \
-        soft_failures = 0;                                                    \
-        if (f_)                                                               \
-            fail_msg("%d check(s) failed", f_);                               \
-    } while (0)
-
 #define R(name) GH_PROXY_##name
 
 /* ---- helpers --------------------------------------------------------------- */
-
-/* A heap copy of exactly n bytes (ASan sees reads past the end). */
-static uint8_t *dup_exact(const void *s, size_t n)
-{
-    uint8_t *p = malloc(n ? n : 1);
-    assert_non_null(p);
-    if (n)
-        memcpy(p, s, n);
-    return p;
-}
 
 /* Parses a heap copy of data[0, n); spans stay meaningful (offsets). */
 static int parse_exact(const void *data, size_t n, const struct gh_proxy_limits *lim,

@@ -22,14 +22,7 @@
  * Every feed gets a heap copy of exactly the bytes passed, so a run under
  * AddressSanitizer catches any read past the end. Checks are soft (CHECK):
  * every failing case is reported with its line before the test fails. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "check.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -39,46 +32,6 @@
 #include "gatehouse/http1.h"
 #include "gatehouse/utf8.h"
 #include "gatehouse/websocket.h"
-
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
-/* ---- soft checks ------------------------------------------------------- */
-
-static int soft_failures;
-static int row_line;            /* line of the case being checked */
-
-#define CHECK(cond, ...)                                                      \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            soft_failures++;                                                  \
-            print_error("%s:%d: case at line %d: check failed: %s: ",        \
-                        __FILE__, __LINE__, row_line, #cond);                 \
-            print_error(__VA_ARGS__);                                         \
-            print_error("\n");                                                \
-        }                                                                     \
-    } while (0)
-
-#define END_CHECKS()                                                          \
-    do {                                                                      \
-        int f_ = soft_failures;                                               \
-        soft_failures = 0;                                                    \
-        if (f_)                                                               \
-            fail_msg("%d check(s) failed", f_);                               \
-    } while (0)
-
-static uint8_t *dup_exact(const uint8_t *s, size_t n)
-{
-    uint8_t *p = malloc(n ? n : 1);
-    assert_non_null(p);
-    if (n)
-        memcpy(p, s, n);
-    return p;
-}
-
-static bool same_reason(const char *a, const char *b)
-{
-    return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
-}
 
 /* ---- building frames ----------------------------------------------------- */
 
