@@ -343,6 +343,14 @@ static void run_build(const uint8_t *data, size_t len)
 
     uint8_t sa[16], da[16], sport[2], dport[2];
     int sf = sp ? wire_family(&s, sa, sport) : 0, df = wire_family(&d, da, dport);
+    /* mixed families go out as IPv6, the IPv4 side IPv4-mapped */
+    if (sp && sf != df) {
+        uint8_t *v4 = sf == AF_INET ? sa : da;
+        memmove(v4 + 12, v4, 4);
+        memset(v4, 0, 10);
+        v4[10] = v4[11] = 0xff;
+        sf = df = AF_INET6;
+    }
     int addressed = sp && sf == df;
 
     for (int v2 = 0; v2 <= 1; v2++) {
