@@ -59,6 +59,7 @@ struct audit {
     char *out;
     size_t out_len;                 /* > 0: the writer owns out */
     bool reopen_req, stop_req;
+    bool writer_done;               /* the writer thread has returned */
     double stop_deadline;           /* monotonic; the writer gives up after it */
     pthread_t thread;
 
@@ -271,17 +272,30 @@ static void note_written(size_t from, size_t to)
  * many are missing. */
 static void discard_pending(void)
 {
+    bool mid_line = A.woff > 0 && A.wbuf[A.woff - 1] != '\n';
     for (size_t i = A.woff; i < A.wlen; i++)
         if (A.wbuf[i] == '\n')
             A.writer_lost++;
     A.wlen = A.woff = 0;
     A.seq = A.written_seq;
     gh_audit_chain_set_prev(&A.chain, A.written_chain);
+    if (mid_line) {
+        /* The file ends inside an entry: end that line first, and let the
+         * next entry say where the chain goes on (the verifier reports the
+         * cut line as truncated, not as tampering). */
+        A.wbuf[A.wlen++] = '\n';
+        A.segment_start = true;
+    }
 }
 
 static void sync_file(void)
 {
-    if (A.to_stdout || !A.dirty)
+    if (A.to_stdout) { /* nothing to sync: never wake up for it */
+        A.dirty = false;
+        A.last_fsync = monotonic_now();
+        return;
+    }
+    if (!A.dirty)
         return;
     if (fdatasync(A.fd) < 0 && errno != EINVAL)
         gh_log(GH_LOG_WARN, "audit_fsync_failed", " file=%s error=%s", A.path, strerror(errno));
@@ -359,7 +373,7 @@ static void write_failed(void)
     reopen = A.reopen_req;
     A.reopen_req = false;
     pthread_mutex_unlock(&A.mu);
-    if (reopen)
+    if (reopen && !A.to_stdout)
         reopen_file();
     else
         discard_pending();
@@ -374,6 +388,10 @@ static void append_line(const char *body, size_t len)
 
     if (A.wlen + len + LINE_OVERHEAD > WBUF_CAP && !write_pending())
         write_failed();
+    if (A.wlen + len + LINE_OVERHEAD > WBUF_CAP) { /* still no room: lost, and counted */
+        A.writer_lost++;
+        return;
+    }
     d = A.wbuf + A.wlen;
     m = (size_t)snprintf(d, LINE_OVERHEAD, LINE_PREFIX "%llu,", (unsigned long long)(A.seq + 1));
     memcpy(d + m, body, len);
@@ -424,14 +442,17 @@ static void reopen_file(void)
     int fd;
     if (A.to_stdout)
         return;
-    if (A.wlen > A.woff)
-        discard_pending();
     fd = open_append(A.path);
     if (fd < 0) {
-        gh_log(GH_LOG_ERROR, "audit_reopen_failed", " file=%s error=%s hint=\"still writing to the old file\"",
-               A.path, strerror(errno));
+        gh_log(GH_LOG_ERROR, "audit_reopen_failed",
+               " file=%s error=%s hint=\"still writing to the old file\"", A.path, strerror(errno));
         return;
     }
+    if (A.wlen > A.woff)
+        discard_pending();
+    /* no newline for the old file's cut line: it ends there, and the
+     * verifier reports it as truncated before the new file's reopen */
+    A.wlen = A.woff = 0;
     sync_file();
     close(A.fd);
     A.fd = fd;
@@ -480,8 +501,11 @@ static void *writer_main(void *arg)
         size_t len = A.out_len;
         A.reopen_req = false;
         pthread_mutex_unlock(&A.mu);
-        if (reopen)
+        if (reopen) {
             reopen_file();
+            if (!len && !write_pending()) /* the reopen entry now, not with the next batch */
+                write_failed();
+        }
         if (len)
             process_batch(A.out, len);
         pthread_mutex_lock(&A.mu);
@@ -497,6 +521,10 @@ static void *writer_main(void *arg)
     if (A.writer_lost)
         gh_log(GH_LOG_ERROR, "audit_lost", " entries=%llu file=%s reason=\"could not be written before stop\"",
                (unsigned long long)A.writer_lost, A.path);
+    pthread_mutex_lock(&A.mu);
+    A.writer_done = true;
+    pthread_cond_broadcast(&A.idle);
+    pthread_mutex_unlock(&A.mu);
     return NULL;
 }
 
@@ -801,7 +829,21 @@ void gh_audit_close(const char *reason, uint64_t open_conns)
     A.stop_req = true;
     A.stop_deadline = monotonic_now() + 1.0;
     pthread_cond_signal(&A.wake);
+    /* The writer may be stuck inside write(2) or fdatasync (a reader that
+     * stopped reading, a hung network file system): wait a bounded time,
+     * then leave it and its buffers to the exiting process. */
+    abs_deadline(GH_AUDIT_STOP_WAIT + 2.0, &until);
+    while (!A.writer_done)
+        if (pthread_cond_timedwait(&A.idle, &A.mu, &until) == ETIMEDOUT)
+            break;
+    bool done = A.writer_done;
     pthread_mutex_unlock(&A.mu);
+    if (!done) {
+        gh_log(GH_LOG_ERROR, "audit_lost",
+               " file=%s reason=\"the writer is stuck in a write; what it holds is lost\"", A.path);
+        A.on = false;
+        return;
+    }
     pthread_join(A.thread, NULL);
 
     for (size_t i = 0; i < A.in_len; i++)

@@ -1667,13 +1667,15 @@ static void check_whole_file(struct parse_state *st)
         } else {
             /* A whole head must fit in one buffer, with room for the
              * headers gatehouse adds. */
-            uint64_t need = l->http_limits.max_header_bytes + 2048;
+            uint64_t need = l->http_limits.max_header_bytes + 2048 +
+                            (st->listener_seen[i] & LK_BIT(LK_CLIENT_CA) ? 2048 : 0);
             if (!(st->listener_seen[i] & LK_BIT(LK_BUFFER_SIZE)))
                 l->buffer_size = need > l->buffer_size ? (uint32_t)need : l->buffer_size;
             else if (l->buffer_size < need)
                 gh_config_error_add(st->errs, st->listener_key_line[i][LK_BUFFER_SIZE],
                                     "buffer_size",
-                                    "must be at least max_header_bytes + 2k (%llu) in http mode",
+                                    "must be at least max_header_bytes + 2k, 4k with client_ca "
+                                    "(%llu) in http mode",
                                     (unsigned long long)need);
         }
         check_listener_tls(st, i);

@@ -28,7 +28,8 @@
 /* Bytes the rebuilt head may add to the original: X-Forwarded-For (client
  * address), X-Forwarded-Proto, X-Request-Id, Connection, and with a client
  * certificate X-Client-Verified, -Cert-Subject, -Cert-Fingerprint, -Cert-URI. */
-#define HEAD_GROWTH (512 + sizeof(struct gh_tls_peer))
+#define HEAD_GROWTH 512
+#define HEAD_GROWTH_CERT sizeof(struct gh_tls_peer) /* more, when client certificates are checked */
 
 /* Scratch for parsing: parsed spans are used only within one feed call, so
  * one per process serves every connection. */
@@ -494,7 +495,8 @@ static bool take_request_head(struct gh_http_proxy *hp, struct gh_http_io *io, s
 
     if (hp->queue_len == GH_HTTP_PIPELINE_MAX)
         return false; /* wait for a response to complete */
-    if (io->out_room < head_len + HEAD_GROWTH + strlen(hp->client_addr))
+    if (io->out_room < head_len + HEAD_GROWTH + strlen(hp->client_addr) +
+                           (cfg->client_verify != GH_VERIFY_OFF ? HEAD_GROWTH_CERT : 0))
         return false; /* wait for the backend to drain */
 
     if (gh_http1_parse_request((const char *)io->in, head_len, &cfg->http_limits, req, &rule) !=
@@ -606,22 +608,27 @@ static bool take_request_head(struct gh_http_proxy *hp, struct gh_http_io *io, s
 static size_t pass_through(struct gh_http_io *io, size_t n);
 
 /* Frame mode: what the validator releases passes unchanged. Never more is
- * fed than fits the output, so all it releases moves now. False when
- * nothing moved (no room, or a frame was refused). */
-static bool feed_ws(struct gh_http_proxy *hp, struct gh_ws_validator *v, struct gh_http_io *io,
-                    uint64_t conn_id, bool from_client)
+ * fed than fits the output, so all it releases moves now. */
+enum ws_feed { WS_MOVED, WS_NEED_INPUT, WS_NEED_ROOM, WS_REJECTED };
+
+static enum ws_feed feed_ws(struct gh_http_proxy *hp, struct gh_ws_validator *v,
+                            struct gh_http_io *io, uint64_t conn_id, bool from_client)
 {
     struct gh_framer_verdict fv;
     size_t n = io->in_len < io->out_room ? io->in_len : io->out_room;
     if (n == 0)
-        return false;
+        return io->in_len ? WS_NEED_ROOM : WS_NEED_INPUT;
     gh_ws_validator_feed(v, io->in, n, &fv);
     pass_through(io, fv.release);
     if (fv.action == GH_FRAME_REJECT) {
         reject_frame(hp, &fv, conn_id, from_client, io->in, io->in_len);
-        return false;
+        return WS_REJECTED;
     }
-    return fv.release > 0;
+    if (fv.release > 0)
+        return WS_MOVED;
+    /* a held frame (a close frame is held whole) may need more room than
+     * was offered, or simply more input */
+    return n < io->in_len ? WS_NEED_ROOM : WS_NEED_INPUT;
 }
 
 /* Moves up to n input bytes unchanged to the output. */
@@ -737,8 +744,15 @@ enum gh_http_action gh_http_from_client(struct gh_http_proxy *hp, struct gh_http
         case GH_HTTP_WEBSOCKET:
             /* Blocked only for want of room: a frame held because it is
              * incomplete waits for input, like a partial head. */
-            if (!feed_ws(hp, &hp->ws->from_client, io, conn_id, true))
-                return hp->reply_queued || io->out_room > 0 ? GH_HTTP_CONTINUE : GH_HTTP_BLOCKED;
+            switch (feed_ws(hp, &hp->ws->from_client, io, conn_id, true)) {
+            case WS_MOVED:
+                break;
+            case WS_NEED_ROOM:
+                return GH_HTTP_BLOCKED;
+            case WS_NEED_INPUT:
+            case WS_REJECTED:
+                return GH_HTTP_CONTINUE;
+            }
             break;
         case GH_HTTP_UNTIL_CLOSE:
         case GH_HTTP_STOPPED:
@@ -1019,10 +1033,15 @@ enum gh_http_action gh_http_from_backend(struct gh_http_proxy *hp, struct gh_htt
             break;
         }
         case GH_HTTP_WEBSOCKET:
-            if (!feed_ws(hp, &hp->ws->from_backend, io, conn_id, false)) {
-                if (hp->reply_queued)
-                    return GH_HTTP_CLOSE;
-                return io->out_room > 0 ? GH_HTTP_CONTINUE : GH_HTTP_BLOCKED;
+            switch (feed_ws(hp, &hp->ws->from_backend, io, conn_id, false)) {
+            case WS_MOVED:
+                break;
+            case WS_NEED_ROOM:
+                return GH_HTTP_BLOCKED;
+            case WS_NEED_INPUT:
+                return GH_HTTP_CONTINUE;
+            case WS_REJECTED:
+                return GH_HTTP_CLOSE;
             }
             break;
         case GH_HTTP_UNTIL_CLOSE:

@@ -268,6 +268,15 @@ static void configure(WOLFSSL_CTX *ctx, WOLFSSL_CTX *scratch, const struct gh_li
         wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
         return;
     }
+#ifndef WOLFSSL_ALWAYS_VERIFY_CB
+    /* Without it wolfSSL calls the verify callback on failures only: the
+     * allow-lists and the identity passed on would be skipped silently. */
+    if (first)
+        gh_config_error_add(errs, l->client_ca_line, "client_ca",
+                            "the linked wolfSSL was built without WOLFSSL_ALWAYS_VERIFY_CB: "
+                            "client certificates cannot be checked");
+    return;
+#endif
     rc = wolfSSL_CTX_load_verify_locations(ctx, l->client_ca, NULL);
     if (rc != WOLFSSL_SUCCESS) {
         if (first)
@@ -352,12 +361,12 @@ static void setup_ocsp(struct gh_tls_cert *c, const char *chain, const char *ocs
     long len;
 
     c->ocsp_path = ocsp;
-    if (file_mtime(ocsp, &c->ocsp_mtime) < 0 ||
-        (len = read_file(ocsp, &c->ocsp_der, line, key, errs)) < 0) {
-        if (errs->count == 0 || errs->items[errs->count - 1].line != line)
-            gh_config_error_add(errs, line, key, "cannot read %s: %s", ocsp, strerror(errno));
+    if (file_mtime(ocsp, &c->ocsp_mtime) < 0) {
+        gh_config_error_add(errs, line, key, "cannot read %s: %s", ocsp, strerror(errno));
         return;
     }
+    if ((len = read_file(ocsp, &c->ocsp_der, line, key, errs)) < 0)
+        return; /* read_file recorded why */
     c->ocsp_len = (size_t)len;
     if (len == 0) {
         gh_config_error_add(errs, line, key, "%s is empty (a DER OCSP response was expected)", ocsp);

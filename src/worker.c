@@ -450,11 +450,15 @@ int gh_worker_run(struct gh_worker *w)
     ev_timer_stop(w->loop, &w->accept_backoff);
     ev_signal_stop(w->loop, &w->sig_term);
     ev_signal_stop(w->loop, &w->sig_int);
+    ev_timer_stop(w->loop, &w->ocsp_watch);
+    /* After the drain, so every connection's close entry is in. The
+     * SIGUSR1/SIGHUP watchers stay until it is done: stopping the last
+     * watcher of a signal restores its default action, which kills. */
+    gh_audit_close(w->grace_expired ? "grace_expired" : "signal", w->open_at_grace);
+    signal(SIGUSR1, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
     ev_signal_stop(w->loop, &w->sig_usr1);
     ev_signal_stop(w->loop, &w->sig_hup);
-    ev_timer_stop(w->loop, &w->ocsp_watch);
-    /* After the drain, so every connection's close entry is in. */
-    gh_audit_close(w->grace_expired ? "grace_expired" : "signal", w->open_at_grace);
     ev_loop_destroy(w->loop);
     while (w->retired) {
         struct gh_config_gen *g = w->retired;

@@ -1484,7 +1484,7 @@ def config_case(pki, tmp_path, case):
         raise AssertionError(case)
     g = {"workers": 1}
     if case == "ticket_rotation_too_short":
-        g["ticket_rotation"] = "1s"
+        g["ticket_rotation"] = "500ms"
     text = render(g, certs, {"main": base})
     lines = text.splitlines()
     section, k = target
