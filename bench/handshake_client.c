@@ -7,6 +7,11 @@
  * "GET / HTTP/1.1" with Connection: close and read the response until the
  * server closes (-g), close, repeat.
  *
+ * With -r each slot offers the session of its previous handshake: a TLS 1.2
+ * session ID or ticket (the session the last handshake ended with, which
+ * carries a ticket the server re-issued on resumption), or a TLS 1.3 ticket
+ * (PSK with (EC)DHE; the slot waits for the ticket without -g).
+ *
  * Full handshakes are guaranteed: without -r the client context has its
  * session cache off (SSL_SESS_CACHE_OFF), asks for no tickets
  * (SSL_OP_NO_TICKET) and never calls SSL_set_session; the count of resumed
@@ -226,6 +231,21 @@ static void record_handshake(struct conn *c)
 	n_hs++;
 	if (SSL_session_reused(c->ssl))
 		n_resumed++;
+	/* TLS 1.2 with -r: keep the session the handshake ended with. A server
+	 * may send a new ticket on a resumed handshake (wolfSSL does); OpenSSL
+	 * then marks the offered session not resumable and switches to a copy
+	 * with the new ticket, but calls no new-session callback for a resumed
+	 * handshake, so the slot would offer a dead session next time and every
+	 * other handshake would be full. TLS 1.3 tickets arrive after the
+	 * handshake and go through the callback. */
+	if (g_resume && SSL_version(c->ssl) <= TLS1_2_VERSION) {
+		SSL_SESSION *s = SSL_get1_session(c->ssl);
+		if (s) {
+			if (c->sess)
+				SSL_SESSION_free(c->sess);
+			c->sess = s;
+		}
+	}
 }
 
 static void finish_cycle(struct conn *c)

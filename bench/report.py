@@ -7,11 +7,19 @@ Two ratio tables: gatehouse (tcp mode) against the TLS-offload anchors, and
 "http mode": gatehouse-http against haproxy-http (target >= 1.0x) and against
 gatehouse in tcp mode (target >= 0.9x).
 
+With the hs-matrix rows: full and resumed handshakes/s of the tcp-mode
+proxies (ECDSA/RSA x TLS 1.3/1.2), gatehouse's ratio to each anchor, and its
+full ECDSA TLS 1.3 figure per core as a fraction of what the linked wolfSSL's
+ECDSA sign + key-share speed allows on one core (target >= 0.80; the speeds
+come from "gatehouse --crypto-speed", proxy "crypto" in raw.tsv, and the
+key-share group from negotiated.tsv next to raw.tsv).
+
 A rate measured while other processes (or softirq) kept CPU 1 busy for more
 than F of the time (default 0.25) is "disturbed": medians use only the
 undisturbed rounds when there is at least one, and say how many were used.
 """
 import argparse
+import os
 import statistics
 from collections import defaultdict
 
@@ -33,7 +41,7 @@ with open(args.raw) as f:
             vals[p][m][int(r)] = float(v)
         except ValueError:
             pass
-proxies = args.proxies or [p for p in order if p not in ("plain", "machine")]
+proxies = args.proxies or [p for p in order if p not in ("plain", "machine", "crypto")]
 names = [p for p in proxies if vals[p]]
 HTTP = ("gatehouse-http", "haproxy-http")  # proxies in HTTP mode: not anchors of the tcp table
 
@@ -92,9 +100,11 @@ out.append(f"Medians over {nr} round(s); per-core = rate / proxy CPU share (user
            f"process tree). Rounds with CPU 1 more than {args.max_other:.0%} busy with other "
            "work are left out when a clean one exists.")
 out.append("")
-out.append(line("", names))
 # rows that were measured (bench/run.sh --rows can leave some out)
 ROWS = [row for row in ROWS if any(vals[p][row[1]] for p in names)]
+BASIC = bool(ROWS) or any(vals[p][m] for p in names for m in ("rss_kib_per_conn", "ka_p99_ms", "hs_p99_ms"))
+if BASIC:  # not with --rows hs-matrix alone: that has its own tables below
+    out.append(line("", names))
 for label, m, cpu, pre, d in ROWS:
     out.append(line(label + " (raw)", [fmt(rate_med(p, m, pre), d) for p in names]))
     out.append(line("  proxy CPU share", [fmt(share_med(p, m, cpu, pre), 2) for p in names]))
@@ -122,8 +132,9 @@ if vals["plain"]["ka_rps"]:
                f"p99 {fmt(plain_med('ka_p99_ms'), 2)} ms")
 else:
     out.append("Plaintext ceiling: not measured (--rows without plain)")
-out.append("")
-out.append("All rounds, raw rates min..max (load by others on CPU 1 min..max):")
+if ROWS:
+    out.append("")
+    out.append("All rounds, raw rates min..max (load by others on CPU 1 min..max):")
 for label, m, cpu, pre, d in ROWS:
     cells = []
     for p in names:
@@ -143,7 +154,8 @@ for label, m, cpu, pre, d in ROWS:
 errs = []
 for p in names:
     e = {k: int(sum(v.values())) for k, v in vals[p].items()
-         if (k.endswith("errors") or k in ("hs_resumed", "rss_dropped", "start_failed",
+         if (k.endswith("errors") or k.endswith("_full_resumed")
+             or k in ("hs_resumed", "rss_dropped", "start_failed",
                                            "smoke_failed", "died"))
          and sum(v.values())}
     if e:
@@ -162,7 +174,7 @@ def ratio(a, b):
 
 
 anchors = [p for p in names if p != "gatehouse" and p not in HTTP]
-if "gatehouse" in names and anchors:
+if "gatehouse" in names and anchors and BASIC:
     out.append("")
     out.append("gatehouse / anchor (>1 = gatehouse better; for RSS and latency <1 is better)")
     out.append(line("", anchors))
@@ -172,13 +184,16 @@ if "gatehouse" in names and anchors:
         out.append(line(label + ", per core", [ratio(g, percore_med(a, m, cpu, pre)) for a in anchors]))
         g = rate_med("gatehouse", m, pre)
         out.append(line(label + ", raw", [ratio(g, rate_med(a, m, pre)) for a in anchors]))
-    g = med(list(vals["gatehouse"]["rss_kib_per_conn"].values()))
-    out.append(line("RSS per idle connection",
-                    [ratio(g, med(list(vals[a]["rss_kib_per_conn"].values()))) for a in anchors]))
-    g = rate_med("gatehouse", "ka_p99_ms", "ka")
-    out.append(line("keep-alive p99 latency", [ratio(g, rate_med(a, "ka_p99_ms", "ka")) for a in anchors]))
-    g = rate_med("gatehouse", "hs_p99_ms", "hs")
-    out.append(line("handshake p99 latency", [ratio(g, rate_med(a, "hs_p99_ms", "hs")) for a in anchors]))
+    if measured("rss_kib_per_conn"):
+        g = med(list(vals["gatehouse"]["rss_kib_per_conn"].values()))
+        out.append(line("RSS per idle connection",
+                        [ratio(g, med(list(vals[a]["rss_kib_per_conn"].values()))) for a in anchors]))
+    if measured("ka_p99_ms"):
+        g = rate_med("gatehouse", "ka_p99_ms", "ka")
+        out.append(line("keep-alive p99 latency", [ratio(g, rate_med(a, "ka_p99_ms", "ka")) for a in anchors]))
+    if measured("hs_p99_ms"):
+        g = rate_med("gatehouse", "hs_p99_ms", "hs")
+        out.append(line("handshake p99 latency", [ratio(g, rate_med(a, "hs_p99_ms", "hs")) for a in anchors]))
 
 
 def round_ratios(a, b, metric, prefix, cpu=None):
@@ -292,4 +307,144 @@ if "gatehouse-audit" in names and "gatehouse-http" in names:
             continue
         q = x / y
         out.append(f"{label:<42}{q:>10.2f}x{verdict(q, 0.9)}{round_ratios(a, g, m, pre, c)}")
+
+
+# ---------------------------------------------------------------- hs-matrix
+HSM = [(mode, key, ver) for mode in ("full", "resumed") for key in ("ecdsa", "rsa")
+       for ver in ("13", "12")]
+
+
+def hsm_pre(mode, key, ver):
+    return f"hsm_{key}_{ver}_{mode}"
+
+
+def hsm_label(mode, key, ver):
+    return f"{mode:<8}{key.upper():<6}TLS 1.{ver[1]}"
+
+
+tcp = [p for p in names if p not in HTTP and any(k.startswith("hsm_") for k in vals[p])]
+if tcp:
+    hanchors = [p for p in tcp if p != "gatehouse"]
+    gh = "gatehouse" if "gatehouse" in tcp else None
+    rw = max([10] + [len(a) + 5 for a in hanchors])
+
+    def hsm_table(title, cell, ratios, d=0):
+        out.append("")
+        out.append(title)
+        head = f"{'':<24}" + "".join(f"{p:>{w}}" for p in tcp)
+        if gh and ratios:
+            head += "  " + "".join(f"{'gh/' + a:>{rw}}" for a in hanchors)
+        out.append(head)
+        for mode, key, ver in HSM:
+            pre = hsm_pre(mode, key, ver)
+            if not any(vals[p][pre + "_rate"] for p in tcp):
+                continue
+            cells = [cell(p, pre) for p in tcp]
+            row = f"{hsm_label(mode, key, ver):<24}" + "".join(f"{fmt(c, d):>{w}}" for c in cells)
+            if gh and ratios:
+                g = cell(gh, pre)
+                row += "  " + "".join(f"{ratio(g, cell(a, pre)):>{rw}}" for a in hanchors)
+            out.append(row)
+
+    out.append("")
+    out.append("Handshake matrix (hs-matrix): connect, handshake, close; 50 at a time; no request.")
+    out.append("full = no session offered; resumed = each connection offers the session (ticket or")
+    out.append("session ID; TLS 1.3: PSK with (EC)DHE) of the one before. Medians over the clean rounds.")
+    hsm_table("handshakes/s per fully used proxy core (rate / proxy CPU share); gh/x > 1 = gatehouse faster",
+              lambda p, pre: percore_med(p, pre + "_rate", pre + "_cpu", pre), True)
+    hsm_table("handshakes/s, raw (what the client on CPU 0 got)",
+              lambda p, pre: rate_med(p, pre + "_rate", pre), True)
+    hsm_table("proxy CPU share (of CPU 1) during the load",
+              lambda p, pre: share_med(p, pre + "_rate", pre + "_cpu", pre), False, 2)
+
+    def resumed_pct(p, pre):
+        hs = sum(vals[p][pre + "_handshakes"].values())
+        res = sum(vals[p][pre + "_resumed"].values())
+        return 100.0 * res / hs if hs else None
+    hsm_table("resumed handshakes, % of all (all rounds; full must be 0; resumed: all but each of the\n"
+              "50 connections' first, i.e. 100 - 50/handshakes per round)", resumed_pct, False, 1)
+    cr = {p: "{}/{}".format(min(rounds(p, hsm_pre(*k), hsm_pre(*k) + "_rate")[1] for k in HSM
+                               if vals[p][hsm_pre(*k) + "_rate"]),
+                           max(rounds(p, hsm_pre(*k), hsm_pre(*k) + "_rate")[2] for k in HSM
+                               if vals[p][hsm_pre(*k) + "_rate"]))
+          for p in tcp}
+    out.append(f"{'rounds used (clean/all), worst cell':<24}" + "".join(f"{cr[p]:>{w}}" for p in tcp))
+
+    # negotiated parameters (round 1, openssl s_client with default settings)
+    neg = {}
+    negf = os.path.join(os.path.dirname(os.path.abspath(args.raw)), "negotiated.tsv")
+    if os.path.exists(negf):
+        with open(negf) as f:
+            next(f, None)
+            rows = [line.rstrip("\n").split("\t") for line in f if line.strip()]
+        for r in rows:
+            if len(r) >= 9:
+                neg[(r[0], r[1], r[2])] = r
+        if rows:
+            out.append("")
+            out.append("Negotiated by a default OpenSSL 3 client (openssl s_client, round 1; ticket = the server")
+            out.append("issued a session ticket; resumed = a second s_client resumed with the first one's session):")
+            out.append(f"  {'proxy':<11}{'key':<7}{'TLS':<5}{'cipher':<31}{'group':<12}{'signature':<11}ticket resumed")
+            for r in rows:
+                if len(r) >= 9:
+                    out.append(f"  {r[0]:<11}{r[1]:<7}{r[2]:<5}{r[4]:<31}{r[5]:<12}{r[6]:<11}{r[7]:<7}{r[8]}")
+
+    # the ceiling: what the linked wolfSSL's crypto allows on one core
+    # ops per CPU second: --crypto-speed counts per wall second, so divide by
+    # its CPU share in that round (1.0 on an idle CPU 1)
+    cshare = vals["crypto"]["cpu_share"]
+    speeds = {m: {r: v / min(1.0, cshare[r]) if cshare.get(r, 0) > 0.2 else v
+                  for r, v in vals["crypto"][m].items()}
+              for m in ("ecdsa_p256_sign", "x25519", "ecdhe_p256") if vals["crypto"][m]}
+    if not speeds:  # older runs: the one --crypto-speed at the start
+        cf = os.path.join(os.path.dirname(os.path.abspath(args.raw)), "crypto-speed.txt")
+        if os.path.exists(cf):
+            with open(cf) as f:
+                for line in f:
+                    w_ = line.split()
+                    if line.startswith("ECDSA P-256 sign"):
+                        speeds["ecdsa_p256_sign"] = {0: float(w_[3])}
+                    elif line.startswith("ECDHE P-256"):
+                        speeds["ecdhe_p256"] = {0: float(w_[2])}
+                    elif line.startswith("X25519 ECDHE"):
+                        speeds["x25519"] = {0: float(w_[2])}
+    group = neg.get(("gatehouse", "ecdsa", "1.3"), [""] * 9)[5]
+    share_op = "ecdhe_p256" if group in ("P-256", "prime256v1") else "x25519"
+    pre = hsm_pre("full", "ecdsa", "13")
+    if gh and "ecdsa_p256_sign" in speeds and share_op in speeds and vals[gh][pre + "_rate"]:
+        sign = med(list(speeds["ecdsa_p256_sign"].values()))
+        kx = med(list(speeds[share_op].values()))
+        ceil = 1 / (1 / sign + 1 / kx)
+        opname = {"x25519": "X25519", "ecdhe_p256": "P-256 ECDHE"}[share_op]
+        g = percore_med(gh, pre + "_rate", pre + "_cpu", pre)
+        out.append("")
+        cs = med(list(cshare.values()))
+        out.append(f"Ceiling: the linked wolfSSL on one core (gatehouse --crypto-speed on CPU 1, median of "
+                   f"{len(speeds['ecdsa_p256_sign'])} run(s)"
+                   + (f"; per CPU second: divided by its CPU share, median {cs:.2f}" if cs else "") + "):")
+        out.append(f"  ECDSA P-256 sign {fmt(sign)}/s; X25519 key pair + shared secret "
+                   f"{fmt(med(list(speeds['x25519'].values())) if 'x25519' in speeds else None)}/s; "
+                   f"P-256 ECDHE {fmt(med(list(speeds['ecdhe_p256'].values())) if 'ecdhe_p256' in speeds else None)}/s")
+        out.append(f"  key share negotiated in gatehouse's full ECDSA TLS 1.3 handshake: {group or '? (no negotiated.tsv)'}"
+                   f" -> {opname}")
+        out.append(f"  full ECDSA TLS 1.3 handshake = 1 sign + 1 {opname}: ceiling 1 / (1/{sign:.0f} + 1/{kx:.0f}) "
+                   f"= {fmt(ceil)}/s per core")
+        # per round (all rounds, disturbed or not): gatehouse per core / that round's ceiling
+        fr = []
+        for r in sorted(vals[gh][pre + "_rate"]):
+            c = vals[gh][pre + "_cpu"].get(r, 0)
+            s_, k_ = speeds["ecdsa_p256_sign"].get(r), speeds[share_op].get(r)
+            if c > 0 and s_ and k_:
+                fr.append(vals[gh][pre + "_rate"][r] / c / (1 / (1 / s_ + 1 / k_)))
+        spread = f" (each round against its own ceiling: {min(fr):.2f}..{max(fr):.2f})" if len(fr) >= 2 else ""
+        q = g / ceil if g else None
+        out.append(f"  gatehouse full ECDSA TLS 1.3, per core: {fmt(g)}/s = "
+                   f"{'-' if q is None else f'{q:.2f}'} of the ceiling (target >= 0.80){verdict(q, 0.80)}{spread}")
+        for a in hanchors:
+            x = percore_med(a, pre + "_rate", pre + "_cpu", pre)
+            q = g / x if g and x else None
+            v = "" if q is None else (" ok" if q > 1 else " BELOW")
+            out.append(f"  gatehouse / {a:<8} full ECDSA TLS 1.3, per core: "
+                       f"{'-' if q is None else f'{q:.2f}x'} (target > 1){v}"
+                       f"{round_ratios(gh, a, pre + '_rate', pre, pre + '_cpu')}")
 print("\n".join(x for x in out if x is not None))

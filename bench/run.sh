@@ -2,7 +2,8 @@
 # Side-by-side TLS-offload benchmark: gatehouse against hitch, HAProxy (tcp)
 # and stunnel, and gatehouse in http mode against HAProxy in http mode, all on
 # 127.0.0.1 in front of the same nginx backend, with the same ECDSA P-256
-# certificate. See bench/README.md.
+# certificate (and, for the hs-matrix rows, the same RSA-2048 one). See
+# bench/README.md.
 #
 # usage: bench/run.sh [--rounds N] [--duration S] [--only a,b,...] [--rows a,b,...]
 #                     [--idle N] [--gatehouse PATH] [--out DIR]
@@ -24,8 +25,8 @@ ALL_PROXIES=(gatehouse hitch haproxy stunnel gatehouse-http haproxy-http gatehou
 HTTP_PROXIES=" gatehouse-http haproxy-http gatehouse-audit "   # proxies that parse HTTP (mode http)
 # gatehouse-audit: gatehouse-http with the audit log on (a file on disk, not tmpfs;
 # audit_fsync = interval), to compare with gatehouse-http
-ALL_ROWS=(plain rss keepalive handshake http-handshake bulk)
-DEFAULT_ROWS=plain,rss,keepalive,handshake,bulk   # http-handshake is opt-in (+1 min)
+ALL_ROWS=(plain rss keepalive handshake http-handshake bulk hs-matrix)
+DEFAULT_ROWS=plain,rss,keepalive,handshake,bulk   # http-handshake (+1 min) and hs-matrix (+6 min) are opt-in
 ROWS_ARG=$DEFAULT_ROWS
 HAP_REWRITE=yes   # haproxy-http adds X-Forwarded-For/-Proto and X-Request-Id, as gatehouse-http does
 
@@ -40,7 +41,9 @@ usage: $0 [--rounds N] [--duration S] [--only LIST] [--rows LIST] [--idle N]
   --rows LIST     comma-separated subset of: ${ALL_ROWS[*]},
                   or all (default $DEFAULT_ROWS);
                   handshake is the full-handshake row of the tcp-mode proxies,
-                  http-handshake the same row for gatehouse-http and haproxy-http
+                  http-handshake the same row for gatehouse-http and haproxy-http,
+                  hs-matrix full and resumed handshakes/s of the tcp-mode
+                  proxies, ECDSA and RSA, TLS 1.3 and 1.2 (8 figures per proxy)
   --hap-rewrite yes|no
                   haproxy-http adds the request headers gatehouse-http adds
                   (X-Forwarded-For, X-Forwarded-Proto, X-Request-Id; default $HAP_REWRITE)
@@ -95,6 +98,10 @@ want_row() {  # want_row ROW [PROXY]: is ROW measured (for PROXY)?
   if [ "$row" = handshake ] && [ -n "${2:-}" ] && [[ "$HTTP_PROXIES" == *" $2 "* ]]; then
     row=http-handshake
   fi
+  # the handshake matrix is for the tcp-mode proxies only
+  if [ "$row" = hs-matrix ] && [ -n "${2:-}" ] && [[ "$HTTP_PROXIES" == *" $2 "* ]]; then
+    return 1
+  fi
   [[ "$ROWS" == *" $row "* ]]
 }
 
@@ -144,6 +151,15 @@ for p in "${wanted[@]}"; do
   fi
   PROXIES+=("$p")
 done
+# a proxy none of the selected rows runs on is not started at all
+# (e.g. --rows hs-matrix: the http-mode proxies)
+_kept=()
+for p in ${PROXIES[@]+"${PROXIES[@]}"}; do
+  for r in rss keepalive handshake bulk hs-matrix; do
+    if want_row "$r" "$p"; then _kept+=("$p"); break; fi
+  done
+done
+PROXIES=(${_kept[@]+"${_kept[@]}"})
 [ "${#PROXIES[@]}" -gt 0 ] || log "no proxy available: only the plaintext ceiling will be measured"
 
 # ---------------------------------------------------------------- state, cleanup
@@ -328,6 +344,13 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
   -addext subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1 || die "openssl req failed"
 cat "$TMP/cert.pem" "$TMP/key.pem" >"$TMP/combined.pem"
 chmod 600 "$TMP/key.pem" "$TMP/combined.pem"
+if want_row hs-matrix; then  # the hs-matrix rows also run every tcp-mode proxy with this one
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 \
+    -keyout "$TMP/rsa-key.pem" -out "$TMP/rsa-cert.pem" -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1 || die "openssl req (RSA) failed"
+  cat "$TMP/rsa-cert.pem" "$TMP/rsa-key.pem" >"$TMP/rsa-combined.pem"
+  chmod 600 "$TMP/rsa-key.pem" "$TMP/rsa-combined.pem"
+fi
 
 read -r BACKEND_PORT P_GATEHOUSE P_HITCH P_HAPROXY P_STUNNEL P_GH_HTTP P_HAP_HTTP P_GH_AUDIT \
   <<<"$(free_ports 8)"
@@ -523,14 +546,23 @@ key = $TMP/key.pem
 sslVersionMin = TLSv1.2
 EOF
 
-start_proxy() {  # start_proxy NAME -> sets PROXY_PID, returns 1 on failure
-  local name=$1 logf="$TMP/$1.log" pid p
+# hs-matrix: the same configs with the RSA-2048 certificate (NAME-rsa.EXT)
+if want_row hs-matrix; then
+  for f in gatehouse.ini hitch.conf haproxy.cfg stunnel.conf; do
+    sed -e "s#$TMP/cert.pem#$TMP/rsa-cert.pem#; s#$TMP/key.pem#$TMP/rsa-key.pem#" \
+        -e "s#$TMP/combined.pem#$TMP/rsa-combined.pem#" "$TMP/$f" >"$TMP/${f%.*}-rsa.${f##*.}"
+  done
+fi
+
+start_proxy() {  # start_proxy NAME [rsa] -> sets PROXY_PID, returns 1 on failure
+  local name=$1 v=${2:+-$2} pid p
+  local logf="$TMP/$1$v.log"
   : >"$logf"
   case "$name" in
-    gatehouse) taskset -c 1 "${BIN[gatehouse]}" -c "$TMP/gatehouse.ini" >>"$logf" 2>&1 & ;;
-    hitch)     taskset -c 1 "${BIN[hitch]}" --config="$TMP/hitch.conf" >>"$logf" 2>&1 & ;;
-    haproxy)   taskset -c 1 "${BIN[haproxy]}" -db -f "$TMP/haproxy.cfg" >>"$logf" 2>&1 & ;;
-    stunnel)   taskset -c 1 "${BIN[stunnel]}" "$TMP/stunnel.conf" >>"$logf" 2>&1 & ;;
+    gatehouse) taskset -c 1 "${BIN[gatehouse]}" -c "$TMP/gatehouse$v.ini" >>"$logf" 2>&1 & ;;
+    hitch)     taskset -c 1 "${BIN[hitch]}" --config="$TMP/hitch$v.conf" >>"$logf" 2>&1 & ;;
+    haproxy)   taskset -c 1 "${BIN[haproxy]}" -db -f "$TMP/haproxy$v.cfg" >>"$logf" 2>&1 & ;;
+    stunnel)   taskset -c 1 "${BIN[stunnel]}" "$TMP/stunnel$v.conf" >>"$logf" 2>&1 & ;;
     gatehouse-http) taskset -c 1 "${BIN[gatehouse-http]}" -c "$TMP/gatehouse-http.ini" >>"$logf" 2>&1 & ;;
     gatehouse-audit) taskset -c 1 "${BIN[gatehouse-audit]}" -c "$TMP/gatehouse-audit.ini" >>"$logf" 2>&1 & ;;
     haproxy-http)   taskset -c 1 "${BIN[haproxy-http]}" -db -f "$TMP/haproxy-http.cfg" >>"$logf" 2>&1 & ;;
@@ -616,6 +648,62 @@ run_hs() {  # full handshakes + GET, TLS 1.3
   if [ "${err:-0}" != 0 ]; then log "  $name handshake client: $OUTPUT"; fi
 }
 
+# hs-matrix: handshakes only (connect, handshake, close_notify, close; no
+# request), 50 at a time. Full: no session cache, no tickets (resumed must be
+# 0). Resumed (-r): each slot keeps the session (ticket or session ID) of its
+# last handshake and offers it on the next; with TLS 1.3 it waits for the
+# server's ticket before closing. Metrics hsm_KEY_VER_MODE_{rate,cpu,...}.
+run_hsm() {  # run_hsm NAME PPID PORT ecdsa|rsa
+  local name=$1 ppid=$2 port=$3 key=$4 ver mode pre rate res hs err opts
+  for ver in 13 12; do
+    for mode in full resumed; do
+      pre="hsm_${key}_${ver}_${mode}"
+      opts=(-p "$port" -c 50 -d "$DURATION" "-${ver#1}")
+      [ "$mode" = full ] || opts+=(-r)
+      measure "$ppid" taskset -c 0 timeout "$HS_TIMEOUT" "$HSC" "${opts[@]}"
+      rate=$(kv hs_per_s "$OUTPUT"); res=$(kv resumed "$OUTPUT"); hs=$(kv handshakes "$OUTPUT")
+      err=$(kv errors "$OUTPUT")
+      record "$name" "${pre}_rate" "${rate:-0}"; record "$name" "${pre}_handshakes" "${hs:-0}"
+      record "$name" "${pre}_resumed" "${res:-NA}"; record "$name" "${pre}_errors" "${err:-NA}"
+      record "$name" "${pre}_cpu" "$SHARE"; record "$name" "${pre}_cpu1_other" "$OTHER1"
+      record "$name" "${pre}_p99_ms" "$(kv hs_p99_ms "$OUTPUT")"
+      log "  $name $key TLS 1.${ver#1} $mode handshakes: ${rate:-?}/s resumed ${res:-?}/${hs:-?} errors ${err:-?} proxy-cpu $SHARE (CPU 1 others $OTHER1)"
+      [ -n "$rate" ] || printf '%s\n' "$OUTPUT" | tail -5 >&2
+      if [ "$mode" = full ] && [ "${res:-0}" != 0 ]; then
+        log "  WARNING: $name resumed $res handshakes: not a full-handshake figure"
+      fi
+      # all but each slot's first handshake should resume (allow 5 % more full ones)
+      if [ "$mode" = resumed ] && [ "${hs:-0}" -gt 0 ] && [ $(( (hs - ${res:-0} - 50) * 20 )) -gt "$hs" ]; then
+        log "  WARNING: $name $key TLS 1.${ver#1}: only ${res:-0} of $hs handshakes resumed"
+      fi
+      if [ "${err:-0}" != 0 ]; then log "  $name handshake client: $OUTPUT"; fi
+    done
+  done
+}
+
+# probe_tls NAME KEY PORT: what a default OpenSSL 3 client (handshake_client
+# has the same defaults) negotiates, and how it resumes, with openssl
+# s_client: one line per TLS version to $OUT/negotiated.tsv (round 1 only)
+probe_tls() {
+  local name=$1 key=$2 port=$3 ver o1 o2 proto cipher group sig tickets reused sess="$TMP/probe.sess"
+  for ver in 13 12; do
+    rm -f "$sess"
+    # stdin open for 0.5 s: TLS 1.3 tickets arrive after the handshake
+    o1=$(sleep 0.5 | taskset -c 0 timeout 10 openssl s_client -connect "127.0.0.1:$port" -servername localhost \
+      "-tls1_${ver#1}" -sess_out "$sess" 2>&1) || true
+    o2=$(sleep 0.5 | taskset -c 0 timeout 10 openssl s_client -connect "127.0.0.1:$port" -servername localhost \
+      "-tls1_${ver#1}" -sess_in "$sess" 2>&1) || true
+    read -r proto cipher <<<"$(sed -n 's/^New, \(TLSv[0-9.]*\), Cipher is \(.*\)/\1 \2/p' <<<"$o1" | head -1)"
+    group=$(sed -n 's/^Server Temp Key: //p' <<<"$o1" | head -1 | sed 's/^ECDH, //; s/,.*//')
+    sig=$(sed -n 's/^Peer signature type: //p' <<<"$o1" | head -1)
+    tickets=no; if grep -q 'TLS session ticket lifetime hint' <<<"$o1"; then tickets=yes; fi
+    reused=no; if grep -q '^Reused,' <<<"$o2"; then reused=yes; fi
+    printf '%s\t%s\t1.%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$key" "${ver#1}" "${proto:-?}" "${cipher:-?}" \
+      "${group:-?}" "${sig:-?}" "$tickets" "$reused" >>"$OUT/negotiated.tsv"
+    log "  $name $key TLS 1.${ver#1}: negotiated ${proto:-?} ${cipher:-?} group ${group:-?} sig ${sig:-?}; ticket issued: $tickets; s_client resumed: $reused"
+  done
+}
+
 run_bulk() {  # 1 MiB responses
   local name=$1 ppid=$2 url=$3 rps p99 err mibs
   measure "$ppid" taskset -c 0 timeout "$WRK_TIMEOUT" wrk -t1 -c10 -d"${DURATION}s" --timeout 5s "$url"
@@ -671,6 +759,27 @@ if [ -n "$HAVE_GH" ]; then
   taskset -c 1 timeout 120 "${BIN[gatehouse]}" --crypto-speed 2>&1 | tee "$OUT/crypto-speed.txt" \
     || log "gatehouse --crypto-speed failed (exit ${PIPESTATUS[0]})"
 fi
+# hs-matrix: the ceiling for gatehouse's handshakes, measured again at the
+# start of each round (proxy "crypto" in raw.tsv; the report takes medians).
+# --crypto-speed counts operations per wall-clock second; the proxies'
+# per-core figures are per CPU second, so its own CPU share (user+sys / real)
+# is recorded too and the report divides by it (the same when CPU 1 is idle).
+record_crypto_speed() {
+  local out t real user sys f="$OUT/crypto-speed-round$ROUND.txt"
+  local TIMEFORMAT='%R %U %S'
+  t=$( { time taskset -c 1 timeout 120 "${BIN[gatehouse]}" --crypto-speed >"$f" 2>&1; } 2>&1 ) \
+    || { log "gatehouse --crypto-speed failed"; return 0; }
+  read -r real user sys <<<"$t"
+  out=$(cat "$f")
+  record crypto ecdsa_p256_sign "$(awk '/^ECDSA P-256 sign/ {print $4}' <<<"$out")"
+  record crypto ecdhe_p256 "$(awk '/^ECDHE P-256/ {print $3}' <<<"$out")"
+  record crypto x25519 "$(awk '/^X25519 ECDHE/ {print $3}' <<<"$out")"
+  record crypto cpu_share "$(awk -v r="$real" -v u="$user" -v s="$sys" 'BEGIN { printf "%.3f", (r > 0 ? (u + s) / r : 1) }')"
+  log "  crypto speed (CPU 1, cpu ${user}+${sys}s of ${real}s): $(grep -E '^(ECDSA|ECDHE|X25519)' <<<"$out" | awk '{$1=$1; print}' | tr '\n' ';')"
+}
+if want_row hs-matrix; then
+  printf 'proxy\tkey\ttls\tprotocol\tcipher\tgroup\tsignature\tticket_issued\ts_client_resumed\n' >"$OUT/negotiated.tsv"
+fi
 
 # ---------------------------------------------------------------- rounds
 # rough duration: per round 1 s busy check, per proxy about 2 s start/stop,
@@ -679,6 +788,8 @@ est=$(( 1 + $(want_row plain && echo "$DURATION" || echo 0) ))
 for name in ${PROXIES[@]+"${PROXIES[@]}"}; do
   est=$((est + 2))
   if want_row rss "$name"; then est=$((est + 4 + IDLE_N / 1000)); fi
+  # hs-matrix: 8 loads, a second start with the RSA certificate
+  if want_row hs-matrix "$name"; then est=$((est + 8 * DURATION + 4)); fi
   for r in keepalive handshake bulk; do
     if want_row "$r" "$name"; then est=$((est + DURATION)); fi
   done
@@ -692,6 +803,8 @@ for ROUND in $(seq "$ROUNDS"); do
   for ((i = 0; i < n; i++)); do order+=("${PROXIES[$(((i + ROUND - 1) % n))]}"); done
   warn_if_busy
   log "round $ROUND/$ROUNDS: $(want_row plain && echo 'plain ')${order[*]}"
+
+  if want_row hs-matrix && [ -n "$HAVE_GH" ]; then wait_quiet; record_crypto_speed; fi
 
   # plaintext ceiling: wrk straight to nginx
   if want_row plain; then
@@ -718,6 +831,10 @@ for ROUND in $(seq "$ROUNDS"); do
       if want_row keepalive "$name"; then run_ka "$name" "$ppid" "https://127.0.0.1:$port/1k"; fi
       if want_row handshake "$name"; then run_hs "$name" "$ppid" "$port"; fi
       if want_row bulk "$name"; then run_bulk "$name" "$ppid" "https://127.0.0.1:$port/1m"; fi
+      if want_row hs-matrix "$name"; then
+        if [ "$ROUND" = 1 ]; then probe_tls "$name" ecdsa "$port"; fi
+        run_hsm "$name" "$ppid" "$port" ecdsa
+      fi
     else
       record "$name" smoke_failed 1
     fi
@@ -727,6 +844,30 @@ for ROUND in $(seq "$ROUNDS"); do
       record "$name" died 1
     fi
     stop_pid "$ppid"
+    # hs-matrix with the RSA certificate: the same proxy restarted with it
+    if want_row hs-matrix "$name"; then
+      wait_quiet
+      if ! start_proxy "$name" rsa; then
+        log "  $name (RSA certificate) failed to start; log tail:"
+        tail -20 "$TMP/$name-rsa.log" >&2 || true
+        stop_pid "$PROXY_PID"
+        record "$name" start_failed 1
+        continue
+      fi
+      ppid=$PROXY_PID
+      if smoke "$port"; then
+        if [ "$ROUND" = 1 ]; then probe_tls "$name" rsa "$port"; fi
+        run_hsm "$name" "$ppid" "$port" rsa
+      else
+        record "$name" smoke_failed 1
+      fi
+      if ! kill -0 "$ppid" 2>/dev/null; then
+        log "  WARNING: $name (pid $ppid, RSA) exited during the round; log tail:"
+        tail -20 "$TMP/$name-rsa.log" >&2 || true
+        record "$name" died 1
+      fi
+      stop_pid "$ppid"
+    fi
   done
 done
 log "rounds done in $((SECONDS - BENCH_T0)) s"

@@ -99,6 +99,15 @@ else
   failed=$((failed + 1)); failures+=("lint")
 fi
 
+echo "=== TLS scan (testssl.sh against the default TLS settings)"
+if GATEHOUSE_BIN="$PWD/build-ci/gatehouse" tests/tls-scan > "$results/tls-scan.log" 2>&1; then
+  passed=$((passed + 1))
+  grep -E "^(protocols offered|cipher suites offered|forward secrecy|RESULT)" "$results/tls-scan.log"
+else
+  tail -n 40 "$results/tls-scan.log"
+  failed=$((failed + 1)); failures+=("tls-scan")
+fi
+
 if [ "$quick" = 0 ]; then
   echo "=== build (AddressSanitizer + UndefinedBehaviorSanitizer)"
   if build build-asan -Db_sanitize=address,undefined -Db_lundef=false; then

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,12 +29,12 @@
 #define WRITE_CHUNK (64u << 10)     /* chained bytes collected before a write(2) */
 #define LINE_OVERHEAD 256           /* {"v":1,"seq":N, + prev, chain_alg, chain, "}\n */
 #define WBUF_CAP (WRITE_CHUNK + GH_AUDIT_ENTRY_MAX + 2 * LINE_OVERHEAD)
-#define TAIL_SCAN (2 * (GH_AUDIT_ENTRY_MAX + LINE_OVERHEAD)) /* a partial line and the last whole entry */
+#define TAIL_SCAN ((size_t)2 * (GH_AUDIT_ENTRY_MAX + LINE_OVERHEAD)) /* a partial line and the last whole entry */
 #define RETRY_INTERVAL 0.1          /* seconds between attempts on a failing disk */
 #define STDOUT_ATOMIC 4096          /* PIPE_BUF: stdout writes up to this stay whole */
 #define LINE_PREFIX "{\"v\":1,\"seq\":"
 
-struct audit {
+struct audit { /* NOLINT(clang-analyzer-optin.performance.Padding): fields grouped by the thread that owns them; one instance */
     bool on;
     /* settings */
     char path[GH_PATH_MAX];         /* this worker's file, %w replaced */
@@ -393,7 +394,7 @@ static void append_line(const char *body, size_t len)
         return;
     }
     d = A.wbuf + A.wlen;
-    m = (size_t)snprintf(d, LINE_OVERHEAD, LINE_PREFIX "%llu,", (unsigned long long)(A.seq + 1));
+    m = (size_t)snprintf(d, LINE_OVERHEAD, LINE_PREFIX "%" PRIu64 ",", A.seq + 1);
     memcpy(d + m, body, len);
     m += len;
     if (A.segment_start)

@@ -49,7 +49,7 @@ void gh_audit_entry_start(struct gh_audit_entry *e, char *buf, size_t cap, uint3
     e->max_field = max_field;
     e->active = true;
     e->overflow = false;
-    memcpy(head, "\"ts\":\"", 6);
+    memcpy(head, "\"ts\":\"", 6); /* NOLINT(bugprone-not-null-terminated-result): a length is kept */
     n = 6 + gh_audit_format_ts(ts, head + 6);
     n += (size_t)snprintf(head + n, sizeof head - n, "\",\"pid\":%ld,\"event\":", pid);
     put(e, head, n);
@@ -129,7 +129,7 @@ size_t gh_audit_escape(char *dst, size_t cap, const uint8_t *src, size_t len, si
             break;
         if (cap - o < 6)
             return (size_t)-1;
-        memcpy(dst + o, "\\u00", 4);
+        memcpy(dst + o, "\\u00", 4); /* NOLINT(bugprone-not-null-terminated-result): JSON text, not a C string */
         dst[o + 4] = hex[b >> 4];
         dst[o + 5] = hex[b & 15];
         o += 6;

@@ -69,7 +69,8 @@ int gh_reload_prepare(const struct gh_config *cur, struct gh_config **out,
 {
     struct gh_config *next = calloc(1, sizeof *next);
 
-    memset(tls, 0, GH_MAX_LISTENERS * sizeof *tls);
+    for (size_t i = 0; i < GH_MAX_LISTENERS; i++)
+        tls[i] = NULL;
     *out = NULL;
     if (!next) {
         memset(errs, 0, sizeof *errs);

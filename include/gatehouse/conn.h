@@ -37,43 +37,52 @@ struct gh_conn {
     struct gh_listener *listener;
     const struct gh_listener_config *cfg; /* as it was when accepted (reloads come later) */
     struct gh_config_gen *gen;   /* the configuration generation cfg belongs to */
-    enum gh_conn_state state;
-
-    int client_fd;
-    int backend_fd;
     struct gh_tls_session *tls;
     ev_io client_io;
     ev_io backend_io;
     ev_timer timer;              /* handshake, connect, then idle timeout */
     ev_tstamp started;
     ev_tstamp last_activity;
+    ev_tstamp timer_due;         /* when c->timer fires next */
 
     struct gh_buf to_backend;    /* client plaintext not yet sent on */
-    uint32_t to_backend_ready;   /* bytes at its head the framer released */
     struct gh_buf to_client;     /* backend bytes not yet encrypted and sent */
+    struct gh_buf hello;         /* HELLO: bytes read before the TLS session; wolfSSL replays them */
     struct gh_stream_framer framer; /* tcp mode: raw, line or length */
-    bool reject_pending;         /* a frame was refused: close once the valid ones are out */
-    bool rate_paused;            /* rate_limit: no reading until the timer fires */
     double rate_tokens;          /* bytes the client may still send now */
     ev_tstamp rate_stamp;        /* when rate_tokens was last topped up */
-    struct gh_buf hello;         /* HELLO: bytes read before the TLS session; wolfSSL replays them */
-    bool proxy_header_done;      /* accept_proxy: the balancer's header was taken */
-    bool proxy_header_sent;      /* proxy_protocol: ours went to the backend */
-    bool hello_heap;             /* hello outgrew the pool's block: malloc'd, HELLO_BUF_MAX */
-    int cert_index;              /* which of the listener's certificates was served */
 
     /* mode = http: bytes are read into from_*, and the HTTP framer moves
      * what may pass (rewritten) into to_*. NULL/empty in tcp mode. */
     struct gh_http_proxy *http;
     struct gh_buf from_client;
     struct gh_buf from_backend;
-    bool close_after_flush;      /* close once to_client is delivered */
-    bool client_framer_blocked;  /* the http framer waits for the other direction */
-    ev_tstamp timer_due;         /* when c->timer fires next */
     const char *close_reason;
+
+    uint64_t bytes_from_client;
+    uint64_t bytes_to_client;
+    struct sockaddr_storage peer;
+    struct gh_conn *prev, *next; /* worker->conns */
+    struct gh_conn *pending_next;
+
+    enum gh_conn_state state;
+    int client_fd;
+    int backend_fd;
+    int cert_index;              /* which of the listener's certificates was served */
+    uint32_t to_backend_ready;   /* bytes at the head of to_backend the framer released */
+    socklen_t peer_len;
     char peer_addr[56];          /* client address:port as text, for logs */
     char client_ip[48];          /* the address alone (X-Forwarded-For, audit) */
     uint16_t client_port;
+
+    bool reject_pending;         /* a frame was refused: close once the valid ones are out */
+    bool rate_paused;            /* rate_limit: no reading until the timer fires */
+    bool proxy_header_done;      /* accept_proxy: the balancer's header was taken */
+    bool proxy_header_sent;      /* proxy_protocol: ours went to the backend */
+    bool hello_heap;             /* hello outgrew the pool's block: malloc'd, HELLO_BUF_MAX */
+    bool close_after_flush;      /* close once to_client is delivered */
+    bool client_framer_blocked;  /* the http framer waits for the other direction */
+    bool is_pending;
 
     /* readiness as the last events and attempts left it */
     bool client_readable, client_writable;
@@ -87,16 +96,6 @@ struct gh_conn {
     bool backend_done;           /* backend sent FIN */
     bool notify_sent;            /* we sent close_notify to the client */
     bool client_done_first;      /* the client ended before the backend */
-
-    uint64_t bytes_from_client;
-    uint64_t bytes_to_client;
-
-    struct sockaddr_storage peer;
-    socklen_t peer_len;
-
-    struct gh_conn *prev, *next; /* worker->conns */
-    struct gh_conn *pending_next;
-    bool is_pending;
 };
 
 /* Takes ownership of a freshly accepted client socket. */
