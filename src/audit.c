@@ -34,49 +34,52 @@
 #define STDOUT_ATOMIC 4096          /* PIPE_BUF: stdout writes up to this stay whole */
 #define LINE_PREFIX "{\"v\":1,\"seq\":"
 
-struct audit { /* NOLINT(clang-analyzer-optin.performance.Padding): fields grouped by the thread that owns them; one instance */
-    bool on;
-    /* settings */
-    char path[GH_PATH_MAX];         /* this worker's file, %w replaced */
-    bool to_stdout;
-    enum gh_audit_fsync fsync_policy;
+/* Who touches what: "loop" fields only the event loop's thread, "writer"
+ * fields only the writer thread (and gh_audit_open before it starts),
+ * "shared" fields only under mu. Sorted by size within each group. */
+struct audit {
+    /* settings, fixed at open */
     double fsync_interval, flush_interval;
-    uint32_t cap, max_field;
     long pid;
     const char *config_path;
+    uint32_t cap, max_field;
+    enum gh_audit_fsync fsync_policy;
+    bool on;
+    bool to_stdout;
+    char path[GH_PATH_MAX];         /* this worker's file, %w replaced */
     char config_sha256[GH_AUDIT_CHAIN_HEX + 1];
 
-    /* loop side */
+    /* loop */
     char *in;
     size_t in_len;
     uint64_t lost;                  /* entries dropped since the last one that fitted */
     struct ev_loop *loop;
     ev_timer flush_timer;
 
-    /* shared, under mu */
+    /* shared */
     pthread_mutex_t mu;
     pthread_cond_t wake;            /* the writer waits on it */
     pthread_cond_t idle;            /* gh_audit_close waits on it */
+    pthread_t thread;
     char *out;
     size_t out_len;                 /* > 0: the writer owns out */
+    double stop_deadline;           /* monotonic; the writer gives up after it */
     bool reopen_req, stop_req;
     bool writer_done;               /* the writer thread has returned */
-    double stop_deadline;           /* monotonic; the writer gives up after it */
-    pthread_t thread;
 
-    /* writer side */
+    /* writer */
+    bool segment_start;             /* the next entry carries prev */
+    bool failing;                   /* a write failed; logged once until one works */
+    bool dirty;                     /* written since the last fsync */
     int fd;
     struct gh_audit_chain chain;
     uint64_t seq;
-    bool segment_start;             /* the next entry carries prev */
-    char written_chain[GH_AUDIT_CHAIN_HEX + 1]; /* last entry wholly in the file */
     uint64_t written_seq;
     uint64_t writer_lost;           /* entries the writer had to drop */
-    bool failing;                   /* a write failed; logged once until one works */
     char *wbuf;                     /* WBUF_CAP bytes of chained lines */
     size_t wlen, woff;              /* woff: already written */
-    bool dirty;                     /* written since the last fsync */
     double last_fsync;
+    char written_chain[GH_AUDIT_CHAIN_HEX + 1]; /* last entry wholly in the file */
 };
 
 static struct audit A = {.fd = -1};
