@@ -5,9 +5,8 @@
  * per line) to A.in. Handing over swaps A.in and A.out under A.mu; the
  * writer thread owns A.out while A.out_len > 0, so the loop never waits for
  * the disk. The writer gives each body its seq, prev (first entry of a file)
- * and chain, collects the lines in wbuf and writes them. Everything after
- * "writer side" below is touched by the writer thread only, except at
- * open, before the thread exists. */
+ * and chain, collects the lines in wbuf and writes them. struct audit says
+ * which thread owns each field. */
 #include "gatehouse/audit.h"
 
 #include <errno.h>
