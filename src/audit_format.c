@@ -191,6 +191,11 @@ void gh_audit_uint(struct gh_audit_entry *e, const char *key, uint64_t value)
     put(e, num, (size_t)n);
 }
 
+void gh_audit_micros(struct gh_audit_entry *e, const char *key, double seconds)
+{
+    gh_audit_uint(e, key, seconds > 0 ? (uint64_t)(seconds * 1e6 + 0.5) : 0);
+}
+
 void gh_audit_bool(struct gh_audit_entry *e, const char *key, bool value)
 {
     put_key(e, key);

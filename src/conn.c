@@ -77,9 +77,20 @@ static const char *tls_error_text(struct gh_conn *c, char *out, size_t n)
 
 /* ---- audit entries -------------------------------------------------- */
 
-static uint64_t micros(ev_tstamp seconds)
+/* The client's bytes were refused for reason (a framing or PROXY rule):
+ * the diagnostic line and the audit entry, with what was refused. */
+static void note_reject(struct gh_conn *c, const char *reason, const void *excerpt, size_t len)
 {
-    return seconds > 0 ? (uint64_t)(seconds * 1e6 + 0.5) : 0;
+    gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s client=%s reason=%s bytes=%zu",
+           (unsigned long long)c->id, cfg_of(c)->name, c->peer_addr, reason, len);
+    gh_audit_reject(c->id, cfg_of(c)->name, c->client_ip, reason, 0, excerpt, len);
+}
+
+/* tcp mode: drops the client bytes the framer has not released (a refused
+ * or unfinishable frame); the released ones before them still go on. */
+static void drop_unreleased(struct gh_conn *c)
+{
+    c->to_backend.tail = c->to_backend.head + c->to_backend_ready;
 }
 
 static void audit_client_fields(struct gh_audit_entry *e, const struct gh_conn *c)
@@ -140,7 +151,7 @@ static void audit_close(struct gh_conn *c, const char *reason)
     struct gh_audit_entry e;
     gh_audit_begin(&e, "close");
     audit_client_fields(&e, c);
-    gh_audit_uint(&e, "duration_us", micros(ev_now(c->worker->loop) - c->started));
+    gh_audit_micros(&e, "duration_us", ev_now(c->worker->loop) - c->started);
     gh_audit_uint(&e, "bytes_in", c->bytes_from_client);
     gh_audit_uint(&e, "bytes_out", c->bytes_to_client);
     uint64_t fin, fout, msgs;
@@ -578,10 +589,7 @@ static bool take_proxy_header(struct gh_conn *c)
     if (n < 0 || (want == GH_PROXY_IN_V1 && h.version != 1) ||
         (want == GH_PROXY_IN_V2 && h.version != 2)) {
         const char *why = n < 0 ? gh_proxy_reason_name(h.reason) : "proxy_wrong_version";
-        gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s client=%s reason=%s",
-               (unsigned long long)c->id, cfg_of(c)->name, c->peer_addr, why);
-        gh_audit_reject(c->id, cfg_of(c)->name, c->client_ip, why, 0, data,
-                        gh_buf_len(&c->hello));
+        note_reject(c, why, data, gh_buf_len(&c->hello));
         conn_close(c, "rejected");
         return false;
     }
@@ -693,9 +701,7 @@ static void read_hello(struct gh_conn *c)
                             (const struct sockaddr *)&c->peer)) {
         /* only the balancer may speak for its clients; nobody else may
          * come in past it */
-        gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s client=%s reason=proxy_untrusted",
-               (unsigned long long)c->id, cfg_of(c)->name, c->peer_addr);
-        gh_audit_reject(c->id, cfg_of(c)->name, c->client_ip, "proxy_untrusted", 0, NULL, 0);
+        note_reject(c, "proxy_untrusted", NULL, 0);
         conn_close(c, "rejected");
         return;
     }
@@ -902,12 +908,8 @@ static bool frame_stream(struct gh_conn *c)
     gh_stream_framer_feed(&c->framer, start, unseen, &v);
     c->to_backend_ready += (uint32_t)v.release;
     if (v.action == GH_FRAME_REJECT) {
-        const char *why = v.reason ? v.reason : "framing";
-        gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s reason=%s",
-               (unsigned long long)c->id, cfg_of(c)->name, why);
-        gh_audit_reject(c->id, cfg_of(c)->name, c->client_ip, why, 0, start + v.release,
-                        unseen - v.release);
-        c->to_backend.tail = c->to_backend.head + c->to_backend_ready;
+        note_reject(c, v.reason ? v.reason : "framing", start + v.release, unseen - v.release);
+        drop_unreleased(c);
         c->reject_pending = true;
         c->close_reason = "rejected";
     }
@@ -1162,12 +1164,10 @@ static void propagate_half_close(struct gh_conn *c)
     if (c->client_done && !c->http && gh_buf_len(&c->to_backend) > c->to_backend_ready) {
         /* tcp mode: the client ended inside a line or length frame, which
          * can never be completed; what was valid before it still goes. */
-        uint32_t held = gh_buf_len(&c->to_backend) - c->to_backend_ready;
-        gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s reason=truncated_frame bytes=%u",
-               (unsigned long long)c->id, cfg_of(c)->name, held);
-        gh_audit_reject(c->id, cfg_of(c)->name, c->client_ip, "truncated_frame", 0,
-                        c->to_backend.data + c->to_backend.head + c->to_backend_ready, held);
-        c->to_backend.tail = c->to_backend.head + c->to_backend_ready;
+        note_reject(c, "truncated_frame",
+                    c->to_backend.data + c->to_backend.head + c->to_backend_ready,
+                    gh_buf_len(&c->to_backend) - c->to_backend_ready);
+        drop_unreleased(c);
         gh_buf_release_if_empty(pool_of(c), &c->to_backend);
     }
     if (c->client_done && !c->backend_shut && gh_buf_empty(&c->to_backend) &&

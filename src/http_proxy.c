@@ -780,11 +780,6 @@ static void audit_bad_response(const struct gh_http_proxy *hp, uint64_t conn_id,
     gh_audit_backend_error(conn_id, hp->cfg->name, hp->cfg->backend.text, "error", detail);
 }
 
-static uint64_t micros(double seconds)
-{
-    return seconds > 0 ? (uint64_t)(seconds * 1e6 + 0.5) : 0;
-}
-
 static void audit_request(const struct gh_http_proxy *hp, const struct gh_http_pending *p,
                           double now, uint64_t conn_id)
 {
@@ -807,8 +802,8 @@ static void audit_request(const struct gh_http_proxy *hp, const struct gh_http_p
     gh_audit_uint(&e, "status", (uint64_t)hp->resp_status);
     gh_audit_uint(&e, "response_bytes", hp->resp_bytes);
     gh_audit_str(&e, "backend", hp->cfg->backend.text);
-    gh_audit_uint(&e, "ttfb_us", hp->resp_first_byte > 0 ? micros(hp->resp_first_byte - p->started) : 0);
-    gh_audit_uint(&e, "total_us", micros(now - p->started));
+    gh_audit_micros(&e, "ttfb_us", hp->resp_first_byte > 0 ? hp->resp_first_byte - p->started : 0);
+    gh_audit_micros(&e, "total_us", now - p->started);
     gh_audit_commit(&e);
 }
 

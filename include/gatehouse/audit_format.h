@@ -45,6 +45,8 @@ void gh_audit_client_cut(struct gh_audit_entry *e, const char *key, const void *
                          size_t full_len);
 void gh_audit_uint(struct gh_audit_entry *e, const char *key, uint64_t value);
 void gh_audit_bool(struct gh_audit_entry *e, const char *key, bool value);
+/* A duration in seconds as whole microseconds (0 for none or negative). */
+void gh_audit_micros(struct gh_audit_entry *e, const char *key, double seconds);
 
 /* Bytes written so far (0 when inactive or overflowed). */
 size_t gh_audit_entry_len(const struct gh_audit_entry *e);
