@@ -1619,8 +1619,8 @@ def test_curl_sni_chooses_the_certificate_it_verifies(ghs, be, pki):
         rc, out, err = curl(gh.port, pki, host)
         assert rc == 0 and out.startswith("200 "), (host, out, err)
     rc, out, err = curl(gh.port, pki, "y.x.w.example")  # not covered: default cert
-    assert rc != 0 and "no alternative certificate subject name matches" in err.lower() \
-        or "ssl" in err.lower(), (out, err)
+    assert rc != 0 and ("no alternative certificate subject name matches" in err.lower()
+                        or "ssl" in err.lower()), (out, err)
 
 
 def test_curl_client_certificate(ghs, be, pki):
