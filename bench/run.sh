@@ -272,16 +272,17 @@ tree_pids() {  # tree_pids PID: PID and all its descendants
           for (k in want) print k }'
 }
 
-cpu_ticks() {  # user+sys (+ reaped children) of a process tree, in clock ticks
-  local t=0 p line rest
+cpu_ticks() {  # "ALL USER": user+sys and user alone (+ reaped children) of a process tree, in clock ticks
+  local t=0 u=0 p line rest
   local -a f
   for p in $(tree_pids "$1"); do
     line=$(cat "/proc/$p/stat" 2>/dev/null) || continue
     rest=${line##*) }
     read -ra f <<<"$rest"
     t=$((t + f[11] + f[12] + f[13] + f[14]))
+    u=$((u + f[11] + f[13]))
   done
-  echo "$t"
+  echo "$t $u"
 }
 
 rss_kib() {  # summed VmRSS of a process tree, KiB
@@ -589,17 +590,20 @@ start_proxy() {  # start_proxy NAME [rsa] -> sets PROXY_PID, returns 1 on failur
   return 0
 }
 
-# measure PROXYPID CMD...: runs CMD, sets OUTPUT and SHARE (proxy CPU share of one core)
+# measure PROXYPID CMD...: runs CMD, sets OUTPUT, SHARE (proxy CPU share of
+# one core) and USER_SHARE (the user-space part of it; the rest is the kernel)
 measure() {
   local ppid=$1; shift
-  local c0 c1 t0 t1
+  local c0 c1 u0 u1 t0 t1
   local s0 s1
   s0=$(grep '^cpu1 ' /proc/stat)
-  c0=$(cpu_ticks "$ppid"); t0=$EPOCHREALTIME
+  read -r c0 u0 <<<"$(cpu_ticks "$ppid")"; t0=$EPOCHREALTIME
   OUTPUT=$("$@" 2>&1) || true
-  t1=$EPOCHREALTIME; c1=$(cpu_ticks "$ppid")
+  t1=$EPOCHREALTIME; read -r c1 u1 <<<"$(cpu_ticks "$ppid")"
   s1=$(grep '^cpu1 ' /proc/stat)
   SHARE=$(awk -v a="$c0" -v b="$c1" -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" \
+    'BEGIN { printf "%.4f", (b - a) / hz / (t1 - t0) }')
+  USER_SHARE=$(awk -v a="$u0" -v b="$u1" -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" \
     'BEGIN { printf "%.4f", (b - a) / hz / (t1 - t0) }')
   # busy share of CPU 1 not spent in the proxy: other processes (and softirq)
   OTHER1=$(awk -v a="$s0" -v b="$s1" -v share="$SHARE" 'BEGIN {
@@ -666,6 +670,7 @@ run_hsm() {  # run_hsm NAME PPID PORT ecdsa|rsa
       record "$name" "${pre}_rate" "${rate:-0}"; record "$name" "${pre}_handshakes" "${hs:-0}"
       record "$name" "${pre}_resumed" "${res:-NA}"; record "$name" "${pre}_errors" "${err:-NA}"
       record "$name" "${pre}_cpu" "$SHARE"; record "$name" "${pre}_cpu1_other" "$OTHER1"
+      record "$name" "${pre}_ucpu" "$USER_SHARE"
       record "$name" "${pre}_p99_ms" "$(kv hs_p99_ms "$OUTPUT")"
       log "  $name $key TLS 1.${ver#1} $mode handshakes: ${rate:-?}/s resumed ${res:-?}/${hs:-?} errors ${err:-?} proxy-cpu $SHARE (CPU 1 others $OTHER1)"
       [ -n "$rate" ] || printf '%s\n' "$OUTPUT" | tail -5 >&2

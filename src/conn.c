@@ -615,7 +615,7 @@ static struct gh_tls_context *tls_of(const struct gh_conn *c)
 static void start_session(struct gh_conn *c, int cert)
 {
     c->cert_index = cert;
-    c->tls = gh_tls_session_new(tls_of(c), cert, c->client_fd);
+    c->tls = gh_tls_session_new(tls_of(c), cert, c->client_fd, pool_of(c));
     if (!c->tls) {
         conn_close(c, "out_of_memory");
         return;

@@ -27,23 +27,53 @@
 
 #define SSL_OF(s) ((s)->ssl)
 
+/* wolfSSL asks for a record's 5-byte header, then for its body: two recv
+ * calls per record. A request this small is served from one recv of up to
+ * a pool block instead, which usually brings the body and the records after
+ * it too (a TLS 1.3 client's ChangeCipherSpec and Finished, a request and
+ * its close_notify). Larger requests go straight to the socket, so bulk
+ * uploads are not copied twice. */
+#define READ_AHEAD_BELOW 512
+
+static int serve_from(struct gh_buf *from, char *buf, int size)
+{
+    uint32_t take = gh_buf_len(from);
+    if (take > (uint32_t)size)
+        take = (uint32_t)size;
+    memcpy(buf, from->data + from->head, take);
+    gh_buf_consume(from, take);
+    return (int)take;
+}
+
 static int receive(WOLFSSL *ssl, char *buf, int size, void *ctx)
 {
     struct gh_tls_session *s = ctx;
     ssize_t n;
     (void)ssl;
 
-    if (s->replay && !gh_buf_empty(s->replay)) {
-        uint32_t take = gh_buf_len(s->replay);
-        if (take > (uint32_t)size)
-            take = (uint32_t)size;
-        memcpy(buf, s->replay->data + s->replay->head, take);
-        gh_buf_consume(s->replay, take);
-        return (int)take;
+    if (s->replay && !gh_buf_empty(s->replay))
+        return serve_from(s->replay, buf, size);
+    if (!gh_buf_empty(&s->ahead)) {
+        int got = serve_from(&s->ahead, buf, size);
+        gh_buf_release_if_empty(s->pool, &s->ahead);
+        return got;
     }
-    n = recv(s->fd, buf, (size_t)size, 0);
-    if (n > 0)
-        return (int)n;
+    if (s->pool && size < READ_AHEAD_BELOW && gh_buf_acquire(s->pool, &s->ahead) == 0) {
+        n = recv(s->fd, s->ahead.data, s->pool->block_size, 0);
+        if (n > 0) {
+            s->ahead.tail = (uint32_t)n;
+            int got = serve_from(&s->ahead, buf, size);
+            gh_buf_release_if_empty(s->pool, &s->ahead);
+            return got;
+        }
+        int recv_errno = errno;
+        gh_buf_release_if_empty(s->pool, &s->ahead);
+        errno = recv_errno;
+    } else {
+        n = recv(s->fd, buf, (size_t)size, 0);
+        if (n > 0)
+            return (int)n;
+    }
     if (n == 0) {
         s->peer_eof = true;
         return WOLFSSL_CBIO_ERR_WANT_READ; /* gh_tls_read turns this into GH_TLS_EOF */
@@ -79,13 +109,15 @@ static const char *wolf_error_text(int err, char *buf, size_t n)
     return buf;
 }
 
-struct gh_tls_session *gh_tls_session_new(struct gh_tls_context *tc, int cert, int fd)
+struct gh_tls_session *gh_tls_session_new(struct gh_tls_context *tc, int cert, int fd,
+                                          struct gh_buf_pool *read_ahead)
 {
     struct gh_tls_session *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->fd = fd;
     s->tc = tc;
+    s->pool = read_ahead;
     if (!tc)
         return s; /* plaintext (mode = redirect): no WOLFSSL at all */
     if (cert < 0 || (size_t)cert >= tc->n_certs)
@@ -133,6 +165,8 @@ void gh_tls_session_free(struct gh_tls_session *s)
         return;
     if (s->ssl)
         wolfSSL_free(s->ssl);
+    s->ahead.head = s->ahead.tail = 0; /* unread bytes of a closing connection */
+    gh_buf_release_if_empty(s->pool, &s->ahead);
     free(s->peer);
     free(s);
 }

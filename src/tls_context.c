@@ -261,6 +261,10 @@ static void configure(WOLFSSL_CTX *ctx, WOLFSSL_CTX *scratch, const struct gh_li
         groups[i] = group_id(l->groups[i]);
     if (wolfSSL_CTX_set_groups(ctx, groups, (int)l->n_groups) != WOLFSSL_SUCCESS && first)
         gh_config_error_add(errs, l->line, "groups", "the linked wolfSSL rejects the group list");
+    /* One write (one TCP segment) per handshake flight instead of one per
+     * message: on a full TLS 1.3 handshake that is four sends fewer. */
+    if (wolfSSL_CTX_set_group_messages(ctx) != WOLFSSL_SUCCESS && first)
+        gh_config_error_add(errs, l->line, "", "the linked wolfSSL cannot group handshake messages");
     if ((tickets ? gh_tickets_install(ctx, tickets) : gh_tickets_disable(ctx)) < 0 && first)
         gh_config_error_add(errs, l->line, "", "cannot set up session resumption");
 

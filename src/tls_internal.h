@@ -47,12 +47,15 @@ struct gh_tls_context {
  * TCP EOF from the client is ours to report, not wolfSSL's: wolfSSL marks a
  * session closed when recv() returns 0 and then refuses to send the
  * close_notify that a half-closed client still expects after the backend's
- * last bytes. It also replays bytes read before the session existed. */
+ * last bytes. It also replays bytes read before the session existed, and
+ * reads ahead (see receive() in tls.c). */
 struct gh_tls_session {
     WOLFSSL *ssl;
     int fd;
     bool peer_eof;
     struct gh_buf *replay;              /* read first, if not empty (owned by the caller) */
+    struct gh_buf ahead;                /* read from the socket, not yet given to wolfSSL */
+    struct gh_buf_pool *pool;           /* ahead's blocks; NULL: no read-ahead */
     const struct gh_tls_context *tc;
     struct gh_tls_peer *peer;           /* the client certificate, if one was checked */
     bool peer_denied;                   /* outside the listener's allow-lists */

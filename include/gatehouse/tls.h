@@ -62,8 +62,11 @@ int gh_tls_choose(const struct gh_tls_context *ctx, const struct gh_tls_hello *h
 const char *gh_tls_cert_label(const struct gh_tls_context *ctx, int cert);
 
 /* ctx NULL gives a plaintext session (a redirect listener): the same calls,
- * straight on the socket. cert is what gh_tls_choose returned. */
-struct gh_tls_session *gh_tls_session_new(struct gh_tls_context *ctx, int cert, int fd);
+ * straight on the socket. cert is what gh_tls_choose returned. read_ahead
+ * (may be NULL) lends blocks for reading several records per recv; the
+ * session holds one only while it holds bytes wolfSSL has not taken. */
+struct gh_tls_session *gh_tls_session_new(struct gh_tls_context *ctx, int cert, int fd,
+                                          struct gh_buf_pool *read_ahead);
 void gh_tls_session_free(struct gh_tls_session *s);
 
 /* Bytes read from the socket before the session existed (the ClientHello
