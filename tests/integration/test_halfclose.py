@@ -122,3 +122,24 @@ def test_client_close_reason_is_client_eof(gatehouse, backend, certs, style, ver
         c.close()
     cc = gh.wait_event("conn_close", since=mark)
     assert cc["reason"] == "client_eof", cc
+
+
+@pytest.mark.parametrize("how", ["close_notify", "tcp_shutdown"])
+def test_client_sending_nothing_still_gets_server_first_bytes(gatehouse, backend, certs, how):
+    """A client that half-closes right after its handshake, before sending a
+    byte, still gets what a server-speaks-first backend says: the backend
+    connection is opened all the same (HAProxy skips it for such clients)."""
+    banner = os.urandom(50_000)
+    b = backend(backends.Source, banner)
+    gh = gatehouse(b)
+    c = BioTLS(gh.port, client_context(certs.ca))
+    try:
+        if how == "close_notify":
+            c.send_close_notify()
+        else:
+            c.shutdown_tcp_write()
+        data, end = c.read_to_end()
+    finally:
+        c.close()
+    assert data == banner
+    assert end == "close_notify"

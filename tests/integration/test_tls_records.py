@@ -23,6 +23,13 @@ def records(bio, chunks):
     return bio.out.read()
 
 
+def assert_delivered(res, data):
+    """The backend (SinkHash) got data, in order, then EOF from the close_notify."""
+    assert res["n"] == len(data)
+    assert res["sha256"] == sha256(data)
+    assert res["eof"], "the close_notify did not reach the backend as EOF"
+
+
 def close_notify_bytes(bio):
     try:
         bio.obj.unwrap()
@@ -46,10 +53,7 @@ def test_many_records_and_close_notify_in_one_write(gatehouse, backend, certs, b
         res = sink.get_result(timeout=scaled(10))
     finally:
         c.close()
-    data = b"".join(chunks)
-    assert res["n"] == len(data)
-    assert res["sha256"] == sha256(data)
-    assert res["eof"], "the close_notify did not reach the backend as EOF"
+    assert_delivered(res, b"".join(chunks))
 
 
 def test_records_split_at_every_byte(gatehouse, backend, certs):
@@ -68,10 +72,7 @@ def test_records_split_at_every_byte(gatehouse, backend, certs):
         res = sink.get_result(timeout=scaled(20))
     finally:
         c.close()
-    data = b"".join(chunks)
-    assert res["n"] == len(data)
-    assert res["sha256"] == sha256(data)
-    assert res["eof"]
+    assert_delivered(res, b"".join(chunks))
 
 
 def test_request_after_handshake_in_the_same_segment(gatehouse, backend, certs):
@@ -105,9 +106,7 @@ def test_request_after_handshake_in_the_same_segment(gatehouse, backend, certs):
         res = sink.get_result(timeout=scaled(10))
     finally:
         sock.close()
-    assert res["n"] == len(data)
-    assert res["sha256"] == sha256(data)
-    assert res["eof"]
+    assert_delivered(res, data)
 
 
 def data_segments_in(sock):
