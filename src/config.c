@@ -1166,8 +1166,10 @@ static void set_global_key(struct parse_state *st, int key, const char *name, co
 
     switch ((enum global_key)key) {
     case GK_WORKERS:
-        if (set_uint(st, name, value, 1, 64, &u) == 0)
+        if (set_uint(st, name, value, 1, 64, &u) == 0) {
             g->workers = (int)u;
+            g->workers_line = st->line;
+        }
         break;
     case GK_SHUTDOWN_GRACE:
         (void)set_duration(st, name, value, -1, 3600, &g->shutdown_grace);

@@ -22,7 +22,7 @@ static void check_compatible(const struct gh_config *cur, const struct gh_config
     const struct gh_global_config *a = &cur->global, *b = &next->global;
 
     if (a->workers != b->workers)
-        gh_config_error_add(errs, 0, "workers", "changed from %d to %d: needs a restart",
+        gh_config_error_add(errs, b->workers_line, "workers", "changed from %d to %d: needs a restart",
                             a->workers, b->workers);
     if (strcmp(a->audit_file, b->audit_file) != 0 ||
         strcmp(a->audit_key_file, b->audit_key_file) != 0 || a->audit_fsync != b->audit_fsync ||
@@ -36,7 +36,9 @@ static void check_compatible(const struct gh_config *cur, const struct gh_config
         gh_config_error_add(errs, b->ticket_key_file_line, "ticket_key_file",
                             "the session ticket settings changed: they need a restart");
     if (cur->n_listeners != next->n_listeners) {
-        gh_config_error_add(errs, 0, "listener",
+        /* the first listener added; a removed one has no line left to name */
+        int line = next->n_listeners > cur->n_listeners ? next->listeners[cur->n_listeners].line : 0;
+        gh_config_error_add(errs, line, "listener",
                             "%zu listeners instead of %zu: adding or removing one needs a restart",
                             next->n_listeners, cur->n_listeners);
         return;

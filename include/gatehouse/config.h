@@ -159,6 +159,7 @@ struct gh_listener_config {
 
 struct gh_global_config {
     int workers;
+    int workers_line;            /* 0 when the file leaves the default */
     double shutdown_grace;       /* seconds */
     enum gh_log_level log_level;
 

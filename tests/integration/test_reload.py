@@ -14,8 +14,8 @@ import threading
 import pytest
 
 import backends
-from ghutil import STREAM_MB, client_context, recv_exact, scaled, sha256, tls_connect, \
-    wait_until
+from ghutil import STREAM_MB, client_context, free_port, recv_exact, scaled, sha256, \
+    tls_connect, wait_until
 
 
 def rewrite(gh, **changes):
@@ -104,6 +104,36 @@ def test_what_needs_a_restart_is_refused(gatehouse, backend, ctx, change, key):
     errors = [e["error"] for e in gh.events("reload_failed", since=mark)]
     assert any(re.match(rf"{re.escape(str(gh.ini_path))}:\d+: {key}: .*restart", e)
                for e in errors), errors
+    with tls_connect(gh.port, ctx) as s:
+        assert recv_exact(s, 1) == b"A"
+
+
+def line_of(path, pattern):
+    lines = path.read_text().splitlines()
+    return next(i + 1 for i, l in enumerate(lines) if re.match(pattern, l))
+
+
+@pytest.mark.parametrize("what", ["workers", "listener"])
+def test_refused_restart_keys_name_their_line(gatehouse, backend, ctx, what):
+    """workers changed, or a listener added: the error names the line of the
+    key or of the new section, not line 0."""
+    a = backend(backends.Echo, banner=b"A")
+    gh = gatehouse(a, global_opts={"workers": 1})
+    if what == "workers":
+        rewrite(gh, workers=2)
+        line = line_of(gh.ini_path, r"workers = 2$")
+    else:
+        text = gh.ini_path.read_text()
+        cert = re.search(r"(?m)^cert = (.*)$", text).group(1)
+        key = re.search(r"(?m)^key = (.*)$", text).group(1)
+        gh.ini_path.write_text(text + f"\n[listener:extra]\nlisten = 127.0.0.1:{free_port()}\n"
+                               f"backend = 127.0.0.1:9\ncert = {cert}\nkey = {key}\n")
+        line = line_of(gh.ini_path, r"\[listener:extra\]$")
+    mark = gh.mark()
+    gh.send_signal(signal.SIGHUP)
+    gh.wait_event("reload_refused", since=mark)
+    errors = [e["error"] for e in gh.events("reload_failed", since=mark)]
+    assert f"{gh.ini_path}:{line}: {what}: " in "\n".join(errors), errors
     with tls_connect(gh.port, ctx) as s:
         assert recv_exact(s, 1) == b"A"
 
