@@ -55,6 +55,12 @@ void gh_buf_release_if_empty(struct gh_buf_pool *pool, struct gh_buf *buf)
     pool->in_use--;
 }
 
+void gh_buf_release(struct gh_buf_pool *pool, struct gh_buf *buf)
+{
+    buf->head = buf->tail = 0;
+    gh_buf_release_if_empty(pool, buf);
+}
+
 uint32_t gh_buf_make_room(struct gh_buf_pool *pool, struct gh_buf *b)
 {
     if (b->tail == pool->block_size && b->head > 0) {

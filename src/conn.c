@@ -204,11 +204,9 @@ static void on_backend_io(struct ev_loop *loop, ev_io *w, int revents)
     gh_worker_mark_pending(c->worker, c);
 }
 
-/* Discards whatever b holds and gives its block back to the pool. */
 static void release_all(struct gh_conn *c, struct gh_buf *b)
 {
-    b->head = b->tail = 0;
-    gh_buf_release_if_empty(pool_of(c), b);
+    gh_buf_release(pool_of(c), b);
 }
 
 /* The backend side is finished without a FIN exchange (http mode: it

@@ -45,35 +45,9 @@ static int serve_from(struct gh_buf *from, char *buf, int size)
     return (int)take;
 }
 
-static int receive(WOLFSSL *ssl, char *buf, int size, void *ctx)
+/* What wolfSSL is told when recv() returned n <= 0 (errno set for n < 0). */
+static int recv_failure(struct gh_tls_session *s, ssize_t n)
 {
-    struct gh_tls_session *s = ctx;
-    ssize_t n;
-    (void)ssl;
-
-    if (s->replay && !gh_buf_empty(s->replay))
-        return serve_from(s->replay, buf, size);
-    if (!gh_buf_empty(&s->ahead)) {
-        int got = serve_from(&s->ahead, buf, size);
-        gh_buf_release_if_empty(s->pool, &s->ahead);
-        return got;
-    }
-    if (s->pool && size < READ_AHEAD_BELOW && gh_buf_acquire(s->pool, &s->ahead) == 0) {
-        n = recv(s->fd, s->ahead.data, s->pool->block_size, 0);
-        if (n > 0) {
-            s->ahead.tail = (uint32_t)n;
-            int got = serve_from(&s->ahead, buf, size);
-            gh_buf_release_if_empty(s->pool, &s->ahead);
-            return got;
-        }
-        int recv_errno = errno;
-        gh_buf_release_if_empty(s->pool, &s->ahead);
-        errno = recv_errno;
-    } else {
-        n = recv(s->fd, buf, (size_t)size, 0);
-        if (n > 0)
-            return (int)n;
-    }
     if (n == 0) {
         s->peer_eof = true;
         return WOLFSSL_CBIO_ERR_WANT_READ; /* gh_tls_read turns this into GH_TLS_EOF */
@@ -91,6 +65,33 @@ static int receive(WOLFSSL *ssl, char *buf, int size, void *ctx)
     default:
         return WOLFSSL_CBIO_ERR_GENERAL;
     }
+}
+
+static int receive(WOLFSSL *ssl, char *buf, int size, void *ctx)
+{
+    struct gh_tls_session *s = ctx;
+    ssize_t n;
+    (void)ssl;
+
+    if (s->replay && !gh_buf_empty(s->replay))
+        return serve_from(s->replay, buf, size);
+    if (gh_buf_empty(&s->ahead) && s->pool && size < READ_AHEAD_BELOW &&
+        gh_buf_acquire(s->pool, &s->ahead) == 0) {
+        n = recv(s->fd, s->ahead.data, s->pool->block_size, 0);
+        if (n <= 0) {
+            int failure = recv_failure(s, n); /* before the release can touch errno */
+            gh_buf_release_if_empty(s->pool, &s->ahead);
+            return failure;
+        }
+        s->ahead.tail = (uint32_t)n;
+    }
+    if (!gh_buf_empty(&s->ahead)) {
+        int got = serve_from(&s->ahead, buf, size);
+        gh_buf_release_if_empty(s->pool, &s->ahead);
+        return got;
+    }
+    n = recv(s->fd, buf, (size_t)size, 0);
+    return n > 0 ? (int)n : recv_failure(s, n);
 }
 
 int gh_tls_global_init(void)
@@ -165,8 +166,7 @@ void gh_tls_session_free(struct gh_tls_session *s)
         return;
     if (s->ssl)
         wolfSSL_free(s->ssl);
-    s->ahead.head = s->ahead.tail = 0; /* unread bytes of a closing connection */
-    gh_buf_release_if_empty(s->pool, &s->ahead);
+    gh_buf_release(s->pool, &s->ahead); /* unread bytes of a closing connection */
     free(s->peer);
     free(s);
 }

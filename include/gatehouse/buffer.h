@@ -37,6 +37,9 @@ int gh_buf_acquire(struct gh_buf_pool *pool, struct gh_buf *buf);
 /* Gives the block back if the buffer holds nothing. */
 void gh_buf_release_if_empty(struct gh_buf_pool *pool, struct gh_buf *buf);
 
+/* Discards whatever buf holds and gives its block back. */
+void gh_buf_release(struct gh_buf_pool *pool, struct gh_buf *buf);
+
 static inline uint32_t gh_buf_len(const struct gh_buf *b) { return b->tail - b->head; }
 static inline bool gh_buf_empty(const struct gh_buf *b) { return b->tail == b->head; }
 
