@@ -33,10 +33,18 @@
  *    entries were removed, seq not higher means reordered or inserted, the
  *    right seq with the wrong chain means the entry was changed.
  *  - chain_alg in a segment start picks HMAC-SHA256 (needs --key; without
- *    it the run stops with exit 2) or SHA-256. A sha256 segment after a
- *    keyed one is tampering (a downgrade). --key on a log without any
- *    keyed segment stops with exit 2 once the log is read: an unkeyed
- *    chain proves nothing to a key holder. */
+ *    it the run stops with exit 2) or SHA-256. With --key every segment
+ *    must be keyed: a sha256 segment anywhere (before, among or after
+ *    keyed entries) is a writer anyone could have made up, tampering.
+ *    Without --key nothing is proven and the summary says "unproven".
+ *  - A "restart" entry (prev 64 zeros, a reason) is a writer that could
+ *    not verify the file's last line and refused to continue its chain: a
+ *    new segment, reported with its reason (exit 4, not 1).
+ *  - A "start" that continues the chain of a writer whose last entry is
+ *    not "stop" follows an unclean end (SIGKILL, crash): possible loss
+ *    (exit 4). Gap entries are loss too (exit 4).
+ *  - A file without a single entry that does not start like one (gzip,
+ *    another program's log, binary) is not an audit file: exit 2. */
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -62,7 +70,18 @@ enum {
     EXIT_TAMPERED = 1,
     EXIT_USAGE = 2,
     EXIT_TRUNCATED = 3,
+    EXIT_LOSS = 4,
 };
+
+/* How bad a finding that is not tampering is: the run's status is the
+ * worst one seen (a truncated line says more than a possible loss). */
+static int status_rank(int status)
+{
+    return status == EXIT_TRUNCATED ? 2 : status == EXIT_LOSS ? 1 : 0;
+}
+
+#define GZIP_MAGIC "\x1f\x8b"
+#define ENTRY_PREFIX "{\"v\":" /* every audit line starts so, even a cut one */
 
 static const char *prog = "gatehouse-audit";
 
@@ -106,7 +125,15 @@ static const char help_text[] =
     "        truncated when the end of the log or the next writer's restart\n"
     "        explains it. On success one summary line is printed. Compressed\n"
     "        files must be decompressed first, e.g. with <(zcat FILE.gz).\n"
-    "        FILE may be - for standard input.\n"
+    "        FILE may be - for standard input: zcat FILE.gz | gatehouse-audit\n"
+    "        verify --key KEYFILE -. A file that is not an audit log at all (gzip,\n"
+    "        another program's log) is an error (2, \"not an audit file\"), not\n"
+    "        tampering.\n"
+    "\n"
+    "        With --key every entry must carry the HMAC chain: an unkeyed segment\n"
+    "        anywhere is tampering. Without --key the result is \"unproven\":\n"
+    "        anyone can recompute a SHA-256 chain, so it only shows accidental\n"
+    "        damage.\n"
     "\n"
     "    tail [-n N] FILE\n"
     "        Prints the last N entries of FILE (default 20), one per line:\n"
@@ -127,13 +154,18 @@ static const char help_text[] =
     "        Shows this text.\n"
     "\n"
     "EXIT STATUS\n"
-    "    0   intact (gaps, restarts and new chains are listed, they are not\n"
-    "        tampering)\n"
+    "    0   intact with --key; without --key \"unproven\": no damage found, but\n"
+    "        nothing proves the log against a forger\n"
     "    1   tampered: the first entry that was changed, removed, inserted or\n"
-    "        reordered is named as FILE:LINE\n"
-    "    2   usage or I/O error; a keyed log verified without --key, or --key\n"
-    "        given for a log that is not keyed\n"
-    "    3   intact, but a writer stopped mid-entry: the incomplete line is named\n"
+    "        reordered, or the first unkeyed segment of a log verified with\n"
+    "        --key, is named as FILE:LINE\n"
+    "    2   usage or I/O error; a keyed log verified without --key; not an audit\n"
+    "        file (compressed, another log)\n"
+    "    3   the chain holds, but a writer stopped mid-entry: the incomplete line\n"
+    "        is named\n"
+    "    4   the chain holds, but entries are lost or may be: gap entries, a\n"
+    "        start after a writer that ended without stop (killed), a new\n"
+    "        segment (restart entry); each is named as FILE:LINE. 3 wins over 4.\n"
     "\n"
     "EXAMPLES\n"
     "    gatehouse-audit verify /var/log/gatehouse/audit.jsonl\n"
@@ -242,8 +274,11 @@ struct entry {
     const char *prev;   /* 64 hex in the line, or NULL: not a segment start */
     bool keyed;         /* segment start: chain_alg is hmac-sha256 */
     bool is_start;      /* event "start" */
+    bool is_stop;       /* event "stop" */
+    bool is_restart;    /* event "restart": a writer refused to continue the chain */
     bool is_gap;
     int64_t lost;       /* gap entries */
+    const struct gh_audit_json_field *restart_reason; /* restart entries */
     const char *chain;  /* 64 hex in the line */
     size_t body_len;
 };
@@ -346,6 +381,18 @@ static int read_entry(const char *line, size_t len, const struct gh_audit_json_o
         }
     }
     e->is_start = gh_audit_json_string_is(&obj->fields[4], "start");
+    e->is_stop = gh_audit_json_string_is(&obj->fields[4], "stop");
+    e->is_restart = gh_audit_json_string_is(&obj->fields[4], "restart");
+    if (e->is_restart) {
+        f = gh_audit_json_get(obj, "reason");
+        if (!e->prev || memcmp(e->prev, GH_AUDIT_GENESIS, GH_AUDIT_CHAIN_HEX) != 0 ||
+            f == NULL || f->type != GH_AUDIT_JSON_STRING || f->value.len == 0) {
+            snprintf(why, why_len, "a restart entry that does not start a new chain (prev of 64 "
+                                   "zeros) with a reason");
+            return -1;
+        }
+        e->restart_reason = f;
+    }
     if (gh_audit_json_string_is(&obj->fields[4], "gap")) {
         e->is_gap = true;
         if (gh_audit_json_int(gh_audit_json_get(obj, "lost"), &e->lost) != 0 || e->lost < 1) {
@@ -358,16 +405,18 @@ static int read_entry(const char *line, size_t len, const struct gh_audit_json_o
 
 /* ---- verify ------------------------------------------------------------------ */
 
+struct where {
+    const char *file;
+    uint64_t line;
+};
+
 struct writer {
     int64_t pid;
     int64_t seq;
     bool keyed;
+    bool stopped;                  /* its last entry is "stop": it ended cleanly */
+    struct where last_at;          /* of its last entry */
     char chain[GH_AUDIT_CHAIN_HEX + 1];
-};
-
-struct where {
-    const char *file;
-    uint64_t line;
 };
 
 struct verifier {
@@ -392,11 +441,22 @@ struct verifier {
     struct where pending_at;
     char pending_why[192];
 
-    uint64_t entries, unkeyed_entries, gaps, lost, restarts, chains, truncated;
+    uint64_t entries, gaps, lost, restarts, chains, truncated;
+    uint64_t unclean_ends;                /* starts after a writer that ended without stop */
+    uint64_t new_segments;                /* restart entries: a writer refused the chain */
     bool seen_keyed, keyed_verified;
-    struct where keyed_from;
-    int status;                           /* EXIT_INTACT or EXIT_TRUNCATED so far */
+    int status;                           /* EXIT_INTACT, EXIT_LOSS or EXIT_TRUNCATED so far */
+
+    /* the file being read: is it an audit file at all? */
+    uint64_t file_entries;                /* lines that parsed as entries of any version */
+    bool file_looks_audit;                /* its first line starts like an entry */
 };
+
+static void raise_status(struct verifier *v, int status)
+{
+    if (status_rank(status) > status_rank(v->status))
+        v->status = status;
+}
 
 static struct writer *find_writer(struct verifier *v, int64_t pid)
 {
@@ -478,7 +538,7 @@ static void pending_truncated(struct verifier *v, const struct where *at)
                v->pending_at.file, v->pending_at.line, v->pending - 1);
     v->truncated += v->pending;
     v->pending = 0;
-    v->status = EXIT_TRUNCATED;
+    raise_status(v, EXIT_TRUNCATED);
 }
 
 static int pending_tampered(const struct verifier *v)
@@ -504,9 +564,14 @@ static int check_segment_start(struct verifier *v, const struct where *at, const
                 prog, at->file, at->line);
         return EXIT_USAGE;
     }
-    if (!e->keyed && v->seen_keyed)
-        return tampered(at, "an unkeyed segment (chain_alg sha256) after keyed entries: "
-                            "forged, or the key file was taken away");
+    /* With --key every entry must carry the HMAC chain: an unkeyed
+     * segment is a writer anyone could have made up (all-zero prev, plain
+     * SHA-256), wherever it stands, before, among or after keyed entries. */
+    if (!e->keyed && v->have_key)
+        return tampered(at, "an unkeyed segment (chain_alg sha256) in a log verified with --key: "
+                            "anyone can write such entries without the key (a forged writer, or "
+                            "the key file was taken away); if this log was never keyed, verify it "
+                            "without --key");
     if (chain_of(v, e->keyed, e->prev, line, e->body_len, got) != 0)
         return EXIT_USAGE;
     if (memcmp(got, e->chain, GH_AUDIT_CHAIN_HEX) != 0)
@@ -523,6 +588,16 @@ static int check_segment_start(struct verifier *v, const struct where *at, const
                                 " does not follow seq %" PRId64 " of the chain it continues (pid %"
                                 PRId64 ")",
                             e->seq, from->seq, from->pid);
+        if (e->is_start && !from->stopped) {
+            /* the writer before it was killed or crashed: what it still
+             * held in memory is gone and no gap entry counts it */
+            v->unclean_ends++;
+            raise_status(v, EXIT_LOSS);
+            printf("%s:%" PRIu64 ": possible loss: pid %" PRId64 " ended without a stop entry "
+                   "(killed or crashed; its last entry is at %s:%" PRIu64 "): entries it had "
+                   "not yet written are lost uncounted\n",
+                   at->file, at->line, from->pid, from->last_at.file, from->last_at.line);
+        }
         if (e->is_start) {
             v->restarts++;
             if (from->pid == e->pid)
@@ -539,7 +614,17 @@ static int check_segment_start(struct verifier *v, const struct where *at, const
                                 PRId64 ", not 1",
                             e->seq);
         v->chains++;
-        if (!first)
+        if (e->is_restart) {
+            char reason[128];
+            if (gh_audit_json_string(e->restart_reason, reason, sizeof reason, NULL) != 0)
+                snprintf(reason, sizeof reason, "(a reason too long to show)");
+            v->new_segments++;
+            raise_status(v, EXIT_LOSS);
+            printf("%s:%" PRIu64 ": new segment: pid %" PRId64 " refused to continue the chain "
+                   "(reason %s) and started a new one: what came before this line is not "
+                   "linked to what follows\n",
+                   at->file, at->line, e->pid, reason);
+        } else if (!first)
             printf("%s:%" PRIu64 ": note: a new chain starts here (pid %" PRId64
                    ", prev is 64 zeros): it is not linked to the entries before it\n",
                    at->file, at->line, e->pid);
@@ -563,12 +648,12 @@ static int check_segment_start(struct verifier *v, const struct where *at, const
     }
     self->seq = e->seq;
     self->keyed = e->keyed;
+    self->stopped = e->is_stop;
+    self->last_at = *at;
     memcpy(self->chain, e->chain, GH_AUDIT_CHAIN_HEX);
     self->chain[GH_AUDIT_CHAIN_HEX] = '\0';
-    if (e->keyed && !v->seen_keyed) {
+    if (e->keyed)
         v->seen_keyed = true;
-        v->keyed_from = *at;
-    }
     return EXIT_INTACT;
 }
 
@@ -600,6 +685,8 @@ static int check_entry(struct verifier *v, const struct where *at, const char *l
     if (!chain_ok)
         return chain_mismatch(v, at, w->keyed);
     w->seq = e->seq;
+    w->stopped = e->is_stop;
+    w->last_at = *at;
     memcpy(w->chain, e->chain, GH_AUDIT_CHAIN_HEX);
     return EXIT_INTACT;
 }
@@ -613,6 +700,17 @@ static int verify_line(struct verifier *v, const struct where *at, const struct 
     int rc;
 
     v->lines_seen++;
+    if (r->lineno == 1) {
+        if (r->len >= 2 && memcmp(r->line, GZIP_MAGIC, 2) == 0) {
+            fprintf(stderr, "%s: %s: not an audit file: it is gzip-compressed; decompress it "
+                            "first: zcat FILE | gatehouse-audit verify [--key KEYFILE] -\n",
+                    prog, at->file);
+            return EXIT_USAGE;
+        }
+        v->file_looks_audit =
+            r->len >= sizeof ENTRY_PREFIX - 1 &&
+            memcmp(r->line, ENTRY_PREFIX, sizeof ENTRY_PREFIX - 1) == 0;
+    }
     if (r->overlong) {
         snprintf(why, sizeof why, "the line is longer than %zu bytes (%" PRIu64 ")",
                  GH_AUDIT_LINE_MAX, r->full_len);
@@ -627,6 +725,10 @@ static int verify_line(struct verifier *v, const struct where *at, const struct 
         goto bad_line;
     }
     rc = read_entry(r->line, r->len, &v->obj, &e, why, sizeof why);
+    if (rc == 0 || rc == -2)
+        v->file_entries++;
+    if (rc == -1 && v->file_entries == 0 && !v->file_looks_audit)
+        goto bad_line; /* JSON, but perhaps another program's: judged at the file's end */
     if (rc == -2) {
         if (v->pending)
             return pending_tampered(v);
@@ -651,8 +753,6 @@ static int verify_line(struct verifier *v, const struct where *at, const struct 
                             "but was given before it",
                         v->unknown_at.file, v->unknown_at.line);
     v->entries++;
-    if (!v->seen_keyed)
-        v->unkeyed_entries++;
     if (find_writer(v, e.pid)->keyed)
         v->keyed_verified = true;
     memcpy(v->last_chain, e.chain, GH_AUDIT_CHAIN_HEX);
@@ -661,6 +761,7 @@ static int verify_line(struct verifier *v, const struct where *at, const struct 
     if (e.is_gap) {
         v->gaps++;
         v->lost += (uint64_t)e.lost;
+        raise_status(v, EXIT_LOSS);
         printf("%s:%" PRIu64 ": gap: %" PRId64 " entries lost\n", at->file, at->line, e.lost);
     }
     if (!r->newline) {
@@ -668,7 +769,7 @@ static int verify_line(struct verifier *v, const struct where *at, const struct 
                "ending the line)\n",
                at->file, at->line);
         v->truncated++;
-        v->status = EXIT_TRUNCATED;
+        raise_status(v, EXIT_TRUNCATED);
     }
     return EXIT_INTACT;
 
@@ -682,20 +783,29 @@ bad_line:
 
 static void print_summary(const struct verifier *v, size_t n_files)
 {
-    printf("%s: %" PRIu64 " %s in %zu %s, ", v->status == EXIT_TRUNCATED ? "intact, but truncated"
-                                                                          : "intact",
+    /* Without a key nothing is proven: say so in words a script or a
+     * person cannot read as "intact". */
+    const char *verdict = v->have_key ? "intact" : "unproven";
+    if (!v->have_key)
+        printf("unproven: this log is not keyed (chain_alg sha256): anyone can recompute its "
+               "chain, so it shows accidental damage only, not forgery; configure "
+               "audit_key_file and verify with --key\n");
+    printf("%s%s: %" PRIu64 " %s in %zu %s, %s", verdict,
+           v->status == EXIT_TRUNCATED ? ", but truncated"
+           : v->status == EXIT_LOSS    ? ", but entries lost or possibly lost"
+                                       : "",
            v->entries, v->entries == 1 ? "entry" : "entries", n_files,
-           n_files == 1 ? "file" : "files");
-    if (!v->seen_keyed)
-        printf("unkeyed (sha256)");
-    else if (v->unkeyed_entries > 0)
-        printf("keyed (hmac-sha256) from %s:%" PRIu64 ", unkeyed before", v->keyed_from.file,
-               v->keyed_from.line);
-    else
-        printf("keyed (hmac-sha256)");
+           n_files == 1 ? "file" : "files",
+           v->have_key ? "keyed (hmac-sha256)" : "unkeyed (sha256)");
     printf(", %" PRIu64 " %s (%" PRIu64 " entries lost), %" PRIu64 " %s", v->gaps,
            v->gaps == 1 ? "gap" : "gaps", v->lost, v->restarts,
            v->restarts == 1 ? "restart" : "restarts");
+    if (v->unclean_ends)
+        printf(", %" PRIu64 " unclean %s (possible loss)", v->unclean_ends,
+               v->unclean_ends == 1 ? "end" : "ends");
+    if (v->new_segments)
+        printf(", %" PRIu64 " new %s", v->new_segments,
+               v->new_segments == 1 ? "segment" : "segments");
     if (v->truncated)
         printf(", %" PRIu64 " truncated %s", v->truncated, v->truncated == 1 ? "line" : "lines");
     printf("\n");
@@ -793,6 +903,8 @@ static int cmd_verify(int argc, char **argv)
             goto cleanup;
         }
         reader_start(&r, fd);
+        v.file_entries = 0;
+        v.file_looks_audit = false;
         while (st == EXIT_INTACT && (got = read_line(&r)) == 1) {
             struct where at = {argv[i], r.lineno};
             st = verify_line(&v, &at, &r);
@@ -803,6 +915,15 @@ static int cmd_verify(int argc, char **argv)
         }
         if (fd != STDIN_FILENO)
             close(fd);
+        if (st == EXIT_INTACT && r.lineno > 0 && v.file_entries == 0 && !v.file_looks_audit) {
+            /* not one line of it is an entry, and it does not even start
+             * like one: another file, not a damaged audit log */
+            fprintf(stderr, "%s: %s: not an audit file: no line of it is an audit entry "
+                            "(a compressed rotation must be decompressed first: "
+                            "zcat FILE | gatehouse-audit verify [--key KEYFILE] -)\n",
+                    prog, argv[i]);
+            st = EXIT_USAGE;
+        }
         if (st != EXIT_INTACT) {
             rc = st;
             goto cleanup;
@@ -813,17 +934,9 @@ static int cmd_verify(int argc, char **argv)
         printf("%s:%" PRIu64 ": truncated: %s; it is the last line: the writer stopped mid-entry\n",
                v.pending_at.file, v.pending_at.line, v.pending_why);
         v.truncated++;
-        v.status = EXIT_TRUNCATED;
+        raise_status(&v, EXIT_TRUNCATED);
     } else if (v.pending > 1) {
         rc = pending_tampered(&v);
-        goto cleanup;
-    }
-    if (v.have_key && !v.seen_keyed && v.entries > 0) {
-        fprintf(stderr, "%s: --key was given but this log is not keyed (chain_alg sha256): "
-                        "anyone can recompute its chain; verify it without --key to check it "
-                        "for accidental damage\n",
-                prog);
-        rc = EXIT_USAGE;
         goto cleanup;
     }
     print_summary(&v, (size_t)(argc - first_file));

@@ -31,7 +31,8 @@ LINE_MAX = 1024 * 1024          # gatehouse-audit keeps at most this much of a l
 INT64_MAX = 2 ** 63 - 1
 
 # verify exit statuses
-INTACT, TAMPERED, USAGE, TRUNCATED = 0, 1, 2, 3
+INTACT, TAMPERED, USAGE, TRUNCATED, LOSS = 0, 1, 2, 3, 4
+_RANK = {INTACT: 0, LOSS: 1, TRUNCATED: 2}   # the worst finding that is not tampering wins
 
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -175,8 +176,9 @@ class Writer:
         its first entry should be start()."""
         return Writer(pid=pid, key=self.key, prev=self.prev, seq=self.seq, t0=self.t + 1.0)
 
-    def start(self, worker=0, workers=1):
-        self.segment_start = True
+    def start(self, worker=0, workers=1, segment=True):
+        """segment=False: the start after a restart_segment() entry."""
+        self.segment_start = self.segment_start or segment
         return self.entry("start", version="0.1.0", config="/etc/gatehouse/gatehouse.ini",
                           config_sha256="ab" * 32, worker=worker, workers=workers)
 
@@ -186,6 +188,13 @@ class Writer:
 
     def gap(self, lost):
         return self.entry("gap", lost=lost)
+
+    def restart_segment(self, reason="last_line_unverified"):
+        """The entry gatehouse writes when it refuses to continue the chain
+        of the file's last line: a new chain (prev of 64 zeros, seq 1),
+        keyed like every other entry. start() should follow it."""
+        self.prev, self.seq, self.segment_start = GENESIS, 0, True
+        return self.entry("restart", reason=reason)
 
     def stop(self, reason="signal", open_conns=0):
         return self.entry("stop", version="0.1.0", config="/etc/gatehouse/gatehouse.ini",
@@ -294,6 +303,27 @@ def parse_json_line(line):
     return obj
 
 
+def forge_writer(pid, real_lines, positions, t0=1795703024.0):
+    """What someone without the key can do to a keyed log: make up a
+    writer (an invented pid) whose unkeyed 'start' has an all-zero prev and
+    whose entries are chained with plain SHA-256, and put its lines among
+    real_lines. positions: for each forged line (the start first, then
+    a tls_ok with a made-up client certificate and a DELETE request), the
+    index in the result where it goes. Returns the new list of lines."""
+    w = Writer(pid=pid, key=None, t0=t0)
+    forged = [w.start(),
+              w.entry("tls_ok", conn=7, listener="main", client="203.0.113.9", client_port=4711,
+                      sni="bank.example", alpn="http/1.1", tls_version="TLSv1.3",
+                      cipher="TLS_AES_128_GCM_SHA256", resumed=False, cert="default",
+                      client_cert_subject="CN=admin", client_cert_sha256="ee" * 32),
+              w.request(conn=7, method="DELETE", target="/accounts/all")]
+    assert len(positions) == len(forged)
+    out = list(real_lines)
+    for pos, line in zip(positions, forged):
+        out.insert(pos, line)
+    return out
+
+
 def parse_line(line):
     """One audit line (bytes; a trailing newline is allowed) as an Entry.
     Checks the schema's frame: the head fields in order, integer v == 1,
@@ -333,6 +363,10 @@ def parse_line(line):
             raise ValueError("prev is not 64 lowercase hex")
         if obj.get("chain_alg") not in ("hmac-sha256", "sha256"):
             raise ValueError("a segment start without chain_alg hmac-sha256 or sha256")
+    if obj["event"] == "restart" and (obj.get("prev") != GENESIS
+                                      or not isinstance(obj.get("reason"), str)
+                                      or not obj["reason"]):
+        raise ValueError("a restart entry that does not start a new chain with a reason")
     if obj["event"] == "gap" and (type(obj.get("lost")) is not int
                                   or not 1 <= obj["lost"] <= INT64_MAX):
         raise ValueError("a gap entry without a positive lost count")
@@ -346,10 +380,12 @@ def read_entries(path):
 
 class Result:
     """What check_chain found. status: INTACT, TAMPERED, USAGE (keyed log
-    without key, key for an unkeyed log) or TRUNCATED. problem: (file,
+    without key, not an audit file), TRUNCATED or LOSS (gaps, a writer that
+    ended without stop, a new segment). problem: (file,
     line, text) of the tampering or usage problem, else None. notes:
     (file, line, kind, text) for gaps ("gap"), truncations ("truncated"),
-    restarts ("restart"), new chains and unknown earlier files ("note")."""
+    restarts ("restart"), unclean ends ("possible_loss"), restart entries
+    ("new_segment"), new chains and unknown earlier files ("note")."""
 
     def __init__(self):
         self.status = INTACT
@@ -359,6 +395,8 @@ class Result:
         self.gaps = 0
         self.lost = 0
         self.restarts = 0
+        self.unclean_ends = 0
+        self.new_segments = 0
         self.keyed = False
         self.last_chain = None
 
@@ -392,11 +430,10 @@ def check_chain(files, key=None):
     """Verifies files (paths, oldest first) as gatehouse-audit verify does;
     files are named in findings as str(path). Returns a Result."""
     r = Result()
-    writers = {}                 # pid -> [seq, chain, keyed]
+    writers = {}                 # pid -> [seq, chain, keyed, stopped, (file, line) of its last]
     last_chain = None
     lines_seen = 0
     pending = []                 # (file, line, why) of lines that are not whole entries
-    seen_keyed = False
     unknown_prev = None          # (chain, file, line): the first entry continues a file not given
 
     def tamper(f, n, text):
@@ -409,12 +446,19 @@ def check_chain(files, key=None):
         r.problem = (f, n, text)
         return r
 
+    def raise_status(st):
+        if _RANK[st] > _RANK[r.status]:
+            r.status = st
+
     def chain_of(keyed, prev, body):
         return chain_value(prev, body, key if keyed else None)
 
     for path in files:
         fname = str(path)
         data = Path(path).read_bytes()
+        if data.startswith(b"\x1f\x8b"):
+            return usage(fname, None, "not an audit file: gzip-compressed")
+        file_entries = 0
         for n, (content, has_nl) in enumerate(_split_lines(data), start=1):
             lines_seen += 1
             e = None
@@ -429,18 +473,23 @@ def check_chain(files, key=None):
             try:
                 e = parse_line(content)
                 why = None
+                file_entries += 1
             except UnsupportedVersion as ex:
+                file_entries += 1
                 if pending:
                     return tamper(*pending[0])
                 return usage(fname, n, str(ex))
             except ValueError as ex:
                 why = str(ex)
+                if file_entries == 0 and not data.startswith(b'{"v":'):
+                    pending.append((fname, n, f"not an audit entry: {why}"))
+                    continue
             if pending:
                 if (e is not None and "prev" in e.fields and last_chain is not None
                         and e["prev"] == last_chain):
                     for pf, pn, pwhy in pending:
                         r.notes.append((pf, pn, "truncated", pwhy))
-                    r.status = TRUNCATED
+                    raise_status(TRUNCATED)
                     pending = []
                 else:
                     return tamper(*pending[0])
@@ -451,8 +500,8 @@ def check_chain(files, key=None):
                 keyed = e["chain_alg"] == "hmac-sha256"
                 if keyed and not key:
                     return usage(fname, n, "this log is keyed: pass --key")
-                if not keyed and seen_keyed:
-                    return tamper(fname, n, "an unkeyed segment after keyed entries")
+                if not keyed and key:
+                    return tamper(fname, n, "an unkeyed segment in a log verified with --key")
                 if chain_of(keyed, e["prev"], e.body) != e.chain:
                     return tamper(fname, n, "entry changed: its chain does not match")
                 frm = None
@@ -464,22 +513,30 @@ def check_chain(files, key=None):
                 if frm is not None:
                     if seq != frm[0] + 1 and seq != 1:
                         return tamper(fname, n, "seq does not follow the chain it continues")
+                    if e["event"] == "start" and not frm[3]:
+                        r.unclean_ends += 1
+                        raise_status(LOSS)
+                        r.notes.append((fname, n, "possible_loss",
+                                        f"pid {frm[5]} ended without a stop entry"))
                     if e["event"] == "start":
                         r.restarts += 1
                         r.notes.append((fname, n, "restart", f"pid {pid}"))
                 elif e["prev"] == GENESIS:
                     if seq != 1:
                         return tamper(fname, n, "a new chain that does not start at seq 1")
-                    if lines_seen != 1:
+                    if e["event"] == "restart":
+                        r.new_segments += 1
+                        raise_status(LOSS)
+                        r.notes.append((fname, n, "new_segment", e["reason"]))
+                    elif lines_seen != 1:
                         r.notes.append((fname, n, "note", "a new chain"))
                 elif lines_seen == 1:
                     r.notes.append((fname, n, "note", "continues a file not given"))
                     unknown_prev = (e["prev"], fname, n)
                 else:
                     return tamper(fname, n, "prev matches no earlier entry")
-                writers[pid] = [seq, e.chain, keyed]
+                writers[pid] = [seq, e.chain, keyed, e["event"] == "stop", (fname, n), pid]
                 if keyed:
-                    seen_keyed = True
                     r.keyed = True
             else:
                 st = writers.get(pid)
@@ -493,7 +550,7 @@ def check_chain(files, key=None):
                     return tamper(fname, n, "entry reordered or inserted")
                 if not ok:
                     return tamper(fname, n, "entry changed: its chain does not match")
-                st[0], st[1] = seq, e.chain
+                st[0], st[1], st[3], st[4] = seq, e.chain, e["event"] == "stop", (fname, n)
             if unknown_prev and e.chain == unknown_prev[0]:
                 return tamper(fname, n, f"files out of order: {unknown_prev[1]}:{unknown_prev[2]} "
                                         "continues from this entry")
@@ -503,16 +560,17 @@ def check_chain(files, key=None):
             if e["event"] == "gap":
                 r.gaps += 1
                 r.lost += e["lost"]
+                raise_status(LOSS)
                 r.notes.append((fname, n, "gap", f"gap: {e['lost']} entries lost"))
             if not has_nl:
                 r.notes.append((fname, n, "truncated", "no newline"))
-                r.status = TRUNCATED
+                raise_status(TRUNCATED)
+        if data and file_entries == 0 and not data.startswith(b'{"v":'):
+            return usage(fname, None, "not an audit file")
     if len(pending) == 1:
         f, n, why = pending[0]
         r.notes.append((f, n, "truncated", why))
-        r.status = TRUNCATED
+        raise_status(TRUNCATED)
     elif len(pending) > 1:
         return tamper(*pending[0])
-    if key and not seen_keyed and r.entries > 0:
-        return usage(None, None, "--key given but the log is not keyed")
     return r

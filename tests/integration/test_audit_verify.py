@@ -11,6 +11,7 @@ Python reference keep each other honest.
 Environment: GATEHOUSE_AUDIT_BIN, else gatehouse-audit next to
 GATEHOUSE_BIN (see conftest.py)."""
 
+import gzip
 import os
 import re
 import subprocess
@@ -102,9 +103,13 @@ def test_untouched_keyed_log_verifies(audit_bin, tmp_path, keyfile):
 
 
 def test_untouched_unkeyed_log_verifies(audit_bin, tmp_path):
+    """Exit 0 (no damage found), but the words say the file is unproven:
+    anyone can recompute a SHA-256 chain, so "intact" would be a lie."""
     p, _ = keyed_log(tmp_path, key=None)
     out, _ = verify(audit_bin, [p])
-    assert re.search(r"intact: 22 entries in 1 file, unkeyed \(sha256\)", summary(out)), out
+    assert re.search(r"^unproven: 22 entries in 1 file, unkeyed \(sha256\)", summary(out)), out
+    assert "intact" not in out, out
+    assert "anyone can recompute" in out and "not forgery" in out, out
 
 
 def test_entries_with_hostile_strings_verify(audit_bin, tmp_path, keyfile):
@@ -141,10 +146,11 @@ def test_gap_entries_are_reported_not_tampering(audit_bin, tmp_path, keyfile):
     w = al.Writer(key=KEY)
     lines = [w.start()] + w.traffic(4) + [w.gap(5)] + w.traffic(2) + [w.gap(1), w.stop()]
     p = al.write_log(tmp_path / "audit.jsonl", lines)
-    out, _ = verify(audit_bin, [p], key=KEY, keyfile=keyfile, where=(p, 6))
+    out, _ = verify(audit_bin, [p], key=KEY, keyfile=keyfile, expect=al.LOSS, where=(p, 6))
     assert f"{p}:6: gap: 5 entries lost" in out.splitlines(), out
     assert f"{p}:9: gap: 1 entries lost" in out.splitlines(), out
     assert "2 gaps (6 entries lost)" in summary(out), out
+    assert summary(out).startswith("intact, but entries lost or possibly lost:"), out
 
 
 def test_restart_appending_verifies(audit_bin, tmp_path, keyfile):
@@ -157,6 +163,54 @@ def test_restart_appending_verifies(audit_bin, tmp_path, keyfile):
     out, _ = verify(audit_bin, [p], key=KEY, keyfile=keyfile, where=(p, 6))
     assert f"{p}:6: restart: pid 200 continues the chain of pid 100" in out, out
     assert "1 restart" in summary(out), out
+    assert "possible loss" not in out, out
+
+
+def test_restart_without_stop_is_possible_loss(audit_bin, tmp_path, keyfile):
+    """The writer before a start ended without stop (SIGKILL, crash): what
+    it still held is lost and nothing counts it. Not tampering, not intact:
+    exit 4 with the start's FILE:LINE and the pid that ended uncleanly."""
+    w = al.Writer(pid=100, key=KEY)
+    lines = [w.start()] + w.traffic(3)
+    w2 = w.restart(pid=200)
+    lines += [w2.start()] + w2.traffic(2) + [w2.stop()]
+    p = al.write_log(tmp_path / "audit.jsonl", lines)
+    out, _ = verify(audit_bin, [p], key=KEY, keyfile=keyfile, expect=al.LOSS, where=(p, 5))
+    assert f"{p}:5: possible loss: pid 100 ended without a stop entry" in out, out
+    assert f"last entry is at {p}:4" in out, out
+    assert "1 unclean end (possible loss)" in summary(out), out
+    assert not summary(out).startswith("intact:"), out
+    ref = al.check_chain([p], key=KEY)
+    assert [(f, n) for f, n, k, _ in ref.notes if k == "possible_loss"] == [(str(p), 5)]
+
+
+def test_restart_segment_is_reported_not_intact(audit_bin, tmp_path, keyfile):
+    """A writer that could not verify the file's last line starts a new,
+    keyed chain with a restart entry: honest (exit 4, not 1), reported
+    with its FILE:LINE and reason, not called intact."""
+    w = al.Writer(pid=100, key=KEY)
+    lines = [w.start()] + w.traffic(2) + [w.stop()]
+    w2 = al.Writer(pid=200, key=KEY)
+    lines += [w2.restart_segment("last_line_unverified"), w2.start(segment=False)]
+    lines += w2.traffic(2)
+    p = al.write_log(tmp_path / "audit.jsonl", lines)
+    out, _ = verify(audit_bin, [p], key=KEY, keyfile=keyfile, expect=al.LOSS, where=(p, 5))
+    assert re.search(rf"^{re.escape(str(p))}:5: new segment: pid 200 .*last_line_unverified",
+                     out, re.M), out
+    assert "1 new segment" in summary(out), out
+
+
+def test_restart_segment_cannot_be_forged(audit_bin, tmp_path, keyfile):
+    """A restart entry is keyed like any other: one made without the key
+    (plain SHA-256, or an HMAC under another key) is tampering."""
+    w = al.Writer(pid=100, key=KEY)
+    base = [w.start()] + w.traffic(2)
+    for forger_key in (None, OTHER_KEY):
+        f = al.Writer(pid=666, key=forger_key)
+        lines = base + [f.restart_segment("last_line_unverified"), f.start(segment=False),
+                        f.request(method="DELETE", target="/accounts/all")]
+        p = al.write_log(tmp_path / "audit.jsonl", lines)
+        verify(audit_bin, [p], key=KEY, keyfile=keyfile, expect=al.TAMPERED, where=(p, 4))
 
 
 def test_new_chain_midway_is_a_note(audit_bin, tmp_path):
@@ -210,7 +264,7 @@ def test_large_file_streams(audit_bin, tmp_path):
                        capture_output=True, text=True, timeout=ghutil.scaled(120))
     rc, maxrss_kib = map(int, r.stdout.split()[:2])
     assert rc == 0, r.stdout + r.stderr
-    assert "intact: 100001 entries" in r.stdout, r.stdout
+    assert "unproven: 100001 entries" in r.stdout, r.stdout
     limit_kib = 40 << 10 if ghutil.SCALE == 1 else 200 << 10
     assert maxrss_kib < limit_kib, f"peak RSS {maxrss_kib} KiB for a {size >> 20} MiB file"
 
@@ -225,12 +279,13 @@ def test_keyed_log_without_key_asks_for_it(audit_bin, tmp_path):
     assert al.check_chain([p]).status == al.USAGE
 
 
-def test_key_for_unkeyed_log_says_so(audit_bin, tmp_path, keyfile):
+def test_key_for_unkeyed_log_is_tampering(audit_bin, tmp_path, keyfile):
+    """--key says every entry carries the HMAC chain; an unkeyed log could
+    have been written by anyone: tampered at its first line, with a hint
+    for a log that never was keyed."""
     p, _ = keyed_log(tmp_path, key=None)
-    r = run(audit_bin, "verify", "--key", keyfile, p)
-    assert r.returncode == 2, r
-    assert "not keyed" in text(r.stderr), r
-    assert al.check_chain([p], key=KEY).status == al.USAGE
+    out, _ = verify(audit_bin, [p], key=KEY, keyfile=keyfile, expect=al.TAMPERED, where=(p, 1))
+    assert "unkeyed segment" in out and "without --key" in out, out
 
 
 def test_wrong_key(audit_bin, tmp_path):
@@ -243,18 +298,20 @@ def test_wrong_key(audit_bin, tmp_path):
 
 
 def test_key_added_later(audit_bin, tmp_path, keyfile):
-    """audit_key_file set at a restart: the keyed segment continues the
-    unkeyed chain; the summary says where the keyed part begins."""
+    """audit_key_file set at a restart without moving the old file away:
+    the unkeyed part proves nothing to a key holder, so with --key it is
+    tampering (at its first line), and without --key the keyed part needs
+    the key. config/audit-log.md says to rotate the file when adding a key."""
     w = al.Writer(pid=100)
-    lines = [w.start()] + w.traffic(3)
+    lines = [w.start()] + w.traffic(3) + [w.stop()]
     w2 = w.restart(pid=200)
     w2.key = KEY
     lines += [w2.start()] + w2.traffic(2)
     p = al.write_log(tmp_path / "audit.jsonl", lines)
-    out, _ = verify(audit_bin, [p], key=KEY, keyfile=keyfile)
-    assert f"keyed (hmac-sha256) from {p}:5, unkeyed before" in summary(out), out
+    out, _ = verify(audit_bin, [p], key=KEY, keyfile=keyfile, expect=al.TAMPERED, where=(p, 1))
+    assert "unkeyed segment" in out.splitlines()[-1], out
     r = run(audit_bin, "verify", p)
-    assert r.returncode == 2 and f"{p}:5: this log is keyed" in text(r.stderr), r
+    assert r.returncode == 2 and f"{p}:6: this log is keyed" in text(r.stderr), r
 
 
 def test_bad_key_file_exits_2(audit_bin, tmp_path):
@@ -400,6 +457,34 @@ def test_forged_unkeyed_segment_in_keyed_log(audit_bin, victim, keyfile):
     assert "unkeyed" in out.splitlines()[-1]
 
 
+# A made-up writer (issue 11): an invented pid, an unkeyed "start" with an
+# all-zero prev, SHA-256-chained entries (a tls_ok for a client certificate,
+# a DELETE). The forged lines' indexes after insertion into the 22 victim
+# lines, and the line the report must name (the forged start's).
+@pytest.mark.parametrize("positions", [
+    pytest.param((0, 6, 13), id="interleaved"),
+    pytest.param((0, 23, 24), id="start-prepended-entries-appended"),
+    pytest.param((0, 1, 2), id="prepended"),
+    pytest.param((22, 23, 24), id="appended"),
+    pytest.param((9, 12, 20), id="interleaved-midway"),
+])
+def test_forged_writer_in_keyed_log(audit_bin, victim, keyfile, positions):
+    lines = al.forge_writer(31337, lines_of(victim), positions)
+    rewrite(victim, lines)
+    assert b'"target":"/accounts/all"' in lines[positions[2]]
+    out, _ = verify(audit_bin, [victim], key=KEY, keyfile=keyfile, expect=al.TAMPERED,
+                    where=(victim, positions[0] + 1))
+    assert "unkeyed segment" in out.splitlines()[-1], out
+    assert "intact" not in out, out
+
+
+def test_forged_writer_in_rotated_series(audit_bin, tmp_path, keyfile):
+    """The same writer made up in the oldest file of a keyed series."""
+    paths = al.make_series(tmp_path, n_files=3, per_file=6, key=KEY)
+    rewrite(paths[0], al.forge_writer(31337, lines_of(paths[0]), (0, 3, 7)))
+    verify(audit_bin, paths, key=KEY, keyfile=keyfile, expect=al.TAMPERED, where=(paths[0], 1))
+
+
 def test_garbage_line_inserted(audit_bin, victim, keyfile):
     lines = lines_of(victim)
     lines.insert(7, b'{"v":1,"seq":8,"note":"hello"\n')
@@ -448,10 +533,10 @@ def test_empty_files(audit_bin, tmp_path):
     in a series."""
     empty = al.write_log(tmp_path / "empty.jsonl", b"")
     out, _ = verify(audit_bin, [empty])
-    assert summary(out).startswith("intact: 0 entries in 1 file"), out
+    assert summary(out).startswith("unproven: 0 entries in 1 file"), out
     paths = al.make_series(tmp_path, n_files=2, per_file=4)
     out, _ = verify(audit_bin, [paths[0], empty, paths[1], empty])
-    assert summary(out).startswith("intact: 8 entries in 4 files"), out
+    assert summary(out).startswith("unproven: 8 entries in 4 files"), out
 
 
 def test_blank_line_inserted(audit_bin, victim, keyfile):
@@ -556,6 +641,76 @@ def test_tampering_wins_over_truncation(audit_bin, tmp_path, keyfile):
     verify(audit_bin, [p], key=KEY, keyfile=keyfile, expect=al.TAMPERED, where=(p, 4))
 
 
+# ------------------------------------------------------------------ not an audit file
+
+def not_audit(audit_bin, files, keyfile=None):
+    """Runs verify on files that are not audit logs: exit 2, "not an audit
+    file" on stderr, nothing called tampered or intact."""
+    args = ["verify"] + (["--key", keyfile] if keyfile else []) + list(files)
+    r = run(audit_bin, *args)
+    out, err = text(r.stdout), text(r.stderr)
+    assert r.returncode == al.USAGE, f"exit {r.returncode}\n{out}{err}"
+    assert "not an audit file" in err, err
+    assert "tamper" not in out + err and "intact" not in out, out + err
+    assert al.check_chain(files, key=KEY if keyfile else None).status == al.USAGE
+    return err
+
+
+@pytest.mark.parametrize("with_key", [True, False])
+def test_gzip_rotation_is_not_an_audit_file(audit_bin, victim, keyfile, with_key):
+    """A cron job verifying a compressed rotation must not hear tampering."""
+    gz = victim.with_name("audit.jsonl.1.gz")
+    gz.write_bytes(gzip.compress(victim.read_bytes()))
+    err = not_audit(audit_bin, [gz], keyfile=keyfile if with_key else None)
+    assert "gzip" in err and "zcat" in err, err
+    # in a series too, before or after the plain files
+    not_audit(audit_bin, [gz, victim], keyfile=keyfile if with_key else None)
+
+
+def test_decompressed_rotation_verifies_from_stdin(audit_bin, victim, keyfile, tmp_path):
+    """zcat FILE.gz | gatehouse-audit verify --key K -"""
+    gz = tmp_path / "audit.jsonl.1.gz"
+    gz.write_bytes(gzip.compress(victim.read_bytes()))
+    zcat = subprocess.Popen(["zcat", str(gz)], stdout=subprocess.PIPE)
+    try:
+        r = run(audit_bin, "verify", "--key", keyfile, "-", stdin=zcat.stdout)
+    finally:
+        zcat.stdout.close()
+        zcat.wait(timeout=ghutil.scaled(10))
+    assert r.returncode == 0, r
+    assert summary(text(r.stdout)).startswith("intact: 22 entries"), r
+
+
+@pytest.mark.parametrize("content", [
+    pytest.param(b"2026-12-07T16:00:00Z gatehouse[41]: info listening port=8443\n"
+                 b"2026-12-07T16:00:01Z gatehouse[41]: warn audit_partial_line\n", id="other-log"),
+    pytest.param(bytes(range(256)) * 64, id="binary"),
+    pytest.param(b'{"level":"info","msg":"hello"}\n{"level":"warn","msg":"x"}\n', id="json-lines"),
+    pytest.param(b"\x28\xb5\x2f\xfd" + bytes(4000), id="zstd"),
+])
+def test_other_files_are_not_audit_files(audit_bin, tmp_path, keyfile, content):
+    p = al.write_log(tmp_path / "other.log", content)
+    not_audit(audit_bin, [p], keyfile=keyfile)
+    not_audit(audit_bin, [p])
+
+
+def test_damaged_first_line_of_an_audit_file_is_still_tampering(audit_bin, victim, keyfile):
+    """"Not an audit file" is only for files without a single entry: an
+    audit log whose first line was overwritten stays tampered (exit 1)."""
+    lines = lines_of(victim)
+    lines[0] = b"2026-12-07T16:00:00Z hello\n"
+    rewrite(victim, lines)
+    verify(audit_bin, [victim], key=KEY, keyfile=keyfile, expect=al.TAMPERED, where=(victim, 1))
+
+
+def test_truncated_first_entry_is_still_truncation(audit_bin, tmp_path, keyfile):
+    """A writer that stopped inside the file's first entry left a line that
+    starts like an entry: truncated (3), as before, not "not an audit file"."""
+    w = al.Writer(key=KEY)
+    p = al.write_log(tmp_path / "audit.jsonl", w.start()[:50])
+    verify(audit_bin, [p], key=KEY, keyfile=keyfile, expect=al.TRUNCATED, where=(p, 1))
+
+
 # ------------------------------------------------------------------ help, usage, I/O
 
 def test_help(audit_bin):
@@ -600,7 +755,7 @@ def test_verify_reads_stdin(audit_bin, tmp_path):
     with open(p, "rb") as f:
         r = run(audit_bin, "verify", "-", stdin=f)
     assert r.returncode == 0, r
-    assert text(r.stdout).startswith("intact: 22 entries")
+    assert summary(text(r.stdout)).startswith("unproven: 22 entries")
 
 
 # ------------------------------------------------------------------ tail
