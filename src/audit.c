@@ -28,10 +28,31 @@
 #define WRITE_CHUNK (64u << 10)     /* chained bytes collected before a write(2) */
 #define LINE_OVERHEAD 256           /* {"v":1,"seq":N, + prev, chain_alg, chain, "}\n */
 #define WBUF_CAP (WRITE_CHUNK + GH_AUDIT_ENTRY_MAX + 2 * LINE_OVERHEAD)
-#define TAIL_SCAN ((size_t)2 * (GH_AUDIT_ENTRY_MAX + LINE_OVERHEAD)) /* a partial line and the last whole entry */
+/* a partial line, the last whole entry and the one before it (its chain
+ * is the last entry's PREV) */
+#define TAIL_SCAN ((size_t)3 * (GH_AUDIT_ENTRY_MAX + LINE_OVERHEAD))
 #define RETRY_INTERVAL 0.1          /* seconds between attempts on a failing disk */
 #define STDOUT_ATOMIC 4096          /* PIPE_BUF: stdout writes up to this stay whole */
 #define LINE_PREFIX "{\"v\":1,\"seq\":"
+#define SEGMENT_PREV ",\"prev\":\"" /* then 64 hex, then ","chain_alg":"ALG" ending BODY */
+#define SEGMENT_ALG "\",\"chain_alg\":\""
+
+/* Why a restarting writer did not continue the chain of the file's last
+ * line and began a new segment: its start entry's new_segment field
+ * (config/audit-log.md). */
+enum gh_audit_restart_reason {
+    RESTART_NONE,                  /* continued the chain (or the file was empty) */
+    RESTART_LAST_LINE_UNVERIFIED,  /* its chain does not match: forged, changed, other key */
+    RESTART_LAST_LINE_NOT_ENTRY,   /* not a gatehouse entry (other text, too long) */
+    RESTART_CHAIN_ALG_CHANGED,     /* its segment used the other chain_alg: key added/removed */
+};
+
+static const char *const restart_reason_names[] = {
+    [RESTART_NONE] = "none",
+    [RESTART_LAST_LINE_UNVERIFIED] = "last_line_unverified",
+    [RESTART_LAST_LINE_NOT_ENTRY] = "last_line_not_an_entry",
+    [RESTART_CHAIN_ALG_CHANGED] = "chain_alg_changed",
+};
 
 /* Who touches what: "loop" fields only the event loop's thread, "writer"
  * fields only the writer thread (and gh_audit_open before it starts),
@@ -45,6 +66,7 @@ struct audit {
     enum gh_audit_fsync fsync_policy;
     bool on;
     bool to_stdout;
+    enum gh_audit_restart_reason restart_reason; /* set by continue_from_file */
     char path[GH_PATH_MAX];         /* this worker's file, %w replaced */
     char config_sha256[GH_AUDIT_CHAIN_HEX + 1];
 
@@ -195,9 +217,85 @@ static bool parse_our_line(const char *line, size_t len, uint64_t *seq, char *ch
     return true;
 }
 
+/* The PREV a segment start names at the end of its BODY
+ * (...,"prev":"HEX","chain_alg":"ALG"), or NULL for any other entry. A
+ * client string cannot fake it: its quotes are escaped. *keyed gets ALG. */
+static const char *segment_prev(const char *body, size_t len, bool *keyed)
+{
+    static const char *const algs[] = {"hmac-sha256\"", "sha256\""};
+    size_t head = sizeof SEGMENT_PREV - 1, mid = sizeof SEGMENT_ALG - 1;
+    for (size_t i = 0; i < sizeof algs / sizeof algs[0]; i++) {
+        size_t alen = strlen(algs[i]);
+        size_t need = head + GH_AUDIT_CHAIN_HEX + mid + alen;
+        if (len < need)
+            continue;
+        const char *p = body + len - need;
+        if (memcmp(p, SEGMENT_PREV, head) == 0 &&
+            gh_audit_chain_is_hex(p + head, GH_AUDIT_CHAIN_HEX) &&
+            memcmp(p + head + GH_AUDIT_CHAIN_HEX, SEGMENT_ALG, mid) == 0 &&
+            memcmp(p + head + GH_AUDIT_CHAIN_HEX + mid, algs[i], alen) == 0) {
+            *keyed = i == 0;
+            return p + head;
+        }
+    }
+    return NULL;
+}
+
+/* Checks the whole line tail[start, end) (the file's last entry) before
+ * the chain goes on from it: its chain must be the HMAC (SHA-256 without a
+ * key) of its BODY after its PREV, which is the prev it names (a segment
+ * start) or the chain of the line before it. On success sets A.seq and
+ * A.chain.prev from it. */
+static enum gh_audit_restart_reason check_last_line(const char *tail, size_t start, size_t end)
+{
+    char prev_line_chain[GH_AUDIT_CHAIN_HEX + 1];
+    char last_chain[GH_AUDIT_CHAIN_HEX + 1];
+    char computed[GH_AUDIT_CHAIN_HEX + 1];
+    uint64_t seq, prev_line_seq;
+    const char *prev;
+    bool keyed = false;
+    size_t body_len, tail_len = sizeof GH_AUDIT_CHAIN_FIELD - 1 + GH_AUDIT_CHAIN_HEX + 2;
+
+    if (!parse_our_line(tail + start, end - start, &seq, last_chain))
+        return RESTART_LAST_LINE_NOT_ENTRY;
+    body_len = end - start - tail_len;
+    prev = segment_prev(tail + start, body_len, &keyed);
+    if (prev) {
+        if (keyed != (A.chain.key_len > 0))
+            return RESTART_CHAIN_ALG_CHANGED;
+    } else {
+        /* the line before it, wholly inside the scanned tail */
+        size_t pend, pstart;
+        if (start == 0)
+            return RESTART_LAST_LINE_UNVERIFIED;
+        pend = start - 1;
+        pstart = pend;
+        while (pstart > 0 && tail[pstart - 1] != '\n')
+            pstart--;
+        if (pstart == 0 || !parse_our_line(tail + pstart, pend - pstart, &prev_line_seq,
+                                           prev_line_chain))
+            return RESTART_LAST_LINE_UNVERIFIED;
+        prev = prev_line_chain;
+    }
+    gh_audit_chain_set_prev(&A.chain, prev);
+    if (gh_audit_chain_compute(&A.chain, (const uint8_t *)tail + start, body_len, computed) != 0 ||
+        memcmp(computed, last_chain, GH_AUDIT_CHAIN_HEX) != 0) {
+        gh_audit_chain_set_prev(&A.chain, GH_AUDIT_GENESIS);
+        return RESTART_LAST_LINE_UNVERIFIED;
+    }
+    A.seq = seq;
+    gh_audit_chain_set_prev(&A.chain, last_chain);
+    return RESTART_NONE;
+}
+
 /* Continues the chain of the last entry already in PATH, so a restart
- * appends to one unbroken chain. A partial last line (the previous writer
- * died mid-write) is ended with a newline first. */
+ * appends to one unbroken chain, but only after that entry verified
+ * (check_last_line): a forger's line at the end must not become part of
+ * the chain the key vouches for. An entry that does not verify leaves
+ * A.restart_reason set, the chain at genesis and seq at 0: the start entry
+ * then begins a new keyed segment and says why (new_segment). A partial last
+ * line (the previous writer died mid-write) is ended with a newline first
+ * and the whole line before it is the one checked. */
 static int continue_from_file(const char *path)
 {
     struct stat st;
@@ -206,6 +304,7 @@ static int continue_from_file(const char *path)
     size_t n, end, start;
     int fd, rc = -1;
 
+    A.restart_reason = RESTART_NONE;
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &st) < 0)
         goto out;
@@ -231,22 +330,29 @@ static int continue_from_file(const char *path)
     end = n;
     while (end > 0 && tail[end - 1] != '\n')
         end--;
-    if (end == 0)
-        goto unknown;
+    if (end == 0) {
+        A.restart_reason = RESTART_LAST_LINE_NOT_ENTRY;
+        goto refused;
+    }
     end--; /* the newline ending the last complete line */
     start = end;
     while (start > 0 && tail[start - 1] != '\n')
         start--;
-    if (start == 0 && (size_t)st.st_size > n)
-        goto unknown; /* longer than any entry we write */
-    if (parse_our_line(tail + start, end - start, &A.seq, A.chain.prev)) {
+    if (start == 0 && (size_t)st.st_size > n) {
+        A.restart_reason = RESTART_LAST_LINE_NOT_ENTRY; /* longer than any entry we write */
+        goto refused;
+    }
+    A.restart_reason = check_last_line(tail, start, end);
+    if (A.restart_reason == RESTART_NONE) {
         A.written_seq = A.seq;
         memcpy(A.written_chain, A.chain.prev, sizeof A.written_chain);
         goto out;
     }
-unknown:
-    gh_log(GH_LOG_WARN, "audit_new_chain",
-           " file=%s reason=\"its last line is not a gatehouse audit entry\"", path);
+refused:
+    gh_log(GH_LOG_WARN, "audit_new_segment",
+           " file=%s reason=%s hint=\"the file's last line does not verify: not continuing its "
+           "chain; the start entry begins a new one\"",
+           path, restart_reason_names[A.restart_reason]);
 out:
     free(tail);
     if (fd >= 0)
@@ -776,6 +882,11 @@ int gh_audit_open(const struct gh_config *cfg, int worker_index, struct ev_loop 
     lifecycle_fields(&e);
     gh_audit_uint(&e, "worker", (uint64_t)worker_index);
     gh_audit_uint(&e, "workers", (uint64_t)g->workers);
+    if (A.restart_reason != RESTART_NONE)
+        /* the start of a new segment (prev genesis, seq 1) says why; it is
+         * keyed like every other entry, so nobody without the key can make
+         * one up */
+        gh_audit_str(&e, "new_segment", restart_reason_names[A.restart_reason]);
     gh_audit_commit(&e);
     return 0;
 fail:

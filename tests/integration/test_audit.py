@@ -18,6 +18,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+import auditlog as al
 import backends
 import http_backends as hb
 import ghutil
@@ -46,7 +47,11 @@ def verify(*files, key=None):
 
 def entries(path):
     """Every complete line of an audit file, parsed and schema-checked."""
-    data = Path(path).read_bytes()
+    return entries_of(Path(path).read_bytes())
+
+
+def entries_of(data):
+    """Every complete line of data, parsed and schema-checked."""
     out = []
     for raw in data.split(b"\n")[:-1]:
         e = json.loads(raw.decode("utf-8"))
@@ -314,6 +319,7 @@ def test_kill9_keeps_everything_flushed_and_restart_continues_the_chain(
     assert rc == 0, out
     assert b'"event":"stop"' not in data
     last_chain = json.loads(data.split(b"\n")[-2])["chain"]
+    killed_pid = entries(audit)[0]["pid"]
 
     # a new run appends and continues the same chain
     gh2 = start_http(gatehouse, be.addr, audit, key=audit_key)
@@ -323,8 +329,101 @@ def test_kill9_keeps_everything_flushed_and_restart_continues_the_chain(
     starts = by_event(es, "start")
     assert len(starts) == 2 and starts[1]["prev"] == last_chain
     assert starts[1]["seq"] == json.loads(data.split(b"\n")[-2])["seq"] + 1
+    # the chain holds, but the killed writer may have held entries that
+    # nothing counts: possible loss (4), named at the second start with the
+    # killed pid, not "intact, 0 entries lost"
+    start_line = data.count(b"\n") + 1
+    rc, out = verify(audit, key=audit_key)
+    assert rc == 4, out
+    assert f"{audit}:{start_line}: possible loss: pid {killed_pid} ended without a stop entry" \
+        in out, out
+    assert not re.search(r"^intact:", out, re.M), out
+
+
+def forge_sha256_line(last_line, event="request", **fields):
+    """One line for the pid of last_line, next seq, chained with plain
+    SHA-256 from its chain: what a forger without the key appends."""
+    last = al.parse_line(last_line)
+    fields = fields or {"conn": 99, "listener": "main", "method": "DELETE",
+                        "target": "/accounts/all", "status": 200}
+    body = al.make_body(last["seq"] + 1, last["ts"], last["pid"], event, fields)
+    return al.make_line(body, al.chain_value(last.chain, body))
+
+
+@pytest.mark.timeout_s(120)
+@pytest.mark.parametrize("forgery,reason", [
+    ("sha256_line", "last_line_unverified"),     # the real pid, next seq, SHA-256 chained
+    ("forged_writer", "last_line_unverified"),   # a made-up writer: start, tls_ok, DELETE
+    ("forged_start", "chain_alg_changed"),       # only the made-up writer's unkeyed start
+])
+def test_restart_refuses_to_continue_a_forged_last_line(gatehouse, backend, ctx, tmp_path,
+                                                         audit_key, forgery, reason):
+    """A forger appends to a keyed log; gatehouse restarts. It must not
+    continue (and so vouch for) a chain it cannot verify: its start begins
+    a new keyed segment and says why (new_segment). verify still names the
+    forged line; with the forgery taken out the file verifies, the new
+    segment reported (exit 4). On main the new start continued the forged
+    chain."""
+    be = backend(hb.RecordingBackend)
+    audit = tmp_path / "audit.jsonl"
+    gh = start_http(gatehouse, be.addr, audit, key=audit_key)
+    requests_on_one_connection(gh.port, ctx, 2)
+    stop(gh)
+    honest = audit.read_bytes()
+    n_honest = honest.count(b"\n")
+    if forgery == "sha256_line":
+        forged = [forge_sha256_line(honest.splitlines()[-1])]
+    else:
+        forged = al.forge_writer(31337, [], (0, 1, 2))
+        if forgery == "forged_start":
+            forged = forged[:1]
+    audit.write_bytes(honest + b"".join(forged))
+
+    gh2 = start_http(gatehouse, be.addr, audit, key=audit_key)
+    requests_on_one_connection(gh2.port, ctx, 1)
+    stop(gh2)
+    after = audit.read_bytes()
+    assert after.startswith(honest + b"".join(forged))
+    new = entries_of(after[len(honest) + len(b"".join(forged)):])
+    assert new[0]["event"] == "start", new[0]
+    assert new[0].get("new_segment") == reason, new[0]
+    assert new[0]["prev"] == al.GENESIS and new[0]["seq"] == 1
+    assert new[0]["chain_alg"] == "hmac-sha256"
+    forged_chains = {al.parse_line(l).chain for l in forged}
+    assert not any(e.get("prev") in forged_chains for e in new)
+    assert "audit_new_segment" in gh2.text()
+
+    rc, out = verify(audit, key=audit_key)
+    assert rc == 1, out
+    assert out.splitlines()[-1].startswith(f"{audit}:{n_honest + 1}: "), out
+
+    # the forgery removed: the honest part, then the honest new segment
+    data = audit.read_bytes()
+    audit.write_bytes(data.replace(b"".join(forged), b"", 1))
+    rc, out = verify(audit, key=audit_key)
+    assert rc == 4, out
+    want = f"{audit}:{n_honest + 1}: new segment: pid {new[0]['pid']} "
+    assert any(l.startswith(want) for l in out.splitlines()), out
+
+
+@pytest.mark.timeout_s(120)
+def test_restart_continues_a_verified_last_line(gatehouse, backend, ctx, tmp_path, audit_key):
+    """The honest case: the last line verifies, the chain goes on (no
+    restart entry), and a clean stop before means no possible loss."""
+    be = backend(hb.RecordingBackend)
+    audit = tmp_path / "audit.jsonl"
+    for _ in range(2):
+        gh = start_http(gatehouse, be.addr, audit, key=audit_key)
+        requests_on_one_connection(gh.port, ctx, 1)
+        stop(gh)
+    es = entries(audit)
+    starts = by_event(es, "start")
+    assert not any("new_segment" in e for e in starts)
+    assert starts[1]["prev"] == es[es.index(starts[1]) - 1]["chain"]
     rc, out = verify(audit, key=audit_key)
     assert rc == 0, out
+    assert re.search(r"^intact: \d+ entries in 1 file, keyed \(hmac-sha256\), 0 gaps "
+                     r"\(0 entries lost\), 1 restart$", out, re.M), out
 
 
 @pytest.mark.timeout_s(120)
@@ -413,8 +512,9 @@ def test_file_size_limit_gives_a_gap_not_a_stall(gatehouse, backend, ctx, tmp_pa
     assert gaps and gaps[0]["lost"] > 0, [e["event"] for e in new]
     assert len(by_event(new, "request")) >= 2
     rc, out = verify(rotated, audit)
-    # the old file may end mid-entry where the limit cut the write
-    assert rc in (0, 3), out
+    # entries were lost (4), and the old file may end mid-entry where the
+    # limit cut the write (3 wins)
+    assert rc in (3, 4), out
     assert "gap" in out
     assert elapsed < scaled(60)
 
