@@ -34,6 +34,8 @@
 #define RETRY_INTERVAL 0.1          /* seconds between attempts on a failing disk */
 #define STDOUT_ATOMIC 4096          /* PIPE_BUF: stdout writes up to this stay whole */
 #define LINE_PREFIX "{\"v\":1,\"seq\":"
+#define GAP_LOST "\"event\":\"gap\",\"lost\":" /* a gap entry's count follows */
+#define GAP_BODY_MAX 256            /* a gap entry's body (append_own's buffer) */
 #define SEGMENT_PREV ",\"prev\":\"" /* then 64 hex, then ","chain_alg":"ALG" ending BODY */
 #define SEGMENT_ALG "\",\"chain_alg\":\""
 
@@ -74,6 +76,8 @@ struct audit {
     char *in;
     size_t in_len;
     uint64_t lost;                  /* entries dropped since the last one that fitted */
+    size_t gap_len;                 /* a gap entry (with its newline) written ahead of the
+                                     * entry being built: kept only if that entry fits */
     struct ev_loop *loop;
     ev_timer flush_timer;
 
@@ -376,15 +380,40 @@ static void note_written(size_t from, size_t to)
         return;
 }
 
+/* How many entries are lost with the line wbuf[from, to): one, or for a
+ * gap entry the count it carried (the gap entry itself is not an event). */
+static uint64_t entries_in_line(size_t from, size_t to)
+{
+    const char *line = A.wbuf + from;
+    size_t len = to - from, klen = sizeof GAP_LOST - 1;
+    for (size_t i = 0; i + klen <= len && i < LINE_OVERHEAD + GH_AUDIT_TS_LEN; i++) {
+        if (line[i] != '"' || memcmp(line + i, GAP_LOST, klen) != 0)
+            continue;
+        uint64_t lost = 0;
+        for (size_t j = i + klen; j < len && line[j] >= '0' && line[j] <= '9' && j < i + klen + 19;
+             j++)
+            lost = lost * 10 + (uint64_t)(line[j] - '0');
+        return lost;
+    }
+    return 1;
+}
+
 /* Entries in wbuf that never made it whole into the file are lost: the
  * chain goes back to the last entry that did, and a gap entry says how
  * many are missing. */
 static void discard_pending(void)
 {
     bool mid_line = A.woff > 0 && A.wbuf[A.woff - 1] != '\n';
-    for (size_t i = A.woff; i < A.wlen; i++)
-        if (A.wbuf[i] == '\n')
-            A.writer_lost++;
+    size_t line_start = A.woff;
+    /* a line cut by a failed write started before woff */
+    while (line_start > 0 && A.wbuf[line_start - 1] != '\n')
+        line_start--;
+    for (size_t i = A.woff; i < A.wlen; i++) {
+        if (A.wbuf[i] == '\n') {
+            A.writer_lost += entries_in_line(line_start, i);
+            line_start = i + 1;
+        }
+    }
     A.wlen = A.woff = 0;
     A.seq = A.written_seq;
     gh_audit_chain_set_prev(&A.chain, A.written_chain);
@@ -526,7 +555,7 @@ static void append_line(const char *body, size_t len)
 /* An entry the writer makes itself (reopen, gap). */
 static void append_own(const char *event, uint64_t lost)
 {
-    char body[256];
+    char body[GAP_BODY_MAX];
     struct gh_audit_entry e;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -536,9 +565,28 @@ static void append_own(const char *event, uint64_t lost)
     append_line(body, gh_audit_entry_len(&e));
 }
 
+/* Bytes wbuf must have free for BODY, and for the gap entry that goes
+ * before it when entries were lost. */
+static size_t room_needed(size_t len, bool with_gap)
+{
+    return len + LINE_OVERHEAD + (with_gap ? GAP_BODY_MAX + LINE_OVERHEAD : 0);
+}
+
+/* Appends BODY, preceded by a gap entry for what the writer lost. The gap
+ * goes out only together with the entry after it: a gap that took the
+ * room its entry needed would be one more entry lost, and then another
+ * gap, a run of "lost":1. */
 static void append_entry(const char *body, size_t len)
 {
-    if (A.writer_lost > 0 && !A.segment_start) {
+    bool with_gap = A.writer_lost > 0 && !A.segment_start;
+    if (A.wlen + room_needed(len, with_gap) > WBUF_CAP && !write_pending())
+        write_failed();
+    with_gap = A.writer_lost > 0 && !A.segment_start; /* write_failed may have lost more */
+    if (A.wlen + room_needed(len, with_gap) > WBUF_CAP) {
+        A.writer_lost++; /* still no room: lost, and counted */
+        return;
+    }
+    if (with_gap) {
         uint64_t lost = A.writer_lost;
         A.writer_lost = 0;
         append_own("gap", lost);
@@ -667,19 +715,30 @@ static void on_flush_timer(struct ev_loop *loop, ev_timer *t, int revents)
 
 bool gh_audit_on(void) { return A.on; }
 
-static void start_entry(struct gh_audit_entry *e, const struct timespec *ts, const char *event)
+/* Starts an entry at A.in + at (at >= in_len: after a gap kept ahead). */
+static void start_entry(struct gh_audit_entry *e, size_t at, const struct timespec *ts,
+                        const char *event)
 {
-    size_t room = A.cap - A.in_len;
+    size_t room = at < A.cap ? A.cap - at : 0;
     /* one byte stays for the newline that ends the entry */
-    gh_audit_entry_start(e, A.in + A.in_len, room > 0 ? room - 1 : 0, A.max_field, ts, A.pid, event);
+    gh_audit_entry_start(e, A.in + at, room > 0 ? room - 1 : 0, A.max_field, ts, A.pid, event);
 }
 
+/* Commits the entry built after the gap kept ahead of it (if any): both
+ * go in, or, when the entry did not fit, neither, and the entry is one
+ * more lost. */
 static void finish_entry(struct gh_audit_entry *e)
 {
     size_t n = gh_audit_entry_len(e);
+    size_t gap_len = A.gap_len;
+    A.gap_len = 0;
     if (n == 0) {
         A.lost++;
         return;
+    }
+    if (gap_len > 0) {
+        A.in_len += gap_len;
+        A.lost = 0;
     }
     A.in[A.in_len + n] = '\n';
     A.in_len += n + 1;
@@ -699,19 +758,23 @@ void gh_audit_begin(struct gh_audit_entry *e, const char *event)
     if (!A.on)
         return;
     clock_gettime(CLOCK_REALTIME, &ts);
+    A.gap_len = 0;
     if (A.lost > 0) {
+        /* the gap entry is written ahead, not committed: it goes in with
+         * this entry in finish_entry, or not at all */
         struct gh_audit_entry gap;
-        uint64_t lost = A.lost;
-        start_entry(&gap, &ts, "gap");
-        gh_audit_uint(&gap, "lost", lost);
-        if (gh_audit_entry_len(&gap) == 0) {
+        size_t n;
+        start_entry(&gap, A.in_len, &ts, "gap");
+        gh_audit_uint(&gap, "lost", A.lost);
+        n = gh_audit_entry_len(&gap);
+        if (n == 0) {
             A.lost++; /* still full: this entry is lost too */
             return;
         }
-        A.lost = 0;
-        finish_entry(&gap);
+        A.in[A.in_len + n] = '\n';
+        A.gap_len = n + 1;
     }
-    start_entry(e, &ts, event);
+    start_entry(e, A.in_len + A.gap_len, &ts, event);
 }
 
 void gh_audit_commit(struct gh_audit_entry *e)

@@ -519,6 +519,51 @@ def test_file_size_limit_gives_a_gap_not_a_stall(gatehouse, backend, ctx, tmp_pa
     assert elapsed < scaled(60)
 
 
+@pytest.mark.timeout_s(120)
+def test_losses_are_counted_exactly_and_gaps_only_with_their_entry(gatehouse, backend, ctx,
+                                                                    tmp_path):
+    """A full buffer (the smallest audit_buffer_size, a file that cannot
+    grow, a burst of requests): every entry produced is either written or
+    counted in a gap entry, and a gap entry goes out only with the entry
+    after it, so there is no run of "lost":1 gap entries (on main the gap
+    entries took the room their entries needed)."""
+    be = backend(hb.RecordingBackend)
+    audit = tmp_path / "audit.jsonl"
+    # long targets make request entries much larger than a gap entry, so
+    # when the buffer fills, the room left is very likely to fit a gap
+    # entry but not the request it precedes
+    gh = start_http(gatehouse, be.addr, audit,
+                    extra_global={"audit_buffer_size": "64k", "audit_max_field": "4096"})
+    limit = 96 * 1024
+    resource.prlimit(gh.pid, resource.RLIMIT_FSIZE, (limit, limit))
+    conns, per_conn = 40, 25
+    for _ in range(conns):
+        statuses = requests_on_one_connection(gh.port, ctx, per_conn, target=b"/" + b"t" * 2000)
+        assert statuses.count(200) == per_conn
+    wait_until(lambda: "audit_write_failed" in gh.text(), scaled(5), what="audit_write_failed")
+    rotated = tmp_path / "audit.jsonl.1"
+    audit.rename(rotated)
+    gh.send_signal(signal.SIGUSR1)
+    wait_until(audit.exists, scaled(5), what="the reopened audit file")
+    stop(gh)
+    assert "audit_lost" not in gh.text(), gh.text()
+
+    produced = 1 + conns * (1 + per_conn + 1) + 1      # start, tls_ok + requests + close, stop
+    es = entries(rotated) + entries(audit)             # whole lines only
+    gaps = by_event(es, "gap")
+    assert gaps, [e["event"] for e in es]
+    written = [e for e in es if e["event"] not in ("gap", "reopen")]
+    lost = sum(g["lost"] for g in gaps)
+    assert len(written) + lost == produced, (len(written), lost, produced)
+    runs = [i for i in range(1, len(es))
+            if es[i]["event"] == es[i - 1]["event"] == "gap"
+            and es[i]["lost"] == es[i - 1]["lost"] == 1]
+    assert not runs, [(es[i]["seq"], es[i]["lost"]) for i in runs]
+    for i, e in enumerate(es[:-1]):
+        if e["event"] == "gap":
+            assert es[i + 1]["event"] != "gap" or es[i + 1]["pid"] != e["pid"], (e, es[i + 1])
+
+
 # ---------------------------------------------------------- destinations
 
 def test_workers_write_their_own_files(gatehouse, backend, ctx, tmp_path):
