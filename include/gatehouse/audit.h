@@ -10,8 +10,9 @@
  * there is room again. Format: config/audit-log.md.
  *
  * Owns: the buffer, the writer thread, the file (open, append after the
- * last entry of an earlier run, reopen on SIGUSR1), the chain state and the
- * lost-entry count. Connections call it with plain values; it never looks
+ * last entry of an earlier run once that entry verified, else a new
+ * segment; reopen on SIGUSR1), the chain state and the lost-entry count (a
+ * gap entry goes out only with the entry after it). Connections call it with plain values; it never looks
  * at connection state. */
 #ifndef GATEHOUSE_AUDIT_H
 #define GATEHOUSE_AUDIT_H
@@ -28,7 +29,9 @@
 int gh_audit_check(const struct gh_config *cfg, struct gh_config_errors *errs);
 
 /* In the worker, before its loop runs: opens the file, continues the chain
- * of its last entry, starts the writer thread and queues the "start" entry.
+ * of its last entry if that entry verifies (else the start entry begins a
+ * new segment and says why in new_segment), starts the writer thread and
+ * queues the "start" entry.
  * Returns 0 (also when the audit log is off) or -1 after logging why. */
 int gh_audit_open(const struct gh_config *cfg, int worker_index, struct ev_loop *loop);
 
