@@ -37,9 +37,9 @@
  *    must be keyed: a sha256 segment anywhere (before, among or after
  *    keyed entries) is a writer anyone could have made up, tampering.
  *    Without --key nothing is proven and the summary says "unproven".
- *  - A "restart" entry (prev 64 zeros, a reason) is a writer that could
- *    not verify the file's last line and refused to continue its chain: a
- *    new segment, reported with its reason (exit 4, not 1).
+ *  - A start entry with new_segment (prev 64 zeros, seq 1, a reason) is a
+ *    writer that could not verify the file's last line and refused to
+ *    continue its chain: reported with its reason (exit 4, not 1).
  *  - A "start" that continues the chain of a writer whose last entry is
  *    not "stop" follows an unclean end (SIGKILL, crash): possible loss
  *    (exit 4). Gap entries are loss too (exit 4).
@@ -165,7 +165,8 @@ static const char help_text[] =
     "        is named\n"
     "    4   the chain holds, but entries are lost or may be: gap entries, a\n"
     "        start after a writer that ended without stop (killed), a new\n"
-    "        segment (restart entry); each is named as FILE:LINE. 3 wins over 4.\n"
+    "        segment (a start with new_segment); each is named as FILE:LINE.\n"
+    "        3 wins over 4.\n"
     "\n"
     "EXAMPLES\n"
     "    gatehouse-audit verify /var/log/gatehouse/audit.jsonl\n"
@@ -275,10 +276,10 @@ struct entry {
     bool keyed;         /* segment start: chain_alg is hmac-sha256 */
     bool is_start;      /* event "start" */
     bool is_stop;       /* event "stop" */
-    bool is_restart;    /* event "restart": a writer refused to continue the chain */
+    bool new_segment;   /* a start with new_segment: it refused to continue the chain */
     bool is_gap;
     int64_t lost;       /* gap entries */
-    const struct gh_audit_json_field *restart_reason; /* restart entries */
+    const struct gh_audit_json_field *new_segment_reason; /* start entries with new_segment */
     const char *chain;  /* 64 hex in the line */
     size_t body_len;
 };
@@ -382,16 +383,17 @@ static int read_entry(const char *line, size_t len, const struct gh_audit_json_o
     }
     e->is_start = gh_audit_json_string_is(&obj->fields[4], "start");
     e->is_stop = gh_audit_json_string_is(&obj->fields[4], "stop");
-    e->is_restart = gh_audit_json_string_is(&obj->fields[4], "restart");
-    if (e->is_restart) {
-        f = gh_audit_json_get(obj, "reason");
-        if (!e->prev || memcmp(e->prev, GH_AUDIT_GENESIS, GH_AUDIT_CHAIN_HEX) != 0 ||
-            f == NULL || f->type != GH_AUDIT_JSON_STRING || f->value.len == 0) {
-            snprintf(why, why_len, "a restart entry that does not start a new chain (prev of 64 "
-                                   "zeros) with a reason");
+    f = gh_audit_json_get(obj, "new_segment");
+    if (f) {
+        if (!e->is_start || !e->prev ||
+            memcmp(e->prev, GH_AUDIT_GENESIS, GH_AUDIT_CHAIN_HEX) != 0 ||
+            f->type != GH_AUDIT_JSON_STRING || f->value.len == 0) {
+            snprintf(why, why_len, "new_segment outside a start entry that begins a new chain "
+                                   "(prev of 64 zeros) or without a reason");
             return -1;
         }
-        e->restart_reason = f;
+        e->new_segment = true;
+        e->new_segment_reason = f;
     }
     if (gh_audit_json_string_is(&obj->fields[4], "gap")) {
         e->is_gap = true;
@@ -443,7 +445,7 @@ struct verifier {
 
     uint64_t entries, gaps, lost, restarts, chains, truncated;
     uint64_t unclean_ends;                /* starts after a writer that ended without stop */
-    uint64_t new_segments;                /* restart entries: a writer refused the chain */
+    uint64_t new_segments;                /* starts with new_segment: a writer refused the chain */
     bool seen_keyed, keyed_verified;
     int status;                           /* EXIT_INTACT, EXIT_LOSS or EXIT_TRUNCATED so far */
 
@@ -614,9 +616,9 @@ static int check_segment_start(struct verifier *v, const struct where *at, const
                                 PRId64 ", not 1",
                             e->seq);
         v->chains++;
-        if (e->is_restart) {
+        if (e->new_segment) {
             char reason[128];
-            if (gh_audit_json_string(e->restart_reason, reason, sizeof reason, NULL) != 0)
+            if (gh_audit_json_string(e->new_segment_reason, reason, sizeof reason, NULL) != 0)
                 snprintf(reason, sizeof reason, "(a reason too long to show)");
             v->new_segments++;
             raise_status(v, EXIT_LOSS);

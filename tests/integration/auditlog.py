@@ -176,9 +176,8 @@ class Writer:
         its first entry should be start()."""
         return Writer(pid=pid, key=self.key, prev=self.prev, seq=self.seq, t0=self.t + 1.0)
 
-    def start(self, worker=0, workers=1, segment=True):
-        """segment=False: the start after a restart_segment() entry."""
-        self.segment_start = self.segment_start or segment
+    def start(self, worker=0, workers=1):
+        self.segment_start = True
         return self.entry("start", version="0.1.0", config="/etc/gatehouse/gatehouse.ini",
                           config_sha256="ab" * 32, worker=worker, workers=workers)
 
@@ -189,12 +188,14 @@ class Writer:
     def gap(self, lost):
         return self.entry("gap", lost=lost)
 
-    def restart_segment(self, reason="last_line_unverified"):
-        """The entry gatehouse writes when it refuses to continue the chain
+    def new_segment_start(self, reason="last_line_unverified", worker=0, workers=1):
+        """The start gatehouse writes when it refuses to continue the chain
         of the file's last line: a new chain (prev of 64 zeros, seq 1),
-        keyed like every other entry. start() should follow it."""
+        keyed like every other entry, with new_segment saying why."""
         self.prev, self.seq, self.segment_start = GENESIS, 0, True
-        return self.entry("restart", reason=reason)
+        return self.entry("start", version="0.1.0", config="/etc/gatehouse/gatehouse.ini",
+                          config_sha256="ab" * 32, worker=worker, workers=workers,
+                          new_segment=reason)
 
     def stop(self, reason="signal", open_conns=0):
         return self.entry("stop", version="0.1.0", config="/etc/gatehouse/gatehouse.ini",
@@ -363,10 +364,10 @@ def parse_line(line):
             raise ValueError("prev is not 64 lowercase hex")
         if obj.get("chain_alg") not in ("hmac-sha256", "sha256"):
             raise ValueError("a segment start without chain_alg hmac-sha256 or sha256")
-    if obj["event"] == "restart" and (obj.get("prev") != GENESIS
-                                      or not isinstance(obj.get("reason"), str)
-                                      or not obj["reason"]):
-        raise ValueError("a restart entry that does not start a new chain with a reason")
+    if "new_segment" in obj and (obj["event"] != "start" or obj.get("prev") != GENESIS
+                                 or not isinstance(obj["new_segment"], str)
+                                 or not obj["new_segment"]):
+        raise ValueError("new_segment outside a start that begins a new chain")
     if obj["event"] == "gap" and (type(obj.get("lost")) is not int
                                   or not 1 <= obj["lost"] <= INT64_MAX):
         raise ValueError("a gap entry without a positive lost count")
@@ -384,8 +385,8 @@ class Result:
     ended without stop, a new segment). problem: (file,
     line, text) of the tampering or usage problem, else None. notes:
     (file, line, kind, text) for gaps ("gap"), truncations ("truncated"),
-    restarts ("restart"), unclean ends ("possible_loss"), restart entries
-    ("new_segment"), new chains and unknown earlier files ("note")."""
+    restarts ("restart"), unclean ends ("possible_loss"), starts with
+    new_segment ("new_segment"), new chains and unknown earlier files ("note")."""
 
     def __init__(self):
         self.status = INTACT
@@ -524,10 +525,10 @@ def check_chain(files, key=None):
                 elif e["prev"] == GENESIS:
                     if seq != 1:
                         return tamper(fname, n, "a new chain that does not start at seq 1")
-                    if e["event"] == "restart":
+                    if "new_segment" in e.fields:
                         r.new_segments += 1
                         raise_status(LOSS)
-                        r.notes.append((fname, n, "new_segment", e["reason"]))
+                        r.notes.append((fname, n, "new_segment", e["new_segment"]))
                     elif lines_seen != 1:
                         r.notes.append((fname, n, "note", "a new chain"))
                 elif lines_seen == 1:

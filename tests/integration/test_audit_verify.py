@@ -186,13 +186,12 @@ def test_restart_without_stop_is_possible_loss(audit_bin, tmp_path, keyfile):
 
 def test_restart_segment_is_reported_not_intact(audit_bin, tmp_path, keyfile):
     """A writer that could not verify the file's last line starts a new,
-    keyed chain with a restart entry: honest (exit 4, not 1), reported
+    keyed chain whose start says why (new_segment): honest (exit 4, not 1), reported
     with its FILE:LINE and reason, not called intact."""
     w = al.Writer(pid=100, key=KEY)
     lines = [w.start()] + w.traffic(2) + [w.stop()]
     w2 = al.Writer(pid=200, key=KEY)
-    lines += [w2.restart_segment("last_line_unverified"), w2.start(segment=False)]
-    lines += w2.traffic(2)
+    lines += [w2.new_segment_start("last_line_unverified")] + w2.traffic(2)
     p = al.write_log(tmp_path / "audit.jsonl", lines)
     out, _ = verify(audit_bin, [p], key=KEY, keyfile=keyfile, expect=al.LOSS, where=(p, 5))
     assert re.search(rf"^{re.escape(str(p))}:5: new segment: pid 200 .*last_line_unverified",
@@ -200,14 +199,32 @@ def test_restart_segment_is_reported_not_intact(audit_bin, tmp_path, keyfile):
     assert "1 new segment" in summary(out), out
 
 
+@pytest.mark.parametrize("bad", ["not-a-start", "prev-not-genesis"])
+def test_new_segment_only_on_a_genesis_start(audit_bin, tmp_path, keyfile, bad):
+    """new_segment belongs to a start with prev of 64 zeros: anywhere else
+    the entry is not one gatehouse writes."""
+    w = al.Writer(pid=100, key=KEY)
+    lines = [w.start()] + w.traffic(2)
+    if bad == "not-a-start":
+        lines.append(w.entry("close", conn=9, new_segment="last_line_unverified"))
+    else:
+        w2 = w.restart(pid=200)
+        w2.segment()
+        lines.append(w2.entry("start", version="0.1.0", config="c", config_sha256="ab" * 32,
+                              worker=0, workers=1, new_segment="last_line_unverified"))
+    p = al.write_log(tmp_path / "audit.jsonl", lines)
+    out, _ = verify(audit_bin, [p], key=KEY, keyfile=keyfile, expect=al.TAMPERED, where=(p, 4))
+    assert "new_segment" in out.splitlines()[-1], out
+
+
 def test_restart_segment_cannot_be_forged(audit_bin, tmp_path, keyfile):
-    """A restart entry is keyed like any other: one made without the key
-    (plain SHA-256, or an HMAC under another key) is tampering."""
+    """A new-segment start is keyed like any other entry: one made without
+    the key (plain SHA-256, or an HMAC under another key) is tampering."""
     w = al.Writer(pid=100, key=KEY)
     base = [w.start()] + w.traffic(2)
     for forger_key in (None, OTHER_KEY):
         f = al.Writer(pid=666, key=forger_key)
-        lines = base + [f.restart_segment("last_line_unverified"), f.start(segment=False),
+        lines = base + [f.new_segment_start("last_line_unverified"),
                         f.request(method="DELETE", target="/accounts/all")]
         p = al.write_log(tmp_path / "audit.jsonl", lines)
         verify(audit_bin, [p], key=KEY, keyfile=keyfile, expect=al.TAMPERED, where=(p, 4))
