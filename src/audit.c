@@ -248,9 +248,11 @@ static const char *segment_prev(const char *body, size_t len, bool *keyed)
 /* Checks the whole line tail[start, end) (the file's last entry) before
  * the chain goes on from it: its chain must be the HMAC (SHA-256 without a
  * key) of its BODY after its PREV, which is the prev it names (a segment
- * start) or the chain of the line before it. On success sets A.seq and
- * A.chain.prev from it. */
-static enum gh_audit_restart_reason check_last_line(const char *tail, size_t start, size_t end)
+ * start) or the chain of the line before it. The tail is the end of the
+ * file, or all of it (tail_is_whole_file: its first line is whole). On
+ * success sets A.seq and A.chain.prev from it. */
+static enum gh_audit_restart_reason check_last_line(const char *tail, size_t start, size_t end,
+                                                    bool tail_is_whole_file)
 {
     char prev_line_chain[GH_AUDIT_CHAIN_HEX + 1];
     char last_chain[GH_AUDIT_CHAIN_HEX + 1];
@@ -276,8 +278,9 @@ static enum gh_audit_restart_reason check_last_line(const char *tail, size_t sta
         pstart = pend;
         while (pstart > 0 && tail[pstart - 1] != '\n')
             pstart--;
-        if (pstart == 0 || !parse_our_line(tail + pstart, pend - pstart, &prev_line_seq,
-                                           prev_line_chain))
+        /* at tail[0] the line may be cut, unless the tail is the file */
+        if ((pstart == 0 && !tail_is_whole_file) ||
+            !parse_our_line(tail + pstart, pend - pstart, &prev_line_seq, prev_line_chain))
             return RESTART_LAST_LINE_UNVERIFIED;
         prev = prev_line_chain;
     }
@@ -346,7 +349,7 @@ static int continue_from_file(const char *path)
         A.restart_reason = RESTART_LAST_LINE_NOT_ENTRY; /* longer than any entry we write */
         goto refused;
     }
-    A.restart_reason = check_last_line(tail, start, end);
+    A.restart_reason = check_last_line(tail, start, end, n == (size_t)st.st_size);
     if (A.restart_reason == RESTART_NONE) {
         A.written_seq = A.seq;
         memcpy(A.written_chain, A.chain.prev, sizeof A.written_chain);

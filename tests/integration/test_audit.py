@@ -407,23 +407,32 @@ def test_restart_refuses_to_continue_a_forged_last_line(gatehouse, backend, ctx,
 
 
 @pytest.mark.timeout_s(120)
-def test_restart_continues_a_verified_last_line(gatehouse, backend, ctx, tmp_path, audit_key):
-    """The honest case: the last line verifies, the chain goes on (no
-    restart entry), and a clean stop before means no possible loss."""
+@pytest.mark.parametrize("keyed", [True, False])
+@pytest.mark.parametrize("traffic", [1, 0])
+def test_restart_continues_a_verified_last_line(gatehouse, backend, ctx, tmp_path, audit_key,
+                                                keyed, traffic):
+    """The honest case: the last line verifies (against the line before
+    it, also when that is the file's first line: start, stop), the chain
+    goes on (no new segment), and a clean stop before means no possible
+    loss."""
     be = backend(hb.RecordingBackend)
     audit = tmp_path / "audit.jsonl"
-    for _ in range(2):
-        gh = start_http(gatehouse, be.addr, audit, key=audit_key)
-        requests_on_one_connection(gh.port, ctx, 1)
+    key = audit_key if keyed else None
+    for _ in range(3):
+        gh = start_http(gatehouse, be.addr, audit, key=key)
+        if traffic:
+            requests_on_one_connection(gh.port, ctx, traffic)
         stop(gh)
     es = entries(audit)
     starts = by_event(es, "start")
-    assert not any("new_segment" in e for e in starts)
-    assert starts[1]["prev"] == es[es.index(starts[1]) - 1]["chain"]
-    rc, out = verify(audit, key=audit_key)
+    assert len(starts) == 3 and not any("new_segment" in e for e in starts), starts
+    for st in starts[1:]:
+        assert st["prev"] == es[es.index(st) - 1]["chain"]
+    rc, out = verify(audit, key=key)
     assert rc == 0, out
-    assert re.search(r"^intact: \d+ entries in 1 file, keyed \(hmac-sha256\), 0 gaps "
-                     r"\(0 entries lost\), 1 restart$", out, re.M), out
+    assert re.search(rf"^{'intact' if keyed else 'unproven'}: \d+ entries in 1 file, "
+                     rf"{'keyed' if keyed else 'unkeyed'} \((hmac-)?sha256\), 0 gaps "
+                     r"\(0 entries lost\), 2 restarts$", out, re.M), out
 
 
 @pytest.mark.timeout_s(120)
