@@ -123,7 +123,7 @@ static const char help_text[] =
     "        count from 1 in each file) and verification stops there. A line a\n"
     "        writer left incomplete (power loss, disk full) is reported as\n"
     "        truncated when the end of the log or the next writer's restart\n"
-    "        explains it. On success one summary line is printed. Compressed\n"
+    "        explains it. On success a summary line is printed last. Compressed\n"
     "        files must be decompressed first, e.g. with <(zcat FILE.gz).\n"
     "        FILE may be - for standard input: zcat FILE.gz | gatehouse-audit\n"
     "        verify --key KEYFILE -. A file that is not an audit log at all (gzip,\n"
