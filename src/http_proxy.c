@@ -35,7 +35,8 @@
 /* Bytes the rebuilt head may add to the original: X-Forwarded-For and
  * Forwarded (client address each), X-Forwarded-Proto, X-Request-Id,
  * Connection, and with a client
- * certificate X-Client-Verified, -Cert-Subject, -Cert-Fingerprint, -Cert-URI. */
+ * certificate X-Client-Verified, -Cert-Subject, -Cert-Fingerprint, -Cert-URI,
+ * -Cert-Truncated (bounded by the peer's fields, HEAD_GROWTH_CERT). */
 #define HEAD_GROWTH 512
 #define HEAD_GROWTH_CERT sizeof(struct gh_tls_peer) /* more, when client certificates are checked */
 
@@ -402,36 +403,37 @@ static bool named_by_connection(const struct gh_http1_request *req, struct gh_ht
     return false;
 }
 
-/* A certificate's text goes into a header value: anything but visible
- * ASCII and space (a hostile CA's UTF-8 or control bytes) becomes '?'. */
-static void put_header_safe(struct out *o, const char *text)
-{
-    for (const char *p = text; *p; p++) {
-        char c = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
-        put(o, &c, 1);
-    }
-}
-
 /* The identity the TLS handshake verified. Incoming copies of these fields
- * were dropped (is_own_field), so the backend can trust them. */
+ * (X-Client-*, any spelling) were dropped (is_own_field), so the backend can
+ * trust them, including the absence of X-Client-Cert-Truncated. The texts
+ * were made header-safe at the handshake (cert_info.h): the subject as
+ * ASCII RFC 4514 with \XX escapes, the URIs as one RFC 9110 list. */
 static void write_client_cert_fields(const struct gh_http_proxy *hp, struct out *o)
 {
+    const struct gh_tls_peer *peer = hp->peer;
     if (hp->cfg->client_verify == GH_VERIFY_OFF)
         return;
-    if (!hp->peer || !hp->peer->verified) {
+    if (!peer || !peer->verified) {
         puts_(o, "X-Client-Verified: NONE\r\n");
         return;
     }
     puts_(o, "X-Client-Verified: SUCCESS\r\nX-Client-Cert-Subject: ");
-    put_header_safe(o, hp->peer->subject);
+    puts_(o, peer->subject_ascii);
     puts_(o, "\r\nX-Client-Cert-Fingerprint: ");
-    put_header_safe(o, hp->peer->sha256);
+    puts_(o, peer->sha256);
     puts_(o, "\r\n");
-    if (hp->peer->uri[0]) {
+    if (peer->uri_list[0]) {
         puts_(o, "X-Client-Cert-URI: ");
-        put_header_safe(o, hp->peer->uri);
+        puts_(o, peer->uri_list);
         puts_(o, "\r\n");
     }
+    /* which of the above is not the whole of what the certificate holds */
+    if (peer->subject_truncated && peer->uris_dropped)
+        puts_(o, "X-Client-Cert-Truncated: subject, uri\r\n");
+    else if (peer->subject_truncated)
+        puts_(o, "X-Client-Cert-Truncated: subject\r\n");
+    else if (peer->uris_dropped)
+        puts_(o, "X-Client-Cert-Truncated: uri\r\n");
 }
 
 /* Is the sender of this request (the TCP peer, or the source a trusted

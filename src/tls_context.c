@@ -612,6 +612,12 @@ const char *gh_tls_cert_label(const struct gh_tls_context *tc, int cert)
 
 /* ---- client certificates -------------------------------------------- */
 
+_Static_assert(GH_TLS_DN_MAX == GH_CERT_INFO_NAME_MAX + 1, "tls.h and cert_info.h disagree");
+_Static_assert(GH_TLS_DN_ASCII_MAX == GH_CERT_INFO_NAME_ASCII_MAX + 1,
+               "tls.h and cert_info.h disagree");
+_Static_assert(GH_TLS_URI_LIST_MAX == GH_CERT_INFO_URI_LIST_MAX + 1,
+               "tls.h and cert_info.h disagree");
+
 /* Called by wolfSSL for every certificate of the client's chain
  * (WOLFSSL_ALWAYS_VERIFY_CB), leaf last with error_depth 0. The chain is
  * wolfSSL's to verify (preverify); the leaf is ours to check against the
@@ -640,6 +646,13 @@ int gh_tls_verify_client(int preverify, WOLFSSL_X509_STORE_CTX *store)
                            sizeof why) < 0)
         goto out;
     snprintf(s->peer->subject, sizeof s->peer->subject, "%s", ci->subject);
+    s->peer->subject_truncated = ci->subject_truncated;
+    /* both fit by their sizes (asserted above); -1 would leave "" */
+    if (gh_cert_info_name_ascii(ci->subject, s->peer->subject_ascii,
+                                sizeof s->peer->subject_ascii) < 0 ||
+        gh_cert_info_uri_list(ci, s->peer->uri_list, sizeof s->peer->uri_list) < 0)
+        goto out;
+    s->peer->uris_dropped = ci->uri_dropped > 0;
     snprintf(s->peer->issuer, sizeof s->peer->issuer, "%s", ci->issuer);
     snprintf(s->peer->cn, sizeof s->peer->cn, "%s", ci->cn);
     snprintf(s->peer->serial, sizeof s->peer->serial, "%s", ci->serial_hex);

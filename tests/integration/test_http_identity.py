@@ -25,6 +25,7 @@ import pytest
 import http_backends as hb
 from ghutil import free_port, render_ini, run_gatehouse, scaled
 from test_http import HOST, HttpClient, req_bytes, split_id, start
+from test_tls_features import be, cctx, ghs, http_get, mtls, pki  # noqa: F401 (fixtures)
 
 CLIENT_ADDR = "127.0.0.1"
 HEX16 = re.compile(r"[0-9a-f]{16}")
@@ -215,3 +216,61 @@ def test_lowercase_connect_is_not_a_tunnel(gatehouse, backend, ctx):
         assert view["x-forwarded-for"] == CLIENT_ADDR, r.head
         assert "x-client-verified" not in view, r.head
         assert HEX16.fullmatch(view.get("x-request-id", "")), r.head
+
+
+# =========================================== D. client certificate headers
+
+
+def test_cert_subject_escaped_not_collapsed(ghs, be, pki):
+    """Two subjects that differ only in a non-ASCII letter reach the
+    backend as different ASCII strings, with RFC 4514 \\XX escapes."""
+    rec = be(hb.RecordingBackend)
+    gh = ghs({"web": mtls(pki, rec)})
+    seen = {}
+    for name in ("client_utf8_a", "client_utf8_b"):
+        status, _, _ = http_get(gh.port, cctx(pki, client=getattr(pki, name)))
+        assert status == 200
+    reqs = rec.wait_requests(2)
+    for name, req in zip(("client_utf8_a", "client_utf8_b"), reqs):
+        v = lenient_view(req)["x-client-cert-subject"]
+        assert all(0x20 <= ord(ch) < 0x7f for ch in v), v
+        seen[name] = v
+    assert seen["client_utf8_a"] == "CN=caf\\C3\\A9,O=Example Org", seen
+    assert seen["client_utf8_b"] == "CN=caf\\C3\\A8,O=Example Org", seen
+    assert "x-client-cert-truncated" not in lenient_view(reqs[0])
+
+
+def test_cert_every_uri_san(ghs, be, pki):
+    rec = be(hb.RecordingBackend)
+    gh = ghs({"web": mtls(pki, rec, client_allow_uri="spiffe://example.org/third")})
+    status, _, _ = http_get(gh.port, cctx(pki, client=pki.client_uris))
+    assert status == 200
+    (req,) = rec.wait_requests(1)
+    v = lenient_view(req)["x-client-cert-uri"]
+    assert v == ('spiffe://example.org/first, "https://example.org/a,b", '
+                 'spiffe://example.org/third'), v
+    names = [k.decode().lower() for k, _ in req.headers]
+    assert names.count("x-client-cert-uri") == 1, req.head
+
+
+def test_cert_subject_truncation_marked(ghs, be, pki):
+    rec = be(hb.RecordingBackend)
+    gh = ghs({"web": mtls(pki, rec)})
+    status, _, _ = http_get(gh.port, cctx(pki, client=pki.client_long))
+    assert status == 200
+    (req,) = rec.wait_requests(1)
+    view = lenient_view(req)
+    assert view["x-client-cert-truncated"] == "subject", req.head
+    assert len(view["x-client-cert-subject"]) <= 3 * 512
+
+
+@pytest.mark.parametrize("spoof", ["X-Client-Cert-Truncated: none",
+                                   "X_Client_Cert_Truncated: none"])
+def test_cert_truncated_not_forgeable(ghs, be, pki, spoof):
+    rec = be(hb.RecordingBackend)
+    gh = ghs({"web": mtls(pki, rec)})
+    status, _, _ = http_get(gh.port, cctx(pki, client=pki.client_ok),
+                            extra=spoof.encode() + b"\r\n")
+    assert status == 200
+    (req,) = rec.wait_requests(1)
+    assert "x-client-cert-truncated" not in lenient_view(req), req.head
