@@ -25,7 +25,8 @@ import pytest
 import http_backends as hb
 from ghutil import free_port, render_ini, run_gatehouse, scaled
 from test_http import HOST, HttpClient, req_bytes, split_id, start
-from test_tls_features import be, cctx, ghs, http_get, mtls, pki  # noqa: F401 (fixtures)
+from test_tls_features import (FAKE_CLIENT, be, cctx, ghs, http_get, mtls, pki,  # noqa: F401
+                               proxied_tls, v1_header)
 
 CLIENT_ADDR = "127.0.0.1"
 HEX16 = re.compile(r"[0-9a-f]{16}")
@@ -172,6 +173,31 @@ def test_forwarded_only(gatehouse, backend, ctx):
     head, _ = split_id(got.head)
     assert b"\r\nForwarded: for=127.0.0.1;proto=https\r\n" in head, head
     assert sorted(family_names(got)) == ["Forwarded", "X-Request-Id"], head
+
+
+@pytest.mark.parametrize("trusted,expect_xff", [
+    ("203.0.113.0/24", f"192.0.2.1, {FAKE_CLIENT[0]}"),   # the PROXY source is trusted
+    ("127.0.0.1", FAKE_CLIENT[0]),                         # the balancer is not the sender
+])
+def test_trust_follows_the_proxy_protocol_source(ghs, be, pki, trusted, expect_xff):
+    """Behind accept_proxy the sender is the PROXY header's source, not the
+    balancer's TCP address: trusted_proxies is matched against it."""
+    rec = be(hb.RecordingBackend)
+    gh = ghs({"web": {"backend": rec, "mode": "http", "accept_proxy": "v1",
+                      "proxy_trusted": "127.0.0.1/32", "trusted_proxies": trusted,
+                      "forwarded_for": "append"}})
+    with proxied_tls(gh.port, v1_header(), cctx(pki)) as s:
+        s.sendall(b"GET /x HTTP/1.1\r\nHost: example.com\r\nX-Forwarded-For: 192.0.2.1\r\n"
+                  b"X-Real-IP: 192.0.2.1\r\n\r\n")
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = s.recv(65536)
+            assert chunk
+            buf += chunk
+    (req,) = rec.wait_requests(1)
+    view = lenient_view(req)
+    assert view["x-forwarded-for"] == expect_xff, req.head
+    assert ("x-real-ip" in view) == (trusted != "127.0.0.1"), req.head
 
 
 def test_append_needs_trusted_proxies(tmp_path):
