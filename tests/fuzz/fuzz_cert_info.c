@@ -19,8 +19,9 @@
  *    allow-list of only empty entries passes;
  *  - parsing the same bytes twice gives different results;
  *  - the header forms do not fit their bounds, hold a byte outside
- *    0x20-0x7e, or (subject) do not turn back into the subject when every
- *    "\XX" over 0x7e is decoded; the URI list does not name every URI. */
+ *    0x20-0x7e, or (subject) do not decode to what the subject decodes to
+ *    (every "\XX" over 0x7e as its byte); the URI list does not name
+ *    every URI. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -71,7 +72,8 @@ static bool info_equal(const struct gh_cert_info *a, const struct gh_cert_info *
 
 static char ascii_name[GH_CERT_INFO_NAME_ASCII_MAX + 1];
 static char uri_list[GH_CERT_INFO_URI_LIST_MAX + 1];
-static char decoded[GH_CERT_INFO_NAME_MAX + 1];
+static char decoded[GH_CERT_INFO_NAME_ASCII_MAX + 1];
+static char decoded_subject[GH_CERT_INFO_NAME_ASCII_MAX + 1];
 
 static bool printable_ascii(const char *s)
 {
@@ -119,8 +121,11 @@ static void check_header_forms(void)
 {
     REQUIRE(gh_cert_info_name_ascii(ci.subject, ascii_name, sizeof ascii_name) >= 0);
     REQUIRE(printable_ascii(ascii_name));
+    /* Both sides decoded: the rendering itself writes C1 controls as
+     * "\C2\80"-style hexpairs, which decode to the same bytes. */
     REQUIRE(decode_ascii_name(ascii_name, decoded, sizeof decoded - 1));
-    REQUIRE(strcmp(decoded, ci.subject) == 0);
+    REQUIRE(decode_ascii_name(ci.subject, decoded_subject, sizeof decoded_subject - 1));
+    REQUIRE(strcmp(decoded, decoded_subject) == 0);
     REQUIRE(gh_cert_info_uri_list(&ci, uri_list, sizeof uri_list) >= 0);
     REQUIRE(printable_ascii(uri_list));
     for (size_t i = 0; i < ci.n_uri; i++)
