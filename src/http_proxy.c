@@ -36,9 +36,11 @@
  * Forwarded (client address each), X-Forwarded-Proto, X-Request-Id,
  * Connection, and with a client
  * certificate X-Client-Verified, -Cert-Subject, -Cert-Fingerprint, -Cert-URI,
- * -Cert-Truncated (bounded by the peer's fields, HEAD_GROWTH_CERT). */
+ * -Cert-Truncated (HEAD_GROWTH_CERT_FIXED and the peer's texts). */
 #define HEAD_GROWTH 512
-#define HEAD_GROWTH_CERT sizeof(struct gh_tls_peer) /* more, when client certificates are checked */
+/* More, when client certificates are checked: the field names and the
+ * fixed values, plus the peer's texts (cert_fields_growth). */
+#define HEAD_GROWTH_CERT_FIXED 192
 
 /* Scratch for parsing: parsed spans are used only within one feed call, so
  * one per process serves every connection. */
@@ -498,6 +500,19 @@ static void put_forwarded_element(struct out *o, const char *client_addr)
  * For, Forwarded, per forwarded_headers) is extended with the client
  * address when the sender is trusted and forwarded_for = append, and
  * replaced otherwise; a chain field gatehouse does not write is dropped. */
+/* Bytes write_client_cert_fields may add for this connection: the
+ * fixed part and the texts of this certificate (at most
+ * GH_TLS_DN_ASCII_MAX + GH_TLS_URI_LIST_MAX, usually a few hundred). */
+static size_t cert_fields_growth(const struct gh_http_proxy *hp)
+{
+    if (hp->cfg->client_verify == GH_VERIFY_OFF)
+        return 0;
+    if (!hp->peer)
+        return HEAD_GROWTH_CERT_FIXED;
+    return HEAD_GROWTH_CERT_FIXED + strlen(hp->peer->subject_ascii) + strlen(hp->peer->sha256) +
+           strlen(hp->peer->uri_list);
+}
+
 static void write_request_head(struct gh_http_proxy *hp, const struct gh_http1_request *req,
                                struct out *o, uint64_t request_id, bool upgrade)
 {
@@ -645,7 +660,7 @@ static bool take_request_head(struct gh_http_proxy *hp, struct gh_http_io *io, s
     if (hp->queue_len == GH_HTTP_PIPELINE_MAX)
         return false; /* wait for a response to complete */
     if (io->out_room < head_len + HEAD_GROWTH + 2 * strlen(hp->client_addr) +
-                           (cfg->client_verify != GH_VERIFY_OFF ? HEAD_GROWTH_CERT : 0))
+                           cert_fields_growth(hp))
         return false; /* wait for the backend to drain */
 
     if (gh_http1_parse_request((const char *)io->in, head_len, &cfg->http_limits, req, &rule) !=
