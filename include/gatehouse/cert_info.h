@@ -5,7 +5,8 @@
  * allow-lists, and subject, issuer, serial and fingerprint for the audit
  * log and the headers sent to the backend).
  *
- * Owns: how a certificate's names are rendered as text, what counts as a
+ * Owns: how a certificate's names are rendered as text (and as header
+ * values: gh_cert_info_name_ascii, gh_cert_info_uri_list), what counts as a
  * certificate covering a host name, and the allow-list semantics. wolfCrypt
  * (DecodedCert) does the X.509 parsing; nothing is verified here (no
  * signature, chain or date check: dates are reported, not judged). No I/O
