@@ -1032,6 +1032,68 @@ bool gh_cert_info_allowed(const struct gh_cert_info *ci, const char *allow_cn,
     return !any_set;
 }
 
+int gh_cert_info_name_ascii(const char *name, char *out, size_t out_cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    if (out_cap == 0)
+        return -1;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        size_t need = (*p < 0x20 || *p > 0x7e) ? 3 : 1;
+        if (o + need >= out_cap) {
+            out[0] = '\0';
+            return -1;
+        }
+        if (need == 1) {
+            out[o++] = (char)*p;
+        } else {
+            out[o++] = '\\';
+            out[o++] = hex[*p >> 4];
+            out[o++] = hex[*p & 0xf];
+        }
+    }
+    out[o] = '\0';
+    return (int)o;
+}
+
+/* Would a list (RFC 9110 5.6.1) or parameter reader split or misread it? */
+static bool uri_needs_quotes(const char *uri)
+{
+    return strpbrk(uri, ",\"\\;") != NULL;
+}
+
+int gh_cert_info_uri_list(const struct gh_cert_info *ci, char *out, size_t out_cap)
+{
+    size_t o = 0;
+    if (out_cap == 0)
+        return -1;
+    for (size_t i = 0; i < ci->n_uri && i < GH_CERT_INFO_URI_MAX; i++) {
+        const char *uri = ci->uri[i];
+        bool quoted = uri_needs_quotes(uri);
+        /* worst case: separator, quotes, every byte escaped */
+        size_t need = (i ? 2 : 0) + (quoted ? 2 + 2 * strlen(uri) : strlen(uri));
+        if (o + need >= out_cap) {
+            out[0] = '\0';
+            return -1;
+        }
+        if (i) {
+            out[o++] = ',';
+            out[o++] = ' ';
+        }
+        if (quoted)
+            out[o++] = '"';
+        for (const char *p = uri; *p; p++) {
+            if (quoted && (*p == '"' || *p == '\\'))
+                out[o++] = '\\';
+            out[o++] = *p;
+        }
+        if (quoted)
+            out[o++] = '"';
+    }
+    out[o] = '\0';
+    return (int)o;
+}
+
 const char *gh_cert_key_type_name(enum gh_cert_key_type type)
 {
     switch (type) {

@@ -36,8 +36,9 @@ enum listener_key {
     LK_ACCEPT_PROXY, LK_PROXY_TRUSTED, LK_FRAMING, LK_LINE_ENDING, LK_LINE_CHARSET,
     LK_MAX_LINE, LK_LENGTH_PREFIX, LK_LENGTH_ENDIAN, LK_LENGTH_INCLUDES_PREFIX, LK_MAX_FRAME,
     LK_MAX_BYTES, LK_RATE_LIMIT, LK_WEBSOCKET, LK_WS_ORIGINS, LK_WS_MAX_FRAME,
-    LK_WS_MAX_MESSAGE, LK_COUNT
+    LK_WS_MAX_MESSAGE, LK_TRUSTED_PROXIES, LK_FORWARDED_HEADERS, LK_COUNT
 };
+_Static_assert(LK_COUNT <= 64, "listener_seen is a uint64_t bit set");
 
 #define LK_BIT(k) ((uint64_t)1 << (k))
 
@@ -59,7 +60,7 @@ enum listener_key {
      LK_BIT(LK_MAX_BODY) | LK_BIT(LK_MAX_CHUNK_EXT) | LK_BIT(LK_MAX_TRAILER_BYTES) |         \
      LK_BIT(LK_HEADER_TIMEOUT) | LK_BIT(LK_FORWARDED_FOR) | LK_BIT(LK_HSTS) |                 \
      LK_BIT(LK_WEBSOCKET) | LK_BIT(LK_WS_ORIGINS) | LK_BIT(LK_WS_MAX_FRAME) |                  \
-     LK_BIT(LK_WS_MAX_MESSAGE))
+     LK_BIT(LK_WS_MAX_MESSAGE) | LK_BIT(LK_TRUSTED_PROXIES) | LK_BIT(LK_FORWARDED_HEADERS))
 
 enum global_key {
     GK_WORKERS, GK_SHUTDOWN_GRACE, GK_LOG_LEVEL, GK_AUDIT_FILE, GK_AUDIT_KEY_FILE,
@@ -79,6 +80,7 @@ static const char *const listener_key_names[LK_COUNT] = {
     "accept_proxy", "proxy_trusted", "framing", "line_ending", "line_charset", "max_line",
     "length_prefix", "length_endian", "length_includes_prefix", "max_frame", "max_bytes",
     "rate_limit", "websocket", "ws_origins", "ws_max_frame", "ws_max_message",
+    "trusted_proxies", "forwarded_headers",
 };
 
 /* Keys for mode = tcp only (their framing of a raw byte stream). */
@@ -612,9 +614,10 @@ static void set_list(struct parse_state *st, const char *key, const char *value,
     out[o] = '\0';
 }
 
-/* proxy_trusted: networks as address/prefix (or an address alone). */
+/* proxy_trusted, trusted_proxies: networks as address/prefix (or an
+ * address alone), into nets (GH_TRUSTED_NETS_MAX entries). */
 static void set_trusted(struct parse_state *st, const char *key, const char *value,
-                        struct gh_listener_config *l)
+                        struct gh_cidr nets[GH_TRUSTED_NETS_MAX], size_t *n_nets)
 {
     char item[INET6_ADDRSTRLEN + 8], why[GH_CIDR_WHY_MAX];
     const char *p = value;
@@ -622,7 +625,7 @@ static void set_trusted(struct parse_state *st, const char *key, const char *val
         parse_error(st, key, "empty list");
         return;
     }
-    l->n_proxy_trusted = 0;
+    *n_nets = 0;
     for (;;) {
         const char *end = p + strcspn(p, ",");
         const char *a = p, *b = end;
@@ -632,16 +635,16 @@ static void set_trusted(struct parse_state *st, const char *key, const char *val
             b--;
         if (a == b || (size_t)(b - a) >= sizeof item) {
             parse_error(st, key, a == b ? "empty entry in list" : "'%.*s' is too long", (int)(b - a), a);
-        } else if (l->n_proxy_trusted == GH_TRUSTED_NETS_MAX) {
+        } else if (*n_nets == GH_TRUSTED_NETS_MAX) {
             parse_error(st, key, "more than %d networks", GH_TRUSTED_NETS_MAX);
             return;
         } else {
             memcpy(item, a, (size_t)(b - a));
             item[b - a] = '\0';
-            if (gh_cidr_parse(item, &l->proxy_trusted[l->n_proxy_trusted], why) < 0)
+            if (gh_cidr_parse(item, &nets[*n_nets], why) < 0)
                 parse_error(st, key, "'%s': %s", item, why);
             else
-                l->n_proxy_trusted++;
+                (*n_nets)++;
         }
         if (*end == '\0')
             break;
@@ -1070,7 +1073,14 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
                 {"v2", GH_PROXY_IN_V2}, {"any", GH_PROXY_IN_ANY});
         break;
     case LK_PROXY_TRUSTED:
-        set_trusted(st, name, value, l);
+        set_trusted(st, name, value, l->proxy_trusted, &l->n_proxy_trusted);
+        break;
+    case LK_TRUSTED_PROXIES:
+        set_trusted(st, name, value, l->trusted_proxies, &l->n_trusted_proxies);
+        break;
+    case LK_FORWARDED_HEADERS:
+        CHOOSE(l->forwarded_headers, {"x-forwarded", GH_FORWARDED_X}, {"forwarded", GH_FORWARDED_RFC7239},
+                {"both", GH_FORWARDED_BOTH});
         break;
     case LK_FRAMING:
         CHOOSE(l->framing, {"raw", GH_FRAMING_RAW}, {"line", GH_FRAMING_LINE},
@@ -1585,6 +1595,9 @@ static void check_listener_tls(struct parse_state *st, size_t i)
     if (l->n_proxy_trusted > 0 && l->accept_proxy == GH_PROXY_IN_OFF)
         gh_config_error_add(st->errs, line[LK_PROXY_TRUSTED], "proxy_trusted",
                             "set, but accept_proxy is off");
+    if (l->xff_append && l->n_trusted_proxies == 0)
+        gh_config_error_add(st->errs, line[LK_FORWARDED_FOR], "forwarded_for",
+                            "append needs trusted_proxies (whose forwarding chain to extend)");
     if (l->mode == GH_MODE_REDIRECT)
         return;
     if (!(seen & LK_BIT(LK_ALPN))) {

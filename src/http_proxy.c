@@ -4,7 +4,11 @@
  * its end incrementally), checked, and written to the backend rebuilt from
  * its parsed fields, so what the backend reads is exactly what was checked:
  * one field per line, normalised spacing, a single Content-Length, no
- * hop-by-hop fields, and gatehouse's own X-Forwarded-* and X-Request-Id.
+ * hop-by-hop fields, and gatehouse's own X-Forwarded-* (or RFC 7239
+ * Forwarded) and X-Request-Id. Forwarding and identity fields are matched
+ * the way a lenient backend reads names (any case, '_' = '-'): a client
+ * cannot pass any spelling of them; only trusted_proxies may pass the
+ * forwarding family.
  * Bodies stream through as they arrive, checked (chunked syntax) and
  * counted (max_body) on the way.
  *
@@ -13,6 +17,8 @@
  * the client connection is kept alive only when both sides allow it. */
 #include "gatehouse/http_proxy.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,16 +26,21 @@
 
 #include "gatehouse/audit.h"
 #include "gatehouse/log.h"
+#include "gatehouse/proxy_protocol.h"
 #include "gatehouse/tls.h"
 #include "gatehouse/websocket.h"
 
 #include <stdlib.h>
 
-/* Bytes the rebuilt head may add to the original: X-Forwarded-For (client
- * address), X-Forwarded-Proto, X-Request-Id, Connection, and with a client
- * certificate X-Client-Verified, -Cert-Subject, -Cert-Fingerprint, -Cert-URI. */
+/* Bytes the rebuilt head may add to the original: X-Forwarded-For and
+ * Forwarded (client address each), X-Forwarded-Proto, X-Request-Id,
+ * Connection, and with a client
+ * certificate X-Client-Verified, -Cert-Subject, -Cert-Fingerprint, -Cert-URI,
+ * -Cert-Truncated (HEAD_GROWTH_CERT_FIXED and the peer's texts). */
 #define HEAD_GROWTH 512
-#define HEAD_GROWTH_CERT sizeof(struct gh_tls_peer) /* more, when client certificates are checked */
+/* More, when client certificates are checked: the field names and the
+ * fixed values, plus the peer's texts (cert_fields_growth). */
+#define HEAD_GROWTH_CERT_FIXED 192
 
 /* Scratch for parsing: parsed spans are used only within one feed call, so
  * one per process serves every connection. */
@@ -267,17 +278,76 @@ static void put_value(struct out *o, struct gh_http1_span v)
     }
 }
 
+/* Whether this request's sender may speak for the client (trusted_proxies). */
+enum forwarding_trust { FORWARDING_UNTRUSTED, FORWARDING_TRUSTED };
+
 static bool name_is(struct gh_http1_span name, const char *lower)
 {
     return gh_http1_span_equals(name, lower);
 }
 
-/* Fields gatehouse itself sets; a client's copies never reach the backend. */
+/* Field names as a CGI/WSGI/PHP backend reads them: ASCII case and '_'
+ * versus '-' do not count (X_Forwarded_For and X-Forwarded-For are both
+ * HTTP_X_FORWARDED_FOR there), so whenever gatehouse decides that a field
+ * is one it interprets, it compares names this way. */
+static char fold_name_char(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return (char)(c + 32);
+    return c == '_' ? '-' : c;
+}
+
+/* NAME, folded, starts with LOWER (a lowercase '-' spelling); the whole
+ * name when whole is set. */
+static bool name_folds_to(struct gh_http1_span name, const char *lower, bool whole)
+{
+    size_t n = strlen(lower);
+    if (name.len < n || (whole && name.len != n))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (fold_name_char(name.p[i]) != lower[i])
+            return false;
+    return true;
+}
+
+static bool name_has_underscore(struct gh_http1_span name)
+{
+    return memchr(name.p, '_', name.len) != NULL;
+}
+
+/* Fields gatehouse itself sets, in every spelling; a client's copies never
+ * reach the backend, whoever sent them: the request id and protocol are
+ * this hop's, and X-Client-* is the identity this TLS handshake verified. */
 static bool is_own_field(struct gh_http1_span name)
 {
-    return name_is(name, "x-forwarded-proto") || name_is(name, "x-request-id") ||
-           name_is(name, "x-client-cert-subject") || name_is(name, "x-client-cert-fingerprint") ||
-           name_is(name, "x-client-cert-uri") || name_is(name, "x-client-verified");
+    return name_folds_to(name, "x-forwarded-proto", true) ||
+           name_folds_to(name, "x-request-id", true) || name_folds_to(name, "x-client-", false);
+}
+
+/* The forwarding family: who the client is and what it asked for, as
+ * proxies in front report it. Believed only from trusted_proxies. */
+static bool is_forwarding_field(struct gh_http1_span name)
+{
+    return name_folds_to(name, "forwarded", true) || name_folds_to(name, "x-forwarded-", false) ||
+           name_folds_to(name, "x-real-ip", true);
+}
+
+/* An '_' spelling of a field whose '-' spelling gatehouse interprets (the
+ * parser reads only the exact name): a backend that maps '_' to '-' would
+ * read a Content_Length or a Connection that gatehouse never checked. */
+static bool is_underscore_alias(struct gh_http1_span name)
+{
+    static const char *const interpreted[] = {
+        "host", "content-length", "transfer-encoding", "connection", "keep-alive",
+        "proxy-connection", "te", "trailer", "upgrade", "expect", "proxy-authorization",
+        "proxy-authenticate",
+    };
+    if (!name_has_underscore(name))
+        return false;
+    for (size_t i = 0; i < sizeof interpreted / sizeof interpreted[0]; i++)
+        if (name_folds_to(name, interpreted[i], true))
+            return true;
+    return false;
 }
 
 /* RFC 9110 7.6.1: hop-by-hop fields end at gatehouse. */
@@ -290,11 +360,11 @@ static bool is_hop_by_hop(struct gh_http1_span name)
 }
 
 /* Fields a Connection header may never remove: the framing and the fields
- * gatehouse adds. */
+ * gatehouse adds or believes from a trusted proxy. */
 static bool is_protected(struct gh_http1_span name)
 {
     return name_is(name, "host") || name_is(name, "content-length") ||
-           name_is(name, "transfer-encoding") || name_is(name, "x-forwarded-for") ||
+           name_is(name, "transfer-encoding") || is_forwarding_field(name) ||
            is_own_field(name);
 }
 
@@ -335,45 +405,126 @@ static bool named_by_connection(const struct gh_http1_request *req, struct gh_ht
     return false;
 }
 
-/* A certificate's text goes into a header value: anything but visible
- * ASCII and space (a hostile CA's UTF-8 or control bytes) becomes '?'. */
-static void put_header_safe(struct out *o, const char *text)
-{
-    for (const char *p = text; *p; p++) {
-        char c = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
-        put(o, &c, 1);
-    }
-}
-
 /* The identity the TLS handshake verified. Incoming copies of these fields
- * were dropped (is_own_field), so the backend can trust them. */
+ * (X-Client-*, any spelling) were dropped (is_own_field), so the backend can
+ * trust them, including the absence of X-Client-Cert-Truncated. The texts
+ * were made header-safe at the handshake (cert_info.h): the subject as
+ * ASCII RFC 4514 with \XX escapes, the URIs as one RFC 9110 list. */
 static void write_client_cert_fields(const struct gh_http_proxy *hp, struct out *o)
 {
+    const struct gh_tls_peer *peer = hp->peer;
     if (hp->cfg->client_verify == GH_VERIFY_OFF)
         return;
-    if (!hp->peer || !hp->peer->verified) {
+    if (!peer || !peer->verified) {
         puts_(o, "X-Client-Verified: NONE\r\n");
         return;
     }
     puts_(o, "X-Client-Verified: SUCCESS\r\nX-Client-Cert-Subject: ");
-    put_header_safe(o, hp->peer->subject);
+    puts_(o, peer->subject_ascii);
     puts_(o, "\r\nX-Client-Cert-Fingerprint: ");
-    put_header_safe(o, hp->peer->sha256);
+    puts_(o, peer->sha256);
     puts_(o, "\r\n");
-    if (hp->peer->uri[0]) {
+    if (peer->uri_list[0]) {
         puts_(o, "X-Client-Cert-URI: ");
-        put_header_safe(o, hp->peer->uri);
+        puts_(o, peer->uri_list);
         puts_(o, "\r\n");
     }
+    /* which of the above is not the whole of what the certificate holds */
+    if (peer->subject_truncated && peer->uris_dropped)
+        puts_(o, "X-Client-Cert-Truncated: subject, uri\r\n");
+    else if (peer->subject_truncated)
+        puts_(o, "X-Client-Cert-Truncated: subject\r\n");
+    else if (peer->uris_dropped)
+        puts_(o, "X-Client-Cert-Truncated: uri\r\n");
+}
+
+/* Is the sender of this request (the TCP peer, or the source a trusted
+ * PROXY header named) one of the listener's trusted_proxies? */
+static enum forwarding_trust sender_trust(const struct gh_http_proxy *hp)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    if (hp->cfg->n_trusted_proxies == 0)
+        return FORWARDING_UNTRUSTED;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, hp->client_addr, &v4->sin_addr) == 1)
+        v4->sin_family = AF_INET;
+    else if (inet_pton(AF_INET6, hp->client_addr, &v6->sin6_addr) == 1)
+        v6->sin6_family = AF_INET6;
+    else
+        return FORWARDING_UNTRUSTED; /* "?": an address we do not know is nobody we trust */
+    return gh_cidr_list_match(hp->cfg->trusted_proxies, hp->cfg->n_trusted_proxies,
+                              (const struct sockaddr *)&ss)
+               ? FORWARDING_TRUSTED
+               : FORWARDING_UNTRUSTED;
+}
+
+/* Every FIELD line of REQ (exact name) from index FROM on, values joined
+ * with ", " (RFC 9110 5.3): a trusted proxy's chain, to be extended. */
+static void put_joined(struct out *o, const struct gh_http1_request *req, size_t from,
+                       const char *field)
+{
+    bool first = true;
+    for (size_t j = from; j < req->n_headers; j++) {
+        if (!name_is(req->headers[j].name, field))
+            continue;
+        if (!first)
+            puts_(o, ", ");
+        put_value(o, req->headers[j].value);
+        first = false;
+    }
+    if (!first)
+        puts_(o, ", ");
+}
+
+/* RFC 7239 node: an IPv6 address is quoted and bracketed (section 6). */
+static void put_forwarded_element(struct out *o, const char *client_addr)
+{
+    puts_(o, "for=");
+    if (strcmp(client_addr, "?") == 0)
+        puts_(o, "unknown");
+    else if (strchr(client_addr, ':')) {
+        puts_(o, "\"[");
+        puts_(o, client_addr);
+        puts_(o, "]\"");
+    } else
+        puts_(o, client_addr);
+    puts_(o, ";proto=https");
+}
+
+/* Forwarding fields a request may carry, and what gatehouse writes: the
+ * client's copies of gatehouse's own fields (is_own_field) never pass; the
+ * forwarding family (is_forwarding_field) passes only from a trusted proxy
+ * and only in its '-' spelling. A chain field gatehouse writes (X-Forwarded-
+ * For, Forwarded, per forwarded_headers) is extended with the client
+ * address when the sender is trusted and forwarded_for = append, and
+ * replaced otherwise; a chain field gatehouse does not write is dropped. */
+/* Bytes write_client_cert_fields may add for this connection: the
+ * fixed part and the texts of this certificate (at most
+ * GH_TLS_DN_ASCII_MAX + GH_TLS_URI_LIST_MAX, usually a few hundred). */
+static size_t cert_fields_growth(const struct gh_http_proxy *hp)
+{
+    if (hp->cfg->client_verify == GH_VERIFY_OFF)
+        return 0;
+    if (!hp->peer)
+        return HEAD_GROWTH_CERT_FIXED;
+    return HEAD_GROWTH_CERT_FIXED + strlen(hp->peer->subject_ascii) + strlen(hp->peer->sha256) +
+           strlen(hp->peer->uri_list);
 }
 
 static void write_request_head(struct gh_http_proxy *hp, const struct gh_http1_request *req,
                                struct out *o, uint64_t request_id, bool upgrade)
 {
     const struct gh_listener_config *cfg = hp->cfg;
+    const enum forwarding_trust trust = sender_trust(hp);
+    const bool write_xff = cfg->forwarded_headers != GH_FORWARDED_RFC7239;
+    const bool write_forwarded = cfg->forwarded_headers != GH_FORWARDED_X;
+    const bool extend_chains = trust == FORWARDING_TRUSTED && cfg->xff_append;
     char line[128];
     bool cl_written = false;
     bool xff_written = false;
+    bool forwarded_written = false;
     bool has_connection = false;
 
     for (size_t i = 0; i < req->n_headers && !has_connection; i++)
@@ -386,8 +537,34 @@ static void write_request_head(struct gh_http_proxy *hp, const struct gh_http1_r
 
     for (size_t i = 0; i < req->n_headers; i++) {
         const struct gh_http1_header *h = &req->headers[i];
-        if (is_hop_by_hop(h->name) || is_own_field(h->name))
+        if (is_hop_by_hop(h->name) || is_own_field(h->name) || is_underscore_alias(h->name))
             continue;
+        if (is_forwarding_field(h->name)) {
+            if (trust != FORWARDING_TRUSTED || name_has_underscore(h->name))
+                continue;
+            if (name_is(h->name, "x-forwarded-for")) {
+                if (!write_xff || !extend_chains || xff_written)
+                    continue;
+                /* at the first line's place: every earlier hop's value, then ours */
+                puts_(o, "X-Forwarded-For: ");
+                put_joined(o, req, i, "x-forwarded-for");
+                puts_(o, hp->client_addr);
+                puts_(o, "\r\n");
+                xff_written = true;
+                continue;
+            }
+            if (name_is(h->name, "forwarded")) {
+                if (!write_forwarded || !extend_chains || forwarded_written)
+                    continue;
+                puts_(o, "Forwarded: ");
+                put_joined(o, req, i, "forwarded");
+                put_forwarded_element(o, hp->client_addr);
+                puts_(o, "\r\n");
+                forwarded_written = true;
+                continue;
+            }
+            /* X-Forwarded-Host, X-Real-IP...: the trusted proxy's, as sent */
+        }
         if (has_connection && !is_protected(h->name) && named_by_connection(req, h->name))
             continue;
         if (name_is(h->name, "content-length")) {
@@ -399,41 +576,28 @@ static void write_request_head(struct gh_http_proxy *hp, const struct gh_http1_r
             cl_written = true;
             continue;
         }
-        if (name_is(h->name, "x-forwarded-for")) {
-            if (!cfg->xff_append || xff_written)
-                continue;
-            /* append mode: every earlier hop's value, then ours */
-            puts_(o, "X-Forwarded-For: ");
-            bool first = true;
-            for (size_t j = i; j < req->n_headers; j++) {
-                if (!name_is(req->headers[j].name, "x-forwarded-for"))
-                    continue;
-                if (!first)
-                    puts_(o, ", ");
-                put_value(o, req->headers[j].value);
-                first = false;
-            }
-            puts_(o, ", ");
-            puts_(o, hp->client_addr);
-            puts_(o, "\r\n");
-            xff_written = true;
-            continue;
-        }
         put_span(o, h->name);
         puts_(o, ": ");
         put_value(o, h->value);
         puts_(o, "\r\n");
     }
-    if (!xff_written) {
+    if (write_xff && !xff_written) {
         puts_(o, "X-Forwarded-For: ");
         puts_(o, hp->client_addr);
+        puts_(o, "\r\n");
+    }
+    if (write_forwarded && !forwarded_written) {
+        puts_(o, "Forwarded: ");
+        put_forwarded_element(o, hp->client_addr);
         puts_(o, "\r\n");
     }
     static const char hex[] = "0123456789abcdef";
     char id[16];
     for (int i = 0; i < 16; i++)
         id[i] = hex[(request_id >> (60 - 4 * i)) & 0xf];
-    puts_(o, "X-Forwarded-Proto: https\r\nX-Request-Id: ");
+    if (write_xff)
+        puts_(o, "X-Forwarded-Proto: https\r\n");
+    puts_(o, "X-Request-Id: ");
     put(o, id, sizeof id);
     puts_(o, "\r\n");
     write_client_cert_fields(hp, o);
@@ -495,8 +659,8 @@ static bool take_request_head(struct gh_http_proxy *hp, struct gh_http_io *io, s
 
     if (hp->queue_len == GH_HTTP_PIPELINE_MAX)
         return false; /* wait for a response to complete */
-    if (io->out_room < head_len + HEAD_GROWTH + strlen(hp->client_addr) +
-                           (cfg->client_verify != GH_VERIFY_OFF ? HEAD_GROWTH_CERT : 0))
+    if (io->out_room < head_len + HEAD_GROWTH + 2 * strlen(hp->client_addr) +
+                           cert_fields_growth(hp))
         return false; /* wait for the backend to drain */
 
     if (gh_http1_parse_request((const char *)io->in, head_len, &cfg->http_limits, req, &rule) !=
@@ -576,7 +740,10 @@ static bool take_request_head(struct gh_http_proxy *hp, struct gh_http_io *io, s
         p->host_len = (uint32_t)host.len;
         memcpy(p->host, host.p, host.len < sizeof p->host ? host.len : sizeof p->host);
     }
-    p->is_connect = gh_http1_span_equals(req->method, "connect");
+    /* Methods are case-sensitive (RFC 9110 9.1), as the parser reads them:
+     * only "CONNECT" (authority-form, checked there) opens a tunnel; a
+     * "connect" is an ordinary request whose answer is an ordinary response. */
+    p->is_connect = req->method.len == 7 && memcmp(req->method.p, "CONNECT", 7) == 0;
     p->is_upgrade = upgrade;
     p->close_after = req->connection_close;
     hp->queue_len++;

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/sha256.h>
 
 #include "gatehouse/cert_info.h"
 #include "gatehouse/client_hello.h"
@@ -267,6 +268,15 @@ static void configure(WOLFSSL_CTX *ctx, WOLFSSL_CTX *scratch, const struct gh_li
         gh_config_error_add(errs, l->line, "", "the linked wolfSSL cannot group handshake messages");
     if ((tickets ? gh_tickets_install(ctx, tickets) : gh_tickets_disable(ctx)) < 0 && first)
         gh_config_error_add(errs, l->line, "", "cannot set up session resumption");
+    /* No session-ID resumption: wolfSSL's session cache is one per process,
+     * shared by every context, and 5.7.2 without OPENSSL_EXTRA does not
+     * check a session ID context when the server looks a session up
+     * (CheckSessionMatch in ssl_sess.c), so a session made on one listener
+     * resumed on another with other suites, and after a reload that
+     * removed its suite. Tickets (TLS 1.2 and 1.3) are scoped instead:
+     * their keys are derived with the listener's resumption scope. */
+    if (wolfSSL_CTX_set_session_cache_mode(ctx, WOLFSSL_SESS_CACHE_OFF) != WOLFSSL_SUCCESS && first)
+        gh_config_error_add(errs, l->line, "", "cannot turn the shared session cache off");
 
     if (l->client_verify == GH_VERIFY_OFF) {
         wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
@@ -428,6 +438,70 @@ bool gh_tls_context_staples(const struct gh_tls_context *tc)
     return false;
 }
 
+/* ---- resumption scope ------------------------------------------------ */
+
+_Static_assert(sizeof ((struct gh_tls_context *)0)->scope == WC_SHA256_DIGEST_SIZE, "scope");
+_Static_assert(2 * WC_SHA256_DIGEST_SIZE <= GH_TICKET_SCOPE_MAX, "ticket scope id fits");
+
+/* One field into the digest, its length first, so no two different
+ * settings hash alike by running into each other. */
+static int digest_field(wc_Sha256 *h, const void *p, size_t n)
+{
+    uint8_t len[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
+    if (wc_Sha256Update(h, len, sizeof len) != 0)
+        return -1;
+    return n ? wc_Sha256Update(h, p, (word32)n) : 0;
+}
+
+static int digest_str(wc_Sha256 *h, const char *s) { return digest_field(h, s, strlen(s)); }
+
+/* SHA-256 over the listener's name and every setting that decides what a
+ * handshake on it may agree to or must check: versions, suites, groups,
+ * ALPN, client certificate checks, certificates. Timeouts, backends and
+ * the like are not in it: a reload that changes only those keeps
+ * sessions. A digest, not a counter, so the same configuration gives the
+ * same scope in every worker, after every reload and on other instances. */
+static int resumption_scope(const struct gh_config *cfg, const struct gh_listener_config *l,
+                            uint8_t out[WC_SHA256_DIGEST_SIZE])
+{
+    wc_Sha256 h;
+    char num[32];
+    int rc = 0;
+    if (wc_InitSha256(&h) != 0)
+        return -1;
+    rc |= digest_str(&h, "gatehouse resumption scope 1");
+    rc |= digest_str(&h, l->name);
+    snprintf(num, sizeof num, "%d %d %d", l->tls_min_version, (int)l->client_verify,
+             (int)l->sni_unknown);
+    rc |= digest_str(&h, num);
+    rc |= digest_str(&h, l->tls_min_version == 12 ? l->ciphers : "");
+    rc |= digest_str(&h, l->ciphersuites);
+    for (size_t i = 0; i < l->n_groups; i++) {
+        snprintf(num, sizeof num, "%d", (int)l->groups[i]);
+        rc |= digest_str(&h, num);
+    }
+    rc |= digest_str(&h, l->alpn);
+    rc |= digest_str(&h, l->client_ca);
+    rc |= digest_str(&h, l->crl);
+    rc |= digest_str(&h, l->client_allow_cn);
+    rc |= digest_str(&h, l->client_allow_dns);
+    rc |= digest_str(&h, l->client_allow_uri);
+    rc |= digest_str(&h, l->client_allow_sha256);
+    rc |= digest_str(&h, l->cert);
+    rc |= digest_str(&h, l->key);
+    for (size_t i = 0; i < l->n_certs; i++) {
+        const struct gh_cert_config *cc = &cfg->certs[l->certs[i]];
+        rc |= digest_str(&h, cc->name);
+        rc |= digest_str(&h, cc->cert);
+        rc |= digest_str(&h, cc->key);
+        rc |= digest_str(&h, cc->names);
+    }
+    if (wc_Sha256Final(&h, out) != 0)
+        rc = -1;
+    wc_Sha256Free(&h);
+    return rc ? -1 : 0;
+}
+
 static void load_cert(struct gh_tls_context *tc, WOLFSSL_CTX *scratch, const char *label,
                       const char *cert, int cert_line, const char *key, int key_line,
                       const char *names, const char *ocsp, int ocsp_line,
@@ -494,7 +568,15 @@ struct gh_tls_context *gh_tls_context_new(const struct gh_config *cfg,
     tc->cfg = l;
     snprintf(tc->alpn, sizeof tc->alpn, "%s", l->alpn);
     tc->verify_clients = l->client_verify != GH_VERIFY_OFF;
-    if (!tc->verify_clients && !(tc->tickets = gh_tickets_scope_new(l->name))) {
+    if (resumption_scope(cfg, l, tc->scope) < 0) {
+        gh_config_error_add(errs, l->line, "", "cannot compute the resumption scope");
+        goto fail;
+    }
+    /* tickets: the scope in hex names the ticket keys (tickets.h) */
+    char scope_id[2 * WC_SHA256_DIGEST_SIZE + 1];
+    for (size_t i = 0; i < WC_SHA256_DIGEST_SIZE; i++)
+        snprintf(scope_id + 2 * i, 3, "%02x", tc->scope[i]);
+    if (!tc->verify_clients && !(tc->tickets = gh_tickets_scope_new(scope_id))) {
         gh_config_error_add(errs, l->line, "", "out of memory");
         goto fail;
     }
@@ -612,6 +694,12 @@ const char *gh_tls_cert_label(const struct gh_tls_context *tc, int cert)
 
 /* ---- client certificates -------------------------------------------- */
 
+_Static_assert(GH_TLS_DN_MAX == GH_CERT_INFO_NAME_MAX + 1, "tls.h and cert_info.h disagree");
+_Static_assert(GH_TLS_DN_ASCII_MAX == GH_CERT_INFO_NAME_ASCII_MAX + 1,
+               "tls.h and cert_info.h disagree");
+_Static_assert(GH_TLS_URI_LIST_MAX == GH_CERT_INFO_URI_LIST_MAX + 1,
+               "tls.h and cert_info.h disagree");
+
 /* Called by wolfSSL for every certificate of the client's chain
  * (WOLFSSL_ALWAYS_VERIFY_CB), leaf last with error_depth 0. The chain is
  * wolfSSL's to verify (preverify); the leaf is ours to check against the
@@ -640,6 +728,13 @@ int gh_tls_verify_client(int preverify, WOLFSSL_X509_STORE_CTX *store)
                            sizeof why) < 0)
         goto out;
     snprintf(s->peer->subject, sizeof s->peer->subject, "%s", ci->subject);
+    s->peer->subject_truncated = ci->subject_truncated;
+    /* both fit by their sizes (asserted above); -1 would leave "" */
+    if (gh_cert_info_name_ascii(ci->subject, s->peer->subject_ascii,
+                                sizeof s->peer->subject_ascii) < 0 ||
+        gh_cert_info_uri_list(ci, s->peer->uri_list, sizeof s->peer->uri_list) < 0)
+        goto out;
+    s->peer->uris_dropped = ci->uri_dropped > 0;
     snprintf(s->peer->issuer, sizeof s->peer->issuer, "%s", ci->issuer);
     snprintf(s->peer->cn, sizeof s->peer->cn, "%s", ci->cn);
     snprintf(s->peer->serial, sizeof s->peer->serial, "%s", ci->serial_hex);

@@ -41,6 +41,13 @@ struct gh_tls_context {
     char alpn[GH_ALPN_TEXT_MAX]; /* wolfSSL_UseALPN's comma list, "" = none */
     bool verify_clients;
     struct gh_ticket_scope *tickets; /* NULL on listeners that verify clients */
+    /* Where a session may resume: SHA-256 of the listener's name and TLS
+     * policy (tls_context.c, resumption_scope). Tickets are encrypted under
+     * keys derived with it (session IDs are not resumed at all), so a
+     * session resumes only on a listener with the same name and policy -
+     * after a reload that changed no TLS setting, or on another instance
+     * with the same config and ticket secret, but not elsewhere. */
+    uint8_t scope[32];
 };
 
 /* Our own receive callback stands between wolfSSL and the socket so that a

@@ -5,7 +5,8 @@
  * allow-lists, and subject, issuer, serial and fingerprint for the audit
  * log and the headers sent to the backend).
  *
- * Owns: how a certificate's names are rendered as text, what counts as a
+ * Owns: how a certificate's names are rendered as text (and as header
+ * values: gh_cert_info_name_ascii, gh_cert_info_uri_list), what counts as a
  * certificate covering a host name, and the allow-list semantics. wolfCrypt
  * (DecodedCert) does the X.509 parsing; nothing is verified here (no
  * signature, chain or date check: dates are reported, not judged). No I/O
@@ -62,6 +63,10 @@
 #define GH_CERT_INFO_URI_LEN 255      /* bytes of one URI */
 #define GH_CERT_INFO_SERIAL_HEX 64    /* wolfCrypt keeps serials of up to 32 octets */
 #define GH_CERT_INFO_SHA256_HEX 64
+/* gh_cert_info_name_ascii: every byte of a name may become "\XX" */
+#define GH_CERT_INFO_NAME_ASCII_MAX (3 * GH_CERT_INFO_NAME_MAX)
+/* gh_cert_info_uri_list: each URI quoted with every byte escaped, ", " between */
+#define GH_CERT_INFO_URI_LIST_MAX (GH_CERT_INFO_URI_MAX * (2 * GH_CERT_INFO_URI_LEN + 4))
 #define GH_CERT_INFO_DER_MAX 65536    /* largest certificate accepted, bytes of DER */
 #define GH_CERT_INFO_PEM_MAX 65536    /* bytes of a PEM file read; the first
                                        * certificate must end within them */
@@ -162,6 +167,27 @@ bool gh_cert_info_matches_dns(const struct gh_cert_info *ci, const char *host, s
 bool gh_cert_info_allowed(const struct gh_cert_info *ci, const char *allow_cn,
                           const char *allow_dns, const char *allow_uri,
                           const char *allow_sha256);
+
+/* A name as rendered above (subject, issuer: RFC 4514, UTF-8) in ASCII
+ * only, for a header value: every byte over 0x7e becomes '\' and two
+ * uppercase hex digits (as any byte under 0x20, which the rendering never
+ * leaves; an RFC 4514 hexpair, so the result is still an
+ * RFC 4514 string of the same name). Since the rendered name already
+ * escapes '\' and control characters, distinct names stay distinct: two
+ * subjects that differ in any non-ASCII byte never give the same text. out
+ * is out_cap bytes (NUL included; GH_CERT_INFO_NAME_ASCII_MAX + 1 holds any
+ * name rendered here). Returns the length, or -1 (out "") when it does not
+ * fit. */
+int gh_cert_info_name_ascii(const char *name, char *out, size_t out_cap);
+
+/* Every kept SAN URI (uri[0..n_uri)) as one RFC 9110 list value: ", "
+ * between elements; a URI is written as it is unless it holds ',', '"',
+ * '\' or ';' (which a list or parameter reader would split on or
+ * misread), then as a quoted-string with '"' and '\' escaped. URIs are
+ * 0x21-0x7e already (see uri above). "" when there are none. out is
+ * out_cap bytes (NUL included; GH_CERT_INFO_URI_LIST_MAX + 1 holds any).
+ * Returns the length, or -1 (out "") when it does not fit. */
+int gh_cert_info_uri_list(const struct gh_cert_info *ci, char *out, size_t out_cap);
 
 /* Stable name of a key type: "ec-p256", "ec-p384", "ec-p521", "rsa",
  * "other". */

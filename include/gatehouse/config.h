@@ -50,6 +50,8 @@ enum gh_line_chars { GH_LINE_CHARS_ANY, GH_LINE_CHARS_PRINTABLE, GH_LINE_CHARS_U
 enum gh_client_verify { GH_VERIFY_OFF, GH_VERIFY_OPTIONAL, GH_VERIFY_REQUIRED };
 enum gh_proxy_out { GH_PROXY_OUT_OFF, GH_PROXY_OUT_V1, GH_PROXY_OUT_V2 };
 enum gh_proxy_in { GH_PROXY_IN_OFF, GH_PROXY_IN_V1, GH_PROXY_IN_V2, GH_PROXY_IN_ANY };
+/* forwarded_headers: X-Forwarded-For/-Proto, RFC 7239 Forwarded, or both. */
+enum gh_forwarded_headers { GH_FORWARDED_X, GH_FORWARDED_RFC7239, GH_FORWARDED_BOTH };
 
 /* One certificate a listener can serve: [cert:NAME]. */
 struct gh_cert_config {
@@ -106,7 +108,13 @@ struct gh_listener_config {
     bool report_only;            /* validation = report: every policy rule logs */
     char allow_methods[GH_METHODS_MAX][GH_METHOD_LEN_MAX + 1];
     size_t n_methods;
-    bool xff_append;             /* forwarded_for = append */
+    bool xff_append;             /* forwarded_for = append: extend a trusted proxy's chain */
+    enum gh_forwarded_headers forwarded_headers; /* which forwarding fields gatehouse writes */
+    /* Senders (the TCP peer, or the PROXY header's source) whose Forwarded,
+     * X-Forwarded-*, X-Real-IP fields are believed; from anyone else they
+     * are dropped. */
+    struct gh_cidr trusted_proxies[GH_TRUSTED_NETS_MAX];
+    size_t n_trusted_proxies;
     char hsts[GH_HSTS_MAX];      /* Strict-Transport-Security value, "" = none */
 
     /* mode = redirect: plaintext, every request gets 308 to https */

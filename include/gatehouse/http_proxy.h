@@ -2,7 +2,10 @@
  *
  * Owns: the request stream (client -> backend: each head parsed, checked
  * against the listener's rules, rewritten with X-Forwarded-For,
- * X-Forwarded-Proto and X-Request-Id, hop-by-hop headers dropped; bodies
+ * X-Forwarded-Proto and/or Forwarded, X-Request-Id and the client
+ * certificate's X-Client-* fields, hop-by-hop headers and every spelling
+ * of those fields from the client dropped (trusted_proxies may pass the
+ * forwarding family); bodies
  * checked and counted as they stream), the response stream (backend ->
  * client: heads parsed for framing so each response is paired with its
  * request, HSTS added), the queue of requests waiting for responses, and the

@@ -74,15 +74,23 @@ void gh_tls_session_free(struct gh_tls_session *s);
  * from its head. buf stays the caller's; it must outlive its bytes. */
 void gh_tls_session_replay(struct gh_tls_session *s, struct gh_buf *buf);
 
-/* The client certificate a handshake checked (client_ca set). */
+/* The client certificate a handshake checked (client_ca set). Sizes are
+ * cert_info.h's (checked in tls_context.c), kept here as numbers so this
+ * header needs no other. */
 #define GH_TLS_DN_MAX 513 /* 512 bytes and the NUL, as cert_info.h keeps them */
+#define GH_TLS_DN_ASCII_MAX (3 * 512 + 1)          /* GH_CERT_INFO_NAME_ASCII_MAX + NUL */
+#define GH_TLS_URI_LIST_MAX (8 * (2 * 255 + 4) + 1) /* GH_CERT_INFO_URI_LIST_MAX + NUL */
 struct gh_tls_peer {
-    char subject[GH_TLS_DN_MAX];   /* RFC 4514 */
+    char subject[GH_TLS_DN_MAX];   /* RFC 4514, UTF-8 */
+    char subject_ascii[GH_TLS_DN_ASCII_MAX]; /* the same, non-ASCII bytes as \XX (headers) */
+    bool subject_truncated;        /* subject is a prefix of a longer name */
     char issuer[GH_TLS_DN_MAX];
     char cn[257];
     char serial[80];               /* hex */
     char sha256[65];               /* of the DER, hex */
     char uri[256];                 /* the first SAN URI (a SPIFFE ID), "" if none */
+    char uri_list[GH_TLS_URI_LIST_MAX]; /* every kept SAN URI, an RFC 9110 list */
+    bool uris_dropped;             /* SAN URIs past 8 or unprintable: not in uri_list */
     bool verified;                 /* the chain verified against client_ca */
 };
 /* NULL when the client sent no certificate (or none was asked for). */

@@ -17,7 +17,11 @@
  *    or the CN is consulted while there are DNS SANs; a kept name, URI, CN
  *    or the fingerprint does not pass the allow-list naming it; an
  *    allow-list of only empty entries passes;
- *  - parsing the same bytes twice gives different results. */
+ *  - parsing the same bytes twice gives different results;
+ *  - the header forms do not fit their bounds, hold a byte outside
+ *    0x20-0x7e, or (subject) do not decode to what the subject decodes to
+ *    (every "\XX" over 0x7e as its byte); the URI list does not name
+ *    every URI. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -64,6 +68,70 @@ static bool info_equal(const struct gh_cert_info *a, const struct gh_cert_info *
     for (size_t i = 0; eq && i < GH_CERT_INFO_URI_MAX; i++)
         eq = strcmp(a->uri[i], b->uri[i]) == 0;
     return eq;
+}
+
+static char ascii_name[GH_CERT_INFO_NAME_ASCII_MAX + 1];
+static char uri_list[GH_CERT_INFO_URI_LIST_MAX + 1];
+static char decoded[GH_CERT_INFO_NAME_ASCII_MAX + 1];
+static char decoded_subject[GH_CERT_INFO_NAME_ASCII_MAX + 1];
+
+static bool printable_ascii(const char *s)
+{
+    for (; *s; s++)
+        if (*s < 0x20 || *s > 0x7e)
+            return false;
+    return true;
+}
+
+static int hex_value(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Undoes gh_cert_info_name_ascii: a "\XX" whose value is over 0x7e is that
+ * byte; "\\" stays two bytes (an escaped '\' of the name). */
+static bool decode_ascii_name(const char *in, char *out, size_t cap)
+{
+    size_t o = 0;
+    while (*in) {
+        if (in[0] == '\\' && in[1] == '\\') {
+            if (o + 2 > cap)
+                return false;
+            out[o++] = *in++;
+            out[o++] = *in++;
+            continue;
+        }
+        if (in[0] == '\\' && hex_value(in[1]) >= 0 && hex_value(in[2]) >= 0 &&
+            hex_value(in[1]) * 16 + hex_value(in[2]) > 0x7e) {
+            if (o + 1 > cap)
+                return false;
+            out[o++] = (char)(hex_value(in[1]) * 16 + hex_value(in[2]));
+            in += 3;
+            continue;
+        }
+        if (o + 1 > cap)
+            return false;
+        out[o++] = *in++;
+    }
+    out[o] = '\0';
+    return true;
+}
+
+static void check_header_forms(void)
+{
+    REQUIRE(gh_cert_info_name_ascii(ci.subject, ascii_name, sizeof ascii_name) >= 0);
+    REQUIRE(printable_ascii(ascii_name));
+    /* Both sides decoded: the rendering itself writes C1 controls as
+     * "\C2\80"-style hexpairs, which decode to the same bytes. */
+    REQUIRE(decode_ascii_name(ascii_name, decoded, sizeof decoded - 1));
+    REQUIRE(decode_ascii_name(ci.subject, decoded_subject, sizeof decoded_subject - 1));
+    REQUIRE(strcmp(decoded, decoded_subject) == 0);
+    REQUIRE(gh_cert_info_uri_list(&ci, uri_list, sizeof uri_list) >= 0);
+    REQUIRE(printable_ascii(uri_list));
+    for (size_t i = 0; i < ci.n_uri; i++)
+        if (!strpbrk(ci.uri[i], ",\"\\;"))
+            REQUIRE(strstr(uri_list, ci.uri[i]) != NULL);
+    REQUIRE((ci.n_uri == 0) == (uri_list[0] == '\0'));
 }
 
 static bool lower_hex(const char *s, size_t n)
@@ -243,6 +311,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         REQUIRE(all_zero(&ci, sizeof ci));
     } else {
         check_result();
+        check_header_forms();
         char why2[256];
         REQUIRE(gh_cert_info_parse(copy, size, &again, why2, sizeof why2) == 0);
         REQUIRE(info_equal(&ci, &again));

@@ -56,11 +56,12 @@ def _self_signed_ca(d, name, cn):
             "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
 
 
-def _sign(d, name, kind, subj, ext_lines, ca, days="3"):
-    """A leaf (or intermediate) signed with `openssl x509 -req`."""
+def _sign(d, name, kind, subj, ext_lines, ca, days="3", utf8=False):
+    """A leaf (or intermediate) signed with `openssl x509 -req`; utf8: the
+    subject's bytes are UTF-8 (openssl req -utf8), not Latin-1."""
     (d / f"{name}.ext").write_text("\n".join(ext_lines) + "\n")
     openssl("req", "-new", *_newkey(kind), "-nodes", "-keyout", f"{name}.key",
-            "-out", f"{name}.csr", "-subj", subj, cwd=d)
+            "-out", f"{name}.csr", "-subj", subj, *(["-utf8"] if utf8 else []), cwd=d)
     openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key",
             "-CAcreateserial", "-days", days, "-sha256", "-extfile", f"{name}.ext",
             "-out", f"{name}.crt", cwd=d)
@@ -195,6 +196,20 @@ def make_pki(d):
     (d / "client-leaf-chain.crt").write_text((d / "client-leaf.crt").read_text() +
                                             (d / "client-inter.crt").read_text())
 
+    # identity headers (test_http_identity.py): subjects that differ only in
+    # a non-ASCII letter, one over GH_CERT_INFO_NAME_MAX (512) bytes, and
+    # several URI SANs, one with a comma in it
+    leaf = ["basicConstraints = critical, CA:FALSE", "keyUsage = critical, digitalSignature",
+            "extendedKeyUsage = clientAuth"]
+    _sign(d, "client-utf8-a", "ec", "/O=Example Org/CN=caf\u00e9", leaf, "client-ca", utf8=True)
+    _sign(d, "client-utf8-b", "ec", "/O=Example Org/CN=caf\u00e8", leaf, "client-ca", utf8=True)
+    _sign(d, "client-long", "ec",
+          "".join(f"/OU={i}{'u' * 60}" for i in range(9)) + "/CN=client-long", leaf, "client-ca")
+    _sign(d, "client-uris", "ec", "/CN=client-uris",
+          leaf + ["subjectAltName = @uris", "[ uris ]", "URI.1 = spiffe://example.org/first",
+                  "URI.2 = https://example.org/a,b", "URI.3 = spiffe://example.org/third"],
+          "client-ca")
+
     # an OCSP response for the default certificate ("good"), signed by the CA
     serial = openssl("x509", "-in", "default.crt", "-noout", "-serial", cwd=d).strip()
     serial = serial.split("=", 1)[1]
@@ -230,6 +245,10 @@ def make_pki(d):
         client_future=describe(d, "client-future"),
         stranger=describe(d, "stranger"),
         client_leaf=describe(d, "client-leaf", chain=d / "client-leaf-chain.crt"),
+        client_utf8_a=describe(d, "client-utf8-a"),
+        client_utf8_b=describe(d, "client-utf8-b"),
+        client_long=describe(d, "client-long"),
+        client_uris=describe(d, "client-uris"),
         ocsp=d / "default.ocsp",
         unmatched_key=d / "unmatched.key",
     )

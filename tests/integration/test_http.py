@@ -853,7 +853,7 @@ def test_forwarding_headers_replaced(gatehouse, backend, ctx):
 
 def test_forwarded_for_append(gatehouse, backend, ctx):
     be = backend(hb.RecordingBackend)
-    gh = start(gatehouse, be, forwarded_for="append")
+    gh = start(gatehouse, be, forwarded_for="append", trusted_proxies="127.0.0.1")
     with HttpClient(gh.port, ctx) as c:
         c.send(req_bytes("GET /a HTTP/1.1", HOST, "X-Forwarded-For: 192.0.2.1",
                          "Accept: */*", "X-Forwarded-For: 198.51.100.2, 203.0.113.3"))
@@ -871,7 +871,7 @@ def test_forwarded_for_append(gatehouse, backend, ctx):
 
 def test_hop_by_hop_headers_removed(gatehouse, backend, ctx):
     be = backend(hb.RecordingBackend)
-    gh = start(gatehouse, be, forwarded_for="append")
+    gh = start(gatehouse, be, forwarded_for="append", trusted_proxies="127.0.0.1")
     with HttpClient(gh.port, ctx) as c:
         c.send(req_bytes("POST /h HTTP/1.1", HOST, "Connection: X-Forwarded-For, Host",
                          "Connection: Content-Length, x-custom, X-Request-Id, Keep-Alive",

@@ -326,6 +326,86 @@ static void test_long_subject(void **state)
     END_CHECKS();
 }
 
+/* gh_cert_info_name_ascii: a header-safe RFC 4514 text that never makes two
+ * names one (the old header mapped every non-ASCII byte to '?'). */
+static void test_name_ascii(void **state)
+{
+    (void)state;
+    static char out[GH_CERT_INFO_NAME_ASCII_MAX + 1];
+    static const struct { const char *in, *out; } rows[] = {
+        {"CN=plain,O=Example", "CN=plain,O=Example"},
+        {"CN=caf\xc3\xa9", "CN=caf\\C3\\A9"},
+        {"CN=caf\xc3\xa8", "CN=caf\\C3\\A8"},
+        {"ST=Z\xc3\xbcrich", "ST=Z\\C3\\BCrich"},
+        {"CN=a\\\\C3", "CN=a\\\\C3"},      /* an escaped '\' then "C3": stays apart */
+        {"CN=\\09tab", "CN=\\09tab"},        /* already escaped by the rendering */
+        {"CN=raw\x01\x7f", "CN=raw\\01\\7F"}, /* never rendered; still no control */
+        {"", ""},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+        int n = gh_cert_info_name_ascii(rows[i].in, out, sizeof out);
+        CHECK(n == (int)strlen(rows[i].out) && strcmp(out, rows[i].out) == 0,
+              "row %zu: %d \"%s\"", i, n, out);
+        for (const char *p = out; *p; p++)
+            CHECK(*p >= 0x20 && *p < 0x7f, "row %zu: byte %02x", i, (unsigned char)*p);
+    }
+    /* distinct inputs, distinct outputs: every pair of rows */
+    static char other[GH_CERT_INFO_NAME_ASCII_MAX + 1];
+    for (size_t i = 0; i < ARRAY_LEN(rows); i++)
+        for (size_t j = i + 1; j < ARRAY_LEN(rows); j++) {
+            (void)gh_cert_info_name_ascii(rows[i].in, out, sizeof out);
+            (void)gh_cert_info_name_ascii(rows[j].in, other, sizeof other);
+            CHECK(strcmp(out, other) != 0, "rows %zu and %zu collide: %s", i, j, out);
+        }
+    /* the largest name rendered (512 non-ASCII bytes) fits the bound exactly */
+    static char big[GH_CERT_INFO_NAME_MAX + 1];
+    memset(big, 0xc3, GH_CERT_INFO_NAME_MAX);
+    big[GH_CERT_INFO_NAME_MAX] = '\0';
+    CHECK(gh_cert_info_name_ascii(big, out, sizeof out) == GH_CERT_INFO_NAME_ASCII_MAX,
+          "big: %zu", strlen(out));
+    /* too small: -1 and "", never a cut escape */
+    char small[6];
+    CHECK(gh_cert_info_name_ascii("CN=\xc3\xa9", small, sizeof small) == -1 && small[0] == '\0',
+          "small: \"%s\"", small);
+    CHECK(gh_cert_info_name_ascii("CN=ab", small, sizeof small) == 5, "exact fit");
+    CHECK(gh_cert_info_name_ascii("CN=abc", small, sizeof small) == -1, "one over");
+    END_CHECKS();
+}
+
+/* gh_cert_info_uri_list: every SAN URI, a comma inside one cannot split it. */
+static void test_uri_list(void **state)
+{
+    (void)state;
+    static struct gh_cert_info c;
+    static char out[GH_CERT_INFO_URI_LIST_MAX + 1];
+    memset(&c, 0, sizeof c);
+    CHECK(gh_cert_info_uri_list(&c, out, sizeof out) == 0 && out[0] == '\0', "none: %s", out);
+    snprintf(c.uri[0], sizeof c.uri[0], "spiffe://example.org/a");
+    c.n_uri = 1;
+    CHECK(gh_cert_info_uri_list(&c, out, sizeof out) > 0 &&
+          strcmp(out, "spiffe://example.org/a") == 0, "one: %s", out);
+    snprintf(c.uri[1], sizeof c.uri[1], "https://example.org/x,y");
+    snprintf(c.uri[2], sizeof c.uri[2], "urn:a\"b\\c;d");
+    snprintf(c.uri[3], sizeof c.uri[3], "spiffe://example.org/z");
+    c.n_uri = 4;
+    CHECK(gh_cert_info_uri_list(&c, out, sizeof out) > 0 &&
+          strcmp(out, "spiffe://example.org/a, \"https://example.org/x,y\", "
+                      "\"urn:a\\\"b\\\\c;d\", spiffe://example.org/z") == 0,
+          "four: %s", out);
+    /* the bound holds every URI at its longest, all quoted and escaped */
+    for (size_t i = 0; i < GH_CERT_INFO_URI_MAX; i++) {
+        memset(c.uri[i], '"', GH_CERT_INFO_URI_LEN);
+        c.uri[i][GH_CERT_INFO_URI_LEN] = '\0';
+    }
+    c.n_uri = GH_CERT_INFO_URI_MAX;
+    int n = gh_cert_info_uri_list(&c, out, sizeof out);
+    CHECK(n > 0 && (size_t)n <= GH_CERT_INFO_URI_LIST_MAX, "worst case: %d", n);
+    char small[8];
+    c.n_uri = 1;
+    CHECK(gh_cert_info_uri_list(&c, small, sizeof small) == -1 && small[0] == '\0', "small");
+    END_CHECKS();
+}
+
 static void test_string_types(void **state)
 {
     (void)state;
@@ -1043,6 +1123,8 @@ int main(void)
         cmocka_unit_test(test_ca),
         cmocka_unit_test(test_escape),
         cmocka_unit_test(test_long_subject),
+        cmocka_unit_test(test_name_ascii),
+        cmocka_unit_test(test_uri_list),
         cmocka_unit_test(test_string_types),
         cmocka_unit_test(test_attribute_types),
         cmocka_unit_test(test_multi_valued_rdn),
