@@ -27,6 +27,10 @@
 #define GH_ERROR_TEXT_MAX 256
 #define GH_METHODS_MAX 16      /* entries in allow_methods */
 #define GH_METHOD_LEN_MAX 15
+/* Room a response head leaves in the client buffer: a margin, and the
+ * Strict-Transport-Security line gatehouse may add ("name: " and CRLF). */
+#define GH_RESPONSE_HEAD_SLACK 64
+#define GH_RESPONSE_HSTS_LINE 32
 #define GH_HSTS_MAX 256
 #define GH_MAX_CERTS 64        /* [cert:NAME] sections */
 #define GH_LISTENER_CERTS_MAX 16 /* certificates one listener serves, its default included */
@@ -101,6 +105,8 @@ struct gh_listener_config {
     /* mode = http */
     struct gh_http1_limits http_limits;
     uint64_t max_body;           /* bytes per request body */
+    size_t max_response_header_bytes; /* a backend's response head; default: what the buffer holds */
+    size_t max_response_headers; /* its field lines; default GH_HTTP1_MAX_HEADERS */
     double header_timeout;       /* seconds to receive a complete head */
     gh_http1_rule_set log_rules; /* policy rules that are logged, not enforced */
     bool report_only;            /* validation = report: every policy rule logs */

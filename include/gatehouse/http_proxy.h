@@ -18,7 +18,13 @@
 #include "gatehouse/config.h"
 #include "gatehouse/http1.h"
 
-#define GH_HTTP_PIPELINE_MAX 8    /* requests forwarded and not yet answered */
+/* Requests forwarded and not yet answered, per backend connection: one.
+ * A backend that mis-frames a request (answers a POST without reading its
+ * body, then reads the body as a request) must never have its next answer
+ * paired with the client's next request; client pipelining still works,
+ * the next head waits in gatehouse's client buffer until the answer is
+ * complete. */
+#define GH_HTTP_PIPELINE_MAX 1
 #define GH_HTTP_TARGET_EXCERPT 64 /* bytes of the target in the stderr log */
 #define GH_HTTP_TARGET_KEEP 256   /* bytes of each in-flight request's target kept for the audit log */
 #define GH_HTTP_HOST_KEEP 128     /* and of its Host */
@@ -40,6 +46,22 @@ struct gh_http_pending {
     bool is_connect;
     bool is_upgrade;              /* a WebSocket upgrade: its head is kept in ws_head */
     bool close_after;             /* the client asked to close after this one */
+};
+
+/* How a request left the queue: the request audit entry's "outcome". */
+enum gh_http_outcome {
+    GH_HTTP_OUTCOME_COMPLETE,     /* its response went to the client whole */
+    GH_HTTP_OUTCOME_CLIENT_ABORT, /* the client went away (or failed) first */
+    GH_HTTP_OUTCOME_BACKEND_FAILED, /* refused, reset, timed out, malformed, closed early */
+    GH_HTTP_OUTCOME_SHUTDOWN,     /* the shutdown grace expired first */
+};
+
+/* Whether the backend connection may carry the next request. */
+enum gh_http_backend_sync {
+    GH_HTTP_BACKEND_IN_SYNC,      /* every byte it sent belonged to a request */
+    GH_HTTP_BACKEND_DESYNCED,     /* it answered what was not asked, or answered before
+                                   * the request's body was sent: drop it, the next
+                                   * request goes on a new connection */
 };
 
 enum gh_http_phase {
@@ -79,6 +101,8 @@ struct gh_http_proxy {
     bool resp_close;              /* the backend will close after this response */
     bool backend_announced_close; /* a completed response said Connection: close */
     struct gh_http1_chunked resp_chunked;
+    struct gh_http1_limits resp_limits; /* response heads: max_response_header_bytes, _headers */
+    enum gh_http_backend_sync backend_sync;
 
     /* WebSocket (websocket = on): the upgrade request's head until the 101
      * is checked against it, then the two frame validators. Allocated for
@@ -129,8 +153,21 @@ enum gh_http_action gh_http_backend_eof(struct gh_http_proxy *hp, double now, ui
 
 /* The backend failed (refused, reset, timed out: status 502 or 504). If no
  * byte of the current response went to the client yet, an error response
- * is queued. Always ends the connection. */
-void gh_http_backend_failed(struct gh_http_proxy *hp, int status, const char *why);
+ * is queued. Always ends the connection. The requests it leaves unanswered
+ * get their audit entries (outcome backend_failed). */
+void gh_http_backend_failed(struct gh_http_proxy *hp, int status, const char *why, double now,
+                            uint64_t conn_id);
+
+/* The connection ends with requests still unanswered: each gets its request
+ * audit entry with OUTCOME (client_abort, shutdown, backend_failed). */
+void gh_http_abandon(struct gh_http_proxy *hp, enum gh_http_outcome outcome, double now,
+                     uint64_t conn_id);
+
+/* True when the backend connection must be replaced before the next
+ * request (see enum gh_http_backend_sync); the connection drops it and
+ * calls gh_http_backend_replaced. */
+bool gh_http_backend_desynced(const struct gh_http_proxy *hp);
+void gh_http_backend_replaced(struct gh_http_proxy *hp);
 
 /* Frees what a WebSocket upgrade allocated (at close). */
 void gh_http_proxy_release(struct gh_http_proxy *hp);
