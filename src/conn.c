@@ -1099,7 +1099,10 @@ static bool frame_backend_bytes(struct gh_conn *c, bool *moved)
     if (gh_http_backend_desynced(c->http))
         replace_backend(c); /* before the EOF check: its end is no longer ours */
     if (c->backend_done && gh_buf_empty(&c->from_backend) && !c->close_after_flush)
-        a = gh_http_backend_eof(c->http, ev_now(c->worker->loop), c->id);
+        a = gh_http_backend_eof(c->http,
+                                c->client_done ? GH_HTTP_OUTCOME_CLIENT_ABORT
+                                               : GH_HTTP_OUTCOME_BACKEND_FAILED,
+                                ev_now(c->worker->loop), c->id);
     if (a == GH_HTTP_CLOSE && !c->close_after_flush) {
         c->close_after_flush = true;
         c->close_reason = c->backend_done ? "backend_eof" : "http_close";

@@ -1141,7 +1141,11 @@ enum gh_http_action gh_http_from_backend(struct gh_http_proxy *hp, struct gh_htt
     return GH_HTTP_CONTINUE;
 }
 
-enum gh_http_action gh_http_backend_eof(struct gh_http_proxy *hp, double now, uint64_t conn_id)
+static void fail_queue(struct gh_http_proxy *hp, int status, const char *why,
+                       enum gh_http_outcome outcome, double now, uint64_t conn_id);
+
+enum gh_http_action gh_http_backend_eof(struct gh_http_proxy *hp, enum gh_http_outcome unanswered,
+                                        double now, uint64_t conn_id)
 {
     if (hp->resp_phase == GH_HTTP_UNTIL_CLOSE) {
         response_done(hp, now, conn_id);
@@ -1153,25 +1157,29 @@ enum gh_http_action gh_http_backend_eof(struct gh_http_proxy *hp, double now, ui
      * processed (RFC 9112 9.3.2): closing lets the client retry them; a 502
      * would not. */
     if (hp->resp_phase == GH_HTTP_HEAD && hp->queue_len > 0 && !hp->backend_announced_close)
-        gh_http_backend_failed(hp, 502, "the backend closed without answering", now, conn_id);
-    gh_http_abandon(hp, GH_HTTP_OUTCOME_BACKEND_FAILED, now, conn_id);
+        fail_queue(hp, 502, "the backend closed without answering", unanswered, now, conn_id);
+    gh_http_abandon(hp, unanswered, now, conn_id);
     return GH_HTTP_CLOSE;
+}
+
+static void fail_queue(struct gh_http_proxy *hp, int status, const char *why,
+                       enum gh_http_outcome outcome, double now, uint64_t conn_id)
+{
+    if (hp->resp_phase == GH_HTTP_HEAD && hp->resp_bytes == 0) {
+        /* the failed response is the next one due: the error takes its place */
+        if (hp->queue_len > 0 && !hp->reply_queued)
+            finish_request(hp, status, outcome, now, conn_id);
+        queue_reply(hp, status, why);
+    }
+    gh_http_abandon(hp, outcome, now, conn_id);
+    hp->resp_phase = GH_HTTP_STOPPED;
+    hp->req_phase = GH_HTTP_STOPPED;
 }
 
 void gh_http_backend_failed(struct gh_http_proxy *hp, int status, const char *why, double now,
                             uint64_t conn_id)
 {
-    if (hp->resp_phase == GH_HTTP_HEAD && hp->resp_bytes == 0) {
-        /* the failed response is the next one due: the error takes its place */
-        if (hp->queue_len > 0 && !hp->reply_queued) {
-            hp->resp_bytes = 0;
-            finish_request(hp, status, GH_HTTP_OUTCOME_BACKEND_FAILED, now, conn_id);
-        }
-        queue_reply(hp, status, why);
-    }
-    gh_http_abandon(hp, GH_HTTP_OUTCOME_BACKEND_FAILED, now, conn_id);
-    hp->resp_phase = GH_HTTP_STOPPED;
-    hp->req_phase = GH_HTTP_STOPPED;
+    fail_queue(hp, status, why, GH_HTTP_OUTCOME_BACKEND_FAILED, now, conn_id);
 }
 
 void gh_http_abandon(struct gh_http_proxy *hp, enum gh_http_outcome outcome, double now,

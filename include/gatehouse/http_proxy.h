@@ -148,8 +148,11 @@ enum gh_http_action gh_http_from_backend(struct gh_http_proxy *hp, struct gh_htt
                                          uint64_t conn_id);
 
 /* The backend closed its side. Completes a close-delimited response; a
- * response cut short makes the connection close. */
-enum gh_http_action gh_http_backend_eof(struct gh_http_proxy *hp, double now, uint64_t conn_id);
+ * response cut short makes the connection close. Requests left unanswered
+ * are audited with UNANSWERED: backend_failed, or client_abort when the
+ * client had ended its side first (the backend gave up on seeing that). */
+enum gh_http_action gh_http_backend_eof(struct gh_http_proxy *hp, enum gh_http_outcome unanswered,
+                                        double now, uint64_t conn_id);
 
 /* The backend failed (refused, reset, timed out: status 502 or 504). If no
  * byte of the current response went to the client yet, an error response
