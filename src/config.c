@@ -36,7 +36,8 @@ enum listener_key {
     LK_ACCEPT_PROXY, LK_PROXY_TRUSTED, LK_FRAMING, LK_LINE_ENDING, LK_LINE_CHARSET,
     LK_MAX_LINE, LK_LENGTH_PREFIX, LK_LENGTH_ENDIAN, LK_LENGTH_INCLUDES_PREFIX, LK_MAX_FRAME,
     LK_MAX_BYTES, LK_RATE_LIMIT, LK_WEBSOCKET, LK_WS_ORIGINS, LK_WS_MAX_FRAME,
-    LK_WS_MAX_MESSAGE, LK_MAX_RESPONSE_HEADER_BYTES, LK_MAX_RESPONSE_HEADERS, LK_COUNT
+    LK_WS_MAX_MESSAGE, LK_MAX_RESPONSE_HEADER_BYTES, LK_MAX_RESPONSE_HEADERS,
+    LK_BACKEND_REUSE, LK_COUNT
 };
 
 #define LK_BIT(k) ((uint64_t)1 << (k))
@@ -60,7 +61,7 @@ enum listener_key {
      LK_BIT(LK_HEADER_TIMEOUT) | LK_BIT(LK_FORWARDED_FOR) | LK_BIT(LK_HSTS) |                 \
      LK_BIT(LK_WEBSOCKET) | LK_BIT(LK_WS_ORIGINS) | LK_BIT(LK_WS_MAX_FRAME) |                  \
      LK_BIT(LK_WS_MAX_MESSAGE) | LK_BIT(LK_MAX_RESPONSE_HEADER_BYTES) |                        \
-     LK_BIT(LK_MAX_RESPONSE_HEADERS))
+     LK_BIT(LK_MAX_RESPONSE_HEADERS) | LK_BIT(LK_BACKEND_REUSE))
 
 enum global_key {
     GK_WORKERS, GK_SHUTDOWN_GRACE, GK_LOG_LEVEL, GK_AUDIT_FILE, GK_AUDIT_KEY_FILE,
@@ -80,7 +81,7 @@ static const char *const listener_key_names[LK_COUNT] = {
     "accept_proxy", "proxy_trusted", "framing", "line_ending", "line_charset", "max_line",
     "length_prefix", "length_endian", "length_includes_prefix", "max_frame", "max_bytes",
     "rate_limit", "websocket", "ws_origins", "ws_max_frame", "ws_max_message",
-    "max_response_header_bytes", "max_response_headers",
+    "max_response_header_bytes", "max_response_headers", "backend_reuse",
 };
 
 /* Keys for mode = tcp only (their framing of a raw byte stream). */
@@ -1137,6 +1138,9 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
     case LK_MAX_RESPONSE_HEADERS:
         if (set_uint(st, name, value, 1, GH_HTTP1_MAX_HEADERS, &u) == 0)
             l->max_response_headers = (size_t)u;
+        break;
+    case LK_BACKEND_REUSE:
+        CHOOSE(l->backend_reuse, {"safe", GH_REUSE_SAFE}, {"always", GH_REUSE_ALWAYS});
         break;
     case LK_COUNT:
         break;

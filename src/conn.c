@@ -224,7 +224,8 @@ static void drop_backend(struct gh_conn *c)
 }
 
 /* http mode: the backend connection sent what no request asked for, or
- * answered a request before it had its body (gh_http_backend_desynced): it
+ * answered a request before it had its body, or carried a body and
+ * backend_reuse = safe (gh_http_backend_replace_due): it
  * is closed without reading more, and the connection goes back to having
  * no backend connection (backend_fd < 0, backend_done false), as before
  * its first request: the next request the framer releases opens a new one
@@ -1096,7 +1097,7 @@ static bool frame_backend_bytes(struct gh_conn *c, bool *moved)
     enum gh_http_action a = frame_http(c, &c->from_backend, &c->to_client, false, moved);
     if (c->state == GH_CONN_CLOSED)
         return false;
-    if (gh_http_backend_desynced(c->http))
+    if (gh_http_backend_replace_due(c->http))
         replace_backend(c); /* before the EOF check: its end is no longer ours */
     if (c->backend_done && gh_buf_empty(&c->from_backend) && !c->close_after_flush)
         a = gh_http_backend_eof(c->http,

@@ -881,7 +881,16 @@ static void response_done(struct gh_http_proxy *hp, double now, uint64_t conn_id
 {
     bool body_unsent = hp->queue_len == 1 && (hp->req_phase == GH_HTTP_BODY_LENGTH ||
                                               hp->req_phase == GH_HTTP_BODY_CHUNKED);
+    bool carried_body = hp->queue_len > 0 && oldest(hp)->body_bytes > 0;
     finish_request(hp, hp->resp_status, GH_HTTP_OUTCOME_COMPLETE, now, conn_id);
+    if (carried_body && hp->cfg->backend_reuse == GH_REUSE_SAFE &&
+        hp->backend_sync == GH_HTTP_BACKEND_IN_SYNC) {
+        /* Whether the backend read that body cannot be seen from here: one
+         * that answered without reading it takes it for the next request,
+         * and that answer could arrive after gatehouse sent its next
+         * request. That connection carries no next request. */
+        hp->backend_sync = GH_HTTP_BACKEND_RETIRED;
+    }
     if (body_unsent) {
         /* Answered before its body was all passed on: a backend that did not
          * wait for the body may read the rest of it as a request. Nothing
@@ -1196,9 +1205,9 @@ void gh_http_abandon(struct gh_http_proxy *hp, enum gh_http_outcome outcome, dou
     }
 }
 
-bool gh_http_backend_desynced(const struct gh_http_proxy *hp)
+bool gh_http_backend_replace_due(const struct gh_http_proxy *hp)
 {
-    return hp->backend_sync == GH_HTTP_BACKEND_DESYNCED;
+    return hp->backend_sync != GH_HTTP_BACKEND_IN_SYNC;
 }
 
 void gh_http_backend_replaced(struct gh_http_proxy *hp)

@@ -54,6 +54,12 @@ enum gh_line_chars { GH_LINE_CHARS_ANY, GH_LINE_CHARS_PRINTABLE, GH_LINE_CHARS_U
 enum gh_client_verify { GH_VERIFY_OFF, GH_VERIFY_OPTIONAL, GH_VERIFY_REQUIRED };
 enum gh_proxy_out { GH_PROXY_OUT_OFF, GH_PROXY_OUT_V1, GH_PROXY_OUT_V2 };
 enum gh_proxy_in { GH_PROXY_IN_OFF, GH_PROXY_IN_V1, GH_PROXY_IN_V2, GH_PROXY_IN_ANY };
+/* backend_reuse: which backend connections carry a next request. */
+enum gh_backend_reuse {
+    GH_REUSE_SAFE,   /* not one that carried a request body: a backend that did not read
+                      * the body would take it for the next request */
+    GH_REUSE_ALWAYS, /* every one still in sync (backends known to read every body) */
+};
 
 /* One certificate a listener can serve: [cert:NAME]. */
 struct gh_cert_config {
@@ -107,6 +113,7 @@ struct gh_listener_config {
     uint64_t max_body;           /* bytes per request body */
     size_t max_response_header_bytes; /* a backend's response head; default: what the buffer holds */
     size_t max_response_headers; /* its field lines; default GH_HTTP1_MAX_HEADERS */
+    enum gh_backend_reuse backend_reuse;
     double header_timeout;       /* seconds to receive a complete head */
     gh_http1_rule_set log_rules; /* policy rules that are logged, not enforced */
     bool report_only;            /* validation = report: every policy rule logs */

@@ -62,6 +62,8 @@ enum gh_http_backend_sync {
     GH_HTTP_BACKEND_DESYNCED,     /* it answered what was not asked, or answered before
                                    * the request's body was sent: drop it, the next
                                    * request goes on a new connection */
+    GH_HTTP_BACKEND_RETIRED,      /* in sync, but it carried a request body (backend_reuse
+                                   * = safe): the next request goes on a new connection */
 };
 
 enum gh_http_phase {
@@ -169,7 +171,7 @@ void gh_http_abandon(struct gh_http_proxy *hp, enum gh_http_outcome outcome, dou
 /* True when the backend connection must be replaced before the next
  * request (see enum gh_http_backend_sync); the connection drops it and
  * calls gh_http_backend_replaced. */
-bool gh_http_backend_desynced(const struct gh_http_proxy *hp);
+bool gh_http_backend_replace_due(const struct gh_http_proxy *hp);
 void gh_http_backend_replaced(struct gh_http_proxy *hp);
 
 /* Frees what a WebSocket upgrade allocated (at close). */

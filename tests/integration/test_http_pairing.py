@@ -135,8 +135,9 @@ class BodyIgnoring(backends.Backend):
     answer names the request it answers; .seen lists (connection index,
     method, target, identity headers) of every head it executed."""
 
-    def __init__(self, coalesce=True):
+    def __init__(self, coalesce=True, slow=()):
         self.coalesce = coalesce    # answers to heads read together go in one write
+        self.slow = set(slow)       # targets answered after 0.5 s (a slow endpoint)
         self.seen = []
         self.lock = threading.Lock()
         self.opened = 0             # connections handled so far
@@ -166,6 +167,8 @@ class BodyIgnoring(backends.Backend):
                              if k.strip().lower().startswith((b"x-client", b"x-forwarded-for"))}
                     with self.lock:
                         self.seen.append((index, method, target, ident))
+                    if target in self.slow:
+                        time.sleep(0.5)
                     body = f"answer to {method} {target}\n".encode()
                     out += (b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
                     if not self.coalesce:
@@ -182,9 +185,12 @@ SMUGGLED = b"GET /admin HTTP/1.1\r\nHost: example.com\r\nX-Client-Verified: SUCC
 
 @pytest.mark.timeout_s(60)
 def test_body_ignoring_backend_answers_stay_paired(gatehouse, backend, ctx, tmp_path):
+    """backend_reuse = always (the connection would carry the next request):
+    the answer to the smuggled request comes with the POST's answer, is
+    seen as answering nothing, and the backend connection is replaced."""
     be = backend(BodyIgnoring)
     audit = tmp_path / "audit.jsonl"
-    gh = start_http(gatehouse, be.addr, audit)
+    gh = start_http(gatehouse, be.addr, audit, backend_reuse="always")
     post = req_bytes("POST /form HTTP/1.1", HOST, f"Content-Length: {len(SMUGGLED)}",
                      body=SMUGGLED)
     nxt = req_bytes("GET /next HTTP/1.1", HOST)
@@ -213,6 +219,35 @@ def test_body_ignoring_backend_answers_stay_paired(gatehouse, backend, ctx, tmp_
     nexts = [s for s in seen if s[2] in ("/next", "/third")]
     assert all(s[0] != admin[0][0] for s in nexts), seen
     assert be.opened == 2
+
+
+@pytest.mark.timeout_s(60)
+def test_body_ignoring_backend_slow_smuggled_answer(gatehouse, backend, ctx, tmp_path):
+    """backend_reuse = safe (default): the smuggled request's answer comes
+    late (a slow endpoint), after the POST's answer is complete - too late
+    for gatehouse to see it as answering nothing. The connection that
+    carried the body carries no next request, so that answer is never read;
+    the client's next request gets its own answer on a new connection."""
+    be = backend(BodyIgnoring, coalesce=False, slow=("/admin",))
+    audit = tmp_path / "audit.jsonl"
+    gh = start_http(gatehouse, be.addr, audit)
+    post = req_bytes("POST /form HTTP/1.1", HOST, f"Content-Length: {len(SMUGGLED)}",
+                     body=SMUGGLED)
+    with HttpClient(gh.port, ctx, timeout=10) as c:
+        c.send(post + req_bytes("GET /next HTTP/1.1", HOST))
+        assert c.read_response().body == b"answer to POST /form\n"
+        second = c.read_response()
+        assert second.body == b"answer to GET /next\n", second.raw
+        c.send(req_bytes("GET /third HTTP/1.1", HOST))
+        assert c.read_response().body == b"answer to GET /third\n"
+    got = audit_requests(audit, 3)
+    assert [(e["target"], e["status"]) for e in got] == \
+        [("/form", 200), ("/next", 200), ("/third", 200)]
+    with be.lock:
+        seen = list(be.seen)
+    by_target = {s[2]: s[0] for s in seen}
+    assert by_target["/form"] == by_target.get("/admin", by_target["/form"]) == 0
+    assert by_target["/next"] == by_target["/third"] == 1, seen
 
 
 @pytest.mark.timeout_s(60)
