@@ -416,7 +416,8 @@ static void conn_close(struct gh_conn *c, const char *reason)
         enum gh_http_outcome outcome = GH_HTTP_OUTCOME_CLIENT_ABORT;
         if (strcmp(reason, "shutdown") == 0)
             outcome = GH_HTTP_OUTCOME_SHUTDOWN;
-        else if (strncmp(reason, "backend_", 8) == 0 || strcmp(reason, "connect_timeout") == 0)
+        else if (strncmp(reason, "backend_", 8) == 0 || strcmp(reason, "connect_timeout") == 0 ||
+                 strcmp(reason, "idle_timeout") == 0) /* the answer was what we waited for */
             outcome = GH_HTTP_OUTCOME_BACKEND_FAILED;
         gh_http_abandon(c->http, outcome, ev_now(loop), c->id);
     }

@@ -921,7 +921,7 @@ static bool take_response_head(struct gh_http_proxy *hp, struct gh_http_io *io, 
     enum gh_http1_rule rule = GH_RULE_NONE;
     struct gh_http1_span method = {p ? p->method : "GET", p ? strlen(p->method) : 3};
     const char *hsts = hp->cfg->hsts;
-    size_t extra = hsts[0] ? strlen(hsts) + 32 : 0;
+    size_t extra = hsts[0] ? strlen(hsts) + GH_RESPONSE_HSTS_LINE : 0;
     bool add_hsts = hsts[0] != '\0';
 
     if (io->out_room < head_len + extra)

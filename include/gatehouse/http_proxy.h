@@ -4,9 +4,13 @@
  * against the listener's rules, rewritten with X-Forwarded-For,
  * X-Forwarded-Proto and X-Request-Id, hop-by-hop headers dropped; bodies
  * checked and counted as they stream), the response stream (backend ->
- * client: heads parsed for framing so each response is paired with its
- * request, HSTS added), the queue of requests waiting for responses, and the
- * error responses gatehouse answers itself. No I/O: the connection feeds
+ * client: heads parsed for framing against max_response_header_bytes /
+ * _headers so each response is paired with its request, HSTS added), the
+ * request in flight (one per backend connection: the next waits in the
+ * client buffer), whether the backend connection may carry another request
+ * (enum gh_http_backend_sync), the request audit entry of every forwarded
+ * request however it ended, and the error responses gatehouse answers
+ * itself. No I/O: the connection feeds
  * bytes in and writes out what comes back. */
 #ifndef GATEHOUSE_HTTP_PROXY_H
 #define GATEHOUSE_HTTP_PROXY_H
