@@ -36,7 +36,8 @@ enum listener_key {
     LK_ACCEPT_PROXY, LK_PROXY_TRUSTED, LK_FRAMING, LK_LINE_ENDING, LK_LINE_CHARSET,
     LK_MAX_LINE, LK_LENGTH_PREFIX, LK_LENGTH_ENDIAN, LK_LENGTH_INCLUDES_PREFIX, LK_MAX_FRAME,
     LK_MAX_BYTES, LK_RATE_LIMIT, LK_WEBSOCKET, LK_WS_ORIGINS, LK_WS_MAX_FRAME,
-    LK_WS_MAX_MESSAGE, LK_TRUSTED_PROXIES, LK_FORWARDED_HEADERS, LK_COUNT
+    LK_WS_MAX_MESSAGE, LK_TRUSTED_PROXIES, LK_FORWARDED_HEADERS, LK_MAX_RESPONSE_HEADER_BYTES,
+    LK_MAX_RESPONSE_HEADERS, LK_BACKEND_REUSE, LK_COUNT
 };
 _Static_assert(LK_COUNT <= 64, "listener_seen is a uint64_t bit set");
 
@@ -60,7 +61,9 @@ _Static_assert(LK_COUNT <= 64, "listener_seen is a uint64_t bit set");
      LK_BIT(LK_MAX_BODY) | LK_BIT(LK_MAX_CHUNK_EXT) | LK_BIT(LK_MAX_TRAILER_BYTES) |         \
      LK_BIT(LK_HEADER_TIMEOUT) | LK_BIT(LK_FORWARDED_FOR) | LK_BIT(LK_HSTS) |                 \
      LK_BIT(LK_WEBSOCKET) | LK_BIT(LK_WS_ORIGINS) | LK_BIT(LK_WS_MAX_FRAME) |                  \
-     LK_BIT(LK_WS_MAX_MESSAGE) | LK_BIT(LK_TRUSTED_PROXIES) | LK_BIT(LK_FORWARDED_HEADERS))
+     LK_BIT(LK_WS_MAX_MESSAGE) | LK_BIT(LK_TRUSTED_PROXIES) | LK_BIT(LK_FORWARDED_HEADERS) |  \
+     LK_BIT(LK_MAX_RESPONSE_HEADER_BYTES) | LK_BIT(LK_MAX_RESPONSE_HEADERS) |                 \
+     LK_BIT(LK_BACKEND_REUSE))
 
 enum global_key {
     GK_WORKERS, GK_SHUTDOWN_GRACE, GK_LOG_LEVEL, GK_AUDIT_FILE, GK_AUDIT_KEY_FILE,
@@ -80,7 +83,8 @@ static const char *const listener_key_names[LK_COUNT] = {
     "accept_proxy", "proxy_trusted", "framing", "line_ending", "line_charset", "max_line",
     "length_prefix", "length_endian", "length_includes_prefix", "max_frame", "max_bytes",
     "rate_limit", "websocket", "ws_origins", "ws_max_frame", "ws_max_message",
-    "trusted_proxies", "forwarded_headers",
+    "trusted_proxies", "forwarded_headers", "max_response_header_bytes", "max_response_headers",
+    "backend_reuse",
 };
 
 /* Keys for mode = tcp only (their framing of a raw byte stream). */
@@ -767,6 +771,8 @@ static void listener_defaults(struct gh_listener_config *l)
     l->http_limits.max_headers = 100;
     l->http_limits.max_chunk_ext = 256;
     l->http_limits.max_trailer_bytes = 4096;
+    l->max_response_header_bytes = 0; /* 0: as much as the buffer holds (set at validation) */
+    l->max_response_headers = GH_HTTP1_MAX_HEADERS;
     l->max_body = 1u << 20;
     l->redirect_port = 443;
     l->header_timeout = 10.0;
@@ -1136,6 +1142,16 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
         break;
     case LK_WS_MAX_MESSAGE:
         (void)get_size(st, name, value, 125, UINT64_MAX, &l->ws_max_message);
+        break;
+    case LK_MAX_RESPONSE_HEADER_BYTES: /* its upper bound is the buffer: checked once all keys are in */
+        set_size_field(st, name, value, 256, 1u << 30, &l->max_response_header_bytes);
+        break;
+    case LK_MAX_RESPONSE_HEADERS:
+        if (set_uint(st, name, value, 1, GH_HTTP1_MAX_HEADERS, &u) == 0)
+            l->max_response_headers = (size_t)u;
+        break;
+    case LK_BACKEND_REUSE:
+        CHOOSE(l->backend_reuse, {"safe", GH_REUSE_SAFE}, {"always", GH_REUSE_ALWAYS});
         break;
     case LK_COUNT:
         break;
@@ -1692,6 +1708,19 @@ static void check_whole_file(struct parse_state *st)
                                     "must be at least max_header_bytes + 2k, 4k with client_ca "
                                     "(%llu) in http mode",
                                     (unsigned long long)need);
+            /* A response head goes to the client whole, with HSTS added:
+             * it must fit the client buffer with that room to spare. */
+            size_t resp_room = l->buffer_size - GH_RESPONSE_HEAD_SLACK -
+                               (l->hsts[0] ? strlen(l->hsts) + GH_RESPONSE_HSTS_LINE : 0);
+            if (!(st->listener_seen[i] & LK_BIT(LK_MAX_RESPONSE_HEADER_BYTES)))
+                l->max_response_header_bytes = resp_room;
+            else if (l->max_response_header_bytes > resp_room)
+                gh_config_error_add(st->errs,
+                                    st->listener_key_line[i][LK_MAX_RESPONSE_HEADER_BYTES],
+                                    "max_response_header_bytes",
+                                    "larger than buffer_size allows (%zu): a response head must "
+                                    "fit the buffer that carries it to the client",
+                                    resp_room);
         }
         check_listener_tls(st, i);
         if (l->listen.len == 0)

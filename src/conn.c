@@ -223,11 +223,35 @@ static void drop_backend(struct gh_conn *c)
     release_all(c, &c->to_backend);
 }
 
+/* http mode: the backend connection sent what no request asked for, or
+ * answered a request before it had its body, or carried a body and
+ * backend_reuse = safe (gh_http_backend_replace_due): it
+ * is closed without reading more, and the connection goes back to having
+ * no backend connection (backend_fd < 0, backend_done false), as before
+ * its first request: the next request the framer releases opens a new one
+ * (start_backend_connect), PROXY header included. */
+static void replace_backend(struct gh_conn *c)
+{
+    if (c->backend_fd >= 0) {
+        ev_io_stop(c->worker->loop, &c->backend_io);
+        close(c->backend_fd);
+        c->backend_fd = -1;
+    }
+    ev_io_set(&c->backend_io, -1, 0);
+    c->to_backend_ready = 0;
+    release_all(c, &c->to_backend);
+    release_all(c, &c->from_backend);
+    c->backend_done = c->backend_shut = false;
+    c->backend_readable = c->backend_writable = false;
+    c->proxy_header_sent = false;
+    gh_http_backend_replaced(c->http);
+}
+
 /* http mode: the backend failed; the client gets a 502/504 if nothing of
  * the response it waits for was sent yet, then the connection closes. */
 static void backend_failed(struct gh_conn *c, int status, const char *why, const char *reason)
 {
-    gh_http_backend_failed(c->http, status, why);
+    gh_http_backend_failed(c->http, status, why, ev_now(c->worker->loop), c->id);
     drop_backend(c);
     c->state = GH_CONN_PUMPING;
     c->close_after_flush = true;
@@ -387,6 +411,16 @@ static void conn_close(struct gh_conn *c, const char *reason)
            (unsigned long long)c->id, cfg_of(c)->name, c->peer_addr, reason,
            (unsigned long long)c->bytes_from_client, (unsigned long long)c->bytes_to_client,
            (unsigned long long)(c->http ? c->http->requests : 0), ev_now(loop) - c->started);
+    if (c->http && c->http->queue_len > 0) {
+        /* requests still unanswered leave their audit entries too */
+        enum gh_http_outcome outcome = GH_HTTP_OUTCOME_CLIENT_ABORT;
+        if (strcmp(reason, "shutdown") == 0)
+            outcome = GH_HTTP_OUTCOME_SHUTDOWN;
+        else if (strncmp(reason, "backend_", 8) == 0 || strcmp(reason, "connect_timeout") == 0 ||
+                 strcmp(reason, "idle_timeout") == 0) /* the answer was what we waited for */
+            outcome = GH_HTTP_OUTCOME_BACKEND_FAILED;
+        gh_http_abandon(c->http, outcome, ev_now(loop), c->id);
+    }
     if (gh_audit_on())
         audit_close(c, reason);
 
@@ -1064,8 +1098,13 @@ static bool frame_backend_bytes(struct gh_conn *c, bool *moved)
     enum gh_http_action a = frame_http(c, &c->from_backend, &c->to_client, false, moved);
     if (c->state == GH_CONN_CLOSED)
         return false;
+    if (gh_http_backend_replace_due(c->http))
+        replace_backend(c); /* before the EOF check: its end is no longer ours */
     if (c->backend_done && gh_buf_empty(&c->from_backend) && !c->close_after_flush)
-        a = gh_http_backend_eof(c->http, ev_now(c->worker->loop), c->id);
+        a = gh_http_backend_eof(c->http,
+                                c->client_done ? GH_HTTP_OUTCOME_CLIENT_ABORT
+                                               : GH_HTTP_OUTCOME_BACKEND_FAILED,
+                                ev_now(c->worker->loop), c->id);
     if (a == GH_HTTP_CLOSE && !c->close_after_flush) {
         c->close_after_flush = true;
         c->close_reason = c->backend_done ? "backend_eof" : "http_close";

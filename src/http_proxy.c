@@ -79,6 +79,10 @@ void gh_http_proxy_init(struct gh_http_proxy *hp, const struct gh_listener_confi
     hp->client_addr = client_addr;
     hp->req_phase = GH_HTTP_HEAD;
     hp->resp_phase = GH_HTTP_HEAD;
+    hp->resp_limits = cfg->http_limits;
+    hp->resp_limits.max_header_bytes = cfg->max_response_header_bytes;
+    hp->resp_limits.max_headers = cfg->max_response_headers;
+    hp->backend_sync = GH_HTTP_BACKEND_IN_SYNC;
 }
 
 static const char *reason_phrase(int status)
@@ -863,8 +867,10 @@ enum gh_http_action gh_http_from_client(struct gh_http_proxy *hp, struct gh_http
                 if (hp->reply_queued)
                     return GH_HTTP_CONTINUE;
                 /* Blocked (queue full, or no room for the rebuilt head): the
-                 * head is found again next time, from its start. */
+                 * head is found again next time, from its start. The head
+                 * is complete: the wait is ours, header_timeout does not run. */
                 hp->req_scan = 0;
+                hp->req_head_started = 0;
                 return GH_HTTP_BLOCKED;
             }
             break;
@@ -947,8 +953,19 @@ static void audit_bad_response(const struct gh_http_proxy *hp, uint64_t conn_id,
     gh_audit_backend_error(conn_id, hp->cfg->name, hp->cfg->backend.text, "error", detail);
 }
 
+static const char *outcome_name(enum gh_http_outcome o)
+{
+    switch (o) {
+    case GH_HTTP_OUTCOME_COMPLETE: return "complete";
+    case GH_HTTP_OUTCOME_CLIENT_ABORT: return "client_abort";
+    case GH_HTTP_OUTCOME_BACKEND_FAILED: return "backend_failed";
+    case GH_HTTP_OUTCOME_SHUTDOWN: return "shutdown";
+    }
+    return "complete";
+}
+
 static void audit_request(const struct gh_http_proxy *hp, const struct gh_http_pending *p,
-                          double now, uint64_t conn_id)
+                          int status, enum gh_http_outcome outcome, double now, uint64_t conn_id)
 {
     struct gh_audit_entry e;
     gh_audit_begin(&e, "request");
@@ -966,37 +983,90 @@ static void audit_request(const struct gh_http_proxy *hp, const struct gh_http_p
                             p->host_len < sizeof p->host ? p->host_len : sizeof p->host,
                             p->host_len);
     gh_audit_uint(&e, "request_body", p->body_bytes);
-    gh_audit_uint(&e, "status", (uint64_t)hp->resp_status);
+    gh_audit_uint(&e, "status", (uint64_t)status);
     gh_audit_uint(&e, "response_bytes", hp->resp_bytes);
+    gh_audit_str(&e, "outcome", outcome_name(outcome));
     gh_audit_str(&e, "backend", hp->cfg->backend.text);
     gh_audit_micros(&e, "ttfb_us", hp->resp_first_byte > 0 ? hp->resp_first_byte - p->started : 0);
     gh_audit_micros(&e, "total_us", now - p->started);
     gh_audit_commit(&e);
 }
 
-static void response_done(struct gh_http_proxy *hp, double now, uint64_t conn_id)
+/* The oldest request leaves the queue: its log line and audit entry.
+ * STATUS is what the client got for it (0: nothing). */
+static void finish_request(struct gh_http_proxy *hp, int status, enum gh_http_outcome outcome,
+                           double now, uint64_t conn_id)
 {
     struct gh_http_pending *p = oldest(hp);
-    if (p && gh_log_enabled(GH_LOG_INFO)) { /* skip the quoting when nobody reads it */
+    if (!p)
+        return;
+    if (gh_log_enabled(GH_LOG_INFO)) { /* skip the quoting when nobody reads it */
         char excerpt[GH_HTTP_TARGET_EXCERPT + 4], target[sizeof excerpt * 4 + 16];
         size_t tn = p->target_len < GH_HTTP_TARGET_EXCERPT ? p->target_len : GH_HTTP_TARGET_EXCERPT;
         memcpy(excerpt, p->target, tn);
         memcpy(excerpt + tn, p->target_len > tn ? "..." : "", p->target_len > tn ? 4 : 1);
         gh_log(GH_LOG_INFO, "request",
                " conn=%llu listener=%s request_id=%016llx method=%s target=%s status=%d "
-               "request_body=%llu response_bytes=%llu ttfb=%.6f total=%.6f",
+               "request_body=%llu response_bytes=%llu ttfb=%.6f total=%.6f outcome=%s",
                (unsigned long long)conn_id, hp->cfg->name, (unsigned long long)p->request_id,
-               p->method, gh_log_quote(excerpt, target, sizeof target), hp->resp_status,
+               p->method, gh_log_quote(excerpt, target, sizeof target), status,
                (unsigned long long)p->body_bytes, (unsigned long long)hp->resp_bytes,
-               hp->resp_first_byte > 0 ? hp->resp_first_byte - p->started : 0.0, now - p->started);
+               hp->resp_first_byte > 0 ? hp->resp_first_byte - p->started : 0.0, now - p->started,
+               outcome_name(outcome));
     }
-    if (p && gh_audit_on())
-        audit_request(hp, p, now, conn_id);
-    if (p) {
-        if (p->close_after)
-            hp->close_when_idle = true;
-        hp->queue_head = (hp->queue_head + 1) % GH_HTTP_PIPELINE_MAX;
-        hp->queue_len--;
+    if (gh_audit_on())
+        audit_request(hp, p, status, outcome, now, conn_id);
+    if (p->close_after)
+        hp->close_when_idle = true;
+    hp->queue_head = (hp->queue_head + 1) % GH_HTTP_PIPELINE_MAX;
+    hp->queue_len--;
+}
+
+/* The backend sent what no request asked for (or answered before it had
+ * the whole request): nothing more it sends can be paired with a request. */
+static void backend_desync(struct gh_http_proxy *hp, uint64_t conn_id, const char *reason,
+                           const uint8_t *excerpt, size_t excerpt_len)
+{
+    gh_log(GH_LOG_WARN, "backend_desync", " conn=%llu listener=%s backend=%s reason=%s bytes=%zu",
+           (unsigned long long)conn_id, hp->cfg->name, hp->cfg->backend.text, reason, excerpt_len);
+    if (gh_audit_on()) {
+        struct gh_audit_entry e;
+        gh_audit_begin(&e, "backend_desync");
+        gh_audit_uint(&e, "conn", conn_id);
+        gh_audit_str(&e, "listener", hp->cfg->name);
+        gh_audit_str(&e, "backend", hp->cfg->backend.text);
+        gh_audit_str(&e, "reason", reason);
+        if (excerpt_len)
+            gh_audit_client(&e, "excerpt", (const char *)excerpt,
+                            excerpt_len < GH_HTTP_TARGET_KEEP ? excerpt_len : GH_HTTP_TARGET_KEEP);
+        gh_audit_commit(&e);
+    }
+    hp->backend_sync = GH_HTTP_BACKEND_DESYNCED;
+}
+
+static void response_done(struct gh_http_proxy *hp, double now, uint64_t conn_id)
+{
+    bool body_unsent = hp->queue_len == 1 && (hp->req_phase == GH_HTTP_BODY_LENGTH ||
+                                              hp->req_phase == GH_HTTP_BODY_CHUNKED);
+    bool carried_body = hp->queue_len > 0 && oldest(hp)->body_bytes > 0;
+    finish_request(hp, hp->resp_status, GH_HTTP_OUTCOME_COMPLETE, now, conn_id);
+    if (carried_body && hp->cfg->backend_reuse == GH_REUSE_SAFE &&
+        hp->backend_sync == GH_HTTP_BACKEND_IN_SYNC) {
+        /* Whether the backend read that body cannot be seen from here: one
+         * that answered without reading it takes it for the next request,
+         * and that answer could arrive after gatehouse sent its next
+         * request. That connection carries no next request. */
+        hp->backend_sync = GH_HTTP_BACKEND_RETIRED;
+    }
+    if (body_unsent) {
+        /* Answered before its body was all passed on: a backend that did not
+         * wait for the body may read the rest of it as a request. Nothing
+         * more of it goes to that backend, and the client connection ends
+         * after this response (what the client still sends of the body is
+         * not read: it is not a request). */
+        backend_desync(hp, conn_id, "early_response", NULL, 0);
+        hp->req_phase = GH_HTTP_STOPPED;
+        hp->close_when_idle = true;
     }
     hp->requests++;
     if (hp->resp_close) {
@@ -1018,19 +1088,23 @@ static bool take_response_head(struct gh_http_proxy *hp, struct gh_http_io *io, 
     enum gh_http1_rule rule = GH_RULE_NONE;
     struct gh_http1_span method = {p ? p->method : "GET", p ? strlen(p->method) : 3};
     const char *hsts = hp->cfg->hsts;
-    size_t extra = hsts[0] ? strlen(hsts) + 32 : 0;
+    size_t extra = hsts[0] ? strlen(hsts) + GH_RESPONSE_HSTS_LINE : 0;
     bool add_hsts = hsts[0] != '\0';
 
     if (io->out_room < head_len + extra)
         return false;
-    if (gh_http1_parse_response((const char *)io->in, head_len, NULL, method, resp, &rule) !=
-            GH_HTTP1_DONE ||
-        !p) {
-        const char *why = p ? gh_http1_rule_name(rule) : "response_without_request";
+    enum gh_http1_status st =
+        gh_http1_parse_response((const char *)io->in, head_len, &hp->resp_limits, method, resp, &rule);
+    if (st != GH_HTTP1_DONE || resp->head_len != head_len || !p) {
+        /* The parser must consume exactly the head gh_http1_head_end found:
+         * anything else would pass body bytes on as head or a head as body. */
+        const char *why = !p                    ? "response_without_request"
+                          : st != GH_HTTP1_DONE ? gh_http1_rule_name(rule)
+                                                : "head_length_mismatch";
         gh_log(GH_LOG_WARN, "backend_error", " conn=%llu listener=%s reason=bad_response rule=%s",
                (unsigned long long)conn_id, hp->cfg->name, why);
         audit_bad_response(hp, conn_id, why);
-        gh_http_backend_failed(hp, 502, "malformed response from the backend");
+        gh_http_backend_failed(hp, 502, "malformed response from the backend", io->now, conn_id);
         return false;
     }
     struct gh_ws_response_verdict wsv = {0};
@@ -1051,12 +1125,13 @@ static bool take_response_head(struct gh_http_proxy *hp, struct gh_http_io *io, 
             gh_log(GH_LOG_WARN, "backend_error", " conn=%llu listener=%s reason=%s",
                    (unsigned long long)conn_id, hp->cfg->name, why);
             audit_bad_response(hp, conn_id, why);
-            gh_http_backend_failed(hp, 502, "the backend's protocol switch is not valid");
+            gh_http_backend_failed(hp, 502, "the backend's protocol switch is not valid", io->now,
+                                   conn_id);
             return false;
         }
         hp->ws = calloc(1, sizeof *hp->ws);
         if (!hp->ws) {
-            gh_http_backend_failed(hp, 502, "out of memory");
+            gh_http_backend_failed(hp, 502, "out of memory", io->now, conn_id);
             return false;
         }
     }
@@ -1143,11 +1218,20 @@ enum gh_http_action gh_http_from_backend(struct gh_http_proxy *hp, struct gh_htt
         case GH_HTTP_HEAD: {
             size_t head_len = 0;
             enum gh_http1_rule rule = GH_RULE_NONE;
-            struct gh_http1_limits lim = hp->cfg->http_limits;
-            lim.max_header_bytes = hp->cfg->buffer_size - 64;
-            lim.max_headers = GH_HTTP1_MAX_HEADERS;
+            if (hp->queue_len == 0 && !hp->reply_queued) {
+                /* No request is outstanding: whatever this is, it answers
+                 * nothing the client asked. The connection that sent it is
+                 * dropped; the next request goes on a new one. */
+                backend_desync(hp, conn_id, "unsolicited_response", io->in, io->in_len);
+                io->consumed += io->in_len;
+                io->in += io->in_len;
+                io->in_len = 0;
+                hp->resp_scan = 0;
+                return hp->close_when_idle ? GH_HTTP_CLOSE : GH_HTTP_CONTINUE;
+            }
             enum gh_http1_status st = gh_http1_head_end((const char *)io->in, io->in_len, false,
-                                                        &lim, &hp->resp_scan, &head_len, &rule);
+                                                        &hp->resp_limits, &hp->resp_scan,
+                                                        &head_len, &rule);
             if (st == GH_HTTP1_INCOMPLETE)
                 return GH_HTTP_CONTINUE;
             if (st == GH_HTTP1_ERROR || !take_response_head(hp, io, head_len, conn_id)) {
@@ -1156,10 +1240,16 @@ enum gh_http_action gh_http_from_backend(struct gh_http_proxy *hp, struct gh_htt
                            " conn=%llu listener=%s reason=bad_response rule=%s",
                            (unsigned long long)conn_id, hp->cfg->name, gh_http1_rule_name(rule));
                     audit_bad_response(hp, conn_id, gh_http1_rule_name(rule));
-                    gh_http_backend_failed(hp, 502, "malformed response from the backend");
+                    gh_http_backend_failed(hp, 502, "malformed response from the backend",
+                                           io->now, conn_id);
                 }
-                return hp->reply_queued || hp->resp_phase == GH_HTTP_STOPPED ? GH_HTTP_CLOSE
-                                                                              : GH_HTTP_BLOCKED;
+                if (hp->reply_queued || hp->resp_phase == GH_HTTP_STOPPED)
+                    return GH_HTTP_CLOSE;
+                /* No room for the head yet: it is found again next time,
+                 * from its start (resuming past its end would take its body
+                 * and the next head for one head). */
+                hp->resp_scan = 0;
+                return GH_HTTP_BLOCKED;
             }
             break;
         }
@@ -1186,7 +1276,8 @@ enum gh_http_action gh_http_from_backend(struct gh_http_proxy *hp, struct gh_htt
                        (unsigned long long)conn_id, hp->cfg->name, gh_http1_rule_name(rule));
                 audit_bad_response(hp, conn_id, gh_http1_rule_name(rule));
                 hp->resp_phase = GH_HTTP_STOPPED;
-                hp->queue_len = 0; /* nothing more will be answered */
+                /* nothing more will be answered */
+                gh_http_abandon(hp, GH_HTTP_OUTCOME_BACKEND_FAILED, io->now, conn_id);
                 return GH_HTTP_CLOSE; /* the client sees the response cut short */
             }
             hp->resp_bytes += pass_through(io, used);
@@ -1226,7 +1317,11 @@ enum gh_http_action gh_http_from_backend(struct gh_http_proxy *hp, struct gh_htt
     return GH_HTTP_CONTINUE;
 }
 
-enum gh_http_action gh_http_backend_eof(struct gh_http_proxy *hp, double now, uint64_t conn_id)
+static void fail_queue(struct gh_http_proxy *hp, int status, const char *why,
+                       enum gh_http_outcome outcome, double now, uint64_t conn_id);
+
+enum gh_http_action gh_http_backend_eof(struct gh_http_proxy *hp, enum gh_http_outcome unanswered,
+                                        double now, uint64_t conn_id)
 {
     if (hp->resp_phase == GH_HTTP_UNTIL_CLOSE) {
         response_done(hp, now, conn_id);
@@ -1238,20 +1333,55 @@ enum gh_http_action gh_http_backend_eof(struct gh_http_proxy *hp, double now, ui
      * processed (RFC 9112 9.3.2): closing lets the client retry them; a 502
      * would not. */
     if (hp->resp_phase == GH_HTTP_HEAD && hp->queue_len > 0 && !hp->backend_announced_close)
-        gh_http_backend_failed(hp, 502, "the backend closed without answering");
-    hp->queue_len = 0;
+        fail_queue(hp, 502, "the backend closed without answering", unanswered, now, conn_id);
+    gh_http_abandon(hp, unanswered, now, conn_id);
     return GH_HTTP_CLOSE;
 }
 
-void gh_http_backend_failed(struct gh_http_proxy *hp, int status, const char *why)
+static void fail_queue(struct gh_http_proxy *hp, int status, const char *why,
+                       enum gh_http_outcome outcome, double now, uint64_t conn_id)
 {
     if (hp->resp_phase == GH_HTTP_HEAD && hp->resp_bytes == 0) {
         /* the failed response is the next one due: the error takes its place */
-        hp->queue_len = 0;
+        if (hp->queue_len > 0 && !hp->reply_queued)
+            finish_request(hp, status, outcome, now, conn_id);
         queue_reply(hp, status, why);
     }
+    gh_http_abandon(hp, outcome, now, conn_id);
     hp->resp_phase = GH_HTTP_STOPPED;
     hp->req_phase = GH_HTTP_STOPPED;
+}
+
+void gh_http_backend_failed(struct gh_http_proxy *hp, int status, const char *why, double now,
+                            uint64_t conn_id)
+{
+    fail_queue(hp, status, why, GH_HTTP_OUTCOME_BACKEND_FAILED, now, conn_id);
+}
+
+void gh_http_abandon(struct gh_http_proxy *hp, enum gh_http_outcome outcome, double now,
+                     uint64_t conn_id)
+{
+    /* The first in line may have had part of its response sent (its status
+     * is known then); the others got nothing. */
+    int status = hp->resp_bytes > 0 ? hp->resp_status : 0;
+    while (hp->queue_len > 0) {
+        finish_request(hp, status, outcome, now, conn_id);
+        status = 0;
+        hp->resp_bytes = 0;
+        hp->resp_first_byte = 0;
+    }
+}
+
+bool gh_http_backend_replace_due(const struct gh_http_proxy *hp)
+{
+    return hp->backend_sync != GH_HTTP_BACKEND_IN_SYNC;
+}
+
+void gh_http_backend_replaced(struct gh_http_proxy *hp)
+{
+    hp->backend_sync = GH_HTTP_BACKEND_IN_SYNC;
+    hp->resp_phase = hp->resp_phase == GH_HTTP_STOPPED ? GH_HTTP_STOPPED : GH_HTTP_HEAD;
+    hp->resp_scan = 0;
 }
 
 void gh_http_head_timeout(struct gh_http_proxy *hp)
@@ -1298,8 +1428,9 @@ bool gh_http_take_reply(struct gh_http_proxy *hp, const char **data, size_t *len
 
 bool gh_http_client_paused(const struct gh_http_proxy *hp)
 {
-    return hp->reply_queued || hp->queue_len == GH_HTTP_PIPELINE_MAX ||
-           hp->req_phase == GH_HTTP_STOPPED;
+    /* A full queue does not pause reading: the request in flight may still
+     * be sending its body, and the client buffer bounds what is read ahead. */
+    return hp->reply_queued || hp->req_phase == GH_HTTP_STOPPED;
 }
 
 bool gh_http_owes_client(const struct gh_http_proxy *hp)

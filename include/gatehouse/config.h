@@ -27,6 +27,10 @@
 #define GH_ERROR_TEXT_MAX 256
 #define GH_METHODS_MAX 16      /* entries in allow_methods */
 #define GH_METHOD_LEN_MAX 15
+/* Room a response head leaves in the client buffer: a margin, and the
+ * Strict-Transport-Security line gatehouse may add ("name: " and CRLF). */
+#define GH_RESPONSE_HEAD_SLACK 64
+#define GH_RESPONSE_HSTS_LINE 32
 #define GH_HSTS_MAX 256
 #define GH_MAX_CERTS 64        /* [cert:NAME] sections */
 #define GH_LISTENER_CERTS_MAX 16 /* certificates one listener serves, its default included */
@@ -52,6 +56,12 @@ enum gh_proxy_out { GH_PROXY_OUT_OFF, GH_PROXY_OUT_V1, GH_PROXY_OUT_V2 };
 enum gh_proxy_in { GH_PROXY_IN_OFF, GH_PROXY_IN_V1, GH_PROXY_IN_V2, GH_PROXY_IN_ANY };
 /* forwarded_headers: X-Forwarded-For/-Proto, RFC 7239 Forwarded, or both. */
 enum gh_forwarded_headers { GH_FORWARDED_X, GH_FORWARDED_RFC7239, GH_FORWARDED_BOTH };
+/* backend_reuse: which backend connections carry a next request. */
+enum gh_backend_reuse {
+    GH_REUSE_SAFE,   /* not one that carried a request body: a backend that did not read
+                      * the body would take it for the next request */
+    GH_REUSE_ALWAYS, /* every one still in sync (backends known to read every body) */
+};
 
 /* One certificate a listener can serve: [cert:NAME]. */
 struct gh_cert_config {
@@ -103,6 +113,9 @@ struct gh_listener_config {
     /* mode = http */
     struct gh_http1_limits http_limits;
     uint64_t max_body;           /* bytes per request body */
+    size_t max_response_header_bytes; /* a backend's response head; default: what the buffer holds */
+    size_t max_response_headers; /* its field lines; default GH_HTTP1_MAX_HEADERS */
+    enum gh_backend_reuse backend_reuse;
     double header_timeout;       /* seconds to receive a complete head */
     gh_http1_rule_set log_rules; /* policy rules that are logged, not enforced */
     bool report_only;            /* validation = report: every policy rule logs */

@@ -2,6 +2,9 @@
  *
  * Owns: the per-connection state machine
  *     HELLO -> HANDSHAKE -> CONNECTING -> PUMPING -> (closed)
+ * (http mode: PUMPING -> CONNECTING -> PUMPING again when a backend
+ * connection that lost sync was dropped and the next request opens a new
+ * one; between the two backend_fd < 0 with backend_done false)
  * (HELLO: a PROXY header from a trusted balancer, then the ClientHello, read
  * before the TLS session exists so the certificate can be chosen for it)
  * the two byte buffers between the sides, half-close in each direction,

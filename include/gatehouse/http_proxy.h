@@ -7,9 +7,13 @@
  * of those fields from the client dropped (trusted_proxies may pass the
  * forwarding family); bodies
  * checked and counted as they stream), the response stream (backend ->
- * client: heads parsed for framing so each response is paired with its
- * request, HSTS added), the queue of requests waiting for responses, and the
- * error responses gatehouse answers itself. No I/O: the connection feeds
+ * client: heads parsed for framing against max_response_header_bytes /
+ * _headers so each response is paired with its request, HSTS added), the
+ * request in flight (one per backend connection: the next waits in the
+ * client buffer), whether the backend connection may carry another request
+ * (enum gh_http_backend_sync), the request audit entry of every forwarded
+ * request however it ended, and the error responses gatehouse answers
+ * itself. No I/O: the connection feeds
  * bytes in and writes out what comes back. */
 #ifndef GATEHOUSE_HTTP_PROXY_H
 #define GATEHOUSE_HTTP_PROXY_H
@@ -21,7 +25,13 @@
 #include "gatehouse/config.h"
 #include "gatehouse/http1.h"
 
-#define GH_HTTP_PIPELINE_MAX 8    /* requests forwarded and not yet answered */
+/* Requests forwarded and not yet answered, per backend connection: one.
+ * A backend that mis-frames a request (answers a POST without reading its
+ * body, then reads the body as a request) must never have its next answer
+ * paired with the client's next request; client pipelining still works,
+ * the next head waits in gatehouse's client buffer until the answer is
+ * complete. */
+#define GH_HTTP_PIPELINE_MAX 1
 #define GH_HTTP_TARGET_EXCERPT 64 /* bytes of the target in the stderr log */
 #define GH_HTTP_TARGET_KEEP 256   /* bytes of each in-flight request's target kept for the audit log */
 #define GH_HTTP_HOST_KEEP 128     /* and of its Host */
@@ -43,6 +53,24 @@ struct gh_http_pending {
     bool is_connect;
     bool is_upgrade;              /* a WebSocket upgrade: its head is kept in ws_head */
     bool close_after;             /* the client asked to close after this one */
+};
+
+/* How a request left the queue: the request audit entry's "outcome". */
+enum gh_http_outcome {
+    GH_HTTP_OUTCOME_COMPLETE,     /* its response went to the client whole */
+    GH_HTTP_OUTCOME_CLIENT_ABORT, /* the client went away (or failed) first */
+    GH_HTTP_OUTCOME_BACKEND_FAILED, /* refused, reset, timed out, malformed, closed early */
+    GH_HTTP_OUTCOME_SHUTDOWN,     /* the shutdown grace expired first */
+};
+
+/* Whether the backend connection may carry the next request. */
+enum gh_http_backend_sync {
+    GH_HTTP_BACKEND_IN_SYNC,      /* every byte it sent belonged to a request */
+    GH_HTTP_BACKEND_DESYNCED,     /* it answered what was not asked, or answered before
+                                   * the request's body was sent: drop it, the next
+                                   * request goes on a new connection */
+    GH_HTTP_BACKEND_RETIRED,      /* in sync, but it carried a request body (backend_reuse
+                                   * = safe): the next request goes on a new connection */
 };
 
 enum gh_http_phase {
@@ -82,6 +110,8 @@ struct gh_http_proxy {
     bool resp_close;              /* the backend will close after this response */
     bool backend_announced_close; /* a completed response said Connection: close */
     struct gh_http1_chunked resp_chunked;
+    struct gh_http1_limits resp_limits; /* response heads: max_response_header_bytes, _headers */
+    enum gh_http_backend_sync backend_sync;
 
     /* WebSocket (websocket = on): the upgrade request's head until the 101
      * is checked against it, then the two frame validators. Allocated for
@@ -127,13 +157,29 @@ enum gh_http_action gh_http_from_backend(struct gh_http_proxy *hp, struct gh_htt
                                          uint64_t conn_id);
 
 /* The backend closed its side. Completes a close-delimited response; a
- * response cut short makes the connection close. */
-enum gh_http_action gh_http_backend_eof(struct gh_http_proxy *hp, double now, uint64_t conn_id);
+ * response cut short makes the connection close. Requests left unanswered
+ * are audited with UNANSWERED: backend_failed, or client_abort when the
+ * client had ended its side first (the backend gave up on seeing that). */
+enum gh_http_action gh_http_backend_eof(struct gh_http_proxy *hp, enum gh_http_outcome unanswered,
+                                        double now, uint64_t conn_id);
 
 /* The backend failed (refused, reset, timed out: status 502 or 504). If no
  * byte of the current response went to the client yet, an error response
- * is queued. Always ends the connection. */
-void gh_http_backend_failed(struct gh_http_proxy *hp, int status, const char *why);
+ * is queued. Always ends the connection. The requests it leaves unanswered
+ * get their audit entries (outcome backend_failed). */
+void gh_http_backend_failed(struct gh_http_proxy *hp, int status, const char *why, double now,
+                            uint64_t conn_id);
+
+/* The connection ends with requests still unanswered: each gets its request
+ * audit entry with OUTCOME (client_abort, shutdown, backend_failed). */
+void gh_http_abandon(struct gh_http_proxy *hp, enum gh_http_outcome outcome, double now,
+                     uint64_t conn_id);
+
+/* True when the backend connection must be replaced before the next
+ * request (see enum gh_http_backend_sync); the connection drops it and
+ * calls gh_http_backend_replaced. */
+bool gh_http_backend_replace_due(const struct gh_http_proxy *hp);
+void gh_http_backend_replaced(struct gh_http_proxy *hp);
 
 /* Frees what a WebSocket upgrade allocated (at close). */
 void gh_http_proxy_release(struct gh_http_proxy *hp);

@@ -178,8 +178,13 @@ def test_every_event_has_its_schema_fields(gatehouse, backend, ctx, tmp_path, au
     import hashlib
     assert start["config_sha256"] == hashlib.sha256(gh.ini_path.read_bytes()).hexdigest()
 
-    reqs = by_event(es, "request")
+    reqs = [r for r in by_event(es, "request") if r["listener"] == "web"]
     assert [r["target"] for r in reqs] == ["/a?b=1", "/a?b=1"]
+    assert [r["outcome"] for r in reqs] == ["complete", "complete"]
+    # the request the refused backend never got is logged too, with how it ended
+    dead_reqs = [r for r in by_event(es, "request") if r["listener"] == "dead"]
+    assert [(r["target"], r["status"], r["outcome"]) for r in dead_reqs] == \
+        [("/", 502, "backend_failed")]
     got_ids = sorted(r.header("x-request-id")[0] for r in be.complete_requests())
     assert sorted(r["request_id"] for r in reqs) == got_ids
     for r in reqs:
