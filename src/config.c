@@ -1700,7 +1700,9 @@ static void check_whole_file(struct parse_state *st)
             uint64_t need = l->http_limits.max_header_bytes + reserve;
             bool held_set = st->listener_seen[i] & LK_BIT(LK_MAX_HELD_REQUEST);
             if (!(st->listener_seen[i] & LK_BIT(LK_BUFFER_SIZE))) {
-                uint64_t held_need = l->max_held_request + reserve;
+                uint64_t held_need = (l->max_held_request > l->http_limits.max_trailer_bytes
+                                          ? l->max_held_request
+                                          : l->http_limits.max_trailer_bytes) + reserve;
                 if (l->mode == GH_MODE_HTTP && held_need > need)
                     need = held_need;
                 l->buffer_size = need > l->buffer_size ? (uint32_t)need : l->buffer_size;
@@ -1721,6 +1723,17 @@ static void check_whole_file(struct parse_state *st)
                 else /* the default yields to an explicit buffer_size */
                     l->max_held_request = l->buffer_size - reserve;
             }
+            /* gatehouse re-frames chunked bodies line by line: a trailer
+             * line waits whole in the client's buffer */
+            if (l->mode == GH_MODE_HTTP && l->http_limits.max_trailer_bytes + reserve > l->buffer_size)
+                gh_config_error_add(st->errs,
+                                    st->listener_key_line[i][LK_MAX_TRAILER_BYTES]
+                                        ? st->listener_key_line[i][LK_MAX_TRAILER_BYTES]
+                                        : l->line,
+                                    "max_trailer_bytes",
+                                    "larger than buffer_size - 2k, 4k with client_ca (%u): a "
+                                    "trailer line must fit in one buffer",
+                                    l->buffer_size > reserve ? (unsigned)(l->buffer_size - reserve) : 0u);
         }
         check_listener_tls(st, i);
         if (l->listen.len == 0)

@@ -21,7 +21,7 @@ import time
 import pytest
 
 import http_backends as hb
-from ghutil import scaled
+from ghutil import render_ini, run_gatehouse, scaled
 from test_http import (HOST, HttpClient, assert_closed_after, assert_reject, req_bytes, start,
                        wait_backend_bytes)
 # the mTLS listener fixtures of test_tls_features.py (pytest finds fixtures
@@ -568,3 +568,46 @@ def test_differential_strict_and_lenient_backends(gatehouse, backend, ctx, max_h
     for _, ident, _, trailers in reading:
         assert ident["x-forwarded-for"] == "127.0.0.1" and trailers == []
         assert "x-client-verified" not in ident
+
+
+# ================================================================== config
+
+
+def _check_config(tmp_path, certs, **listener):
+    o = {"listen": "127.0.0.1:9", "backend": "127.0.0.1:9", "mode": "http",
+         "cert": str(certs.ec_crt), "key": str(certs.ec_key)}
+    o.update(listener)
+    ini = tmp_path / "bodies.ini"
+    ini.write_text(render_ini({"workers": 1}, {"main": o}))
+    return ini, run_gatehouse(["-t", "-c", str(ini)])
+
+
+BAD_KEYS = {
+    # explicit buffer_size: a held request must fit in it
+    "held_over_buffer": ({"buffer_size": "32k", "max_held_request": "31k"}, "max_held_request"),
+    "held_over_limit": ({"max_held_request": "2m"}, "max_held_request"),
+    "trailer_over_buffer": ({"buffer_size": "20k", "max_held_request": "4k",
+                             "max_trailer_bytes": "64k"}, "max_trailer_bytes"),
+    "ext_word": ({"chunk_extensions": "keep"}, "chunk_extensions"),
+    "trailer_name": ({"allow_trailers": "X-Ok, Bad Name"}, "allow_trailers"),
+    "trailer_empty": ({"allow_trailers": "X-Ok,,Y"}, "allow_trailers"),
+    "tcp_mode": ({"mode": "tcp", "max_held_request": "1k"}, "max_held_request"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_KEYS))
+def test_body_keys_refused_with_file_line(tmp_path, certs, name):
+    opts, key = BAD_KEYS[name]
+    ini, r = _check_config(tmp_path, certs, **opts)
+    assert r.returncode != 0, r.stderr
+    text = ini.read_text().splitlines()
+    line = next(i for i, t in enumerate(text, 1) if t.startswith(f"{key} ="))
+    assert re.search(rf"{re.escape(str(ini))}:{line}: {key}: ", r.stderr), r.stderr
+
+
+def test_body_keys_accepted(tmp_path, certs):
+    for opts in ({"max_held_request": "0"}, {"buffer_size": "20k"},  # default shrinks to fit
+                 {"buffer_size": "32k", "max_held_request": "30k"},
+                 {"chunk_extensions": "forward", "allow_trailers": "X-Checksum, grpc-status"}):
+        _, r = _check_config(tmp_path, certs, **opts)
+        assert r.returncode == 0, (opts, r.stderr)
