@@ -671,6 +671,8 @@ static enum take_result take_request_head(struct gh_http_proxy *hp, struct gh_ht
 
     if (hp->queue_len == GH_HTTP_PIPELINE_MAX)
         return TAKE_BLOCKED; /* wait for a response to complete */
+    if (io->out_room < head_len + head_growth(hp))
+        return TAKE_BLOCKED; /* wait for the backend to drain (not parsed twice meanwhile) */
     if (!check_request_head(hp, io, head_len, conn_id))
         return TAKE_REFUSED;
 
