@@ -37,7 +37,8 @@ enum listener_key {
     LK_MAX_LINE, LK_LENGTH_PREFIX, LK_LENGTH_ENDIAN, LK_LENGTH_INCLUDES_PREFIX, LK_MAX_FRAME,
     LK_MAX_BYTES, LK_RATE_LIMIT, LK_WEBSOCKET, LK_WS_ORIGINS, LK_WS_MAX_FRAME,
     LK_WS_MAX_MESSAGE, LK_TRUSTED_PROXIES, LK_FORWARDED_HEADERS, LK_MAX_RESPONSE_HEADER_BYTES,
-    LK_MAX_RESPONSE_HEADERS, LK_BACKEND_REUSE, LK_COUNT
+    LK_MAX_RESPONSE_HEADERS, LK_BACKEND_REUSE, LK_MAX_HELD_REQUEST, LK_CHUNK_EXTENSIONS,
+    LK_ALLOW_TRAILERS, LK_COUNT
 };
 _Static_assert(LK_COUNT <= 64, "listener_seen is a uint64_t bit set");
 
@@ -63,7 +64,8 @@ _Static_assert(LK_COUNT <= 64, "listener_seen is a uint64_t bit set");
      LK_BIT(LK_WEBSOCKET) | LK_BIT(LK_WS_ORIGINS) | LK_BIT(LK_WS_MAX_FRAME) |                  \
      LK_BIT(LK_WS_MAX_MESSAGE) | LK_BIT(LK_TRUSTED_PROXIES) | LK_BIT(LK_FORWARDED_HEADERS) |  \
      LK_BIT(LK_MAX_RESPONSE_HEADER_BYTES) | LK_BIT(LK_MAX_RESPONSE_HEADERS) |                 \
-     LK_BIT(LK_BACKEND_REUSE))
+     LK_BIT(LK_BACKEND_REUSE) | LK_BIT(LK_MAX_HELD_REQUEST) | LK_BIT(LK_CHUNK_EXTENSIONS) |   \
+     LK_BIT(LK_ALLOW_TRAILERS))
 
 enum global_key {
     GK_WORKERS, GK_SHUTDOWN_GRACE, GK_LOG_LEVEL, GK_AUDIT_FILE, GK_AUDIT_KEY_FILE,
@@ -85,6 +87,7 @@ static const char *const listener_key_names[LK_COUNT] = {
     "rate_limit", "websocket", "ws_origins", "ws_max_frame", "ws_max_message",
     "trusted_proxies", "forwarded_headers", "max_response_header_bytes", "max_response_headers",
     "backend_reuse",
+    "max_held_request", "chunk_extensions", "allow_trailers",
 };
 
 /* Keys for mode = tcp only (their framing of a raw byte stream). */
@@ -774,6 +777,8 @@ static void listener_defaults(struct gh_listener_config *l)
     l->max_response_header_bytes = 0; /* 0: as much as the buffer holds (set at validation) */
     l->max_response_headers = GH_HTTP1_MAX_HEADERS;
     l->max_body = 1u << 20;
+    l->max_held_request = 64u << 10;
+    l->chunk_extensions = GH_CHUNK_EXT_DROP;
     l->redirect_port = 443;
     l->header_timeout = 10.0;
     l->sni_unknown = GH_SNI_DEFAULT;
@@ -865,6 +870,18 @@ static void set_log_rules(struct parse_state *st, const char *key, const char *v
         else
             l->log_rules |= (gh_http1_rule_set)1 << r;
     }
+}
+
+/* allow_trailers: a field name is a token (RFC 9110 5.1). */
+static bool is_field_name(const char *item, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)item[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              strchr("!#$%&'*+-.^_`|~", c)))
+            return false;
+    }
+    return len > 0;
 }
 
 static void set_methods(struct parse_state *st, const char *key, const char *value,
@@ -1152,6 +1169,16 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
         break;
     case LK_BACKEND_REUSE:
         CHOOSE(l->backend_reuse, {"safe", GH_REUSE_SAFE}, {"always", GH_REUSE_ALWAYS});
+        break;
+    case LK_MAX_HELD_REQUEST: /* 0: never hold, every body streams */
+        (void)get_size(st, name, value, 0, 1u << 20, &l->max_held_request);
+        break;
+    case LK_CHUNK_EXTENSIONS:
+        CHOOSE(l->chunk_extensions, {"drop", GH_CHUNK_EXT_DROP}, {"forward", GH_CHUNK_EXT_FORWARD});
+        break;
+    case LK_ALLOW_TRAILERS:
+        set_list(st, name, value, is_field_name, "is not a field name (RFC 9110 token)",
+                 l->allow_trailers, sizeof l->allow_trailers);
         break;
     case LK_COUNT:
         break;
@@ -1697,17 +1724,46 @@ static void check_whole_file(struct parse_state *st)
                                         listener_key_names[k], "only with mode = http");
         } else {
             /* A whole head must fit in one buffer, with room for the
-             * headers gatehouse adds. */
-            uint64_t need = l->http_limits.max_header_bytes + 2048 +
-                            (st->listener_seen[i] & LK_BIT(LK_CLIENT_CA) ? 2048 : 0);
-            if (!(st->listener_seen[i] & LK_BIT(LK_BUFFER_SIZE)))
+             * headers gatehouse adds; so must a held request (it waits in
+             * the client's buffer and leaves, rebuilt, in one piece). */
+            uint64_t reserve = 2048 + (st->listener_seen[i] & LK_BIT(LK_CLIENT_CA) ? 2048 : 0);
+            uint64_t need = l->http_limits.max_header_bytes + reserve;
+            bool held_set = st->listener_seen[i] & LK_BIT(LK_MAX_HELD_REQUEST);
+            if (!(st->listener_seen[i] & LK_BIT(LK_BUFFER_SIZE))) {
+                uint64_t held_need = (l->max_held_request > l->http_limits.max_trailer_bytes
+                                          ? l->max_held_request
+                                          : l->http_limits.max_trailer_bytes) + reserve;
+                if (l->mode == GH_MODE_HTTP && held_need > need)
+                    need = held_need;
                 l->buffer_size = need > l->buffer_size ? (uint32_t)need : l->buffer_size;
-            else if (l->buffer_size < need)
+            } else if (l->buffer_size < need) {
                 gh_config_error_add(st->errs, st->listener_key_line[i][LK_BUFFER_SIZE],
                                     "buffer_size",
                                     "must be at least max_header_bytes + 2k, 4k with client_ca "
                                     "(%llu) in http mode",
                                     (unsigned long long)need);
+            } else if (l->mode == GH_MODE_HTTP && l->max_held_request + reserve > l->buffer_size) {
+                if (held_set)
+                    gh_config_error_add(st->errs,
+                                        st->listener_key_line[i][LK_MAX_HELD_REQUEST],
+                                        "max_held_request",
+                                        "larger than buffer_size - 2k, 4k with client_ca (%llu): "
+                                        "a held request waits in one buffer",
+                                        (unsigned long long)(l->buffer_size - reserve));
+                else /* the default yields to an explicit buffer_size */
+                    l->max_held_request = l->buffer_size - reserve;
+            }
+            /* gatehouse re-frames chunked bodies line by line: a trailer
+             * line waits whole in the client's buffer */
+            if (l->mode == GH_MODE_HTTP && l->http_limits.max_trailer_bytes + reserve > l->buffer_size)
+                gh_config_error_add(st->errs,
+                                    st->listener_key_line[i][LK_MAX_TRAILER_BYTES]
+                                        ? st->listener_key_line[i][LK_MAX_TRAILER_BYTES]
+                                        : l->line,
+                                    "max_trailer_bytes",
+                                    "larger than buffer_size - 2k, 4k with client_ca (%u): a "
+                                    "trailer line must fit in one buffer",
+                                    l->buffer_size > reserve ? (unsigned)(l->buffer_size - reserve) : 0u);
             /* A response head goes to the client whole, with HSTS added:
              * it must fit the client buffer with that room to spare. */
             size_t resp_room = l->buffer_size - GH_RESPONSE_HEAD_SLACK -

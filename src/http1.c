@@ -33,7 +33,11 @@
  *  - Content-Length: 0 gives GH_BODY_LENGTH with content_length 0. Leading
  *    zeros are fine; values are compared numerically.
  *  - Transfer-Encoding: "chunked" with parameters is a syntax error
- *    (te_not_chunked); an empty list is te_not_chunked.
+ *    (te_not_chunked). In a request, an empty list element or an empty
+ *    field anywhere (",chunked", "chunked,", "chunked, ,", a bare
+ *    "Transfer-Encoding:" next to another) is te_empty_element: RFC 9110
+ *    5.6.1 tells recipients to skip them, but a lenient backend may read
+ *    "the last field" or "the first element" instead. Responses skip them.
  *  - Responses: "HTTP/1.x" for any digit x (x >= 1 reads as minor 1, RFC
  *    9110 6.2); status 100-599; the SP after the status code may be missing
  *    ("HTTP/1.1 200\r\n", many servers send it); the reason phrase may hold
@@ -170,6 +174,7 @@ static const char *const rule_names[GH_RULE_COUNT] = {
     [GH_RULE_TE_NOT_CHUNKED] = "te_not_chunked",
     [GH_RULE_TE_UNSUPPORTED] = "te_unsupported",
     [GH_RULE_TE_HTTP10] = "te_http10",
+    [GH_RULE_TE_EMPTY_ELEMENT] = "te_empty_element",
     [GH_RULE_BAD_CHUNK_SIZE] = "bad_chunk_size",
     [GH_RULE_BAD_CHUNK_EXT] = "bad_chunk_ext",
     [GH_RULE_CHUNK_EXT_TOO_LONG] = "chunk_ext_too_long",
@@ -485,6 +490,7 @@ struct te_state {
     unsigned n_chunked;
     bool last_chunked;          /* the last coding is a bare "chunked" */
     bool other;                 /* a coding other than chunked */
+    bool empty_element;         /* an empty list element or an empty field */
     bool bad;                   /* syntax error */
 };
 
@@ -573,10 +579,15 @@ static void te_field(struct te_state *t, const uchar *p, size_t n)
 {
     size_t i = 0;
     for (;;) {
-        while (i < n && (lws(p[i]) || p[i] == ','))
-            i++;                        /* empty list elements are fine */
-        if (i == n)
-            return;
+        while (i < n && lws(p[i]))
+            i++;
+        if (i == n || p[i] == ',') {
+            t->empty_element = true;    /* requests refuse it; responses skip it */
+            if (i == n)
+                return;
+            i++;
+            continue;
+        }
         size_t s = i;
         while (i < n && IS(p[i], C_TCHAR))
             i++;
@@ -630,6 +641,9 @@ static void te_field(struct te_state *t, const uchar *p, size_t n)
         else
             t->other = true;
         t->last_chunked = chunked;
+        if (i == n)
+            return;
+        i++;                            /* past the ',': an element must follow */
     }
 bad:
     t->bad = true;
@@ -1071,6 +1085,10 @@ enum gh_http1_status gh_http1_parse_request(const char *buf, size_t head_len,
             r = GH_RULE_CL_TE_CONFLICT;
             goto fail;
         }
+        if (s.te.empty_element && !s.te.bad) {
+            r = GH_RULE_TE_EMPTY_ELEMENT;
+            goto fail;
+        }
         if (s.te.bad || !s.te.last_chunked || s.te.n_chunked > 1) {
             r = GH_RULE_TE_NOT_CHUNKED;
             goto fail;
@@ -1290,21 +1308,42 @@ static int ext_step(int st, uchar ch)
     }
 }
 
-enum gh_http1_status gh_http1_chunked_feed(struct gh_http1_chunked *c, const char *data,
-                                           size_t len, const struct gh_http1_limits *limits,
-                                           size_t *consumed, enum gh_http1_rule *rule)
+/* The states of a size line or a trailer line: gh_http1_chunked_next hands
+ * such a line over whole, so it keeps it in the caller's buffer until its
+ * CRLF arrives. */
+static bool line_state(int st)
 {
-    const struct gh_http1_limits *lim = limits ? limits : &default_limits;
-    const uchar *d = (const uchar *)data;
+    return (st >= CK_SIZE_START && st <= CK_SIZE_LF) ||
+           (st >= CK_TRAILER_START && st <= CK_FINAL_LF);
+}
+
+/* Where a run stops: check mode (gh_http1_chunked_feed) runs to the end of
+ * its input; event mode (gh_http1_chunked_next) stops after each event. */
+enum chunk_stop { STOP_AT_END, STOP_AT_EVENT };
+
+/* The one state machine behind both entry points. In event mode a line
+ * always starts at data[0] (every line ends with an event, and the caller
+ * resumes right after it), which makes the spans of a line simple offsets. */
+static enum gh_http1_chunk_event chunk_run(struct gh_http1_chunked *c, const uchar *d, size_t len,
+                                           const struct gh_http1_limits *lim, enum chunk_stop stop,
+                                           size_t *consumed, struct gh_http1_chunk_ev *ev)
+{
     size_t i = 0;
     int st = c->state;
     enum gh_http1_rule r;
+    enum gh_http1_chunk_event event = GH_CHUNK_NEED_MORE;
 
     if (st < 0) {
         *consumed = 0;
-        if (rule)
-            *rule = (enum gh_http1_rule)-st;
-        return GH_HTTP1_ERROR;
+        ev->rule = (enum gh_http1_rule)-st;
+        return GH_CHUNK_ERROR;
+    }
+    if (stop == STOP_AT_EVENT && line_state(st)) {
+        if (len < c->line_checked) {    /* the caller did not give the line again */
+            *consumed = 0;
+            return GH_CHUNK_NEED_MORE;
+        }
+        i = c->line_checked;
     }
     while (i < len) {
         uchar ch;
@@ -1312,11 +1351,17 @@ enum gh_http1_status gh_http1_chunked_feed(struct gh_http1_chunked *c, const cha
         case CK_DATA: {
             size_t avail = len - i;
             size_t n = c->remaining < avail ? (size_t)c->remaining : avail;
+            if (stop == STOP_AT_EVENT) {
+                ev->data = mkspan(d + i, n);
+                event = GH_CHUNK_DATA;
+            }
             i += n;
             c->remaining -= n;
             c->body_bytes += n;
             if (c->remaining == 0)
                 st = CK_DATA_CR;
+            if (event != GH_CHUNK_NEED_MORE)
+                goto stop_here;
             continue;
         }
         case CK_SIZE_START:
@@ -1384,6 +1429,12 @@ enum gh_http1_status gh_http1_chunked_feed(struct gh_http1_chunked *c, const cha
                 r = GH_RULE_BARE_CR;
                 goto fail;
             }
+            if (stop == STOP_AT_EVENT) {
+                /* line: hex digits, then what followed them, then CR LF */
+                ev->ext = mkspan(d + c->line_bytes, i - 1 - c->line_bytes);
+                ev->size = c->remaining;
+                event = c->remaining == 0 ? GH_CHUNK_LAST : GH_CHUNK_SIZE;
+            }
             if (c->remaining == 0) {
                 c->trailer_bytes = 0;
                 st = CK_TRAILER_START;
@@ -1403,6 +1454,7 @@ enum gh_http1_status gh_http1_chunked_feed(struct gh_http1_chunked *c, const cha
                 r = GH_RULE_BAD_CHUNK_END;
                 goto fail;
             }
+            event = stop == STOP_AT_EVENT ? GH_CHUNK_DATA_END : GH_CHUNK_NEED_MORE;
             st = CK_SIZE_START;
             break;
         case CK_TRAILER_START:
@@ -1423,11 +1475,21 @@ enum gh_http1_status gh_http1_chunked_feed(struct gh_http1_chunked *c, const cha
                 goto fail;
             }
             if (st == CK_TRAILER_LF) {
+                if (stop == STOP_AT_EVENT) {
+                    /* line: name ':' OWS value OWS CR LF */
+                    const uchar *vs = d + c->trailer_name_len + 1, *ve = d + i - 1;
+                    while (vs < ve && ows(*vs))
+                        vs++;
+                    ev->name = mkspan(d, c->trailer_name_len);
+                    ev->value = mkspan(vs, (size_t)(trim_end(vs, ve) - vs));
+                    event = GH_CHUNK_TRAILER;
+                }
                 st = CK_TRAILER_START;
             } else if (st == CK_TRAILER_VALUE ? IS(ch, C_VALUE) : IS(ch, C_TCHAR)) {
                 if (st == CK_TRAILER_START)
                     st = CK_TRAILER_NAME;
             } else if (st == CK_TRAILER_NAME && ch == ':') {
+                c->trailer_name_len = i;  /* event mode: the line starts at d[0] */
                 st = CK_TRAILER_VALUE;
             } else if (st == CK_TRAILER_VALUE && ch == '\r') {
                 st = CK_TRAILER_LF;
@@ -1442,24 +1504,64 @@ enum gh_http1_status gh_http1_chunked_feed(struct gh_http1_chunked *c, const cha
                 goto fail;
             }
             c->state = CK_DONE;
+            c->line_checked = 0;
             *consumed = i + 1;
-            return GH_HTTP1_DONE;
+            return GH_CHUNK_END;
         case CK_DONE:
             *consumed = 0;
-            return GH_HTTP1_DONE;
+            return GH_CHUNK_END;
         default:
             r = GH_RULE_BAD_CHUNK_SIZE;       /* corrupted state */
             goto fail;
         }
         i++;
+        if (event != GH_CHUNK_NEED_MORE)
+            goto stop_here;
     }
     c->state = st;
+    if (stop == STOP_AT_EVENT && line_state(st)) {
+        c->line_checked = i;            /* the line is given again from its start */
+        *consumed = 0;
+    } else {
+        *consumed = i;
+    }
+    return st == CK_DONE ? GH_CHUNK_END : GH_CHUNK_NEED_MORE;
+stop_here:
+    c->state = st;
+    c->line_checked = 0;
     *consumed = i;
-    return st == CK_DONE ? GH_HTTP1_DONE : GH_HTTP1_INCOMPLETE;
+    return event;
 fail:
     c->state = -(int)r;
     *consumed = i;
-    if (rule)
-        *rule = r;
-    return GH_HTTP1_ERROR;
+    ev->rule = r;
+    return GH_CHUNK_ERROR;
+}
+
+enum gh_http1_status gh_http1_chunked_feed(struct gh_http1_chunked *c, const char *data,
+                                           size_t len, const struct gh_http1_limits *limits,
+                                           size_t *consumed, enum gh_http1_rule *rule)
+{
+    struct gh_http1_chunk_ev ev;
+    switch (chunk_run(c, (const uchar *)data, len, limits ? limits : &default_limits, STOP_AT_END,
+                      consumed, &ev)) {
+    case GH_CHUNK_END:
+        return GH_HTTP1_DONE;
+    case GH_CHUNK_ERROR:
+        if (rule)
+            *rule = ev.rule;
+        return GH_HTTP1_ERROR;
+    default:
+        return GH_HTTP1_INCOMPLETE;
+    }
+}
+
+enum gh_http1_chunk_event gh_http1_chunked_next(struct gh_http1_chunked *c, const char *data,
+                                                size_t len, const struct gh_http1_limits *limits,
+                                                size_t *consumed, struct gh_http1_chunk_ev *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->event = chunk_run(c, (const uchar *)data, len, limits ? limits : &default_limits,
+                          STOP_AT_EVENT, consumed, ev);
+    return ev->event;
 }

@@ -517,16 +517,34 @@ static size_t cert_fields_growth(const struct gh_http_proxy *hp)
            strlen(hp->peer->uri_list);
 }
 
+/* The body's framing as gatehouse writes it: one field, never the client's
+ * lines (a lenient backend reads "the last Transfer-Encoding" or the first
+ * Content-Length its own way). */
+static void write_framing(struct out *o, enum gh_http_body_out out, uint64_t length)
+{
+    char line[48];
+    switch (out) {
+    case GH_BODY_OUT_NONE:
+        break;
+    case GH_BODY_OUT_LENGTH:
+        snprintf(line, sizeof line, "Content-Length: %llu\r\n", (unsigned long long)length);
+        puts_(o, line);
+        break;
+    case GH_BODY_OUT_CHUNKED:
+        puts_(o, "Transfer-Encoding: chunked\r\n");
+        break;
+    }
+}
+
 static void write_request_head(struct gh_http_proxy *hp, const struct gh_http1_request *req,
-                               struct out *o, uint64_t request_id, bool upgrade)
+                               struct out *o, uint64_t request_id, bool upgrade,
+                               enum gh_http_body_out body_out, uint64_t body_length)
 {
     const struct gh_listener_config *cfg = hp->cfg;
     const enum forwarding_trust trust = sender_trust(hp);
     const bool write_xff = cfg->forwarded_headers != GH_FORWARDED_RFC7239;
     const bool write_forwarded = cfg->forwarded_headers != GH_FORWARDED_X;
     const bool extend_chains = trust == FORWARDING_TRUSTED && cfg->xff_append;
-    char line[128];
-    bool cl_written = false;
     bool xff_written = false;
     bool forwarded_written = false;
     bool has_connection = false;
@@ -571,20 +589,14 @@ static void write_request_head(struct gh_http_proxy *hp, const struct gh_http1_r
         }
         if (has_connection && !is_protected(h->name) && named_by_connection(req, h->name))
             continue;
-        if (name_is(h->name, "content-length")) {
-            if (cl_written)
-                continue; /* identical duplicates collapse into one */
-            snprintf(line, sizeof line, "Content-Length: %llu\r\n",
-                     (unsigned long long)req->content_length);
-            puts_(o, line);
-            cl_written = true;
-            continue;
-        }
+        if (name_is(h->name, "content-length") || name_is(h->name, "transfer-encoding"))
+            continue; /* write_framing says how the body goes */
         put_span(o, h->name);
         puts_(o, ": ");
         put_value(o, h->value);
         puts_(o, "\r\n");
     }
+    write_framing(o, body_out, body_length);
     if (write_xff && !xff_written) {
         puts_(o, "X-Forwarded-For: ");
         puts_(o, hp->client_addr);
@@ -650,22 +662,36 @@ static void log_policy_hits(const struct gh_http_proxy *hp, gh_http1_rule_set hi
     }
 }
 
-/* Handles one complete head at io->in. Returns false when it cannot be
- * forwarded yet (no room) or was rejected. */
-static bool take_request_head(struct gh_http_proxy *hp, struct gh_http_io *io, size_t head_len,
-                              uint64_t conn_id)
+/* Room the rebuilt head may need beyond the client's own head. */
+static size_t head_growth(const struct gh_http_proxy *hp)
+{
+    return HEAD_GROWTH + 2 * strlen(hp->client_addr) + cert_fields_growth(hp);
+}
+
+/* Output kept free beyond what a chunk event consumes: a chunk-size line
+ * gatehouse writes is never longer than the client's, and a trailer line
+ * grows by at most the space after its colon; the rest is slack. */
+#define CHUNK_OUT_SLACK 32
+
+/* The policy rules REQ broke, with the method allow-list. */
+static gh_http1_rule_set request_hits(const struct gh_listener_config *cfg,
+                                      const struct gh_http1_request *req)
+{
+    gh_http1_rule_set hits = req->policy_hits;
+    if (!method_allowed(cfg, req->method))
+        hits |= (gh_http1_rule_set)1 << GH_RULE_METHOD_NOT_ALLOWED;
+    return hits;
+}
+
+/* Parses and checks the complete head at io->in into scratch_req. False
+ * when it was refused or redirected (a reply is queued). */
+static bool check_request_head(struct gh_http_proxy *hp, struct gh_http_io *io, size_t head_len,
+                               uint64_t conn_id)
 {
     const struct gh_listener_config *cfg = hp->cfg;
     struct gh_http1_request *req = &scratch_req;
     enum gh_http1_rule rule = GH_RULE_NONE;
-    gh_http1_rule_set enforced, hits;
-    struct out o;
-
-    if (hp->queue_len == GH_HTTP_PIPELINE_MAX)
-        return false; /* wait for a response to complete */
-    if (io->out_room < head_len + HEAD_GROWTH + 2 * strlen(hp->client_addr) +
-                           cert_fields_growth(hp))
-        return false; /* wait for the backend to drain */
+    gh_http1_rule_set enforced;
 
     if (gh_http1_parse_request((const char *)io->in, head_len, &cfg->http_limits, req, &rule) !=
             GH_HTTP1_DONE ||
@@ -675,10 +701,7 @@ static bool take_request_head(struct gh_http_proxy *hp, struct gh_http_io *io, s
         reject(hp, rule, conn_id, io->in, head_len);
         return false;
     }
-    hits = req->policy_hits;
-    if (!method_allowed(cfg, req->method))
-        hits |= (gh_http1_rule_set)1 << GH_RULE_METHOD_NOT_ALLOWED;
-    enforced = cfg->report_only ? 0 : hits & ~cfg->log_rules;
+    enforced = cfg->report_only ? 0 : request_hits(cfg, req) & ~cfg->log_rules;
     if (enforced) {
         for (int r = GH_RULE_FRAMING_LAST + 1; r < GH_RULE_COUNT; r++) {
             if (enforced & ((gh_http1_rule_set)1 << r)) {
@@ -691,7 +714,6 @@ static bool take_request_head(struct gh_http_proxy *hp, struct gh_http_io *io, s
         reject(hp, GH_RULE_BODY_TOO_LARGE, conn_id, io->in, head_len);
         return false;
     }
-
     if (cfg->mode == GH_MODE_REDIRECT) {
         queue_redirect(hp, req, conn_id);
         io->consumed += head_len;
@@ -699,34 +721,35 @@ static bool take_request_head(struct gh_http_proxy *hp, struct gh_http_io *io, s
         io->in_len -= head_len;
         return false;
     }
+    return true;
+}
 
-    bool upgrade = false;
-    if (cfg->websocket && asks_upgrade(req)) {
-        struct gh_ws_upgrade_verdict wv;
-        if (!gh_ws_check_upgrade(req, ws_config(cfg), &wv)) {
-            reject_upgrade(hp, &wv, conn_id, io->in, head_len);
-            return false;
-        }
-        /* the 101 is checked against this head (key, offers): keep it */
-        free(hp->ws_head);
-        hp->ws_head = malloc(head_len);
-        if (!hp->ws_head) {
-            queue_reply(hp, 503, "out of memory");
-            return false;
-        }
-        memcpy(hp->ws_head, io->in, head_len);
-        hp->ws_head_len = head_len;
-        upgrade = true;
-    }
+/* Methods are case-sensitive (RFC 9110 9.1), as the parser reads them:
+ * only "CONNECT" (authority-form, checked there) opens a tunnel; a
+ * "connect" is an ordinary request whose answer is an ordinary response. */
+static bool is_connect_method(struct gh_http1_span method)
+{
+    return method.len == 7 && memcmp(method.p, "CONNECT", 7) == 0;
+}
+
+/* Writes the rebuilt head of REQ (parsed from the head_len bytes at
+ * io->in), queues the request and consumes its head. False when the output
+ * has no room yet: nothing was written or consumed. */
+static bool emit_request_head(struct gh_http_proxy *hp, const struct gh_http1_request *req,
+                              struct gh_http_io *io, size_t head_len, uint64_t conn_id,
+                              bool upgrade, enum gh_http_body_out body_out, uint64_t body_length)
+{
+    if (hp->queue_len == GH_HTTP_PIPELINE_MAX || io->out_room < head_len + head_growth(hp))
+        return false; /* wait for a response, or for the backend to drain */
 
     uint64_t request_id = next_request_id();
-    if (hits)
-        log_policy_hits(hp, hits, conn_id, request_id);
-
-    o = (struct out){io->out, io->out_room, 0, false};
-    write_request_head(hp, req, &o, request_id, upgrade);
+    struct out o = {io->out, io->out_room, 0, false};
+    write_request_head(hp, req, &o, request_id, upgrade, body_out, body_length);
     if (o.overflow)
         return false; /* cannot happen with the room checked above; wait rather than cut */
+    gh_http1_rule_set hits = request_hits(hp->cfg, req);
+    if (hits)
+        log_policy_hits(hp, hits, conn_id, request_id);
 
     struct gh_http_pending *p =
         &hp->queue[(hp->queue_head + hp->queue_len) % GH_HTTP_PIPELINE_MAX];
@@ -744,10 +767,7 @@ static bool take_request_head(struct gh_http_proxy *hp, struct gh_http_io *io, s
         p->host_len = (uint32_t)host.len;
         memcpy(p->host, host.p, host.len < sizeof p->host ? host.len : sizeof p->host);
     }
-    /* Methods are case-sensitive (RFC 9110 9.1), as the parser reads them:
-     * only "CONNECT" (authority-form, checked there) opens a tunnel; a
-     * "connect" is an ordinary request whose answer is an ordinary response. */
-    p->is_connect = req->method.len == 7 && memcmp(req->method.p, "CONNECT", 7) == 0;
+    p->is_connect = is_connect_method(req->method);
     p->is_upgrade = upgrade;
     p->close_after = req->connection_close;
     hp->queue_len++;
@@ -762,6 +782,112 @@ static bool take_request_head(struct gh_http_proxy *hp, struct gh_http_io *io, s
     hp->req_scan = 0;
     hp->req_head_started = 0;
     hp->req_body_bytes = 0;
+    hp->req_out = body_out;
+    if (req->connection_close)
+        hp->close_when_idle = true;
+    return true;
+}
+
+/* Bytes of a held request (head and body as received) that can wait in
+ * the client's buffer and leave, rebuilt, through the backend's buffer in
+ * one piece. The config keeps max_held_request under buffer_size minus the
+ * head reserve; this also covers the client's address and certificate. */
+static size_t held_limit(const struct gh_http_proxy *hp)
+{
+    size_t reserve = head_growth(hp) + CHUNK_OUT_SLACK;
+    size_t room = hp->cfg->buffer_size > reserve ? hp->cfg->buffer_size - reserve : 0;
+    return hp->cfg->max_held_request < room ? (size_t)hp->cfg->max_held_request : room;
+}
+
+/* Whether REQ waits whole in gatehouse until its body is complete, so that
+ * a body breaking a rule sends nothing at all to the backend. Not with
+ * Expect: 100-continue (the client waits for the backend's 100 before it
+ * sends the body), nor CONNECT (what follows is a tunnel). */
+static bool holds_request(const struct gh_http_proxy *hp, const struct gh_http1_request *req,
+                          size_t head_len)
+{
+    size_t limit = held_limit(hp);
+    if (req->expect_continue || is_connect_method(req->method) || head_len >= limit)
+        return false;
+    if (req->body == GH_BODY_LENGTH)
+        return req->content_length > 0 && req->content_length <= limit - head_len;
+    return req->body == GH_BODY_CHUNKED;
+}
+
+/* Does the listener forward the trailer NAME? Only when allow_trailers
+ * lists it, and never a field gatehouse sets or one that frames or routes
+ * the message (the head filter's own predicates). */
+static bool forwards_trailer(const struct gh_listener_config *cfg, struct gh_http1_span name)
+{
+    if (is_protected(name) || is_hop_by_hop(name))
+        return false;
+    for (const char *p = cfg->allow_trailers; *p;) {
+        size_t len = strcspn(p, ",");
+        if (same_token(p, len, name))
+            return true;
+        p += len + (p[len] == ',');
+    }
+    return false;
+}
+
+enum take_result {
+    TAKE_SENT,                    /* the head went on; its body (if any) follows */
+    TAKE_HELD,                    /* the request waits whole in the client's buffer */
+    TAKE_BLOCKED,                 /* no room or queue full: try again later */
+    TAKE_REFUSED,                 /* rejected or redirected: a reply is queued */
+};
+
+/* Handles one complete head at io->in. */
+static enum take_result take_request_head(struct gh_http_proxy *hp, struct gh_http_io *io,
+                                          size_t head_len, uint64_t conn_id)
+{
+    const struct gh_listener_config *cfg = hp->cfg;
+    struct gh_http1_request *req = &scratch_req;
+
+    if (hp->queue_len == GH_HTTP_PIPELINE_MAX)
+        return TAKE_BLOCKED; /* wait for a response to complete */
+    if (io->out_room < head_len + head_growth(hp))
+        return TAKE_BLOCKED; /* wait for the backend to drain (not parsed twice meanwhile) */
+    if (!check_request_head(hp, io, head_len, conn_id))
+        return TAKE_REFUSED;
+
+    bool upgrade = false;
+    if (cfg->websocket && asks_upgrade(req)) {
+        struct gh_ws_upgrade_verdict wv;
+        if (!gh_ws_check_upgrade(req, ws_config(cfg), &wv)) {
+            reject_upgrade(hp, &wv, conn_id, io->in, head_len);
+            return TAKE_REFUSED;
+        }
+        /* the 101 is checked against this head (key, offers): keep it */
+        free(hp->ws_head);
+        hp->ws_head = malloc(head_len);
+        if (!hp->ws_head) {
+            queue_reply(hp, 503, "out of memory");
+            return TAKE_REFUSED;
+        }
+        memcpy(hp->ws_head, io->in, head_len);
+        hp->ws_head_len = head_len;
+        upgrade = true;
+    }
+
+    if (!upgrade && holds_request(hp, req, head_len)) {
+        hp->req_phase = GH_HTTP_BODY_HELD;
+        hp->held_body = req->body;
+        hp->held_head_len = head_len;
+        hp->held_scan = head_len;
+        hp->held_trailers = 0;
+        hp->req_body_left = req->content_length;
+        hp->req_scan = 0;
+        hp->req_head_started = 0;
+        gh_http1_chunked_init(&hp->req_chunked);
+        return TAKE_HELD;
+    }
+
+    enum gh_http_body_out out = req->body == GH_BODY_CHUNKED  ? GH_BODY_OUT_CHUNKED
+                                : req->body == GH_BODY_LENGTH ? GH_BODY_OUT_LENGTH
+                                                              : GH_BODY_OUT_NONE;
+    if (!emit_request_head(hp, req, io, head_len, conn_id, upgrade, out, req->content_length))
+        return TAKE_BLOCKED;
     if (req->body == GH_BODY_LENGTH && req->content_length > 0) {
         hp->req_phase = GH_HTTP_BODY_LENGTH;
         hp->req_body_left = req->content_length;
@@ -771,9 +897,7 @@ static bool take_request_head(struct gh_http_proxy *hp, struct gh_http_io *io, s
     } else {
         hp->req_phase = req->connection_close ? GH_HTTP_STOPPED : GH_HTTP_HEAD;
     }
-    if (req->connection_close)
-        hp->close_when_idle = true;
-    return true;
+    return TAKE_SENT;
 }
 
 static size_t pass_through(struct gh_http_io *io, size_t n);
@@ -839,6 +963,218 @@ static void request_body_done(struct gh_http_proxy *hp)
     hp->req_phase = p->close_after ? GH_HTTP_STOPPED : GH_HTTP_HEAD;
 }
 
+/* Moves n input bytes on and writes o's bytes (already at io->out). */
+static void advance(struct gh_http_io *io, size_t n, const struct out *o)
+{
+    io->in += n;
+    io->in_len -= n;
+    io->consumed += n;
+    io->out += o->len;
+    io->out_room -= o->len;
+    io->produced += o->len;
+}
+
+enum body_step { STEP_DONE, STEP_NEED_INPUT, STEP_NEED_ROOM, STEP_REFUSED };
+
+/* A body broke a rule after its head went on. The backend never gets the
+ * rest: the request leaves the queue, earlier ones still get their
+ * responses, then the reply goes out and the backend connection is dropped
+ * with the request incomplete (a held request never gets here). */
+static void refuse_streamed_body(struct gh_http_proxy *hp, enum gh_http1_rule rule,
+                                 uint64_t conn_id, const struct gh_http_io *io)
+{
+    hp->queue_len--;
+    reject(hp, rule, conn_id, io->in, io->in_len);
+}
+
+/* Re-frames a chunked request body from io->in to io->out: with
+ * GH_BODY_OUT_CHUNKED as gatehouse's own chunks (lowercase hex size without
+ * leading zeros, extensions only with chunk_extensions = forward, the
+ * trailers forwards_trailer allows), with GH_BODY_OUT_LENGTH as the bare
+ * data (the head said Content-Length). A chunk that would take the body
+ * over max_body is refused at its size line, before any of its bytes. */
+static enum body_step forward_chunked(struct gh_http_proxy *hp, struct gh_http_io *io,
+                                      uint64_t conn_id)
+{
+    const struct gh_listener_config *cfg = hp->cfg;
+    bool chunked_out = hp->req_out == GH_BODY_OUT_CHUNKED;
+
+    for (;;) {
+        if (io->in_len == 0)
+            return STEP_NEED_INPUT;
+        if (io->out_room <= CHUNK_OUT_SLACK)
+            return STEP_NEED_ROOM;
+        size_t give = io->out_room - CHUNK_OUT_SLACK < io->in_len ? io->out_room - CHUNK_OUT_SLACK
+                                                                 : io->in_len;
+        size_t used = 0;
+        struct gh_http1_chunk_ev ev;
+        struct out o = {io->out, io->out_room, 0, false};
+        char line[24];
+
+        switch (gh_http1_chunked_next(&hp->req_chunked, (const char *)io->in, give,
+                                      &cfg->http_limits, &used, &ev)) {
+        case GH_CHUNK_NEED_MORE:
+            advance(io, used, &o);
+            if (used > 0)
+                continue;
+            return give < io->in_len ? STEP_NEED_ROOM : STEP_NEED_INPUT;
+        case GH_CHUNK_SIZE:
+            if (ev.size > cfg->max_body - hp->req_chunked.body_bytes) {
+                refuse_streamed_body(hp, GH_RULE_BODY_TOO_LARGE, conn_id, io);
+                return STEP_REFUSED;
+            }
+            /* fall through */
+        case GH_CHUNK_LAST:
+            if (!chunked_out)
+                break;
+            snprintf(line, sizeof line, "%llx", (unsigned long long)ev.size);
+            puts_(&o, line);
+            if (cfg->chunk_extensions == GH_CHUNK_EXT_FORWARD) {
+                /* checked syntax: BWS, then ';' name ['=' value] ... */
+                struct gh_http1_span ext = ev.ext;
+                while (ext.len && (*ext.p == ' ' || *ext.p == '\t')) {
+                    ext.p++;
+                    ext.len--;
+                }
+                put_span(&o, ext);
+            }
+            puts_(&o, "\r\n");
+            break;
+        case GH_CHUNK_DATA:
+            put_span(&o, ev.data);
+            break;
+        case GH_CHUNK_DATA_END:
+            if (chunked_out)
+                puts_(&o, "\r\n");
+            break;
+        case GH_CHUNK_TRAILER:
+            if (chunked_out && forwards_trailer(cfg, ev.name)) {
+                put_span(&o, ev.name);
+                puts_(&o, ": ");
+                put_span(&o, ev.value);
+                puts_(&o, "\r\n");
+            }
+            break;
+        case GH_CHUNK_END:
+            if (chunked_out)
+                puts_(&o, "\r\n");
+            advance(io, used, &o);
+            hp->req_body_bytes = hp->req_chunked.body_bytes;
+            request_body_done(hp);
+            return STEP_DONE;
+        case GH_CHUNK_ERROR:
+            refuse_streamed_body(hp, ev.rule, conn_id, io);
+            return STEP_REFUSED;
+        }
+        if (o.overflow) {
+            /* cannot happen: every event writes at most what it consumed
+             * plus CHUNK_OUT_SLACK; refusing beats sending a cut chunk */
+            refuse_streamed_body(hp, GH_RULE_BAD_CHUNK_SIZE, conn_id, io);
+            return STEP_REFUSED;
+        }
+        advance(io, used, &o);
+        hp->req_body_bytes = hp->req_chunked.body_bytes;
+    }
+}
+
+enum held_step {
+    HELD_WAIT,                    /* the body is not complete yet: more input */
+    HELD_COMPLETE,                /* head and whole body are in the input */
+    HELD_TOO_LARGE,               /* it does not fit max_held_request: stream it */
+    HELD_REFUSED,                 /* the body broke a rule: nothing was sent */
+};
+
+/* Checks a held request's body as it arrives, without consuming it. */
+static enum held_step scan_held(struct gh_http_proxy *hp, const struct gh_http_io *io,
+                                uint64_t conn_id)
+{
+    size_t limit = held_limit(hp);
+    if (hp->held_body == GH_BODY_LENGTH)
+        return io->in_len - hp->held_head_len >= hp->req_body_left ? HELD_COMPLETE : HELD_WAIT;
+
+    size_t end = io->in_len < limit ? io->in_len : limit;
+    while (hp->held_scan < end) {
+        size_t used = 0;
+        struct gh_http1_chunk_ev ev;
+        enum gh_http1_chunk_event e =
+            gh_http1_chunked_next(&hp->req_chunked, (const char *)io->in + hp->held_scan,
+                                  end - hp->held_scan, &hp->cfg->http_limits, &used, &ev);
+        hp->held_scan += used;
+        switch (e) {
+        case GH_CHUNK_SIZE:
+            if (ev.size > hp->cfg->max_body - hp->req_chunked.body_bytes) {
+                reject(hp, GH_RULE_BODY_TOO_LARGE, conn_id, io->in + hp->held_scan - used, used);
+                return HELD_REFUSED;
+            }
+            break;
+        case GH_CHUNK_TRAILER:
+            if (forwards_trailer(hp->cfg, ev.name))
+                hp->held_trailers++;
+            break;
+        case GH_CHUNK_END:
+            return HELD_COMPLETE;
+        case GH_CHUNK_ERROR:
+            reject(hp, ev.rule, conn_id, io->in + hp->held_scan,
+                   io->in_len - hp->held_scan);
+            return HELD_REFUSED;
+        case GH_CHUNK_NEED_MORE:
+            if (used == 0)
+                goto need_more;
+            break;
+        case GH_CHUNK_DATA:
+        case GH_CHUNK_DATA_END:
+        case GH_CHUNK_LAST:
+            break;
+        }
+    }
+need_more:
+    return io->in_len >= limit ? HELD_TOO_LARGE : HELD_WAIT;
+}
+
+/* Sends a held request on: its head rebuilt, then its body, whole (with
+ * Content-Length, or re-chunked when it carries a trailer the listener
+ * forwards), or, when it turned out too large, its head and the start of
+ * the streamed body. */
+static enum take_result release_held(struct gh_http_proxy *hp, struct gh_http_io *io,
+                                     uint64_t conn_id, enum held_step how)
+{
+    struct gh_http1_request *req = &scratch_req;
+    enum gh_http1_rule rule = GH_RULE_NONE;
+    size_t whole = hp->held_body == GH_BODY_LENGTH ? hp->held_head_len + hp->req_body_left
+                                                   : hp->held_scan;
+    enum gh_http_body_out out = GH_BODY_OUT_LENGTH;
+    uint64_t length = hp->held_body == GH_BODY_LENGTH ? hp->req_body_left
+                                                      : hp->req_chunked.body_bytes;
+
+    if (how == HELD_TOO_LARGE || hp->held_trailers > 0)
+        out = GH_BODY_OUT_CHUNKED;
+    if (how == HELD_COMPLETE && io->out_room < whole + head_growth(hp) + CHUNK_OUT_SLACK)
+        return TAKE_BLOCKED; /* it leaves in one piece */
+    /* the head was checked when it arrived; parse it again for its spans */
+    if (gh_http1_parse_request((const char *)io->in, hp->held_head_len, &hp->cfg->http_limits,
+                               req, &rule) != GH_HTTP1_DONE) {
+        reject(hp, rule == GH_RULE_NONE ? GH_RULE_BAD_REQUEST_LINE : rule, conn_id, io->in,
+               hp->held_head_len);
+        return TAKE_REFUSED;
+    }
+    if (!emit_request_head(hp, req, io, hp->held_head_len, conn_id, false, out, length))
+        return TAKE_BLOCKED;
+    if (hp->held_body == GH_BODY_LENGTH) {
+        hp->req_body_bytes = pass_through(io, hp->req_body_left);
+        request_body_done(hp);
+        return TAKE_SENT;
+    }
+    gh_http1_chunked_init(&hp->req_chunked); /* the body is parsed again, now re-framed */
+    hp->req_phase = GH_HTTP_BODY_CHUNKED;
+    if (how == HELD_COMPLETE && forward_chunked(hp, io, conn_id) != STEP_DONE &&
+        !hp->reply_queued) {
+        /* cannot happen: the same bytes passed, with room for all of them */
+        refuse_streamed_body(hp, GH_RULE_BAD_CHUNK_SIZE, conn_id, io);
+        return TAKE_REFUSED;
+    }
+    return hp->reply_queued ? TAKE_REFUSED : TAKE_SENT;
+}
+
 enum gh_http_action gh_http_from_client(struct gh_http_proxy *hp, struct gh_http_io *io,
                                         uint64_t conn_id)
 {
@@ -863,14 +1199,33 @@ enum gh_http_action gh_http_from_client(struct gh_http_proxy *hp, struct gh_http
                 reject(hp, rule, conn_id, io->in, io->in_len);
                 return GH_HTTP_CONTINUE;
             }
-            if (!take_request_head(hp, io, head_len, conn_id)) {
-                if (hp->reply_queued)
-                    return GH_HTTP_CONTINUE;
+            switch (take_request_head(hp, io, head_len, conn_id)) {
+            case TAKE_SENT:
+            case TAKE_HELD:
+                break;
+            case TAKE_REFUSED:
+                return GH_HTTP_CONTINUE;
+            case TAKE_BLOCKED:
                 /* Blocked (queue full, or no room for the rebuilt head): the
                  * head is found again next time, from its start. The head
                  * is complete: the wait is ours, header_timeout does not run. */
                 hp->req_scan = 0;
                 hp->req_head_started = 0;
+                return GH_HTTP_BLOCKED;
+            }
+            break;
+        }
+        case GH_HTTP_BODY_HELD: {
+            enum held_step how = scan_held(hp, io, conn_id);
+            if (how == HELD_WAIT || how == HELD_REFUSED)
+                return GH_HTTP_CONTINUE;
+            switch (release_held(hp, io, conn_id, how)) {
+            case TAKE_SENT:
+            case TAKE_HELD:
+                break;
+            case TAKE_REFUSED:
+                return GH_HTTP_CONTINUE;
+            case TAKE_BLOCKED:
                 return GH_HTTP_BLOCKED;
             }
             break;
@@ -886,30 +1241,17 @@ enum gh_http_action gh_http_from_client(struct gh_http_proxy *hp, struct gh_http
                 request_body_done(hp);
             break;
         }
-        case GH_HTTP_BODY_CHUNKED: {
-            size_t used = 0;
-            enum gh_http1_rule rule = GH_RULE_NONE;
-            if (io->out_room == 0)
-                return GH_HTTP_BLOCKED;
-            enum gh_http1_status st = check_chunked(hp, &hp->req_chunked, io, &used, &rule);
-            if (st == GH_HTTP1_ERROR || hp->req_chunked.body_bytes > hp->cfg->max_body) {
-                /* Part of this body may be with the backend already. It never
-                 * gets the rest: the failed request leaves the queue, earlier
-                 * ones still get their responses, then the reply goes out
-                 * and the backend connection is dropped with the request
-                 * incomplete. */
-                if (st != GH_HTTP1_ERROR)
-                    rule = GH_RULE_BODY_TOO_LARGE;
-                hp->queue_len--;
-                reject(hp, rule, conn_id, io->in + used, io->in_len - used);
+        case GH_HTTP_BODY_CHUNKED:
+            switch (forward_chunked(hp, io, conn_id)) {
+            case STEP_DONE:
+                break;
+            case STEP_NEED_INPUT:
+            case STEP_REFUSED:
                 return GH_HTTP_CONTINUE;
+            case STEP_NEED_ROOM:
+                return GH_HTTP_BLOCKED;
             }
-            pass_through(io, used);
-            hp->req_body_bytes = hp->req_chunked.body_bytes;
-            if (st == GH_HTTP1_DONE)
-                request_body_done(hp);
             break;
-        }
         case GH_HTTP_TUNNEL:
             if (pass_through(io, io->in_len) == 0)
                 return GH_HTTP_BLOCKED;
@@ -1305,6 +1647,7 @@ enum gh_http_action gh_http_from_backend(struct gh_http_proxy *hp, struct gh_htt
             hp->resp_bytes += n;
             break;
         }
+        case GH_HTTP_BODY_HELD: /* a request phase only */
         case GH_HTTP_STOPPED:
             io->consumed += io->in_len;
             io->in += io->in_len;

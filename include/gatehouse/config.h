@@ -48,6 +48,8 @@ enum gh_mode { GH_MODE_TCP, GH_MODE_HTTP, GH_MODE_REDIRECT };
 enum gh_group { GH_GROUP_X25519, GH_GROUP_P256, GH_GROUP_P384 };
 
 enum gh_sni_unknown { GH_SNI_DEFAULT, GH_SNI_REFUSE };
+/* chunk_extensions: what happens to chunk extensions on a streamed body */
+enum gh_chunk_ext_policy { GH_CHUNK_EXT_DROP, GH_CHUNK_EXT_FORWARD };
 enum gh_framing { GH_FRAMING_RAW, GH_FRAMING_LINE, GH_FRAMING_LENGTH };
 enum gh_line_ending { GH_LINE_ENDING_LF, GH_LINE_ENDING_CRLF };
 enum gh_line_chars { GH_LINE_CHARS_ANY, GH_LINE_CHARS_PRINTABLE, GH_LINE_CHARS_UTF8 };
@@ -116,6 +118,10 @@ struct gh_listener_config {
     size_t max_response_header_bytes; /* a backend's response head; default: what the buffer holds */
     size_t max_response_headers; /* its field lines; default GH_HTTP1_MAX_HEADERS */
     enum gh_backend_reuse backend_reuse;
+    uint64_t max_held_request;   /* head + body as received: held whole up to this, in the
+                                  * client's buffer (<= buffer_size - 2k/4k); 0 = stream all */
+    enum gh_chunk_ext_policy chunk_extensions;
+    char allow_trailers[GH_LIST_TEXT_MAX]; /* trailer names forwarded, comma-separated; "" = none */
     double header_timeout;       /* seconds to receive a complete head */
     gh_http1_rule_set log_rules; /* policy rules that are logged, not enforced */
     bool report_only;            /* validation = report: every policy rule logs */

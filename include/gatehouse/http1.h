@@ -39,6 +39,9 @@ enum gh_http1_rule {
     GH_RULE_TE_NOT_CHUNKED,     /* "te_not_chunked": chunked is not the final coding, or twice (400) */
     GH_RULE_TE_UNSUPPORTED,     /* "te_unsupported": a coding other than chunked (501) */
     GH_RULE_TE_HTTP10,          /* "te_http10": Transfer-Encoding in an HTTP/1.0 request */
+    GH_RULE_TE_EMPTY_ELEMENT,   /* "te_empty_element": an empty Transfer-Encoding list element
+                                 * or field (",chunked", "chunked, ,", "Transfer-Encoding:"),
+                                 * requests only: lenient backends disagree on what it means */
     GH_RULE_BAD_CHUNK_SIZE,     /* "bad_chunk_size": not hex, empty, or overflows */
     GH_RULE_BAD_CHUNK_EXT,      /* "bad_chunk_ext": chunk extension syntax */
     GH_RULE_CHUNK_EXT_TOO_LONG, /* "chunk_ext_too_long" */
@@ -180,6 +183,12 @@ struct gh_http1_chunked {
     size_t line_bytes;           /* bytes in the current size or trailer line */
     size_t ext_bytes;
     size_t trailer_bytes;
+    /* gh_http1_chunked_next only: how much of the line the caller gives
+     * again from its start was checked already, and where in that line a
+     * trailer's name ends. Both <= one line (max_chunk_ext + 18, or
+     * max_trailer_bytes). */
+    size_t line_checked;
+    size_t trailer_name_len;
 };
 
 void gh_http1_chunked_init(struct gh_http1_chunked *c);
@@ -191,6 +200,42 @@ void gh_http1_chunked_init(struct gh_http1_chunked *c);
 enum gh_http1_status gh_http1_chunked_feed(struct gh_http1_chunked *c, const char *data,
                                            size_t len, const struct gh_http1_limits *limits,
                                            size_t *consumed, enum gh_http1_rule *rule);
+
+/* The same checker as gh_http1_chunked_feed, stopping at each piece of the
+ * body's structure, so a proxy can re-frame the body without parsing it
+ * again. Size and trailer lines are reported whole: until a line's CRLF is
+ * in data, NEED_MORE leaves *consumed at the line's start and the caller
+ * gives the line again, from its start, with more bytes (what was checked
+ * is not checked again, so a line trickling in costs O(n)). A caller must
+ * therefore be able to hold one line: 16 + max_chunk_ext + 2 bytes, or
+ * max_trailer_bytes. Spans point into data. */
+enum gh_http1_chunk_event {
+    GH_CHUNK_NEED_MORE,   /* data used up (up to a line start): give more */
+    GH_CHUNK_SIZE,        /* a chunk-size line: size (> 0) data bytes follow; ext is what
+                           * followed the hex digits (BWS, extensions), checked, maybe empty */
+    GH_CHUNK_DATA,        /* data: the next bytes of the current chunk */
+    GH_CHUNK_DATA_END,    /* the CRLF after a chunk's data */
+    GH_CHUNK_LAST,        /* the last-chunk line ("0", ext as for SIZE): trailers follow */
+    GH_CHUNK_TRAILER,     /* one trailer field: name, value (OWS trimmed) */
+    GH_CHUNK_END,         /* the final CRLF: the body is complete */
+    GH_CHUNK_ERROR,       /* rule says why; sticks, like gh_http1_chunked_feed's */
+};
+
+struct gh_http1_chunk_ev {
+    enum gh_http1_chunk_event event;
+    uint64_t size;                 /* GH_CHUNK_SIZE */
+    struct gh_http1_span data;     /* GH_CHUNK_DATA */
+    struct gh_http1_span ext;      /* GH_CHUNK_SIZE, GH_CHUNK_LAST */
+    struct gh_http1_span name;     /* GH_CHUNK_TRAILER */
+    struct gh_http1_span value;    /* GH_CHUNK_TRAILER */
+    enum gh_http1_rule rule;       /* GH_CHUNK_ERROR */
+};
+
+/* Checks data[0, len) up to the next event; *consumed is where the next
+ * call's data must begin. Use one of _feed and _next per body, not both. */
+enum gh_http1_chunk_event gh_http1_chunked_next(struct gh_http1_chunked *c, const char *data,
+                                                size_t len, const struct gh_http1_limits *limits,
+                                                size_t *consumed, struct gh_http1_chunk_ev *ev);
 
 /* Case-insensitive comparison of a span with a NUL-terminated lowercase word.
  * Inline: callers compare against literals, whose length then folds away. */

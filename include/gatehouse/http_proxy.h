@@ -5,15 +5,17 @@
  * X-Forwarded-Proto and/or Forwarded, X-Request-Id and the client
  * certificate's X-Client-* fields, hop-by-hop headers and every spelling
  * of those fields from the client dropped (trusted_proxies may pass the
- * forwarding family); bodies
- * checked and counted as they stream), the response stream (backend ->
- * client: heads parsed for framing against max_response_header_bytes /
- * _headers so each response is paired with its request, HSTS added), the
- * request in flight (one per backend connection: the next waits in the
- * client buffer), whether the backend connection may carry another request
- * (enum gh_http_backend_sync), the request audit entry of every forwarded
- * request however it ended, and the error responses gatehouse answers
- * itself. No I/O: the connection feeds
+ * forwarding family); bodies checked, counted and re-framed: a request
+ * that fits max_held_request is held in the client's buffer until its body
+ * is complete and goes with Content-Length, a larger one streams with
+ * gatehouse's own chunk framing; which trailers go on), the response
+ * stream (backend -> client: heads parsed for framing against
+ * max_response_header_bytes / _headers so each response is paired with its
+ * request, HSTS added), the request in flight (one per backend connection:
+ * the next waits in the client buffer), whether the backend connection may
+ * carry another request (enum gh_http_backend_sync), the request audit
+ * entry of every forwarded request however it ended, and the error
+ * responses gatehouse answers itself. No I/O: the connection feeds
  * bytes in and writes out what comes back. */
 #ifndef GATEHOUSE_HTTP_PROXY_H
 #define GATEHOUSE_HTTP_PROXY_H
@@ -73,10 +75,18 @@ enum gh_http_backend_sync {
                                    * = safe): the next request goes on a new connection */
 };
 
+/* How the current request body leaves for the backend. */
+enum gh_http_body_out {
+    GH_BODY_OUT_NONE,             /* no body, no framing field */
+    GH_BODY_OUT_LENGTH,           /* Content-Length; a chunked body held whole is de-chunked */
+    GH_BODY_OUT_CHUNKED,          /* Transfer-Encoding: chunked, chunks re-encoded by gatehouse */
+};
+
 enum gh_http_phase {
     GH_HTTP_HEAD,                 /* waiting for (the rest of) a head */
     GH_HTTP_BODY_LENGTH,
     GH_HTTP_BODY_CHUNKED,
+    GH_HTTP_BODY_HELD,            /* requests only: head and body wait in the client's buffer */
     GH_HTTP_UNTIL_CLOSE,          /* responses only */
     GH_HTTP_TUNNEL,               /* after a 2xx to CONNECT: bytes pass unchecked */
     GH_HTTP_WEBSOCKET,            /* after a valid 101: frames, checked each way */
@@ -95,6 +105,14 @@ struct gh_http_proxy {
     uint64_t req_body_left;
     uint64_t req_body_bytes;
     struct gh_http1_chunked req_chunked;
+    enum gh_http_body_out req_out;
+    /* a held request (GH_HTTP_BODY_HELD): nothing is consumed; the head
+     * and body stay at the start of the client's input, at most
+     * cfg->max_held_request bytes, until the body is complete */
+    enum gh_http1_body held_body;  /* its framing as the client sent it */
+    size_t held_head_len;
+    size_t held_scan;             /* input bytes checked so far, head included */
+    unsigned held_trailers;       /* trailers it carries that the listener forwards */
 
     /* requests in flight, oldest first */
     struct gh_http_pending queue[GH_HTTP_PIPELINE_MAX];

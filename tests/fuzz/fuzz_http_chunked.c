@@ -8,7 +8,14 @@
  * contract of include/gatehouse/http1.h: consumed past the input, an
  * INCOMPLETE that did not consume everything, a DONE that does not end in
  * CRLF, an ERROR with a rule that is not a chunked-body rule, more data
- * bytes than bytes consumed, or a DONE / ERROR that does not stick. */
+ * bytes than bytes consumed, or a DONE / ERROR that does not stick.
+ *
+ * gh_http1_chunked_next (the event form the proxy re-frames bodies with)
+ * is driven the way the proxy drives it, holding what an event did not
+ * consume and giving it again with more: for every split it must agree
+ * with _feed (status, rule, where, data bytes), its DATA spans must add up
+ * to body_bytes and lie inside what was consumed, a SIZE event must carry
+ * size > 0, and the de-chunked data must be the same for every split. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +95,74 @@ static struct result feed(const char *body, size_t len, const struct gh_http1_li
     return r;
 }
 
+/* FNV-1a of the de-chunked data, so splits can be compared cheaply. */
+static uint64_t fnv(uint64_t h, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+struct events {
+    struct result r;
+    uint64_t data_hash;
+    uint64_t data_bytes;
+};
+
+static struct events drive(const char *body, size_t len, const struct gh_http1_limits *lim,
+                           const size_t *cuts, size_t n)
+{
+    struct gh_http1_chunked c;
+    struct events e = { { GH_HTTP1_INCOMPLETE, GH_RULE_NONE, 0, 0 }, 0xcbf29ce484222325ULL, 0 };
+    size_t pos = 0;
+    gh_http1_chunked_init(&c);
+    for (size_t k = 0; k <= n && e.r.st == GH_HTTP1_INCOMPLETE; k++) {
+        size_t avail = k < n ? cuts[k] : len;
+        for (;;) {
+            struct gh_http1_chunk_ev ev;
+            size_t used = (size_t)-1;
+            char *piece = dup_exact(body + pos, avail - pos);
+            enum gh_http1_chunk_event got =
+                gh_http1_chunked_next(&c, piece, avail - pos, lim, &used, &ev);
+            REQUIRE(got == ev.event);
+            REQUIRE(used <= avail - pos);
+            if (got == GH_CHUNK_DATA) {
+                REQUIRE(ev.data.p >= piece && ev.data.p + ev.data.len <= piece + used);
+                REQUIRE(ev.data.len == used && used > 0);
+                e.data_hash = fnv(e.data_hash, ev.data.p, ev.data.len);
+                e.data_bytes += ev.data.len;
+            } else if (got == GH_CHUNK_SIZE) {
+                REQUIRE(ev.size > 0 && ev.ext.p >= piece && ev.ext.p + ev.ext.len < piece + used);
+            } else if (got == GH_CHUNK_TRAILER) {
+                REQUIRE(ev.name.p == piece && ev.name.len > 0);
+                REQUIRE(ev.value.p + ev.value.len <= piece + used);
+            }
+            free(piece);
+            if (got == GH_CHUNK_ERROR) {
+                REQUIRE(is_chunk_rule(ev.rule));
+                e.r.st = GH_HTTP1_ERROR;
+                e.r.rule = ev.rule;
+                e.r.consumed = pos + used;
+                break;
+            }
+            pos += used;
+            if (got == GH_CHUNK_END) {
+                e.r.st = GH_HTTP1_DONE;
+                e.r.consumed = pos;
+                break;
+            }
+            if (got == GH_CHUNK_NEED_MORE)
+                break;
+            REQUIRE(used > 0);          /* every other event moves on */
+        }
+    }
+    if (e.r.st == GH_HTTP1_INCOMPLETE)
+        e.r.consumed = len;             /* used, or a partial line held */
+    e.r.body_bytes = c.body_bytes;
+    REQUIRE(e.data_bytes == c.body_bytes);
+    return e;
+}
+
 static void same(struct result a, struct result b)
 {
     REQUIRE(a.st == b.st);
@@ -101,14 +176,22 @@ static void run(const char *body, size_t len, size_t split, const struct gh_http
     struct result whole = feed(body, len, lim, NULL, 0);
     struct result two = feed(body, len, lim, &split, 1);
     same(whole, two);
+    struct events ev_whole = drive(body, len, lim, NULL, 0);
+    struct events ev_two = drive(body, len, lim, &split, 1);
+    same(ev_whole.r, whole);
+    same(ev_two.r, whole);
+    REQUIRE(ev_two.data_hash == ev_whole.data_hash);
     if (len <= 512) {
         size_t *cuts = malloc(len * sizeof *cuts + 1);
         REQUIRE(cuts != NULL);
         for (size_t i = 0; i + 1 < len; i++)
             cuts[i] = i + 1;
         struct result bytes = feed(body, len, lim, cuts, len ? len - 1 : 0);
+        struct events ev_bytes = drive(body, len, lim, cuts, len ? len - 1 : 0);
         free(cuts);
         same(whole, bytes);
+        same(ev_bytes.r, whole);
+        REQUIRE(ev_bytes.data_hash == ev_whole.data_hash);
     }
 }
 

@@ -714,13 +714,19 @@ static const struct rq_row rq_body_rows[] = {
     P_TE("Transfer-Encoding:chunked\r\n", 2, 0),
     P_TE("transfer-encoding: CHUNKED\r\n", 2, 0),
     P_TE("TRANSFER-ENCODING: Chunked\r\n", 2, 0),
-    P_TE("Transfer-Encoding: chunked,\r\n", 2, 0),
-    P_TE("Transfer-Encoding: ,chunked\r\n", 2, 0),
-    P_TE("Transfer-Encoding: , ,\tchunked , ,\r\n", 2, 0),
+    /* empty list elements and empty fields: a lenient backend may take
+     * the empty field as "the last Transfer-Encoding" (issue 11 item 2) */
+    P_BAD("Transfer-Encoding: chunked,\r\n", TE_EMPTY_ELEMENT),
+    P_BAD("Transfer-Encoding: ,chunked\r\n", TE_EMPTY_ELEMENT),
+    P_BAD("Transfer-Encoding: ,chunked,\r\n", TE_EMPTY_ELEMENT),
+    P_BAD("Transfer-Encoding: chunked, ,\r\n", TE_EMPTY_ELEMENT),
+    P_BAD("Transfer-Encoding: , ,\tchunked , ,\r\n", TE_EMPTY_ELEMENT),
     P_TE("Transfer-Encoding:\tchunked\t\r\n", 2, 0),
-    P_TE("Transfer-Encoding: \r\nTransfer-Encoding: chunked\r\n", 3, 0),
-    P_TE("Transfer-Encoding: ,\r\nTransfer-Encoding: chunked\r\n", 3, 0),
-    P_TE("Transfer-Encoding: chunked\r\nTransfer-Encoding: ,\r\n", 3, 0),
+    P_BAD("Transfer-Encoding: \r\nTransfer-Encoding: chunked\r\n", TE_EMPTY_ELEMENT),
+    P_BAD("Transfer-Encoding: ,\r\nTransfer-Encoding: chunked\r\n", TE_EMPTY_ELEMENT),
+    P_BAD("Transfer-Encoding: chunked\r\nTransfer-Encoding: ,\r\n", TE_EMPTY_ELEMENT),
+    P_BAD("Transfer-Encoding: chunked\r\nTransfer-Encoding:\r\n", TE_EMPTY_ELEMENT),
+    P_BAD("Transfer-Encoding: gzip, , chunked\r\n", TE_EMPTY_ELEMENT),
     RQ_OK(PPFX "Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n", "POST", "/p", ORIG,
           1, "example.com", B_CHUNK, 0, 3, 0, F_EXPECT),
     RQ_OKT(PPFX "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 15, "POST", "/p",
@@ -742,9 +748,9 @@ static const struct rq_row rq_body_rows[] = {
     P_BAD("Transfer-Encoding: chunked, gzip\r\n", TE_NOT_CHUNKED),
     P_BAD("Transfer-Encoding: identity\r\n", TE_NOT_CHUNKED),
     P_BAD("Transfer-Encoding: gzip\r\n", TE_NOT_CHUNKED),
-    P_BAD("Transfer-Encoding: \r\n", TE_NOT_CHUNKED),
-    P_BAD("Transfer-Encoding:\r\n", TE_NOT_CHUNKED),
-    P_BAD("Transfer-Encoding: ,\r\n", TE_NOT_CHUNKED),
+    P_BAD("Transfer-Encoding: \r\n", TE_EMPTY_ELEMENT),
+    P_BAD("Transfer-Encoding:\r\n", TE_EMPTY_ELEMENT),
+    P_BAD("Transfer-Encoding: ,\r\n", TE_EMPTY_ELEMENT),
     P_BAD("Transfer-Encoding: chunked\x0b\r\n", TE_NOT_CHUNKED),
     P_BAD("Transfer-Encoding: \x0b" "chunked\r\n", TE_NOT_CHUNKED),
     P_BAD("Transfer-Encoding:\x0c" "chunked\r\n", TE_NOT_CHUNKED),
@@ -765,7 +771,7 @@ static const struct rq_row rq_body_rows[] = {
     P_BAD("Transfer-Encoding: chunked\r\nTransfer-Encoding: x\r\n", TE_NOT_CHUNKED),
     P_BAD("Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n", TE_NOT_CHUNKED),
     P_BAD("Transfer-Encoding: chunked\r\nTransfer-Encoding:\r\nTransfer-Encoding: x\r\n",
-          TE_NOT_CHUNKED),
+          TE_EMPTY_ELEMENT),
     P_BAD("Transfer-Encoding: chunked\r\nX: y\r\ntransfer-encoding: gzip\r\n", TE_NOT_CHUNKED),
     P_BAD("Transfer-Encoding : chunked\r\n", SPACE_BEFORE_COLON),
     P_BAD("Transfer-Encoding\t: chunked\r\n", SPACE_BEFORE_COLON),
@@ -784,7 +790,7 @@ static const struct rq_row rq_body_rows[] = {
     P_BAD("Transfer-Encoding: x\r\nTransfer-Encoding: chunked\r\n", TE_UNSUPPORTED),
     P_TE("Transfer-Encoding: cHuNkEd\r\n", 2, 0),
     P_TE("Transfer-Encoding:    chunked    \r\n", 2, 0),
-    P_TE("Transfer-Encoding: chunked, \r\n", 2, 0),
+    P_BAD("Transfer-Encoding: chunked, \r\n", TE_EMPTY_ELEMENT),
     P_BAD("Transfer-Encoding: chunked, x\r\n", TE_NOT_CHUNKED),
     P_BAD("Transfer-Encoding: chunked\r\nContent-Length: 5\r\nContent-Length: 5\r\n",
           CL_TE_CONFLICT),
@@ -2037,6 +2043,181 @@ static void test_chunked_limits(void **state)
 
 /* ---- rules, names, statuses; direct calls --------------------------------------- */
 
+/* ---- gh_http1_chunked_next: the same checker, stopping at events ------- */
+
+struct ev_result {
+    struct ck_result r;
+    char data[512];              /* the de-chunked data (first 511 bytes) */
+    size_t data_len;
+    char trailers[256];          /* "name=value;" per trailer */
+    size_t n_sizes;
+};
+
+/* Drives _next like a proxy does: bytes up to cuts[k] are available, what
+ * an event did not consume is given again (with more) on the next call. */
+static struct ev_result chunked_next_cuts(const char *buf, size_t len,
+                                          const struct gh_http1_limits *lim, const size_t *cuts,
+                                          size_t ncuts)
+{
+    struct gh_http1_chunked c;
+    struct ev_result e;
+    memset(&e, 0, sizeof e);
+    e.r.st = INC;
+    gh_http1_chunked_init(&c);
+    size_t pos = 0;
+    for (size_t k = 0; k <= ncuts && e.r.st == INC; k++) {
+        size_t avail = k < ncuts ? cuts[k] : len;
+        for (;;) {
+            struct gh_http1_chunk_ev ev;
+            size_t used = (size_t)-1;
+            char *piece = dup_exact(buf + pos, avail - pos);
+            enum gh_http1_chunk_event got =
+                gh_http1_chunked_next(&c, piece, avail - pos, lim, &used, &ev);
+            CHECK(got == ev.event, "return and ev.event differ");
+            CHECK(used <= avail - pos, "used %zu of %zu", used, avail - pos);
+            if (got == GH_CHUNK_DATA) {
+                CHECK(ev.data.p >= piece && ev.data.p + ev.data.len <= piece + used,
+                      "data span outside what was consumed");
+                for (size_t i = 0; i < ev.data.len && e.data_len < sizeof e.data - 1; i++)
+                    e.data[e.data_len++] = ev.data.p[i];
+            } else if (got == GH_CHUNK_SIZE) {
+                CHECK(ev.size > 0, "SIZE 0");
+                e.n_sizes++;
+            } else if (got == GH_CHUNK_TRAILER) {
+                CHECK(ev.name.p == piece && ev.value.p + ev.value.len <= piece + used,
+                      "trailer spans outside its line");
+                size_t n = strlen(e.trailers);
+                snprintf(e.trailers + n, sizeof e.trailers - n, "%.*s=%.*s;", (int)ev.name.len,
+                         ev.name.p, (int)ev.value.len, ev.value.p);
+            }
+            free(piece);
+            if (got == GH_CHUNK_ERROR) {
+                e.r.st = ERR;
+                e.r.rule = ev.rule;
+                e.r.consumed = pos + used;
+                break;
+            }
+            pos += used;
+            if (got == GH_CHUNK_END) {
+                e.r.st = DONE;
+                e.r.consumed = pos;
+                break;
+            }
+            if (got == GH_CHUNK_NEED_MORE)
+                break;
+        }
+    }
+    if (e.r.st == INC)
+        e.r.consumed = len; /* used, or a partial line the caller holds */
+    e.r.body_bytes = c.body_bytes;
+    return e;
+}
+
+/* Every table row: _next agrees with _feed (status, rule, where, data
+ * bytes) whole, split anywhere in two and byte by byte, and sees the same
+ * data and trailers for every split. */
+static void test_chunked_events_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(ck_rows); i++) {
+        const struct ck_row *row = &ck_rows[i];
+        row_line = row->line;
+        char *buf = dup_exact(row->raw, row->len);
+        struct ck_result fed = chunked_feed_cuts(buf, row->len, row->lim, NULL, 0);
+        struct ev_result whole = chunked_next_cuts(buf, row->len, row->lim, NULL, 0);
+        CHECK(ck_same(whole.r, fed), "events " CK_FMT ", feed " CK_FMT, CK_ARGS(whole.r),
+              CK_ARGS(fed));
+        size_t *cuts = malloc((row->len + 1) * sizeof *cuts);
+        assert_non_null(cuts);
+        for (size_t k = 0; k < row->len; k++)
+            cuts[k] = k + 1;
+        for (size_t k = 0; k <= row->len; k++) {
+            struct ev_result two = chunked_next_cuts(buf, row->len, row->lim, &k, 1);
+            CHECK(ck_same(two.r, whole.r) && two.data_len == whole.data_len &&
+                      memcmp(two.data, whole.data, whole.data_len) == 0 &&
+                      strcmp(two.trailers, whole.trailers) == 0,
+                  "split at %zu: " CK_FMT, k, CK_ARGS(two.r));
+        }
+        struct ev_result bytes =
+            chunked_next_cuts(buf, row->len, row->lim, cuts, row->len ? row->len - 1 : 0);
+        CHECK(ck_same(bytes.r, whole.r) && strcmp(bytes.trailers, whole.trailers) == 0,
+              "bytewise: " CK_FMT, CK_ARGS(bytes.r));
+        free(cuts);
+        free(buf);
+    }
+    row_line = 0;
+    END_CHECKS();
+}
+
+/* The events of one body, in order, with what each carries; a line is
+ * handed over only whole. */
+static void test_chunked_events(void **state)
+{
+    (void)state;
+    static const char body[] = "0005;a=\"b;c\"\r\nhello\r\nA\r\n0123456789\r\n0 ;x\r\n"
+                               "T: v \r\nU:w\r\n\r\nNEXT";
+    static const struct {
+        enum gh_http1_chunk_event ev;
+        uint64_t size;
+        const char *span;        /* data, ext, or "name=value" */
+    } want[] = {
+        { GH_CHUNK_SIZE, 5, ";a=\"b;c\"" }, { GH_CHUNK_DATA, 0, "hello" },
+        { GH_CHUNK_DATA_END, 0, "" },       { GH_CHUNK_SIZE, 10, "" },
+        { GH_CHUNK_DATA, 0, "0123456789" }, { GH_CHUNK_DATA_END, 0, "" },
+        { GH_CHUNK_LAST, 0, " ;x" },        { GH_CHUNK_TRAILER, 0, "T=v" },
+        { GH_CHUNK_TRAILER, 0, "U=w" },     { GH_CHUNK_END, 0, "" },
+    };
+    struct gh_http1_chunked c;
+    struct gh_http1_chunk_ev ev;
+    size_t pos = 0, len = sizeof body - 1, used;
+    gh_http1_chunked_init(&c);
+    for (size_t i = 0; i < ARRAY_LEN(want); i++) {
+        row_line = (int)i;
+        char got[64] = "";
+        gh_http1_chunked_next(&c, body + pos, len - pos, NULL, &used, &ev);
+        switch (ev.event) {
+        case GH_CHUNK_SIZE:
+        case GH_CHUNK_LAST:
+            snprintf(got, sizeof got, "%.*s", (int)ev.ext.len, ev.ext.p);
+            CHECK(ev.size == want[i].size, "size %" PRIu64, ev.size);
+            break;
+        case GH_CHUNK_DATA:
+            snprintf(got, sizeof got, "%.*s", (int)ev.data.len, ev.data.p);
+            break;
+        case GH_CHUNK_TRAILER:
+            snprintf(got, sizeof got, "%.*s=%.*s", (int)ev.name.len, ev.name.p,
+                     (int)ev.value.len, ev.value.p);
+            break;
+        default:
+            break;
+        }
+        CHECK(ev.event == want[i].ev && strcmp(got, want[i].span) == 0, "event %d '%s'",
+              (int)ev.event, got);
+        pos += used;
+    }
+    CHECK(strcmp(body + pos, "NEXT") == 0, "stopped at '%s'", body + pos);
+    /* a size line arriving in pieces: nothing is consumed until its CRLF */
+    gh_http1_chunked_init(&c);
+    row_line = __LINE__;
+    CHECK(gh_http1_chunked_next(&c, "1f;ab", 5, NULL, &used, &ev) == GH_CHUNK_NEED_MORE &&
+              used == 0, "partial line: used %zu", used);
+    CHECK(gh_http1_chunked_next(&c, "1f;abc\r", 7, NULL, &used, &ev) == GH_CHUNK_NEED_MORE &&
+              used == 0, "partial line: used %zu", used);
+    CHECK(gh_http1_chunked_next(&c, "1f;abc\r\nxy", 10, NULL, &used, &ev) == GH_CHUNK_SIZE &&
+              used == 8 && ev.size == 31 && ev.ext.len == 4, "whole line: used %zu", used);
+    /* an error sticks */
+    CHECK(gh_http1_chunked_next(&c, "xy", 2, NULL, &used, &ev) == GH_CHUNK_DATA && used == 2,
+          "data");
+    CHECK(gh_http1_chunked_next(&c, "", 0, NULL, &used, &ev) == GH_CHUNK_NEED_MORE, "empty");
+    gh_http1_chunked_init(&c);
+    CHECK(gh_http1_chunked_next(&c, "g\r\n", 3, NULL, &used, &ev) == GH_CHUNK_ERROR &&
+              ev.rule == R(BAD_CHUNK_SIZE) && used == 0, "bad size");
+    CHECK(gh_http1_chunked_next(&c, "0\r\n\r\n", 5, NULL, &used, &ev) == GH_CHUNK_ERROR &&
+              ev.rule == R(BAD_CHUNK_SIZE) && used == 0, "sticks");
+    row_line = 0;
+    END_CHECKS();
+}
+
 static void test_rules(void **state)
 {
     (void)state;
@@ -2060,6 +2241,7 @@ static void test_rules(void **state)
         { R(TE_NOT_CHUNKED), "te_not_chunked", true, 400 },
         { R(TE_UNSUPPORTED), "te_unsupported", true, 501 },
         { R(TE_HTTP10), "te_http10", true, 400 },
+        { R(TE_EMPTY_ELEMENT), "te_empty_element", true, 400 },
         { R(BAD_CHUNK_SIZE), "bad_chunk_size", true, 400 },
         { R(BAD_CHUNK_EXT), "bad_chunk_ext", true, 400 },
         { R(CHUNK_EXT_TOO_LONG), "chunk_ext_too_long", true, 400 },
@@ -2220,6 +2402,8 @@ int main(void)
         cmocka_unit_test(test_response_limits),
         cmocka_unit_test(test_chunked_table),
         cmocka_unit_test(test_chunked_limits),
+        cmocka_unit_test(test_chunked_events_table),
+        cmocka_unit_test(test_chunked_events),
         cmocka_unit_test(test_rules),
         cmocka_unit_test(test_span_equals),
         cmocka_unit_test(test_direct_calls),
