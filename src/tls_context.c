@@ -244,8 +244,9 @@ out:
 static int scope_session_ids(WOLFSSL_CTX *ctx, const uint8_t scope[WC_SHA256_DIGEST_SIZE])
 {
     (void)scope; /* unused: no session IDs to scope */
-    return wolfSSL_CTX_set_session_cache_mode(ctx, WOLFSSL_SESS_CACHE_OFF) == WOLFSSL_SUCCESS ? 0
-                                                                                           : -1;
+    if (wolfSSL_CTX_set_session_cache_mode(ctx, WOLFSSL_SESS_CACHE_OFF) != WOLFSSL_SUCCESS)
+        return -1;
+    return 0;
 }
 #else
 #ifndef WOLFSSL_SESSION_ID_CTX
@@ -261,10 +262,9 @@ _Static_assert(SESSION_ID_CONTEXT_LEN < 32 && SESSION_ID_CONTEXT_LEN <= WC_SHA25
                "session ID context: shorter than wolfSSL's ID_LEN, a prefix of the scope");
 static int scope_session_ids(WOLFSSL_CTX *ctx, const uint8_t scope[WC_SHA256_DIGEST_SIZE])
 {
-    return wolfSSL_CTX_set_session_id_context(ctx, scope, SESSION_ID_CONTEXT_LEN) ==
-                   WOLFSSL_SUCCESS
-               ? 0
-               : -1;
+    if (wolfSSL_CTX_set_session_id_context(ctx, scope, SESSION_ID_CONTEXT_LEN) != WOLFSSL_SUCCESS)
+        return -1;
+    return 0;
 }
 #endif
 
