@@ -10,7 +10,7 @@ dir=${1:-build-ci}
 srcs=(src/*.c src/tools/*.c)
 rc=0
 out=$(cppcheck --quiet --enable=warning,performance,portability --std=c11 -D_GNU_SOURCE \
-      -Iinclude --suppress=missingIncludeSystem --suppress=preprocessorErrorDirective:src/cert_info.c --error-exitcode=3 "${srcs[@]}" 2>&1) || rc=1
+      -Iinclude --suppress=missingIncludeSystem --suppress=preprocessorErrorDirective:src/cert_info.c --suppress=preprocessorErrorDirective:src/tls_context.c --error-exitcode=3 "${srcs[@]}" 2>&1) || rc=1
 [ -z "$out" ] || { echo "$out"; rc=1; }
 # -isystem for wolfSSL comes from the compile database; findings in its
 # headers are not ours and HeaderFilterRegex keeps them out.

@@ -39,7 +39,7 @@ else
 fi
 
 pkgs=(build-essential meson ninja-build pkg-config libev-dev libinih-dev
-      dpkg-dev ca-certificates openssl curl python3)
+      dpkg-dev patch ca-certificates openssl curl python3)
 if [ "$want_tests" = 1 ]; then
   pkgs+=(libcmocka-dev python3-pytest python3-jsonschema clang libclang-rt-14-dev wrk cppcheck clang-tidy testssl.sh)
 fi

@@ -226,9 +226,53 @@ out:
     return rc;
 }
 
+/* TLS 1.2 session IDs. wolfSSL's session cache is one per process, shared
+ * by every context of every listener and kept across reloads. A session
+ * records the session ID context of the context that made it, and the
+ * server resumes a session ID only where the context is the same: each
+ * listener's contexts get a prefix of its resumption scope (name and TLS
+ * policy), so a session resumes on its own listener, after a reload that
+ * changed no TLS setting, and nowhere else.
+ * wolfSSL 5.7.2 compares the contexts on that lookup (CheckSessionMatch in
+ * ssl_sess.c) only under OPENSSL_EXTRA; our patch
+ * subprojects/wolfssl/patches/0001-check-session-id-context-without-
+ * openssl-extra.patch makes it compare under WOLFSSL_SESSION_ID_CTX too,
+ * and the subproject's meson.build refuses a tree without it. A system
+ * wolfSSL (-Dsystem_wolfssl=true) may lack the check: the cache is off
+ * there, and TLS 1.2 clients without tickets do full handshakes. */
+#ifdef GH_WOLFSSL_SYSTEM
+static int scope_session_ids(WOLFSSL_CTX *ctx, const uint8_t scope[WC_SHA256_DIGEST_SIZE])
+{
+    (void)scope; /* unused: no session IDs to scope */
+    if (wolfSSL_CTX_set_session_cache_mode(ctx, WOLFSSL_SESS_CACHE_OFF) != WOLFSSL_SUCCESS)
+        return -1;
+    return 0;
+}
+#else
+#ifndef WOLFSSL_SESSION_ID_CTX
+#error "the wolfSSL subproject must define WOLFSSL_SESSION_ID_CTX (include/user_settings.h)"
+#endif
+/* wolfSSL holds up to ID_LEN (32) bytes of context but copies it into the
+ * session it caches only when shorter than that (SetupSession in
+ * ssl_sess.c): a 32-byte context would never resume. 16 bytes, 128 bits,
+ * keep listeners apart: the scopes come from the operator's own
+ * configuration, no one chooses them to collide. */
+#define SESSION_ID_CONTEXT_LEN 16
+_Static_assert(SESSION_ID_CONTEXT_LEN < 32 && SESSION_ID_CONTEXT_LEN <= WC_SHA256_DIGEST_SIZE,
+               "session ID context: shorter than wolfSSL's ID_LEN, a prefix of the scope");
+static int scope_session_ids(WOLFSSL_CTX *ctx, const uint8_t scope[WC_SHA256_DIGEST_SIZE])
+{
+    if (wolfSSL_CTX_set_session_id_context(ctx, scope, SESSION_ID_CONTEXT_LEN) != WOLFSSL_SUCCESS)
+        return -1;
+    return 0;
+}
+#endif
+
 /* Everything but the certificate, the same for each of a listener's contexts. */
 static void configure(WOLFSSL_CTX *ctx, WOLFSSL_CTX *scratch, const struct gh_listener_config *l,
-                      struct gh_ticket_scope *tickets, bool first, struct gh_config_errors *errs)
+                      struct gh_ticket_scope *tickets,
+                      const uint8_t scope[WC_SHA256_DIGEST_SIZE], bool first,
+                      struct gh_config_errors *errs)
 {
     char suites[2 * GH_CIPHERS_MAX + 2];
     int groups[GH_GROUPS_MAX];
@@ -268,15 +312,10 @@ static void configure(WOLFSSL_CTX *ctx, WOLFSSL_CTX *scratch, const struct gh_li
         gh_config_error_add(errs, l->line, "", "the linked wolfSSL cannot group handshake messages");
     if ((tickets ? gh_tickets_install(ctx, tickets) : gh_tickets_disable(ctx)) < 0 && first)
         gh_config_error_add(errs, l->line, "", "cannot set up session resumption");
-    /* No session-ID resumption: wolfSSL's session cache is one per process,
-     * shared by every context, and 5.7.2 without OPENSSL_EXTRA does not
-     * check a session ID context when the server looks a session up
-     * (CheckSessionMatch in ssl_sess.c), so a session made on one listener
-     * resumed on another with other suites, and after a reload that
-     * removed its suite. Tickets (TLS 1.2 and 1.3) are scoped instead:
-     * their keys are derived with the listener's resumption scope. */
-    if (wolfSSL_CTX_set_session_cache_mode(ctx, WOLFSSL_SESS_CACHE_OFF) != WOLFSSL_SUCCESS && first)
-        gh_config_error_add(errs, l->line, "", "cannot turn the shared session cache off");
+    /* Session IDs resume only on this listener with this TLS policy (on
+     * listeners that verify clients the cache is off: gh_tickets_disable). */
+    if (scope_session_ids(ctx, scope) < 0 && first)
+        gh_config_error_add(errs, l->line, "", "cannot scope TLS 1.2 session IDs to the listener");
 
     if (l->client_verify == GH_VERIFY_OFF) {
         wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
@@ -519,7 +558,7 @@ static void load_cert(struct gh_tls_context *tc, WOLFSSL_CTX *scratch, const cha
     }
     tc->n_certs++; /* freed with the context from here on */
     snprintf(c->label, sizeof c->label, "%s", label);
-    configure(c->ctx, scratch, tc->cfg, tc->tickets, tc->n_certs == 1, errs);
+    configure(c->ctx, scratch, tc->cfg, tc->tickets, tc->scope, tc->n_certs == 1, errs);
     if (file_readable(cert, cert_line, "cert", errs)) {
         rc = wolfSSL_CTX_use_certificate_chain_file(c->ctx, cert);
         if (rc != WOLFSSL_SUCCESS)

@@ -43,10 +43,11 @@ struct gh_tls_context {
     struct gh_ticket_scope *tickets; /* NULL on listeners that verify clients */
     /* Where a session may resume: SHA-256 of the listener's name and TLS
      * policy (tls_context.c, resumption_scope). Tickets are encrypted under
-     * keys derived with it (session IDs are not resumed at all), so a
+     * keys derived with it, and its first bytes are the session ID context
+     * of the listener's contexts (tls_context.c, scope_session_ids), so a
      * session resumes only on a listener with the same name and policy -
-     * after a reload that changed no TLS setting, or on another instance
-     * with the same config and ticket secret, but not elsewhere. */
+     * after a reload that changed no TLS setting, or (tickets) on another
+     * instance with the same config and ticket secret, but not elsewhere. */
     uint8_t scope[32];
 };
 

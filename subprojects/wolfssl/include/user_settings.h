@@ -51,8 +51,15 @@
 /* Client side is kept (NO_WOLFSSL_CLIENT not set) for test/bench tools. */
 
 /* Session cache: 1055 sessions (TLS 1.2 session-ID resumption; TLS 1.3 and
- * ticket-capable clients resume via session tickets instead). */
+ * ticket-capable clients resume via session tickets instead). The cache is
+ * one per process; each listener's contexts carry a session ID context
+ * (src/tls_context.c), and a session resumes only where the context is the
+ * same. wolfSSL 5.7.2 keeps the context under WOLFSSL_SESSION_ID_CTX but
+ * compares it on the server's lookup only under OPENSSL_EXTRA: our patch
+ * patches/0001-check-session-id-context-without-openssl-extra.patch makes
+ * it compare under WOLFSSL_SESSION_ID_CTX too. */
 #define MEDIUM_SESSION_CACHE
+#define WOLFSSL_SESSION_ID_CTX
 
 /* ---- Certificates ------------------------------------------------------ */
 #define KEEP_PEER_CERT
