@@ -980,11 +980,29 @@ static enum gh_http_action frame_http(struct gh_conn *c, struct gh_buf *from, st
 
 static bool frame_client_bytes(struct gh_conn *c, bool *moved)
 {
+    const char *interim;
+    size_t interim_len;
+
     if (!c->http)
         return frame_stream(c);
     enum gh_http_action a = frame_http(c, &c->from_client, &c->to_backend, true, moved);
     if (c->state == GH_CONN_CLOSED)
         return false;
+    if (c->http->interim != GH_HTTP_INTERIM_NONE) {
+        /* 100 Continue for a held request: a few bytes ahead of nothing
+         * (no response is in flight); without room now, it stays owed */
+        if (gh_buf_acquire(pool_of(c), &c->to_client) < 0) {
+            conn_close(c, "out_of_memory");
+            return false;
+        }
+        size_t room = gh_buf_make_room(pool_of(c), &c->to_client);
+        if (gh_http_take_interim(c->http, room, &interim, &interim_len)) {
+            memcpy(c->to_client.data + c->to_client.tail, interim, interim_len);
+            c->to_client.tail += (uint32_t)interim_len;
+            *moved = true;
+        }
+        gh_buf_release_if_empty(pool_of(c), &c->to_client);
+    }
     c->to_backend_ready = gh_buf_len(&c->to_backend);
     c->client_framer_blocked = a == GH_HTTP_BLOCKED;
     if (gh_http_head_pending(c->http)) {

@@ -561,6 +561,8 @@ static void write_request_head(struct gh_http_proxy *hp, const struct gh_http1_r
         const struct gh_http1_header *h = &req->headers[i];
         if (is_hop_by_hop(h->name) || is_own_field(h->name) || is_underscore_alias(h->name))
             continue;
+        if (hp->req_phase == GH_HTTP_BODY_HELD && name_is(h->name, "expect"))
+            continue; /* gatehouse answered the 100 itself and sends the body at once */
         if (is_forwarding_field(h->name)) {
             if (trust != FORWARDING_TRUSTED || name_has_underscore(h->name))
                 continue;
@@ -800,14 +802,16 @@ static size_t held_limit(const struct gh_http_proxy *hp)
 }
 
 /* Whether REQ waits whole in gatehouse until its body is complete, so that
- * a body breaking a rule sends nothing at all to the backend. Not with
- * Expect: 100-continue (the client waits for the backend's 100 before it
- * sends the body), nor CONNECT (what follows is a tunnel). */
+ * a body breaking a rule sends nothing at all to the backend. Not CONNECT
+ * (what follows is a tunnel). With Expect: 100-continue gatehouse answers
+ * the 100 itself (the client waits for it before it sends the body), as
+ * nginx does when it reads a body: the backend's 100 would come only after
+ * it had the head, and then part of a body that may break a rule. */
 static bool holds_request(const struct gh_http_proxy *hp, const struct gh_http1_request *req,
                           size_t head_len)
 {
     size_t limit = held_limit(hp);
-    if (req->expect_continue || is_connect_method(req->method) || head_len >= limit)
+    if (is_connect_method(req->method) || head_len >= limit)
         return false;
     if (req->body == GH_BODY_LENGTH)
         return req->content_length > 0 && req->content_length <= limit - head_len;
@@ -880,6 +884,8 @@ static enum take_result take_request_head(struct gh_http_proxy *hp, struct gh_ht
         hp->req_scan = 0;
         hp->req_head_started = 0;
         gh_http1_chunked_init(&hp->req_chunked);
+        if (req->expect_continue) /* nothing is in flight: it goes out at once */
+            hp->interim = GH_HTTP_INTERIM_CONTINUE;
         return TAKE_HELD;
     }
 
@@ -1146,6 +1152,9 @@ static enum take_result release_held(struct gh_http_proxy *hp, struct gh_http_io
     uint64_t length = hp->held_body == GH_BODY_LENGTH ? hp->req_body_left
                                                       : hp->req_chunked.body_bytes;
 
+    /* A client that sent its body without waiting for the 100 needs none:
+     * one still owed now would arrive after the final response. */
+    hp->interim = GH_HTTP_INTERIM_NONE;
     if (how == HELD_TOO_LARGE || hp->held_trailers > 0)
         out = GH_BODY_OUT_CHUNKED;
     if (how == HELD_COMPLETE && io->out_room < whole + head_growth(hp) + CHUNK_OUT_SLACK)
@@ -1756,6 +1765,18 @@ bool gh_http_ws_counts(const struct gh_http_proxy *hp, uint64_t *frames_in, uint
     *frames_in = hp->ws->from_client.stats.frames;
     *frames_out = hp->ws->from_backend.stats.frames;
     *messages_in = hp->ws->from_client.stats.messages;
+    return true;
+}
+
+bool gh_http_take_interim(struct gh_http_proxy *hp, size_t room, const char **data, size_t *len)
+{
+    static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    if (hp->interim != GH_HTTP_INTERIM_CONTINUE || hp->queue_len > 0 || hp->reply_queued ||
+        room < sizeof continue_100 - 1)
+        return false;
+    hp->interim = GH_HTTP_INTERIM_NONE;
+    *data = continue_100;
+    *len = sizeof continue_100 - 1;
     return true;
 }
 

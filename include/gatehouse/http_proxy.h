@@ -82,6 +82,13 @@ enum gh_http_body_out {
     GH_BODY_OUT_CHUNKED,          /* Transfer-Encoding: chunked, chunks re-encoded by gatehouse */
 };
 
+/* An interim response gatehouse owes the client itself. */
+enum gh_http_interim {
+    GH_HTTP_INTERIM_NONE,
+    GH_HTTP_INTERIM_CONTINUE,     /* 100 Continue: a held request sent Expect: 100-continue
+                                   * and gatehouse, not the backend, reads its body */
+};
+
 enum gh_http_phase {
     GH_HTTP_HEAD,                 /* waiting for (the rest of) a head */
     GH_HTTP_BODY_LENGTH,
@@ -142,6 +149,7 @@ struct gh_http_proxy {
     char reply[GH_HTTP_REPLY_MAX];
     size_t reply_len;
     bool reply_queued;
+    enum gh_http_interim interim; /* owed to the client now, ahead of any response */
     bool close_when_idle;         /* close once the queue drains (Connection: close) */
     uint64_t requests;            /* completed request/response pairs */
 };
@@ -212,6 +220,11 @@ void gh_http_head_timeout(struct gh_http_proxy *hp);
 
 /* True while a head is incomplete and its deadline runs. */
 bool gh_http_head_pending(const struct gh_http_proxy *hp);
+
+/* The interim response (100 Continue) to send now, if one is owed and fits
+ * ROOM bytes; marks it taken. Owed only while no response is in flight, so
+ * it never lands inside another response. */
+bool gh_http_take_interim(struct gh_http_proxy *hp, size_t room, const char **data, size_t *len);
 
 /* The reply to send now, if one is queued and every earlier response is
  * complete; marks it taken. */

@@ -459,20 +459,57 @@ def test_larger_than_held_bound_streams(gatehouse, backend, ctx):
     assert second.header("content-length") == [str(len(data))]
 
 
-def test_expect_continue_is_not_held(gatehouse, backend, ctx):
-    """The client waits for 100 Continue before its body: holding the head
-    would stall it, so such a request streams."""
+def test_expect_continue_is_held_and_answered_by_gatehouse(gatehouse, backend, ctx):
+    """The client waits for 100 Continue before its body. gatehouse answers
+    the 100 itself and holds the request like any other, so the backend
+    sees nothing until the body is complete, and then no Expect (it must
+    not answer a 100 of its own for a body it already has)."""
     be = backend(hb.RecordingBackend)
     gh = start(gatehouse, be)
     with HttpClient(gh.port, ctx) as c:
         c.send(req_bytes("POST /e HTTP/1.1", HOST, "Content-Length: 5",
                          "Expect: 100-continue"))
         resp = c.read_response(interim=True)
-        assert resp.status == 100
+        assert resp.raw == b"HTTP/1.1 100 Continue\r\n\r\n"
+        assert_nothing_reached_backend(be)
         c.send(b"hello")
-        assert c.read_response().status == 200
+        final = c.read_response()
+        assert final.status == 200 and final.raw.count(b"HTTP/1.1 ") == 1
     ((_, _, got, _),) = one_request(be)
     assert got == b"hello"
+    (req,) = be.all_requests()
+    assert req.header("expect") == [] and req.header("content-length") == ["5"]
+
+
+def test_expect_continue_body_breaking_a_rule_sends_nothing(gatehouse, backend, ctx):
+    """After gatehouse's 100, a chunked body that breaks a rule is refused
+    and nothing of the request reaches the backend (a backend's own 100
+    would have come after the head had gone on)."""
+    be = backend(hb.RecordingBackend)
+    gh = start(gatehouse, be)
+    with HttpClient(gh.port, ctx) as c:
+        c.send(req_bytes("POST /e HTTP/1.1", HOST, "Transfer-Encoding: chunked",
+                         "Expect: 100-continue"))
+        assert c.read_response(interim=True).status == 100
+        c.send(b"5\r\nhello\r\nzz\r\n")
+        assert c.read_response().status == 400
+    assert_nothing_reached_backend(be)
+
+
+def test_expect_continue_body_sent_at_once_gets_no_late_100(gatehouse, backend, ctx):
+    """A client that sends its body without waiting for the 100 needs none:
+    no 100 may arrive after (or inside) the final response."""
+    be = backend(hb.RecordingBackend)
+    gh = start(gatehouse, be)
+    with HttpClient(gh.port, ctx) as c:
+        c.send(req_bytes("POST /e HTTP/1.1", HOST, "Content-Length: 5",
+                         "Expect: 100-continue") + b"hello" +
+               req_bytes("GET /next HTTP/1.1", HOST))
+        first = c.read_response(interim=True)
+        second = c.read_response(interim=True)
+        assert b"100 Continue" not in first.raw + second.raw
+        assert (first.status, second.status) == (200, 200)
+        assert second.body == b"GET /next\n"
 
 
 # ================================================================ 4. trailers
