@@ -497,6 +497,24 @@ static void put_forwarded_element(struct out *o, const char *client_addr)
     puts_(o, ";proto=https");
 }
 
+/* The two chain fields gatehouse writes, one hop per element. */
+enum chain_field { CHAIN_XFF, CHAIN_FORWARDED };
+
+/* One line of chain field F: the trusted chain REQ carries from header
+ * FROM on (none when REQ is NULL), then this hop, the client. */
+static void put_chain(struct out *o, enum chain_field f, const struct gh_http1_request *req,
+                      size_t from, const char *client_addr)
+{
+    puts_(o, f == CHAIN_XFF ? "X-Forwarded-For: " : "Forwarded: ");
+    if (req)
+        put_joined(o, req, from, f == CHAIN_XFF ? "x-forwarded-for" : "forwarded");
+    if (f == CHAIN_XFF)
+        puts_(o, client_addr);
+    else
+        put_forwarded_element(o, client_addr);
+    puts_(o, "\r\n");
+}
+
 /* Forwarding fields a request may carry, and what gatehouse writes: the
  * client's copies of gatehouse's own fields (is_own_field) never pass; the
  * forwarding family (is_forwarding_field) passes only from a trusted proxy
@@ -566,25 +584,14 @@ static void write_request_head(struct gh_http_proxy *hp, const struct gh_http1_r
         if (is_forwarding_field(h->name)) {
             if (trust != FORWARDING_TRUSTED || name_has_underscore(h->name))
                 continue;
-            if (name_is(h->name, "x-forwarded-for")) {
-                if (!write_xff || !extend_chains || xff_written)
-                    continue;
-                /* at the first line's place: every earlier hop's value, then ours */
-                puts_(o, "X-Forwarded-For: ");
-                put_joined(o, req, i, "x-forwarded-for");
-                puts_(o, hp->client_addr);
-                puts_(o, "\r\n");
-                xff_written = true;
-                continue;
-            }
-            if (name_is(h->name, "forwarded")) {
-                if (!write_forwarded || !extend_chains || forwarded_written)
-                    continue;
-                puts_(o, "Forwarded: ");
-                put_joined(o, req, i, "forwarded");
-                put_forwarded_element(o, hp->client_addr);
-                puts_(o, "\r\n");
-                forwarded_written = true;
+            bool is_xff = name_is(h->name, "x-forwarded-for");
+            if (is_xff || name_is(h->name, "forwarded")) {
+                bool *written = is_xff ? &xff_written : &forwarded_written;
+                if ((is_xff ? write_xff : write_forwarded) && extend_chains && !*written) {
+                    /* at the first line's place: every earlier hop's value, then ours */
+                    put_chain(o, is_xff ? CHAIN_XFF : CHAIN_FORWARDED, req, i, hp->client_addr);
+                    *written = true;
+                }
                 continue;
             }
             /* X-Forwarded-Host, X-Real-IP...: the trusted proxy's, as sent */
@@ -599,16 +606,10 @@ static void write_request_head(struct gh_http_proxy *hp, const struct gh_http1_r
         puts_(o, "\r\n");
     }
     write_framing(o, body_out, body_length);
-    if (write_xff && !xff_written) {
-        puts_(o, "X-Forwarded-For: ");
-        puts_(o, hp->client_addr);
-        puts_(o, "\r\n");
-    }
-    if (write_forwarded && !forwarded_written) {
-        puts_(o, "Forwarded: ");
-        put_forwarded_element(o, hp->client_addr);
-        puts_(o, "\r\n");
-    }
+    if (write_xff && !xff_written)
+        put_chain(o, CHAIN_XFF, NULL, 0, hp->client_addr);
+    if (write_forwarded && !forwarded_written)
+        put_chain(o, CHAIN_FORWARDED, NULL, 0, hp->client_addr);
     static const char hex[] = "0123456789abcdef";
     char id[16];
     for (int i = 0; i < 16; i++)
