@@ -987,10 +987,22 @@ enum body_step { STEP_DONE, STEP_NEED_INPUT, STEP_NEED_ROOM, STEP_REFUSED };
  * rest: the request leaves the queue, earlier ones still get their
  * responses, then the reply goes out and the backend connection is dropped
  * with the request incomplete (a held request never gets here). */
+static void finish_request(struct gh_http_proxy *hp, int status, enum gh_http_outcome outcome,
+                           double now, uint64_t conn_id);
+
+/* The request in flight (one per backend connection) had its head and part
+ * of its body sent when the rest broke a rule: it leaves the queue with its
+ * request entry, answered by gatehouse's refusal. If the backend already
+ * answered it, it has left already and nothing is owed. */
 static void refuse_streamed_body(struct gh_http_proxy *hp, enum gh_http1_rule rule,
                                  uint64_t conn_id, const struct gh_http_io *io)
 {
-    hp->queue_len--;
+    if (hp->queue_len > 0) {
+        struct gh_http_pending *p = &hp->queue[hp->queue_head];
+        p->body_bytes = hp->req_phase == GH_HTTP_BODY_CHUNKED ? hp->req_chunked.body_bytes
+                                                              : hp->req_body_bytes;
+        finish_request(hp, gh_http1_rule_status(rule), GH_HTTP_OUTCOME_REFUSED, io->now, conn_id);
+    }
     reject(hp, rule, conn_id, io->in, io->in_len);
 }
 
@@ -1312,6 +1324,7 @@ static const char *outcome_name(enum gh_http_outcome o)
     case GH_HTTP_OUTCOME_CLIENT_ABORT: return "client_abort";
     case GH_HTTP_OUTCOME_BACKEND_FAILED: return "backend_failed";
     case GH_HTTP_OUTCOME_SHUTDOWN: return "shutdown";
+    case GH_HTTP_OUTCOME_REFUSED: return "refused";
     }
     return "complete";
 }

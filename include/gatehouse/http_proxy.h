@@ -63,6 +63,7 @@ enum gh_http_outcome {
     GH_HTTP_OUTCOME_CLIENT_ABORT, /* the client went away (or failed) first */
     GH_HTTP_OUTCOME_BACKEND_FAILED, /* refused, reset, timed out, malformed, closed early */
     GH_HTTP_OUTCOME_SHUTDOWN,     /* the shutdown grace expired first */
+    GH_HTTP_OUTCOME_REFUSED,      /* its streamed body broke a rule: gatehouse answered */
 };
 
 /* Whether the backend connection may carry the next request. */

@@ -387,6 +387,28 @@ def test_shutdown_grace_expiry_leaves_a_request_entry(gatehouse, backend, ctx, t
     assert (e["target"], e["status"], e["outcome"]) == ("/cut", 0, "shutdown")
 
 
+@pytest.mark.parametrize("broken", ["bad_chunk", "over_max_body"])
+def test_refused_streamed_body_leaves_a_request_entry(gatehouse, backend, ctx, tmp_path, broken):
+    """A streamed body (max_held_request = 0) that breaks a rule part way:
+    its head already went on, so the request leaves a request entry with
+    gatehouse's own status and outcome refused (it used to leave the queue
+    without one)."""
+    be = backend(hb.RecordingBackend, respond=hb.hang)
+    audit = tmp_path / "audit.jsonl"
+    gh = start_http(gatehouse, be.addr, audit, max_held_request="0", max_body="1k")
+    bad, status = ((b"zz\r\n", 400) if broken == "bad_chunk" else (b"800\r\n", 413))
+    with HttpClient(gh.port, ctx, timeout=10) as c:
+        c.send(req_bytes("POST /streamed HTTP/1.1", HOST, "Transfer-Encoding: chunked") +
+               b"5\r\nhello\r\n")
+        wait_until(lambda: b"5\r\nhello\r\n" in b"".join(bytes(x.raw) for x in be.connections),
+                   scaled(5), what="the head and first chunk at the backend")
+        c.send(bad)
+        assert c.read_response().status == status
+    e = one_request_outcome(audit)
+    assert (e["target"], e["status"], e["outcome"]) == ("/streamed", status, "refused"), e
+    assert e["request_body"] == 5, e
+
+
 # ------------------------------------------------- response head limits
 
 def big_head_response(n_fields, field_bytes):
