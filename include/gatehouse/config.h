@@ -118,9 +118,9 @@ struct gh_listener_config {
     size_t max_response_header_bytes; /* a backend's response head; default: what the buffer holds */
     size_t max_response_headers; /* its field lines; default GH_HTTP1_MAX_HEADERS */
     enum gh_backend_reuse backend_reuse;
+    enum gh_chunk_ext_policy chunk_extensions;
     uint64_t max_held_request;   /* head + body as received: held whole up to this, in the
                                   * client's buffer (<= buffer_size - 2k/4k); 0 = stream all */
-    enum gh_chunk_ext_policy chunk_extensions;
     char allow_trailers[GH_LIST_TEXT_MAX]; /* trailer names forwarded, comma-separated; "" = none */
     double header_timeout;       /* seconds to receive a complete head */
     gh_http1_rule_set log_rules; /* policy rules that are logged, not enforced */

@@ -108,19 +108,19 @@ struct gh_http_proxy {
 
     /* requests */
     enum gh_http_phase req_phase;
+    enum gh_http_body_out req_out;
     size_t req_scan;              /* gh_http1_head_end resume point */
     double req_head_started;      /* loop time the current head began, 0 if none */
     uint64_t req_body_left;
     uint64_t req_body_bytes;
     struct gh_http1_chunked req_chunked;
-    enum gh_http_body_out req_out;
     /* a held request (GH_HTTP_BODY_HELD): nothing is consumed; the head
      * and body stay at the start of the client's input, at most
      * cfg->max_held_request bytes, until the body is complete */
     enum gh_http1_body held_body;  /* its framing as the client sent it */
+    unsigned held_trailers;       /* trailers it carries that the listener forwards */
     size_t held_head_len;
     size_t held_scan;             /* input bytes checked so far, head included */
-    unsigned held_trailers;       /* trailers it carries that the listener forwards */
 
     /* requests in flight, oldest first */
     struct gh_http_pending queue[GH_HTTP_PIPELINE_MAX];
@@ -128,15 +128,15 @@ struct gh_http_proxy {
 
     /* responses */
     enum gh_http_phase resp_phase;
+    int resp_status;
     size_t resp_scan;
     uint64_t resp_body_left;
     uint64_t resp_bytes;          /* bytes of the current response sent on */
-    int resp_status;
     double resp_first_byte;
-    bool resp_close;              /* the backend will close after this response */
-    bool backend_announced_close; /* a completed response said Connection: close */
     struct gh_http1_chunked resp_chunked;
     struct gh_http1_limits resp_limits; /* response heads: max_response_header_bytes, _headers */
+    bool resp_close;              /* the backend will close after this response */
+    bool backend_announced_close; /* a completed response said Connection: close */
     enum gh_http_backend_sync backend_sync;
 
     /* WebSocket (websocket = on): the upgrade request's head until the 101
@@ -150,8 +150,8 @@ struct gh_http_proxy {
     char reply[GH_HTTP_REPLY_MAX];
     size_t reply_len;
     bool reply_queued;
-    enum gh_http_interim interim; /* owed to the client now, ahead of any response */
     bool close_when_idle;         /* close once the queue drains (Connection: close) */
+    enum gh_http_interim interim; /* owed to the client now, ahead of any response */
     uint64_t requests;            /* completed request/response pairs */
 };
 
