@@ -21,12 +21,14 @@ OUT=""
 NICE=0        # scheduling priority of everything the script starts
 WAIT_QUIET=0  # seconds to wait for an idle machine before each proxy
 GH_LOG=warn   # anchors log nothing per connection; gatehouse logs every close at info
-ALL_PROXIES=(gatehouse hitch haproxy stunnel gatehouse-http haproxy-http gatehouse-audit)
-HTTP_PROXIES=" gatehouse-http haproxy-http gatehouse-audit "   # proxies that parse HTTP (mode http)
+ALL_PROXIES=(gatehouse hitch haproxy stunnel gatehouse-http haproxy-http gatehouse-audit gatehouse-http-reuse)
+HTTP_PROXIES=" gatehouse-http haproxy-http gatehouse-audit gatehouse-http-reuse "   # proxies that parse HTTP (mode http)
 # gatehouse-audit: gatehouse-http with the audit log on (a file on disk, not tmpfs;
 # audit_fsync = interval), to compare with gatehouse-http
-ALL_ROWS=(plain rss keepalive handshake http-handshake bulk hs-matrix)
-DEFAULT_ROWS=plain,rss,keepalive,handshake,bulk   # http-handshake (+1 min) and hs-matrix (+6 min) are opt-in
+# gatehouse-http-reuse: gatehouse-http with backend_reuse = always; it differs
+# from gatehouse-http only for requests with a body, so it runs the post row only
+ALL_ROWS=(plain rss keepalive handshake http-handshake bulk hs-matrix post)
+DEFAULT_ROWS=plain,rss,keepalive,handshake,bulk   # http-handshake (+1 min), hs-matrix (+6 min) and post are opt-in
 ROWS_ARG=$DEFAULT_ROWS
 HAP_REWRITE=yes   # haproxy-http adds X-Forwarded-For/-Proto and X-Request-Id, as gatehouse-http does
 
@@ -43,7 +45,8 @@ usage: $0 [--rounds N] [--duration S] [--only LIST] [--rows LIST] [--idle N]
                   handshake is the full-handshake row of the tcp-mode proxies,
                   http-handshake the same row for gatehouse-http and haproxy-http,
                   hs-matrix full and resumed handshakes/s of the tcp-mode
-                  proxies, ECDSA and RSA, TLS 1.3 and 1.2 (8 figures per proxy)
+                  proxies, ECDSA and RSA, TLS 1.3 and 1.2 (8 figures per proxy),
+                  post keep-alive POSTs with a 1 KiB body, http-mode proxies only
   --hap-rewrite yes|no
                   haproxy-http adds the request headers gatehouse-http adds
                   (X-Forwarded-For, X-Forwarded-Proto, X-Request-Id; default $HAP_REWRITE)
@@ -102,6 +105,12 @@ want_row() {  # want_row ROW [PROXY]: is ROW measured (for PROXY)?
   if [ "$row" = hs-matrix ] && [ -n "${2:-}" ] && [[ "$HTTP_PROXIES" == *" $2 "* ]]; then
     return 1
   fi
+  # POST bodies are for the http-mode proxies only (a tcp-mode proxy does not
+  # see requests); gatehouse-http-reuse differs from gatehouse-http only there
+  if [ -n "${2:-}" ] && { { [ "$row" = post ] && [[ "$HTTP_PROXIES" != *" $2 "* ]]; } ||
+                          { [ "$row" != post ] && [ "$2" = gatehouse-http-reuse ]; }; }; then
+    return 1
+  fi
   [[ "$ROWS" == *" $row "* ]]
 }
 
@@ -127,7 +136,7 @@ HAPROXY=$(command -v haproxy || true)
 declare -A BIN=([gatehouse]="$GATEHOUSE" [hitch]="$(command -v hitch || true)"
                 [haproxy]="$HAPROXY" [stunnel]="$STUNNEL"
                 [gatehouse-http]="$GATEHOUSE" [haproxy-http]="$HAPROXY"
-                [gatehouse-audit]="$GATEHOUSE")
+                [gatehouse-audit]="$GATEHOUSE" [gatehouse-http-reuse]="$GATEHOUSE")
 PROXIES=()
 if [ -n "$ONLY" ]; then
   IFS=, read -ra wanted <<<"$ONLY"
@@ -136,7 +145,7 @@ else
 fi
 for p in "${wanted[@]}"; do
   case "$p" in
-    gatehouse|hitch|haproxy|stunnel|gatehouse-http|haproxy-http|gatehouse-audit) ;;
+    gatehouse|hitch|haproxy|stunnel|gatehouse-http|haproxy-http|gatehouse-audit|gatehouse-http-reuse) ;;
     *) die "--only: unknown proxy '$p' (known: ${ALL_PROXIES[*]})" ;;
   esac
   b=${BIN[$p]}
@@ -155,11 +164,19 @@ done
 # (e.g. --rows hs-matrix: the http-mode proxies)
 _kept=()
 for p in ${PROXIES[@]+"${PROXIES[@]}"}; do
-  for r in rss keepalive handshake bulk hs-matrix; do
+  for r in rss keepalive handshake bulk hs-matrix post; do
     if want_row "$r" "$p"; then _kept+=("$p"); break; fi
   done
 done
 PROXIES=(${_kept[@]+"${_kept[@]}"})
+# post row: with backend_reuse = safe gatehouse connects to nginx for every
+# request and closes after the answer, so thousands of its connections a
+# second sit in TIME_WAIT; connect() reuses those ports on loopback only with
+# tcp_tw_reuse 1 or 2 (2, the default, is loopback only). With 0 the ephemeral
+# range runs out within seconds and the row measures 502s, not POSTs.
+if want_row post && [ "$(cat /proc/sys/net/ipv4/tcp_tw_reuse 2>/dev/null || echo 0)" = 0 ]; then
+  log "WARNING: net.ipv4.tcp_tw_reuse = 0: the post row will run out of ports through gatehouse-http (set it to 2)"
+fi
 [ "${#PROXIES[@]}" -gt 0 ] || log "no proxy available: only the plaintext ceiling will be measured"
 
 # ---------------------------------------------------------------- state, cleanup
@@ -226,6 +243,7 @@ if [ -n "$HAVE_GH" ]; then
   BIN[gatehouse]="$TMP/gatehouse-under-test"
   BIN[gatehouse-http]="$TMP/gatehouse-under-test"
   BIN[gatehouse-audit]="$TMP/gatehouse-under-test"
+  BIN[gatehouse-http-reuse]="$TMP/gatehouse-under-test"
   { echo "binary: $GATEHOUSE sha256 $(sha256sum <"$GATEHOUSE" | cut -c1-16) mtime $(date -r "$GATEHOUSE" '+%F %T')"
     echo "git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') $(git -C "$ROOT" status --porcelain -- src include meson.build 2>/dev/null | grep -q . && echo '(src dirty)')"
     "${BIN[gatehouse]}" -V 2>&1 || true; } | tee "$OUT/gatehouse-version.txt" >&2
@@ -353,11 +371,12 @@ if want_row hs-matrix; then  # the hs-matrix rows also run every tcp-mode proxy 
   chmod 600 "$TMP/rsa-key.pem" "$TMP/rsa-combined.pem"
 fi
 
-read -r BACKEND_PORT P_GATEHOUSE P_HITCH P_HAPROXY P_STUNNEL P_GH_HTTP P_HAP_HTTP P_GH_AUDIT \
-  <<<"$(free_ports 8)"
-[ -n "$P_GH_AUDIT" ] || die "could not find free ports"
+read -r BACKEND_PORT P_GATEHOUSE P_HITCH P_HAPROXY P_STUNNEL P_GH_HTTP P_HAP_HTTP P_GH_AUDIT P_GH_REUSE \
+  <<<"$(free_ports 9)"
+[ -n "$P_GH_REUSE" ] || die "could not find free ports"
 declare -A PORT=([gatehouse]=$P_GATEHOUSE [hitch]=$P_HITCH [haproxy]=$P_HAPROXY [stunnel]=$P_STUNNEL
-                 [gatehouse-http]=$P_GH_HTTP [haproxy-http]=$P_HAP_HTTP [gatehouse-audit]=$P_GH_AUDIT)
+                 [gatehouse-http]=$P_GH_HTTP [haproxy-http]=$P_HAP_HTTP [gatehouse-audit]=$P_GH_AUDIT
+                 [gatehouse-http-reuse]=$P_GH_REUSE)
 
 mkdir -p "$TMP/www" "$TMP/nginx"
 head -c 1024 /dev/urandom | base64 -w 0 | head -c 1024 >"$TMP/www/index.html"
@@ -391,6 +410,12 @@ http {
     listen 127.0.0.1:$BACKEND_PORT backlog=4096;
     root $TMP/www;
     index index.html;
+    # post row: static files answer POST with 405; this answers any method
+    # with a fixed 2-byte body from memory (nginx reads and drops the request
+    # body), so the backend's share stays small
+    location = /post { return 200 "ok"; }
+    # connections nginx accepted so far: the post row's backend connects
+    location = /nginx-status { stub_status; }
   }
 }
 EOF
@@ -459,6 +484,11 @@ key = $TMP/key.pem
 max_connections = 10000
 backlog = 4096
 EOF
+# the same with backend_reuse = always: a backend connection that carried a
+# request body is kept for the next request (default safe: a new one each time)
+sed -e "s#^listen = 127.0.0.1:$P_GH_HTTP\$#listen = 127.0.0.1:$P_GH_REUSE#" \
+    -e 's#^\[listener:bench-http\]$#[listener:bench-http-reuse]#' \
+    -e '$a backend_reuse = always' "$TMP/gatehouse-http.ini" >"$TMP/gatehouse-http-reuse.ini"
 
 mkdir -p "$TMP/hitch-ocsp"
 cat >"$TMP/hitch.conf" <<EOF
@@ -566,6 +596,7 @@ start_proxy() {  # start_proxy NAME [rsa] -> sets PROXY_PID, returns 1 on failur
     stunnel)   taskset -c 1 "${BIN[stunnel]}" "$TMP/stunnel$v.conf" >>"$logf" 2>&1 & ;;
     gatehouse-http) taskset -c 1 "${BIN[gatehouse-http]}" -c "$TMP/gatehouse-http.ini" >>"$logf" 2>&1 & ;;
     gatehouse-audit) taskset -c 1 "${BIN[gatehouse-audit]}" -c "$TMP/gatehouse-audit.ini" >>"$logf" 2>&1 & ;;
+    gatehouse-http-reuse) taskset -c 1 "${BIN[gatehouse-http-reuse]}" -c "$TMP/gatehouse-http-reuse.ini" >>"$logf" 2>&1 & ;;
     haproxy-http)   taskset -c 1 "${BIN[haproxy-http]}" -db -f "$TMP/haproxy-http.cfg" >>"$logf" 2>&1 & ;;
   esac
   pid=$!
@@ -636,6 +667,40 @@ run_ka() {  # keep-alive 1 KiB requests
   record "$name" ka_rps "$rps"; record "$name" ka_p99_ms "$p99"; record "$name" ka_errors "$err"
   record "$name" ka_cpu "$SHARE"; record "$name" ka_cpu1_other "$OTHER1"
   log "  $name keep-alive 1KiB: ${rps} req/s p99 ${p99} ms errors $err proxy-cpu $SHARE (CPU 1 others $OTHER1)"
+  [ "$rps" != 0 ] || printf '%s\n' "$OUTPUT" | tail -5 >&2
+}
+
+# backend_accepts: connections nginx has accepted so far (stub_status)
+backend_accepts() {
+  local resp
+  # HTTP/1.0 over bash's /dev/tcp: nginx answers and closes
+  resp=$( { exec 3<>"/dev/tcp/127.0.0.1/$BACKEND_PORT" &&
+            printf 'GET /nginx-status HTTP/1.0
+
+' >&3 && timeout 5 cat <&3; } 2>/dev/null )     || { echo NA; return; }
+  # body: "Active connections: N", "server accepts handled requests", " A H R"
+  awk '/^server accepts/ { getline; print $1; found = 1; exit } END { if (!found) print "NA" }' <<<"$resp"
+}
+
+# keep-alive POSTs with a 1 KiB body (bench/post.lua) to nginx's /post
+# (200, 2-byte body): with backend_reuse = safe gatehouse opens one backend
+# connection per request, so nginx's accepted-connection count over the load
+# divided by the requests gives the backend connects per request (minus 1:
+# the second status request is itself a connection)
+run_post() {
+  local name=$1 ppid=$2 url=$3 rps p99 err a0 a1 reqs per
+  a0=$(backend_accepts)
+  measure "$ppid" taskset -c 0 timeout "$WRK_TIMEOUT" wrk -t1 -c50 -d"${DURATION}s" --latency --timeout 5s \
+    -s "$BENCH_DIR/post.lua" "$url"
+  a1=$(backend_accepts)
+  read -r rps p99 err <<<"$(parse_wrk <<<"$OUTPUT")"
+  reqs=$(awk '/ requests in / { print $1; exit }' <<<"$OUTPUT")
+  per=$(awk -v a="$a0" -v b="$a1" -v n="${reqs:-0}" \
+    'BEGIN { if (a == "NA" || b == "NA" || n == 0) print "NA"; else printf "%.3f", (b - a - 1) / n }')
+  record "$name" post_rps "$rps"; record "$name" post_p99_ms "$p99"; record "$name" post_errors "$err"
+  record "$name" post_cpu "$SHARE"; record "$name" post_cpu1_other "$OTHER1"
+  record "$name" post_backend_connects_per_req "$per"
+  log "  $name keep-alive POST 1KiB body: ${rps} req/s p99 ${p99} ms errors $err backend connects/req $per proxy-cpu $SHARE (CPU 1 others $OTHER1)"
   [ "$rps" != 0 ] || printf '%s\n' "$OUTPUT" | tail -5 >&2
 }
 
@@ -795,7 +860,7 @@ for name in ${PROXIES[@]+"${PROXIES[@]}"}; do
   if want_row rss "$name"; then est=$((est + 4 + IDLE_N / 1000)); fi
   # hs-matrix: 8 loads, a second start with the RSA certificate
   if want_row hs-matrix "$name"; then est=$((est + 8 * DURATION + 4)); fi
-  for r in keepalive handshake bulk; do
+  for r in keepalive handshake bulk post; do
     if want_row "$r" "$name"; then est=$((est + DURATION)); fi
   done
 done
@@ -836,6 +901,7 @@ for ROUND in $(seq "$ROUNDS"); do
       if want_row keepalive "$name"; then run_ka "$name" "$ppid" "https://127.0.0.1:$port/1k"; fi
       if want_row handshake "$name"; then run_hs "$name" "$ppid" "$port"; fi
       if want_row bulk "$name"; then run_bulk "$name" "$ppid" "https://127.0.0.1:$port/1m"; fi
+      if want_row post "$name"; then run_post "$name" "$ppid" "https://127.0.0.1:$port/post"; fi
       if want_row hs-matrix "$name"; then
         if [ "$ROUND" = 1 ]; then probe_tls "$name" ecdsa "$port"; fi
         run_hsm "$name" "$ppid" "$port" ecdsa
