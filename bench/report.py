@@ -7,6 +7,12 @@ Two ratio tables: gatehouse (tcp mode) against the TLS-offload anchors, and
 "http mode": gatehouse-http against haproxy-http (target >= 1.0x) and against
 gatehouse in tcp mode (target >= 0.9x).
 
+With the post row: keep-alive POSTs with a 1 KiB body through the http-mode
+proxies, and the ratios gatehouse-http (backend_reuse = safe: a new backend
+connection per request with a body) / haproxy-http, gatehouse-http-reuse
+(backend_reuse = always) / haproxy-http, and gatehouse-http /
+gatehouse-http-reuse (the price of safe), with backend connects per request.
+
 With the hs-matrix rows: full and resumed handshakes/s of the tcp-mode
 proxies (ECDSA/RSA x TLS 1.3/1.2), gatehouse's ratio to each anchor, and its
 full ECDSA TLS 1.3 figure per core as a fraction of what the linked wolfSSL's
@@ -43,12 +49,13 @@ with open(args.raw) as f:
             pass
 proxies = args.proxies or [p for p in order if p not in ("plain", "machine", "crypto")]
 names = [p for p in proxies if vals[p]]
-HTTP = ("gatehouse-http", "haproxy-http")  # proxies in HTTP mode: not anchors of the tcp table
+HTTP = ("gatehouse-http", "haproxy-http", "gatehouse-http-reuse")  # HTTP mode: not anchors of the tcp table
 
 # row label, rate metric, cpu metric, prefix of the row's other metrics, decimals
 ROWS = [("keep-alive 1 KiB req/s", "ka_rps", "ka_cpu", "ka", 0),
         ("full handshakes/s + GET (TLS 1.3)", "hs_rate", "hs_cpu", "hs", 0),
-        ("bulk 1 MiB MiB/s", "bulk_mibs", "bulk_cpu", "bulk", 0)]
+        ("bulk 1 MiB MiB/s", "bulk_mibs", "bulk_cpu", "bulk", 0),
+        ("keep-alive POST 1 KiB body req/s", "post_rps", "post_cpu", "post", 0)]
 
 
 def med(xs):
@@ -119,6 +126,11 @@ def measured(metric):
 
 if measured("ka_p99_ms"):
     out.append(line("keep-alive p99 latency ms", [fmt(rate_med(p, "ka_p99_ms", "ka"), 2) for p in names]))
+if measured("post_p99_ms"):
+    out.append(line("keep-alive POST p99 latency ms", [fmt(rate_med(p, "post_p99_ms", "post"), 2) for p in names]))
+if measured("post_backend_connects_per_req"):
+    out.append(line("POST: backend connects per request",
+                    [fmt(med(list(vals[p]["post_backend_connects_per_req"].values())), 3) for p in names]))
 if measured("hs_p99_ms"):
     out.append(line("handshake p99 latency ms", [fmt(rate_med(p, "hs_p99_ms", "hs"), 2) for p in names]))
 if measured("rss_kib_per_conn"):
@@ -180,6 +192,8 @@ if "gatehouse" in names and anchors and BASIC:
     out.append(line("", anchors))
 
     for label, m, cpu, pre, d in ROWS:
+        if not vals["gatehouse"][m]:
+            continue  # a row of the http-mode proxies only (post)
         g = percore_med("gatehouse", m, cpu, pre)
         out.append(line(label + ", per core", [ratio(g, percore_med(a, m, cpu, pre)) for a in anchors]))
         g = rate_med("gatehouse", m, pre)
@@ -234,9 +248,9 @@ def add_cpu1(p, prefix):
         vals[p][prefix + "_cpu1"][r] = c + vals[p][prefix + "_cpu1_other"].get(r, 0)
 
 
-def cpu1_med(p):
-    add_cpu1(p, "ka")
-    return percore_med(p, "ka_rps", "ka_cpu1", "ka")
+def cpu1_med(p, prefix="ka"):
+    add_cpu1(p, prefix)
+    return percore_med(p, prefix + "_rps", prefix + "_cpu1", prefix)
 
 
 if "gatehouse-http" in names:
@@ -245,7 +259,8 @@ if "gatehouse-http" in names:
     refs = [(r, lab, t) for r, lab, t in (("haproxy-http", "vs haproxy-http", 1.0),
                                          ("gatehouse", "vs gatehouse (tcp)", 0.9))
             if r in names]
-    if refs:
+    # not with --rows post alone: that row has its own table below
+    if refs and any(vals[g][m] for m in ("ka_rps", "bulk_mibs", "hs_rate", "rss_kib_per_conn")):
         cw = 28
 
         def hline(label, cells):
@@ -308,6 +323,39 @@ if "gatehouse-audit" in names and "gatehouse-http" in names:
         q = x / y
         out.append(f"{label:<42}{q:>10.2f}x{verdict(q, 0.9)}{round_ratios(a, g, m, pre, c)}")
 
+# post row: what a request body costs. gatehouse-http (backend_reuse = safe)
+# opens a backend connection for every request with a body; gatehouse-http-reuse
+# (always) and haproxy-http (http-reuse never, but it keeps its connection)
+# reuse theirs. No target: safe does more work than HAProxy by design.
+POST_PAIRS = [(a, b, lab) for a, b, lab in
+              (("gatehouse-http", "haproxy-http", "gatehouse-http / haproxy-http"),
+               ("gatehouse-http-reuse", "haproxy-http", "gatehouse-http-reuse / haproxy-http"),
+               ("gatehouse-http", "gatehouse-http-reuse", "gatehouse-http / gatehouse-http-reuse"))
+              if a in names and b in names and vals[a]["post_rps"] and vals[b]["post_rps"]]
+if POST_PAIRS:
+    out.append("")
+    out.append("keep-alive POST, 1 KiB body (post row): ratio of the medians (>1 = first better for rates,")
+    out.append("<1 better for p99; per-round ratios min..max in parentheses; no target)")
+    cw = 22
+    out.append(f"{'':<40}" + "".join(f"{c:>{cw}}" for c in
+                                      ("per core", "per busy CPU 1", "raw", "p99")))
+
+    def pcell(a, b, extra=""):
+        return "-" if a is None or not b else f"{a / b:.2f}x{extra}"
+
+    for a, b, lab in POST_PAIRS:
+        cells = [pcell(percore_med(a, "post_rps", "post_cpu", "post"), percore_med(b, "post_rps", "post_cpu", "post"),
+                       round_ratios(a, b, "post_rps", "post", "post_cpu")),
+                 pcell(cpu1_med(a, "post"), cpu1_med(b, "post"),
+                       round_ratios(a, b, "post_rps", "post", "post_cpu1")),
+                 pcell(rate_med(a, "post_rps", "post"), rate_med(b, "post_rps", "post"),
+                       round_ratios(a, b, "post_rps", "post")),
+                 pcell(rate_med(a, "post_p99_ms", "post"), rate_med(b, "post_p99_ms", "post"),
+                       round_ratios(a, b, "post_p99_ms", "post"))]
+        out.append(f"{lab:<40}" + "".join(f"{c:>{cw}}" for c in cells))
+    if any(b == "gatehouse-http-reuse" for _, b, _ in POST_PAIRS):
+        out.append("gatehouse-http / gatehouse-http-reuse is the price of backend_reuse = safe: one backend connect")
+        out.append("(and close) per request with a body; see \"POST: backend connects per request\" above.")
 
 # ---------------------------------------------------------------- hs-matrix
 HSM = [(mode, key, ver) for mode in ("full", "resumed") for key in ("ecdsa", "rsa")
