@@ -759,6 +759,7 @@ static bool emit_request_head(struct gh_http_proxy *hp, const struct gh_http1_re
     p->request_id = request_id;
     p->started = io->now;
     p->body_bytes = 0;
+    p->body_out = body_out;
     snprintf(p->method, sizeof p->method, "%.*s", (int)req->method.len, req->method.p);
     p->target_len = (uint32_t)req->target.len;
     memcpy(p->target, req->target.p,
@@ -1413,7 +1414,12 @@ static void response_done(struct gh_http_proxy *hp, double now, uint64_t conn_id
 {
     bool body_unsent = hp->queue_len == 1 && (hp->req_phase == GH_HTTP_BODY_LENGTH ||
                                               hp->req_phase == GH_HTTP_BODY_CHUNKED);
-    bool carried_body = hp->queue_len > 0 && oldest(hp)->body_bytes > 0;
+    /* Anything beyond the head counts, also a chunked body with no data
+     * ("0" CRLF CRLF): a backend that ignores bodies reads those bytes as
+     * the start of a request too. */
+    const struct gh_http_pending *done = oldest(hp);
+    bool carried_body =
+        done && (done->body_out == GH_BODY_OUT_CHUNKED || done->body_bytes > 0);
     finish_request(hp, hp->resp_status, GH_HTTP_OUTCOME_COMPLETE, now, conn_id);
     if (carried_body && hp->cfg->backend_reuse == GH_REUSE_SAFE &&
         hp->backend_sync == GH_HTTP_BACKEND_IN_SYNC) {

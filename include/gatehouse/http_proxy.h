@@ -42,12 +42,21 @@
 struct gh_tls_peer;
 struct gh_ws_session;
 
+/* How the current request body leaves for the backend. */
+enum gh_http_body_out {
+    GH_BODY_OUT_NONE,             /* no body, no framing field */
+    GH_BODY_OUT_LENGTH,           /* Content-Length; a chunked body held whole is de-chunked */
+    GH_BODY_OUT_CHUNKED,          /* Transfer-Encoding: chunked, chunks re-encoded by gatehouse */
+};
+
 struct gh_http_pending {
     uint64_t request_id;
     double started;               /* loop time the head was complete */
     uint64_t body_bytes;
     uint32_t target_len;          /* as the client sent them; the copies below may be shorter */
     uint32_t host_len;
+    enum gh_http_body_out body_out; /* how its body went on: chunked framing is bytes
+                                     * beyond the head even with no data */
     char method[16];
     char target[GH_HTTP_TARGET_KEEP]; /* not NUL-terminated */
     char host[GH_HTTP_HOST_KEEP];
@@ -76,12 +85,6 @@ enum gh_http_backend_sync {
                                    * = safe): the next request goes on a new connection */
 };
 
-/* How the current request body leaves for the backend. */
-enum gh_http_body_out {
-    GH_BODY_OUT_NONE,             /* no body, no framing field */
-    GH_BODY_OUT_LENGTH,           /* Content-Length; a chunked body held whole is de-chunked */
-    GH_BODY_OUT_CHUNKED,          /* Transfer-Encoding: chunked, chunks re-encoded by gatehouse */
-};
 
 /* An interim response gatehouse owes the client itself. */
 enum gh_http_interim {

@@ -251,6 +251,34 @@ def test_body_ignoring_backend_slow_smuggled_answer(gatehouse, backend, ctx, tmp
 
 
 @pytest.mark.timeout_s(60)
+@pytest.mark.parametrize("how", ["streamed", "held_with_trailer"])
+def test_empty_chunked_body_retires_the_backend_connection(gatehouse, backend, ctx, tmp_path,
+                                                           how):
+    """A chunked body with no data still puts bytes beyond the head on the
+    wire ("0" CRLF CRLF, and a trailer when one is forwarded): a backend
+    that ignores bodies reads them as a request and answers it. Under
+    backend_reuse = safe that connection must carry no next request, or
+    that answer goes to the client's next request (found by review)."""
+    be = backend(BodyIgnoring, coalesce=False, slow=("",))  # "0": no target
+    audit = tmp_path / "audit.jsonl"
+    opts = ({"max_held_request": "0"} if how == "streamed"
+            else {"allow_trailers": "X-Checksum"})
+    gh = start_http(gatehouse, be.addr, audit, **opts)
+    trailer = b"X-Checksum: abc\r\n" if how == "held_with_trailer" else b""
+    post = req_bytes("POST /form HTTP/1.1", HOST, "Transfer-Encoding: chunked") + \
+        b"0\r\n" + trailer + b"\r\n"
+    with HttpClient(gh.port, ctx, timeout=10) as c:
+        c.send(post + req_bytes("GET /next HTTP/1.1", HOST))
+        assert c.read_response().body == b"answer to POST /form\n"
+        second = c.read_response()
+        assert second.body == b"answer to GET /next\n", second.raw
+    with be.lock:
+        seen = list(be.seen)
+    by_target = {s[2]: s[0] for s in seen}
+    assert by_target["/next"] != by_target["/form"], seen
+
+
+@pytest.mark.timeout_s(60)
 def test_bytes_after_a_response_replace_the_backend_connection(gatehouse, backend, ctx,
                                                                 tmp_path):
     """A response followed by bytes nobody asked for (a second response):
