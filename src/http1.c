@@ -1565,3 +1565,89 @@ enum gh_http1_chunk_event gh_http1_chunked_next(struct gh_http1_chunked *c, cons
                           STOP_AT_EVENT, consumed, ev);
     return ev->event;
 }
+
+/* ---- forwarding chains ---------------------------------------------------- */
+
+static size_t skip_ows(const char *p, size_t i, size_t n)
+{
+    while (i < n && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    return i;
+}
+
+static bool is_node_char(char c)
+{
+    return IS(c, C_DIGIT) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
+           c == ':' || c == '-' || c == '_' || c == '[' || c == ']';
+}
+
+bool gh_http1_xff_valid(struct gh_http1_span value)
+{
+    const char *p = value.p;
+    size_t n = value.len, i = 0;
+    for (;;) {
+        i = skip_ows(p, i, n);
+        size_t start = i;
+        while (i < n && is_node_char(p[i]))
+            i++;
+        if (i == start)
+            return false; /* an empty element, or a byte no node has */
+        i = skip_ows(p, i, n);
+        if (i == n)
+            return true;
+        if (p[i] != ',')
+            return false;
+        i++;
+    }
+}
+
+/* token "=" ( token / quoted-string ) at p[i]: the index after it, or 0. */
+static size_t forwarded_pair(const char *p, size_t i, size_t n)
+{
+    size_t start = i;
+    while (i < n && IS(p[i], C_TCHAR))
+        i++;
+    if (i == start || i == n || p[i] != '=')
+        return 0;
+    i++;
+    if (i < n && p[i] == '"') {
+        for (i++; i < n && p[i] != '"'; i++) {
+            if (p[i] == '\\') { /* quoted-pair: HTAB / SP / VCHAR / obs-text */
+                if (++i == n || !IS(p[i], C_VALUE))
+                    return 0;
+            } else if (!IS(p[i], C_QDTEXT)) {
+                return 0;
+            }
+        }
+        return i < n ? i + 1 : 0; /* an open quote never ends the value */
+    }
+    start = i;
+    while (i < n && IS(p[i], C_TCHAR))
+        i++;
+    return i > start ? i : 0;
+}
+
+bool gh_http1_forwarded_valid(struct gh_http1_span value)
+{
+    const char *p = value.p;
+    size_t n = value.len, i = 0;
+    for (;;) {
+        i = skip_ows(p, i, n);
+        for (;;) {
+            i = forwarded_pair(p, i, n);
+            if (i == 0)
+                return false;
+            if (i < n && p[i] == ';') {
+                i++;
+                continue;
+            }
+            break;
+        }
+        i = skip_ows(p, i, n);
+        if (i == n)
+            return true;
+        if (p[i] != ',')
+            return false;
+        i++;
+    }
+}

@@ -515,6 +515,19 @@ static void put_chain(struct out *o, enum chain_field f, const struct gh_http1_r
     puts_(o, "\r\n");
 }
 
+/* Every line of chain field F in REQ reads as its syntax says. */
+static bool chain_readable(const struct gh_http1_request *req, enum chain_field f)
+{
+    for (size_t j = 0; j < req->n_headers; j++) {
+        const struct gh_http1_header *h = &req->headers[j];
+        if (!name_is(h->name, f == CHAIN_XFF ? "x-forwarded-for" : "forwarded"))
+            continue;
+        if (!(f == CHAIN_XFF ? gh_http1_xff_valid(h->value) : gh_http1_forwarded_valid(h->value)))
+            return false;
+    }
+    return true;
+}
+
 /* Forwarding fields a request may carry, and what gatehouse writes: the
  * client's copies of gatehouse's own fields (is_own_field) never pass; the
  * forwarding family (is_forwarding_field) passes only from a trusted proxy
@@ -569,6 +582,10 @@ static void write_request_head(struct gh_http_proxy *hp, const struct gh_http1_r
 
     for (size_t i = 0; i < req->n_headers && !has_connection; i++)
         has_connection = name_is(req->headers[i].name, "connection");
+    /* A trusted chain is extended only when every line of it reads: an open
+     * quote or an empty element would swallow or shift the hop appended. */
+    const bool xff_readable = extend_chains && chain_readable(req, CHAIN_XFF);
+    const bool forwarded_readable = extend_chains && chain_readable(req, CHAIN_FORWARDED);
 
     put_span(o, req->method);
     puts_(o, " ");
@@ -587,7 +604,8 @@ static void write_request_head(struct gh_http_proxy *hp, const struct gh_http1_r
             bool is_xff = name_is(h->name, "x-forwarded-for");
             if (is_xff || name_is(h->name, "forwarded")) {
                 bool *written = is_xff ? &xff_written : &forwarded_written;
-                if ((is_xff ? write_xff : write_forwarded) && extend_chains && !*written) {
+                if ((is_xff ? write_xff : write_forwarded) && extend_chains && !*written &&
+                    (is_xff ? xff_readable : forwarded_readable)) {
                     /* at the first line's place: every earlier hop's value, then ours */
                     put_chain(o, is_xff ? CHAIN_XFF : CHAIN_FORWARDED, req, i, hp->client_addr);
                     *written = true;

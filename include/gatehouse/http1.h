@@ -237,6 +237,16 @@ enum gh_http1_chunk_event gh_http1_chunked_next(struct gh_http1_chunked *c, cons
                                                 size_t len, const struct gh_http1_limits *limits,
                                                 size_t *consumed, struct gh_http1_chunk_ev *ev);
 
+/* Forwarding chains a trusted proxy sent, before gatehouse appends its own
+ * hop: true when gatehouse can read the value, so an appended element
+ * cannot be swallowed or shifted by it.
+ * X-Forwarded-For: 1#node, each node a non-empty run of letters, digits
+ * and . : - _ [ ] (IPv4, IPv6, bracketed IPv6, "unknown", obfuscated ids).
+ * Forwarded (RFC 7239 4): 1#forwarded-element, each pair token "=" (token /
+ * quoted-string), pairs separated by ";"; no empty elements or pairs. */
+bool gh_http1_xff_valid(struct gh_http1_span value);
+bool gh_http1_forwarded_valid(struct gh_http1_span value);
+
 /* Case-insensitive comparison of a span with a NUL-terminated lowercase word.
  * Inline: callers compare against literals, whose length then folds away. */
 static inline bool gh_http1_span_equals(struct gh_http1_span s, const char *lower)

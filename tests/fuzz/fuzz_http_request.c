@@ -218,6 +218,22 @@ static void run(const char *buf, size_t len, const struct gh_http1_limits *lim)
     free(head);
 }
 
+/* The forwarding-chain readers on every field value: a value they accept
+ * has no byte a chain element cannot hold (no CR, LF, NUL, no open quote
+ * at its end for X-Forwarded-For). */
+static void check_chains(const struct gh_http1_request *r)
+{
+    for (size_t i = 0; i < r->n_headers; i++) {
+        struct gh_http1_span v = r->headers[i].value;
+        bool xff = gh_http1_xff_valid(v), fwd = gh_http1_forwarded_valid(v);
+        for (size_t j = 0; (xff || fwd) && j < v.len; j++)
+            REQUIRE(v.p[j] != '\r' && v.p[j] != '\n' && v.p[j] != '\0');
+        for (size_t j = 0; xff && j < v.len; j++)
+            REQUIRE(v.p[j] != '"' && v.p[j] != ';' && v.p[j] != '=');
+        REQUIRE(!fwd || v.len > 0);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *buf = (const char *)data;
@@ -229,6 +245,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (gh_http1_parse_request(buf, size, NULL, &req, &rule) == GH_HTTP1_DONE) {
             REQUIRE(req.head_len <= size);
             check_request(buf, req.head_len, &deflim);
+            check_chains(&req);
         } else {
             REQUIRE(gh_http1_rule_is_framing(rule));
         }

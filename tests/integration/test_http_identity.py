@@ -158,6 +158,30 @@ def test_trusted_proxy_chain_extended(gatehouse, backend, ctx):
                                          "X-Forwarded-Proto", "X-Real-IP", "X-Request-Id"]
 
 
+@pytest.mark.parametrize("field,value", [
+    ("Forwarded", 'for="1.1.1.1'),            # an open quote would swallow our hop
+    ("Forwarded", "for=1.1.1.1,,for=2.2.2.2"),
+    ("X-Forwarded-For", "9.9.9.9, "),         # an empty element shifts the chain
+    ("X-Forwarded-For", "9.9.9.9 6.6.6.6"),
+])
+def test_trusted_proxy_unreadable_chain_is_replaced(gatehouse, backend, ctx, field, value):
+    """A trusted sender's chain that gatehouse cannot read is not extended
+    (found by review: `for="1.1.1.1` swallowed the appended hop): both
+    chains start again at this hop, whatever else the sender sent."""
+    got = one_request(gatehouse, backend, ctx, f"{field}: {value}",
+                      trusted_proxies="127.0.0.0/8", forwarded_for="append",
+                      forwarded_headers="both")
+    head, _ = split_id(got.head)
+    lines = head.split(b"\r\n")
+    fwd = [ln for ln in lines if ln.lower().startswith(b"forwarded:")]
+    xff = [ln for ln in lines if ln.lower().startswith(b"x-forwarded-for:")]
+    if field == "Forwarded":
+        assert fwd == [b"Forwarded: for=127.0.0.1;proto=https"], head
+    else:
+        assert xff == [b"X-Forwarded-For: 127.0.0.1"], head
+    assert value.encode() not in head, head
+
+
 def test_trusted_proxy_replace_drops_its_chain(gatehouse, backend, ctx):
     got = one_request(gatehouse, backend, ctx, "X-Forwarded-For: 192.0.2.1",
                       "Forwarded: for=192.0.2.1", "X-Forwarded-Host: app.example",

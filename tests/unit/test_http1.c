@@ -2315,6 +2315,39 @@ static void test_span_equals(void **state)
     assert_false(gh_http1_span_equals(s, "a"));
 }
 
+/* Forwarding chains gatehouse extends for a trusted proxy: what it can
+ * read, and what would swallow or shift the hop it appends. */
+static void test_forwarding_chains(void **state)
+{
+    (void)state;
+    static const struct { const char *v; bool ok; } xff[] = {
+        {"192.0.2.1", true}, {"192.0.2.1, 198.51.100.2", true}, {"2001:db8::1", true},
+        {"[2001:db8::1]:443,\t10.0.0.1", true}, {"unknown", true}, {"_hidden-1", true},
+        {"", false}, {" ", false}, {"9.9.9.9, ", false}, {"9.9.9.9,,1.1.1.1", false},
+        {",9.9.9.9", false}, {"9.9.9.9 1.1.1.1", false}, {"9.9.9.9;for=x", false},
+        {"\"1.1.1.1\"", false}, {"1.1.1.1\x80", false},
+    };
+    static const struct { const char *v; bool ok; } fwd[] = {
+        {"for=192.0.2.1", true}, {"for=192.0.2.1;proto=https", true},
+        {"for=\"[2001:db8::1]:443\";by=x, for=unknown", true},
+        {"for=\"a\\\"b\"", true}, {"For=x;Proto=http,\tfor=y", true},
+        {"", false}, {"for=\"1.1.1.1", false}, {"for=", false}, {"=x", false},
+        {"for=x,", false}, {"for=x,,for=y", false}, {"for=x;", false}, {";for=x", false},
+        {"for=x y", false}, {"for=\"x\\", false}, {"for=\"x\"y", false},
+        {"for=\"a\x01b\"", false},
+    };
+    for (size_t i = 0; i < sizeof xff / sizeof xff[0]; i++) {
+        struct gh_http1_span s = {xff[i].v, strlen(xff[i].v)};
+        if (gh_http1_xff_valid(s) != xff[i].ok)
+            fail_msg("X-Forwarded-For \"%s\": expected %s", xff[i].v, xff[i].ok ? "valid" : "invalid");
+    }
+    for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++) {
+        struct gh_http1_span s = {fwd[i].v, strlen(fwd[i].v)};
+        if (gh_http1_forwarded_valid(s) != fwd[i].ok)
+            fail_msg("Forwarded \"%s\": expected %s", fwd[i].v, fwd[i].ok ? "valid" : "invalid");
+    }
+}
+
 /* parse_request / parse_response called without head_end, and head_end's
  * own corner cases. */
 static void test_direct_calls(void **state)
@@ -2406,6 +2439,7 @@ int main(void)
         cmocka_unit_test(test_chunked_events),
         cmocka_unit_test(test_rules),
         cmocka_unit_test(test_span_equals),
+        cmocka_unit_test(test_forwarding_chains),
         cmocka_unit_test(test_direct_calls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
