@@ -1,0 +1,144 @@
+"""Abuse by one client (issue 12): what one client, or one crashing worker,
+must not be able to do to the service. Each test reproduces a sequence
+that went wrong before its fix:
+  - the supervisor stopped the service when a worker and its replacement
+    died within a second (restart with back-off now),
+  - max_bytes was ignored under framing = line and length,
+  - at max_connections each close logged accept_paused again,
+  - redirect mode answered 414 to targets the listener accepts,
+  - a long Connection header cost fields x tokens per request,
+  - a chunked-body error after the backend had answered left both
+    connections waiting for idle_timeout."""
+
+import os
+import signal
+import socket
+import time
+
+import pytest
+
+import backends
+from ghutil import scaled, tls_connect, wait_until, recv_exact
+from test_framing import Recorder, reject_and_close, assert_closed
+from wsclient import audit_global
+
+
+def children_of(pid):
+    """PIDs of the direct children of PID (the workers of a supervisor)."""
+    out = set()
+    task_dir = f"/proc/{pid}/task"
+    for tid in os.listdir(task_dir):
+        try:
+            with open(f"{task_dir}/{tid}/children") as f:
+                out.update(int(x) for x in f.read().split())
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def echo_served(port, ctx):
+    try:
+        with tls_connect(port, ctx, timeout=3) as c:
+            c.sendall(b"ping\n")
+            return recv_exact(c, 5) == b"ping\n"
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------- supervisor
+
+@pytest.mark.timeout_s(60)
+def test_worker_and_its_replacement_killed_within_a_second_service_stays(
+        gatehouse, backend, ctx):
+    echo = backend(backends.Echo)
+    gh = gatehouse(echo, global_opts={"workers": 2})
+    wait_until(lambda: len(children_of(gh.pid)) == 2, scaled(5), what="two workers")
+    time.sleep(1.2)          # past the first start's fail-fast window
+    first = children_of(gh.pid)
+    victim = min(first)
+    os.kill(victim, signal.SIGKILL)
+    wait_until(lambda: len(children_of(gh.pid) - first) == 1, scaled(5),
+               what="a replacement worker")
+    replacement = (children_of(gh.pid) - first).pop()
+    os.kill(replacement, signal.SIGKILL)   # the replacement dies young
+    time.sleep(0.3)
+    gh.assert_alive()
+    # the slot is filled again after a back-off, and both workers serve
+    wait_until(lambda: len(children_of(gh.pid) - first - {replacement}) == 1, scaled(5),
+               what="a second replacement after the back-off")
+    gh.assert_alive()
+    assert len(children_of(gh.pid)) == 2
+    assert not gh.events("shutdown_begin"), gh.tail()
+    assert gh.events("worker_restart"), gh.tail()
+    for _ in range(6):
+        assert echo_served(gh.port, ctx)
+
+
+@pytest.mark.timeout_s(60)
+def test_replacements_that_keep_dying_back_off(gatehouse, backend, ctx):
+    """Three quick deaths of the same slot: the delays grow, the service stays."""
+    echo = backend(backends.Echo)
+    gh = gatehouse(echo, global_opts={"workers": 2})
+    wait_until(lambda: len(children_of(gh.pid)) == 2, scaled(5), what="two workers")
+    time.sleep(1.2)
+    seen = set(children_of(gh.pid))
+    keep = max(seen)
+    for _ in range(3):
+        victims = children_of(gh.pid) - {keep}
+        wait_until(lambda: children_of(gh.pid) - {keep}, scaled(10), what="a worker to kill")
+        victims = children_of(gh.pid) - {keep}
+        for v in victims:
+            os.kill(v, signal.SIGKILL)
+            seen.add(v)
+        wait_until(lambda: children_of(gh.pid) - seen, scaled(10), what="a replacement")
+        seen |= children_of(gh.pid)
+    gh.assert_alive()
+    delays = [float(e["delay"]) for e in gh.events("worker_restart")]
+    assert len(delays) == 3, gh.tail()
+    assert 0 <= delays[0] < delays[1] < delays[2], delays
+    assert echo_served(gh.port, ctx)
+
+
+# --------------------------------------------------------------- max_bytes
+
+@pytest.fixture
+def rec(backend):
+    return backend(Recorder)
+
+
+@pytest.mark.parametrize("framing", ["line", "length"])
+def test_max_bytes_applies_to_framed_streams(gatehouse, rec, ctx, tmp_path, framing):
+    audit = tmp_path / "audit.jsonl"
+    gh = gatehouse(rec, global_opts=audit_global(audit), framing=framing, max_bytes=100)
+    if framing == "line":
+        frames = [b"%02d-abcdefghijklmnop\n" % i for i in range(25)]     # 20 bytes each
+    else:
+        frames = [b"\x00\x00\x00\x10" + b"%02d-abcdefghijklm" % i for i in range(25)]
+    s = tls_connect(gh.port, ctx)
+    try:
+        try:
+            for f in frames:
+                s.sendall(f)
+                time.sleep(0.002)
+        except OSError:
+            pass                     # gatehouse closed at the budget
+        else:
+            assert_closed(s)
+    finally:
+        s.close()
+    data = rec.wait_closed()
+    # the whole frames inside the 100-byte budget, not one byte more
+    assert data == b"".join(frames[:5]), data
+    ns = type("F", (), {"audit": audit})
+    reject_and_close(ns, "max_bytes", frames=5)
+
+
+def test_max_bytes_frame_crossing_the_budget_is_held(gatehouse, rec, ctx):
+    gh = gatehouse(rec, framing="line", max_bytes=30)
+    s = tls_connect(gh.port, ctx)
+    try:
+        s.sendall(b"0123456789abcdefghi\n" + b"0123456789abcdefghi\n")   # 40 bytes
+        assert_closed(s)
+    finally:
+        s.close()
+    assert rec.wait_closed() == b"0123456789abcdefghi\n"
