@@ -142,3 +142,44 @@ def test_max_bytes_frame_crossing_the_budget_is_held(gatehouse, rec, ctx):
     finally:
         s.close()
     assert rec.wait_closed() == b"0123456789abcdefghi\n"
+
+
+# --------------------------------------------------------- accept at the limit
+
+@pytest.mark.timeout_s(60)
+def test_max_connections_episode_logged_once_with_counts(gatehouse, backend, ctx):
+    """At the limit every close lets one queued connection in and accepting
+    pauses again: one WARN for the episode, then one accept_resumed that
+    counts the pauses, not a line per close."""
+    echo = backend(backends.Echo)
+    limit = 4
+    gh = gatehouse(echo, max_connections=limit)
+    mark = gh.mark()
+    socks = []
+    try:
+        for _ in range(limit + 16):       # the extra ones wait in the backlog
+            socks.append(socket.create_connection(("127.0.0.1", gh.port), timeout=2))
+        gh.wait_event("accept_paused", since=mark, timeout=scaled(5))
+        for _ in range(16):               # each close admits one and pauses again
+            socks.pop(0).close()
+            time.sleep(0.05)
+        time.sleep(0.2)
+        paused = gh.events("accept_paused", since=mark)
+        assert len(paused) == 1, f"{len(paused)} accept_paused lines for one episode"
+        assert paused[0]["level"] == "warn" and paused[0]["limit"] == str(limit), paused
+        assert not gh.events("accept_resumed", since=mark), "episode ended while at the limit"
+    finally:
+        for s in socks:
+            s.close()
+    resumed = gh.wait_event("accept_resumed", since=mark, timeout=scaled(5))
+    assert int(resumed["pauses"]) >= 10, resumed
+    assert float(resumed["duration"]) > 0.5, resumed
+    assert echo_served(gh.port, ctx)
+    # a new episode is logged again
+    mark = gh.mark()
+    more = [socket.create_connection(("127.0.0.1", gh.port), timeout=2) for _ in range(limit + 2)]
+    try:
+        gh.wait_event("accept_paused", since=mark, timeout=scaled(5))
+    finally:
+        for s in more:
+            s.close()
