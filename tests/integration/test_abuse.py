@@ -183,3 +183,29 @@ def test_max_connections_episode_logged_once_with_counts(gatehouse, backend, ctx
     finally:
         for s in more:
             s.close()
+
+
+# --------------------------------------------------------------- redirect
+
+from test_http_modes import redirect_listener, plain_exchange  # noqa: E402,F401
+
+
+@pytest.mark.parametrize("keys,target_len", [
+    ({}, 8192 - len("GET  HTTP/1.1")),                       # the default max_request_line, full
+    ({}, 2000),
+    ({"max_request_line": "32k", "max_header_bytes": "40k"}, 30000),
+], ids=["8k_limit", "2000", "32k"])
+def test_redirect_any_target_the_listener_accepts(redirect_listener, keys, target_len):
+    gh = redirect_listener(**keys)
+    target = b"/" + b"a" * (target_len - 1)
+    resp = plain_exchange(gh.port, b"GET " + target + b" HTTP/1.1\r\nHost: example.com\r\n\r\n")
+    head = resp.split(b"\r\n\r\n", 1)[0]
+    assert head.startswith(b"HTTP/1.1 308 Permanent Redirect\r\n"), resp[:200]
+    assert b"\r\nLocation: https://example.com" + target + b"\r\n" in head, resp[:200]
+
+
+def test_redirect_target_over_the_limit_is_414(redirect_listener):
+    gh = redirect_listener()
+    target = b"/" + b"a" * 8192
+    resp = plain_exchange(gh.port, b"GET " + target + b" HTTP/1.1\r\nHost: example.com\r\n\r\n")
+    assert resp.startswith(b"HTTP/1.1 414 "), resp[:200]
