@@ -397,27 +397,6 @@ static bool same_token(const char *a, size_t an, struct gh_http1_span b)
     return true;
 }
 
-/* Is NAME listed in any Connection field of REQ? */
-static bool named_by_connection(const struct gh_http1_request *req, struct gh_http1_span name)
-{
-    for (size_t i = 0; i < req->n_headers; i++) {
-        const struct gh_http1_header *h = &req->headers[i];
-        if (!name_is(h->name, "connection"))
-            continue;
-        const char *p = h->value.p, *end = h->value.p + h->value.len;
-        while (p < end) {
-            while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
-                p++;
-            const char *t = p;
-            while (p < end && *p != ',' && *p != ' ' && *p != '\t')
-                p++;
-            if (same_token(t, (size_t)(p - t), name))
-                return true;
-        }
-    }
-    return false;
-}
-
 /* The identity the TLS handshake verified. Incoming copies of these fields
  * (X-Client-*, any spelling) were dropped (is_own_field), so the backend can
  * trust them, including the absence of X-Client-Cert-Truncated. The texts
@@ -574,11 +553,6 @@ static void write_request_head(struct gh_http_proxy *hp, const struct gh_http1_r
     const bool extend_chains = trust == FORWARDING_TRUSTED && cfg->xff_append;
     bool xff_written = false;
     bool forwarded_written = false;
-    bool has_connection = false;
-
-    for (size_t i = 0; i < req->n_headers && !has_connection; i++)
-        has_connection = name_is(req->headers[i].name, "connection");
-
     put_span(o, req->method);
     puts_(o, " ");
     put_span(o, req->target);
@@ -605,7 +579,7 @@ static void write_request_head(struct gh_http_proxy *hp, const struct gh_http1_r
             }
             /* X-Forwarded-Host, X-Real-IP...: the trusted proxy's, as sent */
         }
-        if (has_connection && !is_protected(h->name) && named_by_connection(req, h->name))
+        if (gh_http1_connection_named(req, i) && !is_protected(h->name))
             continue;
         if (name_is(h->name, "content-length") || name_is(h->name, "transfer-encoding"))
             continue; /* write_framing says how the body goes */
