@@ -209,3 +209,46 @@ def test_redirect_target_over_the_limit_is_414(redirect_listener):
     target = b"/" + b"a" * 8192
     resp = plain_exchange(gh.port, b"GET " + target + b" HTTP/1.1\r\nHost: example.com\r\n\r\n")
     assert resp.startswith(b"HTTP/1.1 414 "), resp[:200]
+
+
+# ------------------------------------------------- Connection token cost
+
+import http_backends as hb  # noqa: E402
+from test_http import HttpClient, start as start_http  # noqa: E402
+from test_resources import cpu_seconds  # noqa: E402
+
+
+def head_with(last_field, n_fields=250):
+    fields = "".join(f"h{i:03d}: v\r\n" for i in range(n_fields))
+    return (f"GET / HTTP/1.1\r\nHost: example.com\r\n{fields}{last_field}\r\n\r\n").encode()
+
+
+@pytest.mark.timeout_s(90)
+def test_long_connection_header_costs_what_its_size_costs(gatehouse, backend, ctx):
+    """A Connection field of ~9,000 tokens in front of 250 fields: answered,
+    the named fields removed, and gatehouse's CPU for it within a small
+    factor of an ordinary head of the same size (fields x tokens before)."""
+    be = backend(hb.RecordingBackend)
+    gh = start_http(gatehouse, be, max_headers=256, max_header_bytes="64k")
+    tokens = ",".join(f"t{i:04d}" for i in range(9000))            # names no field
+    long_conn = head_with("Connection: h007," + tokens)
+    ordinary = head_with("X-Filler: " + "a" * (len(long_conn) - len(head_with("X-Filler: "))))
+    assert len(ordinary) == len(long_conn)
+    n = 40
+
+    def cpu_for(head):
+        with HttpClient(gh.port, ctx, timeout=scaled(30)) as c:
+            c.send(head)                                # warm the connection up
+            assert c.read_response().status == 200
+            t0 = cpu_seconds(gh.pid)
+            for _ in range(n):
+                c.send(head)
+                assert c.read_response().status == 200
+            return cpu_seconds(gh.pid) - t0
+
+    base = cpu_for(ordinary)
+    heavy = cpu_for(long_conn)
+    last = be.complete_requests()[-1]
+    assert not last.has("h007") and last.has("h008"), "the named field was not removed"
+    assert heavy <= 3 * base + 0.05, \
+        f"{n} long-Connection heads cost {heavy:.3f} s of CPU, ordinary ones {base:.3f} s"
