@@ -214,7 +214,7 @@ def test_redirect_target_over_the_limit_is_414(redirect_listener):
 # ------------------------------------------------- Connection token cost
 
 import http_backends as hb  # noqa: E402
-from test_http import HttpClient, start as start_http  # noqa: E402
+from test_http import HttpClient, PeerClosed, start as start_http  # noqa: E402
 from test_resources import cpu_seconds  # noqa: E402
 
 
@@ -252,3 +252,70 @@ def test_long_connection_header_costs_what_its_size_costs(gatehouse, backend, ct
     assert not last.has("h007") and last.has("h008"), "the named field was not removed"
     assert heavy <= 3 * base + 0.05, \
         f"{n} long-Connection heads cost {heavy:.3f} s of CPU, ordinary ones {base:.3f} s"
+
+
+# ------------------------------------- chunked-body error after the answer
+
+class AnswerAtHead(backends.Backend):
+    """Answers 200 as soon as a request head arrives, without waiting for
+    its body, then keeps reading (a backend that ignores bodies)."""
+
+    def __init__(self):
+        self.received = bytearray()
+        super().__init__()
+
+    def handle(self, conn):
+        conn.settimeout(30)
+        answered = False
+        try:
+            while True:
+                d = conn.recv(1 << 16)
+                if not d:
+                    return
+                self.received += d
+                if not answered and b"\r\n\r\n" in self.received:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    answered = True
+        except OSError:
+            return
+
+
+@pytest.mark.timeout_s(40)
+@pytest.mark.parametrize("broken", ["bad_chunk", "over_max_body"])
+def test_chunked_body_error_after_the_backend_answered(gatehouse, backend, ctx, tmp_path, broken):
+    """The backend answers the head of a streamed chunked request; then the
+    client's body breaks a rule. The request has left the queue already:
+    gatehouse must still send its 400/413 and close both sides at once,
+    not underflow its queue counter and wait for idle_timeout."""
+    be = backend(AnswerAtHead)
+    gh = start_http(gatehouse, be, max_held_request="0", max_body="1k", idle_timeout="60s")
+    bad, status = ((b"zz\r\n", 400) if broken == "bad_chunk" else (b"800\r\n", 413))
+    with HttpClient(gh.port, ctx, timeout=scaled(5)) as c:
+        c.send(b"POST /streamed HTTP/1.1\r\nHost: example.com\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+        first = c.read_response()
+        assert first.status == 200 and first.body == b"ok", first.raw
+        t0 = time.monotonic()
+        try:
+            c.send(bad)
+        except OSError:
+            pass
+        # Either gatehouse ended the connection after the early answer
+        # (backend_desync: the rest of the body can no longer be trusted to
+        # be read by the backend), or it refuses the body now. Never silence
+        # until idle_timeout (the socket timeout fails this read).
+        try:
+            second = c.read_response()
+        except PeerClosed as e:
+            assert e.data == b"", e.data
+        else:
+            assert second.status == status, second.raw
+            assert second.header("connection") == ["close"], second.raw
+            rest, how = c.read_to_end()
+            assert rest == b"", rest
+        assert time.monotonic() - t0 < scaled(3)
+    gh.assert_alive()
+    # the worker still serves others
+    with HttpClient(gh.port, ctx, timeout=scaled(5)) as c:
+        c.send(b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n")
+        assert c.read_response().status == 200
