@@ -1,7 +1,8 @@
 /* framer.c - the tcp-mode framer: dispatch to the line and length framers
  * (framing.c), and the raw framer; see stream_framer.h.
  * Raw releases every byte as it arrives, up to max_bytes when set: tcp mode
- * checks nothing in the stream itself, only the limits. */
+ * checks nothing in the stream itself, only the limits. max_bytes bounds
+ * every framing: line and length release only whole frames inside it. */
 #include "gatehouse/stream_framer.h"
 
 #include <string.h>
@@ -31,15 +32,35 @@ void gh_stream_framer_init(struct gh_stream_framer *f, const struct gh_listener_
     }
 }
 
+/* Feeds the line or length framer at most the bytes left in the budget:
+ * when the input goes past max_bytes the stream stops there, with every
+ * whole frame inside the budget released and the frame that crosses it
+ * held back (a backend never gets a cut frame). An earlier violation in
+ * the budget keeps its own reason. */
+static void feed_framed(struct gh_stream_framer *f, const uint8_t *data, size_t len,
+                        struct gh_framer_verdict *out)
+{
+    uint64_t left = f->max_bytes ? f->max_bytes - f->bytes : UINT64_MAX;
+    bool over_budget = f->max_bytes && (uint64_t)len > left;
+    size_t fed = over_budget ? (size_t)left : len;
+
+    if (f->kind == GH_FRAMING_LINE)
+        gh_line_framer_feed(&f->u.line, data, fed, out);
+    else
+        gh_length_framer_feed(&f->u.length, data, fed, out);
+    if (over_budget && out->action == GH_FRAME_CONTINUE) {
+        out->action = GH_FRAME_REJECT;
+        out->reason = "max_bytes";
+    }
+}
+
 void gh_stream_framer_feed(struct gh_stream_framer *f, const uint8_t *data, size_t len,
                            struct gh_framer_verdict *out)
 {
     switch (f->kind) {
     case GH_FRAMING_LINE:
-        gh_line_framer_feed(&f->u.line, data, len, out);
-        break;
     case GH_FRAMING_LENGTH:
-        gh_length_framer_feed(&f->u.length, data, len, out);
+        feed_framed(f, data, len, out);
         break;
     case GH_FRAMING_RAW:
         memset(out, 0, sizeof *out);

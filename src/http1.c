@@ -509,6 +509,7 @@ struct special {
     bool keep_alive;
     bool expect_continue;
     bool upgrade;
+    bool has_connection;        /* a Connection field: its tokens may name fields */
 };
 
 /* What the Content-Length fields, taken together, break, if anything. */
@@ -827,6 +828,7 @@ static void scan_special(const struct fields *f, struct special *s, bool is_requ
             te_field(&s->te, v, vn);
             break;
         case H_CONNECTION:
+            s->has_connection = true;
             if (list_has(v, vn, "close", 5))
                 s->close = true;
             if (list_has(v, vn, "keep-alive", 10))
@@ -841,6 +843,117 @@ static void scan_special(const struct fields *f, struct special *s, bool is_requ
             break;
         }
     }
+}
+
+/* ---- fields named by Connection ------------------------------------------- */
+
+/* RFC 9110 7.6.1: a Connection field lists further hop-by-hop fields. A
+ * head may carry thousands of tokens and hundreds of fields: testing every
+ * field against every token costs fields x tokens. Instead the field names
+ * are sorted once (merge sort, n log n) and each token is looked up by
+ * binary search, so the work is the head's length times log(fields). The
+ * tokens are split as a lenient backend would: at ',', SP and HTAB. */
+
+/* <0, 0, >0 as name a sorts before, with or after b (ASCII case ignored). */
+static int name_cmp(const uchar *a, size_t an, const uchar *b, size_t bn)
+{
+    size_t n = an < bn ? an : bn;
+    size_t i = 0;
+    while (i < n && lower(a[i]) == lower(b[i]))
+        i++;
+    WORK(i + 1);
+    if (i < n)
+        return (int)lower(a[i]) - (int)lower(b[i]);
+    return an < bn ? -1 : an > bn ? 1 : 0;
+}
+
+static int header_cmp(const struct gh_http1_header *h, uint16_t x, uint16_t y)
+{
+    return name_cmp((const uchar *)h[x].name.p, h[x].name.len, (const uchar *)h[y].name.p,
+                    h[y].name.len);
+}
+
+/* Sorts order[0, n) by field name, stable; tmp holds n entries. */
+static void sort_by_name(const struct gh_http1_header *h, uint16_t *order, uint16_t *tmp, size_t n)
+{
+    for (size_t width = 1; width < n; width *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * width) {
+            size_t mid = lo + width < n ? lo + width : n;
+            size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
+            size_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                tmp[k++] = header_cmp(h, order[j], order[i]) < 0 ? order[j++] : order[i++];
+            while (i < mid)
+                tmp[k++] = order[i++];
+            while (j < hi)
+                tmp[k++] = order[j++];
+        }
+        memcpy(order, tmp, n * sizeof *order);
+    }
+}
+
+static void mark_named(uint64_t *set, size_t i)
+{
+    set[i / 64] |= (uint64_t)1 << (i % 64);
+}
+
+static bool is_named(const uint64_t *set, size_t i)
+{
+    return (set[i / 64] >> (i % 64)) & 1;
+}
+
+/* Marks in req->connection_named every field whose name a token of a
+ * Connection field lists; the Connection fields themselves are left to the
+ * caller (they are hop-by-hop anyway). */
+static void mark_connection_named(const struct fields *f, struct gh_http1_request *req)
+{
+    uint16_t order[GH_HTTP1_MAX_HEADERS]; /* field indices sorted by name */
+    uint16_t tmp[GH_HTTP1_MAX_HEADERS];
+    const struct gh_http1_header *h = f->h;
+    size_t n = f->n;
+
+    memset(req->connection_named, 0, sizeof req->connection_named);
+    for (size_t i = 0; i < n; i++)
+        order[i] = (uint16_t)i;
+    sort_by_name(h, order, tmp, n);
+    for (size_t c = 0; c < n; c++) {
+        if ((f->kind[c] & ~H_FOLDED) != H_CONNECTION)
+            continue;
+        const uchar *p = (const uchar *)h[c].value.p;
+        const uchar *end = p + h[c].value.len;
+        while (p < end) {
+            while (p < end && (*p == ',' || ows(*p)))
+                p++;
+            const uchar *t = p;
+            while (p < end && *p != ',' && !ows(*p))
+                p++;
+            size_t tn = (size_t)(p - t);
+            WORK(tn);
+            if (tn == 0)
+                continue;
+            size_t lo = 0, hi = n; /* first field whose name is not below the token */
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                const struct gh_http1_header *m = &h[order[mid]];
+                if (name_cmp((const uchar *)m->name.p, m->name.len, t, tn) < 0)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            /* equal names are adjacent; a run already marked is not walked again */
+            for (size_t k = lo; k < n && !is_named(req->connection_named, order[k]); k++) {
+                const struct gh_http1_header *m = &h[order[k]];
+                if (name_cmp((const uchar *)m->name.p, m->name.len, t, tn) != 0)
+                    break;
+                mark_named(req->connection_named, order[k]);
+            }
+        }
+    }
+}
+
+bool gh_http1_connection_named(const struct gh_http1_request *req, size_t index)
+{
+    return index < GH_HTTP1_MAX_HEADERS && is_named(req->connection_named, index);
 }
 
 /* ---- requests ------------------------------------------------------------- */
@@ -1057,6 +1170,10 @@ enum gh_http1_status gh_http1_parse_request(const char *buf, size_t head_len,
     memset(&s, 0, sizeof s);
     s.host_index = -1;
     scan_special(&f, &s, true);
+    if (s.has_connection)
+        mark_connection_named(&f, req);
+    else
+        memset(req->connection_named, 0, sizeof req->connection_named);
 
     /* Host */
     req->host_index = s.host_index;

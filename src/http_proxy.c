@@ -98,6 +98,7 @@ static const char *reason_phrase(int status)
     case 431: return "Request Header Fields Too Large";
     case 501: return "Not Implemented";
     case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
     case 505: return "HTTP Version Not Supported";
     default: return "Error";
@@ -218,15 +219,23 @@ static void queue_redirect(struct gh_http_proxy *hp, const struct gh_http1_reque
     }
     if (hp->cfg->redirect_port != 443)
         snprintf(port, sizeof port, ":%d", hp->cfg->redirect_port);
-    n = snprintf(hp->reply, sizeof hp->reply,
-                 "HTTP/1.1 308 Permanent Redirect\r\nLocation: https://%.*s%s%.*s\r\n"
-                 "Content-Length: 0\r\nConnection: close\r\n\r\n",
-                 (int)host_len, host.p, port, (int)req->target.len, req->target.p);
-    if (n < 0 || (size_t)n >= sizeof hp->reply) {
-        reject(hp, GH_RULE_REQUEST_LINE_TOO_LONG, conn_id, (const uint8_t *)req->method.p,
-               req->head_len);
+    /* Sized to this request: the target may be as long as max_request_line
+     * (up to 64k) and Host up to max_header_bytes, so the fixed reply[]
+     * that every connection carries (GH_HTTP_REPLY_MAX) cannot hold it.
+     * One allocation per redirect, which is the connection's only request
+     * (Connection: close); freed with the connection. It fits the client
+     * buffer: buffer_size >= max_header_bytes + 2k, and the head held both. */
+    static const char fmt[] = "HTTP/1.1 308 Permanent Redirect\r\nLocation: https://%.*s%s%.*s\r\n"
+                              "Content-Length: 0\r\nConnection: close\r\n\r\n";
+    n = snprintf(NULL, 0, fmt, (int)host_len, host.p, port, (int)req->target.len, req->target.p);
+    if (n > 0 && !hp->redirect_reply)
+        hp->redirect_reply = malloc((size_t)n + 1);
+    if (n <= 0 || !hp->redirect_reply) {
+        queue_reply(hp, 503, "out_of_memory");
         return;
     }
+    n = snprintf(hp->redirect_reply, (size_t)n + 1, fmt, (int)host_len, host.p, port,
+                 (int)req->target.len, req->target.p);
     gh_log(GH_LOG_INFO, "redirect", " conn=%llu listener=%s status=308",
            (unsigned long long)conn_id, hp->cfg->name);
     hp->reply_len = (size_t)n;
@@ -386,27 +395,6 @@ static bool same_token(const char *a, size_t an, struct gh_http1_span b)
             return false;
     }
     return true;
-}
-
-/* Is NAME listed in any Connection field of REQ? */
-static bool named_by_connection(const struct gh_http1_request *req, struct gh_http1_span name)
-{
-    for (size_t i = 0; i < req->n_headers; i++) {
-        const struct gh_http1_header *h = &req->headers[i];
-        if (!name_is(h->name, "connection"))
-            continue;
-        const char *p = h->value.p, *end = h->value.p + h->value.len;
-        while (p < end) {
-            while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
-                p++;
-            const char *t = p;
-            while (p < end && *p != ',' && *p != ' ' && *p != '\t')
-                p++;
-            if (same_token(t, (size_t)(p - t), name))
-                return true;
-        }
-    }
-    return false;
 }
 
 /* The identity the TLS handshake verified. Incoming copies of these fields
@@ -578,10 +566,6 @@ static void write_request_head(struct gh_http_proxy *hp, const struct gh_http1_r
     const bool extend_chains = trust == FORWARDING_TRUSTED && cfg->xff_append;
     bool xff_written = false;
     bool forwarded_written = false;
-    bool has_connection = false;
-
-    for (size_t i = 0; i < req->n_headers && !has_connection; i++)
-        has_connection = name_is(req->headers[i].name, "connection");
     /* A trusted chain is extended only when every line of it reads: an open
      * quote or an empty element would swallow or shift the hop appended. */
     const bool xff_readable = extend_chains && chain_readable(req, CHAIN_XFF);
@@ -614,7 +598,7 @@ static void write_request_head(struct gh_http_proxy *hp, const struct gh_http1_r
             }
             /* X-Forwarded-Host, X-Real-IP...: the trusted proxy's, as sent */
         }
-        if (has_connection && !is_protected(h->name) && named_by_connection(req, h->name))
+        if (gh_http1_connection_named(req, i) && !is_protected(h->name))
             continue;
         if (name_is(h->name, "content-length") || name_is(h->name, "transfer-encoding"))
             continue; /* write_framing says how the body goes */
@@ -1791,8 +1775,10 @@ void gh_http_proxy_release(struct gh_http_proxy *hp)
 {
     free(hp->ws_head);
     free(hp->ws);
+    free(hp->redirect_reply);
     hp->ws_head = NULL;
     hp->ws = NULL;
+    hp->redirect_reply = NULL;
 }
 
 bool gh_http_ws_counts(const struct gh_http_proxy *hp, uint64_t *frames_in, uint64_t *frames_out,
@@ -1822,7 +1808,7 @@ bool gh_http_take_reply(struct gh_http_proxy *hp, const char **data, size_t *len
 {
     if (!hp->reply_queued || hp->reply_len == 0 || hp->queue_len > 0)
         return false;
-    *data = hp->reply;
+    *data = hp->redirect_reply ? hp->redirect_reply : hp->reply;
     *len = hp->reply_len;
     hp->reply_len = 0;
     return true;

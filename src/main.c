@@ -24,7 +24,15 @@
 #include "version.h"
 #include "gatehouse/worker.h"
 
-#define RESPAWN_MIN_INTERVAL 1 /* seconds between restarts of a crashing worker */
+/* Supervisor restart policy (seconds, monotonic clock). A worker of the
+ * first start that dies within RESPAWN_MIN_INTERVAL stops the service (it
+ * could not start: a configuration or a port problem). Any later death is
+ * replaced: at once after a worker that ran RESPAWN_STABLE_UPTIME, else
+ * after a delay that doubles from RESPAWN_BACKOFF_MIN to RESPAWN_BACKOFF_MAX. */
+#define RESPAWN_MIN_INTERVAL 1.0
+#define RESPAWN_STABLE_UPTIME 10.0
+#define RESPAWN_BACKOFF_MIN 0.25
+#define RESPAWN_BACKOFF_MAX 30.0
 
 static void usage(FILE *to)
 {
@@ -90,12 +98,78 @@ static void supervisor_reload(struct gh_config **cfg, struct gh_tls_context **tl
     free(errs);
 }
 
+/* One worker slot of the supervisor. */
+enum slot_state {
+    SLOT_EMPTY,          /* no worker and none to start (stopping, or fork gave up) */
+    SLOT_RUNNING,        /* pid is a live worker */
+    SLOT_RESTART_WAIT,   /* died; a replacement starts at restart_at */
+};
+
+enum slot_incarnation {
+    SLOT_FIRST_START,    /* the worker started with the service: fail fast */
+    SLOT_REPLACEMENT,    /* started after a death: back off, never give up */
+};
+
+struct worker_slot {
+    pid_t pid;
+    enum slot_state state;
+    enum slot_incarnation incarnation;
+    double started;      /* monotonic seconds */
+    double restart_at;   /* monotonic seconds, in SLOT_RESTART_WAIT */
+    double backoff;      /* the delay before the next restart, seconds */
+};
+
+static double monotonic_now(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts); /* CLOCK_MONOTONIC cannot fail on Linux */
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The delay before replacing a worker that lived UPTIME seconds: none after
+ * a worker that ran for a while, then doubling while replacements keep
+ * dying young, so a worker that crashes at once costs a fork every
+ * RESPAWN_BACKOFF_MAX at worst instead of a spinning supervisor. */
+static double next_backoff(double previous, double uptime)
+{
+    if (uptime >= RESPAWN_STABLE_UPTIME)
+        return 0;
+    if (previous < RESPAWN_BACKOFF_MIN)
+        return RESPAWN_BACKOFF_MIN;
+    return previous * 2 > RESPAWN_BACKOFF_MAX ? RESPAWN_BACKOFF_MAX : previous * 2;
+}
+
+static void start_slot(struct worker_slot *slot, const struct gh_config *cfg,
+                       struct gh_tls_context **tls, const sigset_t *old_mask, pid_t self, int index)
+{
+    slot->pid = spawn_worker(cfg, tls, old_mask, self, index);
+    slot->started = monotonic_now();
+    if (slot->pid > 0) {
+        slot->state = SLOT_RUNNING;
+        return;
+    }
+    gh_log(GH_LOG_ERROR, "fork_failed", " worker=%d error=%s", index, strerror(errno));
+    slot->pid = 0;
+    slot->backoff = next_backoff(slot->backoff, 0);
+    slot->restart_at = slot->started + slot->backoff;
+    slot->state = SLOT_RESTART_WAIT;
+}
+
+/* The earliest restart_at of a waiting slot, or a negative value. */
+static double next_restart(const struct worker_slot *slots, int n)
+{
+    double at = -1;
+    for (int i = 0; i < n; i++)
+        if (slots[i].state == SLOT_RESTART_WAIT && (at < 0 || slots[i].restart_at < at))
+            at = slots[i].restart_at;
+    return at;
+}
+
 static int supervise(struct gh_config **cfgp, struct gh_tls_context **tls)
 {
     const struct gh_config *cfg = *cfgp;
     int n = cfg->global.workers;
-    pid_t pids[64];
-    time_t started[64];
+    struct worker_slot slots[64] = {0}; /* workers is at most 64 (config.c) */
     sigset_t mask, old_mask;
     pid_t self = getpid();
     int alive = 0, status_rc = 0;
@@ -112,24 +186,55 @@ static int supervise(struct gh_config **cfgp, struct gh_tls_context **tls)
         return 1;
     }
     for (int i = 0; i < n; i++) {
-        pids[i] = spawn_worker(cfg, tls, &old_mask, self, i);
-        started[i] = time(NULL);
-        if (pids[i] < 0) {
+        slots[i].pid = spawn_worker(cfg, tls, &old_mask, self, i);
+        slots[i].started = monotonic_now();
+        slots[i].incarnation = SLOT_FIRST_START;
+        if (slots[i].pid < 0) {
             gh_log(GH_LOG_ERROR, "fork_failed", " error=%s", strerror(errno));
+            slots[i].pid = 0;
             stopping = true;
             status_rc = 1;
             for (int j = 0; j < i; j++)
-                kill(pids[j], SIGTERM);
+                kill(slots[j].pid, SIGTERM);
             n = i;
             break;
         }
+        slots[i].state = SLOT_RUNNING;
         alive++;
     }
     gh_log(GH_LOG_INFO, "supervisor_ready", " workers=%d", alive);
 
-    while (alive > 0) {
+    while (alive > 0 || (!stopping && next_restart(slots, n) >= 0)) {
         siginfo_t info;
-        int sig = sigwaitinfo(&mask, &info);
+        int sig;
+        double due = stopping ? -1 : next_restart(slots, n);
+        if (due < 0) {
+            sig = sigwaitinfo(&mask, &info);
+        } else {
+            double wait = due - monotonic_now();
+            struct timespec ts = {0, 0};
+            if (wait > 0) {
+                ts.tv_sec = (time_t)wait;
+                ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
+            }
+            sig = sigtimedwait(&mask, &info, &ts);
+        }
+        if (sig < 0 && errno == EAGAIN) {
+            /* a replacement is due */
+            double now = monotonic_now();
+            for (int i = 0; i < n; i++) {
+                if (slots[i].state != SLOT_RESTART_WAIT || slots[i].restart_at > now)
+                    continue;
+                start_slot(&slots[i], cfg, tls, &old_mask, self, i);
+                if (slots[i].state == SLOT_RUNNING) {
+                    alive++;
+                    status_rc = 0;
+                    gh_log(GH_LOG_INFO, "worker_restarted", " worker=%d worker_pid=%ld", i,
+                           (long)slots[i].pid);
+                }
+            }
+            continue;
+        }
         if (sig < 0) {
             if (errno == EINTR)
                 continue;
@@ -144,8 +249,8 @@ static int supervise(struct gh_config **cfgp, struct gh_tls_context **tls)
                 cfg = *cfgp;
             }
             for (int i = 0; i < n; i++)
-                if (pids[i] > 0)
-                    kill(pids[i], sig);
+                if (slots[i].state == SLOT_RUNNING)
+                    kill(slots[i].pid, sig);
             continue;
         }
         if (sig == SIGTERM || sig == SIGINT) {
@@ -153,9 +258,12 @@ static int supervise(struct gh_config **cfgp, struct gh_tls_context **tls)
                 gh_log(GH_LOG_INFO, "shutdown_begin", " signal=%s workers=%d",
                        sig == SIGINT ? "SIGINT" : "SIGTERM", alive);
             stopping = true;
-            for (int i = 0; i < n; i++)
-                if (pids[i] > 0)
-                    kill(pids[i], SIGTERM);
+            for (int i = 0; i < n; i++) {
+                if (slots[i].state == SLOT_RUNNING)
+                    kill(slots[i].pid, SIGTERM);
+                else
+                    slots[i].state = SLOT_EMPTY; /* a pending replacement is not started */
+            }
             continue;
         }
         /* SIGCHLD: reap everything that exited. */
@@ -165,37 +273,45 @@ static int supervise(struct gh_config **cfgp, struct gh_tls_context **tls)
             if (pid <= 0)
                 break;
             for (int i = 0; i < n; i++) {
-                if (pids[i] != pid)
+                struct worker_slot *slot = &slots[i];
+                if (slot->state != SLOT_RUNNING || slot->pid != pid)
                     continue;
-                pids[i] = 0;
+                slot->pid = 0;
+                slot->state = SLOT_EMPTY;
                 alive--;
                 bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
                 if (!clean)
                     status_rc = 1;
-                if (stopping) {
+                if (stopping)
                     break;
-                }
-                gh_log(GH_LOG_ERROR, "worker_died", " worker_pid=%ld status=%d signal=%d",
-                       (long)pid, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-                       WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-                if (time(NULL) - started[i] < RESPAWN_MIN_INTERVAL) {
-                    /* It could not even start (a port taken, say): restarting
-                     * would only spin. Stop everything and say so. */
+                double now = monotonic_now();
+                double uptime = now - slot->started;
+                gh_log(GH_LOG_ERROR, "worker_died",
+                       " worker=%d worker_pid=%ld status=%d signal=%d uptime=%.3f", i, (long)pid,
+                       WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                       WIFSIGNALED(status) ? WTERMSIG(status) : 0, uptime);
+                if (slot->incarnation == SLOT_FIRST_START && uptime < RESPAWN_MIN_INTERVAL) {
+                    /* The service could not even start (a port taken, say):
+                     * restarting would only spin. Stop everything and say so.
+                     * Only the very first start fails fast: a replacement
+                     * that dies young is a crash to ride out, not a bad
+                     * configuration. */
                     gh_log(GH_LOG_ERROR, "shutdown_begin", " reason=worker_failed_at_start");
                     stopping = true;
-                    for (int j = 0; j < n; j++)
-                        if (pids[j] > 0)
-                            kill(pids[j], SIGTERM);
+                    for (int j = 0; j < n; j++) {
+                        if (slots[j].state == SLOT_RUNNING)
+                            kill(slots[j].pid, SIGTERM);
+                        else
+                            slots[j].state = SLOT_EMPTY;
+                    }
                     break;
                 }
-                pids[i] = spawn_worker(cfg, tls, &old_mask, self, i);
-                started[i] = time(NULL);
-                if (pids[i] > 0) {
-                    alive++;
-                    status_rc = 0;
-                } else {
-                    pids[i] = 0;
-                }
+                slot->incarnation = SLOT_REPLACEMENT;
+                slot->backoff = next_backoff(slot->backoff, uptime);
+                slot->restart_at = now + slot->backoff;
+                slot->state = SLOT_RESTART_WAIT;
+                gh_log(slot->backoff > 0 ? GH_LOG_WARN : GH_LOG_INFO, "worker_restart",
+                       " worker=%d delay=%.3f", i, slot->backoff);
                 break;
             }
         }

@@ -18,6 +18,7 @@
 
 #define ACCEPTS_PER_EVENT 64   /* fairness between accepting and serving */
 #define ACCEPT_BACKOFF 0.1     /* seconds accept stays paused when out of fds */
+#define ACCEPT_EPISODE_QUIET 1.0 /* seconds below max_connections that end an episode */
 #define FLUSH_PASSES 4         /* pending-list passes per loop iteration */
 #define POOL_FREE_BLOCKS 1024  /* free buffers a listener keeps for reuse */
 
@@ -26,6 +27,7 @@ static ev_idle keep_flushing; /* stops the loop from blocking while work is queu
 static void close_listener(struct gh_worker *w, struct gh_listener *l)
 {
     ev_io_stop(w->loop, &l->accept_watcher);
+    ev_timer_stop(w->loop, &l->limit_quiet);
     if (l->fd >= 0) {
         close(l->fd);
         l->fd = -1;
@@ -34,13 +36,55 @@ static void close_listener(struct gh_worker *w, struct gh_listener *l)
 
 static bool accepting_allowed(const struct gh_worker *w, const struct gh_listener *l)
 {
-    return !w->draining && l->fd >= 0 && !l->at_limit && !ev_is_active(&w->accept_backoff);
+    return !w->draining && l->fd >= 0 && l->limit != GH_ACCEPT_LIMIT_PAUSED &&
+           !ev_is_active(&w->accept_backoff);
 }
 
 static void resume_accepting(struct gh_worker *w, struct gh_listener *l)
 {
     if (accepting_allowed(w, l) && !ev_is_active(&l->accept_watcher))
         ev_io_start(w->loop, &l->accept_watcher);
+}
+
+/* Accepting stops at max_connections; the first pause of an episode is
+ * logged, the rest are counted. */
+static void pause_at_limit(struct gh_worker *w, struct gh_listener *l)
+{
+    ev_io_stop(w->loop, &l->accept_watcher);
+    ev_timer_stop(w->loop, &l->limit_quiet);
+    if (l->limit == GH_ACCEPT_LIMIT_CLEAR) {
+        l->limit_since = ev_now(w->loop);
+        l->limit_pauses = 0;
+        gh_log(GH_LOG_WARN, "accept_paused", " listener=%s reason=max_connections limit=%u",
+               l->cfg->name, l->cfg->max_connections);
+    }
+    l->limit_pauses++;
+    l->limit = GH_ACCEPT_LIMIT_PAUSED;
+}
+
+/* Below max_connections again (a close, or a reload that raised it):
+ * accepting resumes and the episode ends if it stays so for a while. */
+static void leave_limit(struct gh_worker *w, struct gh_listener *l)
+{
+    if (l->limit != GH_ACCEPT_LIMIT_PAUSED || l->active >= l->cfg->max_connections)
+        return;
+    l->limit = GH_ACCEPT_LIMIT_SETTLING;
+    ev_timer_set(&l->limit_quiet, ACCEPT_EPISODE_QUIET, 0.);
+    ev_timer_start(w->loop, &l->limit_quiet);
+    resume_accepting(w, l);
+}
+
+static void on_limit_quiet(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct gh_listener *l = t->data;
+    (void)revents;
+    if (l->limit != GH_ACCEPT_LIMIT_SETTLING)
+        return;
+    l->limit = GH_ACCEPT_LIMIT_CLEAR;
+    gh_log(GH_LOG_INFO, "accept_resumed",
+           " listener=%s reason=max_connections limit=%u pauses=%llu duration=%.3f open=%u",
+           l->cfg->name, l->cfg->max_connections, (unsigned long long)l->limit_pauses,
+           ev_now(loop) - l->limit_since - ACCEPT_EPISODE_QUIET, l->active);
 }
 
 static void on_accept_backoff(struct ev_loop *loop, ev_timer *t, int revents)
@@ -63,10 +107,7 @@ static bool accept_batch(struct gh_worker *w, struct gh_listener *l)
         int fd;
 
         if (l->active >= l->cfg->max_connections) {
-            l->at_limit = true;
-            ev_io_stop(w->loop, &l->accept_watcher);
-            gh_log(GH_LOG_WARN, "accept_paused", " listener=%s reason=max_connections limit=%u",
-                   l->cfg->name, l->cfg->max_connections);
+            pause_at_limit(w, l);
             return true;
         }
         fd = accept4(l->fd, (struct sockaddr *)&peer, &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -167,10 +208,7 @@ void gh_worker_conn_closed(struct gh_worker *w, struct gh_listener *l)
 {
     l->active--;
     w->open_conns--;
-    if (l->at_limit && l->active < l->cfg->max_connections) {
-        l->at_limit = false;
-        resume_accepting(w, l);
-    }
+    leave_limit(w, l);
     if (w->draining && w->open_conns == 0)
         ev_break(w->loop, EVBREAK_ALL);
 }
@@ -198,7 +236,7 @@ static void begin_drain(struct gh_worker *w, int signum)
      * socket closes: take them in and serve them during the drain. */
     for (size_t i = 0; i < w->n_listeners; i++) {
         struct gh_listener *l = &w->listeners[i];
-        if (l->fd >= 0 && !l->at_limit)
+        if (l->fd >= 0 && l->limit != GH_ACCEPT_LIMIT_PAUSED)
             (void)accept_batch(w, l); /* out of fds: the queued ones are reset */
         close_listener(w, l);
     }
@@ -312,10 +350,7 @@ void gh_worker_reload(struct gh_worker *w)
         struct gh_listener *l = &w->listeners[i];
         l->cfg = &next->listeners[i];
         l->tls = gen->tls[i];
-        if (l->at_limit && l->active < l->cfg->max_connections) {
-            l->at_limit = false;
-            resume_accepting(w, l);
-        }
+        leave_limit(w, l);
     }
     w->gen = gen;
     w->cfg = next;
@@ -392,6 +427,8 @@ int gh_worker_init(struct gh_worker *w, const struct gh_config *cfg, struct gh_t
         w->n_listeners++;
         if (l->fd < 0)
             goto fail;
+        ev_timer_init(&l->limit_quiet, on_limit_quiet, ACCEPT_EPISODE_QUIET, 0.);
+        l->limit_quiet.data = l;
         ev_io_init(&l->accept_watcher, on_accept, l->fd, EV_READ);
         l->accept_watcher.data = l;
         ev_io_start(w->loop, &l->accept_watcher);

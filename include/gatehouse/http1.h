@@ -127,6 +127,10 @@ struct gh_http1_request {
     bool connection_close;               /* Connection: close, or 1.0 without keep-alive */
     bool has_upgrade;                    /* an Upgrade header is present */
     gh_http1_rule_set policy_hits;       /* policy rules this message broke */
+    /* bit i: headers[i]'s name is a token of a Connection field (RFC 9110
+     * 7.6.1), tokens split at ',', SP and HTAB; built once per request in
+     * O(head length x log fields). Read it with gh_http1_connection_named. */
+    uint64_t connection_named[GH_HTTP1_MAX_HEADERS / 64];
 };
 
 struct gh_http1_response {
@@ -166,6 +170,10 @@ enum gh_http1_status gh_http1_parse_request(const char *buf, size_t head_len,
                                             const struct gh_http1_limits *limits,
                                             struct gh_http1_request *req,
                                             enum gh_http1_rule *rule);
+
+/* Whether headers[index] of a parsed request is named by a token of one of
+ * its Connection fields (and so ends at this hop). O(1). */
+bool gh_http1_connection_named(const struct gh_http1_request *req, size_t index);
 
 /* Parses a complete response head. request_method is the method of the
  * request it answers (HEAD and CONNECT change the body rules). */

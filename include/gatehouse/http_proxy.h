@@ -151,6 +151,7 @@ struct gh_http_proxy {
 
     /* an answer of our own, sent once every earlier response is complete */
     char reply[GH_HTTP_REPLY_MAX];
+    char *redirect_reply;         /* mode = redirect: the 308, allocated to its size; sent instead of reply */
     size_t reply_len;
     bool reply_queued;
     bool close_when_idle;         /* close once the queue drains (Connection: close) */

@@ -1,8 +1,9 @@
 /* stream_framer.h - the framer of a tcp-mode connection: raw, line or
  * length, as its listener's framing key says.
  *
- * Owns: choosing the framer and its limits from the config, the raw
- * framer's byte budget (max_bytes), and the counters the close audit entry
+ * Owns: choosing the framer and its limits from the config, the byte
+ * budget of every framing (max_bytes: line and length stop at the last
+ * whole frame inside it), and the counters the close audit entry
  * reports (frames and bytes). */
 #ifndef GATEHOUSE_STREAM_FRAMER_H
 #define GATEHOUSE_STREAM_FRAMER_H
@@ -14,7 +15,7 @@
 struct gh_stream_framer {
     enum gh_framing kind;
     uint64_t bytes;              /* released so far */
-    uint64_t max_bytes;          /* raw: 0 = no limit */
+    uint64_t max_bytes;          /* every framing: 0 = no limit */
     union {
         struct gh_line_framer line;
         struct gh_length_framer length;

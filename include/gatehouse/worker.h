@@ -30,6 +30,17 @@ struct gh_config_gen {
     struct gh_config_gen *next;  /* retired generations */
 };
 
+/* max_connections on one listener. An episode starts when the limit is
+ * first hit (one WARN accept_paused) and ends when the listener has stayed
+ * below it for ACCEPT_EPISODE_QUIET (one INFO accept_resumed with counts):
+ * at the limit each close lets one connection in and pauses again, which
+ * must not cost a log line each. */
+enum gh_accept_limit {
+    GH_ACCEPT_LIMIT_CLEAR,       /* no episode */
+    GH_ACCEPT_LIMIT_PAUSED,      /* at the limit: accepting stopped */
+    GH_ACCEPT_LIMIT_SETTLING,    /* below it again; the episode ends when quiet */
+};
+
 struct gh_listener {
     const struct gh_listener_config *cfg;
     struct gh_worker *worker;
@@ -37,8 +48,11 @@ struct gh_listener {
     struct gh_buf_pool pool;     /* this listener's buffer_size blocks */
     int fd;
     ev_io accept_watcher;
+    ev_timer limit_quiet;        /* ends a max_connections episode */
+    double limit_since;          /* ev_now when the episode began */
+    uint64_t limit_pauses;       /* times accepting paused in the episode */
     uint32_t active;             /* open client connections */
-    bool at_limit;               /* accept paused by max_connections */
+    enum gh_accept_limit limit;  /* max_connections episode */
 };
 
 struct gh_worker {

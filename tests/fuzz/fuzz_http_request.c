@@ -15,7 +15,8 @@
  *    only for policy rules, and body framing that agrees with the fields
  *    (CHUNKED: a Transfer-Encoding field and no Content-Length; LENGTH: a
  *    Content-Length whose every value is content_length and no
- *    Transfer-Encoding; NONE: neither), no obs-fold unless reported. */
+ *    Transfer-Encoding; NONE: neither), no obs-fold unless reported;
+ *    connection_named as a naive fields x tokens reading of Connection. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,33 @@ static int is_head_end_rule(enum gh_http1_rule r)
 {
     return r == GH_RULE_BARE_LF || r == GH_RULE_BARE_CR || r == GH_RULE_NUL_BYTE ||
            r == GH_RULE_REQUEST_LINE_TOO_LONG || r == GH_RULE_HEADER_TOO_LARGE;
+}
+
+/* The naive reading of connection_named: is NAME a token (split at ',',
+ * SP, HTAB) of any Connection field? fields x tokens, fine for a check. */
+static int named_naive(struct gh_http1_span name)
+{
+    for (size_t i = 0; i < req.n_headers; i++) {
+        if (!span_ieq(req.headers[i].name, "connection"))
+            continue;
+        const char *p = req.headers[i].value.p, *end = p + req.headers[i].value.len;
+        while (p < end) {
+            while (p < end && (*p == ',' || *p == ' ' || *p == '\t'))
+                p++;
+            const char *t = p;
+            while (p < end && *p != ',' && *p != ' ' && *p != '\t')
+                p++;
+            size_t n = (size_t)(p - t);
+            if (n == 0 || n != name.len)
+                continue;
+            size_t k = 0;
+            while (k < n && lower((unsigned char)t[k]) == lower((unsigned char)name.p[k]))
+                k++;
+            if (k == n)
+                return 1;
+        }
+    }
+    return 0;
 }
 
 static void check_request(const char *buf, size_t head_len, const struct gh_http1_limits *lim)
@@ -154,6 +182,8 @@ static void check_request(const char *buf, size_t head_len, const struct gh_http
     }
     if (req.minor_version == 0)
         REQUIRE(!req.expect_continue);
+    for (size_t i = 0; i < req.n_headers; i++)
+        REQUIRE(gh_http1_connection_named(&req, i) == named_naive(req.headers[i].name));
 }
 
 static void run(const char *buf, size_t len, const struct gh_http1_limits *lim)

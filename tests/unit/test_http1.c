@@ -7,7 +7,9 @@
  *    (with *scan carried) and when fed one byte at a time, and its work is
  *    linear in the head (GH_HTTP1_WORK_COUNTER, set by tests/unit/meson.build,
  *    makes it count the bytes it examines);
- *  - gh_http1_chunked_feed gives the same outcome for every split of a body.
+ *  - gh_http1_chunked_feed gives the same outcome for every split of a body;
+ *  - the fields a Connection header names are found in work linear in the
+ *    head (times log of the field count), not fields x tokens.
  *
  * Every input is copied into a heap buffer of exactly its length, so a run
  * under AddressSanitizer catches any read past the end.
@@ -2419,6 +2421,74 @@ static void test_direct_calls(void **state)
     END_CHECKS();
 }
 
+/* ---- fields named by Connection ---------------------------------------------- */
+
+static void test_connection_named(void **state)
+{
+    (void)state;
+    struct gh_http1_request req;
+    enum gh_http1_rule rule = R(NONE);
+    static const char head[] = "GET / HTTP/1.1\r\nHost: h\r\nConnection: x-a, X-B\r\n"
+                               "x-a: 1\r\nX-b: 2\r\nx-c: 3\r\nconnection: \tx-c x\r\n"
+                               "x-A: 4\r\nx-ab: 5\r\nx-d: 6\r\n\r\n";
+    static const bool named[] = { false, false, true, true, true, false, true, false, false };
+    assert_int_equal(gh_http1_parse_request(head, sizeof head - 1, NULL, &req, &rule), DONE);
+    assert_int_equal(req.n_headers, ARRAY_LEN(named));
+    for (size_t i = 0; i < req.n_headers; i++) {
+        row_line = __LINE__;
+        CHECK(gh_http1_connection_named(&req, i) == named[i], "field %zu", i);
+    }
+    /* no Connection field: nothing named, whatever the previous parse left */
+    static const char plain[] = "GET / HTTP/1.1\r\nHost: h\r\nx-a: 1\r\n\r\n";
+    assert_int_equal(gh_http1_parse_request(plain, sizeof plain - 1, NULL, &req, &rule), DONE);
+    for (size_t i = 0; i < req.n_headers; i++)
+        CHECK(!gh_http1_connection_named(&req, i), "plain field %zu", i);
+    END_CHECKS();
+}
+
+/* Issue 12: a Connection field of thousands of tokens in a head of hundreds
+ * of fields. Testing every field against every token was fields x tokens;
+ * the token set is built once, so the work stays within a small multiple of
+ * the head's length (log2 of the field count per token byte). */
+static void test_connection_tokens_linear(void **state)
+{
+    (void)state;
+    static const struct gh_http1_limits big = {
+        .max_request_line = 8192, .max_header_bytes = 65536, .max_headers = 256,
+        .max_chunk_ext = 256, .max_trailer_bytes = 4096,
+    };
+    struct gh_http1_request req;
+    enum gh_http1_rule rule = R(NONE);
+    for (int same = 0; same <= 1; same++) {
+        struct sb b = { 0 };
+        sb_str(&b, "GET / HTTP/1.1\r\nHost: h\r\n");
+        for (int i = 0; i < 250; i++)  /* distinct names, or all the same one */
+            sb_fmt(&b, "h%03d: v\r\n", same ? 0 : i);
+        sb_str(&b, "Connection: ");
+        for (int t = 0; t < 8000; t++) /* every token names a field */
+            sb_fmt(&b, "%sh%03d", t ? "," : "", same ? 0 : t % 250);
+        sb_str(&b, "\r\n\r\n");
+        char *buf = malloc(b.len);
+        assert_non_null(buf);
+        memcpy(buf, b.p, b.len);
+        gh_http1_work = 0;
+        row_line = __LINE__;
+        CHECK(gh_http1_parse_request(buf, b.len, &big, &req, &rule) == DONE, "%s",
+              gh_http1_rule_name(rule));
+        CHECK(req.n_headers == 252, "%zu", req.n_headers);
+        CHECK(gh_http1_work >= 8000, "the work counter counts: %llu", gh_http1_work);
+        CHECK(gh_http1_work <= 16ull * b.len, "same=%d: %llu units for a %zu-byte head", same,
+              gh_http1_work, b.len);
+        for (size_t i = 1; i < 251; i++)
+            CHECK(gh_http1_connection_named(&req, i), "field %zu", i);
+        CHECK(!gh_http1_connection_named(&req, 0) && !gh_http1_connection_named(&req, 251),
+              "Host and Connection itself are not named");
+        free(buf);
+        free(b.p);
+    }
+    END_CHECKS();
+}
+
 /* PART_MAIN */
 int main(void)
 {
@@ -2441,6 +2511,8 @@ int main(void)
         cmocka_unit_test(test_span_equals),
         cmocka_unit_test(test_forwarding_chains),
         cmocka_unit_test(test_direct_calls),
+        cmocka_unit_test(test_connection_named),
+        cmocka_unit_test(test_connection_tokens_linear),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
