@@ -49,6 +49,19 @@ def test_request_timeout_closes_a_silent_client(gatehouse, backend, certs, tmp_p
     assert be.conn_count() == 0
 
 
+def test_request_timeout_default_is_short(gatehouse, backend, certs):
+    """With no timeout key set (idle_timeout 5m), a silent client is gone
+    after the 10 s default, not held for idle_timeout."""
+    be = backend(hb.RecordingBackend)
+    gh = gatehouse(be.addr, mode="http")
+    mark = gh.mark()
+    with tls_connect(gh.port, client_context(certs.ca)) as s:
+        elapsed, data, how = wait_closed(s, timeout=20)
+    assert data == b"", data
+    assert 9 <= elapsed < scaled(13), elapsed
+    assert close_reason(gh, mark) == "request_timeout"
+
+
 def test_request_timeout_does_not_cut_a_started_head(gatehouse, backend, ctx):
     """Once the first byte came, header_timeout governs the head."""
     be = backend(hb.RecordingBackend)
@@ -188,11 +201,12 @@ def test_min_body_rate_cuts_a_slow_trickle(gatehouse, backend, ctx):
 
 
 def test_body_that_keeps_up_is_not_cut(gatehouse, backend, ctx):
-    """A byte every 0.1 s for 1.5 s with body_timeout 300ms and no
-    minimum rate: each period brings something, the request completes."""
+    """A byte every 0.1 s for 2 s with body_timeout 600ms and no minimum
+    rate: each period brings something, the request completes although
+    the whole body took three periods."""
     be = backend(hb.RecordingBackend)
-    gh = gatehouse(be.addr, mode="http", **listener(body_timeout="300ms", min_body_rate="0"))
-    body = b"0123456789abcde"
+    gh = gatehouse(be.addr, mode="http", **listener(body_timeout="600ms", min_body_rate="0"))
+    body = b"0123456789abcdefghij"
     with HttpClient(gh.port, ctx) as c:
         c.send(req_bytes("POST /ok HTTP/1.1", HOST, f"Content-Length: {len(body)}"))
         drip(c, body, 0.1)
@@ -254,10 +268,10 @@ def test_send_timeout_tcp(gatehouse, backend, certs):
 
 def test_slow_reader_that_reads_is_not_cut(gatehouse, backend, ctx):
     """send_timeout counts time without progress, not the whole response:
-    1 MiB read in 64 KiB steps 0.1 s apart (1.6 s) with send_timeout 300ms."""
+    1 MiB read in 64 KiB steps 0.1 s apart (1.6 s) with send_timeout 600ms."""
     size = 1 << 20
     be = backend(hb.RecordingBackend, respond=lambda req: hb.ok(req, body=b"r" * size))
-    gh = gatehouse(be.addr, mode="http", **listener(send_timeout="300ms"))
+    gh = gatehouse(be.addr, mode="http", **listener(send_timeout="600ms"))
     c = SlowReader(gh.port, ctx)
     try:
         c.send(req_bytes("GET /big HTTP/1.1", HOST))
