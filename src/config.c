@@ -38,11 +38,16 @@ enum listener_key {
     LK_MAX_BYTES, LK_RATE_LIMIT, LK_WEBSOCKET, LK_WS_ORIGINS, LK_WS_MAX_FRAME,
     LK_WS_MAX_MESSAGE, LK_TRUSTED_PROXIES, LK_FORWARDED_HEADERS, LK_MAX_RESPONSE_HEADER_BYTES,
     LK_MAX_RESPONSE_HEADERS, LK_BACKEND_REUSE, LK_MAX_HELD_REQUEST, LK_CHUNK_EXTENSIONS,
-    LK_ALLOW_TRAILERS, LK_COUNT
+    LK_ALLOW_TRAILERS, LK_REQUEST_TIMEOUT, LK_KEEPALIVE_TIMEOUT, LK_BODY_TIMEOUT,
+    LK_MIN_BODY_RATE, LK_SEND_TIMEOUT, LK_COUNT
 };
-_Static_assert(LK_COUNT <= 64, "listener_seen is a uint64_t bit set");
 
-#define LK_BIT(k) ((uint64_t)1 << (k))
+/* One bit per listener key: 64 were not enough once the client timeouts
+ * came (GCC and clang both have the 128-bit integer). */
+__extension__ typedef unsigned __int128 listener_key_set;
+_Static_assert(LK_COUNT <= 128, "listener_key_set is a 128-bit set");
+
+#define LK_BIT(k) ((listener_key_set)1 << (k))
 
 /* Keys that mean nothing to a plaintext redirect listener. */
 #define TLS_AND_BACKEND_KEYS                                                                \
@@ -53,7 +58,8 @@ _Static_assert(LK_COUNT <= 64, "listener_seen is a uint64_t bit set");
      LK_BIT(LK_SNI_UNKNOWN) | LK_BIT(LK_OCSP) | LK_BIT(LK_ALPN) | LK_BIT(LK_CLIENT_CA) |       \
      LK_BIT(LK_CRL) | LK_BIT(LK_CLIENT_VERIFY) | LK_BIT(LK_CLIENT_ALLOW_CN) |                  \
      LK_BIT(LK_CLIENT_ALLOW_DNS) | LK_BIT(LK_CLIENT_ALLOW_URI) |                               \
-     LK_BIT(LK_CLIENT_ALLOW_SHA256) | LK_BIT(LK_PROXY_PROTOCOL))
+     LK_BIT(LK_CLIENT_ALLOW_SHA256) | LK_BIT(LK_PROXY_PROTOCOL) | LK_BIT(LK_BODY_TIMEOUT) |   \
+     LK_BIT(LK_MIN_BODY_RATE))
 
 /* Keys that only mean something with mode = http. */
 #define HTTP_ONLY_KEYS                                                                      \
@@ -65,7 +71,8 @@ _Static_assert(LK_COUNT <= 64, "listener_seen is a uint64_t bit set");
      LK_BIT(LK_WS_MAX_MESSAGE) | LK_BIT(LK_TRUSTED_PROXIES) | LK_BIT(LK_FORWARDED_HEADERS) |  \
      LK_BIT(LK_MAX_RESPONSE_HEADER_BYTES) | LK_BIT(LK_MAX_RESPONSE_HEADERS) |                 \
      LK_BIT(LK_BACKEND_REUSE) | LK_BIT(LK_MAX_HELD_REQUEST) | LK_BIT(LK_CHUNK_EXTENSIONS) |   \
-     LK_BIT(LK_ALLOW_TRAILERS))
+     LK_BIT(LK_ALLOW_TRAILERS) | LK_BIT(LK_REQUEST_TIMEOUT) | LK_BIT(LK_KEEPALIVE_TIMEOUT) |   \
+     LK_BIT(LK_BODY_TIMEOUT) | LK_BIT(LK_MIN_BODY_RATE))
 
 enum global_key {
     GK_WORKERS, GK_SHUTDOWN_GRACE, GK_LOG_LEVEL, GK_AUDIT_FILE, GK_AUDIT_KEY_FILE,
@@ -88,6 +95,7 @@ static const char *const listener_key_names[LK_COUNT] = {
     "trusted_proxies", "forwarded_headers", "max_response_header_bytes", "max_response_headers",
     "backend_reuse",
     "max_held_request", "chunk_extensions", "allow_trailers",
+    "request_timeout", "keepalive_timeout", "body_timeout", "min_body_rate", "send_timeout",
 };
 
 /* Keys for mode = tcp only (their framing of a raw byte stream). */
@@ -122,7 +130,7 @@ struct parse_state {
     struct gh_listener_config *listener;
     struct gh_cert_config *cert;
     uint32_t seen_keys;              /* bits of global_key or cert_key */
-    uint64_t listener_seen[GH_MAX_LISTENERS];
+    listener_key_set listener_seen[GH_MAX_LISTENERS];
     int listener_key_line[GH_MAX_LISTENERS][LK_COUNT];
     char cert_refs[GH_MAX_LISTENERS][GH_LIST_TEXT_MAX]; /* certs = ... until resolved */
     bool global_seen_section;
@@ -781,6 +789,11 @@ static void listener_defaults(struct gh_listener_config *l)
     l->chunk_extensions = GH_CHUNK_EXT_DROP;
     l->redirect_port = 443;
     l->header_timeout = 10.0;
+    l->request_timeout = 10.0;
+    l->keepalive_timeout = 15.0;
+    l->body_timeout = 10.0;
+    l->min_body_rate = 500;
+    l->send_timeout = 30.0;
     l->sni_unknown = GH_SNI_DEFAULT;
     l->max_line = 8192;
     l->length_prefix = 4;
@@ -1021,6 +1034,21 @@ static void set_listener_key(struct parse_state *st, int key, const char *name,
         break;
     case LK_HEADER_TIMEOUT:
         (void)set_duration(st, name, value, 0, 3600, &l->header_timeout);
+        break;
+    case LK_REQUEST_TIMEOUT:
+        (void)set_duration(st, name, value, 0, 3600, &l->request_timeout);
+        break;
+    case LK_KEEPALIVE_TIMEOUT:
+        (void)set_duration(st, name, value, 0, 3600, &l->keepalive_timeout);
+        break;
+    case LK_BODY_TIMEOUT:
+        (void)set_duration(st, name, value, 0, 3600, &l->body_timeout);
+        break;
+    case LK_MIN_BODY_RATE: /* bytes per second, per body_timeout period */
+        (void)get_size(st, name, value, 0, 1u << 30, &l->min_body_rate);
+        break;
+    case LK_SEND_TIMEOUT:
+        (void)set_duration(st, name, value, 0, 86400, &l->send_timeout);
         break;
     case LK_FORWARDED_FOR:
         CHOOSE(l->xff_append, {"replace", false}, {"append", true});
@@ -1612,7 +1640,7 @@ static void resolve_cert_refs(struct parse_state *st, size_t i)
 static void check_listener_tls(struct parse_state *st, size_t i)
 {
     struct gh_listener_config *l = &st->cfg->listeners[i];
-    uint64_t seen = st->listener_seen[i];
+    listener_key_set seen = st->listener_seen[i];
     const int *line = st->listener_key_line[i];
     static const enum listener_key needs_ca[] = {LK_CRL, LK_CLIENT_VERIFY, LK_CLIENT_ALLOW_CN,
                                                  LK_CLIENT_ALLOW_DNS, LK_CLIENT_ALLOW_URI,

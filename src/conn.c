@@ -270,6 +270,136 @@ static void arm_timer(struct gh_conn *c, ev_tstamp after)
     c->timer_due = ev_now(loop) + after;
 }
 
+static bool client_reading_paused(struct gh_conn *c);
+
+/* What the connection waits for from its client (PUMPING), each wait with
+ * its own key and clock; idle_timeout bounds every state besides. */
+enum client_wait {
+    CLIENT_WAIT_NONE,          /* tcp mode, or the backend is what is awaited */
+    CLIENT_WAIT_FIRST_REQUEST, /* request_timeout, from the handshake's end */
+    CLIENT_WAIT_NEXT_REQUEST,  /* keepalive_timeout, from the last response's end */
+    CLIENT_WAIT_HEAD,          /* header_timeout, from the head's first byte */
+    CLIENT_WAIT_BODY,          /* body_timeout periods of at least min_body_rate */
+};
+
+static enum client_wait client_wait_of(struct gh_conn *c)
+{
+    if (c->http && gh_http_head_pending(c->http))
+        return CLIENT_WAIT_HEAD;
+    if (!c->http || c->close_after_flush || c->client_done)
+        return CLIENT_WAIT_NONE;
+    if (gh_http_between_requests(c->http) && gh_buf_empty(&c->from_client) &&
+        gh_buf_empty(&c->to_client) && gh_buf_empty(&c->to_backend))
+        return c->http->requests == 0 ? CLIENT_WAIT_FIRST_REQUEST : CLIENT_WAIT_NEXT_REQUEST;
+    /* A body counts only while gatehouse reads: a backend that does not
+     * drain it (client buffer full) is not the client's delay. */
+    if (gh_http_body_pending(c->http) && !client_reading_paused(c) &&
+        gh_buf_len(&c->from_client) < pool_of(c)->block_size)
+        return CLIENT_WAIT_BODY;
+    return CLIENT_WAIT_NONE;
+}
+
+/* When the current client wait (and send_timeout) expires; a far time when
+ * none runs. */
+static ev_tstamp client_deadline(struct gh_conn *c)
+{
+    const struct gh_listener_config *cfg = cfg_of(c);
+    ev_tstamp due = c->last_activity + cfg->idle_timeout;
+    ev_tstamp wait_due = due;
+
+    switch (client_wait_of(c)) {
+    case CLIENT_WAIT_NONE:
+        break;
+    case CLIENT_WAIT_FIRST_REQUEST:
+        wait_due = c->last_activity + cfg->request_timeout;
+        break;
+    case CLIENT_WAIT_NEXT_REQUEST:
+        wait_due = c->last_activity + cfg->keepalive_timeout;
+        break;
+    case CLIENT_WAIT_HEAD:
+        wait_due = c->http->req_head_started + cfg->header_timeout;
+        break;
+    case CLIENT_WAIT_BODY:
+        wait_due = c->body_window_start + cfg->body_timeout;
+        break;
+    }
+    if (wait_due < due)
+        due = wait_due;
+    if (!gh_buf_empty(&c->to_client) && c->send_wait_since + cfg->send_timeout < due)
+        due = c->send_wait_since + cfg->send_timeout;
+    return due;
+}
+
+/* After each flush: restarts the clocks of waits that are not running (the
+ * client owes nothing), and brings the timer forward to the nearest. */
+static void note_client_waits(struct gh_conn *c)
+{
+    ev_tstamp now = ev_now(c->worker->loop);
+    if (gh_buf_empty(&c->to_client))
+        c->send_wait_since = now;
+    if (client_wait_of(c) != CLIENT_WAIT_BODY) {
+        c->body_window_start = now;
+        c->body_window_bytes = c->bytes_from_client;
+    }
+    ev_tstamp due = client_deadline(c);
+    if (due < c->timer_due)
+        arm_timer(c, due - now);
+}
+
+/* A wait on the client ran out (see enum client_wait; send_timeout):
+ * acts on it and returns true. */
+static bool client_wait_expired(struct gh_conn *c, ev_tstamp now)
+{
+    const struct gh_listener_config *cfg = cfg_of(c);
+
+    if (!gh_buf_empty(&c->to_client) && now - c->send_wait_since >= cfg->send_timeout) {
+        /* it takes nothing of what it asked for: its unanswered requests
+         * are audited client_abort by the close */
+        gh_log(GH_LOG_INFO, "send_timeout", " conn=%llu listener=%s pending=%u",
+               (unsigned long long)c->id, cfg->name, gh_buf_len(&c->to_client));
+        conn_close(c, "send_timeout");
+        return true;
+    }
+    switch (client_wait_of(c)) {
+    case CLIENT_WAIT_NONE:
+    case CLIENT_WAIT_HEAD: /* on_timer's own, with its 408 */
+        return false;
+    case CLIENT_WAIT_FIRST_REQUEST:
+    case CLIENT_WAIT_NEXT_REQUEST: {
+        /* Closed without a 408, as nginx does and HAProxy with
+         * http-ignore-probes / on http-keep-alive: nothing was asked, and
+         * a client reusing the connection at this moment could take an
+         * unsolicited 408 for the answer to the request it is sending. */
+        bool first = c->http->requests == 0;
+        if (now - c->last_activity < (first ? cfg->request_timeout : cfg->keepalive_timeout))
+            return false;
+        conn_close(c, first ? "request_timeout" : "keepalive_timeout");
+        return true;
+    }
+    case CLIENT_WAIT_BODY: {
+        if (now - c->body_window_start < cfg->body_timeout)
+            return false;
+        double need = (double)cfg->min_body_rate * cfg->body_timeout;
+        if ((double)(c->bytes_from_client - c->body_window_bytes) >= (need < 1 ? 1 : need)) {
+            c->body_window_start = now; /* kept up: the next period starts */
+            c->body_window_bytes = c->bytes_from_client;
+            return false;
+        }
+        bool answered = gh_http_body_timeout(c->http, now, c->id);
+        gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s rule=body_timeout status=%d",
+               (unsigned long long)c->id, cfg->name, answered ? 408 : 0);
+        gh_audit_reject(c->id, cfg->name, c->client_ip, "body_timeout", answered ? 408 : 0,
+                        NULL, 0);
+        c->close_after_flush = true;
+        c->close_reason = "body_timeout";
+        gh_worker_mark_pending(c->worker, c);
+        arm_timer(c, cfg->idle_timeout);
+        return true;
+    }
+    }
+    return false;
+}
+
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct gh_conn *c = w->data;
@@ -300,8 +430,10 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
             c->rate_paused = false;
             gh_worker_mark_pending(c->worker, c);
         }
+        if (client_wait_expired(c, now))
+            return;
         ev_tstamp idle_left = cfg_of(c)->idle_timeout - (now - c->last_activity);
-        ev_tstamp next = idle_left;
+        ev_tstamp next = client_deadline(c) - now;
         if (c->http && gh_http_head_pending(c->http)) {
             ev_tstamp head_left =
                 cfg_of(c)->header_timeout - (now - c->http->req_head_started);
@@ -316,8 +448,6 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
                 arm_timer(c, cfg_of(c)->idle_timeout);
                 return;
             }
-            if (head_left < next)
-                next = head_left;
         }
         if (idle_left <= 0) {
             if (c->http && c->http->queue_len > 0 && !c->close_after_flush) {
@@ -483,6 +613,9 @@ static void enter_pumping(struct gh_conn *c)
     c->client_readable = true;
     c->client_writable = true;
     touch(c);
+    c->send_wait_since = c->last_activity;
+    c->body_window_start = c->last_activity;
+    c->body_window_bytes = c->bytes_from_client;
     arm_timer(c, cfg_of(c)->idle_timeout);
     gh_worker_mark_pending(c->worker, c);
 }
@@ -1005,12 +1138,6 @@ static bool frame_client_bytes(struct gh_conn *c, bool *moved)
     }
     c->to_backend_ready = gh_buf_len(&c->to_backend);
     c->client_framer_blocked = a == GH_HTTP_BLOCKED;
-    if (gh_http_head_pending(c->http)) {
-        /* slowloris defence: the head's deadline, if sooner than the timer */
-        ev_tstamp deadline = c->http->req_head_started + cfg_of(c)->header_timeout;
-        if (deadline < c->timer_due)
-            arm_timer(c, deadline - ev_now(c->worker->loop));
-    }
     if (c->http->reply_queued && !c->close_after_flush) {
         c->close_after_flush = true;
         c->close_reason = cfg_of(c)->mode == GH_MODE_REDIRECT ? "redirected" : "rejected";
@@ -1158,6 +1285,7 @@ static bool write_client(struct gh_conn *c)
     case GH_TLS_OK:
         c->tls_write_wants_read = false;
         c->bytes_to_client += n;
+        c->send_wait_since = ev_now(c->worker->loop); /* it reads: send_timeout restarts */
         gh_buf_consume(&c->to_client, (uint32_t)n);
         gh_buf_release_if_empty(pool_of(c), &c->to_client);
         return true;
@@ -1374,6 +1502,8 @@ void gh_conn_flush(struct gh_conn *c)
         pump(c);
         break;
     }
+    if (c->state == GH_CONN_PUMPING)
+        note_client_waits(c); /* slowloris and friends: the nearest deadline */
     if (c->state != GH_CONN_CLOSED)
         update_watchers(c);
 }

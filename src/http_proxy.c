@@ -1771,6 +1771,40 @@ bool gh_http_head_pending(const struct gh_http_proxy *hp)
     return hp->req_phase == GH_HTTP_HEAD && hp->req_head_started > 0;
 }
 
+bool gh_http_between_requests(const struct gh_http_proxy *hp)
+{
+    return hp->req_phase == GH_HTTP_HEAD && hp->req_head_started == 0 && hp->queue_len == 0 &&
+           !hp->reply_queued && !hp->close_when_idle && hp->interim == GH_HTTP_INTERIM_NONE;
+}
+
+bool gh_http_body_pending(const struct gh_http_proxy *hp)
+{
+    return hp->req_phase == GH_HTTP_BODY_LENGTH || hp->req_phase == GH_HTTP_BODY_CHUNKED ||
+           hp->req_phase == GH_HTTP_BODY_HELD;
+}
+
+bool gh_http_body_timeout(struct gh_http_proxy *hp, double now, uint64_t conn_id)
+{
+    /* No byte of the in-flight request's response went out yet: the 408
+     * takes its place. Otherwise the client already has part of an answer
+     * and nothing can follow it on this connection. */
+    bool answerable = hp->resp_bytes == 0;
+    if (hp->queue_len > 0) { /* streamed: its head and part of its body went on */
+        struct gh_http_pending *p = &hp->queue[hp->queue_head];
+        p->body_bytes = hp->req_phase == GH_HTTP_BODY_CHUNKED ? hp->req_chunked.body_bytes
+                                                              : hp->req_body_bytes;
+        finish_request(hp, answerable ? 408 : hp->resp_status, GH_HTTP_OUTCOME_REFUSED, now,
+                       conn_id);
+    }
+    if (answerable)
+        queue_reply(hp, 408, "the request body did not arrive in time");
+    /* what the backend still sends for the cut request is not an answer */
+    hp->req_phase = GH_HTTP_STOPPED;
+    hp->resp_phase = GH_HTTP_STOPPED;
+    hp->close_when_idle = true;
+    return answerable;
+}
+
 void gh_http_proxy_release(struct gh_http_proxy *hp)
 {
     free(hp->ws_head);

@@ -123,6 +123,11 @@ struct gh_listener_config {
                                   * client's buffer (<= buffer_size - 2k/4k); 0 = stream all */
     char allow_trailers[GH_LIST_TEXT_MAX]; /* trailer names forwarded, comma-separated; "" = none */
     double header_timeout;       /* seconds to receive a complete head */
+    double request_timeout;      /* seconds from the handshake to a first request's first byte */
+    double keepalive_timeout;    /* seconds from a response's end to the next request's first byte */
+    double body_timeout;         /* each period this long must bring min_body_rate x it bytes */
+    uint64_t min_body_rate;      /* bytes per second of a request body, per body_timeout; 0: 1 byte */
+    double send_timeout;         /* seconds the client may take no byte owed to it (tcp mode too) */
     gh_http1_rule_set log_rules; /* policy rules that are logged, not enforced */
     bool report_only;            /* validation = report: every policy rule logs */
     char allow_methods[GH_METHODS_MAX][GH_METHOD_LEN_MAX + 1];

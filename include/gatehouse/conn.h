@@ -8,7 +8,9 @@
  * (HELLO: a PROXY header from a trusted balancer, then the ClientHello, read
  * before the TLS session exists so the certificate can be chosen for it)
  * the two byte buffers between the sides, half-close in each direction,
- * the handshake/connect/idle timer and the reason a connection closed. */
+ * the handshake/connect/idle timer with the waits on the client it also
+ * bounds (request_timeout, keepalive_timeout, header_timeout, body_timeout,
+ * send_timeout) and the reason a connection closed. */
 #ifndef GATEHOUSE_CONN_H
 #define GATEHOUSE_CONN_H
 
@@ -43,10 +45,13 @@ struct gh_conn {
     struct gh_tls_session *tls;
     ev_io client_io;
     ev_io backend_io;
-    ev_timer timer;              /* handshake, connect, then idle timeout */
+    ev_timer timer;              /* handshake, connect, then idle and client timeouts */
     ev_tstamp started;
     ev_tstamp last_activity;
     ev_tstamp timer_due;         /* when c->timer fires next */
+    ev_tstamp send_wait_since;   /* send_timeout: when the client last took a byte or was owed none */
+    ev_tstamp body_window_start; /* body_timeout: when the current period of a request body began */
+    uint64_t body_window_bytes;  /* bytes_from_client then: the period must bring min_body_rate x it */
 
     struct gh_buf to_backend;    /* client plaintext not yet sent on */
     struct gh_buf to_client;     /* backend bytes not yet encrypted and sent */

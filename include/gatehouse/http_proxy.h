@@ -226,6 +226,20 @@ void gh_http_head_timeout(struct gh_http_proxy *hp);
 /* True while a head is incomplete and its deadline runs. */
 bool gh_http_head_pending(const struct gh_http_proxy *hp);
 
+/* True between requests: no byte of the next request yet, none in flight,
+ * nothing owed to the client (request_timeout, keepalive_timeout run). */
+bool gh_http_between_requests(const struct gh_http_proxy *hp);
+
+/* True while a request body is read from the client, held or streamed. */
+bool gh_http_body_pending(const struct gh_http_proxy *hp);
+
+/* The client was too slow with a request body (body_timeout,
+ * min_body_rate): 408. A request already forwarded (its body streaming)
+ * leaves the queue with its request entry, outcome refused, status 408.
+ * False when part of that request's response already went to the client:
+ * no 408 can follow it, the connection just closes. */
+bool gh_http_body_timeout(struct gh_http_proxy *hp, double now, uint64_t conn_id);
+
 /* The interim response (100 Continue) to send now, if one is owed and fits
  * ROOM bytes; marks it taken. Owed only while no response is in flight, so
  * it never lands inside another response. */

@@ -223,6 +223,7 @@ static double field(const char *key)
     if (!strcmp(key, "handshake_timeout")) return l->handshake_timeout;
     if (!strcmp(key, "connect_timeout")) return l->connect_timeout;
     if (!strcmp(key, "idle_timeout")) return l->idle_timeout;
+    if (!strcmp(key, "send_timeout")) return l->send_timeout;
     if (!strcmp(key, "max_connections")) return l->max_connections;
     if (!strcmp(key, "buffer_size")) return l->buffer_size;
     if (!strcmp(key, "backlog")) return l->backlog;
@@ -252,6 +253,12 @@ static void check_listener_defaults(const char *what, const struct gh_listener_c
     CHECK(near(l->handshake_timeout, 10), "%s: handshake_timeout %g", what, l->handshake_timeout);
     CHECK(near(l->connect_timeout, 5), "%s: connect_timeout %g", what, l->connect_timeout);
     CHECK(near(l->idle_timeout, 300), "%s: idle_timeout %g", what, l->idle_timeout);
+    CHECK(near(l->send_timeout, 30), "%s: send_timeout %g", what, l->send_timeout);
+    CHECK(near(l->request_timeout, 10) && near(l->keepalive_timeout, 15) &&
+              near(l->body_timeout, 10) && l->min_body_rate == 500,
+          "%s: request/keepalive/body_timeout %g/%g/%g min_body_rate %llu", what,
+          l->request_timeout, l->keepalive_timeout, l->body_timeout,
+          (unsigned long long)l->min_body_rate);
     CHECK(l->max_connections == 10000, "%s: max_connections %u", what, l->max_connections);
     CHECK(l->buffer_size == 16384, "%s: buffer_size %u", what, l->buffer_size);
     CHECK(l->backlog == 511, "%s: backlog %d", what, l->backlog);
@@ -545,6 +552,8 @@ static const struct value_case valid_values[] = {
     {"idle_timeout", "1440m", 86400},
     {"idle_timeout", "24h", 86400},
     {"idle_timeout", "86400", 86400},
+    {"send_timeout", "300ms", 0.3},
+    {"send_timeout", "24h", 86400},
     {"max_connections", "1", 1},
     {"max_connections", "10000", 10000},
     {"max_connections", "1000000", 1000000},
@@ -626,6 +635,7 @@ static const struct bad_case invalid_values[] = {
     {"connect_timeout", ""}, {"connect_timeout", "5 s s"},
     {"idle_timeout", "0"}, {"idle_timeout", "86401"}, {"idle_timeout", "1441m"},
     {"idle_timeout", "25h"}, {"idle_timeout", ""}, {"idle_timeout", "-5m"},
+    {"send_timeout", "0"}, {"send_timeout", "86401"}, {"send_timeout", "soon"},
     /* sizes */
     {"buffer_size", "0"}, {"buffer_size", "4095"}, {"buffer_size", "3k"},
     {"buffer_size", "1048577"}, {"buffer_size", "2m"}, {"buffer_size", "1g"},
