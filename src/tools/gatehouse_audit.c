@@ -275,6 +275,8 @@ struct entry {
     const char *prev;   /* 64 hex in the line, or NULL: not a segment start */
     bool keyed;         /* segment start: chain_alg is hmac-sha256 */
     bool is_start;      /* event "start" */
+    bool is_reopen;     /* event "reopen" */
+    bool stdout_start;  /* a start with stream stdout: gatehouse wrote to stdout */
     bool is_stop;       /* event "stop" */
     bool new_segment;   /* a start with new_segment: it refused to continue the chain */
     bool is_gap;
@@ -383,6 +385,18 @@ static int read_entry(const char *line, size_t len, const struct gh_audit_json_o
     }
     e->is_start = gh_audit_json_string_is(&obj->fields[4], "start");
     e->is_stop = gh_audit_json_string_is(&obj->fields[4], "stop");
+    e->is_reopen = gh_audit_json_string_is(&obj->fields[4], "reopen");
+    f = gh_audit_json_get(obj, "stream");
+    if (f) {
+        if (!e->is_start || !e->prev ||
+            memcmp(e->prev, GH_AUDIT_GENESIS, GH_AUDIT_CHAIN_HEX) != 0 ||
+            !gh_audit_json_string_is(f, "stdout")) {
+            snprintf(why, why_len, "stream outside a start entry that begins a new chain "
+                                   "(prev of 64 zeros), or not \"stdout\"");
+            return -1;
+        }
+        e->stdout_start = true;
+    }
     f = gh_audit_json_get(obj, "new_segment");
     if (f) {
         if (!e->is_start || !e->prev ||
@@ -417,6 +431,8 @@ struct writer {
     int64_t seq;
     bool keyed;
     bool stopped;                  /* its last entry is "stop": it ended cleanly */
+    bool continued;                /* another pid's segment start continued its chain */
+    struct where continued_at;     /* of that segment start */
     struct where last_at;          /* of its last entry */
     char chain[GH_AUDIT_CHAIN_HEX + 1];
 };
@@ -446,6 +462,8 @@ struct verifier {
     uint64_t entries, gaps, lost, restarts, chains, truncated;
     uint64_t unclean_ends;                /* starts after a writer that ended without stop */
     uint64_t new_segments;                /* starts with new_segment: a writer refused the chain */
+    uint64_t unlinked_files;              /* later files that begin a new chain */
+    bool stdout_stream;                   /* the log's first entry is a stdout start */
     bool seen_keyed, keyed_verified;
     int status;                           /* EXIT_INTACT, EXIT_LOSS or EXIT_TRUNCATED so far */
 
@@ -579,17 +597,29 @@ static int check_segment_start(struct verifier *v, const struct where *at, const
     if (memcmp(got, e->chain, GH_AUDIT_CHAIN_HEX) != 0)
         return chain_mismatch(v, at, e->keyed);
 
-    struct writer *from = v->have_last ? writer_with_chain(v, e->prev) : NULL;
+    bool genesis = memcmp(e->prev, GH_AUDIT_GENESIS, GH_AUDIT_CHAIN_HEX) == 0;
+    bool file_first = at->line == 1; /* the first line of this file */
+    struct writer *from = v->have_last && !genesis ? writer_with_chain(v, e->prev) : NULL;
     struct writer *self = find_writer(v, e->pid);
     if (from) {
-        /* a reopen (same pid) or a restart (a new pid): seq goes on from
-         * the chain it continues; 1 (a writer that counts afresh) is fine
-         * too, the chain links it either way */
-        if (e->seq - 1 != from->seq && e->seq != 1)
+        /* a reopen (same pid), a restart (a new pid) or the segment start
+         * after a cut line: gatehouse's seq always goes on from the chain
+         * it continues, and a chain is continued once (its writer is gone
+         * when another process appends to its file) */
+        if (from->continued)
+            return tampered(at, "replayed or spliced: the chain of pid %" PRId64 " (its last "
+                                "entry at %s:%" PRIu64 ") was already continued at %s:%" PRIu64,
+                            from->pid, from->last_at.file, from->last_at.line,
+                            from->continued_at.file, from->continued_at.line);
+        if (e->seq - 1 != from->seq)
             return tampered(at, "entries removed or reordered: seq %" PRId64
                                 " does not follow seq %" PRId64 " of the chain it continues (pid %"
                                 PRId64 ")",
                             e->seq, from->seq, from->pid);
+        if (file_first && !e->is_reopen)
+            return tampered(at, "spliced: a file's first line that continues the previous file's "
+                                "chain is a reopen (SIGUSR1) in gatehouse's files, not %s",
+                            e->is_start ? "a start" : "another entry");
         if (e->is_start && !from->stopped) {
             /* the writer before it was killed or crashed: what it still
              * held in memory is gone and no gap entry counts it */
@@ -610,11 +640,25 @@ static int check_segment_start(struct verifier *v, const struct where *at, const
                        " continues the chain of pid %" PRId64 "\n",
                        at->file, at->line, e->pid, from->pid);
         }
-    } else if (memcmp(e->prev, GH_AUDIT_GENESIS, GH_AUDIT_CHAIN_HEX) == 0) {
+        if (e->is_start || from->pid != e->pid) {
+            from->continued = true;
+            from->continued_at = *at;
+        }
+    } else if (genesis) {
+        /* gatehouse begins a new chain (prev of 64 zeros, seq 1) only with
+         * a start (a reopen whose start was never written, rarely): in an
+         * empty file (its first line), with new_segment (it refused the
+         * file's last line), or on stdout (every worker, every restart).
+         * Anywhere else it is a genuine segment replayed or spliced. */
         if (e->seq != 1)
             return tampered(at, "entries removed: a new chain (prev is 64 zeros) starts at seq %"
                                 PRId64 ", not 1",
                             e->seq);
+        if (!e->is_start && !(e->is_reopen && file_first))
+            return tampered(at, "a new chain (prev is 64 zeros) that does not begin with a "
+                                "start entry: gatehouse never writes one");
+        if (first && e->stdout_start)
+            v->stdout_stream = true;
         v->chains++;
         if (e->new_segment) {
             char reason[128];
@@ -626,11 +670,42 @@ static int check_segment_start(struct verifier *v, const struct where *at, const
                    "(reason %s) and started a new one: what came before this line is not "
                    "linked to what follows\n",
                    at->file, at->line, e->pid, reason);
-        } else if (!first)
+        } else if (e->stdout_start != v->stdout_stream) {
+            return tampered(at, "spliced: a %s start in a log whose first entry is a %s start",
+                            e->stdout_start ? "stdout" : "file", v->stdout_stream ? "stdout" : "file");
+        } else if (first) {
+            /* the beginning of the log */
+        } else if (e->stdout_start) {
+            if (self && !self->stopped)
+                return tampered(at, "pid %" PRId64 " begins a new chain at seq 1 although its "
+                                    "last entry (%s:%" PRIu64 ") is not stop: replayed or spliced",
+                                e->pid, self->last_at.file, self->last_at.line);
             printf("%s:%" PRIu64 ": note: a new chain starts here (pid %" PRId64
-                   ", prev is 64 zeros): it is not linked to the entries before it\n",
+                   ", a worker writing to stdout): it is not linked to the entries before it\n",
                    at->file, at->line, e->pid);
+        } else if (file_first) {
+            /* the link between the files is gone: a file in between may
+             * be missing, or this file was started afresh (moved away and
+             * gatehouse restarted): unprovable, so possible loss */
+            v->unlinked_files++;
+            raise_status(v, EXIT_LOSS);
+            printf("%s:%" PRIu64 ": possible loss: this file begins a new chain (pid %" PRId64
+                   ", prev is 64 zeros): it is not linked to the file before it; files between "
+                   "them may be missing\n",
+                   at->file, at->line, e->pid);
+        } else {
+            return tampered(at, "replayed or spliced: a new chain (prev is 64 zeros, no "
+                                "new_segment) in the middle of a file: gatehouse begins one "
+                                "only at a file's first line");
+        }
     } else if (first) {
+        /* gatehouse begins a file with a prev only when it reopens it
+         * after rotation (SIGUSR1): the earlier file was not given */
+        if (!e->is_reopen)
+            return tampered(at, "entries removed: the first line continues a chain not given "
+                                "(prev %.16s...), but a file begins so only with a reopen "
+                                "(SIGUSR1), not %s: the lines before it were cut",
+                            e->prev, e->is_start ? "a start" : "another entry");
         v->chains++;
         v->have_unknown_prev = true;
         memcpy(v->unknown_prev, e->prev, GH_AUDIT_CHAIN_HEX);
@@ -651,6 +726,7 @@ static int check_segment_start(struct verifier *v, const struct where *at, const
     self->seq = e->seq;
     self->keyed = e->keyed;
     self->stopped = e->is_stop;
+    self->continued = false;
     self->last_at = *at;
     memcpy(self->chain, e->chain, GH_AUDIT_CHAIN_HEX);
     self->chain[GH_AUDIT_CHAIN_HEX] = '\0';
@@ -673,6 +749,10 @@ static int check_entry(struct verifier *v, const struct where *at, const char *l
                             " has no start or reopen entry before this line",
                         e->pid);
     }
+    if (w->continued)
+        return tampered(at, "spliced: pid %" PRId64 " writes on after another process continued "
+                            "its chain at %s:%" PRIu64,
+                        e->pid, w->continued_at.file, w->continued_at.line);
     if (chain_of(v, w->keyed, w->chain, line, e->body_len, got) != 0)
         return EXIT_USAGE;
     bool chain_ok = memcmp(got, e->chain, GH_AUDIT_CHAIN_HEX) == 0;
@@ -738,8 +818,13 @@ static int verify_line(struct verifier *v, const struct where *at, const struct 
         return EXIT_USAGE;
     }
     if (v->pending) {
+        /* the next writer goes on from the last whole entry, or, when
+         * the cut line ended a file, the next file may begin a new chain
+         * (it was moved away while gatehouse was down) */
         if (rc == 0 && e.prev && v->have_last &&
-            memcmp(e.prev, v->last_chain, GH_AUDIT_CHAIN_HEX) == 0)
+            (memcmp(e.prev, v->last_chain, GH_AUDIT_CHAIN_HEX) == 0 ||
+             (at->line == 1 && e.is_start &&
+              memcmp(e.prev, GH_AUDIT_GENESIS, GH_AUDIT_CHAIN_HEX) == 0)))
             pending_truncated(v, at);
         else
             return pending_tampered(v);
@@ -808,6 +893,9 @@ static void print_summary(const struct verifier *v, size_t n_files)
     if (v->new_segments)
         printf(", %" PRIu64 " new %s", v->new_segments,
                v->new_segments == 1 ? "segment" : "segments");
+    if (v->unlinked_files)
+        printf(", %" PRIu64 " %s beginning a new chain (possible loss)", v->unlinked_files,
+               v->unlinked_files == 1 ? "file" : "files");
     if (v->truncated)
         printf(", %" PRIu64 " truncated %s", v->truncated, v->truncated == 1 ? "line" : "lines");
     printf("\n");
