@@ -21,13 +21,26 @@
  *    verified and then reported as truncated too (exit 3).
  *  - A JSON object that is not an audit entry (fields missing, out of
  *    order, wrong types) is tampering.
- *  - A segment start is verified against its own prev and must continue
- *    the chain of some pid's last entry, or start a new chain (prev 64
- *    zeros, seq 1: a note when it is not the first entry), or, as the
- *    first line of all, continue a chain from a file not given (a note;
- *    should that chain value turn up later, the files are out of order).
- *    Its seq is either the same pid's next seq (reopen) or 1 (a new
- *    writer).
+ *  - A segment start is verified against its own prev. Where a chain may
+ *    begin is what src/audit.c can write, nothing more, so genuine entries
+ *    replayed, reordered, cut or spliced from another log under the same
+ *    key are caught:
+ *    - It continues the chain of some pid's last entry at that chain's
+ *      seq + 1, and a chain is continued once (the process whose file
+ *      another one appends to is gone: its pid writes no more). A file's
+ *      first line that continues the previous file is a reopen (SIGUSR1).
+ *    - Or it begins a new chain (prev 64 zeros, seq 1, a start): at the
+ *      log's first line; at a later file's first line (the file was moved
+ *      away while gatehouse was down; the files between may be missing:
+ *      possible loss, exit 4); with new_segment (exit 4); or with stream
+ *      stdout in a stdout stream (every worker, every restart), not for a
+ *      pid whose last entry is not stop. Anywhere else: tampering.
+ *    - Or, as the first line of all, a reopen continues a chain from a
+ *      file not given (a note; should that chain value turn up later, the
+ *      files are out of order). A start there is a file whose head was
+ *      cut: tampering.
+ *    Timestamps are not compared across a link: the link is proven by the
+ *    chain, and a restart after a clock step legitimately goes back.
  *  - Any other entry needs a pid with state, seq == last seq + 1 and the
  *    chain computed from that pid's last chain: a jump in seq means
  *    entries were removed, seq not higher means reordered or inserted, the
@@ -135,6 +148,16 @@ static const char help_text[] =
     "        anyone can recompute a SHA-256 chain, so it only shows accidental\n"
     "        damage.\n"
     "\n"
+    "        A chain may begin only where gatehouse begins one: a new chain (a\n"
+    "        start with prev of 64 zeros) at a file's first line, with\n"
+    "        new_segment, or on stdout; a file's first line with another prev\n"
+    "        is a reopen; a chain is continued once, at the next seq. So genuine\n"
+    "        entries replayed, reordered, with their head cut, or spliced from\n"
+    "        another log under the same key are tampering. A later file of a\n"
+    "        series that begins a new chain is possible loss (4): nothing links\n"
+    "        it to the file before. A first file that begins with a reopen\n"
+    "        continues a file not given (a note): give the whole series.\n"
+    "\n"
     "    tail [-n N] FILE\n"
     "        Prints the last N entries of FILE (default 20), one per line:\n"
     "            TS #SEQ EVENT key=value ...\n"
@@ -157,16 +180,18 @@ static const char help_text[] =
     "    0   intact with --key; without --key \"unproven\": no damage found, but\n"
     "        nothing proves the log against a forger\n"
     "    1   tampered: the first entry that was changed, removed, inserted or\n"
-    "        reordered, or the first unkeyed segment of a log verified with\n"
-    "        --key, is named as FILE:LINE\n"
+    "        reordered, the first unkeyed segment of a log verified with --key,\n"
+    "        or the first chain that begins or goes on where gatehouse never\n"
+    "        begins one (replayed, spliced, head cut) is named as FILE:LINE\n"
     "    2   usage or I/O error; a keyed log verified without --key; not an audit\n"
     "        file (compressed, another log)\n"
     "    3   the chain holds, but a writer stopped mid-entry: the incomplete line\n"
     "        is named\n"
     "    4   the chain holds, but entries are lost or may be: gap entries, a\n"
     "        start after a writer that ended without stop (killed), a new\n"
-    "        segment (a start with new_segment); each is named as FILE:LINE.\n"
-    "        3 wins over 4.\n"
+    "        segment (a start with new_segment), a later file that begins a\n"
+    "        new chain (files between may be missing); each is named as\n"
+    "        FILE:LINE. 3 wins over 4.\n"
     "\n"
     "EXAMPLES\n"
     "    gatehouse-audit verify /var/log/gatehouse/audit.jsonl\n"
