@@ -554,7 +554,7 @@ def genuine_runs():
 
 @pytest.mark.parametrize("case,line", [
     pytest.param("replayed", 23, id="whole-log-replayed"),          # cat A A
-    pytest.param("reordered", 1, id="run-1-moved-to-the-end"),
+    pytest.param("reordered", 1, id="run-3-first-then-run-1"),
     pytest.param("first-run-deleted", 1, id="first-run-deleted"),
     pytest.param("tail-covered", 13, id="tail-cut-and-covered-by-B"),
     pytest.param("inserted", 13, id="B-inserted-mid-file"),
@@ -570,7 +570,7 @@ def test_genuine_entries_replayed_reordered_or_spliced(audit_bin, tmp_path, keyf
     a, b = genuine_runs()
     lines = {
         "replayed": a + a,
-        "reordered": a[8:] + a[:8],
+        "reordered": a[16:] + a[:8],                 # as (tail -n +144 A; head -98 A)
         "first-run-deleted": a[8:],
         "tail-covered": a[:12] + b,
         "inserted": a[:12] + b + a[12:],
