@@ -463,7 +463,6 @@ struct writer {
 };
 
 struct verifier {
-    bool have_key;
     const char *key_path;
     struct gh_audit_chain hmac;
     struct gh_audit_chain sha;
@@ -472,28 +471,29 @@ struct verifier {
     struct writer *w;
     size_t n_w, cap_w;
 
-    bool have_unknown_prev;               /* the first entry continues a chain not given */
-    char unknown_prev[GH_AUDIT_CHAIN_HEX + 1];
-    struct where unknown_at;
-    bool have_last;                       /* an entry was verified */
-    char last_chain[GH_AUDIT_CHAIN_HEX + 1];
+    struct where unknown_at;              /* of the entry that continues a chain not given */
     uint64_t lines_seen;                  /* lines of all files so far */
 
     /* lines that were not whole entries, not yet explained */
     uint64_t pending;
     struct where pending_at;
-    char pending_why[192];
 
     uint64_t entries, gaps, lost, restarts, chains, truncated;
     uint64_t unclean_ends;                /* starts after a writer that ended without stop */
     uint64_t new_segments;                /* starts with new_segment: a writer refused the chain */
     uint64_t unlinked_files;              /* later files that begin a new chain */
-    bool stdout_stream;                   /* the log's first entry is a stdout start */
-    bool seen_keyed, keyed_verified;
-    int status;                           /* EXIT_INTACT, EXIT_LOSS or EXIT_TRUNCATED so far */
-
     /* the file being read: is it an audit file at all? */
     uint64_t file_entries;                /* lines that parsed as entries of any version */
+    int status;                           /* EXIT_INTACT, EXIT_LOSS or EXIT_TRUNCATED so far */
+
+    char pending_why[192];
+    char unknown_prev[GH_AUDIT_CHAIN_HEX + 1];
+    char last_chain[GH_AUDIT_CHAIN_HEX + 1];
+    bool have_key;
+    bool have_unknown_prev;               /* the first entry continues a chain not given */
+    bool have_last;                       /* an entry was verified: last_chain is its chain */
+    bool stdout_stream;                   /* the log's first entry is a stdout start */
+    bool seen_keyed, keyed_verified;
     bool file_looks_audit;                /* its first line starts like an entry */
 };
 
