@@ -26,9 +26,11 @@
  *    replayed, reordered, cut or spliced from another log under the same
  *    key are caught:
  *    - It continues the chain of some pid's last entry at that chain's
- *      seq + 1, and a chain is continued once (the process whose file
- *      another one appends to is gone: its pid writes no more). A file's
- *      first line that continues the previous file is a reopen (SIGUSR1).
+ *      seq + 1, and a chain value is continued once: a restart reads the
+ *      file's last line once. (The pid it continued may still write on
+ *      when two instances overlap on one file, SO_REUSEPORT: its chain
+ *      then has new values.) A file's first line that continues the
+ *      previous file is a reopen (SIGUSR1).
  *    - Or it begins a new chain (prev 64 zeros, seq 1, a start): at the
  *      log's first line; at a later file's first line (the file was moved
  *      away while gatehouse was down; the files between may be missing:
@@ -629,8 +631,9 @@ static int check_segment_start(struct verifier *v, const struct where *at, const
     if (from) {
         /* a reopen (same pid), a restart (a new pid) or the segment start
          * after a cut line: gatehouse's seq always goes on from the chain
-         * it continues, and a chain is continued once (its writer is gone
-         * when another process appends to its file) */
+         * it continues, and a chain value is continued once (a restart
+         * reads the file's last line once; a second start from it is the
+         * run replayed) */
         if (from->continued)
             return tampered(at, "replayed or spliced: the chain of pid %" PRId64 " (its last "
                                 "entry at %s:%" PRIu64 ") was already continued at %s:%" PRIu64,
@@ -774,10 +777,6 @@ static int check_entry(struct verifier *v, const struct where *at, const char *l
                             " has no start or reopen entry before this line",
                         e->pid);
     }
-    if (w->continued)
-        return tampered(at, "spliced: pid %" PRId64 " writes on after another process continued "
-                            "its chain at %s:%" PRIu64,
-                        e->pid, w->continued_at.file, w->continued_at.line);
     if (chain_of(v, w->keyed, w->chain, line, e->body_len, got) != 0)
         return EXIT_USAGE;
     bool chain_ok = memcmp(got, e->chain, GH_AUDIT_CHAIN_HEX) == 0;
@@ -793,6 +792,7 @@ static int check_entry(struct verifier *v, const struct where *at, const char *l
         return chain_mismatch(v, at, w->keyed);
     w->seq = e->seq;
     w->stopped = e->is_stop;
+    w->continued = false; /* a new chain value, not continued yet */
     w->last_at = *at;
     memcpy(w->chain, e->chain, GH_AUDIT_CHAIN_HEX);
     return EXIT_INTACT;

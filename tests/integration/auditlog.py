@@ -585,9 +585,6 @@ def check_chain(files, key=None):
                 if st is None:
                     return tamper(fname, n,
                                   f"pid {pid} has no start or reopen entry before this line")
-                if st[6] is not None:
-                    return tamper(fname, n, f"spliced: pid {pid} writes on after another "
-                                            "process continued its chain")
                 ok = chain_of(st[2], st[1], e.body) == e.chain
                 if seq > st[0] + 1:
                     return tamper(fname, n, "entries removed")
@@ -596,6 +593,7 @@ def check_chain(files, key=None):
                 if not ok:
                     return tamper(fname, n, "entry changed: its chain does not match")
                 st[0], st[1], st[3], st[4] = seq, e.chain, e["event"] == "stop", (fname, n)
+                st[6] = None             # a new chain value, not continued yet
             if unknown_prev and e.chain == unknown_prev[0]:
                 return tamper(fname, n, f"files out of order: {unknown_prev[1]}:{unknown_prev[2]} "
                                         "continues from this entry")

@@ -597,6 +597,22 @@ def test_transplanted_run_adopted_by_a_restart(audit_bin, tmp_path, keyfile):
     assert "replayed or spliced" in out, out
 
 
+def test_overlapping_instances_on_one_file_are_not_tampering(audit_bin, tmp_path, keyfile):
+    """Two instances may overlap on one file (SO_REUSEPORT: start the new
+    one, then stop the old): the new start continues the old pid's chain
+    and the old pid writes on with its own. Each chain value is continued
+    once, so that is not a replay; at the start the old pid has no stop
+    yet, which reads as possible loss (4), never tampering."""
+    w1 = al.Writer(pid=100, key=KEY)
+    lines = [w1.start()] + w1.traffic(2)
+    w2 = w1.restart(pid=200)
+    lines += [w2.start(), w1.request(conn=7), w2.request(conn=1), w1.stop()]
+    lines += w2.traffic(2) + [w2.stop()]
+    p = al.write_log(tmp_path / "audit.jsonl", lines)
+    out, _ = verify(audit_bin, [p], key=KEY, keyfile=keyfile, expect=al.LOSS)
+    assert f"{p}:4: restart: pid 200 continues the chain of pid 100" in out, out
+
+
 def test_series_file_beginning_a_new_chain_is_possible_loss(audit_bin, tmp_path, keyfile):
     """A later file of a series that begins a new chain at its first line is
     what gatehouse writes when the file was moved away while it was down;
