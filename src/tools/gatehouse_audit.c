@@ -35,8 +35,9 @@
  *      log's first line; at a later file's first line (the file was moved
  *      away while gatehouse was down; the files between may be missing:
  *      possible loss, exit 4); with new_segment (exit 4); or with stream
- *      stdout in a stdout stream (every worker, every restart), not for a
- *      pid whose last entry is not stop. Anywhere else: tampering.
+ *      stdout in a stdout stream (every worker, every restart; the same
+ *      pid again after no stop: an unclean end, exit 4). Anywhere else:
+ *      tampering.
  *    - Or, as the first line of all, a reopen continues a chain from a
  *      file not given (a note; should that chain value turn up later, the
  *      files are out of order). A start there is a file whose head was
@@ -704,10 +705,16 @@ static int check_segment_start(struct verifier *v, const struct where *at, const
         } else if (first) {
             /* the beginning of the log */
         } else if (e->stdout_start) {
-            if (self && !self->stopped)
-                return tampered(at, "pid %" PRId64 " begins a new chain at seq 1 although its "
-                                    "last entry (%s:%" PRIu64 ") is not stop: replayed or spliced",
-                                e->pid, self->last_at.file, self->last_at.line);
+            if (self && !self->stopped) {
+                /* the same pid again (pid 1 in a container restarted after
+                 * a SIGKILL, its stdout captured on): an unclean end */
+                v->unclean_ends++;
+                raise_status(v, EXIT_LOSS);
+                printf("%s:%" PRIu64 ": possible loss: pid %" PRId64 " begins a new chain "
+                       "although its last entry (%s:%" PRIu64 ") is not stop (killed or "
+                       "crashed and restarted with the same pid)\n",
+                       at->file, at->line, e->pid, self->last_at.file, self->last_at.line);
+            }
             printf("%s:%" PRIu64 ": note: a new chain starts here (pid %" PRId64
                    ", a worker writing to stdout): it is not linked to the entries before it\n",
                    at->file, at->line, e->pid);

@@ -559,8 +559,10 @@ def check_chain(files, key=None):
                         pass
                     elif is_stdout:
                         if self_w is not None and not self_w[3]:
-                            return tamper(fname, n, f"pid {pid} begins a new chain at seq 1 "
-                                                    "although its last entry is not stop")
+                            r.unclean_ends += 1
+                            raise_status(LOSS)
+                            r.notes.append((fname, n, "possible_loss",
+                                            f"pid {pid} begins a new chain without a stop"))
                         r.notes.append((fname, n, "note", "a new chain"))
                     elif n == 1:
                         r.unlinked_files += 1
