@@ -302,10 +302,12 @@ static enum gh_audit_restart_reason check_last_line(const char *tail, size_t sta
  * A.restart_reason set, the chain at genesis and seq at 0: the start entry
  * then begins a new keyed segment and says why (new_segment). A partial last
  * line (the previous writer died mid-write) is ended with a newline first
- * and the whole line before it is the one checked. */
+ * and the whole line before it is the one checked. Returns 1 when PATH is
+ * no longer the file A.fd appends to (rotated between the two opens): the
+ * caller opens it again, so the start goes where its chain was read. */
 static int continue_from_file(const char *path)
 {
-    struct stat st;
+    struct stat st, wst;
     char *tail = NULL;
     ssize_t got;
     size_t n, end, start;
@@ -313,8 +315,12 @@ static int continue_from_file(const char *path)
 
     A.restart_reason = RESTART_NONE;
     fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &st) < 0)
+    if (fd < 0 || fstat(fd, &st) < 0 || fstat(A.fd, &wst) < 0)
         goto out;
+    if (st.st_dev != wst.st_dev || st.st_ino != wst.st_ino) {
+        rc = 1;
+        goto out;
+    }
     rc = 0;
     if (st.st_size == 0)
         goto out;
@@ -912,9 +918,16 @@ int gh_audit_open(const struct gh_config *cfg, int worker_index, struct ev_loop 
     if (A.to_stdout) {
         A.fd = STDOUT_FILENO;
     } else {
-        A.fd = open_append(A.path);
-        if (A.fd < 0 || continue_from_file(A.path) < 0) {
-            gh_log(GH_LOG_ERROR, "audit_open_failed", " file=%s error=%s", A.path, strerror(errno));
+        int cont = 1;
+        for (int attempt = 0; attempt < 3 && cont == 1; attempt++) {
+            if (A.fd >= 0)
+                close(A.fd);
+            A.fd = open_append(A.path);
+            cont = A.fd < 0 ? -1 : continue_from_file(A.path);
+        }
+        if (cont != 0) {
+            gh_log(GH_LOG_ERROR, "audit_open_failed", " file=%s error=%s", A.path,
+                   cont == 1 ? "the file was replaced each time it was opened" : strerror(errno));
             goto fail;
         }
     }
@@ -948,6 +961,12 @@ int gh_audit_open(const struct gh_config *cfg, int worker_index, struct ev_loop 
     lifecycle_fields(&e);
     gh_audit_uint(&e, "worker", (uint64_t)worker_index);
     gh_audit_uint(&e, "workers", (uint64_t)g->workers);
+    if (A.to_stdout)
+        /* several workers, and every restart, begin a new chain (prev of
+         * 64 zeros) anywhere in a stdout stream; in a file only its first
+         * line can (config/audit-log.md): keyed, so nobody without the key
+         * can make a file's start look like a stdout one */
+        gh_audit_str(&e, "stream", "stdout");
     if (A.restart_reason != RESTART_NONE)
         /* the start of a new segment (prev genesis, seq 1) says why; it is
          * keyed like every other entry, so nobody without the key can make

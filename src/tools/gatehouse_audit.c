@@ -21,13 +21,29 @@
  *    verified and then reported as truncated too (exit 3).
  *  - A JSON object that is not an audit entry (fields missing, out of
  *    order, wrong types) is tampering.
- *  - A segment start is verified against its own prev and must continue
- *    the chain of some pid's last entry, or start a new chain (prev 64
- *    zeros, seq 1: a note when it is not the first entry), or, as the
- *    first line of all, continue a chain from a file not given (a note;
- *    should that chain value turn up later, the files are out of order).
- *    Its seq is either the same pid's next seq (reopen) or 1 (a new
- *    writer).
+ *  - A segment start is verified against its own prev. Where a chain may
+ *    begin is what src/audit.c can write, nothing more, so genuine entries
+ *    replayed, reordered, cut or spliced from another log under the same
+ *    key are caught:
+ *    - It continues the chain of some pid's last entry at that chain's
+ *      seq + 1, and a chain value is continued once: a restart reads the
+ *      file's last line once. (The pid it continued may still write on
+ *      when two instances overlap on one file, SO_REUSEPORT: its chain
+ *      then has new values.) A file's first line that continues the
+ *      previous file is a reopen (SIGUSR1).
+ *    - Or it begins a new chain (prev 64 zeros, seq 1, a start): at the
+ *      log's first line; at a later file's first line (the file was moved
+ *      away while gatehouse was down; the files between may be missing:
+ *      possible loss, exit 4); with new_segment (exit 4); or with stream
+ *      stdout in a stdout stream (every worker, every restart; the same
+ *      pid again after no stop: an unclean end, exit 4). Anywhere else:
+ *      tampering.
+ *    - Or, as the first line of all, a reopen continues a chain from a
+ *      file not given (a note; should that chain value turn up later, the
+ *      files are out of order). A start there is a file whose head was
+ *      cut: tampering.
+ *    Timestamps are not compared across a link: the link is proven by the
+ *    chain, and a restart after a clock step legitimately goes back.
  *  - Any other entry needs a pid with state, seq == last seq + 1 and the
  *    chain computed from that pid's last chain: a jump in seq means
  *    entries were removed, seq not higher means reordered or inserted, the
@@ -135,6 +151,16 @@ static const char help_text[] =
     "        anyone can recompute a SHA-256 chain, so it only shows accidental\n"
     "        damage.\n"
     "\n"
+    "        A chain may begin only where gatehouse begins one: a new chain (a\n"
+    "        start with prev of 64 zeros) at a file's first line, with\n"
+    "        new_segment, or on stdout; a file's first line with another prev\n"
+    "        is a reopen; a chain is continued once, at the next seq. So genuine\n"
+    "        entries replayed, reordered, with their head cut, or spliced from\n"
+    "        another log under the same key are tampering. A later file of a\n"
+    "        series that begins a new chain is possible loss (4): nothing links\n"
+    "        it to the file before. A first file that begins with a reopen\n"
+    "        continues a file not given (a note): give the whole series.\n"
+    "\n"
     "    tail [-n N] FILE\n"
     "        Prints the last N entries of FILE (default 20), one per line:\n"
     "            TS #SEQ EVENT key=value ...\n"
@@ -157,16 +183,18 @@ static const char help_text[] =
     "    0   intact with --key; without --key \"unproven\": no damage found, but\n"
     "        nothing proves the log against a forger\n"
     "    1   tampered: the first entry that was changed, removed, inserted or\n"
-    "        reordered, or the first unkeyed segment of a log verified with\n"
-    "        --key, is named as FILE:LINE\n"
+    "        reordered, the first unkeyed segment of a log verified with --key,\n"
+    "        or the first chain that begins or goes on where gatehouse never\n"
+    "        begins one (replayed, spliced, head cut) is named as FILE:LINE\n"
     "    2   usage or I/O error; a keyed log verified without --key; not an audit\n"
     "        file (compressed, another log)\n"
     "    3   the chain holds, but a writer stopped mid-entry: the incomplete line\n"
     "        is named\n"
     "    4   the chain holds, but entries are lost or may be: gap entries, a\n"
     "        start after a writer that ended without stop (killed), a new\n"
-    "        segment (a start with new_segment); each is named as FILE:LINE.\n"
-    "        3 wins over 4.\n"
+    "        segment (a start with new_segment), a later file that begins a\n"
+    "        new chain (files between may be missing); each is named as\n"
+    "        FILE:LINE. 3 wins over 4.\n"
     "\n"
     "EXAMPLES\n"
     "    gatehouse-audit verify /var/log/gatehouse/audit.jsonl\n"
@@ -275,6 +303,8 @@ struct entry {
     const char *prev;   /* 64 hex in the line, or NULL: not a segment start */
     bool keyed;         /* segment start: chain_alg is hmac-sha256 */
     bool is_start;      /* event "start" */
+    bool is_reopen;     /* event "reopen" */
+    bool stdout_start;  /* a start with stream stdout: gatehouse wrote to stdout */
     bool is_stop;       /* event "stop" */
     bool new_segment;   /* a start with new_segment: it refused to continue the chain */
     bool is_gap;
@@ -383,6 +413,18 @@ static int read_entry(const char *line, size_t len, const struct gh_audit_json_o
     }
     e->is_start = gh_audit_json_string_is(&obj->fields[4], "start");
     e->is_stop = gh_audit_json_string_is(&obj->fields[4], "stop");
+    e->is_reopen = gh_audit_json_string_is(&obj->fields[4], "reopen");
+    f = gh_audit_json_get(obj, "stream");
+    if (f) {
+        if (!e->is_start || !e->prev ||
+            memcmp(e->prev, GH_AUDIT_GENESIS, GH_AUDIT_CHAIN_HEX) != 0 ||
+            !gh_audit_json_string_is(f, "stdout")) {
+            snprintf(why, why_len, "stream outside a start entry that begins a new chain "
+                                   "(prev of 64 zeros), or not \"stdout\"");
+            return -1;
+        }
+        e->stdout_start = true;
+    }
     f = gh_audit_json_get(obj, "new_segment");
     if (f) {
         if (!e->is_start || !e->prev ||
@@ -417,12 +459,13 @@ struct writer {
     int64_t seq;
     bool keyed;
     bool stopped;                  /* its last entry is "stop": it ended cleanly */
+    bool continued;                /* another pid's segment start continued its chain */
+    struct where continued_at;     /* of that segment start */
     struct where last_at;          /* of its last entry */
     char chain[GH_AUDIT_CHAIN_HEX + 1];
 };
 
 struct verifier {
-    bool have_key;
     const char *key_path;
     struct gh_audit_chain hmac;
     struct gh_audit_chain sha;
@@ -431,26 +474,29 @@ struct verifier {
     struct writer *w;
     size_t n_w, cap_w;
 
-    bool have_unknown_prev;               /* the first entry continues a chain not given */
-    char unknown_prev[GH_AUDIT_CHAIN_HEX + 1];
-    struct where unknown_at;
-    bool have_last;                       /* an entry was verified */
-    char last_chain[GH_AUDIT_CHAIN_HEX + 1];
+    struct where unknown_at;              /* of the entry that continues a chain not given */
     uint64_t lines_seen;                  /* lines of all files so far */
 
     /* lines that were not whole entries, not yet explained */
     uint64_t pending;
     struct where pending_at;
-    char pending_why[192];
 
     uint64_t entries, gaps, lost, restarts, chains, truncated;
     uint64_t unclean_ends;                /* starts after a writer that ended without stop */
     uint64_t new_segments;                /* starts with new_segment: a writer refused the chain */
-    bool seen_keyed, keyed_verified;
-    int status;                           /* EXIT_INTACT, EXIT_LOSS or EXIT_TRUNCATED so far */
-
+    uint64_t unlinked_files;              /* later files that begin a new chain */
     /* the file being read: is it an audit file at all? */
     uint64_t file_entries;                /* lines that parsed as entries of any version */
+    int status;                           /* EXIT_INTACT, EXIT_LOSS or EXIT_TRUNCATED so far */
+
+    char pending_why[192];
+    char unknown_prev[GH_AUDIT_CHAIN_HEX + 1];
+    char last_chain[GH_AUDIT_CHAIN_HEX + 1];
+    bool have_key;
+    bool have_unknown_prev;               /* the first entry continues a chain not given */
+    bool have_last;                       /* an entry was verified: last_chain is its chain */
+    bool stdout_stream;                   /* the log's first entry is a stdout start */
+    bool seen_keyed, keyed_verified;
     bool file_looks_audit;                /* its first line starts like an entry */
 };
 
@@ -579,17 +625,30 @@ static int check_segment_start(struct verifier *v, const struct where *at, const
     if (memcmp(got, e->chain, GH_AUDIT_CHAIN_HEX) != 0)
         return chain_mismatch(v, at, e->keyed);
 
-    struct writer *from = v->have_last ? writer_with_chain(v, e->prev) : NULL;
+    bool genesis = memcmp(e->prev, GH_AUDIT_GENESIS, GH_AUDIT_CHAIN_HEX) == 0;
+    bool file_first = at->line == 1; /* the first line of this file */
+    struct writer *from = v->have_last && !genesis ? writer_with_chain(v, e->prev) : NULL;
     struct writer *self = find_writer(v, e->pid);
     if (from) {
-        /* a reopen (same pid) or a restart (a new pid): seq goes on from
-         * the chain it continues; 1 (a writer that counts afresh) is fine
-         * too, the chain links it either way */
-        if (e->seq - 1 != from->seq && e->seq != 1)
+        /* a reopen (same pid), a restart (a new pid) or the segment start
+         * after a cut line: gatehouse's seq always goes on from the chain
+         * it continues, and a chain value is continued once (a restart
+         * reads the file's last line once; a second start from it is the
+         * run replayed) */
+        if (from->continued)
+            return tampered(at, "replayed or spliced: the chain of pid %" PRId64 " (its last "
+                                "entry at %s:%" PRIu64 ") was already continued at %s:%" PRIu64,
+                            from->pid, from->last_at.file, from->last_at.line,
+                            from->continued_at.file, from->continued_at.line);
+        if (e->seq - 1 != from->seq)
             return tampered(at, "entries removed or reordered: seq %" PRId64
                                 " does not follow seq %" PRId64 " of the chain it continues (pid %"
                                 PRId64 ")",
                             e->seq, from->seq, from->pid);
+        if (file_first && !e->is_reopen)
+            return tampered(at, "spliced: a file's first line that continues the previous file's "
+                                "chain is a reopen (SIGUSR1) in gatehouse's files, not %s",
+                            e->is_start ? "a start" : "another entry");
         if (e->is_start && !from->stopped) {
             /* the writer before it was killed or crashed: what it still
              * held in memory is gone and no gap entry counts it */
@@ -610,11 +669,25 @@ static int check_segment_start(struct verifier *v, const struct where *at, const
                        " continues the chain of pid %" PRId64 "\n",
                        at->file, at->line, e->pid, from->pid);
         }
-    } else if (memcmp(e->prev, GH_AUDIT_GENESIS, GH_AUDIT_CHAIN_HEX) == 0) {
+        if (e->is_start || from->pid != e->pid) {
+            from->continued = true;
+            from->continued_at = *at;
+        }
+    } else if (genesis) {
+        /* gatehouse begins a new chain (prev of 64 zeros, seq 1) only with
+         * a start (a reopen whose start was never written, rarely): in an
+         * empty file (its first line), with new_segment (it refused the
+         * file's last line), or on stdout (every worker, every restart).
+         * Anywhere else it is a genuine segment replayed or spliced. */
         if (e->seq != 1)
             return tampered(at, "entries removed: a new chain (prev is 64 zeros) starts at seq %"
                                 PRId64 ", not 1",
                             e->seq);
+        if (!e->is_start && !(e->is_reopen && file_first))
+            return tampered(at, "a new chain (prev is 64 zeros) that does not begin with a "
+                                "start entry: gatehouse never writes one");
+        if (first && e->stdout_start)
+            v->stdout_stream = true;
         v->chains++;
         if (e->new_segment) {
             char reason[128];
@@ -626,11 +699,48 @@ static int check_segment_start(struct verifier *v, const struct where *at, const
                    "(reason %s) and started a new one: what came before this line is not "
                    "linked to what follows\n",
                    at->file, at->line, e->pid, reason);
-        } else if (!first)
+        } else if (e->stdout_start != v->stdout_stream) {
+            return tampered(at, "spliced: a %s start in a log whose first entry is a %s start",
+                            e->stdout_start ? "stdout" : "file", v->stdout_stream ? "stdout" : "file");
+        } else if (first) {
+            /* the beginning of the log */
+        } else if (e->stdout_start) {
+            if (self && !self->stopped) {
+                /* the same pid again (pid 1 in a container restarted after
+                 * a SIGKILL, its stdout captured on): an unclean end */
+                v->unclean_ends++;
+                raise_status(v, EXIT_LOSS);
+                printf("%s:%" PRIu64 ": possible loss: pid %" PRId64 " begins a new chain "
+                       "although its last entry (%s:%" PRIu64 ") is not stop (killed or "
+                       "crashed and restarted with the same pid)\n",
+                       at->file, at->line, e->pid, self->last_at.file, self->last_at.line);
+            }
             printf("%s:%" PRIu64 ": note: a new chain starts here (pid %" PRId64
-                   ", prev is 64 zeros): it is not linked to the entries before it\n",
+                   ", a worker writing to stdout): it is not linked to the entries before it\n",
                    at->file, at->line, e->pid);
+        } else if (file_first) {
+            /* the link between the files is gone: a file in between may
+             * be missing, or this file was started afresh (moved away and
+             * gatehouse restarted): unprovable, so possible loss */
+            v->unlinked_files++;
+            raise_status(v, EXIT_LOSS);
+            printf("%s:%" PRIu64 ": possible loss: this file begins a new chain (pid %" PRId64
+                   ", prev is 64 zeros): it is not linked to the file before it; files between "
+                   "them may be missing\n",
+                   at->file, at->line, e->pid);
+        } else {
+            return tampered(at, "replayed or spliced: a new chain (prev is 64 zeros, no "
+                                "new_segment) in the middle of a file: gatehouse begins one "
+                                "only at a file's first line");
+        }
     } else if (first) {
+        /* gatehouse begins a file with a prev only when it reopens it
+         * after rotation (SIGUSR1): the earlier file was not given */
+        if (!e->is_reopen)
+            return tampered(at, "entries removed: the first line continues a chain not given "
+                                "(prev %.16s...), but a file begins so only with a reopen "
+                                "(SIGUSR1), not %s: the lines before it were cut",
+                            e->prev, e->is_start ? "a start" : "another entry");
         v->chains++;
         v->have_unknown_prev = true;
         memcpy(v->unknown_prev, e->prev, GH_AUDIT_CHAIN_HEX);
@@ -651,6 +761,7 @@ static int check_segment_start(struct verifier *v, const struct where *at, const
     self->seq = e->seq;
     self->keyed = e->keyed;
     self->stopped = e->is_stop;
+    self->continued = false;
     self->last_at = *at;
     memcpy(self->chain, e->chain, GH_AUDIT_CHAIN_HEX);
     self->chain[GH_AUDIT_CHAIN_HEX] = '\0';
@@ -688,6 +799,7 @@ static int check_entry(struct verifier *v, const struct where *at, const char *l
         return chain_mismatch(v, at, w->keyed);
     w->seq = e->seq;
     w->stopped = e->is_stop;
+    w->continued = false; /* a new chain value, not continued yet */
     w->last_at = *at;
     memcpy(w->chain, e->chain, GH_AUDIT_CHAIN_HEX);
     return EXIT_INTACT;
@@ -738,8 +850,13 @@ static int verify_line(struct verifier *v, const struct where *at, const struct 
         return EXIT_USAGE;
     }
     if (v->pending) {
+        /* the next writer goes on from the last whole entry, or, when
+         * the cut line ended a file, the next file may begin a new chain
+         * (it was moved away while gatehouse was down) */
         if (rc == 0 && e.prev && v->have_last &&
-            memcmp(e.prev, v->last_chain, GH_AUDIT_CHAIN_HEX) == 0)
+            (memcmp(e.prev, v->last_chain, GH_AUDIT_CHAIN_HEX) == 0 ||
+             (at->line == 1 && e.is_start &&
+              memcmp(e.prev, GH_AUDIT_GENESIS, GH_AUDIT_CHAIN_HEX) == 0)))
             pending_truncated(v, at);
         else
             return pending_tampered(v);
@@ -808,6 +925,9 @@ static void print_summary(const struct verifier *v, size_t n_files)
     if (v->new_segments)
         printf(", %" PRIu64 " new %s", v->new_segments,
                v->new_segments == 1 ? "segment" : "segments");
+    if (v->unlinked_files)
+        printf(", %" PRIu64 " %s beginning a new chain (possible loss)", v->unlinked_files,
+               v->unlinked_files == 1 ? "file" : "files");
     if (v->truncated)
         printf(", %" PRIu64 " truncated %s", v->truncated, v->truncated == 1 ? "line" : "lines");
     printf("\n");

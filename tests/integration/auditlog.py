@@ -176,10 +176,13 @@ class Writer:
         its first entry should be start()."""
         return Writer(pid=pid, key=self.key, prev=self.prev, seq=self.seq, t0=self.t + 1.0)
 
-    def start(self, worker=0, workers=1):
+    def start(self, worker=0, workers=1, stdout=False):
+        """A start entry; stdout: as written to stdout (stream stdout, which
+        only a start that begins a new chain carries)."""
         self.segment_start = True
+        extra = {"stream": "stdout"} if stdout else {}
         return self.entry("start", version="0.1.0", config="/etc/gatehouse/gatehouse.ini",
-                          config_sha256="ab" * 32, worker=worker, workers=workers)
+                          config_sha256="ab" * 32, worker=worker, workers=workers, **extra)
 
     def reopen(self):
         self.segment_start = True
@@ -382,7 +385,8 @@ def read_entries(path):
 class Result:
     """What check_chain found. status: INTACT, TAMPERED, USAGE (keyed log
     without key, not an audit file), TRUNCATED or LOSS (gaps, a writer that
-    ended without stop, a new segment). problem: (file,
+    ended without stop, a new segment, a later file that begins a new
+    chain). problem: (file,
     line, text) of the tampering or usage problem, else None. notes:
     (file, line, kind, text) for gaps ("gap"), truncations ("truncated"),
     restarts ("restart"), unclean ends ("possible_loss"), starts with
@@ -398,6 +402,7 @@ class Result:
         self.restarts = 0
         self.unclean_ends = 0
         self.new_segments = 0
+        self.unlinked_files = 0      # later files that begin a new chain (possible loss)
         self.keyed = False
         self.last_chain = None
 
@@ -431,7 +436,9 @@ def check_chain(files, key=None):
     """Verifies files (paths, oldest first) as gatehouse-audit verify does;
     files are named in findings as str(path). Returns a Result."""
     r = Result()
-    writers = {}                 # pid -> [seq, chain, keyed, stopped, (file, line) of its last]
+    writers = {}                 # pid -> [seq, chain, keyed, stopped, (file, line) of its last,
+                                 #         pid, (file, line) where another start continued it]
+    stdout_stream = False        # the log's first entry is a stdout start
     last_chain = None
     lines_seen = 0
     pending = []                 # (file, line, why) of lines that are not whole entries
@@ -487,7 +494,8 @@ def check_chain(files, key=None):
                     continue
             if pending:
                 if (e is not None and "prev" in e.fields and last_chain is not None
-                        and e["prev"] == last_chain):
+                        and (e["prev"] == last_chain
+                             or (n == 1 and e["event"] == "start" and e["prev"] == GENESIS))):
                     for pf, pn, pwhy in pending:
                         r.notes.append((pf, pn, "truncated", pwhy))
                     raise_status(TRUNCATED)
@@ -505,38 +513,73 @@ def check_chain(files, key=None):
                     return tamper(fname, n, "an unkeyed segment in a log verified with --key")
                 if chain_of(keyed, e["prev"], e.body) != e.chain:
                     return tamper(fname, n, "entry changed: its chain does not match")
+                genesis = e["prev"] == GENESIS
+                event = e["event"]
+                is_stdout = e.get("stream") == "stdout"
+                if "stream" in e.fields and (event != "start" or not genesis or not is_stdout):
+                    return tamper(fname, n, "not an audit entry: stream outside a genesis start")
                 frm = None
-                if last_chain is not None:
+                if last_chain is not None and not genesis:
                     for p, st in writers.items():
                         if st[1] == e["prev"]:
                             frm = st
                             break
+                self_w = writers.get(pid)
                 if frm is not None:
-                    if seq != frm[0] + 1 and seq != 1:
+                    if frm[6] is not None:
+                        return tamper(fname, n, "replayed or spliced: chain already continued")
+                    if seq != frm[0] + 1:
                         return tamper(fname, n, "seq does not follow the chain it continues")
-                    if e["event"] == "start" and not frm[3]:
+                    if n == 1 and event != "reopen":
+                        return tamper(fname, n, "spliced: a file's first line continuing is a reopen")
+                    if event == "start" and not frm[3]:
                         r.unclean_ends += 1
                         raise_status(LOSS)
                         r.notes.append((fname, n, "possible_loss",
                                         f"pid {frm[5]} ended without a stop entry"))
-                    if e["event"] == "start":
+                    if event == "start":
                         r.restarts += 1
                         r.notes.append((fname, n, "restart", f"pid {pid}"))
-                elif e["prev"] == GENESIS:
+                    if event == "start" or frm[5] != pid:
+                        frm[6] = (fname, n)
+                elif genesis:
                     if seq != 1:
                         return tamper(fname, n, "a new chain that does not start at seq 1")
+                    if event != "start" and not (event == "reopen" and n == 1):
+                        return tamper(fname, n, "a new chain that does not begin with a start")
+                    if lines_seen == 1 and is_stdout:
+                        stdout_stream = True
                     if "new_segment" in e.fields:
                         r.new_segments += 1
                         raise_status(LOSS)
                         r.notes.append((fname, n, "new_segment", e["new_segment"]))
-                    elif lines_seen != 1:
+                    elif is_stdout != stdout_stream:
+                        return tamper(fname, n, "spliced: stdout and file starts mixed")
+                    elif lines_seen == 1:
+                        pass
+                    elif is_stdout:
+                        if self_w is not None and not self_w[3]:
+                            r.unclean_ends += 1
+                            raise_status(LOSS)
+                            r.notes.append((fname, n, "possible_loss",
+                                            f"pid {pid} begins a new chain without a stop"))
                         r.notes.append((fname, n, "note", "a new chain"))
+                    elif n == 1:
+                        r.unlinked_files += 1
+                        raise_status(LOSS)
+                        r.notes.append((fname, n, "possible_loss", "file begins a new chain"))
+                    else:
+                        return tamper(fname, n, "replayed or spliced: a new chain in the middle "
+                                                "of a file")
                 elif lines_seen == 1:
+                    if event != "reopen":
+                        return tamper(fname, n, "entries removed: the first line continues a "
+                                                "chain not given, but is not a reopen")
                     r.notes.append((fname, n, "note", "continues a file not given"))
                     unknown_prev = (e["prev"], fname, n)
                 else:
                     return tamper(fname, n, "prev matches no earlier entry")
-                writers[pid] = [seq, e.chain, keyed, e["event"] == "stop", (fname, n), pid]
+                writers[pid] = [seq, e.chain, keyed, e["event"] == "stop", (fname, n), pid, None]
                 if keyed:
                     r.keyed = True
             else:
@@ -552,6 +595,7 @@ def check_chain(files, key=None):
                 if not ok:
                     return tamper(fname, n, "entry changed: its chain does not match")
                 st[0], st[1], st[3], st[4] = seq, e.chain, e["event"] == "stop", (fname, n)
+                st[6] = None             # a new chain value, not continued yet
             if unknown_prev and e.chain == unknown_prev[0]:
                 return tamper(fname, n, f"files out of order: {unknown_prev[1]}:{unknown_prev[2]} "
                                         "continues from this entry")

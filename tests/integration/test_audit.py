@@ -440,6 +440,34 @@ def test_restart_continues_a_verified_last_line(gatehouse, backend, ctx, tmp_pat
                      r"\(0 entries lost\), 2 restarts$", out, re.M), out
 
 
+def test_transplanted_run_adopted_by_a_restart_is_tampering(gatehouse, backend, ctx, tmp_path,
+                                                            audit_key):
+    """Review of issue 11, round 1: the first run of a genuine log A
+    (start ... stop, valid HMACs) appended to another genuine log B under
+    the same key. gatehouse restarting on B checks only its last line (A's
+    stop, which verifies against the line before it) and continues that
+    chain; verify names the transplanted start, a new chain in the middle
+    of a file (baseline: exit 0, intact)."""
+    be = backend(hb.RecordingBackend)
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    for path in (a, b):
+        gh = start_http(gatehouse, be.addr, path, key=audit_key)
+        requests_on_one_connection(gh.port, ctx, 1)
+        stop(gh)
+    n_b = len(entries(b))
+    with open(b, "ab") as f:
+        f.write(a.read_bytes())
+    gh = start_http(gatehouse, be.addr, b, key=audit_key)
+    requests_on_one_connection(gh.port, ctx, 1)
+    stop(gh)
+    es = entries(b)
+    restart = by_event(es, "start")[-1]
+    assert "new_segment" not in restart and restart["prev"] == es[es.index(restart) - 1]["chain"]
+    rc, out = verify(b, key=audit_key)
+    assert rc == 1, out
+    assert f"{b}:{n_b + 1}: replayed or spliced" in out, out
+
+
 @pytest.mark.timeout_s(120)
 def test_partial_last_line_is_truncation_not_tampering(gatehouse, backend, ctx, tmp_path):
     """A writer that died mid-entry leaves a partial line: the verifier says
@@ -607,6 +635,7 @@ def test_stdout_destination(gatehouse, backend, ctx, tmp_path):
     es = entries(gh.out_path)
     assert [e["event"] for e in es][0] == "start" and es[-1]["event"] == "stop"
     assert len(by_event(es, "request")) == 2
+    assert es[0].get("stream") == "stdout", es[0]
     rc, out = verify(gh.out_path)
     assert rc == 0, out
 

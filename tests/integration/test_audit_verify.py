@@ -230,21 +230,63 @@ def test_restart_segment_cannot_be_forged(audit_bin, tmp_path, keyfile):
         verify(audit_bin, [p], key=KEY, keyfile=keyfile, expect=al.TAMPERED, where=(p, 4))
 
 
-def test_new_chain_midway_is_a_note(audit_bin, tmp_path):
+def test_new_chain_midway_in_a_file_is_tampering(audit_bin, tmp_path):
+    """In a file gatehouse begins a new chain (prev of 64 zeros) only at its
+    first line, or with new_segment: one in the middle is a genuine segment
+    replayed or spliced."""
     w = al.Writer(pid=100)
     lines = [w.start()] + w.traffic(2)
     w2 = al.Writer(pid=200)
     lines += [w2.start()] + w2.traffic(2)
     p = al.write_log(tmp_path / "audit.jsonl", lines)
-    out, _ = verify(audit_bin, [p], where=(p, 4))
-    assert "new chain" in out
+    out, _ = verify(audit_bin, [p], expect=al.TAMPERED, where=(p, 4))
+    assert "replayed or spliced" in out, out
+
+
+def test_new_chain_midway_on_stdout_is_a_note(audit_bin, tmp_path, keyfile):
+    """On stdout every worker and every restart begins a new chain anywhere
+    in the stream; its start says so (stream stdout, keyed)."""
+    w = al.Writer(pid=100, key=KEY)
+    lines = [w.start(stdout=True)] + w.traffic(2) + [w.stop()]
+    w2 = al.Writer(pid=200, key=KEY)
+    lines += [w2.start(stdout=True)] + w2.traffic(2)
+    w3 = al.Writer(pid=100, key=KEY)              # pid reused after a clean stop
+    lines += [w3.start(stdout=True)] + w3.traffic(1)
+    p = al.write_log(tmp_path / "stdout.jsonl", lines)
+    out, _ = verify(audit_bin, [p], key=KEY, keyfile=keyfile)
+    assert f"{p}:5: note: a new chain" in out, out
+    assert f"{p}:8: note: a new chain" in out, out
+
+
+@pytest.mark.parametrize("case", ["file-start-in-stdout", "stdout-start-in-file"])
+def test_stdout_starts_cannot_be_mixed(audit_bin, tmp_path, keyfile, case):
+    """A stdout start in a file log (a stdout run spliced into it) or a file
+    start in a stdout stream: gatehouse writes neither."""
+    a = al.Writer(pid=100, key=KEY)
+    lines = [a.start(stdout=case != "stdout-start-in-file")] + a.traffic(2)
+    b = al.Writer(pid=200, key=KEY)
+    lines += [b.start(stdout=case != "file-start-in-stdout")] + b.traffic(1)
+    p = al.write_log(tmp_path / "audit.jsonl", lines)
+    verify(audit_bin, [p], key=KEY, keyfile=keyfile, expect=al.TAMPERED, where=(p, 4))
+
+
+def test_stdout_same_pid_again_without_stop_is_possible_loss(audit_bin, tmp_path, keyfile):
+    """pid 1 in a container, killed and restarted, its stdout captured on:
+    the same pid begins a new chain after no stop, an unclean end (4)."""
+    a = al.Writer(pid=1, key=KEY)
+    lines = [a.start(stdout=True)] + a.traffic(2)
+    b = al.Writer(pid=1, key=KEY)
+    lines += [b.start(stdout=True)] + b.traffic(1)
+    p = al.write_log(tmp_path / "stdout.jsonl", lines)
+    out, _ = verify(audit_bin, [p], key=KEY, keyfile=keyfile, expect=al.LOSS)
+    assert f"{p}:4: possible loss: pid 1 begins a new chain" in out, out
 
 
 def test_interleaved_writers_verify(audit_bin, tmp_path, keyfile):
     """Two workers on one stdout: their lines interleave, each whole."""
     a, b = al.Writer(pid=100, key=KEY), al.Writer(pid=200, key=KEY)
-    la = [a.start(worker=0, workers=2)] + a.traffic(6)
-    lb = [b.start(worker=1, workers=2)] + b.traffic(6)
+    la = [a.start(worker=0, workers=2, stdout=True)] + a.traffic(6)
+    lb = [b.start(worker=1, workers=2, stdout=True)] + b.traffic(6)
     order = "aabbababbbaaab"
     lines = [la.pop(0) if c == "a" else lb.pop(0) for c in order]
     p = al.write_log(tmp_path / "stdout.jsonl", lines)
@@ -254,7 +296,8 @@ def test_interleaved_writers_verify(audit_bin, tmp_path, keyfile):
 
 def test_interleaved_writers_reordered_within_a_pid(audit_bin, tmp_path):
     a, b = al.Writer(pid=100), al.Writer(pid=200)
-    lines = [a.start(), b.start(), a.request(), b.request(), a.close(), b.close()]
+    lines = [a.start(stdout=True), b.start(stdout=True), a.request(), b.request(), a.close(),
+             b.close()]
     lines[2], lines[4] = lines[4], lines[2]        # pid 100's seq 3 before seq 2
     p = al.write_log(tmp_path / "stdout.jsonl", lines)
     out, _ = verify(audit_bin, [p], expect=al.TAMPERED, where=(p, 3))
@@ -502,6 +545,99 @@ def test_forged_writer_in_rotated_series(audit_bin, tmp_path, keyfile):
     verify(audit_bin, paths, key=KEY, keyfile=keyfile, expect=al.TAMPERED, where=(paths[0], 1))
 
 
+# Genuine entries moved (review of issue 11, round 1): every line below
+# carries a valid HMAC under the real key, so only where a chain may begin
+# tells them from what gatehouse writes. A: three runs of one file (pid 100
+# lines 1-8, restarts pid 200 lines 9-16 and pid 300 lines 17-22), B:
+# another genuine log under the same key (pid 400, lines 1-6).
+def genuine_runs():
+    w1 = al.Writer(pid=100, key=KEY)
+    a = [w1.start()] + w1.traffic(6) + [w1.stop()]
+    w2 = w1.restart(pid=200)
+    a += [w2.start()] + w2.traffic(6) + [w2.stop()]
+    w3 = w2.restart(pid=300)
+    a += [w3.start()] + w3.traffic(4) + [w3.stop()]
+    wb = al.Writer(pid=400, key=KEY, t0=1795800000.0)
+    b = [wb.start()] + wb.traffic(4) + [wb.stop()]
+    return a, b
+
+
+@pytest.mark.parametrize("case,line", [
+    pytest.param("replayed", 23, id="whole-log-replayed"),          # cat A A
+    pytest.param("reordered", 1, id="run-3-first-then-run-1"),
+    pytest.param("first-run-deleted", 1, id="first-run-deleted"),
+    pytest.param("tail-covered", 13, id="tail-cut-and-covered-by-B"),
+    pytest.param("inserted", 13, id="B-inserted-mid-file"),
+    pytest.param("replayed-run", 17, id="run-2-replayed-after-itself"),
+])
+def test_genuine_entries_replayed_reordered_or_spliced(audit_bin, tmp_path, keyfile, case,
+                                                        line):
+    """gatehouse begins a chain (prev of 64 zeros) only at a file's first
+    line or with new_segment, begins a file with another prev only as a
+    reopen, and continues a chain once: a replay, a reordering, a cut head
+    or a splice from another genuine log breaks one of these at the named
+    line (baseline: exit 0, "intact")."""
+    a, b = genuine_runs()
+    lines = {
+        "replayed": a + a,
+        "reordered": a[16:] + a[:8],                 # as (tail -n +144 A; head -98 A)
+        "first-run-deleted": a[8:],
+        "tail-covered": a[:12] + b,
+        "inserted": a[:12] + b + a[12:],
+        "replayed-run": a[:16] + a[8:16] + a[16:],
+    }[case]
+    p = al.write_log(tmp_path / "audit.jsonl", lines)
+    out, _ = verify(audit_bin, [p], key=KEY, keyfile=keyfile, expect=al.TAMPERED,
+                    where=(p, line))
+    assert "intact" not in out, out
+
+
+def test_transplanted_run_adopted_by_a_restart(audit_bin, tmp_path, keyfile):
+    """A's first run appended to B, then a gatehouse restart on B: its last
+    line (A's stop) verifies against the line before it, so the new start
+    continues the chain of another pid's transplanted stop (seq 9). The
+    verifier names the transplanted start (baseline: exit 0)."""
+    a, b = genuine_runs()
+    lines = b + a[:8]
+    prev = al.parse_line(a[7].rstrip(b"\n")).chain
+    w = al.Writer(pid=500, key=KEY, prev=prev, seq=8)
+    lines += [w.start()] + w.traffic(2) + [w.stop()]
+    p = al.write_log(tmp_path / "audit.jsonl", lines)
+    out, _ = verify(audit_bin, [p], key=KEY, keyfile=keyfile, expect=al.TAMPERED, where=(p, 7))
+    assert "replayed or spliced" in out, out
+
+
+def test_overlapping_instances_on_one_file_are_not_tampering(audit_bin, tmp_path, keyfile):
+    """Two instances may overlap on one file (SO_REUSEPORT: start the new
+    one, then stop the old): the new start continues the old pid's chain
+    and the old pid writes on with its own. Each chain value is continued
+    once, so that is not a replay; at the start the old pid has no stop
+    yet, which reads as possible loss (4), never tampering."""
+    w1 = al.Writer(pid=100, key=KEY)
+    lines = [w1.start()] + w1.traffic(2)
+    w2 = w1.restart(pid=200)
+    lines += [w2.start(), w1.request(conn=7), w2.request(conn=1), w1.stop()]
+    lines += w2.traffic(2) + [w2.stop()]
+    p = al.write_log(tmp_path / "audit.jsonl", lines)
+    out, _ = verify(audit_bin, [p], key=KEY, keyfile=keyfile, expect=al.LOSS)
+    assert f"{p}:4: restart: pid 200 continues the chain of pid 100" in out, out
+
+
+def test_series_file_beginning_a_new_chain_is_possible_loss(audit_bin, tmp_path, keyfile):
+    """A later file of a series that begins a new chain at its first line is
+    what gatehouse writes when the file was moved away while it was down;
+    nothing links it to the file before, so files between may be missing:
+    possible loss (exit 4) at its FILE:1, not a note (baseline: exit 0)."""
+    a, b = genuine_runs()
+    p1 = al.write_log(tmp_path / "audit.jsonl.1", a)
+    p2 = al.write_log(tmp_path / "audit.jsonl", b)
+    out, _ = verify(audit_bin, [p1, p2], key=KEY, keyfile=keyfile, expect=al.LOSS)
+    assert f"{p2}:1: possible loss: this file begins a new chain" in out, out
+    assert "1 file beginning a new chain (possible loss)" in summary(out), out
+    ref = al.check_chain([p1, p2], key=KEY)
+    assert [(f, n) for f, n, k, _ in ref.notes if k == "possible_loss"] == [(str(p2), 1)]
+
+
 def test_garbage_line_inserted(audit_bin, victim, keyfile):
     lines = lines_of(victim)
     lines.insert(7, b'{"v":1,"seq":8,"note":"hello"\n')
@@ -639,14 +775,21 @@ def test_partial_line_not_followed_by_restart_is_tampering(audit_bin, tmp_path, 
 
 def test_partial_line_at_end_of_rotated_file(audit_bin, tmp_path, keyfile):
     """Rotation after a crash: the old file keeps its partial last line, the
-    new file starts with the restart."""
+    restart finds the new file empty and begins a new chain there (truncated
+    wins over the possible loss of the unlinked file). A restart never
+    continues the chain of another file: a start that does is spliced."""
     w = al.Writer(pid=100, key=KEY)
     first = [w.start()] + w.traffic(3)
     w2 = w.restart(pid=200)
     first.append(w.request()[:80])                     # line 5, no newline
     p1 = al.write_log(tmp_path / "audit.jsonl.1", first)
+    w3 = al.Writer(pid=200, key=KEY)
+    p2 = al.write_log(tmp_path / "audit.jsonl", [w3.start()] + w3.traffic(2))
+    out, _ = verify(audit_bin, [p1, p2], key=KEY, keyfile=keyfile, expect=al.TRUNCATED,
+                    where=(p1, 5))
+    assert f"{p2}:1: possible loss: this file begins a new chain" in out, out
     p2 = al.write_log(tmp_path / "audit.jsonl", [w2.start()] + w2.traffic(2))
-    verify(audit_bin, [p1, p2], key=KEY, keyfile=keyfile, expect=al.TRUNCATED, where=(p1, 5))
+    verify(audit_bin, [p1, p2], key=KEY, keyfile=keyfile, expect=al.TAMPERED, where=(p2, 1))
 
 
 def test_tampering_wins_over_truncation(audit_bin, tmp_path, keyfile):
