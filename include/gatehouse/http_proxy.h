@@ -14,7 +14,9 @@
  * request, HSTS added), the request in flight (one per backend connection:
  * the next waits in the client buffer), whether the backend connection may
  * carry another request (enum gh_http_backend_sync), the request audit
- * entry of every forwarded request however it ended, and the error
+ * entry of every forwarded request however it ended (held until the
+ * connection reports its response written to the client, gh_http_delivered,
+ * or the connection ends, gh_http_connection_ended), and the error
  * responses gatehouse answers itself. No I/O: the connection feeds
  * bytes in and writes out what comes back. */
 #ifndef GATEHOUSE_HTTP_PROXY_H
