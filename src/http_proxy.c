@@ -1427,8 +1427,8 @@ static void finish_request(struct gh_http_proxy *hp, int status, enum gh_http_ou
     hp->queue_head = (hp->queue_head + 1) % GH_HTTP_PIPELINE_MAX;
     hp->queue_len--;
     if (hp->undelivered_len == GH_HTTP_UNDELIVERED_MAX) {
-        /* Only an ending (failure, abandon) gets here: response heads wait
-         * for a free slot. Its entry goes now, with the bytes queued. */
+        /* Not reached: response heads leave a slot per request in flight
+         * (gh_http_from_backend). Were it, the entry goes now, unwaited. */
         commit_request(hp, &f, outcome, f.response_bytes, now, conn_id);
         return;
     }
@@ -1643,8 +1643,12 @@ enum gh_http_action gh_http_from_backend(struct gh_http_proxy *hp, struct gh_htt
                 hp->resp_scan = 0;
                 return hp->close_when_idle ? GH_HTTP_CLOSE : GH_HTTP_CONTINUE;
             }
-            if (hp->undelivered_len == GH_HTTP_UNDELIVERED_MAX)
-                return GH_HTTP_BLOCKED; /* the client reads first (gh_http_delivered) */
+            if (hp->undelivered_len + GH_HTTP_PIPELINE_MAX >= GH_HTTP_UNDELIVERED_MAX) {
+                /* The client reads first (gh_http_delivered). The slots
+                 * kept free are for the requests in flight, should they
+                 * end without a head (a failure): none ever waits. */
+                return GH_HTTP_BLOCKED;
+            }
             enum gh_http1_status st = gh_http1_head_end((const char *)io->in, io->in_len, false,
                                                         &hp->resp_limits, &hp->resp_scan,
                                                         &head_len, &rule);

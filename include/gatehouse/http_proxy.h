@@ -44,8 +44,10 @@
  * yet written to the client's TLS connection: their request entries wait
  * (struct gh_http_finished) until it is. With all in use no further
  * response head is taken from the backend until the client reads
- * (back-pressure, like a full buffer), so none is ever dropped. */
+ * (back-pressure, like a full buffer), so none is ever dropped; the last
+ * GH_HTTP_PIPELINE_MAX slots are kept for requests in flight that fail. */
 #define GH_HTTP_UNDELIVERED_MAX 4
+_Static_assert(GH_HTTP_UNDELIVERED_MAX > GH_HTTP_PIPELINE_MAX, "a slot per request in flight, and more");
 
 struct gh_tls_peer;
 struct gh_ws_session;
