@@ -541,15 +541,16 @@ static void conn_close(struct gh_conn *c, const char *reason)
            (unsigned long long)c->id, cfg_of(c)->name, c->peer_addr, reason,
            (unsigned long long)c->bytes_from_client, (unsigned long long)c->bytes_to_client,
            (unsigned long long)(c->http ? c->http->requests : 0), ev_now(loop) - c->started);
-    if (c->http && c->http->queue_len > 0) {
-        /* requests still unanswered leave their audit entries too */
+    if (c->http) {
+        /* requests still unanswered, and responses not yet written to the
+         * client whole, leave their audit entries too */
         enum gh_http_outcome outcome = GH_HTTP_OUTCOME_CLIENT_ABORT;
         if (strcmp(reason, "shutdown") == 0)
             outcome = GH_HTTP_OUTCOME_SHUTDOWN;
         else if (strncmp(reason, "backend_", 8) == 0 || strcmp(reason, "connect_timeout") == 0 ||
                  strcmp(reason, "idle_timeout") == 0) /* the answer was what we waited for */
             outcome = GH_HTTP_OUTCOME_BACKEND_FAILED;
-        gh_http_abandon(c->http, outcome, ev_now(loop), c->id);
+        gh_http_connection_ended(c->http, outcome, ev_now(loop), c->id);
     }
     if (gh_audit_on())
         audit_close(c, reason);
@@ -1286,6 +1287,8 @@ static bool write_client(struct gh_conn *c)
         c->tls_write_wants_read = false;
         c->bytes_to_client += n;
         c->send_wait_since = ev_now(c->worker->loop); /* it reads: send_timeout restarts */
+        if (c->http) /* request entries wait for their responses to be written */
+            gh_http_delivered(c->http, c->bytes_to_client, ev_now(c->worker->loop), c->id);
         gh_buf_consume(&c->to_client, (uint32_t)n);
         gh_buf_release_if_empty(pool_of(c), &c->to_client);
         return true;

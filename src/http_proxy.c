@@ -991,7 +991,7 @@ enum body_step { STEP_DONE, STEP_NEED_INPUT, STEP_NEED_ROOM, STEP_REFUSED };
  * responses, then the reply goes out and the backend connection is dropped
  * with the request incomplete (a held request never gets here). */
 static void finish_request(struct gh_http_proxy *hp, int status, enum gh_http_outcome outcome,
-                           double now, uint64_t conn_id);
+                           size_t reply_bytes, double now, uint64_t conn_id);
 
 /* The request in flight (one per backend connection) had its head and part
  * of its body sent when the rest broke a rule: it leaves the queue with its
@@ -1000,13 +1000,15 @@ static void finish_request(struct gh_http_proxy *hp, int status, enum gh_http_ou
 static void refuse_streamed_body(struct gh_http_proxy *hp, enum gh_http1_rule rule,
                                  uint64_t conn_id, const struct gh_http_io *io)
 {
-    if (hp->queue_len > 0) {
-        struct gh_http_pending *p = &hp->queue[hp->queue_head];
-        p->body_bytes = hp->req_phase == GH_HTTP_BODY_CHUNKED ? hp->req_chunked.body_bytes
-                                                              : hp->req_body_bytes;
-        finish_request(hp, gh_http1_rule_status(rule), GH_HTTP_OUTCOME_REFUSED, io->now, conn_id);
-    }
+    bool answers = hp->queue_len > 0 && !hp->reply_queued;
+    uint64_t body_bytes =
+        hp->req_phase == GH_HTTP_BODY_CHUNKED ? hp->req_chunked.body_bytes : hp->req_body_bytes;
     reject(hp, rule, conn_id, io->in, io->in_len);
+    if (hp->queue_len > 0) {
+        hp->queue[hp->queue_head].body_bytes = body_bytes;
+        finish_request(hp, gh_http1_rule_status(rule), GH_HTTP_OUTCOME_REFUSED,
+                       answers ? hp->reply_len : 0, io->now, conn_id);
+    }
 }
 
 /* Re-frames a chunked request body from io->in to io->out: with
@@ -1332,9 +1334,11 @@ static const char *outcome_name(enum gh_http_outcome o)
     return "complete";
 }
 
-static void audit_request(const struct gh_http_proxy *hp, const struct gh_http_pending *p,
-                          int status, enum gh_http_outcome outcome, double now, uint64_t conn_id)
+static void audit_request(const struct gh_http_proxy *hp, const struct gh_http_finished *f,
+                          enum gh_http_outcome outcome, uint64_t response_bytes, double now,
+                          uint64_t conn_id)
 {
+    const struct gh_http_pending *p = &f->req;
     struct gh_audit_entry e;
     gh_audit_begin(&e, "request");
     gh_audit_uint(&e, "conn", conn_id);
@@ -1351,23 +1355,22 @@ static void audit_request(const struct gh_http_proxy *hp, const struct gh_http_p
                             p->host_len < sizeof p->host ? p->host_len : sizeof p->host,
                             p->host_len);
     gh_audit_uint(&e, "request_body", p->body_bytes);
-    gh_audit_uint(&e, "status", (uint64_t)status);
-    gh_audit_uint(&e, "response_bytes", hp->resp_bytes);
+    gh_audit_uint(&e, "status", (uint64_t)f->status);
+    gh_audit_uint(&e, "response_bytes", response_bytes);
     gh_audit_str(&e, "outcome", outcome_name(outcome));
     gh_audit_str(&e, "backend", hp->cfg->backend.text);
-    gh_audit_micros(&e, "ttfb_us", hp->resp_first_byte > 0 ? hp->resp_first_byte - p->started : 0);
+    gh_audit_micros(&e, "ttfb_us", f->ttfb);
     gh_audit_micros(&e, "total_us", now - p->started);
     gh_audit_commit(&e);
 }
 
-/* The oldest request leaves the queue: its log line and audit entry.
- * STATUS is what the client got for it (0: nothing). */
-static void finish_request(struct gh_http_proxy *hp, int status, enum gh_http_outcome outcome,
-                           double now, uint64_t conn_id)
+/* F's log line and audit entry, with how it ended and how many bytes of
+ * its response the client was written. */
+static void commit_request(struct gh_http_proxy *hp, const struct gh_http_finished *f,
+                           enum gh_http_outcome outcome, uint64_t response_bytes, double now,
+                           uint64_t conn_id)
 {
-    struct gh_http_pending *p = oldest(hp);
-    if (!p)
-        return;
+    const struct gh_http_pending *p = &f->req;
     if (gh_log_enabled(GH_LOG_INFO)) { /* skip the quoting when nobody reads it */
         char excerpt[GH_HTTP_TARGET_EXCERPT + 4], target[sizeof excerpt * 4 + 16];
         size_t tn = p->target_len < GH_HTTP_TARGET_EXCERPT ? p->target_len : GH_HTTP_TARGET_EXCERPT;
@@ -1377,17 +1380,64 @@ static void finish_request(struct gh_http_proxy *hp, int status, enum gh_http_ou
                " conn=%llu listener=%s request_id=%016llx method=%s target=%s status=%d "
                "request_body=%llu response_bytes=%llu ttfb=%.6f total=%.6f outcome=%s",
                (unsigned long long)conn_id, hp->cfg->name, (unsigned long long)p->request_id,
-               p->method, gh_log_quote(excerpt, target, sizeof target), status,
-               (unsigned long long)p->body_bytes, (unsigned long long)hp->resp_bytes,
-               hp->resp_first_byte > 0 ? hp->resp_first_byte - p->started : 0.0, now - p->started,
-               outcome_name(outcome));
+               p->method, gh_log_quote(excerpt, target, sizeof target), f->status,
+               (unsigned long long)p->body_bytes, (unsigned long long)response_bytes, f->ttfb,
+               now - p->started, outcome_name(outcome));
     }
     if (gh_audit_on())
-        audit_request(hp, p, status, outcome, now, conn_id);
+        audit_request(hp, f, outcome, response_bytes, now, conn_id);
+    if (outcome == GH_HTTP_OUTCOME_COMPLETE)
+        hp->requests++;
+}
+
+/* Entries whose responses the client has now been written whole. */
+static void commit_delivered(struct gh_http_proxy *hp, double now, uint64_t conn_id)
+{
+    while (hp->undelivered_len > 0) {
+        struct gh_http_finished *f = &hp->undelivered[hp->undelivered_head];
+        if (f->stream_end > hp->client_stream_sent)
+            return;
+        commit_request(hp, f, f->outcome, f->response_bytes, now, conn_id);
+        hp->undelivered_head = (hp->undelivered_head + 1) % GH_HTTP_UNDELIVERED_MAX;
+        hp->undelivered_len--;
+    }
+}
+
+/* The oldest request leaves the queue. STATUS is what the client gets for
+ * it (0: nothing); the bytes of its response so far (resp_bytes) and
+ * REPLY_BYTES of gatehouse's own reply that answer it are, or will be, in
+ * the client buffer: its entry is written once the client has them all
+ * (commit_delivered) or the connection ends (gh_http_connection_ended). */
+static void finish_request(struct gh_http_proxy *hp, int status, enum gh_http_outcome outcome,
+                           size_t reply_bytes, double now, uint64_t conn_id)
+{
+    struct gh_http_pending *p = oldest(hp);
+    if (!p)
+        return;
+    struct gh_http_finished f = {
+        .req = *p,
+        .response_bytes = hp->resp_bytes + reply_bytes,
+        .ttfb = hp->resp_first_byte > 0 ? hp->resp_first_byte - p->started : 0,
+        .status = status,
+        .outcome = outcome,
+    };
+    hp->client_stream_queued += hp->resp_bytes;
+    /* the reply goes after everything queued before it (gh_http_take_reply
+     * counts it in client_stream_queued when it is taken) */
+    f.stream_end = hp->client_stream_queued + reply_bytes;
     if (p->close_after)
         hp->close_when_idle = true;
     hp->queue_head = (hp->queue_head + 1) % GH_HTTP_PIPELINE_MAX;
     hp->queue_len--;
+    if (hp->undelivered_len == GH_HTTP_UNDELIVERED_MAX) {
+        /* Not reached: response heads leave a slot per request in flight
+         * (gh_http_from_backend). Were it, the entry goes now, unwaited. */
+        commit_request(hp, &f, outcome, f.response_bytes, now, conn_id);
+        return;
+    }
+    hp->undelivered[(hp->undelivered_head + hp->undelivered_len) % GH_HTTP_UNDELIVERED_MAX] = f;
+    hp->undelivered_len++;
+    commit_delivered(hp, now, conn_id);
 }
 
 /* The backend sent what no request asked for (or answered before it had
@@ -1422,7 +1472,7 @@ static void response_done(struct gh_http_proxy *hp, double now, uint64_t conn_id
     const struct gh_http_pending *done = oldest(hp);
     bool carried_body =
         done && (done->body_out == GH_BODY_OUT_CHUNKED || done->body_bytes > 0);
-    finish_request(hp, hp->resp_status, GH_HTTP_OUTCOME_COMPLETE, now, conn_id);
+    finish_request(hp, hp->resp_status, GH_HTTP_OUTCOME_COMPLETE, 0, now, conn_id);
     if (carried_body && hp->cfg->backend_reuse == GH_REUSE_SAFE &&
         hp->backend_sync == GH_HTTP_BACKEND_IN_SYNC) {
         /* Whether the backend read that body cannot be seen from here: one
@@ -1441,7 +1491,6 @@ static void response_done(struct gh_http_proxy *hp, double now, uint64_t conn_id
         hp->req_phase = GH_HTTP_STOPPED;
         hp->close_when_idle = true;
     }
-    hp->requests++;
     if (hp->resp_close) {
         hp->close_when_idle = true;
         hp->backend_announced_close = true;
@@ -1602,6 +1651,12 @@ enum gh_http_action gh_http_from_backend(struct gh_http_proxy *hp, struct gh_htt
                 hp->resp_scan = 0;
                 return hp->close_when_idle ? GH_HTTP_CLOSE : GH_HTTP_CONTINUE;
             }
+            if (hp->undelivered_len + GH_HTTP_PIPELINE_MAX >= GH_HTTP_UNDELIVERED_MAX) {
+                /* The client reads first (gh_http_delivered). The slots
+                 * kept free are for the requests in flight, should they
+                 * end without a head (a failure): none ever waits. */
+                return GH_HTTP_BLOCKED;
+            }
             enum gh_http1_status st = gh_http1_head_end((const char *)io->in, io->in_len, false,
                                                         &hp->resp_limits, &hp->resp_scan,
                                                         &head_len, &rule);
@@ -1717,9 +1772,10 @@ static void fail_queue(struct gh_http_proxy *hp, int status, const char *why,
 {
     if (hp->resp_phase == GH_HTTP_HEAD && hp->resp_bytes == 0) {
         /* the failed response is the next one due: the error takes its place */
-        if (hp->queue_len > 0 && !hp->reply_queued)
-            finish_request(hp, status, outcome, now, conn_id);
+        bool answers = hp->queue_len > 0 && !hp->reply_queued;
         queue_reply(hp, status, why);
+        if (answers)
+            finish_request(hp, status, outcome, hp->reply_len, now, conn_id);
     }
     gh_http_abandon(hp, outcome, now, conn_id);
     hp->resp_phase = GH_HTTP_STOPPED;
@@ -1739,10 +1795,35 @@ void gh_http_abandon(struct gh_http_proxy *hp, enum gh_http_outcome outcome, dou
      * is known then); the others got nothing. */
     int status = hp->resp_bytes > 0 ? hp->resp_status : 0;
     while (hp->queue_len > 0) {
-        finish_request(hp, status, outcome, now, conn_id);
+        finish_request(hp, status, outcome, 0, now, conn_id);
         status = 0;
         hp->resp_bytes = 0;
         hp->resp_first_byte = 0;
+    }
+}
+
+void gh_http_delivered(struct gh_http_proxy *hp, uint64_t sent, double now, uint64_t conn_id)
+{
+    hp->client_stream_sent = sent;
+    commit_delivered(hp, now, conn_id);
+}
+
+void gh_http_connection_ended(struct gh_http_proxy *hp, enum gh_http_outcome unanswered,
+                              double now, uint64_t conn_id)
+{
+    enum gh_http_outcome cut = unanswered == GH_HTTP_OUTCOME_SHUTDOWN
+                                   ? GH_HTTP_OUTCOME_SHUTDOWN
+                                   : GH_HTTP_OUTCOME_CLIENT_ABORT;
+    gh_http_abandon(hp, unanswered, now, conn_id);
+    commit_delivered(hp, now, conn_id);
+    for (; hp->undelivered_len > 0; hp->undelivered_len--) {
+        struct gh_http_finished *f = &hp->undelivered[hp->undelivered_head];
+        /* its bytes are the last response_bytes before stream_end */
+        uint64_t start = f->stream_end - f->response_bytes;
+        uint64_t written = hp->client_stream_sent > start ? hp->client_stream_sent - start : 0;
+        commit_request(hp, f, f->outcome == GH_HTTP_OUTCOME_COMPLETE ? cut : f->outcome, written,
+                       now, conn_id);
+        hp->undelivered_head = (hp->undelivered_head + 1) % GH_HTTP_UNDELIVERED_MAX;
     }
 }
 
@@ -1789,15 +1870,16 @@ bool gh_http_body_timeout(struct gh_http_proxy *hp, double now, uint64_t conn_id
      * takes its place. Otherwise the client already has part of an answer
      * and nothing can follow it on this connection. */
     bool answerable = hp->resp_bytes == 0;
-    if (hp->queue_len > 0) { /* streamed: its head and part of its body went on */
-        struct gh_http_pending *p = &hp->queue[hp->queue_head];
-        p->body_bytes = hp->req_phase == GH_HTTP_BODY_CHUNKED ? hp->req_chunked.body_bytes
-                                                              : hp->req_body_bytes;
-        finish_request(hp, answerable ? 408 : hp->resp_status, GH_HTTP_OUTCOME_REFUSED, now,
-                       conn_id);
-    }
+    bool answers = answerable && !hp->reply_queued; /* the 408 will be this request's answer */
+    uint64_t body_bytes =
+        hp->req_phase == GH_HTTP_BODY_CHUNKED ? hp->req_chunked.body_bytes : hp->req_body_bytes;
     if (answerable)
         queue_reply(hp, 408, "the request body did not arrive in time");
+    if (hp->queue_len > 0) { /* streamed: its head and part of its body went on */
+        hp->queue[hp->queue_head].body_bytes = body_bytes;
+        finish_request(hp, answerable ? 408 : hp->resp_status, GH_HTTP_OUTCOME_REFUSED,
+                       answers ? hp->reply_len : 0, now, conn_id);
+    }
     /* what the backend still sends for the cut request is not an answer */
     hp->req_phase = GH_HTTP_STOPPED;
     hp->resp_phase = GH_HTTP_STOPPED;
@@ -1835,6 +1917,7 @@ bool gh_http_take_interim(struct gh_http_proxy *hp, size_t room, const char **da
     hp->interim = GH_HTTP_INTERIM_NONE;
     *data = continue_100;
     *len = sizeof continue_100 - 1;
+    hp->client_stream_queued += *len;
     return true;
 }
 
@@ -1844,6 +1927,7 @@ bool gh_http_take_reply(struct gh_http_proxy *hp, const char **data, size_t *len
         return false;
     *data = hp->redirect_reply ? hp->redirect_reply : hp->reply;
     *len = hp->reply_len;
+    hp->client_stream_queued += hp->reply_len;
     hp->reply_len = 0;
     return true;
 }

@@ -14,7 +14,9 @@
  * request, HSTS added), the request in flight (one per backend connection:
  * the next waits in the client buffer), whether the backend connection may
  * carry another request (enum gh_http_backend_sync), the request audit
- * entry of every forwarded request however it ended, and the error
+ * entry of every forwarded request however it ended (held until the
+ * connection reports its response written to the client, gh_http_delivered,
+ * or the connection ends, gh_http_connection_ended), and the error
  * responses gatehouse answers itself. No I/O: the connection feeds
  * bytes in and writes out what comes back. */
 #ifndef GATEHOUSE_HTTP_PROXY_H
@@ -38,6 +40,14 @@
 #define GH_HTTP_TARGET_KEEP 256   /* bytes of each in-flight request's target kept for the audit log */
 #define GH_HTTP_HOST_KEEP 128     /* and of its Host */
 #define GH_HTTP_REPLY_MAX 1024    /* an error or redirect response gatehouse writes itself */
+/* Requests whose response is all in the connection's client buffer but not
+ * yet written to the client's TLS connection: their request entries wait
+ * (struct gh_http_finished) until it is. With all in use no further
+ * response head is taken from the backend until the client reads
+ * (back-pressure, like a full buffer), so none is ever dropped; the last
+ * GH_HTTP_PIPELINE_MAX slots are kept for requests in flight that fail. */
+#define GH_HTTP_UNDELIVERED_MAX 4
+_Static_assert(GH_HTTP_UNDELIVERED_MAX > GH_HTTP_PIPELINE_MAX, "a slot per request in flight, and more");
 
 struct gh_tls_peer;
 struct gh_ws_session;
@@ -73,6 +83,17 @@ enum gh_http_outcome {
     GH_HTTP_OUTCOME_BACKEND_FAILED, /* refused, reset, timed out, malformed, closed early */
     GH_HTTP_OUTCOME_SHUTDOWN,     /* the shutdown grace expired first */
     GH_HTTP_OUTCOME_REFUSED,      /* its streamed body broke a rule: gatehouse answered */
+};
+
+/* A request that left the queue, its request entry held until the client
+ * has been written every byte of its response (or the connection ends). */
+struct gh_http_finished {
+    struct gh_http_pending req;
+    uint64_t stream_end;          /* offset just past its response in the client byte stream */
+    uint64_t response_bytes;      /* bytes of it handed to the client buffer */
+    double ttfb;                  /* seconds to the first response byte, 0: none */
+    int status;
+    enum gh_http_outcome outcome; /* its outcome once those bytes reach the client */
 };
 
 /* Whether the backend connection may carry the next request. */
@@ -149,6 +170,14 @@ struct gh_http_proxy {
     size_t ws_head_len;
     struct gh_ws_session *ws;
 
+    /* request entries waiting for their responses to reach the client,
+     * oldest first; offsets count every byte handed to the client buffer
+     * (responses, interim responses, our replies) since the connection began */
+    struct gh_http_finished undelivered[GH_HTTP_UNDELIVERED_MAX];
+    unsigned undelivered_head, undelivered_len;
+    uint64_t client_stream_queued; /* bytes handed to the client buffer */
+    uint64_t client_stream_sent;  /* of those, written to the client's TLS connection */
+
     /* an answer of our own, sent once every earlier response is complete */
     char reply[GH_HTTP_REPLY_MAX];
     char *redirect_reply;         /* mode = redirect: the 308, allocated to its size; sent instead of reply */
@@ -156,7 +185,7 @@ struct gh_http_proxy {
     bool reply_queued;
     bool close_when_idle;         /* close once the queue drains (Connection: close) */
     enum gh_http_interim interim; /* owed to the client now, ahead of any response */
-    uint64_t requests;            /* completed request/response pairs */
+    uint64_t requests;            /* responses the client was written whole, and redirects */
 };
 
 /* What the connection must do after a feed. */
@@ -201,10 +230,24 @@ enum gh_http_action gh_http_backend_eof(struct gh_http_proxy *hp, enum gh_http_o
 void gh_http_backend_failed(struct gh_http_proxy *hp, int status, const char *why, double now,
                             uint64_t conn_id);
 
-/* The connection ends with requests still unanswered: each gets its request
- * audit entry with OUTCOME (client_abort, shutdown, backend_failed). */
+/* Requests still unanswered each get their request audit entry with
+ * OUTCOME (client_abort, shutdown, backend_failed), once the bytes before
+ * them (if any) reach the client. */
 void gh_http_abandon(struct gh_http_proxy *hp, enum gh_http_outcome outcome, double now,
                      uint64_t conn_id);
+
+/* SENT bytes (in all) have been written to the client's TLS connection:
+ * the requests whose responses are now out whole leave their entries
+ * (outcome complete, or the failure they ended with). */
+void gh_http_delivered(struct gh_http_proxy *hp, uint64_t sent, double now, uint64_t conn_id);
+
+/* The connection ends: unanswered requests are abandoned with UNANSWERED,
+ * and every entry still waiting for its response to reach the client is
+ * written now, response_bytes = what the client was really written. A
+ * response that was whole but not written out counts as client_abort
+ * (shutdown when UNANSWERED is shutdown); a failure keeps its outcome. */
+void gh_http_connection_ended(struct gh_http_proxy *hp, enum gh_http_outcome unanswered,
+                              double now, uint64_t conn_id);
 
 /* True when the backend connection must be replaced before the next
  * request (see enum gh_http_backend_sync); the connection drops it and
