@@ -1,0 +1,478 @@
+"""Differential request-smuggling test (issue 11, "Done when").
+
+Every variant below goes through TLS to one gatehouse (mode = http) and on
+to a live backend, which keeps the exact bytes of every backend connection.
+Those bytes are then read by two backend models (smuggle_models.py):
+STRICT (RFC 9112) and LENIENT (a legacy backend: last field wins, only an
+exact `chunked` counts, loose chunks, `_` = `-` in names). For each variant
+either gatehouse refuses the request - and then nothing of it reached the
+backend - or both models read exactly the same requests (method, target,
+body) with the same identity headers, and those are gatehouse's own
+(X-Forwarded-For = the client address, X-Forwarded-Proto = https, a fresh
+X-Request-Id, nothing else of the family: the listener has no client
+certificates, so every X-Client-* field is a spoof). And the client gets,
+for every request gatehouse accepted, the answer to that request (the
+backends name the request they answer).
+
+Variants marked `ignoring` run a second time against a backend that never
+reads request bodies (it answers right after the head and runs the body as
+the next request): gatehouse must still pair every answer with its request.
+
+No variant is expected to fail: the ones that fail on a given build are its
+holes; the assertion message shows what each model read."""
+
+import re
+import socket
+import ssl
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import pytest
+
+import smuggle_models as sm
+from ghutil import Gatehouse, client_context, free_port, render_ini, scaled
+from test_http import HttpClient, PeerClosed, req_bytes
+
+HOST = "Host: example.com"
+CLIENT_ADDR = "127.0.0.1"
+HEX16 = re.compile(r"[0-9a-f]{16}")
+READ_TIMEOUT = 1.5          # a request gatehouse neither answers nor refuses by then is lost
+GATEHOUSE_REJECT_STATUSES = {400, 405, 411, 413, 414, 417, 431, 501, 505}
+
+
+# =============================================================== model self-test
+
+
+def _reads(raw):
+    return (sm.read_stream(raw, sm.ReadModel.STRICT), sm.read_stream(raw, sm.ReadModel.LENIENT),
+            sm.read_stream(raw, sm.ReadModel.IGNORE_BODY))
+
+
+def test_models_agree_on_a_plain_stream():
+    raw = (req_bytes("POST /a HTTP/1.1", HOST, "Content-Length: 5", "X-Forwarded-For: 1.2.3.4",
+                     body=b"hello") +
+           req_bytes("POST /b HTTP/1.1", HOST, "Transfer-Encoding: chunked",
+                     body=b"3\r\nabc\r\n2;e=\"q\"\r\nde\r\n0\r\n\r\n") +
+           req_bytes("GET /c HTTP/1.1", HOST))
+    strict, lenient, ignoring = _reads(raw)
+    assert strict.error is None and strict.rest == b""
+    assert strict.keys() == lenient.keys()
+    assert [(r.method, r.target, r.body) for r in strict.requests] == [
+        ("POST", "/a", b"hello"), ("POST", "/b", b"abcde"), ("GET", "/c", b"")]
+    assert strict.requests[0].identity == {"x-forwarded-for": "1.2.3.4"}
+    # the body-ignoring model runs the bodies as requests
+    assert [r.method for r in ignoring.requests][:2] == ["POST", "helloPOST"]
+
+
+def test_models_differ_on_known_smuggling_pairs():
+    smuggled = req_bytes("GET /admin HTTP/1.1", HOST, "X_Forwarded_For: 6.6.6.6")
+    # TE: chunked plus an empty TE line: RFC reads chunked, last-wins reads no body
+    te_empty = req_bytes("POST /a HTTP/1.1", HOST, "Transfer-Encoding: chunked",
+                         "Transfer-Encoding:", body=b"%x\r\n" % len(smuggled) + smuggled +
+                         b"\r\n0\r\n\r\n")
+    strict, lenient, _ = _reads(te_empty)
+    assert [r.target for r in strict.requests] == ["/a"] and strict.requests[0].body == smuggled
+    # LENIENT runs the body as requests: the chunk-size line as a request line,
+    # the smuggled request's lines as its fields, forged identity included
+    assert len(lenient.requests) > 1 and lenient.requests[0].body == b""
+    assert any(r.identity.get("x-forwarded-for") == "6.6.6.6" for r in lenient.requests)
+    assert strict.keys() != lenient.keys()
+    # `_` for `-`: only the legacy models see the forged X-Forwarded-For
+    s, l, _ = _reads(smuggled)
+    assert s.requests[0].identity == {} and l.requests[0].identity == {"x-forwarded-for": "6.6.6.6"}
+    # Content_Length is CONTENT_LENGTH to a CGI backend
+    cl_us = req_bytes("POST /u HTTP/1.1", HOST, "Content_Length: %d" % len(smuggled),
+                      body=smuggled)
+    s, l, _ = _reads(cl_us)
+    assert [r.target for r in s.requests] == ["/u", "/admin"]
+    assert [r.target for r in l.requests] == ["/u"] and l.requests[0].body == smuggled
+    # Chunked in another case: RFC chunked, a legacy backend reads no body
+    s, l, _ = _reads(req_bytes("POST /c HTTP/1.1", HOST, "Transfer-Encoding: Chunked",
+                               body=b"0\r\n\r\n"))
+    assert s.error is None and len(s.requests) == 1
+    assert len(l.requests) == 2 and l.requests[1].method == "0"
+    # loose chunk parsing: data not followed by CRLF swallows the next request for LENIENT
+    s, l, _ = _reads(req_bytes("POST /d HTTP/1.1", HOST, "Transfer-Encoding: chunked",
+                               body=b"5\r\nhello0\r\n\r\n") + req_bytes("GET /n HTTP/1.1", HOST))
+    assert s.error and "no_crlf_after_data" in s.error
+    assert [r.target for r in l.requests] == ["/d"]
+    # strtoul sizes: 0x prefix and leading blanks are a size to LENIENT, an error to STRICT
+    s, l, _ = _reads(req_bytes("POST /e HTTP/1.1", HOST, "Transfer-Encoding: chunked",
+                               body=b" 0x5\r\nhello\r\n0\r\n\r\n"))
+    assert s.error and "bad_chunk_size" in s.error
+    assert l.requests[0].body == b"hello" and l.keys() != s.keys()
+    # trailers: STRICT keeps them (for the identity check), LENIENT skips them
+    s, l, _ = _reads(req_bytes("POST /t HTTP/1.1", HOST, "Transfer-Encoding: chunked",
+                               body=b"0\r\nX-Client-Verified: SUCCESS\r\n\r\n"))
+    assert s.requests[0].trailer_identity_fields == [("x-client-verified", "SUCCESS")]
+    assert l.requests[0].trailers == []
+
+
+def test_models_incomplete_and_errors():
+    s, l, i = _reads(req_bytes("POST /a HTTP/1.1", HOST, "Content-Length: 10", body=b"abc"))
+    assert s.requests[0].state is sm.ReadState.BODY_INCOMPLETE and s.requests[0].body == b"abc"
+    assert s.keys() == l.keys()
+    assert i.requests[0].state is sm.ReadState.COMPLETE and i.rest == b"abc"
+    s, l, _ = _reads(b"GET / HTTP/1.1\r\nHost: x\r\nX-A : b\r\n\r\n")
+    assert s.error and "space_before_colon" in s.error and s.requests == []
+    assert l.requests[0].fields[-1] == ("x-a", "b")
+    s, _, _ = _reads(b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n")
+    assert s.error and "obs_fold" in s.error
+    s, _, _ = _reads(req_bytes("POST / HTTP/1.1", HOST, "Content-Length: 1",
+                               "Transfer-Encoding: chunked", body=b"0\r\n\r\n"))
+    assert s.error and "cl_with_te" in s.error
+
+
+# ===================================================================== variants
+
+SMUGGLED = req_bytes("GET /admin HTTP/1.1", HOST, "X-Forwarded-For: 6.6.6.6",
+                     "X-Client-Verified: SUCCESS", "X-Client-Cert-Subject: CN=admin")
+SMUGGLED2 = req_bytes("DELETE /accounts/all HTTP/1.1", HOST, "X_Forwarded_For: 6.6.6.6")
+NEXT = req_bytes("GET /next HTTP/1.1", HOST)
+NEXT_SENT = ("GET", "/next", b"")
+
+
+def chunk(data):
+    return b"%x\r\n" % len(data) + data + b"\r\n"
+
+
+LAST = b"0\r\n\r\n"
+
+
+@dataclass
+class Variant:
+    writes: list                       # bytes the client writes, one write each
+    sent: list                         # [(method, target, body)] the client meant, in order
+    ignoring: bool = False             # also against the body-ignoring backend
+    why: str = ""
+
+
+def post_chunked(target, body, *extra, te=("Transfer-Encoding: chunked",)):
+    return req_bytes(f"POST {target} HTTP/1.1", HOST, *te, *extra, body=body)
+
+
+def te_variant(*te_lines, ignoring=False):
+    """A chunked POST whose body is a request, with the given TE lines, then a GET."""
+    return Variant([post_chunked("/te", chunk(SMUGGLED) + LAST, te=te_lines) + NEXT],
+                   [("POST", "/te", SMUGGLED), NEXT_SENT], ignoring)
+
+
+def chunk_variant(body, decoded, extra=()):
+    return Variant([post_chunked("/c", body, *extra) + NEXT],
+                   [("POST", "/c", decoded), NEXT_SENT])
+
+
+def header_variant(*fields):
+    return Variant([req_bytes("GET /h HTTP/1.1", HOST, *fields) + NEXT],
+                   [("GET", "/h", b""), NEXT_SENT], ignoring=True)
+
+
+VARIANTS = {
+    # ---------------------------------------------------------- TE / CL
+    "connection_names_te": te_variant("Connection: Transfer-Encoding",
+                                      "Transfer-Encoding: chunked"),
+    "connection_names_content_length": Variant(
+        [req_bytes("POST /b HTTP/1.1", HOST, "Connection: Content-Length",
+                   f"Content-Length: {len(SMUGGLED)}", body=SMUGGLED) + NEXT],
+        [("POST", "/b", SMUGGLED), NEXT_SENT], ignoring=True),
+    "connect_lowercase_tunnel": Variant(
+        [req_bytes("connect example.com:443 HTTP/1.1", "Host: example.com:443") + SMUGGLED],
+        [("connect", "example.com:443", b""), ("GET", "/admin", b"")],
+        why="a lowercase connect that the proxy tunnels passes later bytes unchecked"),
+    "cl_te": Variant([req_bytes("POST /s HTTP/1.1", HOST, f"Content-Length: {5 + len(SMUGGLED)}",
+                                "Transfer-Encoding: chunked", body=LAST + SMUGGLED) + NEXT],
+                     [("POST", "/s", b""), ("GET", "/admin", b""), NEXT_SENT]),
+    "te_cl": Variant([req_bytes("POST /s HTTP/1.1", HOST, "Transfer-Encoding: chunked",
+                                "Content-Length: 4", body=chunk(SMUGGLED) + LAST) + NEXT],
+                     [("POST", "/s", SMUGGLED), NEXT_SENT]),
+    "te_chunked_then_empty_line": te_variant("Transfer-Encoding: chunked", "Transfer-Encoding:"),
+    "te_empty_line_then_chunked": te_variant("Transfer-Encoding:", "Transfer-Encoding: chunked"),
+    "te_comma_chunked_comma": te_variant("Transfer-Encoding: ,chunked,"),
+    "te_chunked_trailing_comma": te_variant("Transfer-Encoding: chunked, "),
+    "te_chunked_empty_elements": te_variant("Transfer-Encoding: , , chunked"),
+    "te_Chunked_case": te_variant("Transfer-Encoding: Chunked"),
+    "te_CHUNKED_case": te_variant("Transfer-Encoding: CHUNKED"),
+    "te_ows_around": te_variant("Transfer-Encoding: \t chunked \t"),
+    "te_lowercase_name": te_variant("transfer-encoding: chunked"),
+    "te_chunked_nbsp": te_variant("Transfer-Encoding: chunked\xa0"),
+    "te_twice": te_variant("Transfer-Encoding: chunked", "Transfer-Encoding: chunked"),
+    "te_identity_chunked": te_variant("Transfer-Encoding: identity, chunked"),
+    "te_obs_fold": te_variant("Transfer-Encoding:", " chunked"),
+    "te_space_before_colon": te_variant("Transfer-Encoding : chunked"),
+    "te_underscore_name": Variant(
+        [req_bytes("POST /u HTTP/1.1", HOST, "Transfer_Encoding: chunked") + NEXT],
+        [("POST", "/u", b""), NEXT_SENT],
+        why="CGI reads Transfer_Encoding as TRANSFER_ENCODING: the GET becomes chunk data"),
+    "cl_underscore_name": Variant(
+        [req_bytes("POST /u HTTP/1.1", HOST, f"Content_Length: {len(SMUGGLED)}") + SMUGGLED + NEXT],
+        [("POST", "/u", b""), ("GET", "/admin", b""), NEXT_SENT],
+        why="CGI reads Content_Length as CONTENT_LENGTH"),
+    "te_http10": Variant([req_bytes("POST /old HTTP/1.0", "Transfer-Encoding: chunked",
+                                    body=chunk(b"hello") + LAST)],
+                         [("POST", "/old", b"hello")]),
+    "te_http10_keep_alive": Variant(
+        [req_bytes("POST /old HTTP/1.0", "Connection: keep-alive", "Transfer-Encoding: chunked",
+                   body=chunk(SMUGGLED) + LAST) + NEXT],
+        [("POST", "/old", SMUGGLED), NEXT_SENT]),
+    "cl_duplicate_identical": Variant(
+        [req_bytes("POST /d HTTP/1.1", HOST, "Content-Length: 5", "Content-Length: 5",
+                   body=b"hello") + NEXT], [("POST", "/d", b"hello"), NEXT_SENT]),
+    "cl_list_identical": Variant(
+        [req_bytes("POST /d HTTP/1.1", HOST, "Content-Length: 5, 5", body=b"hello") + NEXT],
+        [("POST", "/d", b"hello"), NEXT_SENT]),
+    "cl_leading_zeros": Variant(
+        [req_bytes("POST /d HTTP/1.1", HOST, "Content-Length: 0005", body=b"hello") + NEXT],
+        [("POST", "/d", b"hello"), NEXT_SENT]),
+    # ------------------------------------------------------- chunk framing
+    "chunk_plain": chunk_variant(chunk(b"hello") + chunk(b" world") + LAST, b"hello world"),
+    "chunk_zero_padded": chunk_variant(b"0005\r\nhello\r\n0000\r\n\r\n", b"hello"),
+    "chunk_zero_padded_past_64_bits": chunk_variant(b"0" * 20 + b"5\r\nhello\r\n0\r\n\r\n",
+                                                    b"hello"),
+    "chunk_upper_hex": chunk_variant(b"A\r\n0123456789\r\n0\r\n\r\n", b"0123456789"),
+    "chunk_huge_size": Variant([post_chunked("/c", b"100000005\r\nhello\r\n")],
+                               [("POST", "/c", None)],
+                               why="4 GiB chunk under max_body 1m: 413 at the size line"),
+    "chunk_huge_size_then_request": Variant(
+        [post_chunked("/c", b"fffffffffffffff\r\n" + SMUGGLED)], [("POST", "/c", None)]),
+    "chunk_ext": chunk_variant(b"5;name=value\r\nhello\r\n0\r\n\r\n", b"hello"),
+    "chunk_ext_quoted": chunk_variant(b'5;a="b;c=\\"d\\""\r\nhello\r\n0\r\n\r\n', b"hello"),
+    "chunk_ext_bws": chunk_variant(b"5 ; a = b\r\nhello\r\n0\r\n\r\n", b"hello"),
+    "chunk_ext_on_last": chunk_variant(b"5\r\nhello\r\n0;x=\"y\"\r\n\r\n", b"hello"),
+    "chunk_0x_prefix": chunk_variant(b"0x5\r\nhello\r\n0\r\n\r\n", b"hello"),
+    "chunk_leading_space": chunk_variant(b" 5\r\nhello\r\n0\r\n\r\n", b"hello"),
+    "chunk_size_trailing_tab": chunk_variant(b"5\t\r\nhello\r\n0\r\n\r\n", b"hello"),
+    "chunk_ext_lf_in_quoted": chunk_variant(b'5;a="x\ny"\r\nhello\r\n0\r\n\r\n', b"hello"),
+    "chunk_bare_lf_size": chunk_variant(b"5\nhello\r\n0\r\n\r\n", b"hello"),
+    "chunk_bare_lf_after_data": chunk_variant(b"5\r\nhello\n0\r\n\r\n", b"hello"),
+    "chunk_no_crlf_after_data": chunk_variant(b"5\r\nhello0\r\n\r\n", b"hello"),
+    "chunk_data_longer_than_size": chunk_variant(b"3\r\nhello\r\n0\r\n\r\n", b"hel"),
+    "chunk_bare_lf_last": chunk_variant(b"5\r\nhello\r\n0\n\n", b"hello"),
+    "trailer_benign": chunk_variant(b"5\r\nhello\r\n0\r\nX-Checksum: 1\r\n\r\n", b"hello"),
+    "trailer_identity_names": chunk_variant(
+        b"5\r\nhello\r\n0\r\nX-Forwarded-For: 6.6.6.6\r\nX-Client-Verified: SUCCESS\r\n"
+        b"X-Client-Cert-Subject: CN=admin\r\nX_Real_IP: 6.6.6.6\r\n\r\n", b"hello"),
+    "trailer_framing_names": chunk_variant(
+        b"5\r\nhello\r\n0\r\nContent-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n", b"hello"),
+    "chunk_body_is_request": Variant([post_chunked("/c", chunk(SMUGGLED) + LAST) + NEXT],
+                                     [("POST", "/c", SMUGGLED), NEXT_SENT], ignoring=True),
+    # ---------------------------------------------------- header-name spoofs
+    "xff_exact": header_variant("X-Forwarded-For: 6.6.6.6"),
+    "xff_underscore": header_variant("X_Forwarded_For: 6.6.6.6"),
+    "xff_mixed_separator": header_variant("X-Forwarded_For: 6.6.6.6"),
+    "xff_lowercase_twice": header_variant("x-forwarded-for: 6.6.6.6", "X-FORWARDED-FOR: 7.7.7.7"),
+    "client_cert_subject": header_variant("X-Client-Cert-Subject: CN=admin"),
+    "client_cert_subject_underscore": header_variant("X_Client_Cert_Subject: CN=admin"),
+    "client_verified_underscore": header_variant("X_Client_Verified: SUCCESS"),
+    "client_other_name": header_variant("X-Client-Role: admin"),
+    "forwarded": header_variant("Forwarded: for=6.6.6.6;proto=https;host=admin.internal"),
+    "x_real_ip": header_variant("X-Real-IP: 6.6.6.6"),
+    "x_forwarded_host_port": header_variant("X-Forwarded-Host: admin.internal",
+                                            "X-Forwarded-Port: 8443"),
+    "request_id_underscore": header_variant("X_Request_Id: forged-id"),
+    "xff_obs_fold": header_variant("X-Other: a", " X-Forwarded-For: 6.6.6.6"),
+    "xff_space_before_colon": header_variant("X-Forwarded-For : 6.6.6.6"),
+    "client_verified_tab_before_colon": header_variant("X-Client-Verified\t: SUCCESS"),
+    # ------------------------------------------------------------ pipelining
+    "http10_close_then_request": Variant([req_bytes("GET /old HTTP/1.0") + SMUGGLED],
+                                         [("GET", "/old", b"")], ignoring=True,
+                                         why="nothing after a closing HTTP/1.0 request"),
+    "connection_close_then_request": Variant(
+        [req_bytes("GET /last HTTP/1.1", HOST, "Connection: close") + SMUGGLED],
+        [("GET", "/last", b"")], ignoring=True),
+    "connect_lowercase_origin_form": Variant(
+        [req_bytes("connect / HTTP/1.1", HOST) + SMUGGLED],
+        [("connect", "/", b""), ("GET", "/admin", b"")]),
+    "pipeline_gets": Variant(
+        [req_bytes("GET /p1 HTTP/1.1", HOST) + req_bytes("GET /p2 HTTP/1.1", HOST) + NEXT],
+        [("GET", "/p1", b""), ("GET", "/p2", b""), NEXT_SENT], ignoring=True),
+    "post_body_is_request": Variant(
+        [req_bytes("POST /b HTTP/1.1", HOST, f"Content-Length: {len(SMUGGLED)}", body=SMUGGLED)
+         + NEXT], [("POST", "/b", SMUGGLED), NEXT_SENT], ignoring=True),
+    "post_body_is_two_requests": Variant(
+        [req_bytes("POST /b HTTP/1.1", HOST, f"Content-Length: {len(SMUGGLED + SMUGGLED2)}",
+                   body=SMUGGLED + SMUGGLED2) + NEXT],
+        [("POST", "/b", SMUGGLED + SMUGGLED2), NEXT_SENT], ignoring=True),
+    "get_body_is_request": Variant(
+        [req_bytes("GET /g HTTP/1.1", HOST, f"Content-Length: {len(SMUGGLED)}", body=SMUGGLED)
+         + NEXT], [("GET", "/g", SMUGGLED), NEXT_SENT], ignoring=True),
+    "expect_continue_body_is_request": Variant(
+        [req_bytes("POST /b HTTP/1.1", HOST, "Expect: 100-continue",
+                   f"Content-Length: {len(SMUGGLED)}"), SMUGGLED + NEXT],
+        [("POST", "/b", SMUGGLED), NEXT_SENT], ignoring=True,
+        why="the body-ignoring backend answers before the body: its bytes are a request"),
+    "post_body_is_request_split_writes": Variant(
+        [req_bytes("POST /b HTTP/1.1", HOST, f"Content-Length: {len(SMUGGLED)}"),
+         SMUGGLED + NEXT], [("POST", "/b", SMUGGLED), NEXT_SENT], ignoring=True),
+    "pipeline_mixed_ten": Variant(
+        [b"".join(req_bytes(f"POST /m{i} HTTP/1.1", HOST, "Content-Length: 3", body=b"x=%d" % i)
+                  if i % 2 else req_bytes(f"GET /m{i} HTTP/1.1", HOST) for i in range(10))],
+        [("POST", f"/m{i}", b"x=%d" % i) if i % 2 else ("GET", f"/m{i}", b"")
+         for i in range(10)]),
+}
+
+
+def _params():
+    out = []
+    for name, v in VARIANTS.items():
+        out.append(pytest.param(name, "strict", id=f"{name}-strict"))
+        if v.ignoring:
+            out.append(pytest.param(name, "ignoring", id=f"{name}-ignoring"))
+    return out
+
+
+# ====================================================================== fixture
+
+BACKEND_MODELS = {"strict": sm.ReadModel.STRICT, "ignoring": sm.ReadModel.IGNORE_BODY}
+
+
+@pytest.fixture(scope="module")
+def env(gatehouse_bin, certs, tmp_path_factory):
+    """One gatehouse, a mode = http listener per backend model."""
+    d = tmp_path_factory.mktemp("smuggling")
+    bes = {name: sm.ModelBackend(model) for name, model in BACKEND_MODELS.items()}
+    listeners, ports = {}, {}
+    for name, be in bes.items():
+        port = free_port()
+        listeners[name] = {"listen": f"127.0.0.1:{port}", "backend": be.addr, "mode": "http",
+                           "cert": str(certs.ec_crt), "key": str(certs.ec_key),
+                           "max_body": "1m"}
+        ports[name] = port
+    ini = d / "gatehouse.ini"
+    ini.write_text(render_ini({"workers": 1, "shutdown_grace": "3s", "log_level": "info"},
+                              listeners))
+    gh = Gatehouse(ini, d / "gatehouse.stderr", d / "gatehouse.stdout", ports)
+    try:
+        gh.wait_ready()
+        yield SimpleNamespace(gh=gh, backends=bes, ctx=client_context(certs.ca))
+    finally:
+        gh.stop()
+        for b in bes.values():
+            b.close()
+    rep = gh.sanitizer_report()
+    assert not rep, f"sanitizer report in {gh.log_path}:\n{rep}"
+
+
+# ======================================================================== test
+
+
+def exchange(port, ctx, writes, n):
+    """Sends the writes, reads up to n responses; (responses, how it ended)."""
+    responses = []
+    with HttpClient(port, ctx, timeout=READ_TIMEOUT) as c:
+        end = "all answered"
+        try:
+            for w in writes:
+                c.send(w)
+            while len(responses) < n:
+                r = c.read_response()
+                responses.append(r)
+                if r.status in GATEHOUSE_REJECT_STATUSES:
+                    break
+        except PeerClosed as e:
+            end = f"connection closed ({e.how}) after {len(responses)} response(s)"
+        except socket.timeout:
+            end = f"no answer within {READ_TIMEOUT}s after {len(responses)} response(s)"
+        except AssertionError as e:            # a garbled status line
+            end = f"garbled response: {e}"
+        except (ssl.SSLError, OSError) as e:
+            end = f"connection error {e!r}"
+    return responses, end
+
+
+def expected_answer(sent):
+    method, target, _ = sent
+    return f"{method} {target}\n".encode("latin-1")
+
+
+def check_client_side(v, responses, end):
+    """(requests the backend may have read, problems). Accepted requests
+    come first, each with its own answer; then at most one refusal, after
+    which nothing of the refused request may reach the backend."""
+    problems = []
+    accepted = 0
+    for i, r in enumerate(responses):
+        if r.status == 200 and i < len(v.sent) and r.body == expected_answer(v.sent[i]):
+            accepted += 1
+            continue
+        if r.status in GATEHOUSE_REJECT_STATUSES and r.header("connection") == ["close"]:
+            return accepted, problems
+        problems.append(f"client request {i} {v.sent[i][:2]} got the answer {r.status} "
+                        f"{r.body!r} (mis-paired or failed; expected {expected_answer(v.sent[i])!r})")
+        # gatehouse forwarded it: the backend check below still holds
+        return len(responses), problems
+    if accepted < len(v.sent):
+        problems.append(f"client requests {[s[:2] for s in v.sent[accepted:]]} neither answered "
+                        f"nor refused: {end}")
+    return accepted, problems
+
+
+def expected_identity():
+    return {"x-forwarded-for": CLIENT_ADDR, "x-forwarded-proto": "https"}
+
+
+def check_identity(req, model, where):
+    fields = req.identity_fields
+    names = sorted(n for n, _ in fields)
+    problems = []
+    want = expected_identity()
+    if names != sorted([*want, "x-request-id"]):
+        problems.append(f"{where}: {model.value} model sees identity fields {fields} "
+                        f"(gatehouse sets exactly {sorted([*want, 'x-request-id'])}, once each)")
+    else:
+        got = dict(fields)
+        if any(got[k] != v for k, v in want.items()) or not HEX16.fullmatch(got["x-request-id"]):
+            problems.append(f"{where}: {model.value} model sees identity {got}, not gatehouse's")
+    if req.trailer_identity_fields:
+        problems.append(f"{where}: identity fields in the trailer: {req.trailer_identity_fields}")
+    return problems
+
+
+def check_backend_side(v, conns, forwarded):
+    problems = []
+    strict_seen = []
+    for conn in conns:
+        raw = bytes(conn.raw)
+        strict = sm.read_stream(raw, sm.ReadModel.STRICT)
+        lenient = sm.read_stream(raw, sm.ReadModel.LENIENT)
+        where = f"backend connection {conn.index}"
+        if strict.keys() != lenient.keys():
+            problems.append(f"{where}: STRICT and LENIENT read different requests:\n"
+                            f"    strict : {strict.requests} error={strict.error} "
+                            f"rest={strict.rest[:80]!r}\n"
+                            f"    lenient: {lenient.requests} rest={lenient.rest[:80]!r}\n"
+                            f"    bytes  : {raw[:600]!r}")
+        for model, reading in ((sm.ReadModel.STRICT, strict), (sm.ReadModel.LENIENT, lenient)):
+            for k, req in enumerate(reading.requests):
+                problems += check_identity(req, model, f"{where} request {k} "
+                                                       f"{req.method} {req.target}")
+        strict_seen += [(r.method, r.target, r.body, r.state) for r in strict.requests]
+        if strict.error:
+            strict_seen.append(("<framing error>", strict.error, raw[-120:], None))
+        elif strict.rest:
+            strict_seen.append(("<unfinished head>", "", strict.rest[:120], None))
+    want = [(m, t, b, sm.ReadState.COMPLETE) for m, t, b in v.sent[:forwarded]]
+    if strict_seen != want:
+        problems.append("the backend (STRICT) read " + repr(strict_seen) +
+                        f"\n    but gatehouse answered {[s[:2] for s in v.sent[:forwarded]]}"
+                        f" (bodies {[s[2] for s in v.sent[:forwarded]]}) and refused or held "
+                        f"the rest: nothing of a request not answered may reach the backend")
+    return problems
+
+
+@pytest.mark.timeout_s(20)
+@pytest.mark.parametrize("name,kind", _params())
+def test_smuggling_differential(env, name, kind):
+    v = VARIANTS[name]
+    be = env.backends[kind]
+    before = be.conn_count()
+    env.gh.assert_alive()
+    responses, end = exchange(env.gh.ports[kind], env.ctx, v.writes, len(v.sent))
+    conns = be.wait_quiet(before, timeout=scaled(2.0))
+    forwarded, problems = check_client_side(v, responses, end)
+    print(f"{name}/{kind}: answers {[(r.status, r.body[:60]) for r in responses]} ({end}); "
+          f"backend bytes {[bytes(c.raw[:400]) for c in conns]}")
+    problems += check_backend_side(v, conns, forwarded)
+    assert not problems, (f"{name} via the {kind} backend ({v.why or 'see the variant'}):\n"
+                          f"  client sent {[s[:2] for s in v.sent]}, got "
+                          f"{[(r.status, r.body) for r in responses]} ({end})\n  - " +
+                          "\n  - ".join(problems))
