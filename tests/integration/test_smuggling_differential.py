@@ -7,16 +7,23 @@ STRICT (RFC 9112) and LENIENT (a legacy backend: last field wins, only an
 exact `chunked` counts, loose chunks, `_` = `-` in names). For each variant
 either gatehouse refuses the request - and then nothing of it reached the
 backend - or both models read exactly the same requests (method, target,
-body) with the same identity headers, and those are gatehouse's own
-(X-Forwarded-For = the client address, X-Forwarded-Proto = https, a fresh
-X-Request-Id, nothing else of the family: the listener has no client
-certificates, so every X-Client-* field is a spoof). And the client gets,
-for every request gatehouse accepted, the answer to that request (the
-backends name the request they answer).
+body) with the same identity headers, and those are gatehouse's own: the
+fields gatehouse sets on a clean request on that listener (learnt at the
+start: X-Forwarded-For = the client address, X-Forwarded-Proto = https, a
+fresh X-Request-Id, and on the "mtls" listener its X-Client-* fields), each
+exactly once (a first-wins backend must not find a client's copy either),
+none in a trailer. And the client gets, for every request gatehouse
+accepted, the answer to that request (the backends name the request they
+answer).
+
+Owns: the variant table and the verdict per variant; the models and the
+live backends are smuggle_models.py's.
 
 Variants marked `ignoring` run a second time against a backend that never
 reads request bodies (it answers right after the head and runs the body as
 the next request): gatehouse must still pair every answer with its request.
+Variants marked `mtls` run again on a listener that asks for a client
+certificate, where gatehouse sets X-Client-* itself.
 
 No variant is expected to fail: the ones that fail on a given build are its
 holes; the assertion message shows what each model read."""
@@ -24,6 +31,7 @@ holes; the assertion message shows what each model read."""
 import re
 import socket
 import ssl
+import subprocess
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -144,6 +152,7 @@ class Variant:
     writes: list                       # bytes the client writes, one write each
     sent: list                         # [(method, target, body)] the client meant, in order
     ignoring: bool = False             # also against the body-ignoring backend
+    mtls: bool = False                 # also on the listener with client certificates
     why: str = ""
 
 
@@ -151,20 +160,20 @@ def post_chunked(target, body, *extra, te=("Transfer-Encoding: chunked",)):
     return req_bytes(f"POST {target} HTTP/1.1", HOST, *te, *extra, body=body)
 
 
-def te_variant(*te_lines, ignoring=False):
+def te_variant(*te_lines, mtls=False):
     """A chunked POST whose body is a request, with the given TE lines, then a GET."""
     return Variant([post_chunked("/te", chunk(SMUGGLED) + LAST, te=te_lines) + NEXT],
-                   [("POST", "/te", SMUGGLED), NEXT_SENT], ignoring)
+                   [("POST", "/te", SMUGGLED), NEXT_SENT], mtls=mtls)
 
 
-def chunk_variant(body, decoded, extra=()):
-    return Variant([post_chunked("/c", body, *extra) + NEXT],
-                   [("POST", "/c", decoded), NEXT_SENT])
+def chunk_variant(body, decoded, mtls=False):
+    return Variant([post_chunked("/c", body) + NEXT], [("POST", "/c", decoded), NEXT_SENT],
+                   mtls=mtls)
 
 
 def header_variant(*fields):
     return Variant([req_bytes("GET /h HTTP/1.1", HOST, *fields) + NEXT],
-                   [("GET", "/h", b""), NEXT_SENT], ignoring=True)
+                   [("GET", "/h", b""), NEXT_SENT], ignoring=True, mtls=True)
 
 
 VARIANTS = {
@@ -185,7 +194,8 @@ VARIANTS = {
     "te_cl": Variant([req_bytes("POST /s HTTP/1.1", HOST, "Transfer-Encoding: chunked",
                                 "Content-Length: 4", body=chunk(SMUGGLED) + LAST) + NEXT],
                      [("POST", "/s", SMUGGLED), NEXT_SENT]),
-    "te_chunked_then_empty_line": te_variant("Transfer-Encoding: chunked", "Transfer-Encoding:"),
+    "te_chunked_then_empty_line": te_variant("Transfer-Encoding: chunked", "Transfer-Encoding:",
+                                             mtls=True),
     "te_empty_line_then_chunked": te_variant("Transfer-Encoding:", "Transfer-Encoding: chunked"),
     "te_comma_chunked_comma": te_variant("Transfer-Encoding: ,chunked,"),
     "te_chunked_trailing_comma": te_variant("Transfer-Encoding: chunked, "),
@@ -250,7 +260,7 @@ VARIANTS = {
     "trailer_benign": chunk_variant(b"5\r\nhello\r\n0\r\nX-Checksum: 1\r\n\r\n", b"hello"),
     "trailer_identity_names": chunk_variant(
         b"5\r\nhello\r\n0\r\nX-Forwarded-For: 6.6.6.6\r\nX-Client-Verified: SUCCESS\r\n"
-        b"X-Client-Cert-Subject: CN=admin\r\nX_Real_IP: 6.6.6.6\r\n\r\n", b"hello"),
+        b"X-Client-Cert-Subject: CN=admin\r\nX_Real_IP: 6.6.6.6\r\n\r\n", b"hello", mtls=True),
     "trailer_framing_names": chunk_variant(
         b"5\r\nhello\r\n0\r\nContent-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n", b"hello"),
     "chunk_body_is_request": Variant([post_chunked("/c", chunk(SMUGGLED) + LAST) + NEXT],
@@ -287,7 +297,7 @@ VARIANTS = {
         [("GET", "/p1", b""), ("GET", "/p2", b""), NEXT_SENT], ignoring=True),
     "post_body_is_request": Variant(
         [req_bytes("POST /b HTTP/1.1", HOST, f"Content-Length: {len(SMUGGLED)}", body=SMUGGLED)
-         + NEXT], [("POST", "/b", SMUGGLED), NEXT_SENT], ignoring=True),
+         + NEXT], [("POST", "/b", SMUGGLED), NEXT_SENT], ignoring=True, mtls=True),
     "post_body_is_two_requests": Variant(
         [req_bytes("POST /b HTTP/1.1", HOST, f"Content-Length: {len(SMUGGLED + SMUGGLED2)}",
                    body=SMUGGLED + SMUGGLED2) + NEXT],
@@ -317,33 +327,85 @@ def _params():
         out.append(pytest.param(name, "strict", id=f"{name}-strict"))
         if v.ignoring:
             out.append(pytest.param(name, "ignoring", id=f"{name}-ignoring"))
+        if v.mtls:
+            out.append(pytest.param(name, "mtls", id=f"{name}-mtls"))
     return out
 
 
 # ====================================================================== fixture
 
-BACKEND_MODELS = {"strict": sm.ReadModel.STRICT, "ignoring": sm.ReadModel.IGNORE_BODY}
+# listener name -> the model its live backend reads with; "mtls" asks for a
+# client certificate, so gatehouse sets its own X-Client-* fields there
+LISTENER_MODELS = {"strict": sm.ReadModel.STRICT, "ignoring": sm.ReadModel.IGNORE_BODY,
+                   "mtls": sm.ReadModel.STRICT}
+
+
+def _client_cert(certs, d):
+    """A client certificate from the session test CA (gatehouse's client_ca)."""
+    (d / "client.ext").write_text("basicConstraints = critical, CA:FALSE\n"
+                                  "keyUsage = critical, digitalSignature\n"
+                                  "extendedKeyUsage = clientAuth\n")
+    for args in (["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                  "-keyout", "client.key", "-out", "client.csr", "-subj",
+                  "/O=Example Org/CN=smuggling client"],
+                 ["x509", "-req", "-in", "client.csr", "-CA", str(certs.ca), "-CAkey",
+                  str(certs.dir / "ca.key"), "-CAcreateserial", "-days", "3", "-sha256",
+                  "-extfile", "client.ext", "-out", "client.crt"]):
+        r = subprocess.run(["openssl", *args], cwd=d, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+    return d / "client.crt", d / "client.key"
+
+
+def _baseline_identity(env, listener):
+    """gatehouse's own identity fields on this listener, learnt from two
+    clean requests on two connections: {name: value} for the values both
+    share, None for those that differ (the request id)."""
+    be = env.backends[listener]
+    seen = []
+    for i in range(2):
+        before = be.conn_count()
+        responses, end = exchange(env.gh.ports[listener], env.ctxs[listener],
+                                  [req_bytes(f"GET /baseline{i} HTTP/1.1", HOST)], 1)
+        assert [r.status for r in responses] == [200], (listener, end)
+        conns = be.wait_quiet(before, timeout=scaled(2.0))
+        (req,) = sm.read_stream(bytes(conns[0].raw), sm.ReadModel.STRICT).requests
+        seen.append(dict(req.identity_fields))
+        assert len(req.identity_fields) == len(seen[-1]), req.identity_fields
+    assert seen[0].keys() == seen[1].keys(), seen
+    base = {n: (v if seen[1][n] == v else None) for n, v in seen[0].items()}
+    # sanity: what every build of gatehouse sets
+    assert base.get("x-forwarded-for") == CLIENT_ADDR and base.get("x-forwarded-proto") == "https"
+    assert "x-request-id" in base and base["x-request-id"] is None, base
+    if listener == "mtls":
+        assert base.get("x-client-verified") == "SUCCESS", base
+    return base
 
 
 @pytest.fixture(scope="module")
 def env(gatehouse_bin, certs, tmp_path_factory):
-    """One gatehouse, a mode = http listener per backend model."""
+    """One gatehouse, a mode = http listener per LISTENER_MODELS entry."""
     d = tmp_path_factory.mktemp("smuggling")
-    bes = {name: sm.ModelBackend(model) for name, model in BACKEND_MODELS.items()}
-    listeners, ports = {}, {}
+    client_crt, client_key = _client_cert(certs, d)
+    bes = {name: sm.ModelBackend(model) for name, model in LISTENER_MODELS.items()}
+    listeners, ports, ctxs = {}, {}, {}
     for name, be in bes.items():
         port = free_port()
         listeners[name] = {"listen": f"127.0.0.1:{port}", "backend": be.addr, "mode": "http",
                            "cert": str(certs.ec_crt), "key": str(certs.ec_key),
                            "max_body": "1m"}
         ports[name] = port
+        ctxs[name] = client_context(certs.ca)
+    listeners["mtls"]["client_ca"] = str(certs.ca)
+    ctxs["mtls"].load_cert_chain(str(client_crt), str(client_key))
     ini = d / "gatehouse.ini"
     ini.write_text(render_ini({"workers": 1, "shutdown_grace": "3s", "log_level": "info"},
                               listeners))
     gh = Gatehouse(ini, d / "gatehouse.stderr", d / "gatehouse.stdout", ports)
     try:
         gh.wait_ready()
-        yield SimpleNamespace(gh=gh, backends=bes, ctx=client_context(certs.ca))
+        e = SimpleNamespace(gh=gh, backends=bes, ctxs=ctxs)
+        e.identity = {name: _baseline_identity(e, name) for name in LISTENER_MODELS}
+        yield e
     finally:
         gh.stop()
         for b in bes.values():
@@ -406,28 +468,26 @@ def check_client_side(v, responses, end):
     return accepted, problems
 
 
-def expected_identity():
-    return {"x-forwarded-for": CLIENT_ADDR, "x-forwarded-proto": "https"}
-
-
-def check_identity(req, model, where):
+def check_identity(req, model, own, where):
+    """Every identity field a model sees is one of gatehouse's own (`own`,
+    from the listener's baseline), each once, with gatehouse's value."""
     fields = req.identity_fields
-    names = sorted(n for n, _ in fields)
     problems = []
-    want = expected_identity()
-    if names != sorted([*want, "x-request-id"]):
+    if sorted(n for n, _ in fields) != sorted(own):
         problems.append(f"{where}: {model.value} model sees identity fields {fields} "
-                        f"(gatehouse sets exactly {sorted([*want, 'x-request-id'])}, once each)")
+                        f"(gatehouse sets exactly {sorted(own)}, once each)")
     else:
         got = dict(fields)
-        if any(got[k] != v for k, v in want.items()) or not HEX16.fullmatch(got["x-request-id"]):
-            problems.append(f"{where}: {model.value} model sees identity {got}, not gatehouse's")
+        bad = {n: v for n, v in got.items() if own[n] is not None and v != own[n]}
+        if bad or not HEX16.fullmatch(got["x-request-id"]):
+            problems.append(f"{where}: {model.value} model sees identity {got}, not "
+                            f"gatehouse's {own}")
     if req.trailer_identity_fields:
         problems.append(f"{where}: identity fields in the trailer: {req.trailer_identity_fields}")
     return problems
 
 
-def check_backend_side(v, conns, forwarded):
+def check_backend_side(v, conns, forwarded, own):
     problems = []
     strict_seen = []
     for conn in conns:
@@ -443,7 +503,7 @@ def check_backend_side(v, conns, forwarded):
                             f"    bytes  : {raw[:600]!r}")
         for model, reading in ((sm.ReadModel.STRICT, strict), (sm.ReadModel.LENIENT, lenient)):
             for k, req in enumerate(reading.requests):
-                problems += check_identity(req, model, f"{where} request {k} "
+                problems += check_identity(req, model, own, f"{where} request {k} "
                                                        f"{req.method} {req.target}")
         strict_seen += [(r.method, r.target, r.body, r.state) for r in strict.requests]
         if strict.error:
@@ -466,12 +526,12 @@ def test_smuggling_differential(env, name, kind):
     be = env.backends[kind]
     before = be.conn_count()
     env.gh.assert_alive()
-    responses, end = exchange(env.gh.ports[kind], env.ctx, v.writes, len(v.sent))
+    responses, end = exchange(env.gh.ports[kind], env.ctxs[kind], v.writes, len(v.sent))
     conns = be.wait_quiet(before, timeout=scaled(2.0))
     forwarded, problems = check_client_side(v, responses, end)
     print(f"{name}/{kind}: answers {[(r.status, r.body[:60]) for r in responses]} ({end}); "
           f"backend bytes {[bytes(c.raw[:400]) for c in conns]}")
-    problems += check_backend_side(v, conns, forwarded)
+    problems += check_backend_side(v, conns, forwarded, env.identity[kind])
     assert not problems, (f"{name} via the {kind} backend ({v.why or 'see the variant'}):\n"
                           f"  client sent {[s[:2] for s in v.sent]}, got "
                           f"{[(r.status, r.body) for r in responses]} ({end})\n  - " +
