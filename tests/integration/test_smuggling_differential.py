@@ -33,6 +33,7 @@ import re
 import socket
 import ssl
 import subprocess
+import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -161,6 +162,7 @@ class Variant:
     sent: list                         # [(method, target, body)] the client meant, in order
     ignoring: bool = False             # also against the body-ignoring backend
     mtls: bool = False                 # also on the listener with client certificates
+    gap: float = 0.0                   # seconds between writes (separate reads in gatehouse)
     why: str = ""
 
 
@@ -288,6 +290,11 @@ VARIANTS = {
     "cl_over_max_body": Variant(
         [req_bytes("POST /c HTTP/1.1", HOST, "Content-Length: 2000000", body=b"x" * 100)],
         [("POST", "/c", None)]),
+    "chunk_framing_split_across_reads": Variant(
+        [b"POST /s HTTP/1.1\r\nHost: example.com\r\nTransfer-Enc", b"oding: chun",
+         b"ked\r\n\r", b"\n", b"5", b";a=\"", b"b\"\r", b"\nhel", b"lo\r", b"\n0\r\nX-Client-Veri",
+         b"fied: SUCCESS\r\n\r", b"\n" + NEXT], [("POST", "/s", b"hello"), NEXT_SENT],
+        mtls=True, gap=0.02, why="incremental parsing: every boundary inside the framing"),
     "chunk_body_is_request": Variant([post_chunked("/c", chunk(SMUGGLED) + LAST) + NEXT],
                                      [("POST", "/c", SMUGGLED), NEXT_SENT], ignoring=True),
     # ---------------------------------------------------- header-name spoofs
@@ -307,6 +314,9 @@ VARIANTS = {
     "proto_downgrade_underscore": header_variant("X_Forwarded_Proto: http"),
     "real_ip_upper_underscore": header_variant("X_REAL_IP: 6.6.6.6"),
     "client_subject_odd_case": header_variant("x-ClIeNt-CeRt-SuBjEcT: CN=admin"),
+    "connection_lists_identity": header_variant(
+        "Connection: X-Forwarded-For, X-Forwarded-Proto, X-Request-Id, X-Client-Verified",
+        "Connection: X_Client_Cert_Subject, Forwarded"),
     "xff_obs_fold": header_variant("X-Other: a", " X-Forwarded-For: 6.6.6.6"),
     "xff_space_before_colon": header_variant("X-Forwarded-For : 6.6.6.6"),
     "client_verified_tab_before_colon": header_variant("X-Client-Verified\t: SUCCESS"),
@@ -350,6 +360,9 @@ VARIANTS = {
     "post_body_is_request_split_writes": Variant(
         [req_bytes("POST /b HTTP/1.1", HOST, f"Content-Length: {len(SMUGGLED)}"),
          SMUGGLED + NEXT], [("POST", "/b", SMUGGLED), NEXT_SENT], ignoring=True),
+    "pipeline_thirty": Variant(
+        [b"".join(req_bytes(f"GET /q{i} HTTP/1.1", HOST) for i in range(30))],
+        [("GET", f"/q{i}", b"") for i in range(30)], ignoring=True),
     "pipeline_mixed_ten": Variant(
         [b"".join(req_bytes(f"POST /m{i} HTTP/1.1", HOST, "Content-Length: 3", body=b"x=%d" % i)
                   if i % 2 else req_bytes(f"GET /m{i} HTTP/1.1", HOST) for i in range(10))],
@@ -463,13 +476,16 @@ class Ending(enum.Enum):
     GARBLED = "garbled"                # bytes that are not an HTTP response
 
 
-def exchange(port, ctx, writes, n):
-    """Sends the writes, reads up to n responses: (responses, Ending, detail)."""
+def exchange(port, ctx, writes, n, gap=0.0):
+    """Sends the writes (gap seconds apart), reads up to n responses:
+    (responses, Ending, detail)."""
     responses = []
     with HttpClient(port, ctx, timeout=READ_TIMEOUT) as c:
         ending, detail = Ending.ALL_ANSWERED, ""
         try:
-            for w in writes:
+            for i, w in enumerate(writes):
+                if i and gap:
+                    time.sleep(gap)
                 c.send(w)
             while len(responses) < n:
                 r = c.read_response()
@@ -582,7 +598,7 @@ def test_smuggling_differential(env, name, kind):
     before = be.conn_count()
     env.gh.assert_alive()
     responses, ending, detail = exchange(env.gh.ports[kind], env.ctxs[kind], v.writes,
-                                         len(v.sent))
+                                         len(v.sent), v.gap)
     conns = be.wait_quiet(before, timeout=scaled(2.0))
     forwarded, problems = check_client_side(v, responses, ending, detail)
     print(f"{name}/{kind}: answers {[(r.status, r.body[:60]) for r in responses]} "
