@@ -417,11 +417,30 @@ def read_stream(data, model):
 # ----------------------------------------------------------- live backend
 
 
+BIG_ANSWER_PREFIX = "/big-answer/"     # a target asking for a large answer
+BIG_ANSWER_BYTES = 256 * 1024 + 77
+BIG_ANSWER_HEAD_PAD = 8000              # bytes of one padding field in a large answer's head
+
+
+def answer_body(method, target):
+    """The live backends' answer body: a line naming the request answered,
+    padded to BIG_ANSWER_BYTES for targets under BIG_ANSWER_PREFIX (to fill
+    gatehouse's buffer toward a slow client; answer_for pads their heads
+    too, so a head may find too little room there)."""
+    body = f"{method} {target}\n".encode("latin-1")
+    if target.startswith(BIG_ANSWER_PREFIX):
+        body += b"." * (BIG_ANSWER_BYTES - len(body))
+    return body
+
+
 def answer_for(req):
-    """The live backends' answer: 200, a body naming the request answered."""
-    body = f"{req.method} {req.target}\n".encode("latin-1")
-    return (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n"
-            % len(body)) + body
+    """The live backends' answer: 200 with answer_body()."""
+    body = answer_body(req.method, req.target)
+    pad = b""
+    if req.target.startswith(BIG_ANSWER_PREFIX):
+        pad = b"X-Pad: " + b"p" * BIG_ANSWER_HEAD_PAD + b"\r\n"      # a large head, too
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n%sContent-Length: %d\r\n\r\n"
+            % (pad, len(body))) + body
 
 
 class ModelConnection:

@@ -163,6 +163,7 @@ class Variant:
     ignoring: bool = False             # also against the body-ignoring backend
     mtls: bool = False                 # also on the listener with client certificates
     gap: float = 0.0                   # seconds between writes (separate reads in gatehouse)
+    read_delay: float = 0.0            # seconds the client waits before reading (a slow reader)
     why: str = ""
 
 
@@ -363,6 +364,10 @@ VARIANTS = {
     "pipeline_thirty": Variant(
         [b"".join(req_bytes(f"GET /q{i} HTTP/1.1", HOST) for i in range(30))],
         [("GET", f"/q{i}", b"") for i in range(30)], ignoring=True),
+    "pipeline_big_answers_slow_reader": Variant(
+        [b"".join(req_bytes(f"GET {sm.BIG_ANSWER_PREFIX}{i} HTTP/1.1", HOST) for i in range(30))],
+        [("GET", f"{sm.BIG_ANSWER_PREFIX}{i}", b"") for i in range(30)], ignoring=True,
+        read_delay=0.5, why="response heads that find gatehouse's buffer to the client full"),
     "pipeline_mixed_ten": Variant(
         [b"".join(req_bytes(f"POST /m{i} HTTP/1.1", HOST, "Content-Length: 3", body=b"x=%d" % i)
                   if i % 2 else req_bytes(f"GET /m{i} HTTP/1.1", HOST) for i in range(10))],
@@ -476,9 +481,9 @@ class Ending(enum.Enum):
     GARBLED = "garbled"                # bytes that are not an HTTP response
 
 
-def exchange(port, ctx, writes, n, gap=0.0):
-    """Sends the writes (gap seconds apart), reads up to n responses:
-    (responses, Ending, detail)."""
+def exchange(port, ctx, writes, n, gap=0.0, read_delay=0.0):
+    """Sends the writes (gap seconds apart), waits read_delay, reads up to n
+    responses: (responses, Ending, detail)."""
     responses = []
     with HttpClient(port, ctx, timeout=READ_TIMEOUT) as c:
         ending, detail = Ending.ALL_ANSWERED, ""
@@ -487,6 +492,7 @@ def exchange(port, ctx, writes, n, gap=0.0):
                 if i and gap:
                     time.sleep(gap)
                 c.send(w)
+            time.sleep(read_delay)
             while len(responses) < n:
                 r = c.read_response()
                 responses.append(r)
@@ -506,7 +512,7 @@ def exchange(port, ctx, writes, n, gap=0.0):
 
 def expected_answer(sent):
     method, target, _ = sent
-    return f"{method} {target}\n".encode("latin-1")
+    return sm.answer_body(method, target)
 
 
 def check_client_side(v, responses, ending, detail):
@@ -598,7 +604,7 @@ def test_smuggling_differential(env, name, kind):
     before = be.conn_count()
     env.gh.assert_alive()
     responses, ending, detail = exchange(env.gh.ports[kind], env.ctxs[kind], v.writes,
-                                         len(v.sent), v.gap)
+                                         len(v.sent), v.gap, v.read_delay)
     conns = be.wait_quiet(before, timeout=scaled(2.0))
     forwarded, problems = check_client_side(v, responses, ending, detail)
     print(f"{name}/{kind}: answers {[(r.status, r.body[:60]) for r in responses]} "
