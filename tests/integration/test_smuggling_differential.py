@@ -138,6 +138,8 @@ def test_models_incomplete_and_errors():
 SMUGGLED = req_bytes("GET /admin HTTP/1.1", HOST, "X-Forwarded-For: 6.6.6.6",
                      "X-Client-Verified: SUCCESS", "X-Client-Cert-Subject: CN=admin")
 SMUGGLED2 = req_bytes("DELETE /accounts/all HTTP/1.1", HOST, "X_Forwarded_For: 6.6.6.6")
+# the start of a head: the next request on the connection would complete it
+PARTIAL_HEAD = b"GET /admin HTTP/1.1\r\nX-Forwarded-For: 6.6.6.6\r\nX-Ignore: zz"
 NEXT = req_bytes("GET /next HTTP/1.1", HOST)
 NEXT_SENT = ("GET", "/next", b"")
 
@@ -246,6 +248,12 @@ VARIANTS = {
                    body=b"hello") + NEXT], [("POST", "/d", b"hello"), NEXT_SENT]),
     "cl_list_identical": Variant(
         [req_bytes("POST /d HTTP/1.1", HOST, "Content-Length: 5, 5", body=b"hello") + NEXT],
+        [("POST", "/d", b"hello"), NEXT_SENT]),
+    "cl_internal_space": Variant(
+        [req_bytes("POST /d HTTP/1.1", HOST, "Content-Length: 1 0", body=b"0123456789") + NEXT],
+        [("POST", "/d", b"0123456789"), NEXT_SENT]),
+    "cl_tab_ows": Variant(
+        [req_bytes("POST /d HTTP/1.1", HOST, "Content-Length:\t5\t", body=b"hello") + NEXT],
         [("POST", "/d", b"hello"), NEXT_SENT]),
     "cl_leading_zeros": Variant(
         [req_bytes("POST /d HTTP/1.1", HOST, "Content-Length: 0005", body=b"hello") + NEXT],
@@ -358,6 +366,17 @@ VARIANTS = {
                    f"Content-Length: {len(SMUGGLED)}"), SMUGGLED + NEXT],
         [("POST", "/b", SMUGGLED), NEXT_SENT], ignoring=True,
         why="the body-ignoring backend answers before the body: its bytes are a request"),
+    "post_form_body_then_get": Variant(
+        [req_bytes("POST /f HTTP/1.1", HOST, "Content-Length: 3", body=b"x=1") + NEXT],
+        [("POST", "/f", b"x=1"), NEXT_SENT], ignoring=True,
+        why="a body that is no request: the ignoring backend prefixes it to the next one"),
+    "post_body_is_partial_head": Variant(
+        [req_bytes("POST /f HTTP/1.1", HOST, f"Content-Length: {len(PARTIAL_HEAD)}",
+                   body=PARTIAL_HEAD)
+         + NEXT],
+        [("POST", "/f", PARTIAL_HEAD),
+         NEXT_SENT], ignoring=True,
+        why="the next request's head would become the smuggled one's last field"),
     "post_body_is_request_split_writes": Variant(
         [req_bytes("POST /b HTTP/1.1", HOST, f"Content-Length: {len(SMUGGLED)}"),
          SMUGGLED + NEXT], [("POST", "/b", SMUGGLED), NEXT_SENT], ignoring=True),
@@ -372,7 +391,7 @@ VARIANTS = {
         [b"".join(req_bytes(f"POST /m{i} HTTP/1.1", HOST, "Content-Length: 3", body=b"x=%d" % i)
                   if i % 2 else req_bytes(f"GET /m{i} HTTP/1.1", HOST) for i in range(10))],
         [("POST", f"/m{i}", b"x=%d" % i) if i % 2 else ("GET", f"/m{i}", b"")
-         for i in range(10)]),
+         for i in range(10)], ignoring=True),
 }
 
 
