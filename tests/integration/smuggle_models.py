@@ -133,7 +133,9 @@ class ModelRequest:
                 self.state.value)
 
     def __repr__(self):
-        return (f"<{self.state.value} {self.method} {self.target} body={self.body!r} "
+        body = self.body if len(self.body) <= 160 else self.body[:160] + b"...(%d bytes)" % len(
+            self.body)
+        return (f"<{self.state.value} {self.method} {self.target} body={body!r} "
                 f"identity={self.identity}>")
 
 
@@ -152,9 +154,6 @@ class StreamReading:
         elif self.rest.strip(b"\r\n"):
             out.append(("unfinished head", self.rest))
         return out
-
-    def complete(self):
-        return [r for r in self.requests if r.state is ReadState.COMPLETE]
 
 
 class _Incomplete(Exception):
@@ -418,7 +417,7 @@ def read_stream(data, model):
 
 
 BIG_ANSWER_PREFIX = "/big-answer/"     # a target asking for a large answer
-BIG_ANSWER_BYTES = 256 * 1024 + 77
+BIG_ANSWER_BYTES = 128 * 1024 + 77
 BIG_ANSWER_HEAD_PAD = 8000              # bytes of one padding field in a large answer's head
 
 
