@@ -305,6 +305,16 @@ VARIANTS = {
          b"ked\r\n\r", b"\n", b"5", b";a=\"", b"b\"\r", b"\nhel", b"lo\r", b"\n0\r\nX-Client-Veri",
          b"fied: SUCCESS\r\n\r", b"\n" + NEXT], [("POST", "/s", b"hello"), NEXT_SENT],
         mtls=True, gap=0.02, why="incremental parsing: every boundary inside the framing"),
+    "expect_continue_bad_chunk": Variant(
+        [post_chunked("/x", chunk(b"hello") + b"zz\r\n\r\n", "Expect: 100-continue")],
+        [("POST", "/x", b"hello")], why="a held request asking for 100-continue, broken body"),
+    "bad_chunk_after_pause": Variant(
+        [post_chunked("/x", chunk(b"hello")), b"zz\r\n\r\n"], [("POST", "/x", b"hello")],
+        gap=0.2, why="a held request broken after a pause"),
+    "expect_continue_bad_chunk_later": Variant(
+        [post_chunked("/x", chunk(b"hello"), "Expect: 100-continue"), b"zz\r\n\r\n"],
+        [("POST", "/x", b"hello")], gap=0.2,
+        why="a held request asking for 100-continue, broken after a pause"),
     "chunk_body_is_request": Variant([post_chunked("/c", chunk(SMUGGLED) + LAST) + NEXT],
                                      [("POST", "/c", SMUGGLED), NEXT_SENT], ignoring=True),
     # ---------------------------------------------------- header-name spoofs
