@@ -433,13 +433,17 @@ def answer_body(method, target):
 
 
 def answer_for(req):
-    """The live backends' answer: 200 with answer_body()."""
+    """The live backends' answer: 200 with answer_body() and an X-Answer-To
+    field naming the request too (a HEAD answer has no body to look at).
+    A HEAD gets the body as well, as a careless backend sends it: bytes
+    after a response that nobody asked for."""
     body = answer_body(req.method, req.target)
     pad = b""
     if req.target.startswith(BIG_ANSWER_PREFIX):
         pad = b"X-Pad: " + b"p" * BIG_ANSWER_HEAD_PAD + b"\r\n"      # a large head, too
-    return (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n%sContent-Length: %d\r\n\r\n"
-            % (pad, len(body))) + body
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Answer-To: %s %s\r\n"
+            b"%sContent-Length: %d\r\n\r\n"
+            % (req.method.encode("latin-1"), req.target.encode("latin-1"), pad, len(body))) + body
 
 
 class ModelConnection:

@@ -399,6 +399,9 @@ VARIANTS = {
         [("GET", f"{sm.BIG_ANSWER_PREFIX}{i}", b"") for i in range(20)], ignoring=True,
         read_delay=0.2, read_pace=0.002,
         why="response heads that find gatehouse's buffer to the client full"),
+    "head_answered_with_body_then_get": Variant(
+        [req_bytes("HEAD /h HTTP/1.1", HOST) + NEXT], [("HEAD", "/h", b""), NEXT_SENT],
+        why="the backend sends a body after its HEAD answer: bytes nobody asked for"),
     "pipeline_mixed_ten": Variant(
         [b"".join(req_bytes(f"POST /m{i} HTTP/1.1", HOST, "Content-Length: 3", body=b"x=%d" % i)
                   if i % 2 else req_bytes(f"GET /m{i} HTTP/1.1", HOST) for i in range(10))],
@@ -451,7 +454,8 @@ def _baseline_identity(env, listener):
     for i in range(2):
         before = be.conn_count()
         responses, ending, detail = exchange(env.gh.ports[listener], env.ctxs[listener],
-                                             [req_bytes(f"GET /baseline{i} HTTP/1.1", HOST)], 1)
+                                             [req_bytes(f"GET /baseline{i} HTTP/1.1", HOST)],
+                                             ["GET"])
         assert [r.status for r in responses] == [200], (listener, ending, detail)
         conns = be.wait_quiet(before, timeout=scaled(2.0))
         (req,) = sm.read_stream(bytes(conns[0].raw), sm.ReadModel.STRICT).requests
@@ -526,11 +530,12 @@ class PacedClient(HttpClient):
         super()._more()
 
 
-def exchange(port, ctx, writes, n, gap=0.0, read_delay=0.0, read_pace=0.0):
-    """Sends the writes (gap seconds apart), waits read_delay, reads up to n
-    responses, read_pace seconds before each read: (responses, Ending,
-    detail)."""
+def exchange(port, ctx, writes, methods, gap=0.0, read_delay=0.0, read_pace=0.0):
+    """Sends the writes (gap seconds apart), waits read_delay, reads a
+    response per entry of methods (the request's method: HEAD has no body),
+    read_pace seconds before each read: (responses, Ending, detail)."""
     responses = []
+    n = len(methods)
     with PacedClient(port, ctx, READ_TIMEOUT, read_pace) as c:
         ending, detail = Ending.ALL_ANSWERED, ""
         try:
@@ -540,7 +545,7 @@ def exchange(port, ctx, writes, n, gap=0.0, read_delay=0.0, read_pace=0.0):
                 c.send(w)
             time.sleep(read_delay)
             while len(responses) < n:
-                r = c.read_response()
+                r = c.read_response(methods[len(responses)])
                 responses.append(r)
                 if r.status in GATEHOUSE_REJECT_STATUSES:
                     ending = Ending.REFUSED
@@ -558,7 +563,14 @@ def exchange(port, ctx, writes, n, gap=0.0, read_delay=0.0, read_pace=0.0):
 
 def expected_answer(sent):
     method, target, _ = sent
-    return sm.answer_body(method, target)
+    return b"" if method == "HEAD" else sm.answer_body(method, target)
+
+
+def answers(r, sent):
+    """Is response r the backend's answer to the request sent?"""
+    method, target, _ = sent
+    return (r.status == 200 and r.header("x-answer-to") == [f"{method} {target}"] and
+            r.body == expected_answer(sent))
 
 
 def check_client_side(v, responses, ending, detail):
@@ -570,13 +582,14 @@ def check_client_side(v, responses, ending, detail):
     problems = []
     answered = 0
     for i, r in enumerate(responses):
-        if r.status == 200 and i < len(v.sent) and r.body == expected_answer(v.sent[i]):
+        if i < len(v.sent) and answers(r, v.sent[i]):
             answered += 1
             continue
         if r.status in GATEHOUSE_REJECT_STATUSES and r.header("connection") == ["close"]:
             return answered, problems
         problems.append(f"client request {i} {v.sent[i][:2]} got the answer {r.status} "
-                        f"{short(r.body)!r} (mis-paired or failed; expected "
+                        f"{r.header('x-answer-to')} {short(r.body)!r} (mis-paired or failed; "
+                        f"expected "
                         f"{short(expected_answer(v.sent[i]))!r})")
         # gatehouse forwarded it: the backend check below still holds
         return len(responses), problems
@@ -664,7 +677,8 @@ def test_smuggling_differential(env, name, kind):
     before = be.conn_count()
     env.gh.assert_alive()
     responses, ending, detail = exchange(env.gh.ports[kind], env.ctxs[kind], v.writes,
-                                         len(v.sent), v.gap, v.read_delay, v.read_pace)
+                                         [s[0] for s in v.sent], v.gap, v.read_delay,
+                                         v.read_pace)
     conns = be.wait_quiet(before, timeout=scaled(2.0))
     forwarded, problems = check_client_side(v, responses, ending, detail)
     print(f"{name}/{kind}: answers {[(r.status, r.body[:60]) for r in responses]} "
