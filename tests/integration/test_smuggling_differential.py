@@ -287,6 +287,10 @@ VARIANTS = {
     "trailer_identity_names": chunk_variant(
         b"5\r\nhello\r\n0\r\nX-Forwarded-For: 6.6.6.6\r\nX-Client-Verified: SUCCESS\r\n"
         b"X-Client-Cert-Subject: CN=admin\r\nX_Real_IP: 6.6.6.6\r\n\r\n", b"hello", mtls=True),
+    "trailer_obs_fold": chunk_variant(b"5\r\nhello\r\n0\r\nX-T: a\r\n X-Client-Verified: SUCCESS\r\n\r\n",
+                                      b"hello"),
+    "many_tiny_chunks": chunk_variant(b"".join(chunk(bytes([97 + i % 26])) for i in range(5000))
+                                      + LAST, bytes(97 + i % 26 for i in range(5000))),
     "trailer_framing_names": chunk_variant(
         b"5\r\nhello\r\n0\r\nContent-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n", b"hello"),
     "te_Chunked_case_streamed": Variant(
