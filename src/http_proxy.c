@@ -1212,6 +1212,23 @@ enum gh_http_action gh_http_from_client(struct gh_http_proxy *hp, struct gh_http
                 return GH_HTTP_BLOCKED; /* tunnel bytes or a next request: the answer decides */
             if (hp->req_head_started == 0)
                 hp->req_head_started = io->now;
+            if (hp->req_scan == 0) {
+                /* RFC 9112 2.2: empty lines before a request line are
+                 * ignored (a few), never forwarded */
+                size_t skip = 0;
+                enum gh_http1_status sk = gh_http1_skip_empty_lines(
+                    (const char *)io->in, io->in_len, &hp->req_empty_lines, &skip, &rule);
+                if (sk == GH_HTTP1_ERROR) {
+                    reject(hp, rule, conn_id, io->in, io->in_len);
+                    return GH_HTTP_CONTINUE;
+                }
+                io->consumed += skip;
+                io->in += skip;
+                io->in_len -= skip;
+                if (sk == GH_HTTP1_INCOMPLETE)
+                    return GH_HTTP_CONTINUE;
+                hp->req_empty_lines = 0;
+            }
             enum gh_http1_status st = gh_http1_head_end((const char *)io->in, io->in_len, true,
                                                         &hp->cfg->http_limits, &hp->req_scan,
                                                         &head_len, &rule);

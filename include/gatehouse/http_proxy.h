@@ -110,6 +110,7 @@ struct gh_http_proxy {
     enum gh_http_phase req_phase;
     enum gh_http_body_out req_out;
     size_t req_scan;              /* gh_http1_head_end resume point */
+    unsigned req_empty_lines;     /* skipped before this request's line, <= GH_HTTP1_MAX_EMPTY_LINES */
     double req_head_started;      /* loop time the current head began, 0 if none */
     uint64_t req_body_left;
     uint64_t req_body_bytes;
