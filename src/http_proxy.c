@@ -237,6 +237,8 @@ static void queue_redirect(struct gh_http_proxy *hp, const struct gh_http1_reque
 
 static bool method_allowed(const struct gh_listener_config *cfg, struct gh_http1_span m)
 {
+    if (cfg->method_policy == GH_METHODS_SAFE_DEFAULT)
+        return !gh_http1_span_equals(m, "connect") && !gh_http1_span_equals(m, "trace");
     for (size_t i = 0; i < cfg->n_methods; i++) {
         size_t n = strlen(cfg->allow_methods[i]);
         if (n == m.len && memcmp(cfg->allow_methods[i], m.p, n) == 0)
