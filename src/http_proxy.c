@@ -837,6 +837,38 @@ static bool forwards_trailer(const struct gh_listener_config *cfg, struct gh_htt
     return false;
 }
 
+/* RFC 9110 9.2.2: methods whose intended effect is the same however
+ * often they are sent (case-sensitive: "get" is another method). */
+static bool is_idempotent(struct gh_http1_span m)
+{
+    static const char *const idempotent[] = {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"};
+    for (size_t i = 0; i < sizeof idempotent / sizeof idempotent[0]; i++) {
+        size_t n = strlen(idempotent[i]);
+        if (m.len == n && memcmp(m.p, idempotent[i], n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A bodiless request just sent (its head consumed from io): if it may be
+ * sent again (enum gh_http_replay), its head stays in the client's input
+ * instead, and the caller takes nothing more from it now. A request sent
+ * again (REPLAY_DUE) is not kept a second time. */
+static void keep_for_replay(struct gh_http_proxy *hp, const struct gh_http1_request *req,
+                            struct gh_http_io *io, size_t head_len, bool upgrade)
+{
+    bool retry_spent = hp->replay == GH_HTTP_REPLAY_DUE;
+    hp->replay = GH_HTTP_REPLAY_NONE;
+    if (retry_spent || upgrade || req->connection_close || !is_idempotent(req->method) ||
+        io->consumed < head_len)
+        return;
+    /* everything consumed before it precedes it in the buffer: the
+     * connection drops only that, the head stays first */
+    io->consumed -= head_len;
+    hp->replay = GH_HTTP_REPLAY_KEPT;
+    hp->replay_len = head_len;
+}
+
 enum take_result {
     TAKE_SENT,                    /* the head went on; its body (if any) follows */
     TAKE_HELD,                    /* the request waits whole in the client's buffer */
@@ -905,7 +937,10 @@ static enum take_result take_request_head(struct gh_http_proxy *hp, struct gh_ht
         gh_http1_chunked_init(&hp->req_chunked);
     } else {
         hp->req_phase = req->connection_close ? GH_HTTP_STOPPED : GH_HTTP_HEAD;
+        keep_for_replay(hp, req, io, head_len, upgrade);
+        return TAKE_SENT;
     }
+    hp->replay = GH_HTTP_REPLAY_NONE; /* a body: never sent twice */
     return TAKE_SENT;
 }
 
@@ -1204,6 +1239,9 @@ enum gh_http_action gh_http_from_client(struct gh_http_proxy *hp, struct gh_http
 {
     io->consumed = io->produced = 0;
     while (io->in_len > 0 && !hp->reply_queued) {
+        if (hp->replay == GH_HTTP_REPLAY_KEPT || hp->replay == GH_HTTP_REPLAY_RELEASED)
+            return GH_HTTP_BLOCKED; /* a kept head is first in the input: nothing is taken
+                                     * before its response begins (one in flight anyway) */
         switch (hp->req_phase) {
         case GH_HTTP_HEAD: {
             size_t head_len = 0;
@@ -1454,8 +1492,13 @@ static void response_done(struct gh_http_proxy *hp, double now, uint64_t conn_id
     }
     hp->requests++;
     if (hp->resp_close) {
-        hp->close_when_idle = true;
+        /* The backend closes after this response (RFC 9112 9.6): what the
+         * client pipelined behind it goes on a new connection, so a
+         * pipelining client gets every answer. */
         hp->backend_announced_close = true;
+        if (hp->backend_sync == GH_HTTP_BACKEND_IN_SYNC ||
+            hp->backend_sync == GH_HTTP_BACKEND_RETIRED)
+            hp->backend_sync = GH_HTTP_BACKEND_CLOSING;
     }
     hp->resp_phase = GH_HTTP_HEAD;
     hp->resp_scan = 0;
@@ -1597,6 +1640,8 @@ enum gh_http_action gh_http_from_backend(struct gh_http_proxy *hp, struct gh_htt
                                          uint64_t conn_id)
 {
     io->consumed = io->produced = 0;
+    if (io->in_len > 0 && hp->replay == GH_HTTP_REPLAY_KEPT)
+        hp->replay = GH_HTTP_REPLAY_RELEASED; /* a byte of its answer: never sent again */
     while (io->in_len > 0) {
         switch (hp->resp_phase) {
         case GH_HTTP_HEAD: {
@@ -1762,9 +1807,51 @@ bool gh_http_backend_replace_due(const struct gh_http_proxy *hp)
     return hp->backend_sync != GH_HTTP_BACKEND_IN_SYNC;
 }
 
+bool gh_http_backend_lost(struct gh_http_proxy *hp, uint64_t conn_id)
+{
+    if (hp->resp_phase != GH_HTTP_HEAD || hp->resp_bytes != 0 || hp->reply_queued ||
+        hp->resp_scan != 0)
+        return false;
+    if (hp->queue_len == 0) {
+        /* Nothing in flight (it closed after a response, or an idle
+         * keep-alive connection timed out): what the client sends next,
+         * pipelined already or not, goes on a new connection. */
+        if (hp->close_when_idle || hp->req_phase != GH_HTTP_HEAD)
+            return false;
+        hp->backend_sync = GH_HTTP_BACKEND_LOST;
+        return true;
+    }
+    if (hp->replay != GH_HTTP_REPLAY_KEPT || hp->queue_len != 1)
+        return false;
+    const struct gh_http_pending *p = oldest(hp);
+    gh_log(GH_LOG_INFO, "backend_retry",
+           " conn=%llu listener=%s request_id=%016llx method=%s reason=closed_before_response",
+           (unsigned long long)conn_id, hp->cfg->name, (unsigned long long)p->request_id,
+           p->method);
+    /* No entry now: it is parsed and sent again, and gets one then. */
+    hp->queue_head = (hp->queue_head + 1) % GH_HTTP_PIPELINE_MAX;
+    hp->queue_len--;
+    hp->replay = GH_HTTP_REPLAY_DUE;
+    hp->req_phase = GH_HTTP_HEAD;
+    hp->req_scan = 0;
+    hp->req_head_started = 0;
+    hp->resp_scan = 0;
+    hp->backend_sync = GH_HTTP_BACKEND_LOST;
+    return true;
+}
+
+size_t gh_http_replay_release(struct gh_http_proxy *hp)
+{
+    if (hp->replay != GH_HTTP_REPLAY_RELEASED)
+        return 0;
+    hp->replay = GH_HTTP_REPLAY_NONE;
+    return hp->replay_len;
+}
+
 void gh_http_backend_replaced(struct gh_http_proxy *hp)
 {
     hp->backend_sync = GH_HTTP_BACKEND_IN_SYNC;
+    hp->backend_announced_close = false;
     hp->resp_phase = hp->resp_phase == GH_HTTP_STOPPED ? GH_HTTP_STOPPED : GH_HTTP_HEAD;
     hp->resp_scan = 0;
 }

@@ -74,6 +74,27 @@ enum gh_http_backend_sync {
                                    * request goes on a new connection */
     GH_HTTP_BACKEND_RETIRED,      /* in sync, but it carried a request body (backend_reuse
                                    * = safe): the next request goes on a new connection */
+    GH_HTTP_BACKEND_CLOSING,      /* its last response said Connection: close (or was
+                                   * HTTP/1.0): requests the client pipelined behind it go
+                                   * on a new connection */
+    GH_HTTP_BACKEND_LOST,         /* it closed before any byte of the response to a request
+                                   * kept for replay: that request goes again on a new one */
+};
+
+/* Whether the request in flight may be sent again on a new backend
+ * connection when the backend closes (or resets) before any byte of its
+ * response: only an idempotent method (RFC 9110 9.2.2; a proxy MUST NOT
+ * retry others, RFC 9112 9.3.1) without a body, not an upgrade, not one
+ * the client closes after, and once. Its head stays at the start of the
+ * client's input meanwhile: nothing is copied or allocated. */
+enum gh_http_replay {
+    GH_HTTP_REPLAY_NONE,          /* nothing kept: a close before its response is a 502 */
+    GH_HTTP_REPLAY_KEPT,          /* replay_len bytes at the start of the client's input are
+                                   * its head, already sent; client input waits behind it */
+    GH_HTTP_REPLAY_RELEASED,      /* a response byte came: the connection drops them
+                                   * (gh_http_replay_release) */
+    GH_HTTP_REPLAY_DUE,           /* the backend was lost first: the head is parsed and
+                                   * sent again; a second loss is a 502 */
 };
 
 /* How the current request body leaves for the backend. */
@@ -123,6 +144,8 @@ struct gh_http_proxy {
     size_t held_head_len;
     size_t held_scan;             /* input bytes checked so far, head included */
 
+    enum gh_http_replay replay;   /* the request in flight, if it can go again */
+    size_t replay_len;            /* its head's bytes at the start of the client's input */
     /* requests in flight, oldest first */
     struct gh_http_pending queue[GH_HTTP_PIPELINE_MAX];
     unsigned queue_head, queue_len;
@@ -208,6 +231,19 @@ void gh_http_abandon(struct gh_http_proxy *hp, enum gh_http_outcome outcome, dou
  * calls gh_http_backend_replaced. */
 bool gh_http_backend_replace_due(const struct gh_http_proxy *hp);
 void gh_http_backend_replaced(struct gh_http_proxy *hp);
+/* The backend connection ended (EOF, reset) with no byte of a response
+ * read since the last complete one. True when the client connection goes
+ * on with a new backend connection (the connection replaces it, see
+ * gh_http_backend_replace_due, and feeds the client's input again): when
+ * nothing was in flight (requests the client pipelined, or sends later,
+ * go on the new one), or when the request in flight can be sent again
+ * (enum gh_http_replay; it leaves the queue without an entry and gets one
+ * when it is answered). False: end as gh_http_backend_eof /
+ * gh_http_backend_failed say. */
+bool gh_http_backend_lost(struct gh_http_proxy *hp, uint64_t conn_id);
+/* Bytes the connection must now drop from the start of the client's input
+ * (a kept head whose response has begun); 0 if none. */
+size_t gh_http_replay_release(struct gh_http_proxy *hp);
 
 /* Frees what a WebSocket upgrade allocated (at close). */
 void gh_http_proxy_release(struct gh_http_proxy *hp);
