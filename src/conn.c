@@ -1235,6 +1235,16 @@ static void propagate_half_close(struct gh_conn *c)
             conn_close(c, c->close_reason ? c->close_reason : "http_close");
         return;
     }
+    if (c->client_done && c->http) {
+        /* The client ended its side: the request in flight is not sent
+         * again (its end goes on to the backend, which may answer it or
+         * give up), so the head kept for that goes. */
+        size_t kept = gh_http_replay_drop(c->http);
+        if (kept > 0) {
+            gh_buf_consume(&c->from_client, (uint32_t)kept);
+            gh_buf_release_if_empty(pool_of(c), &c->from_client);
+        }
+    }
     if (c->client_done && c->http && !c->client_framer_blocked && !gh_buf_empty(&c->from_client)) {
         /* The client ended inside a head or body: those bytes can never
          * become a complete request. */

@@ -1238,10 +1238,12 @@ enum gh_http_action gh_http_from_client(struct gh_http_proxy *hp, struct gh_http
                                         uint64_t conn_id)
 {
     io->consumed = io->produced = 0;
+    /* A kept head is first in the input: nothing is taken before its
+     * response begins (one request in flight anyway). With nothing behind
+     * it, the client is read on, as when a request is simply in flight. */
+    if (gh_http_kept_input(hp) > 0)
+        return io->in_len > hp->replay_len ? GH_HTTP_BLOCKED : GH_HTTP_CONTINUE;
     while (io->in_len > 0 && !hp->reply_queued) {
-        if (hp->replay == GH_HTTP_REPLAY_KEPT || hp->replay == GH_HTTP_REPLAY_RELEASED)
-            return GH_HTTP_BLOCKED; /* a kept head is first in the input: nothing is taken
-                                     * before its response begins (one in flight anyway) */
         switch (hp->req_phase) {
         case GH_HTTP_HEAD: {
             size_t head_len = 0;
@@ -1280,6 +1282,9 @@ enum gh_http_action gh_http_from_client(struct gh_http_proxy *hp, struct gh_http
             }
             switch (take_request_head(hp, io, head_len, conn_id)) {
             case TAKE_SENT:
+                if (hp->replay == GH_HTTP_REPLAY_KEPT) /* kept: nothing more consumed now */
+                    return io->in_len > 0 ? GH_HTTP_BLOCKED : GH_HTTP_CONTINUE;
+                break;
             case TAKE_HELD:
                 break;
             case TAKE_REFUSED:
@@ -1491,7 +1496,10 @@ static void response_done(struct gh_http_proxy *hp, double now, uint64_t conn_id
         hp->close_when_idle = true;
     }
     hp->requests++;
-    if (hp->resp_close) {
+    if (hp->resp_close == GH_HTTP_RESP_CLOSE_CLIENT) {
+        hp->close_when_idle = true;
+        hp->backend_announced_close = true;
+    } else if (hp->resp_close == GH_HTTP_RESP_CLOSE_BACKEND) {
         /* The backend closes after this response (RFC 9112 9.6): what the
          * client pipelined behind it goes on a new connection, so a
          * pipelining client gets every answer. */
@@ -1504,7 +1512,45 @@ static void response_done(struct gh_http_proxy *hp, double now, uint64_t conn_id
     hp->resp_scan = 0;
     hp->resp_bytes = 0;
     hp->resp_first_byte = 0;
-    hp->resp_close = false;
+    hp->resp_close = GH_HTTP_RESP_KEEP_ALIVE;
+}
+
+/* What the end of the response RESP (to P) closes. */
+static enum gh_http_resp_close response_closes(const struct gh_http_proxy *hp,
+                                               const struct gh_http_pending *p,
+                                               const struct gh_http1_response *resp)
+{
+    if (!resp->connection_close)
+        return GH_HTTP_RESP_KEEP_ALIVE;
+    /* an HTTP/1.0 status line tells the client "close" by itself */
+    if (resp->minor_version == 0 || resp->body == GH_BODY_UNTIL_CLOSE || p->close_after ||
+        hp->close_when_idle)
+        return GH_HTTP_RESP_CLOSE_CLIENT;
+    return GH_HTTP_RESP_CLOSE_BACKEND;
+}
+
+/* Copies head[0, len) (the head without its final CRLF) to out, leaving out
+ * every Connection field line; returns the bytes written (<= len). */
+static size_t copy_without_connection(uint8_t *out, const uint8_t *head, size_t len,
+                                      const struct gh_http1_response *resp)
+{
+    size_t from = 0, n = 0;
+    for (size_t i = 0; i < resp->n_headers; i++) {
+        if (!gh_http1_span_equals(resp->headers[i].name, "connection"))
+            continue;
+        size_t line = (size_t)((const uint8_t *)resp->headers[i].name.p - head);
+        const uint8_t *v_end = (const uint8_t *)resp->headers[i].value.p +
+                               resp->headers[i].value.len;
+        /* the line ends at the first CRLF after the value (a fold is
+         * inside the value's span) */
+        const uint8_t *crlf = memmem(v_end, (size_t)(head + len - v_end), "\r\n", 2);
+        size_t end = crlf ? (size_t)(crlf - head) + 2 : len;
+        memcpy(out + n, head + from, line - from);
+        n += line - from;
+        from = end;
+    }
+    memcpy(out + n, head + from, len - from);
+    return n + len - from;
 }
 
 static bool take_response_head(struct gh_http_proxy *hp, struct gh_http_io *io, size_t head_len,
@@ -1568,10 +1614,15 @@ static bool take_response_head(struct gh_http_proxy *hp, struct gh_http_io *io, 
 
     if (hp->resp_first_byte == 0)
         hp->resp_first_byte = io->now;
-    /* The head goes on as the backend wrote it, HSTS added before its end. */
-    size_t keep = head_len - 2;
-    memcpy(io->out, io->in, keep);
-    size_t n = keep;
+    /* The head goes on as the backend wrote it, HSTS added before its end;
+     * when only the backend connection ends after it, without the
+     * backend's Connection fields (hop-by-hop: the client's connection
+     * goes on, and a client told "close" would drop the answers it
+     * pipelined for). */
+    enum gh_http_resp_close resp_close = response_closes(hp, p, resp);
+    size_t n = resp_close == GH_HTTP_RESP_CLOSE_BACKEND
+                   ? copy_without_connection(io->out, io->in, head_len - 2, resp)
+                   : (memcpy(io->out, io->in, head_len - 2), head_len - 2);
     if (add_hsts)
         n += (size_t)snprintf((char *)io->out + n, io->out_room - n,
                               "Strict-Transport-Security: %s\r\n", hsts);
@@ -1607,7 +1658,7 @@ static bool take_response_head(struct gh_http_proxy *hp, struct gh_http_io *io, 
         hp->ws_head = NULL;
     }
     hp->resp_status = resp->status;
-    hp->resp_close = resp->connection_close;
+    hp->resp_close = resp_close;
     switch (resp->body) {
     case GH_BODY_NONE:
         response_done(hp, io->now, conn_id);
@@ -1626,7 +1677,7 @@ static bool take_response_head(struct gh_http_proxy *hp, struct gh_http_io *io, 
         break;
     case GH_BODY_UNTIL_CLOSE:
         hp->resp_phase = GH_HTTP_UNTIL_CLOSE;
-        hp->resp_close = true;
+        hp->resp_close = GH_HTTP_RESP_CLOSE_CLIENT;
         if (p->is_connect && resp->status >= 200 && resp->status < 300) {
             hp->resp_phase = GH_HTTP_TUNNEL;
             hp->req_phase = GH_HTTP_TUNNEL;
@@ -1838,6 +1889,21 @@ bool gh_http_backend_lost(struct gh_http_proxy *hp, uint64_t conn_id)
     hp->resp_scan = 0;
     hp->backend_sync = GH_HTTP_BACKEND_LOST;
     return true;
+}
+
+size_t gh_http_kept_input(const struct gh_http_proxy *hp)
+{
+    return hp->replay == GH_HTTP_REPLAY_KEPT || hp->replay == GH_HTTP_REPLAY_RELEASED
+               ? hp->replay_len
+               : 0;
+}
+
+size_t gh_http_replay_drop(struct gh_http_proxy *hp)
+{
+    size_t kept = gh_http_kept_input(hp);
+    if (kept > 0)
+        hp->replay = GH_HTTP_REPLAY_NONE;
+    return kept;
 }
 
 size_t gh_http_replay_release(struct gh_http_proxy *hp)

@@ -97,6 +97,16 @@ enum gh_http_replay {
                                    * sent again; a second loss is a 502 */
 };
 
+/* What a response's end closes. */
+enum gh_http_resp_close {
+    GH_HTTP_RESP_KEEP_ALIVE,      /* nothing */
+    GH_HTTP_RESP_CLOSE_CLIENT,    /* the client connection too: an HTTP/1.0 or close-
+                                   * delimited response, or the client asked to close */
+    GH_HTTP_RESP_CLOSE_BACKEND,   /* only the backend connection: an HTTP/1.1 response with
+                                   * Connection: close, forwarded without that field (it is
+                                   * hop-by-hop) while the client connection goes on */
+};
+
 /* How the current request body leaves for the backend. */
 enum gh_http_body_out {
     GH_BODY_OUT_NONE,             /* no body, no framing field */
@@ -159,7 +169,7 @@ struct gh_http_proxy {
     double resp_first_byte;
     struct gh_http1_chunked resp_chunked;
     struct gh_http1_limits resp_limits; /* response heads: max_response_header_bytes, _headers */
-    bool resp_close;              /* the backend will close after this response */
+    enum gh_http_resp_close resp_close; /* what ends after this response */
     bool backend_announced_close; /* a completed response said Connection: close */
     enum gh_http_backend_sync backend_sync;
 
@@ -241,6 +251,12 @@ void gh_http_backend_replaced(struct gh_http_proxy *hp);
  * when it is answered). False: end as gh_http_backend_eof /
  * gh_http_backend_failed say. */
 bool gh_http_backend_lost(struct gh_http_proxy *hp, uint64_t conn_id);
+/* Bytes at the start of the client's input that are a kept head (see enum
+ * gh_http_replay): the connection must not drop them; 0 if none. */
+size_t gh_http_kept_input(const struct gh_http_proxy *hp);
+/* The client ended its side: no retry any more. Returns the kept head's
+ * bytes, which the connection drops from the start of the client's input. */
+size_t gh_http_replay_drop(struct gh_http_proxy *hp);
 /* Bytes the connection must now drop from the start of the client's input
  * (a kept head whose response has begun); 0 if none. */
 size_t gh_http_replay_release(struct gh_http_proxy *hp);

@@ -987,16 +987,32 @@ def test_close_delimited_response(gatehouse, backend, ctx):
     assert ev[0]["status"] == "200" and ev[0]["response_bytes"] == str(len(head) + len(body))
 
 
-def test_backend_connection_close_ends_client_connection(gatehouse, backend, ctx):
+def test_backend_connection_close_ends_only_the_backend_connection(gatehouse, backend, ctx):
     """A response with Connection: close (and a Content-Length) is the last
-    one: the client connection closes after it."""
+    one on its backend connection; Connection is hop-by-hop: the client's
+    connection goes on without it, the next request on a new backend
+    connection (issue 12; test_http_conformance.py pipelines)."""
     be = backend(hb.RecordingBackend, respond=lambda req: hb.ok(req, close=True))
+    gh = start(gatehouse, be)
+    with HttpClient(gh.port, ctx) as c:
+        for target in ("/one", "/two"):
+            c.send(req_bytes(f"GET {target} HTTP/1.1", HOST))
+            r = c.read_response()
+            assert r.status == 200 and r.body == f"GET {target}\n".encode()
+            assert r.header("connection") == [], r.raw
+    assert be.conn_count() == 2
+
+
+def test_backend_http10_response_ends_client_connection(gatehouse, backend, ctx):
+    """An HTTP/1.0 status line says "close" by itself: the client
+    connection closes after it."""
+    be = backend(hb.RecordingBackend, respond=lambda req: hb.Response(
+        b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nold", close=True))
     gh = start(gatehouse, be)
     with HttpClient(gh.port, ctx) as c:
         c.send(req_bytes("GET /one HTTP/1.1", HOST))
         r = c.read_response()
-        assert r.status == 200 and r.body == b"GET /one\n"
-        assert r.header("connection") == ["close"]
+        assert r.status == 200 and r.body == b"old"
         assert_closed_after(c)
 
 
