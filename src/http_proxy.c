@@ -859,8 +859,12 @@ static void keep_for_replay(struct gh_http_proxy *hp, const struct gh_http1_requ
 {
     bool retry_spent = hp->replay == GH_HTTP_REPLAY_DUE;
     hp->replay = GH_HTTP_REPLAY_NONE;
-    if (retry_spent || upgrade || req->connection_close || !is_idempotent(req->method) ||
-        io->consumed < head_len)
+    /* Only on a reused backend connection: the backend may have closed it
+     * (keep-alive timeout) while this request was on its way, which is no
+     * failure of the request. On a fresh one, a close is the backend's
+     * failure: a 502, and no client buffer held for a long request. */
+    if (retry_spent || hp->backend_answered == 0 || upgrade || req->connection_close ||
+        !is_idempotent(req->method) || io->consumed < head_len)
         return;
     /* everything consumed before it precedes it in the buffer: the
      * connection drops only that, the head stays first */
@@ -1496,6 +1500,7 @@ static void response_done(struct gh_http_proxy *hp, double now, uint64_t conn_id
         hp->close_when_idle = true;
     }
     hp->requests++;
+    hp->backend_answered++;
     if (hp->resp_close == GH_HTTP_RESP_CLOSE_CLIENT) {
         hp->close_when_idle = true;
         hp->backend_announced_close = true;
@@ -1918,6 +1923,7 @@ void gh_http_backend_replaced(struct gh_http_proxy *hp)
 {
     hp->backend_sync = GH_HTTP_BACKEND_IN_SYNC;
     hp->backend_announced_close = false;
+    hp->backend_answered = 0;
     hp->resp_phase = hp->resp_phase == GH_HTTP_STOPPED ? GH_HTTP_STOPPED : GH_HTTP_HEAD;
     hp->resp_scan = 0;
 }

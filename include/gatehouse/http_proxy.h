@@ -85,8 +85,11 @@ enum gh_http_backend_sync {
  * connection when the backend closes (or resets) before any byte of its
  * response: only an idempotent method (RFC 9110 9.2.2; a proxy MUST NOT
  * retry others, RFC 9112 9.3.1) without a body, not an upgrade, not one
- * the client closes after, and once. Its head stays at the start of the
- * client's input meanwhile: nothing is copied or allocated. */
+ * the client closes after, sent on a reused backend connection (one that
+ * answered before: it may have been closed while the request was on its
+ * way), and once. Its head stays at the start of the client's input
+ * meanwhile (nothing copied or allocated; the client buffer stays in use
+ * while it is in flight). */
 enum gh_http_replay {
     GH_HTTP_REPLAY_NONE,          /* nothing kept: a close before its response is a 502 */
     GH_HTTP_REPLAY_KEPT,          /* replay_len bytes at the start of the client's input are
@@ -172,6 +175,7 @@ struct gh_http_proxy {
     enum gh_http_resp_close resp_close; /* what ends after this response */
     bool backend_announced_close; /* a completed response said Connection: close */
     enum gh_http_backend_sync backend_sync;
+    uint64_t backend_answered;    /* responses completed on this backend connection */
 
     /* WebSocket (websocket = on): the upgrade request's head until the 101
      * is checked against it, then the two frame validators. Allocated for

@@ -244,10 +244,22 @@ def test_idempotent_request_not_sent_a_third_time(gatehouse, backend, ctx):
                  if req.target == "/never" else hb.ok(req))
     gh = start(gatehouse, be)
     with HttpClient(gh.port, ctx) as c:
-        c.send(get("/never"))
-        r = c.read_response()
-        assert r.status == 502, r.raw
-    assert [r.target for r in be.all_requests()] == ["/never", "/never"]
+        c.send(get("/first") + get("/never"))
+        got = read_answers(c, 2)
+        assert [r.status for r in got] == [200, 502], [r.raw for r in got]
+    assert [r.target for r in be.all_requests()] == ["/first", "/never", "/never"]
+
+
+def test_first_request_on_a_fresh_connection_is_not_sent_again(gatehouse, backend, ctx):
+    """A backend that closes a connection it just opened before answering
+    has failed: 502 at once, no second attempt (only a reused connection
+    may have been closed under a request in flight)."""
+    be = backend(hb.RecordingBackend, hb.no_answer)
+    gh = start(gatehouse, be)
+    with HttpClient(gh.port, ctx) as c:
+        c.send(get("/fresh"))
+        assert c.read_response().status == 502
+    assert [r.target for r in be.all_requests()] == ["/fresh"]
 
 
 def test_post_sent_and_unanswered_is_not_sent_again(gatehouse, backend, ctx):
