@@ -13,8 +13,10 @@
  * counted (max_body) on the way.
  *
  * Responses: each head is parsed for its framing against the method of the
- * oldest request in flight, so every response is paired with its request and
- * the client connection is kept alive only when both sides allow it. */
+ * oldest request in flight, so every response is paired with its request.
+ * A backend that ends its connection (Connection: close, or closing between
+ * responses) is replaced and the client's connection goes on; a request it
+ * closed on before answering goes again only under enum gh_http_replay. */
 #include "gatehouse/http_proxy.h"
 
 #include <arpa/inet.h>

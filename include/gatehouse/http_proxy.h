@@ -11,9 +11,14 @@
  * gatehouse's own chunk framing; which trailers go on), the response
  * stream (backend -> client: heads parsed for framing against
  * max_response_header_bytes / _headers so each response is paired with its
- * request, HSTS added), the request in flight (one per backend connection:
- * the next waits in the client buffer), whether the backend connection may
- * carry another request (enum gh_http_backend_sync), the request audit
+ * request, HSTS added; a backend's Connection: close is not passed on
+ * when only the backend connection ends), the request in flight (one per
+ * backend connection: the next waits in the client buffer), whether the
+ * backend connection may carry another request (enum
+ * gh_http_backend_sync: a backend that closes between responses is
+ * replaced, the client connection goes on), whether the request in flight
+ * may be sent again when the backend closes first (enum gh_http_replay,
+ * RFC 9112 9.3.1), the request audit
  * entry of every forwarded request however it ended, and the error
  * responses gatehouse answers itself. No I/O: the connection feeds
  * bytes in and writes out what comes back. */
