@@ -1874,8 +1874,9 @@ bool gh_http_backend_lost(struct gh_http_proxy *hp, uint64_t conn_id)
         /* Nothing in flight (it closed after a response, or an idle
          * keep-alive connection timed out): what the client sends next,
          * pipelined already or not, goes on a new connection. */
-        if (hp->close_when_idle || hp->req_phase != GH_HTTP_HEAD)
-            return false;
+        if (hp->close_when_idle ||
+            (hp->req_phase != GH_HTTP_HEAD && hp->req_phase != GH_HTTP_BODY_HELD))
+            return false; /* (a held request has sent nothing yet) */
         hp->backend_sync = GH_HTTP_BACKEND_LOST;
         return true;
     }

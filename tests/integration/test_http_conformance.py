@@ -278,3 +278,27 @@ def test_post_sent_and_unanswered_is_not_sent_again(gatehouse, backend, ctx):
         assert got[0].body == b"GET /a\n"
     assert [(r.method, r.target) for r in be.all_requests()] == [("GET", "/a"), ("POST", "/p")]
     assert be.complete_requests()[1].body == b"pay once"
+
+
+def test_backend_closing_while_a_request_is_held(gatehouse, backend, ctx):
+    """The backend closes its idle connection while gatehouse is still
+    collecting the next request (held whole until its body is complete):
+    that request goes on a new connection when it is complete."""
+    def late_close(req):
+        """Answers, then closes 0.5 s later (an empty piece after a gap)."""
+        return hb.Response(hb.ok(req).raw, chunks=[b""], chunk_gap=0.5, close=True)
+
+    be = backend(hb.RecordingBackend, late_close)
+    gh = start(gatehouse, be)
+    body = b"0123456789" * 10
+    with HttpClient(gh.port, ctx) as c:
+        c.send(get("/a"))
+        assert c.read_response().body == b"GET /a\n"
+        whole = post("/held", body)
+        c.send(whole[:-50])              # held: nothing of it goes yet
+        be.wait_conn_closed(0)           # the backend's end reached gatehouse meanwhile
+        c.send(whole[-50:])
+        r = c.read_response()
+        assert r.status == 200 and r.body == b"POST /held\n", r.raw
+    reqs = be.wait_requests(2)
+    assert reqs[1].body == body and be.conn_count() == 2
