@@ -302,3 +302,28 @@ def test_backend_closing_while_a_request_is_held(gatehouse, backend, ctx):
         assert r.status == 200 and r.body == b"POST /held\n", r.raw
     reqs = be.wait_requests(2)
     assert reqs[1].body == body and be.conn_count() == 2
+
+
+def test_pipelined_post_in_the_middle_backend_closes_silently(gatehouse, backend, ctx):
+    """The backend closes after each response without saying so. Whether
+    the POST went out on the closing connection is a race; either way it
+    reaches the backend at most once: answered (200) when it went on a new
+    connection, or a 502 and the end of the client connection (RFC 9112
+    9.3.1: never sent again; the requests behind it are the client's to
+    retry). Every GET before it is answered."""
+    be = backend(hb.RecordingBackend, silently_closing)
+    gh = start(gatehouse, be)
+    reqs = [get("/a"), get("/b"), post("/p", b"once"), get("/c"), get("/d")]
+    with HttpClient(gh.port, ctx) as c:
+        c.send(b"".join(reqs))
+        got = read_answers(c, 5)
+    for i in range(be.conn_count()):     # all it read is recorded
+        be.wait_conn_closed(i)
+    assert [r.body for r in got[:2]] == [b"GET /a\n", b"GET /b\n"], [r.raw for r in got]
+    assert len(got) >= 3 and got[2].status in (200, 502), [r.raw for r in got]
+    if got[2].status == 200:
+        assert [r.body for r in got[2:]] == [b"POST /p\n", b"GET /c\n", b"GET /d\n"]
+    else:
+        assert len(got) == 3
+    posts = [r for r in be.all_requests() if r.method == "POST"]
+    assert len(posts) == 1 and posts[0].body == b"once", posts
