@@ -801,11 +801,9 @@ static void listener_defaults(struct gh_listener_config *l)
     l->ws_max_frame = 1u << 20;
     l->ws_max_message = 16u << 20;
     l->client_verify = GH_VERIFY_OFF;
-    static const char *const default_methods[] = {"GET", "HEAD", "POST", "PUT",
-                                                  "DELETE", "OPTIONS", "PATCH"};
-    for (size_t i = 0; i < sizeof default_methods / sizeof default_methods[0]; i++)
-        snprintf(l->allow_methods[i], sizeof l->allow_methods[i], "%s", default_methods[i]);
-    l->n_methods = sizeof default_methods / sizeof default_methods[0];
+    /* WebDAV and custom methods work out of the box; allow_methods narrows */
+    l->method_policy = GH_METHODS_SAFE_DEFAULT;
+    l->n_methods = 0;
 }
 
 static void global_defaults(struct gh_global_config *g)
@@ -902,13 +900,13 @@ static void set_methods(struct parse_state *st, const char *key, const char *val
 {
     const char *p = value, *item;
     size_t len;
+    l->method_policy = GH_METHODS_LISTED;
     l->n_methods = 0;
     while (next_item(&p, &item, &len)) {
-        bool token = len > 0 && len <= GH_METHOD_LEN_MAX;
-        for (size_t i = 0; token && i < len; i++)
-            token = item[i] >= 'A' && item[i] <= 'Z';
-        if (!token) {
-            parse_error(st, key, "'%.*s' is not a method (upper-case letters, at most %d)",
+        /* a method is a token (RFC 9110 9.1), case-sensitive: WebDAV's
+         * VERSION-CONTROL has a '-' */
+        if (len > GH_METHOD_LEN_MAX || !is_field_name(item, len)) {
+            parse_error(st, key, "'%.*s' is not a method (a token, at most %d characters)",
                         (int)len, item, GH_METHOD_LEN_MAX);
             return;
         }

@@ -1163,6 +1163,15 @@ static void backend_io_failed(struct gh_conn *c, const char *op, int err)
     gh_log(GH_LOG_INFO, "backend_error", " conn=%llu listener=%s backend=%s reason=%s:%s",
            (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text, op, strerror(err));
     audit_backend_error(c, err == ECONNRESET || err == EPIPE ? "reset" : "error", detail);
+    if (c->http && (!c->client_done || !gh_buf_empty(&c->from_client)) &&
+        gh_buf_empty(&c->from_backend) &&
+        gh_http_backend_lost(c->http, c->id)) {
+        /* reset between responses, or before answering a request that may
+         * go again: as for an end (frame_backend_bytes) */
+        replace_backend(c);
+        gh_worker_mark_pending(c->worker, c);
+        return;
+    }
     if (c->http)
         backend_failed(c, 502, "the backend reset the connection", "backend_reset");
     else
@@ -1244,13 +1253,28 @@ static bool frame_backend_bytes(struct gh_conn *c, bool *moved)
     enum gh_http_action a = frame_http(c, &c->from_backend, &c->to_client, false, moved);
     if (c->state == GH_CONN_CLOSED)
         return false;
+    size_t kept = gh_http_replay_release(c->http);
+    if (kept > 0) { /* its response began: the head kept for a retry goes */
+        gh_buf_consume(&c->from_client, (uint32_t)kept);
+        gh_buf_release_if_empty(pool_of(c), &c->from_client);
+    }
     if (gh_http_backend_replace_due(c->http))
         replace_backend(c); /* before the EOF check: its end is no longer ours */
-    if (c->backend_done && gh_buf_empty(&c->from_backend) && !c->close_after_flush)
-        a = gh_http_backend_eof(c->http,
-                                c->client_done ? GH_HTTP_OUTCOME_CLIENT_ABORT
-                                               : GH_HTTP_OUTCOME_BACKEND_FAILED,
-                                ev_now(c->worker->loop), c->id);
+    if (c->backend_done && gh_buf_empty(&c->from_backend) && !c->close_after_flush) {
+        if ((!c->client_done || !gh_buf_empty(&c->from_client)) &&
+            gh_http_backend_lost(c->http, c->id)) {
+            /* closed between responses, or before answering a request that
+             * may go again: the client's next request (or that one) goes
+             * on a new connection (the client framer runs next round) */
+            replace_backend(c);
+            *moved = true;
+        } else {
+            a = gh_http_backend_eof(c->http,
+                                    c->client_done ? GH_HTTP_OUTCOME_CLIENT_ABORT
+                                                   : GH_HTTP_OUTCOME_BACKEND_FAILED,
+                                    ev_now(c->worker->loop), c->id);
+        }
+    }
     if (a == GH_HTTP_CLOSE && !c->close_after_flush) {
         c->close_after_flush = true;
         c->close_reason = c->backend_done ? "backend_eof" : "http_close";
@@ -1341,6 +1365,16 @@ static void propagate_half_close(struct gh_conn *c)
         if (c->state != GH_CONN_CLOSED && c->notify_sent)
             conn_close(c, c->close_reason ? c->close_reason : "http_close");
         return;
+    }
+    if (c->client_done && c->http) {
+        /* The client ended its side: the request in flight is not sent
+         * again (its end goes on to the backend, which may answer it or
+         * give up), so the head kept for that goes. */
+        size_t kept = gh_http_replay_drop(c->http);
+        if (kept > 0) {
+            gh_buf_consume(&c->from_client, (uint32_t)kept);
+            gh_buf_release_if_empty(pool_of(c), &c->from_client);
+        }
     }
     if (c->client_done && c->http && !c->client_framer_blocked && !gh_buf_empty(&c->from_client)) {
         /* The client ended inside a head or body: those bytes can never

@@ -9,8 +9,9 @@
  *
  * Choices the header leaves open (see also the report in the commit):
  *  - A head must start with its request/status line: a leading empty line
- *    (RFC 9112 2.2 lets a server skip one) is rejected (bad_request_line /
- *    bad_status_line); head_end reports it as a 2-byte head.
+ *    is rejected (bad_request_line / bad_status_line) and head_end reports
+ *    it as a 2-byte head; a server skips up to GH_HTTP1_MAX_EMPTY_LINES of
+ *    them first with gh_http1_skip_empty_lines (RFC 9112 2.2).
  *  - parse_* on a buffer that is not a complete head (no final CRLF CRLF)
  *    fails with bad_request_line / bad_status_line. When the caller skips
  *    head_end, the first broken rule wins, so NUL, bare CR and bare LF may
@@ -240,7 +241,75 @@ static size_t max_headers_of(const struct gh_http1_limits *lim)
     return lim->max_headers < GH_HTTP1_MAX_HEADERS ? lim->max_headers : GH_HTTP1_MAX_HEADERS;
 }
 
+/* The request-line, from b to its CRLF (RFC 9112 3): method SP
+ * request-target SP HTTP-version CRLF. Needs only the line and its CRLF
+ * (every loop stops at the CR), so gh_http1_head_end can judge a request
+ * line as soon as it ends: one without a version (HTTP/0.9 "GET /") is
+ * refused at once, not when the head times out. The target's form is left
+ * to the caller. */
+struct request_line {
+    struct gh_http1_span method;
+    struct gh_http1_span target;
+    int minor;
+    bool bad_char;                  /* a policy-breaking byte in the target */
+    const uchar *last_bracket;      /* '[' or ']' in the target: fine only in an authority */
+    const uchar *next;              /* the first byte after the CRLF */
+};
+
+static enum gh_http1_rule parse_request_line(const uchar *b, const uchar *end,
+                                             struct request_line *rl);
+
 /* ---- end of head ------------------------------------------------------- */
+
+enum gh_http1_status gh_http1_skip_empty_lines(const char *buf, size_t len, unsigned *empty_lines,
+                                               size_t *skip, enum gh_http1_rule *rule)
+{
+    const uchar *b = (const uchar *)buf;
+    size_t i = 0;
+    enum gh_http1_rule r;
+
+    for (;;) {
+        if (i == len || (b[i] == '\r' && i + 1 == len)) {
+            *skip = i;          /* a CR alone waits for its LF */
+            return GH_HTTP1_INCOMPLETE;
+        }
+        if (b[i] == '\n') {
+            r = GH_RULE_BARE_LF;
+            goto fail;
+        }
+        if (b[i] != '\r') {
+            *skip = i;
+            return GH_HTTP1_DONE;
+        }
+        if (b[i + 1] != '\n') {
+            r = GH_RULE_BARE_CR;
+            goto fail;
+        }
+        if (*empty_lines == GH_HTTP1_MAX_EMPTY_LINES) {
+            r = GH_RULE_BAD_REQUEST_LINE;
+            goto fail;
+        }
+        (*empty_lines)++;
+        i += 2;
+    }
+fail:
+    *skip = i;
+    if (rule)
+        *rule = r;
+    return GH_HTTP1_ERROR;
+}
+
+/* True when b[0, n) holds a CR, looking back from n: the scan resumes
+ * at n, so a CR there is near unless the request line is still open, and
+ * the look back costs at most the current line (O(n) over a head). */
+static bool cr_before(const uchar *b, size_t n)
+{
+    size_t k = n;
+    while (k > 0 && b[k - 1] != '\r')
+        k--;
+    WORK(n - k);
+    return k > 0;
+}
 
 enum gh_http1_status gh_http1_head_end(const char *buf, size_t len, bool is_request,
                                        const struct gh_http1_limits *limits, size_t *scan,
@@ -256,6 +325,8 @@ enum gh_http1_status gh_http1_head_end(const char *buf, size_t len, bool is_requ
     /* The request-line limit is checked once, when the scan first passes
      * index line_max: the line is too long iff no CR ends it before. */
     bool check_line = is_request && i <= line_max;
+    size_t resume = i;
+    bool line_end_seen = false;     /* a CRLF ending a line met in this call */
     enum gh_http1_rule r;
 
     for (;;) {
@@ -281,6 +352,18 @@ enum gh_http1_status gh_http1_head_end(const char *buf, size_t len, bool is_requ
                     *head_len = i + 2;
                     *scan = i + 2;
                     return GH_HTTP1_DONE;
+                }
+                if (is_request && !line_end_seen) {
+                    /* The first line end this call met: if it is the
+                     * request line's, judge the line now. */
+                    line_end_seen = true;
+                    if (!cr_before(b, resume)) {
+                        struct request_line rl;
+                        WORK(i + 2);
+                        r = parse_request_line(b, b + i + 2, &rl);
+                        if (r != GH_RULE_NONE)
+                            goto fail;
+                    }
                 }
                 i += 2;
                 continue;
@@ -996,6 +1079,78 @@ static bool same_authority(const struct hostport *a, long a_default, const struc
     return pa == pb;
 }
 
+static enum gh_http1_rule parse_request_line(const uchar *b, const uchar *end,
+                                             struct request_line *rl)
+{
+    const uchar *p = b;
+
+    rl->method = rl->target = mkspan(b, 0);
+    /* method SP */
+    while (IS(*p, C_TCHAR))
+        p++;
+    if (p == b || *p != ' ')
+        return byte_rule(p, end, GH_RULE_BAD_REQUEST_LINE);
+    rl->method = mkspan(b, (size_t)(p - b));
+    p++;
+
+    /* request-target SP */
+    const uchar *t = p;
+    bool bad_char = false;
+    const uchar *last_bracket = NULL;   /* '[' ']': fine only in an authority */
+    for (;;) {
+        while (IS(*p, C_TARGET))
+            p++;
+        if (*p == ' ')
+            break;
+        if (*p == '%') {
+            if (IS(p[1], C_HEX) && IS(p[2], C_HEX)) {
+                p += 3;
+            } else {
+                bad_char = true;
+                p++;
+            }
+            continue;
+        }
+        if (*p == '[' || *p == ']') {
+            last_bracket = p++;
+            continue;
+        }
+        if (IS(*p, C_TBAD)) {
+            bad_char = true;
+            p++;
+            continue;
+        }
+        return byte_rule(p, end, GH_RULE_BAD_REQUEST_LINE);
+    }
+    size_t tlen = (size_t)(p - t);
+    if (tlen == 0)
+        return GH_RULE_BAD_REQUEST_LINE;
+    rl->target = mkspan(t, tlen);
+    p++;
+
+    /* HTTP-version CRLF */
+    static const char http[] = "HTTP/";
+    for (int k = 0; k < 5; k++) {
+        if (p[k] != (uchar)http[k])
+            return byte_rule(p + k, end, GH_RULE_BAD_REQUEST_LINE);
+    }
+    if (!IS(p[5], C_DIGIT) || p[6] != '.' || !IS(p[7], C_DIGIT) || p[8] != '\r') {
+        const uchar *q = p + 5;
+        if (IS(*q, C_DIGIT) && *++q == '.' && IS(*++q, C_DIGIT))
+            q++;
+        return byte_rule(q, end, GH_RULE_BAD_REQUEST_LINE);
+    }
+    if (p[9] != '\n')
+        return GH_RULE_BARE_CR;
+    if (p[5] != '1' || (p[7] != '0' && p[7] != '1'))
+        return GH_RULE_BAD_VERSION;
+    rl->minor = p[7] - '0';
+    rl->bad_char = bad_char;
+    rl->last_bracket = last_bracket;
+    rl->next = p + 10;
+    return GH_RULE_NONE;
+}
+
 enum gh_http1_status gh_http1_parse_request(const char *buf, size_t head_len,
                                             const struct gh_http1_limits *limits,
                                             struct gh_http1_request *req,
@@ -1041,80 +1196,19 @@ enum gh_http1_status gh_http1_parse_request(const char *buf, size_t head_len,
         goto fail;
     }
 
-    /* method SP */
-    while (IS(*p, C_TCHAR))
-        p++;
-    if (p == b || *p != ' ') {
-        r = byte_rule(p, end, GH_RULE_BAD_REQUEST_LINE);
+    struct request_line rl;
+    r = parse_request_line(b, end, &rl);
+    req->method = rl.method;
+    if (r != GH_RULE_NONE)
         goto fail;
-    }
-    req->method = mkspan(b, (size_t)(p - b));
-    p++;
-
-    /* request-target SP */
-    const uchar *t = p;
-    bool bad_char = false;
-    const uchar *last_bracket = NULL;   /* '[' ']': fine only in an authority */
-    for (;;) {
-        while (IS(*p, C_TARGET))
-            p++;
-        if (*p == ' ')
-            break;
-        if (*p == '%') {
-            if (IS(p[1], C_HEX) && IS(p[2], C_HEX)) {
-                p += 3;
-            } else {
-                bad_char = true;
-                p++;
-            }
-            continue;
-        }
-        if (*p == '[' || *p == ']') {
-            last_bracket = p++;
-            continue;
-        }
-        if (IS(*p, C_TBAD)) {
-            bad_char = true;
-            p++;
-            continue;
-        }
-        r = byte_rule(p, end, GH_RULE_BAD_REQUEST_LINE);
-        goto fail;
-    }
-    size_t tlen = (size_t)(p - t);
-    if (tlen == 0) {
-        r = GH_RULE_BAD_REQUEST_LINE;
-        goto fail;
-    }
-    req->target = mkspan(t, tlen);
-    p++;
-
-    /* HTTP-version CRLF */
-    static const char http[] = "HTTP/";
-    for (int k = 0; k < 5; k++) {
-        if (p[k] != (uchar)http[k]) {
-            r = byte_rule(p + k, end, GH_RULE_BAD_REQUEST_LINE);
-            goto fail;
-        }
-    }
-    if (!IS(p[5], C_DIGIT) || p[6] != '.' || !IS(p[7], C_DIGIT) || p[8] != '\r') {
-        const uchar *q = p + 5;
-        if (IS(*q, C_DIGIT) && *++q == '.' && IS(*++q, C_DIGIT))
-            q++;
-        r = byte_rule(q, end, GH_RULE_BAD_REQUEST_LINE);
-        goto fail;
-    }
-    if (p[9] != '\n') {
-        r = GH_RULE_BARE_CR;
-        goto fail;
-    }
-    if (p[5] != '1' || (p[7] != '0' && p[7] != '1')) {
-        r = GH_RULE_BAD_VERSION;
-        goto fail;
-    }
-    int minor = p[7] - '0';
+    req->target = rl.target;
+    int minor = rl.minor;
     req->minor_version = minor;
-    p += 10;
+    p = rl.next;
+    const uchar *t = (const uchar *)rl.target.p;
+    size_t tlen = rl.target.len;
+    bool bad_char = rl.bad_char;
+    const uchar *last_bracket = rl.last_bracket;
 
     /* request-target form */
     struct hostport auth = { NULL, 0, -1 };

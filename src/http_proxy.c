@@ -13,8 +13,10 @@
  * counted (max_body) on the way.
  *
  * Responses: each head is parsed for its framing against the method of the
- * oldest request in flight, so every response is paired with its request and
- * the client connection is kept alive only when both sides allow it. */
+ * oldest request in flight, so every response is paired with its request.
+ * A backend that ends its connection (Connection: close, or closing between
+ * responses) is replaced and the client's connection goes on; a request it
+ * closed on before answering goes again only under enum gh_http_replay. */
 #include "gatehouse/http_proxy.h"
 
 #include <arpa/inet.h>
@@ -246,6 +248,8 @@ static void queue_redirect(struct gh_http_proxy *hp, const struct gh_http1_reque
 
 static bool method_allowed(const struct gh_listener_config *cfg, struct gh_http1_span m)
 {
+    if (cfg->method_policy == GH_METHODS_SAFE_DEFAULT)
+        return !gh_http1_span_equals(m, "connect") && !gh_http1_span_equals(m, "trace");
     for (size_t i = 0; i < cfg->n_methods; i++) {
         size_t n = strlen(cfg->allow_methods[i]);
         if (n == m.len && memcmp(cfg->allow_methods[i], m.p, n) == 0)
@@ -838,6 +842,42 @@ static bool forwards_trailer(const struct gh_listener_config *cfg, struct gh_htt
     return false;
 }
 
+/* RFC 9110 9.2.2: methods whose intended effect is the same however
+ * often they are sent (case-sensitive: "get" is another method). */
+static bool is_idempotent(struct gh_http1_span m)
+{
+    static const char *const idempotent[] = {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"};
+    for (size_t i = 0; i < sizeof idempotent / sizeof idempotent[0]; i++) {
+        size_t n = strlen(idempotent[i]);
+        if (m.len == n && memcmp(m.p, idempotent[i], n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A bodiless request just sent (its head consumed from io): if it may be
+ * sent again (enum gh_http_replay), its head stays in the client's input
+ * instead, and the caller takes nothing more from it now. A request sent
+ * again (REPLAY_DUE) is not kept a second time. */
+static void keep_for_replay(struct gh_http_proxy *hp, const struct gh_http1_request *req,
+                            struct gh_http_io *io, size_t head_len, bool upgrade)
+{
+    bool retry_spent = hp->replay == GH_HTTP_REPLAY_DUE;
+    hp->replay = GH_HTTP_REPLAY_NONE;
+    /* Only on a reused backend connection: the backend may have closed it
+     * (keep-alive timeout) while this request was on its way, which is no
+     * failure of the request. On a fresh one, a close is the backend's
+     * failure: a 502, and no client buffer held for a long request. */
+    if (retry_spent || hp->backend_answered == 0 || upgrade || req->connection_close ||
+        !is_idempotent(req->method) || io->consumed < head_len)
+        return;
+    /* everything consumed before it precedes it in the buffer: the
+     * connection drops only that, the head stays first */
+    io->consumed -= head_len;
+    hp->replay = GH_HTTP_REPLAY_KEPT;
+    hp->replay_len = head_len;
+}
+
 enum take_result {
     TAKE_SENT,                    /* the head went on; its body (if any) follows */
     TAKE_HELD,                    /* the request waits whole in the client's buffer */
@@ -906,7 +946,10 @@ static enum take_result take_request_head(struct gh_http_proxy *hp, struct gh_ht
         gh_http1_chunked_init(&hp->req_chunked);
     } else {
         hp->req_phase = req->connection_close ? GH_HTTP_STOPPED : GH_HTTP_HEAD;
+        keep_for_replay(hp, req, io, head_len, upgrade);
+        return TAKE_SENT;
     }
+    hp->replay = GH_HTTP_REPLAY_NONE; /* a body: never sent twice */
     return TAKE_SENT;
 }
 
@@ -1206,6 +1249,11 @@ enum gh_http_action gh_http_from_client(struct gh_http_proxy *hp, struct gh_http
                                         uint64_t conn_id)
 {
     io->consumed = io->produced = 0;
+    /* A kept head is first in the input: nothing is taken before its
+     * response begins (one request in flight anyway). With nothing behind
+     * it, the client is read on, as when a request is simply in flight. */
+    if (gh_http_kept_input(hp) > 0)
+        return io->in_len > hp->replay_len ? GH_HTTP_BLOCKED : GH_HTTP_CONTINUE;
     while (io->in_len > 0 && !hp->reply_queued) {
         switch (hp->req_phase) {
         case GH_HTTP_HEAD: {
@@ -1217,6 +1265,23 @@ enum gh_http_action gh_http_from_client(struct gh_http_proxy *hp, struct gh_http
                 return GH_HTTP_BLOCKED; /* tunnel bytes or a next request: the answer decides */
             if (hp->req_head_started == 0)
                 hp->req_head_started = io->now;
+            if (hp->req_scan == 0) {
+                /* RFC 9112 2.2: empty lines before a request line are
+                 * ignored (a few), never forwarded */
+                size_t skip = 0;
+                enum gh_http1_status sk = gh_http1_skip_empty_lines(
+                    (const char *)io->in, io->in_len, &hp->req_empty_lines, &skip, &rule);
+                if (sk == GH_HTTP1_ERROR) {
+                    reject(hp, rule, conn_id, io->in, io->in_len);
+                    return GH_HTTP_CONTINUE;
+                }
+                io->consumed += skip;
+                io->in += skip;
+                io->in_len -= skip;
+                if (sk == GH_HTTP1_INCOMPLETE)
+                    return GH_HTTP_CONTINUE;
+                hp->req_empty_lines = 0;
+            }
             enum gh_http1_status st = gh_http1_head_end((const char *)io->in, io->in_len, true,
                                                         &hp->cfg->http_limits, &hp->req_scan,
                                                         &head_len, &rule);
@@ -1228,6 +1293,9 @@ enum gh_http_action gh_http_from_client(struct gh_http_proxy *hp, struct gh_http
             }
             switch (take_request_head(hp, io, head_len, conn_id)) {
             case TAKE_SENT:
+                if (hp->replay == GH_HTTP_REPLAY_KEPT) /* kept: nothing more consumed now */
+                    return io->in_len > 0 ? GH_HTTP_BLOCKED : GH_HTTP_CONTINUE;
+                break;
             case TAKE_HELD:
                 break;
             case TAKE_REFUSED:
@@ -1491,15 +1559,62 @@ static void response_done(struct gh_http_proxy *hp, double now, uint64_t conn_id
         hp->req_phase = GH_HTTP_STOPPED;
         hp->close_when_idle = true;
     }
-    if (hp->resp_close) {
+    hp->backend_answered++;
+    if (hp->resp_close == GH_HTTP_RESP_CLOSE_CLIENT) {
         hp->close_when_idle = true;
         hp->backend_announced_close = true;
+    } else if (hp->resp_close == GH_HTTP_RESP_CLOSE_BACKEND) {
+        /* The backend closes after this response (RFC 9112 9.6): what the
+         * client pipelined behind it goes on a new connection, so a
+         * pipelining client gets every answer. */
+        hp->backend_announced_close = true;
+        if (hp->backend_sync == GH_HTTP_BACKEND_IN_SYNC ||
+            hp->backend_sync == GH_HTTP_BACKEND_RETIRED)
+            hp->backend_sync = GH_HTTP_BACKEND_CLOSING;
     }
     hp->resp_phase = GH_HTTP_HEAD;
     hp->resp_scan = 0;
     hp->resp_bytes = 0;
     hp->resp_first_byte = 0;
-    hp->resp_close = false;
+    hp->resp_close = GH_HTTP_RESP_KEEP_ALIVE;
+}
+
+/* What the end of the response RESP (to P) closes. */
+static enum gh_http_resp_close response_closes(const struct gh_http_proxy *hp,
+                                               const struct gh_http_pending *p,
+                                               const struct gh_http1_response *resp)
+{
+    if (!resp->connection_close)
+        return GH_HTTP_RESP_KEEP_ALIVE;
+    /* an HTTP/1.0 status line tells the client "close" by itself */
+    if (resp->minor_version == 0 || resp->body == GH_BODY_UNTIL_CLOSE || p->close_after ||
+        hp->close_when_idle)
+        return GH_HTTP_RESP_CLOSE_CLIENT;
+    return GH_HTTP_RESP_CLOSE_BACKEND;
+}
+
+/* Copies head[0, len) (the head without its final CRLF) to out, leaving out
+ * every Connection field line; returns the bytes written (<= len). */
+static size_t copy_without_connection(uint8_t *out, const uint8_t *head, size_t len,
+                                      const struct gh_http1_response *resp)
+{
+    size_t from = 0, n = 0;
+    for (size_t i = 0; i < resp->n_headers; i++) {
+        if (!gh_http1_span_equals(resp->headers[i].name, "connection"))
+            continue;
+        size_t line = (size_t)((const uint8_t *)resp->headers[i].name.p - head);
+        const uint8_t *v_end = (const uint8_t *)resp->headers[i].value.p +
+                               resp->headers[i].value.len;
+        /* the line ends at the first CRLF after the value (a fold is
+         * inside the value's span) */
+        const uint8_t *crlf = memmem(v_end, (size_t)(head + len - v_end), "\r\n", 2);
+        size_t end = crlf ? (size_t)(crlf - head) + 2 : len;
+        memcpy(out + n, head + from, line - from);
+        n += line - from;
+        from = end;
+    }
+    memcpy(out + n, head + from, len - from);
+    return n + len - from;
 }
 
 static bool take_response_head(struct gh_http_proxy *hp, struct gh_http_io *io, size_t head_len,
@@ -1563,10 +1678,15 @@ static bool take_response_head(struct gh_http_proxy *hp, struct gh_http_io *io, 
 
     if (hp->resp_first_byte == 0)
         hp->resp_first_byte = io->now;
-    /* The head goes on as the backend wrote it, HSTS added before its end. */
-    size_t keep = head_len - 2;
-    memcpy(io->out, io->in, keep);
-    size_t n = keep;
+    /* The head goes on as the backend wrote it, HSTS added before its end;
+     * when only the backend connection ends after it, without the
+     * backend's Connection fields (hop-by-hop: the client's connection
+     * goes on, and a client told "close" would drop the answers it
+     * pipelined for). */
+    enum gh_http_resp_close resp_close = response_closes(hp, p, resp);
+    size_t n = resp_close == GH_HTTP_RESP_CLOSE_BACKEND
+                   ? copy_without_connection(io->out, io->in, head_len - 2, resp)
+                   : (memcpy(io->out, io->in, head_len - 2), head_len - 2);
     if (add_hsts)
         n += (size_t)snprintf((char *)io->out + n, io->out_room - n,
                               "Strict-Transport-Security: %s\r\n", hsts);
@@ -1602,7 +1722,7 @@ static bool take_response_head(struct gh_http_proxy *hp, struct gh_http_io *io, 
         hp->ws_head = NULL;
     }
     hp->resp_status = resp->status;
-    hp->resp_close = resp->connection_close;
+    hp->resp_close = resp_close;
     switch (resp->body) {
     case GH_BODY_NONE:
         response_done(hp, io->now, conn_id);
@@ -1621,7 +1741,7 @@ static bool take_response_head(struct gh_http_proxy *hp, struct gh_http_io *io, 
         break;
     case GH_BODY_UNTIL_CLOSE:
         hp->resp_phase = GH_HTTP_UNTIL_CLOSE;
-        hp->resp_close = true;
+        hp->resp_close = GH_HTTP_RESP_CLOSE_CLIENT;
         if (p->is_connect && resp->status >= 200 && resp->status < 300) {
             hp->resp_phase = GH_HTTP_TUNNEL;
             hp->req_phase = GH_HTTP_TUNNEL;
@@ -1635,6 +1755,8 @@ enum gh_http_action gh_http_from_backend(struct gh_http_proxy *hp, struct gh_htt
                                          uint64_t conn_id)
 {
     io->consumed = io->produced = 0;
+    if (io->in_len > 0 && hp->replay == GH_HTTP_REPLAY_KEPT)
+        hp->replay = GH_HTTP_REPLAY_RELEASED; /* a byte of its answer: never sent again */
     while (io->in_len > 0) {
         switch (hp->resp_phase) {
         case GH_HTTP_HEAD: {
@@ -1832,9 +1954,68 @@ bool gh_http_backend_replace_due(const struct gh_http_proxy *hp)
     return hp->backend_sync != GH_HTTP_BACKEND_IN_SYNC;
 }
 
+bool gh_http_backend_lost(struct gh_http_proxy *hp, uint64_t conn_id)
+{
+    if (hp->resp_phase != GH_HTTP_HEAD || hp->resp_bytes != 0 || hp->reply_queued ||
+        hp->resp_scan != 0)
+        return false;
+    if (hp->queue_len == 0) {
+        /* Nothing in flight (it closed after a response, or an idle
+         * keep-alive connection timed out): what the client sends next,
+         * pipelined already or not, goes on a new connection. */
+        if (hp->close_when_idle ||
+            (hp->req_phase != GH_HTTP_HEAD && hp->req_phase != GH_HTTP_BODY_HELD))
+            return false; /* (a held request has sent nothing yet) */
+        hp->backend_sync = GH_HTTP_BACKEND_LOST;
+        return true;
+    }
+    if (hp->replay != GH_HTTP_REPLAY_KEPT || hp->queue_len != 1)
+        return false;
+    const struct gh_http_pending *p = oldest(hp);
+    gh_log(GH_LOG_INFO, "backend_retry",
+           " conn=%llu listener=%s request_id=%016llx method=%s reason=closed_before_response",
+           (unsigned long long)conn_id, hp->cfg->name, (unsigned long long)p->request_id,
+           p->method);
+    /* No entry now: it is parsed and sent again, and gets one then. */
+    hp->queue_head = (hp->queue_head + 1) % GH_HTTP_PIPELINE_MAX;
+    hp->queue_len--;
+    hp->replay = GH_HTTP_REPLAY_DUE;
+    hp->req_phase = GH_HTTP_HEAD;
+    hp->req_scan = 0;
+    hp->req_head_started = 0;
+    hp->resp_scan = 0;
+    hp->backend_sync = GH_HTTP_BACKEND_LOST;
+    return true;
+}
+
+size_t gh_http_kept_input(const struct gh_http_proxy *hp)
+{
+    return hp->replay == GH_HTTP_REPLAY_KEPT || hp->replay == GH_HTTP_REPLAY_RELEASED
+               ? hp->replay_len
+               : 0;
+}
+
+size_t gh_http_replay_drop(struct gh_http_proxy *hp)
+{
+    size_t kept = gh_http_kept_input(hp);
+    if (kept > 0)
+        hp->replay = GH_HTTP_REPLAY_NONE;
+    return kept;
+}
+
+size_t gh_http_replay_release(struct gh_http_proxy *hp)
+{
+    if (hp->replay != GH_HTTP_REPLAY_RELEASED)
+        return 0;
+    hp->replay = GH_HTTP_REPLAY_NONE;
+    return hp->replay_len;
+}
+
 void gh_http_backend_replaced(struct gh_http_proxy *hp)
 {
     hp->backend_sync = GH_HTTP_BACKEND_IN_SYNC;
+    hp->backend_announced_close = false;
+    hp->backend_answered = 0;
     hp->resp_phase = hp->resp_phase == GH_HTTP_STOPPED ? GH_HTTP_STOPPED : GH_HTTP_HEAD;
     hp->resp_scan = 0;
 }

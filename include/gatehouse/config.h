@@ -65,6 +65,14 @@ enum gh_backend_reuse {
     GH_REUSE_ALWAYS, /* every one still in sync (backends known to read every body) */
 };
 
+/* Which request methods a listener passes on (allow_methods); others: 405. */
+enum gh_method_policy {
+    GH_METHODS_SAFE_DEFAULT, /* every method token (RFC 9110 9.1) except CONNECT (a tunnel)
+                              * and TRACE (echoes the request: cross-site tracing), in any
+                              * case, since a lenient backend may fold it */
+    GH_METHODS_LISTED,       /* exactly those in allow_methods (case-sensitive) */
+};
+
 /* One certificate a listener can serve: [cert:NAME]. */
 struct gh_cert_config {
     char name[GH_NAME_MAX + 1];
@@ -130,7 +138,8 @@ struct gh_listener_config {
     double send_timeout;         /* seconds the client may take no byte owed to it (tcp mode too) */
     gh_http1_rule_set log_rules; /* policy rules that are logged, not enforced */
     bool report_only;            /* validation = report: every policy rule logs */
-    char allow_methods[GH_METHODS_MAX][GH_METHOD_LEN_MAX + 1];
+    enum gh_method_policy method_policy;
+    char allow_methods[GH_METHODS_MAX][GH_METHOD_LEN_MAX + 1]; /* GH_METHODS_LISTED */
     size_t n_methods;
     bool xff_append;             /* forwarded_for = append: extend a trusted proxy's chain */
     enum gh_forwarded_headers forwarded_headers; /* which forwarding fields gatehouse writes */

@@ -156,10 +156,29 @@ enum gh_http1_status {
  * head's length in *head_len, INCOMPLETE, or ERROR (with *rule) as soon as
  * the bytes seen already break a limit or a line-ending rule (a bare LF or
  * a bare CR fails at once, without waiting for more). is_request selects
- * max_request_line for the first line. */
+ * max_request_line for the first line, and has the request line judged
+ * as soon as its CRLF is in: a line without an HTTP-version (HTTP/0.9
+ * "GET /"), or otherwise not a request-line, fails then with the rule
+ * gh_http1_parse_request would give it. A leading empty line is a 2-byte
+ * head (skip it first with gh_http1_skip_empty_lines). */
 enum gh_http1_status gh_http1_head_end(const char *buf, size_t len, bool is_request,
                                        const struct gh_http1_limits *limits, size_t *scan,
                                        size_t *head_len, enum gh_http1_rule *rule);
+
+/* Empty lines (CRLF) a server ignores before a request line (RFC 9112
+ * 2.2: at least one SHOULD be; a client may add one after a body); one
+ * more is bad_request_line. */
+#define GH_HTTP1_MAX_EMPTY_LINES 4
+
+/* Skips the empty lines at the start of buf[0, len) before a request line.
+ * *empty_lines counts those skipped for this request so far (0 at its
+ * start; the caller keeps it across reads, since it drops what was
+ * skipped) and *skip is set to the bytes to drop. Returns DONE when a
+ * request line starts at buf + *skip, INCOMPLETE when buf holds nothing
+ * but empty lines (and perhaps the CR of the next), ERROR with *rule on a
+ * line ending that is not CRLF or past GH_HTTP1_MAX_EMPTY_LINES. */
+enum gh_http1_status gh_http1_skip_empty_lines(const char *buf, size_t len, unsigned *empty_lines,
+                                               size_t *skip, enum gh_http1_rule *rule);
 
 /* Parses a complete request head (as delimited by gh_http1_head_end).
  * Framing rules fail with ERROR. Policy rules found are recorded in

@@ -11,12 +11,17 @@
  * gatehouse's own chunk framing; which trailers go on), the response
  * stream (backend -> client: heads parsed for framing against
  * max_response_header_bytes / _headers so each response is paired with its
- * request, HSTS added), the request in flight (one per backend connection:
- * the next waits in the client buffer), whether the backend connection may
- * carry another request (enum gh_http_backend_sync), the request audit
- * entry of every forwarded request however it ended (held until the
- * connection reports its response written to the client, gh_http_delivered,
- * or the connection ends, gh_http_connection_ended), and the error
+ * request, HSTS added; a backend's Connection: close is not passed on
+ * when only the backend connection ends), the request in flight (one per
+ * backend connection: the next waits in the client buffer), whether the
+ * backend connection may carry another request (enum
+ * gh_http_backend_sync: a backend that closes between responses is
+ * replaced, the client connection goes on), whether the request in flight
+ * may be sent again when the backend closes first (enum gh_http_replay,
+ * RFC 9112 9.3.1), the request audit entry of every forwarded request
+ * however it ended (held until the connection reports its response
+ * written to the client, gh_http_delivered, or the connection ends,
+ * gh_http_connection_ended), and the error
  * responses gatehouse answers itself. No I/O: the connection feeds
  * bytes in and writes out what comes back. */
 #ifndef GATEHOUSE_HTTP_PROXY_H
@@ -104,6 +109,40 @@ enum gh_http_backend_sync {
                                    * request goes on a new connection */
     GH_HTTP_BACKEND_RETIRED,      /* in sync, but it carried a request body (backend_reuse
                                    * = safe): the next request goes on a new connection */
+    GH_HTTP_BACKEND_CLOSING,      /* its last response said Connection: close (or was
+                                   * HTTP/1.0): requests the client pipelined behind it go
+                                   * on a new connection */
+    GH_HTTP_BACKEND_LOST,         /* it closed before any byte of the response to a request
+                                   * kept for replay: that request goes again on a new one */
+};
+
+/* Whether the request in flight may be sent again on a new backend
+ * connection when the backend closes (or resets) before any byte of its
+ * response: only an idempotent method (RFC 9110 9.2.2; a proxy MUST NOT
+ * retry others, RFC 9112 9.3.1) without a body, not an upgrade, not one
+ * the client closes after, sent on a reused backend connection (one that
+ * answered before: it may have been closed while the request was on its
+ * way), and once. Its head stays at the start of the client's input
+ * meanwhile (nothing copied or allocated; the client buffer stays in use
+ * while it is in flight). */
+enum gh_http_replay {
+    GH_HTTP_REPLAY_NONE,          /* nothing kept: a close before its response is a 502 */
+    GH_HTTP_REPLAY_KEPT,          /* replay_len bytes at the start of the client's input are
+                                   * its head, already sent; client input waits behind it */
+    GH_HTTP_REPLAY_RELEASED,      /* a response byte came: the connection drops them
+                                   * (gh_http_replay_release) */
+    GH_HTTP_REPLAY_DUE,           /* the backend was lost first: the head is parsed and
+                                   * sent again; a second loss is a 502 */
+};
+
+/* What a response's end closes. */
+enum gh_http_resp_close {
+    GH_HTTP_RESP_KEEP_ALIVE,      /* nothing */
+    GH_HTTP_RESP_CLOSE_CLIENT,    /* the client connection too: an HTTP/1.0 or close-
+                                   * delimited response, or the client asked to close */
+    GH_HTTP_RESP_CLOSE_BACKEND,   /* only the backend connection: an HTTP/1.1 response with
+                                   * Connection: close, forwarded without that field (it is
+                                   * hop-by-hop) while the client connection goes on */
 };
 
 
@@ -134,6 +173,7 @@ struct gh_http_proxy {
     enum gh_http_phase req_phase;
     enum gh_http_body_out req_out;
     size_t req_scan;              /* gh_http1_head_end resume point */
+    unsigned req_empty_lines;     /* skipped before this request's line, <= GH_HTTP1_MAX_EMPTY_LINES */
     double req_head_started;      /* loop time the current head began, 0 if none */
     uint64_t req_body_left;
     uint64_t req_body_bytes;
@@ -146,6 +186,8 @@ struct gh_http_proxy {
     size_t held_head_len;
     size_t held_scan;             /* input bytes checked so far, head included */
 
+    enum gh_http_replay replay;   /* the request in flight, if it can go again */
+    size_t replay_len;            /* its head's bytes at the start of the client's input */
     /* requests in flight, oldest first */
     struct gh_http_pending queue[GH_HTTP_PIPELINE_MAX];
     unsigned queue_head, queue_len;
@@ -159,9 +201,10 @@ struct gh_http_proxy {
     double resp_first_byte;
     struct gh_http1_chunked resp_chunked;
     struct gh_http1_limits resp_limits; /* response heads: max_response_header_bytes, _headers */
-    bool resp_close;              /* the backend will close after this response */
+    enum gh_http_resp_close resp_close; /* what ends after this response */
     bool backend_announced_close; /* a completed response said Connection: close */
     enum gh_http_backend_sync backend_sync;
+    uint64_t backend_answered;    /* responses completed on this backend connection */
 
     /* WebSocket (websocket = on): the upgrade request's head until the 101
      * is checked against it, then the two frame validators. Allocated for
@@ -254,6 +297,25 @@ void gh_http_connection_ended(struct gh_http_proxy *hp, enum gh_http_outcome una
  * calls gh_http_backend_replaced. */
 bool gh_http_backend_replace_due(const struct gh_http_proxy *hp);
 void gh_http_backend_replaced(struct gh_http_proxy *hp);
+/* The backend connection ended (EOF, reset) with no byte of a response
+ * read since the last complete one. True when the client connection goes
+ * on with a new backend connection (the connection replaces it, see
+ * gh_http_backend_replace_due, and feeds the client's input again): when
+ * nothing was in flight (requests the client pipelined, or sends later,
+ * go on the new one), or when the request in flight can be sent again
+ * (enum gh_http_replay; it leaves the queue without an entry and gets one
+ * when it is answered). False: end as gh_http_backend_eof /
+ * gh_http_backend_failed say. */
+bool gh_http_backend_lost(struct gh_http_proxy *hp, uint64_t conn_id);
+/* Bytes at the start of the client's input that are a kept head (see enum
+ * gh_http_replay): the connection must not drop them; 0 if none. */
+size_t gh_http_kept_input(const struct gh_http_proxy *hp);
+/* The client ended its side: no retry any more. Returns the kept head's
+ * bytes, which the connection drops from the start of the client's input. */
+size_t gh_http_replay_drop(struct gh_http_proxy *hp);
+/* Bytes the connection must now drop from the start of the client's input
+ * (a kept head whose response has begun); 0 if none. */
+size_t gh_http_replay_release(struct gh_http_proxy *hp);
 
 /* Frees what a WebSocket upgrade allocated (at close). */
 void gh_http_proxy_release(struct gh_http_proxy *hp);

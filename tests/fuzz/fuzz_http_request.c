@@ -5,10 +5,11 @@
  * byte at a time (the results must agree), then gh_http1_parse_request on
  * the head, and aborts when a result breaks the contract of
  * include/gatehouse/http1.h:
+ *  - skip_empty_lines: whole CRLFs only, at most GH_HTTP1_MAX_EMPTY_LINES;
  *  - head_end: DONE only on a head that ends in CRLF CRLF (or is a lone
  *    CRLF) within max_header_bytes, with no NUL, bare CR or bare LF in it;
- *    ERROR only with a line-ending, NUL or size rule; INCOMPLETE only
- *    below max_header_bytes;
+ *    ERROR only with a line-ending, NUL, size or request-line rule;
+ *    INCOMPLETE only below max_header_bytes;
  *  - parse_request: ERROR only with a framing rule; DONE with every span
  *    inside the head, head_len as head_end found it, n_headers within the
  *    limit, a target form that matches the target and method, policy bits
@@ -28,10 +29,39 @@
 
 static struct gh_http1_request req;
 
+/* head_end's rules: line endings, NUL, sizes, and a request line judged
+ * when its CRLF arrives (HTTP/0.9 and other non-request-lines). */
 static int is_head_end_rule(enum gh_http1_rule r)
 {
     return r == GH_RULE_BARE_LF || r == GH_RULE_BARE_CR || r == GH_RULE_NUL_BYTE ||
-           r == GH_RULE_REQUEST_LINE_TOO_LONG || r == GH_RULE_HEADER_TOO_LARGE;
+           r == GH_RULE_REQUEST_LINE_TOO_LONG || r == GH_RULE_HEADER_TOO_LARGE ||
+           r == GH_RULE_BAD_REQUEST_LINE || r == GH_RULE_BAD_VERSION;
+}
+
+/* gh_http1_skip_empty_lines: skips whole CRLFs only, at most
+ * GH_HTTP1_MAX_EMPTY_LINES, stops at the first byte of a line. */
+static void check_skip(const char *buf, size_t len)
+{
+    unsigned empty = 0;
+    size_t skip = 0;
+    enum gh_http1_rule rule = GH_RULE_NONE;
+    enum gh_http1_status st = gh_http1_skip_empty_lines(buf, len, &empty, &skip, &rule);
+    REQUIRE(skip <= len && skip % 2 == 0 && empty == skip / 2 &&
+            empty <= GH_HTTP1_MAX_EMPTY_LINES);
+    for (size_t i = 0; i < skip; i++)
+        REQUIRE(buf[i] == (i % 2 ? '\n' : '\r'));
+    switch (st) {
+    case GH_HTTP1_DONE:
+        REQUIRE(skip < len && buf[skip] != '\r' && buf[skip] != '\n');
+        break;
+    case GH_HTTP1_INCOMPLETE:
+        REQUIRE(skip == len || (skip + 1 == len && buf[skip] == '\r'));
+        break;
+    default:
+        REQUIRE(st == GH_HTTP1_ERROR && skip < len);
+        REQUIRE(rule == GH_RULE_BARE_LF || rule == GH_RULE_BARE_CR ||
+                (rule == GH_RULE_BAD_REQUEST_LINE && empty == GH_HTTP1_MAX_EMPTY_LINES));
+    }
 }
 
 /* The naive reading of connection_named: is NAME a token (split at ',',
@@ -267,6 +297,7 @@ static void check_chains(const struct gh_http1_request *r)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *buf = (const char *)data;
+    check_skip(buf, size);
     run(buf, size, NULL);
     run(buf, size, &small);
     /* parse_request without head_end must not misbehave either */

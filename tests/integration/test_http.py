@@ -438,14 +438,16 @@ REJECTS = {
     "http_lowercase": (req_bytes("GET / http/1.1", HOST), 400, "bad_request_line", "main"),
     "http09": (b"GET /\r\n\r\n", 400, "bad_request_line", "main"),
     "double_space": (req_bytes("GET  / HTTP/1.1", HOST), 400, "bad_request_line", "main"),
-    "leading_empty_line": (b"\r\n" + req_bytes("GET / HTTP/1.1", HOST), 400, "bad_request_line",
-                           "main"),
+    # RFC 9112 2.2: up to four are ignored (test_http_conformance.py)
+    "too_many_empty_lines": (b"\r\n" * 5 + req_bytes("GET / HTTP/1.1", HOST), 400,
+                             "bad_request_line", "main"),
     "bad_target_char": (req_bytes("GET /a<b> HTTP/1.1", HOST), 400, "bad_target_char", "main"),
     "asterisk_get": (req_bytes("GET * HTTP/1.1", HOST), 400, "asterisk_not_options", "main"),
     "authority_get": (req_bytes("GET example.com:443 HTTP/1.1", HOST),
                       400, "authority_not_connect", "main"),
     "method_trace": (req_bytes("TRACE / HTTP/1.1", HOST), 405, "method_not_allowed", "main"),
-    "method_lowercase": (req_bytes("get / HTTP/1.1", HOST), 405, "method_not_allowed", "main"),
+    "method_trace_lowercase": (req_bytes("trace / HTTP/1.1", HOST), 405, "method_not_allowed",
+                               "main"),
     "method_connect": (req_bytes("CONNECT example.com:443 HTTP/1.1", "Host: example.com:443"),
                        405, "method_not_allowed", "main"),
     "method_post_getonly": (req_bytes("POST / HTTP/1.1", HOST, "Content-Length: 1", body=b"x"),
@@ -985,16 +987,32 @@ def test_close_delimited_response(gatehouse, backend, ctx):
     assert ev[0]["status"] == "200" and ev[0]["response_bytes"] == str(len(head) + len(body))
 
 
-def test_backend_connection_close_ends_client_connection(gatehouse, backend, ctx):
+def test_backend_connection_close_ends_only_the_backend_connection(gatehouse, backend, ctx):
     """A response with Connection: close (and a Content-Length) is the last
-    one: the client connection closes after it."""
+    one on its backend connection; Connection is hop-by-hop: the client's
+    connection goes on without it, the next request on a new backend
+    connection (issue 12; test_http_conformance.py pipelines)."""
     be = backend(hb.RecordingBackend, respond=lambda req: hb.ok(req, close=True))
+    gh = start(gatehouse, be)
+    with HttpClient(gh.port, ctx) as c:
+        for target in ("/one", "/two"):
+            c.send(req_bytes(f"GET {target} HTTP/1.1", HOST))
+            r = c.read_response()
+            assert r.status == 200 and r.body == f"GET {target}\n".encode()
+            assert r.header("connection") == [], r.raw
+    assert be.conn_count() == 2
+
+
+def test_backend_http10_response_ends_client_connection(gatehouse, backend, ctx):
+    """An HTTP/1.0 status line says "close" by itself: the client
+    connection closes after it."""
+    be = backend(hb.RecordingBackend, respond=lambda req: hb.Response(
+        b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nold", close=True))
     gh = start(gatehouse, be)
     with HttpClient(gh.port, ctx) as c:
         c.send(req_bytes("GET /one HTTP/1.1", HOST))
         r = c.read_response()
-        assert r.status == 200 and r.body == b"GET /one\n"
-        assert r.header("connection") == ["close"]
+        assert r.status == 200 and r.body == b"old"
         assert_closed_after(c)
 
 

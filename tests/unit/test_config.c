@@ -241,6 +241,8 @@ static bool near(double a, double b)
 static void check_listener_defaults(const char *what, const struct gh_listener_config *l)
 {
     CHECK(l->mode == GH_MODE_TCP, "%s: mode %d", what, (int)l->mode);
+    CHECK(l->method_policy == GH_METHODS_SAFE_DEFAULT && l->n_methods == 0,
+          "%s: method_policy %d n_methods %zu", what, (int)l->method_policy, l->n_methods);
     CHECK(l->tls_min_version == 12, "%s: tls_min_version %d", what, l->tls_min_version);
     CHECK(strcmp(l->ciphers, DEFAULT_CIPHERS) == 0, "%s: ciphers \"%s\"", what, l->ciphers);
     CHECK(strcmp(l->ciphersuites, DEFAULT_CIPHERSUITES) == 0, "%s: ciphersuites \"%s\"", what,
@@ -690,6 +692,37 @@ static const struct bad_case invalid_values[] = {
 
 /* A bad value gives one error, at its line, with its key. A bad listen or
  * backend may also be reported as missing; anything else must be alone. */
+/* allow_methods: a list of method tokens narrows the default (every
+ * method but CONNECT and TRACE) to exactly those, case kept. */
+static void test_allow_methods_list(void **state)
+{
+    (void)state;
+    tb_reset();
+    add_listener("a", "127.0.0.1:8443");
+    L("mode = http");
+    L("allow_methods = GET, PROPFIND, VERSION-CONTROL, mkcol");
+    int rc = load(tb);
+    expect_ok("allow_methods", rc);
+    const struct gh_listener_config *l = &cfg->listeners[0];
+    CHECK(l->method_policy == GH_METHODS_LISTED && l->n_methods == 4, "policy %d, %zu methods",
+          (int)l->method_policy, l->n_methods);
+    if (l->n_methods == 4)
+        CHECK(!strcmp(l->allow_methods[1], "PROPFIND") &&
+                  !strcmp(l->allow_methods[2], "VERSION-CONTROL") &&
+                  !strcmp(l->allow_methods[3], "mkcol"),
+              "stored %s %s %s", l->allow_methods[1], l->allow_methods[2], l->allow_methods[3]);
+    static const char *const bad[] = {"", "GET, P(ST", "VERYLONGMETHODNAME", "GET, A B"};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        tb_reset();
+        add_listener("a", "127.0.0.1:8443");
+        L("mode = http");
+        int line = L("allow_methods = %s", bad[i]);
+        rc = load(tb);
+        expect_only_error(bad[i], rc, line, "allow_methods", NULL);
+    }
+    END_CHECKS();
+}
+
 static void test_invalid_values_are_errors_at_their_line(void **state)
 {
     (void)state;
@@ -1834,6 +1867,7 @@ int main(void)
         T(test_example_file_loads_with_defaults),
         T(test_scalar_values_are_stored),
         T(test_invalid_values_are_errors_at_their_line),
+        T(test_allow_methods_list),
         T(test_audit_paths_and_cross_key_rules),
         T(test_tls_feature_rules),
         T(test_cipher_errors_name_the_cipher),

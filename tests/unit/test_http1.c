@@ -1273,7 +1273,7 @@ static void test_head_end_linear(void **state)
         sb_str(&many, "a: b\r\n");
     sb_str(&many, "\r\n");
     struct sb crs = { 0 };              /* one CR LF per two bytes */
-    sb_str(&crs, "G\r\n");
+    sb_str(&crs, "G / HTTP/1.1\r\n"); /* a request line: it is judged once it ends */
     while (crs.len + 3 + 2 <= 16384)
         sb_str(&crs, "x\r\n");
     sb_str(&crs, "\r\n");
@@ -1294,14 +1294,15 @@ static void test_head_end_linear(void **state)
             CHECK(calls == len, "%zu calls", calls);
             CHECK(gh_http1_work >= len, "the work counter counts: %llu", gh_http1_work);
             /* each byte once, plus one retry of a CR waiting for its LF,
-             * plus the one request-line check */
-            CHECK(gh_http1_work <= 3 * (unsigned long long)len + 8192 + 16,
+             * plus the one request-line length check and the one parse of
+             * the request line when it ends (each <= 8192 + CRLF) */
+            CHECK(gh_http1_work <= 3 * (unsigned long long)len + 2 * (8192 + 16),
                   "head %zu: %llu bytes examined for %zu", h, gh_http1_work, len);
             /* and in one call */
             gh_http1_work = 0;
             scan = 0;
             st = gh_http1_head_end(p, len, is_req, NULL, &scan, &head_len, &rule);
-            CHECK(st == DONE && gh_http1_work <= (unsigned long long)len + 8192 + 16,
+            CHECK(st == DONE && gh_http1_work <= (unsigned long long)len + 2 * (8192 + 16),
                   "one call: %llu", gh_http1_work);
         }
     }
@@ -2352,6 +2353,115 @@ static void test_forwarding_chains(void **state)
 
 /* parse_request / parse_response called without head_end, and head_end's
  * own corner cases. */
+/* RFC 9112 2.2: a few empty lines before a request line are skipped, any
+ * split of them; more, or a line ending that is not CRLF, fail. */
+static void test_skip_empty_lines(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        enum gh_http1_status st;
+        size_t skip;
+        enum gh_http1_rule rule;
+        int line;
+    } rows[] = {
+#define SK(in, st, skip, rule) { in, st, skip, R(rule), __LINE__ }
+        SK("GET / HTTP/1.1\r\n", DONE, 0, NONE),
+        SK("\r\nGET / HTTP/1.1\r\n", DONE, 2, NONE),
+        SK("\r\n\r\n\r\n\r\nGET", DONE, 8, NONE),            /* the most ignored */
+        SK("\r\n\r\n\r\n\r\n\r\nGET", ERR, 8, BAD_REQUEST_LINE), /* one more */
+        SK("", INC, 0, NONE),
+        SK("\r", INC, 0, NONE),                              /* its LF may follow */
+        SK("\r\n\r", INC, 2, NONE),
+        SK("\r\n", INC, 2, NONE),
+        SK("\n", ERR, 0, BARE_LF),
+        SK("\r\n\nGET", ERR, 2, BARE_LF),
+        SK("\rGET", ERR, 0, BARE_CR),
+        SK(" \r\nGET", DONE, 0, NONE),                       /* not empty: the line's own problem */
+#undef SK
+    };
+    for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+        unsigned empty = 0;
+        size_t skip = 99;
+        enum gh_http1_rule rule = R(NONE);
+        enum gh_http1_status st =
+            gh_http1_skip_empty_lines(rows[i].in, strlen(rows[i].in), &empty, &skip, &rule);
+        row_line = rows[i].line;
+        CHECK(st == rows[i].st && skip == rows[i].skip && rule == rows[i].rule,
+              "%s skip %zu rule %s", st_name(st), skip, gh_http1_rule_name(rule));
+    }
+    /* the count carries across reads: four in four reads, then a fifth */
+    unsigned empty = 0;
+    size_t skip = 0;
+    enum gh_http1_rule rule = R(NONE);
+    row_line = __LINE__;
+    for (int k = 0; k < GH_HTTP1_MAX_EMPTY_LINES; k++)
+        CHECK(gh_http1_skip_empty_lines("\r\n", 2, &empty, &skip, &rule) == INC && skip == 2,
+              "read %d", k);
+    CHECK(gh_http1_skip_empty_lines("\r\nGET", 5, &empty, &skip, &rule) == ERR &&
+              rule == R(BAD_REQUEST_LINE), "the fifth, read alone");
+    END_CHECKS();
+}
+
+/* A request line is judged when its CRLF arrives, not when the head
+ * would end: HTTP/0.9 ("GET /") and other lines that are no request-line
+ * fail at once, in one call or byte by byte, and give the rule the full
+ * parse gives. */
+static void test_request_line_early(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        enum gh_http1_status st;
+        enum gh_http1_rule rule;
+        int line;
+    } rows[] = {
+#define EL(in, st, rule) { in, st, R(rule), __LINE__ }
+        EL("GET /\r\n", ERR, BAD_REQUEST_LINE),              /* HTTP/0.9 */
+        EL("GET\r\n", ERR, BAD_REQUEST_LINE),
+        EL("GET / \r\n", ERR, BAD_REQUEST_LINE),
+        EL("GET / HTTP/1.1 \r\n", ERR, BAD_REQUEST_LINE),
+        EL("GET / HTTP/1\r\n", ERR, BAD_REQUEST_LINE),
+        EL("GET  / HTTP/1.1\r\n", ERR, BAD_REQUEST_LINE),
+        EL("GET / http/1.1\r\n", ERR, BAD_REQUEST_LINE),
+        EL("GET / HTTP/2.0\r\n", ERR, BAD_VERSION),          /* 505, as the full parse */
+        EL("GET / HTTP/1.1\r\n", INC, NONE),                 /* a request line: the head goes on */
+        EL("GET / HTTP/1.0\r\nHost: a\r\n", INC, NONE),
+        EL("OPTIONS * HTTP/1.1\r\n", INC, NONE),
+        EL("PROPFIND /dav/ HTTP/1.1\r\nX: y\r\n", INC, NONE),
+        EL("GET /a|b HTTP/1.1\r\n", INC, NONE),              /* a policy rule: decided later */
+    };
+    for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+        const char *in = rows[i].in;
+        size_t len = strlen(in);
+        row_line = rows[i].line;
+        for (int bytewise = 0; bytewise <= 1; bytewise++) {
+            size_t scan = 0, head_len = 0;
+            enum gh_http1_rule rule = R(NONE);
+            enum gh_http1_status st = INC;
+            for (size_t k = bytewise ? 1 : len; k <= len && st == INC; k++)
+                st = gh_http1_head_end(in, k, true, NULL, &scan, &head_len, &rule);
+            CHECK(st == rows[i].st && rule == rows[i].rule, "%s: %s %s",
+                  bytewise ? "byte by byte" : "one call", st_name(st), gh_http1_rule_name(rule));
+        }
+        /* the full parse of the same line as a head agrees */
+        if (rows[i].st == ERR) {
+            char head[128];
+            int n = snprintf(head, sizeof head, "%s\r\n", in);
+            struct gh_http1_request req;
+            enum gh_http1_rule rule = R(NONE);
+            CHECK(n > 0 && gh_http1_parse_request(head, (size_t)n, NULL, &req, &rule) == ERR &&
+                      rule == rows[i].rule, "parse_request: %s", gh_http1_rule_name(rule));
+        }
+        /* a response's first line is not a request line: not judged */
+        size_t scan = 0, head_len = 0;
+        enum gh_http1_rule rule = R(NONE);
+        CHECK(gh_http1_head_end(in, len, false, NULL, &scan, &head_len, &rule) == INC,
+              "as a response: %s", gh_http1_rule_name(rule));
+    }
+    END_CHECKS();
+}
+
 static void test_direct_calls(void **state)
 {
     (void)state;
@@ -2513,6 +2623,8 @@ int main(void)
         cmocka_unit_test(test_direct_calls),
         cmocka_unit_test(test_connection_named),
         cmocka_unit_test(test_connection_tokens_linear),
+        cmocka_unit_test(test_skip_empty_lines),
+        cmocka_unit_test(test_request_line_early),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
