@@ -91,7 +91,167 @@ def test_valid_frames_ahead_of_bad_utf8_in_the_same_write(ws, ctx):
     assert [f.raw for f in be.frames] == good, be.frames
 
 
+# --------------------------------------- the client's Close ends it (5.5.1)
+
+CLOSE_1000 = encode_frame(OP_CLOSE, close_payload(1000, "bye"))
+BIG_TEXT = "t" * 100_000          # over the held bound: streamed as checked
+
+
+def _close_cases():
+    return {
+        "two_closes": ([], CLOSE_1000, [encode_frame(OP_CLOSE, close_payload(1001))]),
+        "ping_after_close": ([], CLOSE_1000, [encode_frame(OP_PING, b"late")]),
+        "text_after_close": ([], CLOSE_1000, [encode_frame(OP_TEXT, "late")]),
+        "close_between_fragments": ([encode_frame(OP_TEXT, "first half ", fin=False)],
+                                    CLOSE_1000,
+                                    [encode_frame(OP_CONT, "second half", fin=True)]),
+        "large_text_then_close_then_ping": ([encode_frame(OP_TEXT, BIG_TEXT)], CLOSE_1000,
+                                            [encode_frame(OP_PING, b"late")]),
+    }
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["one_write", "after_close_later"])
+@pytest.mark.parametrize("case", list(_close_cases()))
+def test_data_after_a_client_close_is_dropped_not_refused(ws, ctx, case, split):
+    """What the client sends after its Close is discarded: the Close (and
+    everything before it) reaches the backend, the backend's Close reaches
+    the client, and nothing is refused (no 1002, no reject entry)."""
+    before, close, after = _close_cases()[case]
+    w = ws(idle_timeout="30s")
+    conn, _ = open_ws(w, ctx)
+    with conn:
+        if split:
+            conn.sendall(b"".join(before) + close)
+            be = w.be.wait_connection(0)
+            wait_frames(be, len(before) + 1)
+            conn.sendall(b"".join(after))
+        else:
+            conn.sendall(b"".join(before + [close] + after))
+        got, how = read_until_end(conn, timeout=10)
+    be = w.be.wait_closed(0)
+    assert [f.raw for f in be.frames] == before + [close], (be.frames, be.error)
+    assert be.close_code == 1000
+    closes = [(f.close_code, f.close_reason) for f in got if f.opcode == OP_CLOSE]
+    assert closes == [(1000, b"")], got      # the backend's echo of the code, not 1002
+    if case == "large_text_then_close_then_ping":
+        assert [f.payload for f in got if f.opcode == OP_TEXT] == [BIG_TEXT.encode()]
+    entries = all_audit(w)
+    assert not [e for e in entries if e["event"] == "reject"], entries
+    close_entry = audit_of(w, "close")
+    assert close_entry["reason"] != "rejected", close_entry
+    assert close_entry["ws_frames_in"] == len(before) + 1, close_entry
+
+
+# ------------------------------------------------ lengths at the header
+
+class RawBackend(WsEchoBackend):
+    """Switches, then records every byte it receives, as a backend that
+    acts on a frame's payload as it streams in would see it."""
+
+    def _serve(self, sock, conn):
+        switch(sock, conn)
+        conn.raw = bytearray()
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return
+            conn.raw += data
+
+
+def raw_until_closed(w):
+    be = w.be.wait_closed(0, timeout=scaled(10))
+    return bytes(be.raw)
+
+
+def test_frame_over_ws_max_frame_refused_before_any_byte(ws_with, ctx):
+    """The header of a frame declares more than ws_max_frame: nothing of
+    it (header or payload) reaches the backend; the frame before it does."""
+    w = ws_with(RawBackend, ws_max_frame="1k")
+    conn, _ = open_ws(w, ctx)
+    ok = encode_frame(OP_BINARY, b"b" * 1000)
+    big = encode_frame(OP_BINARY, b"B" * 1025)
+    with conn:
+        conn.sendall(ok + big[:600])
+        got, how = read_until_end(conn)
+    assert [(f.opcode, f.close_code) for f in got] == [(OP_CLOSE, 1009)], got
+    assert raw_until_closed(w) == ok
+
+
+def test_frame_taking_its_message_past_ws_max_message_refused_at_its_header(ws_with, ctx):
+    w = ws_with(RawBackend, ws_max_message="2k")
+    conn, _ = open_ws(w, ctx)
+    first = [encode_frame(OP_BINARY, b"1" * 900, fin=False),
+             encode_frame(OP_CONT, b"2" * 900, fin=False)]
+    third = encode_frame(OP_CONT, b"3" * 900, fin=True)   # 2700 > 2048
+    with conn:
+        conn.sendall(b"".join(first) + third[:300])
+        got, how = read_until_end(conn)
+    assert [(f.opcode, f.close_code, f.close_reason) for f in got] == [
+        (OP_CLOSE, 1009, b"ws_message_too_large")], got
+    assert raw_until_closed(w) == b"".join(first)
+
+
+# ------------------------------------- a text frame is held until checked
+
+def _dribble(conn, data, pause=0.003):
+    for i in range(len(data)):
+        conn.sendall(data[i:i + 1])
+        time.sleep(pause)
+
+
+def test_bad_utf8_text_frame_in_many_small_reads_reaches_nothing(ws_with, ctx):
+    """A text frame whose last character is bad, sent one byte per TLS
+    record after a valid one: the backend gets the valid frame and not
+    one byte of the bad one (not its header, not its valid prefix)."""
+    w = ws_with(RawBackend)
+    conn, _ = open_ws(w, ctx)
+    ok = encode_frame(OP_TEXT, "valid \u00e9")
+    bad = encode_frame(OP_TEXT, b"valid prefix \xc3\xa9 then \xed\xa0\x80")  # surrogate
+    with conn:
+        conn.sendall(ok)
+        _dribble(conn, bad)
+        got, how = read_until_end(conn)
+    assert [(f.opcode, f.close_code) for f in got] == [(OP_CLOSE, 1007)], got
+    assert raw_until_closed(w) == ok
+
+
+def test_text_message_ending_inside_a_character_reaches_nothing_of_its_frame(ws_with, ctx):
+    w = ws_with(RawBackend)
+    conn, _ = open_ws(w, ctx)
+    first = encode_frame(OP_TEXT, b"starts \xe2", fin=False)    # split character: fine
+    last = encode_frame(OP_CONT, b"\x82\xac and ends \xe2\x82", fin=True)
+    with conn:
+        conn.sendall(first)
+        _dribble(conn, last)
+        got, how = read_until_end(conn)
+    assert [(f.opcode, f.close_code) for f in got] == [(OP_CLOSE, 1007)], got
+    assert raw_until_closed(w) == first
+
+
+def test_valid_text_frames_in_small_reads_pass_whole(ws_with, ctx):
+    w = ws_with(FragmentEchoBackend)
+    conn, _ = open_ws(w, ctx)
+    frames = [encode_frame(OP_TEXT, "h\u00e9llo \u20ac ", fin=False),
+              encode_frame(OP_CONT, "w\U0001f600rld", fin=True)]
+    with conn:
+        _dribble(conn, b"".join(frames), pause=0.001)
+        got = [recv_frame(conn, timeout=scaled(5)) for _ in frames]
+    assert b"".join(f.payload for f in got).decode() == "h\u00e9llo \u20ac w\U0001f600rld"
+    assert [f.raw for f in w.be.wait_connection(0).frames] == frames
+
+
 # ------------------------------------------ many small frames, both ways
+
+def switch(sock, conn):
+    """Answers the upgrade request on sock with a correct 101."""
+    head = read_head(sock, timeout=30)
+    conn.request = head
+    _, headers = _parse_head(head)
+    key = _header(headers, "Sec-WebSocket-Key")[0]
+    sock.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                  "Connection: Upgrade\r\nSec-WebSocket-Accept: "
+                  f"{accept_for(key)}\r\n\r\n").encode())
+
 
 class FragmentEchoBackend(WsEchoBackend):
     """Echoes every data frame as it comes (fragments stay fragments), the
@@ -99,13 +259,7 @@ class FragmentEchoBackend(WsEchoBackend):
     many small frames as the client sent."""
 
     def _serve(self, sock, conn):
-        head = read_head(sock, timeout=30)
-        conn.request = head
-        _, headers = _parse_head(head)
-        key = _header(headers, "Sec-WebSocket-Key")[0]
-        sock.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                      "Connection: Upgrade\r\nSec-WebSocket-Accept: "
-                      f"{accept_for(key)}\r\n\r\n").encode())
+        switch(sock, conn)
         while True:
             f = recv_frame(sock, timeout=30)
             if f is None:
