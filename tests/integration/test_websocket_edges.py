@@ -5,19 +5,21 @@ conversation (5.5.1), lengths refused at the frame header, a text frame
 held whole until its UTF-8 is checked, and many small frames streamed both
 ways (throughput). Fixtures and helpers come from test_websocket.py."""
 
+import select
 import socket
-import threading
+import ssl
 import time
 from types import SimpleNamespace
 
 import pytest
 
 from ghutil import scaled
+import ghutil
 from test_websocket import all_audit, audit_of, echo, open_ws, ws  # noqa: F401 (fixture)
 from ws_backend import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_TEXT, WsEchoBackend,
                         _parse_head, _header, accept_for, close_payload, encode_frame,
                         read_head, recv_frame, send_frame)
-from wsclient import audit_global, read_until_end
+from wsclient import audit_global, read_until_end, upgrade_request
 
 
 @pytest.fixture
@@ -272,40 +274,77 @@ class FragmentEchoBackend(WsEchoBackend):
             send_frame(sock, f.opcode, f.payload, fin=f.fin, mask=False)
 
 
+def stream_frames(port, ctx, frames, expect, budget):
+    """One thread, no blocking: writes `frames` one TLS record each (as a
+    browser sends them) while reading what comes back, for at most
+    `budget` seconds. Returns (server frames as (fin, opcode, payload
+    length), seconds). The upgrade goes first, over the same BioTLS."""
+    bio = ghutil.BioTLS(port, ctx)
+    try:
+        req, _ = upgrade_request()
+        bio.write(req)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += bio.read()
+        assert head.startswith(b"HTTP/1.1 101"), head
+        plain = bytearray(head.split(b"\r\n\r\n", 1)[1])
+        sock = bio.sock
+        sock.setblocking(False)
+        pending = bytearray()       # TLS bytes not yet taken by the socket
+        got = []
+        sent = 0
+        t0 = time.monotonic()
+        while len(got) < expect and time.monotonic() - t0 < budget:
+            while sent < len(frames) and len(pending) < (1 << 16):
+                bio.obj.write(frames[sent])
+                sent += 1
+                pending += bio.out.read()
+            want_write = [sock] if pending else []
+            r, wr, _ = select.select([sock], want_write, [], 0.05)
+            if wr:
+                try:
+                    n = sock.send(pending)
+                    del pending[:n]
+                except BlockingIOError:
+                    pass
+            if r:
+                data = sock.recv(1 << 18)
+                if not data:
+                    break
+                bio.inc.write(data)
+                while True:
+                    try:
+                        chunk = bio.obj.read(1 << 18)
+                    except ssl.SSLWantReadError:
+                        break
+                    if not chunk:
+                        break
+                    plain += chunk
+                while len(plain) >= 2:           # unmasked server frames
+                    n7 = plain[1] & 0x7f
+                    hlen = 2 + (2 if n7 == 126 else 8 if n7 == 127 else 0)
+                    if len(plain) < hlen:
+                        break
+                    n = (n7 if n7 < 126 else int.from_bytes(plain[2:hlen], "big"))
+                    if len(plain) < hlen + n:
+                        break
+                    got.append((bool(plain[0] & 0x80), plain[0] & 0x0f, n))
+                    del plain[:hlen + n]
+        return got, time.monotonic() - t0
+    finally:
+        bio.close()
+
+
 def test_one_mib_in_64_byte_fragments_echoed_quickly(ws_with, ctx):
-    """A 1 MiB text message sent as 16,384 fragments of 64 bytes, each
-    echoed by the backend as it comes: every fragment is back within 3.5 s
-    (a threaded Python relay does it in about 1.5 s)."""
+    """A 1 MiB text message sent as 16,384 fragments of 64 bytes, one TLS
+    record each, each echoed by the backend as it comes: every fragment is
+    back within 3.5 s (a threaded Python relay does it in about 1.5 s)."""
     n_frames, size = 16384, 64
     w = ws_with(FragmentEchoBackend)
-    conn, _ = open_ws(w, ctx)
     frames = [encode_frame(OP_TEXT if i == 0 else OP_CONT, b"x" * size, fin=i == n_frames - 1)
               for i in range(n_frames)]
-    got = []
-    err = []
-
-    def reader():
-        try:
-            while len(got) < n_frames:
-                f = recv_frame(conn, timeout=scaled(10))
-                if f is None:
-                    return
-                got.append(f)
-        except Exception as e:       # reported by the assertion below
-            err.append(e)
-
-    with conn:
-        t0 = time.monotonic()
-        th = threading.Thread(target=reader, daemon=True)
-        th.start()
-        batch = 256
-        for i in range(0, n_frames, batch):
-            conn.sendall(b"".join(frames[i:i + batch]))
-        th.join(scaled(3.5) - (time.monotonic() - t0))
-        elapsed = time.monotonic() - t0
-        n_got = len(got)
-        th.join(scaled(10))
-    assert n_got == n_frames, (f"{n_got} of {n_frames} echoed fragments back in {elapsed:.2f} s",
-                               err)
-    assert all(f.payload == b"x" * size for f in got)
-    assert got[-1].fin and not any(f.fin for f in got[:-1])
+    got, took = stream_frames(w.port, ctx, frames, n_frames, scaled(3.5))
+    assert len(got) == n_frames, f"{len(got)} of {n_frames} echoed fragments back in {took:.2f} s"
+    assert all(n == size for _, _, n in got)
+    assert got[0][1] == OP_TEXT and all(op == OP_CONT for _, op, _ in got[1:])
+    assert got[-1][0] and not any(fin for fin, _, _ in got[:-1])
