@@ -223,15 +223,16 @@ static void drop_backend(struct gh_conn *c)
     release_all(c, &c->to_backend);
 }
 
-/* http mode, a refusal: what the framer released before it (WebSocket
- * frames ahead of a bad one) is still owed to the backend and goes out
- * first (enum gh_backend_wind_down); with nothing owed, the backend goes
- * at once. */
+/* http mode, a refusal. In frame mode what the validator released before
+ * it (WebSocket frames ahead of a bad one) is still owed to the backend and
+ * goes out first (enum gh_backend_wind_down). Otherwise, or with nothing
+ * owed, the backend goes at once: a request refused mid-body must not
+ * reach the backend as a clean end of stream. */
 static void drop_backend_once_sent(struct gh_conn *c)
 {
     if (c->backend_wind_down != GH_BACKEND_LIVE)
         return; /* under way: the reply to the client needs nothing more */
-    if (c->to_backend_ready > 0 && c->backend_fd >= 0 && !c->backend_done) {
+    if (c->http->ws && c->to_backend_ready > 0 && c->backend_fd >= 0 && !c->backend_done) {
         c->backend_wind_down = GH_BACKEND_SEND_THEN_SHUT;
         return;
     }
@@ -1170,7 +1171,10 @@ static bool frame_backend_bytes(struct gh_conn *c, bool *moved)
         c->close_after_flush = true;
         if (!c->close_reason)
             c->close_reason = "rejected";
-        drop_backend_once_sent(c);
+        /* a client's refused frame may have left frames owed to the
+         * backend (drop_backend_once_sent); a backend's fault drops it */
+        if (c->backend_wind_down == GH_BACKEND_LIVE)
+            drop_backend(c);
         *moved = true;
     }
     return true;
@@ -1234,7 +1238,8 @@ static void propagate_half_close(struct gh_conn *c)
         /* http mode decided to end: deliver every response still owed and
          * what is queued, then close */
         if (!gh_buf_empty(&c->to_client) || gh_http_owes_client(c->http) ||
-            (c->backend_wind_down != GH_BACKEND_LIVE && !c->backend_done))
+            (c->backend_wind_down != GH_BACKEND_LIVE && c->backend_fd >= 0 &&
+             !c->backend_done))
             return;
         if (!c->notify_sent && c->client_writable)
             send_close_notify(c);
