@@ -5,6 +5,12 @@
 # and newline-terminated lines/s through gatehouse tcp mode with
 # framing = line against framing = raw. Small messages, ping-pong, 1 and 50
 # connections, on 127.0.0.1. See bench/README.md, "Frame validation".
+# Small-frame streaming row (the WebSocket targets): one connection streams a
+# 1 MiB text message as 16,384 fragments of 64 bytes, one TLS record each,
+# while reading the echo of every fragment as the backend sends it back
+# (both directions full of small frames at once); seconds until the last
+# echoed fragment is back, and fragments/s each way. --stream-frames N
+# changes the count (0: no streaming row).
 #
 # usage: bench/frames.sh [--rounds N] [--duration S] [--gatehouse PATH] [--out DIR]
 #                        [--wait-quiet S] [--only LIST] [--conns LIST] [--size B]
@@ -26,6 +32,7 @@ ONLY=""
 GH_LOG=warn
 MAX_OTHER=0.25
 REPORT=""
+STREAM_FRAMES=16384
 # gatehouse-tcp-ws: gatehouse in tcp mode (framing raw) in front of the same
 # WebSocket backend: the client's upgrade and frames pass as opaque bytes. A
 # reference for what the HTTP parsing and frame checks cost inside gatehouse.
@@ -35,7 +42,7 @@ usage() {
   cat <<EOF
 usage: $0 [--rounds N] [--duration S] [--gatehouse PATH] [--out DIR]
           [--wait-quiet S] [--nice N] [--only LIST] [--conns LIST] [--size B]
-          [--gh-log LEVEL]
+          [--gh-log LEVEL] [--stream-frames N]
   --rounds N      interleaved rounds (default $ROUNDS); medians are quoted
   --duration S    seconds per load (default $DURATION)
   --gatehouse P   gatehouse binary (default build/gatehouse)
@@ -51,6 +58,8 @@ usage: $0 [--rounds N] [--duration S] [--gatehouse PATH] [--out DIR]
   --max-other F   a load with CPU 1 busier than F with other work is "disturbed"
                   and left out of the medians when undisturbed rounds exist
                   (default $MAX_OTHER)
+  --stream-frames N  fragments of --size bytes in the small-frame streaming row
+                  (default $STREAM_FRAMES; 0 leaves the row out)
   --report RAW    only print the summary of an earlier run's raw.tsv
 EOF
   exit 2
@@ -70,6 +79,7 @@ while [ $# -gt 0 ]; do
     --gh-log) GH_LOG=${2:?}; shift 2 ;;
     --max-other) MAX_OTHER=${2:?}; shift 2 ;;
     --report) REPORT=${2:?}; shift 2 ;;
+    --stream-frames) STREAM_FRAMES=${2:?}; shift 2 ;;
     -h|--help) usage ;;
     *) echo "unknown argument: $1" >&2; usage ;;
   esac
@@ -78,6 +88,7 @@ done
 [[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || { echo "--duration must be a positive integer" >&2; exit 2; }
 [[ "$WAIT_QUIET" =~ ^[0-9]+$ ]] || { echo "--wait-quiet must be a number of seconds" >&2; exit 2; }
 [[ "$NICE" =~ ^-?[0-9]+$ ]] || { echo "--nice must be an integer" >&2; exit 2; }
+[[ "$STREAM_FRAMES" =~ ^[0-9]+$ ]] || { echo "--stream-frames must be a whole number" >&2; exit 2; }
 [[ "$SIZE" =~ ^[0-9]+$ ]] && [ "$SIZE" -ge 2 ] && [ "$SIZE" -le 65536 ] \
   || { echo "--size must be 2..65536" >&2; exit 2; }
 IFS=, read -ra CONNS <<<"$CONNS_ARG"
@@ -173,6 +184,25 @@ out.append("CPU1 oth: CPU 1 busy with anything but the proxy; CPU0 oth: CPU 0 bu
            "client and the echo backends (shares of one core, softirq included)")
 out.append(f"rounds = undisturbed/all: a load with either above {max_other:.2f} is left out of the medians "
            "when an undisturbed round exists; wrong/errors summed over all rounds")
+
+stream = [t for t in TARGETS if vals[t].get("stream_s")]
+if stream:
+    n = f"{vals[stream[0]]['stream_frames'][min(vals[stream[0]]['stream_frames'])]:.0f}"
+    out.append("")
+    out.append(f"Small-frame streaming: {n} fragments of {size} bytes (one TLS record each) sent on one "
+               "connection while every echoed fragment is read back (medians over rounds)")
+    hdr2 = f"{'target':<18}{'seconds':>9}{'frag/s each way':>17}{'proxy CPU':>10}{'back':>8}{'rounds':>8}"
+    out.append(hdr2)
+    out.append("-" * len(hdr2))
+    for t in stream:
+        rs = sorted(vals[t]["stream_s"])
+        secs = med([vals[t]["stream_s"][r] for r in rs])
+        back = min(vals[t]["stream_back"].get(r, 0) for r in rs)
+        cpu = med([vals[t]["stream_cpu"][r] for r in rs if r in vals[t]["stream_cpu"]])
+        rate = float(n) / secs if secs else None
+        out.append(f"{t:<18}{fmt(secs, 2):>9}{fmt(rate):>17}{fmt(cpu, 2):>10}{back:>8.0f}{len(rs):>8}")
+        if back < float(n):
+            bad.append(f"{t} stream: only {back:.0f} of {n} fragments came back")
 
 def ratio_block(title, a, b, target):
     """ratio of medians over the same rounds for both targets: those where
@@ -678,6 +708,96 @@ run_load() {  # run_load NAME PPID CONNS
   fi
 }
 
+# stream_load NAME PPID: the small-frame streaming row (see the top). The
+# client is one non-blocking thread over memory BIOs, so sending and reading
+# overlap without two threads sharing one TLS object.
+stream_load() {
+  local name=$1 ppid=$2 secs back
+  measure "$ppid" taskset -c 0 timeout 60 python3 -c "$STREAM_CLIENT" "${PORT[$name]}" \
+    "$STREAM_FRAMES" "$SIZE"
+  secs=$(kv stream_s "$OUTPUT"); back=$(kv back "$OUTPUT")
+  record "$name" stream_s "${secs:-NA}"; record "$name" stream_back "${back:-0}"
+  record "$name" stream_frames "$STREAM_FRAMES"; record "$name" stream_cpu "$SHARE"
+  log "  $name stream: ${back:-?}/$STREAM_FRAMES fragments back in ${secs:-?} s proxy-cpu $SHARE"
+}
+STREAM_CLIENT=$(cat <<'EOF'
+import base64, os, resource, select, socket, ssl, sys, time
+port, n, size = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+tls = ctx.wrap_bio(inc, out, server_hostname="localhost")
+def pump_in():
+    d = sock.recv(1 << 18)
+    if not d:
+        raise EOFError
+    inc.write(d)
+while True:
+    try:
+        tls.do_handshake(); break
+    except ssl.SSLWantReadError:
+        sock.sendall(out.read()); pump_in()
+sock.sendall(out.read())
+key = base64.b64encode(os.urandom(16)).decode()
+tls.write(("GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % key).encode())
+sock.sendall(out.read())
+plain = bytearray()
+while b"\r\n\r\n" not in plain:
+    try:
+        plain += tls.read(1 << 16)
+    except ssl.SSLWantReadError:
+        pump_in()
+plain = plain.split(b"\r\n\r\n", 1)[1]
+body = b"x" * size
+length = bytes([0x80 | 126]) + size.to_bytes(2, "big") if size >= 126 else bytes([0x80 | size])
+def frame(i):   # masked with the zero key: the payload stays as it is
+    b0 = (0x80 if i == n - 1 else 0) | (1 if i == 0 else 0)
+    return bytes([b0]) + length + b"\0\0\0\0" + body
+sock.setblocking(False)
+pending, sent, back = bytearray(), 0, 0
+t0 = time.monotonic()
+while back < n and time.monotonic() - t0 < 50:
+    while sent < n and len(pending) < (1 << 16):
+        tls.write(frame(sent)); sent += 1
+        pending += out.read()
+    r, w, _ = select.select([sock], [sock] if pending else [], [], 0.05)
+    if w:
+        try:
+            del pending[:sock.send(pending)]
+        except BlockingIOError:
+            pass
+    if r:
+        try:
+            pump_in()
+        except EOFError:
+            break
+        except BlockingIOError:
+            continue
+        while True:
+            try:
+                c = tls.read(1 << 18)
+            except ssl.SSLWantReadError:
+                break
+            if not c:
+                break
+            plain += c
+        while len(plain) >= 2:
+            l7 = plain[1] & 0x7f
+            hl = 2 + (2 if l7 == 126 else 8 if l7 == 127 else 0)
+            if len(plain) < hl:
+                break
+            ln = l7 if l7 < 126 else int.from_bytes(plain[2:hl], "big")
+            if len(plain) < hl + ln:
+                break
+            back += 1
+            del plain[:hl + ln]
+el = time.monotonic() - t0
+ru = resource.getrusage(resource.RUSAGE_SELF)
+print("stream_s=%.3f back=%d sent=%d cpu_s=%.3f" % (el, back, sent, ru.ru_utime + ru.ru_stime))
+EOF
+)
+
 # ---------------------------------------------------------------- rounds
 per_target=$(( 3 + ${#CONNS[@]} * (DURATION + 3) ))
 log "targets: ${TARGETS[*]}; conns: ${CONNS[*]}; size $SIZE B; rounds=$ROUNDS duration=${DURATION}s"
@@ -703,6 +823,9 @@ for ROUND in $(seq "$ROUNDS"); do
     if smoke "$name"; then
       [ "$ROUND" != 1 ] || probe "$name"
       for c in "${CONNS[@]}"; do run_load "$name" "$ppid" "$c"; done
+      case "$name" in
+        *-ws) [ "$STREAM_FRAMES" = 0 ] || stream_load "$name" "$ppid" ;;
+      esac
     else
       record "$name" smoke_failed 1
     fi

@@ -223,6 +223,37 @@ static void drop_backend(struct gh_conn *c)
     release_all(c, &c->to_backend);
 }
 
+/* http mode, a refusal. In frame mode what the validator released before
+ * it (WebSocket frames ahead of a bad one) is still owed to the backend and
+ * goes out first (enum gh_backend_wind_down). Otherwise, or with nothing
+ * owed, the backend goes at once: a request refused mid-body must not
+ * reach the backend as a clean end of stream. */
+static void drop_backend_once_sent(struct gh_conn *c)
+{
+    if (c->backend_wind_down != GH_BACKEND_LIVE)
+        return; /* under way: the reply to the client needs nothing more */
+    if (c->http->ws && c->to_backend_ready > 0 && c->backend_fd >= 0 && !c->backend_done) {
+        c->backend_wind_down = GH_BACKEND_SEND_THEN_SHUT;
+        return;
+    }
+    drop_backend(c);
+}
+
+/* The bytes owed before a refusal are out: shut the write side and read
+ * the backend to its end. Closing now could reset the connection with
+ * them unread in the backend's socket, and it would lose them. */
+static void wind_down_backend(struct gh_conn *c)
+{
+    release_all(c, &c->to_backend);
+    if (shutdown(c->backend_fd, SHUT_WR) < 0) {
+        c->backend_wind_down = GH_BACKEND_LIVE;
+        drop_backend(c);
+        return;
+    }
+    c->backend_shut = true;
+    c->backend_wind_down = GH_BACKEND_DRAINING;
+}
+
 /* http mode: the backend connection sent what no request asked for, or
  * answered a request before it had its body, or carried a body and
  * backend_reuse = safe (gh_http_backend_replace_due): it
@@ -1146,7 +1177,7 @@ static bool frame_client_bytes(struct gh_conn *c, bool *moved)
     if (c->http->reply_queued && c->http->queue_len == 0 && !c->backend_done) {
         /* Rejected with no earlier response owed: none of the rejected
          * request may reach the backend, and nothing else will. */
-        drop_backend(c);
+        drop_backend_once_sent(c);
     }
     if (c->to_backend_ready > 0 && c->backend_fd < 0 && !c->backend_done) {
         start_backend_connect(c);
@@ -1292,7 +1323,10 @@ static bool frame_backend_bytes(struct gh_conn *c, bool *moved)
         c->close_after_flush = true;
         if (!c->close_reason)
             c->close_reason = "rejected";
-        drop_backend(c);
+        /* a client's refused frame may have left frames owed to the
+         * backend (drop_backend_once_sent); a backend's fault drops it */
+        if (c->backend_wind_down == GH_BACKEND_LIVE)
+            drop_backend(c);
         *moved = true;
     }
     return true;
@@ -1358,7 +1392,9 @@ static void propagate_half_close(struct gh_conn *c)
     if (c->close_after_flush) {
         /* http mode decided to end: deliver every response still owed and
          * what is queued, then close */
-        if (!gh_buf_empty(&c->to_client) || gh_http_owes_client(c->http))
+        if (!gh_buf_empty(&c->to_client) || gh_http_owes_client(c->http) ||
+            (c->backend_wind_down != GH_BACKEND_LIVE && c->backend_fd >= 0 &&
+             !c->backend_done))
             return;
         if (!c->notify_sent && c->client_writable)
             send_close_notify(c);
@@ -1422,6 +1458,8 @@ static void pump(struct gh_conn *c)
         moved |= write_backend(c);
         if (c->state != GH_CONN_PUMPING)
             return;
+        if (c->backend_wind_down == GH_BACKEND_SEND_THEN_SHUT && c->to_backend_ready == 0)
+            wind_down_backend(c);
         if (c->reject_pending && c->to_backend_ready == 0) {
             conn_close(c, "rejected");
             return;

@@ -972,6 +972,15 @@ static enum ws_feed feed_ws(struct gh_http_proxy *hp, struct gh_ws_validator *v,
         reject_frame(hp, &fv, conn_id, from_client, io->in, io->in_len);
         return WS_REJECTED;
     }
+    if (gh_ws_validator_closed(v) && io->in_len > 0) {
+        /* RFC 6455 5.5.1: no data after a Close. Dropped, not refused: a
+         * 1002 here would cut off the close that was just forwarded. */
+        v->stats.discarded_bytes += io->in_len;
+        io->consumed += io->in_len;
+        io->in += io->in_len;
+        io->in_len = 0;
+        return WS_NEED_INPUT;
+    }
     if (fv.release > 0)
         return WS_MOVED;
     /* a held frame (a close frame is held whole) may need more room than
@@ -1702,7 +1711,11 @@ static bool take_response_head(struct gh_http_proxy *hp, struct gh_http_io *io, 
     hp->resp_scan = 0;
 
     if (resp->status == 101) {
-        struct gh_ws_limits lim = {hp->cfg->ws_max_frame, hp->cfg->ws_max_message};
+        /* a client's text frame is held whole while it fits the buffer */
+        struct gh_ws_limits lim = {hp->cfg->ws_max_frame, hp->cfg->ws_max_message,
+                                   hp->cfg->buffer_size > GH_WS_HEADER_MAX
+                                       ? hp->cfg->buffer_size - GH_WS_HEADER_MAX
+                                       : 0};
         gh_ws_validator_init(&hp->ws->from_client, GH_WS_CLIENT_TO_SERVER, &lim, wsv.deflate);
         gh_ws_validator_init(&hp->ws->from_backend, GH_WS_SERVER_TO_CLIENT, &lim, wsv.deflate);
         free(hp->ws_head);

@@ -469,7 +469,8 @@ enum ws_phase {
     PH_HEADER,         /* collecting a frame header */
     PH_PAYLOAD,        /* streaming a payload, released as checked */
     PH_CLOSE_PAYLOAD,  /* a client's close payload, held until the frame is checked */
-    PH_CLOSED,         /* a close frame went by: nothing may follow */
+    PH_CLOSED,         /* a close frame went by: nothing after it is examined or
+                        * released (RFC 6455 5.5.1); the caller discards it */
 };
 
 enum {
@@ -504,6 +505,7 @@ void gh_ws_validator_init(struct gh_ws_validator *v, enum gh_ws_direction dir,
     v->max_frame = limits && limits->max_frame ? limits->max_frame : GH_WS_DEFAULT_MAX_FRAME;
     v->max_message = limits && limits->max_message ? limits->max_message
                                                    : GH_WS_DEFAULT_MAX_MESSAGE;
+    v->hold_max = limits ? limits->hold_max : 0;
     v->phase = PH_HEADER;
     v->hdr_need = 2;
     gh_utf8_init(&v->utf8);
@@ -651,6 +653,7 @@ static const char *end_frame(struct gh_ws_validator *v)
     if (is_control(v->opcode))
         v->stats.control_frames++;
     v->phase = v->opcode == OP_CLOSE ? PH_CLOSED : PH_HEADER;
+    v->frame_held = false;
     v->hdr_len = 0;
     v->hdr_need = 2;
     return NULL;
@@ -762,19 +765,26 @@ void gh_ws_validator_feed(struct gh_ws_validator *v, const uint8_t *data, size_t
                 break;
             /* header complete and valid */
             v->remaining = v->payload_len;
-            bool hold_whole = v->opcode == OP_CLOSE && client_side(v);
-            v->phase = hold_whole ? PH_CLOSE_PAYLOAD : PH_PAYLOAD;
-            if (hold_whole)
+            bool hold_close = v->opcode == OP_CLOSE && client_side(v);
+            /* a client's text frame goes on only once all of it is known
+             * to be UTF-8, when it fits what the caller can hold */
+            v->frame_held = checks_text(v) && v->payload_len <= v->hold_max;
+            bool hold_whole = hold_close || v->frame_held;
+            v->phase = hold_close ? PH_CLOSE_PAYLOAD : PH_PAYLOAD;
+            if (hold_close)
                 gh_utf8_init(&v->close_utf8);
             if (v->remaining == 0)
                 rule = end_frame(v);
-            /* released now unless a close payload is still to be checked
-             * (an empty close frame is checked already) */
-            if (!rule && (!hold_whole || v->phase == PH_CLOSED))
+            /* released now unless a held payload is still to be checked
+             * (an empty frame is checked already) */
+            if (!rule && (!hold_whole || v->payload_len == 0))
                 rel = i;
             break;
         }
         case PH_PAYLOAD: {
+            /* a held frame (header included) is released only whole; on a
+             * fault nothing of it goes on */
+            bool held = v->frame_held;
             size_t avail = len - i;
             size_t n = v->remaining < avail ? (size_t)v->remaining : avail;
             uint64_t pos = v->payload_len - v->remaining;
@@ -782,8 +792,10 @@ void gh_ws_validator_feed(struct gh_ws_validator *v, const uint8_t *data, size_t
                 size_t ok = check_text(v, data + i, n, pos);
                 if (ok < n) {
                     i += ok;
-                    payload_rel += i - rel;
-                    rel = i;
+                    if (!held) {
+                        payload_rel += i - rel;
+                        rel = i;
+                    }
                     rule = "ws_bad_utf8";
                     break;
                 }
@@ -791,15 +803,25 @@ void gh_ws_validator_feed(struct gh_ws_validator *v, const uint8_t *data, size_t
             i += n;
             v->remaining -= n;
             if (v->remaining == 0) {
+                uint64_t frame_payload = v->payload_len;
                 rule = end_frame(v);
                 if (rule) {     /* the message's last byte left a character open */
-                    payload_rel += i - 1 - rel;
-                    rel = i - 1;
+                    if (!held) {
+                        payload_rel += i - 1 - rel;
+                        rel = i - 1;
+                    }
+                    break;
+                }
+                if (held) {
+                    payload_rel += frame_payload;
+                    rel = i;
                     break;
                 }
             }
-            payload_rel += i - rel;
-            rel = i;
+            if (!held) {
+                payload_rel += i - rel;
+                rel = i;
+            }
             break;
         }
         case PH_CLOSE_PAYLOAD: {
@@ -817,10 +839,11 @@ void gh_ws_validator_feed(struct gh_ws_validator *v, const uint8_t *data, size_t
             }
             break;
         }
-        default:                /* PH_CLOSED */
-            rule = "ws_after_close";
+        default:                /* PH_CLOSED: left for the caller to discard */
             break;
         }
+        if (v->phase == PH_CLOSED)
+            break;
     }
     v->stats.wire_bytes += rel;
     v->stats.payload_bytes += payload_rel;
@@ -829,4 +852,9 @@ void gh_ws_validator_feed(struct gh_ws_validator *v, const uint8_t *data, size_t
     else
         v->held = i - rel;
     set_verdict(v, rel, out);
+}
+
+bool gh_ws_validator_closed(const struct gh_ws_validator *v)
+{
+    return v->phase == PH_CLOSED && !v->reason;
 }

@@ -36,6 +36,16 @@ enum gh_conn_state {
     GH_CONN_CLOSED
 };
 
+/* How a refusal ends the backend connection when bytes released before it
+ * are still to be sent: they go out, then the write side is shut and the
+ * backend read (and discarded) to its end, so it is not reset with them
+ * unread. */
+enum gh_backend_wind_down {
+    GH_BACKEND_LIVE,         /* no refusal pending */
+    GH_BACKEND_SEND_THEN_SHUT, /* released bytes still to go out */
+    GH_BACKEND_DRAINING,     /* write side shut: waiting for the backend's end */
+};
+
 struct gh_conn {
     uint64_t id;
     struct gh_worker *worker;
@@ -84,6 +94,9 @@ struct gh_conn {
     uint16_t client_port;
 
     bool reject_pending;         /* a frame was refused: close once the valid ones are out */
+    /* http mode refusal with released bytes still owed to the backend
+     * (WebSocket frames ahead of a bad one): see drop_backend_once_sent */
+    enum gh_backend_wind_down backend_wind_down;
     bool rate_paused;            /* rate_limit: no reading until the timer fires */
     bool proxy_header_done;      /* accept_proxy: the balancer's header was taken */
     bool proxy_header_sent;      /* proxy_protocol: ours went to the backend */

@@ -29,8 +29,10 @@
  *    with mask), ws_control_too_long, ws_bad_length (64-bit length with the
  *    top bit set), ws_nonminimal_length, ws_frame_too_large,
  *    ws_message_too_large, ws_bad_utf8 (text or close reason),
- *    ws_bad_close_payload (1 byte), ws_bad_close_code, ws_after_close (any
- *    byte after a close frame). */
+ *    ws_bad_close_payload (1 byte), ws_bad_close_code.
+ *  After a close frame nothing is refused: what follows it is discarded
+ *  (RFC 6455 5.5.1, the endpoint sends no data after a Close), see
+ *  gh_ws_validator_closed. */
 #ifndef GATEHOUSE_WEBSOCKET_H
 #define GATEHOUSE_WEBSOCKET_H
 
@@ -121,6 +123,10 @@ enum gh_ws_direction {
 struct gh_ws_limits {
     uint64_t max_frame;      /* payload bytes of one frame; 0: GH_WS_DEFAULT_MAX_FRAME */
     uint64_t max_message;    /* payload bytes of one message; 0: GH_WS_DEFAULT_MAX_MESSAGE */
+    /* Payload bytes of a client's text frame that the caller can hold
+     * whole (its buffer less GH_WS_HEADER_MAX): such a frame is released
+     * only once all of it is checked. 0: none is held. */
+    uint64_t hold_max;
 };
 
 struct gh_ws_stats {
@@ -129,6 +135,7 @@ struct gh_ws_stats {
     uint64_t messages;        /* text/binary messages completed */
     uint64_t payload_bytes;   /* payload bytes released */
     uint64_t wire_bytes;      /* all bytes released: headers and payload */
+    uint64_t discarded_bytes; /* bytes after a close frame, dropped (set by the caller) */
     int close_code;           /* -1: no close frame yet; 0: close without a code
                                * (empty payload); else the code it carried */
 };
@@ -138,6 +145,7 @@ struct gh_ws_validator {
     enum gh_ws_direction dir;
     bool rsv1_allowed;                 /* permessage-deflate negotiated */
     uint64_t max_frame, max_message;
+    uint64_t hold_max;                 /* see gh_ws_limits */
 
     /* where the stream is */
     uint8_t phase;                     /* header, payload, close payload, closed */
@@ -151,6 +159,7 @@ struct gh_ws_validator {
     bool fin;
     uint64_t payload_len;
     uint64_t remaining;                /* payload bytes not examined yet */
+    bool frame_held;                   /* a text frame released only whole (hold_max) */
 
     /* the current message (text or binary, possibly fragmented) */
     uint8_t msg_opcode;                /* 0: no message open; 1 text; 2 binary */
@@ -177,11 +186,15 @@ void gh_ws_validator_init(struct gh_ws_validator *v, enum gh_ws_direction dir,
 
 /* The feed contract of framing.h. What is released, and when:
  *  - a frame header once complete and valid (a client's close frame is held
- *    whole until its code and reason are checked: at most 14 + 125 bytes);
- *  - payload bytes as they arrive; in a client's text message each byte as
- *    soon as the text up to it is still a valid prefix of UTF-8 (a
- *    character may be split across feeds and frames), so a character is
- *    released piecewise. Masked payload is unmasked into a scratch buffer
+ *    whole until its code and reason are checked: at most 14 + 125 bytes;
+ *    a client's text frame of at most hold_max payload bytes is held whole,
+ *    header included, until all of it is checked as UTF-8, so a lenient
+ *    backend never gets part of a frame that turns out invalid);
+ *  - other payload bytes as they arrive; in a client's text frame over
+ *    hold_max each byte as soon as the text up to it is still a valid
+ *    prefix of UTF-8 (a character may be split across feeds and frames).
+ *  - nothing after a close frame: the feed stops there with CONTINUE and
+ *    gh_ws_validator_closed says the rest is to be discarded. Masked payload is unmasked into a scratch buffer
  *    to check it; the data itself is never modified (it goes on masked).
  * On REJECT, out->reply / reply_len hold a server-to-client close frame
  * (unmasked; the code: 1002 protocol error, 1007 bad UTF-8, 1009 too big;
@@ -189,5 +202,10 @@ void gh_ws_validator_init(struct gh_ws_validator *v, enum gh_ws_direction dir,
  * v->reply_code says which. */
 void gh_ws_validator_feed(struct gh_ws_validator *v, const uint8_t *data, size_t len,
                           struct gh_framer_verdict *out);
+
+/* A valid close frame has been released: whatever follows in this
+ * direction is not data (RFC 6455 5.5.1) and is discarded, not refused,
+ * so the close itself still ends the conversation cleanly. */
+bool gh_ws_validator_closed(const struct gh_ws_validator *v);
 
 #endif

@@ -489,8 +489,6 @@ def _cases():
                                          declared_length=1 << 63)], 1002, "ws_bad_length", {}),
         ("nonminimal_length", [encode_frame(OP_BINARY, b"ab", length_form=16)], 1002,
          "ws_nonminimal_length", {}),
-        ("data_after_close", [encode_frame(OP_CLOSE, close_payload(1000)) +
-                              encode_frame(OP_TEXT, "late")], 1002, "ws_after_close", {}),
     ]
 
 
@@ -530,13 +528,6 @@ def test_client_frame_violation(ws, ctx, frames, code, reason, keys):
     be_conn = w.be.wait_closed(0)
     close = audit_of(w, "close")
     assert close["reason"] == "rejected", close
-    if reason == "ws_after_close":
-        # the valid close frame was released; whether it reached the backend
-        # before the connection was dropped is left open (framing.h)
-        assert len(be_conn.frames) in (1, 2), be_conn.frames
-        assert all(bf.opcode != OP_TEXT or bf.payload == b"before" for bf in be_conn.frames)
-        assert close["ws_frames_in"] == 2, close
-        return
     sent_ok = len(frames)               # "before" + the valid ones
     assert len(be_conn.frames) == sent_ok, (
         f"backend got {len(be_conn.frames)} frames, expected {sent_ok}: {be_conn.frames}")

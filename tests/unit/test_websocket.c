@@ -149,15 +149,19 @@ struct setup {
     bool deflate;
 };
 
-static const struct setup C2S = { GH_WS_CLIENT_TO_SERVER, { 0, 0 }, false };
-static const struct setup S2C = { GH_WS_SERVER_TO_CLIENT, { 0, 0 }, false };
-static const struct setup C2S_DEFLATE = { GH_WS_CLIENT_TO_SERVER, { 0, 0 }, true };
-static const struct setup S2C_DEFLATE = { GH_WS_SERVER_TO_CLIENT, { 0, 0 }, true };
+static const struct setup C2S = { GH_WS_CLIENT_TO_SERVER, { 0, 0, 0 }, false };
+static const struct setup S2C = { GH_WS_SERVER_TO_CLIENT, { 0, 0, 0 }, false };
+static const struct setup C2S_DEFLATE = { GH_WS_CLIENT_TO_SERVER, { 0, 0, 0 }, true };
+static const struct setup S2C_DEFLATE = { GH_WS_SERVER_TO_CLIENT, { 0, 0, 0 }, true };
+/* text frames of up to 64 payload bytes held whole */
+#define HOLD_MAX 64
+static const struct setup C2S_HOLD = { GH_WS_CLIENT_TO_SERVER, { 0, 0, HOLD_MAX }, false };
 
 struct outcome {
     const char *reason;         /* NULL: never rejected */
     size_t released;
     uint16_t reply_code;
+    bool closed;                /* a close frame went by: the rest is the caller's to drop */
     struct gh_ws_stats stats;
 };
 
@@ -211,7 +215,14 @@ static struct outcome drive(const struct setup *s, const uint8_t *in, size_t len
             break;
         }
         CHECK(out.reason == NULL && out.reply == NULL, "continue with a reason or reply");
-        CHECK(fed - o.released <= GH_WS_HEADER_MAX + GH_WS_CONTROL_MAX, "holds %zu",
+        if (gh_ws_validator_closed(&v)) {
+            /* nothing after a close is examined: the caller discards it */
+            o.closed = true;
+            break;
+        }
+        size_t hold_bound = s->limits.hold_max > GH_WS_CONTROL_MAX ? s->limits.hold_max
+                                                                    : GH_WS_CONTROL_MAX;
+        CHECK(fed - o.released <= GH_WS_HEADER_MAX + hold_bound, "holds %zu",
               fed - o.released);
     }
     o.stats = v.stats;
@@ -223,6 +234,7 @@ static struct outcome drive(const struct setup *s, const uint8_t *in, size_t len
 static bool same_outcome(const struct outcome *a, const struct outcome *b)
 {
     return same_reason(a->reason, b->reason) && a->released == b->released &&
+           a->closed == b->closed &&
            a->reply_code == b->reply_code && a->stats.frames == b->stats.frames &&
            a->stats.control_frames == b->stats.control_frames &&
            a->stats.messages == b->stats.messages &&
@@ -472,7 +484,8 @@ static void test_fragmentation(void **state)
     cclose(w, 1000, "", 0);
     size_t good = w->n;
     cstr(w, FIN | OP_CONT, "b");
-    EXPECT(&C2S, w, "ws_after_close", good);
+    o = EXPECT(&C2S, w, NULL, good);
+    CHECK(o.closed, "closed");
     /* fragmented control frames */
     static const unsigned ctl[] = { OP_PING, OP_PONG, OP_CLOSE };
     for (size_t i = 0; i < ARRAY_LEN(ctl); i++) {
@@ -565,7 +578,7 @@ static void test_limits(void **state)
     gh_ws_validator_init(&v, GH_WS_CLIENT_TO_SERVER, NULL, false);
     CHECK(v.max_frame == GH_WS_DEFAULT_MAX_FRAME && v.max_message == GH_WS_DEFAULT_MAX_MESSAGE,
           "defaults");
-    struct gh_ws_limits zero = { 0, 0 };
+    struct gh_ws_limits zero = { 0, 0, 0 };
     gh_ws_validator_init(&v, GH_WS_CLIENT_TO_SERVER, &zero, false);
     CHECK(v.max_frame == GH_WS_DEFAULT_MAX_FRAME && v.max_message == GH_WS_DEFAULT_MAX_MESSAGE,
           "zero means default");
@@ -836,12 +849,13 @@ static void test_close_frames(void **state)
     cclose(w, 1000, "", 0);
     good = w->n;
     cstr(w, FIN | OP_PING, "");
-    o = EXPECT(&C2S, w, "ws_after_close", good);
-    CHECK(o.reply_code == 1002 && o.stats.close_code == 1000, "after close");
+    o = EXPECT(&C2S, w, NULL, good);
+    CHECK(o.closed && o.stats.close_code == 1000 && o.stats.frames == 1, "after close");
     w->n = 0;
     cclose(w, -1, "", 0);
     cclose(w, -1, "", 0);
-    EXPECT(&C2S, w, "ws_after_close", 6);
+    o = EXPECT(&C2S, w, NULL, 6);
+    CHECK(o.closed && o.stats.frames == 1, "second close");
     /* server close frames: framing only, so odd payloads pass; not after it */
     w->n = 0;
     sframe(w, FIN | OP_CLOSE, "\x03", 1);
@@ -850,8 +864,8 @@ static void test_close_frames(void **state)
     sframe(w, FIN | OP_CLOSE, "\x00\x00\xff", 3);
     good = w->n;
     sframe(w, FIN | OP_TEXT, "x", 1);
-    o = EXPECT(&S2C, w, "ws_after_close", good);
-    CHECK(o.reply_code == 1014, "code");
+    o = EXPECT(&S2C, w, NULL, good);
+    CHECK(o.closed, "server closed");
     w->n = 0;
     put_header(w, FIN | OP_CLOSE, 126, false, LEN_16);
     EXPECT(&S2C, w, "ws_control_too_long", 0);
@@ -1360,6 +1374,82 @@ static void test_response_101(void **state)
     END_CHECKS();
 }
 
+/* ---- a client's text frame held whole (hold_max) ---------------------------- */
+
+static void test_text_frame_held_whole(void **state)
+{
+    (void)state;
+    struct wire *w = wire_new();
+    struct outcome o;
+    char big[HOLD_MAX + 2];
+
+    /* bad UTF-8 in a held frame: nothing of it, header included, goes on;
+     * the valid frame ahead of it does */
+    w->n = 0;
+    cstr(w, FIN | OP_TEXT, "hello");
+    size_t good = w->n;
+    cframe(w, FIN | OP_TEXT, "abc\xff", 4);
+    o = EXPECT(&C2S_HOLD, w, "ws_bad_utf8", good);
+    CHECK(o.reply_code == 1007 && o.stats.frames == 1, "bad utf8 held");
+    /* a message that ends inside a character: nothing of its last frame */
+    w->n = 0;
+    cframe(w, FIN | OP_TEXT, "end \xe2\x82", 6);
+    EXPECT(&C2S_HOLD, w, "ws_bad_utf8", 0);
+    /* a character split across fragments: the first fragment is whole and
+     * a valid prefix, so it goes on; a bad second one does not */
+    w->n = 0;
+    cframe(w, OP_TEXT, "ab\xe2", 3);
+    good = w->n;
+    cframe(w, FIN | OP_CONT, "\x82\xac", 2);
+    o = EXPECT(&C2S_HOLD, w, NULL, w->n);
+    CHECK(o.stats.messages == 1 && o.stats.payload_bytes == 5, "split character");
+    w->n = good;
+    cframe(w, FIN | OP_CONT, "\x28", 1);
+    EXPECT(&C2S_HOLD, w, "ws_bad_utf8", good);
+    /* an incomplete held frame releases nothing; without hold it streams */
+    w->n = 0;
+    cstr(w, FIN | OP_TEXT, "0123456789");
+    w->n -= 3;
+    EXPECT(&C2S_HOLD, w, NULL, 0);
+    EXPECT(&C2S, w, NULL, w->n);
+    /* empty text frame: checked at its header, released at once */
+    w->n = 0;
+    cstr(w, FIN | OP_TEXT, "");
+    EXPECT(&C2S_HOLD, w, NULL, w->n);
+    /* binary frames are not held */
+    w->n = 0;
+    cstr(w, FIN | OP_BIN, "0123456789");
+    w->n -= 3;
+    EXPECT(&C2S_HOLD, w, NULL, w->n);
+    /* exactly hold_max: held, and whole once complete */
+    memset(big, 'x', sizeof big);
+    w->n = 0;
+    cframe(w, FIN | OP_TEXT, big, HOLD_MAX);
+    size_t whole = w->n;
+    o = EXPECT(&C2S_HOLD, w, NULL, whole);
+    CHECK(o.stats.payload_bytes == HOLD_MAX, "payload");
+    big[HOLD_MAX - 1] = (char)0xff;
+    w->n = 0;
+    cframe(w, FIN | OP_TEXT, big, HOLD_MAX);
+    EXPECT(&C2S_HOLD, w, "ws_bad_utf8", 0);
+    /* over hold_max: streamed as checked (the documented fallback), never
+     * past the first bad byte */
+    w->n = 0;
+    big[HOLD_MAX - 1] = 'x';
+    big[HOLD_MAX] = (char)0xff;
+    cframe(w, FIN | OP_TEXT, big, HOLD_MAX + 1);
+    EXPECT(&C2S_HOLD, w, "ws_bad_utf8", w->n - 1);
+    /* a ping between the fragments of a held text message passes alone */
+    w->n = 0;
+    cstr(w, OP_TEXT, "part one ");
+    cstr(w, FIN | OP_PING, "p");
+    good = w->n;
+    cframe(w, FIN | OP_CONT, "\xc0\xaf", 2);
+    EXPECT(&C2S_HOLD, w, "ws_bad_utf8", good);
+    free(w);
+    END_CHECKS();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1376,6 +1466,7 @@ int main(void)
         cmocka_unit_test(test_rsv_bits),
         cmocka_unit_test(test_counters_and_contract),
         cmocka_unit_test(test_long_stream),
+        cmocka_unit_test(test_text_frame_held_whole),
         cmocka_unit_test(test_accept_key),
         cmocka_unit_test(test_upgrade_request),
         cmocka_unit_test(test_upgrade_origin),
