@@ -3,7 +3,6 @@ keepalive_timeout (no byte of a request), body_timeout / min_body_rate (a
 dripped body, held or streamed) and send_timeout (a client that does not
 read). Bounded: every timeout here is a few hundred milliseconds."""
 
-import re
 import socket
 import time
 
@@ -13,7 +12,7 @@ import backends
 import http_backends as hb
 from ghutil import client_context, scaled, tls_connect, wait_closed
 from test_http import HOST, HttpClient, assert_reject, req_bytes, wait_backend_bytes
-from test_http_bodies import _check_config
+from test_http_bodies import _check_config, assert_refused_at_key
 from test_http_pairing import SlowReader, audit_events, audit_requests, start_http
 
 # long enough never to be what ends a test below
@@ -307,12 +306,7 @@ BAD_KEYS = {
 
 @pytest.mark.parametrize("name", list(BAD_KEYS))
 def test_timeout_keys_refused_with_file_line(tmp_path, certs, name):
-    opts, key = BAD_KEYS[name]
-    ini, r = _check_config(tmp_path, certs, **opts)
-    assert r.returncode != 0, r.stderr
-    text = ini.read_text().splitlines()
-    line = next(i for i, t in enumerate(text, 1) if t.startswith(f"{key} ="))
-    assert re.search(rf"{re.escape(str(ini))}:{line}: {key}: ", r.stderr), r.stderr
+    assert_refused_at_key(tmp_path, certs, *BAD_KEYS[name])
 
 
 def test_timeout_keys_accepted(tmp_path, certs):

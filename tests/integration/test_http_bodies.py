@@ -632,14 +632,18 @@ BAD_KEYS = {
 }
 
 
-@pytest.mark.parametrize("name", list(BAD_KEYS))
-def test_body_keys_refused_with_file_line(tmp_path, certs, name):
-    opts, key = BAD_KEYS[name]
+def assert_refused_at_key(tmp_path, certs, opts, key):
+    """gatehouse -t refuses the listener OPTS and names FILE:LINE: KEY."""
     ini, r = _check_config(tmp_path, certs, **opts)
     assert r.returncode != 0, r.stderr
     text = ini.read_text().splitlines()
     line = next(i for i, t in enumerate(text, 1) if t.startswith(f"{key} ="))
     assert re.search(rf"{re.escape(str(ini))}:{line}: {key}: ", r.stderr), r.stderr
+
+
+@pytest.mark.parametrize("name", list(BAD_KEYS))
+def test_body_keys_refused_with_file_line(tmp_path, certs, name):
+    assert_refused_at_key(tmp_path, certs, *BAD_KEYS[name])
 
 
 def test_body_keys_accepted(tmp_path, certs):
