@@ -48,6 +48,15 @@
  * one per process serves every connection. */
 static struct gh_http1_request scratch_req;
 static struct gh_ws_config scratch_ws_cfg;   /* built from the listener for each upgrade */
+
+/* Requests still unanswered each get their request audit entry with
+ * OUTCOME (client_abort, shutdown, backend_failed), once the bytes before
+ * them (if any) reach the client. */
+static void abandon_unanswered(struct gh_http_proxy *hp, enum gh_http_outcome outcome, double now,
+                               uint64_t conn_id);
+/* Bytes at the start of the client's input that are a kept head (see enum
+ * gh_http_replay), which must not be dropped; 0 if none. */
+static size_t kept_input(const struct gh_http_proxy *hp);
 _Static_assert(GH_WS_ORIGINS_LIMIT == GH_WS_ORIGINS_MAX, "config and websocket.h disagree");
 
 struct gh_ws_session {
@@ -1261,7 +1270,7 @@ enum gh_http_action gh_http_from_client(struct gh_http_proxy *hp, struct gh_http
     /* A kept head is first in the input: nothing is taken before its
      * response begins (one request in flight anyway). With nothing behind
      * it, the client is read on, as when a request is simply in flight. */
-    if (gh_http_kept_input(hp) > 0)
+    if (kept_input(hp) > 0)
         return io->in_len > hp->replay_len ? GH_HTTP_BLOCKED : GH_HTTP_CONTINUE;
     while (io->in_len > 0 && !hp->reply_queued) {
         switch (hp->req_phase) {
@@ -1840,7 +1849,7 @@ enum gh_http_action gh_http_from_backend(struct gh_http_proxy *hp, struct gh_htt
                 audit_bad_response(hp, conn_id, gh_http1_rule_name(rule));
                 hp->resp_phase = GH_HTTP_STOPPED;
                 /* nothing more will be answered */
-                gh_http_abandon(hp, GH_HTTP_OUTCOME_BACKEND_FAILED, io->now, conn_id);
+                abandon_unanswered(hp, GH_HTTP_OUTCOME_BACKEND_FAILED, io->now, conn_id);
                 return GH_HTTP_CLOSE; /* the client sees the response cut short */
             }
             hp->resp_bytes += pass_through(io, used);
@@ -1898,7 +1907,7 @@ enum gh_http_action gh_http_backend_eof(struct gh_http_proxy *hp, enum gh_http_o
      * would not. */
     if (hp->resp_phase == GH_HTTP_HEAD && hp->queue_len > 0 && !hp->backend_announced_close)
         fail_queue(hp, 502, "the backend closed without answering", unanswered, now, conn_id);
-    gh_http_abandon(hp, unanswered, now, conn_id);
+    abandon_unanswered(hp, unanswered, now, conn_id);
     return GH_HTTP_CLOSE;
 }
 
@@ -1912,7 +1921,7 @@ static void fail_queue(struct gh_http_proxy *hp, int status, const char *why,
         if (answers)
             finish_request(hp, status, outcome, hp->reply_len, now, conn_id);
     }
-    gh_http_abandon(hp, outcome, now, conn_id);
+    abandon_unanswered(hp, outcome, now, conn_id);
     hp->resp_phase = GH_HTTP_STOPPED;
     hp->req_phase = GH_HTTP_STOPPED;
 }
@@ -1923,8 +1932,8 @@ void gh_http_backend_failed(struct gh_http_proxy *hp, int status, const char *wh
     fail_queue(hp, status, why, GH_HTTP_OUTCOME_BACKEND_FAILED, now, conn_id);
 }
 
-void gh_http_abandon(struct gh_http_proxy *hp, enum gh_http_outcome outcome, double now,
-                     uint64_t conn_id)
+static void abandon_unanswered(struct gh_http_proxy *hp, enum gh_http_outcome outcome, double now,
+                               uint64_t conn_id)
 {
     /* The first in line may have had part of its response sent (its status
      * is known then); the others got nothing. */
@@ -1949,7 +1958,7 @@ void gh_http_connection_ended(struct gh_http_proxy *hp, enum gh_http_outcome una
     enum gh_http_outcome cut = unanswered == GH_HTTP_OUTCOME_SHUTDOWN
                                    ? GH_HTTP_OUTCOME_SHUTDOWN
                                    : GH_HTTP_OUTCOME_CLIENT_ABORT;
-    gh_http_abandon(hp, unanswered, now, conn_id);
+    abandon_unanswered(hp, unanswered, now, conn_id);
     commit_delivered(hp, now, conn_id);
     for (; hp->undelivered_len > 0; hp->undelivered_len--) {
         struct gh_http_finished *f = &hp->undelivered[hp->undelivered_head];
@@ -2001,7 +2010,7 @@ bool gh_http_backend_lost(struct gh_http_proxy *hp, uint64_t conn_id)
     return true;
 }
 
-size_t gh_http_kept_input(const struct gh_http_proxy *hp)
+static size_t kept_input(const struct gh_http_proxy *hp)
 {
     return hp->replay == GH_HTTP_REPLAY_KEPT || hp->replay == GH_HTTP_REPLAY_RELEASED
                ? hp->replay_len
@@ -2010,7 +2019,7 @@ size_t gh_http_kept_input(const struct gh_http_proxy *hp)
 
 size_t gh_http_replay_drop(struct gh_http_proxy *hp)
 {
-    size_t kept = gh_http_kept_input(hp);
+    size_t kept = kept_input(hp);
     if (kept > 0)
         hp->replay = GH_HTTP_REPLAY_NONE;
     return kept;

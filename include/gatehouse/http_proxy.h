@@ -273,12 +273,6 @@ enum gh_http_action gh_http_backend_eof(struct gh_http_proxy *hp, enum gh_http_o
 void gh_http_backend_failed(struct gh_http_proxy *hp, int status, const char *why, double now,
                             uint64_t conn_id);
 
-/* Requests still unanswered each get their request audit entry with
- * OUTCOME (client_abort, shutdown, backend_failed), once the bytes before
- * them (if any) reach the client. */
-void gh_http_abandon(struct gh_http_proxy *hp, enum gh_http_outcome outcome, double now,
-                     uint64_t conn_id);
-
 /* SENT bytes (in all) have been written to the client's TLS connection:
  * the requests whose responses are now out whole leave their entries
  * (outcome complete, or the failure they ended with). */
@@ -307,9 +301,6 @@ void gh_http_backend_replaced(struct gh_http_proxy *hp);
  * when it is answered). False: end as gh_http_backend_eof /
  * gh_http_backend_failed say. */
 bool gh_http_backend_lost(struct gh_http_proxy *hp, uint64_t conn_id);
-/* Bytes at the start of the client's input that are a kept head (see enum
- * gh_http_replay): the connection must not drop them; 0 if none. */
-size_t gh_http_kept_input(const struct gh_http_proxy *hp);
 /* The client ended its side: no retry any more. Returns the kept head's
  * bytes, which the connection drops from the start of the client's input. */
 size_t gh_http_replay_drop(struct gh_http_proxy *hp);
