@@ -254,14 +254,23 @@ static void wind_down_backend(struct gh_conn *c)
     c->backend_wind_down = GH_BACKEND_DRAINING;
 }
 
+/* What replace_backend does with the bytes framed for the old backend
+ * connection and not written to it. */
+enum unsent_bytes {
+    UNSENT_DROP,                  /* the framer feeds the client's input again */
+    UNSENT_KEEP,                  /* none of the request in flight was written
+                                   * (GH_HTTP_LOST_RESEND): they open the new one */
+};
+
 /* http mode: the backend connection sent what no request asked for, or
  * answered a request before it had its body, or carried a body and
- * backend_reuse = safe (gh_http_backend_replace_due): it
+ * backend_reuse = safe (gh_http_backend_replace_due), or ended between
+ * requests (gh_http_backend_lost): it
  * is closed without reading more, and the connection goes back to having
  * no backend connection (backend_fd < 0, backend_done false), as before
  * its first request: the next request the framer releases opens a new one
  * (start_backend_connect), PROXY header included. */
-static void replace_backend(struct gh_conn *c)
+static void replace_backend(struct gh_conn *c, enum unsent_bytes unsent)
 {
     if (c->backend_fd >= 0) {
         ev_io_stop(c->worker->loop, &c->backend_io);
@@ -269,8 +278,10 @@ static void replace_backend(struct gh_conn *c)
         c->backend_fd = -1;
     }
     ev_io_set(&c->backend_io, -1, 0);
-    c->to_backend_ready = 0;
-    release_all(c, &c->to_backend);
+    if (unsent == UNSENT_DROP) {
+        c->to_backend_ready = 0;
+        release_all(c, &c->to_backend);
+    }
     release_all(c, &c->from_backend);
     c->backend_done = c->backend_shut = false;
     c->backend_readable = c->backend_writable = false;
@@ -1131,6 +1142,7 @@ static enum gh_http_action frame_http(struct gh_conn *c, struct gh_buf *from, st
     io.in_len = gh_buf_len(from);
     io.out_room = gh_buf_make_room(pool_of(c), to);
     io.out = to->data + to->tail; /* after make_room, which may move the data */
+    io.out_pending = gh_buf_len(to); /* sent bytes leave the buffer: these are not */
     io.now = ev_now(c->worker->loop);
     action = from_client ? gh_http_from_client(c->http, &io, c->id)
                          : gh_http_from_backend(c->http, &io, c->id);
@@ -1186,6 +1198,53 @@ static bool frame_client_bytes(struct gh_conn *c, bool *moved)
     return true;
 }
 
+/* http mode: the backend connection ended (EOF, reset) with nothing of a
+ * response read since the last complete one. True when the client
+ * connection goes on with a new backend connection (gh_http_backend_lost):
+ * the old one is replaced here; the client framer or the unsent request
+ * opens the new one next round. */
+static bool backend_lost(struct gh_conn *c)
+{
+    bool request_unsent = gh_http_send_check_due(c->http);
+    if (c->client_done && gh_buf_empty(&c->from_client) && !request_unsent)
+        return false; /* nothing can go on a new connection */
+    switch (gh_http_backend_lost(c->http, c->id)) {
+    case GH_HTTP_LOST_FAIL:
+        return false;
+    case GH_HTTP_LOST_REPLACE:
+        replace_backend(c, UNSENT_DROP);
+        return true;
+    case GH_HTTP_LOST_RESEND:
+        replace_backend(c, UNSENT_KEEP);
+        return true;
+    }
+    return false;
+}
+
+/* http mode, before the first byte of a request that may not be sent twice
+ * goes on a backend connection that answered before (GH_HTTP_REPLAY_UNSENT):
+ * a backend that closed it (keep-alive timeout, or after a response without
+ * saying so) may have its FIN here unread. A peek tells, for a syscall per
+ * such request: a closed connection gets nothing of the request, which goes
+ * on a new one; one written into it could only end in a 502. False when
+ * the connection is being replaced. */
+static bool backend_open_before_send(struct gh_conn *c)
+{
+    uint8_t probe;
+    ssize_t n = recv(c->backend_fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+    bool closed = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+    if (closed && gh_buf_empty(&c->from_backend)) {
+        c->backend_done = true;
+        if (backend_lost(c)) {
+            gh_worker_mark_pending(c->worker, c);
+            return false;
+        }
+    }
+    /* open (or a byte came: no longer idle; the response framer judges it) */
+    gh_http_send_checked(c->http);
+    return true;
+}
+
 /* send or recv on the backend failed with err (a reset, mostly). */
 static void backend_io_failed(struct gh_conn *c, const char *op, int err)
 {
@@ -1194,12 +1253,9 @@ static void backend_io_failed(struct gh_conn *c, const char *op, int err)
     gh_log(GH_LOG_INFO, "backend_error", " conn=%llu listener=%s backend=%s reason=%s:%s",
            (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text, op, strerror(err));
     audit_backend_error(c, err == ECONNRESET || err == EPIPE ? "reset" : "error", detail);
-    if (c->http && (!c->client_done || !gh_buf_empty(&c->from_client)) &&
-        gh_buf_empty(&c->from_backend) &&
-        gh_http_backend_lost(c->http, c->id)) {
+    if (c->http && gh_buf_empty(&c->from_backend) && backend_lost(c)) {
         /* reset between responses, or before answering a request that may
          * go again: as for an end (frame_backend_bytes) */
-        replace_backend(c);
         gh_worker_mark_pending(c->worker, c);
         return;
     }
@@ -1215,6 +1271,8 @@ static bool write_backend(struct gh_conn *c)
 
     if (c->to_backend_ready == 0 || !c->backend_writable || c->backend_fd < 0)
         return false;
+    if (c->http && gh_http_send_check_due(c->http) && !backend_open_before_send(c))
+        return true;
     n = send(c->backend_fd, c->to_backend.data + c->to_backend.head, c->to_backend_ready,
              MSG_NOSIGNAL);
     if (n < 0) {
@@ -1290,14 +1348,13 @@ static bool frame_backend_bytes(struct gh_conn *c, bool *moved)
         gh_buf_release_if_empty(pool_of(c), &c->from_client);
     }
     if (gh_http_backend_replace_due(c->http))
-        replace_backend(c); /* before the EOF check: its end is no longer ours */
+        replace_backend(c, UNSENT_DROP); /* before the EOF check: its end is no longer ours */
     if (c->backend_done && gh_buf_empty(&c->from_backend) && !c->close_after_flush) {
-        if ((!c->client_done || !gh_buf_empty(&c->from_client)) &&
-            gh_http_backend_lost(c->http, c->id)) {
+        if (backend_lost(c)) {
             /* closed between responses, or before answering a request that
-             * may go again: the client's next request (or that one) goes
-             * on a new connection (the client framer runs next round) */
-            replace_backend(c);
+             * may go again, or before a byte of one that may not: the
+             * client's next request (or that one) goes on a new connection
+             * (the client framer runs next round) */
             *moved = true;
         } else {
             a = gh_http_backend_eof(c->http,

@@ -864,12 +864,29 @@ static bool is_idempotent(struct gh_http1_span m)
     return false;
 }
 
+/* A request that may not be sent twice was just framed, PRODUCED_BEFORE
+ * bytes into this feed's output. On a reused backend connection the
+ * backend may have closed it already (keep-alive timeout, or it closes
+ * after every response without saying so) with its FIN not read yet:
+ * while every byte framed for that connection is this request's and none
+ * is written, the connection checks before writing (REPLAY_UNSENT), and a
+ * closed one gets nothing of it: it goes on a new connection. Once only:
+ * a new connection has answered nothing. */
+static void mark_unsent(struct gh_http_proxy *hp, const struct gh_http_io *io,
+                        size_t produced_before)
+{
+    hp->replay = hp->backend_answered > 0 && io->out_pending == 0 && produced_before == 0
+                     ? GH_HTTP_REPLAY_UNSENT
+                     : GH_HTTP_REPLAY_NONE;
+}
+
 /* A bodiless request just sent (its head consumed from io): if it may be
  * sent again (enum gh_http_replay), its head stays in the client's input
  * instead, and the caller takes nothing more from it now. A request sent
  * again (REPLAY_DUE) is not kept a second time. */
 static void keep_for_replay(struct gh_http_proxy *hp, const struct gh_http1_request *req,
-                            struct gh_http_io *io, size_t head_len, bool upgrade)
+                            struct gh_http_io *io, size_t head_len, bool upgrade,
+                            size_t produced_before)
 {
     bool retry_spent = hp->replay == GH_HTTP_REPLAY_DUE;
     hp->replay = GH_HTTP_REPLAY_NONE;
@@ -878,8 +895,10 @@ static void keep_for_replay(struct gh_http_proxy *hp, const struct gh_http1_requ
      * failure of the request. On a fresh one, a close is the backend's
      * failure: a 502, and no client buffer held for a long request. */
     if (retry_spent || hp->backend_answered == 0 || upgrade || req->connection_close ||
-        !is_idempotent(req->method) || io->consumed < head_len)
+        !is_idempotent(req->method) || io->consumed < head_len) {
+        mark_unsent(hp, io, produced_before);
         return;
+    }
     /* everything consumed before it precedes it in the buffer: the
      * connection drops only that, the head stays first */
     io->consumed -= head_len;
@@ -945,6 +964,7 @@ static enum take_result take_request_head(struct gh_http_proxy *hp, struct gh_ht
     enum gh_http_body_out out = req->body == GH_BODY_CHUNKED  ? GH_BODY_OUT_CHUNKED
                                 : req->body == GH_BODY_LENGTH ? GH_BODY_OUT_LENGTH
                                                               : GH_BODY_OUT_NONE;
+    size_t produced_before = io->produced;
     if (!emit_request_head(hp, req, io, head_len, conn_id, upgrade, out, req->content_length))
         return TAKE_BLOCKED;
     if (req->body == GH_BODY_LENGTH && req->content_length > 0) {
@@ -955,10 +975,10 @@ static enum take_result take_request_head(struct gh_http_proxy *hp, struct gh_ht
         gh_http1_chunked_init(&hp->req_chunked);
     } else {
         hp->req_phase = req->connection_close ? GH_HTTP_STOPPED : GH_HTTP_HEAD;
-        keep_for_replay(hp, req, io, head_len, upgrade);
+        keep_for_replay(hp, req, io, head_len, upgrade, produced_before);
         return TAKE_SENT;
     }
-    hp->replay = GH_HTTP_REPLAY_NONE; /* a body: never sent twice */
+    mark_unsent(hp, io, produced_before); /* a body: never sent twice */
     return TAKE_SENT;
 }
 
@@ -1245,8 +1265,10 @@ static enum take_result release_held(struct gh_http_proxy *hp, struct gh_http_io
                hp->held_head_len);
         return TAKE_REFUSED;
     }
+    size_t produced_before = io->produced;
     if (!emit_request_head(hp, req, io, hp->held_head_len, conn_id, false, out, length))
         return TAKE_BLOCKED;
+    mark_unsent(hp, io, produced_before);
     if (hp->held_body == GH_BODY_LENGTH) {
         hp->req_body_bytes = pass_through(io, hp->req_body_left);
         request_body_done(hp);
@@ -1779,6 +1801,8 @@ enum gh_http_action gh_http_from_backend(struct gh_http_proxy *hp, struct gh_htt
     io->consumed = io->produced = 0;
     if (io->in_len > 0 && hp->replay == GH_HTTP_REPLAY_KEPT)
         hp->replay = GH_HTTP_REPLAY_RELEASED; /* a byte of its answer: never sent again */
+    if (io->in_len > 0 && hp->replay == GH_HTTP_REPLAY_UNSENT)
+        hp->replay = GH_HTTP_REPLAY_NONE; /* the connection is not idle: no check, no resend */
     while (io->in_len > 0) {
         switch (hp->resp_phase) {
         case GH_HTTP_HEAD: {
@@ -1976,28 +2000,36 @@ bool gh_http_backend_replace_due(const struct gh_http_proxy *hp)
     return hp->backend_sync != GH_HTTP_BACKEND_IN_SYNC;
 }
 
-bool gh_http_backend_lost(struct gh_http_proxy *hp, uint64_t conn_id)
+enum gh_http_lost gh_http_backend_lost(struct gh_http_proxy *hp, uint64_t conn_id)
 {
     if (hp->resp_phase != GH_HTTP_HEAD || hp->resp_bytes != 0 || hp->reply_queued ||
         hp->resp_scan != 0)
-        return false;
+        return GH_HTTP_LOST_FAIL;
     if (hp->queue_len == 0) {
         /* Nothing in flight (it closed after a response, or an idle
          * keep-alive connection timed out): what the client sends next,
          * pipelined already or not, goes on a new connection. */
         if (hp->close_when_idle ||
             (hp->req_phase != GH_HTTP_HEAD && hp->req_phase != GH_HTTP_BODY_HELD))
-            return false; /* (a held request has sent nothing yet) */
+            return GH_HTTP_LOST_FAIL; /* (a held request has sent nothing yet) */
         hp->backend_sync = GH_HTTP_BACKEND_LOST;
-        return true;
+        return GH_HTTP_LOST_REPLACE;
     }
-    if (hp->replay != GH_HTTP_REPLAY_KEPT || hp->queue_len != 1)
-        return false;
+    if (hp->queue_len != 1 ||
+        (hp->replay != GH_HTTP_REPLAY_KEPT && hp->replay != GH_HTTP_REPLAY_UNSENT))
+        return GH_HTTP_LOST_FAIL;
     const struct gh_http_pending *p = oldest(hp);
+    bool unsent = hp->replay == GH_HTTP_REPLAY_UNSENT;
     gh_log(GH_LOG_INFO, "backend_retry",
-           " conn=%llu listener=%s request_id=%016llx method=%s reason=closed_before_response",
+           " conn=%llu listener=%s request_id=%016llx method=%s reason=%s",
            (unsigned long long)conn_id, hp->cfg->name, (unsigned long long)p->request_id,
-           p->method);
+           p->method, unsent ? "closed_before_sent" : "closed_before_response");
+    hp->backend_sync = GH_HTTP_BACKEND_LOST;
+    if (unsent) {
+        /* it stays in flight; its bytes go on the new connection as they are */
+        hp->replay = GH_HTTP_REPLAY_NONE;
+        return GH_HTTP_LOST_RESEND;
+    }
     /* No entry now: it is parsed and sent again, and gets one then. */
     hp->queue_head = (hp->queue_head + 1) % GH_HTTP_PIPELINE_MAX;
     hp->queue_len--;
@@ -2006,8 +2038,18 @@ bool gh_http_backend_lost(struct gh_http_proxy *hp, uint64_t conn_id)
     hp->req_scan = 0;
     hp->req_head_started = 0;
     hp->resp_scan = 0;
-    hp->backend_sync = GH_HTTP_BACKEND_LOST;
-    return true;
+    return GH_HTTP_LOST_REPLACE;
+}
+
+bool gh_http_send_check_due(const struct gh_http_proxy *hp)
+{
+    return hp->replay == GH_HTTP_REPLAY_UNSENT;
+}
+
+void gh_http_send_checked(struct gh_http_proxy *hp)
+{
+    if (hp->replay == GH_HTTP_REPLAY_UNSENT)
+        hp->replay = GH_HTTP_REPLAY_NONE;
 }
 
 static size_t kept_input(const struct gh_http_proxy *hp)

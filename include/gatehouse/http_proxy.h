@@ -133,6 +133,25 @@ enum gh_http_replay {
                                    * (gh_http_replay_release) */
     GH_HTTP_REPLAY_DUE,           /* the backend was lost first: the head is parsed and
                                    * sent again; a second loss is a 502 */
+    GH_HTTP_REPLAY_UNSENT,        /* not replayable, but on a reused backend connection and
+                                   * first in the connection's backend buffer with nothing
+                                   * of it written yet: the connection checks that the
+                                   * backend has not closed before its first byte goes
+                                   * (gh_http_send_check_due); if it has, those bytes go on
+                                   * a new connection instead (GH_HTTP_LOST_RESEND) */
+};
+
+/* What becomes of the client connection when its backend connection ends
+ * with no byte of a response read since the last complete one. */
+enum gh_http_lost {
+    GH_HTTP_LOST_FAIL,            /* nothing may go again: end as gh_http_backend_eof /
+                                   * gh_http_backend_failed say */
+    GH_HTTP_LOST_REPLACE,         /* a new backend connection; what was framed for the old
+                                   * one is dropped, the framer feeds the client's input
+                                   * again (nothing in flight, or a kept head) */
+    GH_HTTP_LOST_RESEND,          /* a new backend connection; the bytes framed for the old
+                                   * one, none of them written (GH_HTTP_REPLAY_UNSENT), go
+                                   * on it as they are */
 };
 
 /* What a response's end closes. */
@@ -243,6 +262,7 @@ struct gh_http_io {
     size_t in_len;
     uint8_t *out;                 /* free space in the output buffer */
     size_t out_room;
+    size_t out_pending;           /* bytes ahead of out in the output buffer, not yet sent */
     size_t consumed;              /* set by the feed */
     size_t produced;
     double now;
@@ -292,15 +312,22 @@ void gh_http_connection_ended(struct gh_http_proxy *hp, enum gh_http_outcome una
 bool gh_http_backend_replace_due(const struct gh_http_proxy *hp);
 void gh_http_backend_replaced(struct gh_http_proxy *hp);
 /* The backend connection ended (EOF, reset) with no byte of a response
- * read since the last complete one. True when the client connection goes
- * on with a new backend connection (the connection replaces it, see
- * gh_http_backend_replace_due, and feeds the client's input again): when
- * nothing was in flight (requests the client pipelined, or sends later,
- * go on the new one), or when the request in flight can be sent again
- * (enum gh_http_replay; it leaves the queue without an entry and gets one
- * when it is answered). False: end as gh_http_backend_eof /
- * gh_http_backend_failed say. */
-bool gh_http_backend_lost(struct gh_http_proxy *hp, uint64_t conn_id);
+ * read since the last complete one. Says whether the client connection
+ * goes on with a new backend connection (enum gh_http_lost): when nothing
+ * was in flight (requests the client pipelined, or sends later, go on the
+ * new one), when the request in flight can be sent again (enum
+ * gh_http_replay; it leaves the queue without an entry and gets one when
+ * it is answered), or when none of it was written (REPLAY_UNSENT; it stays
+ * in the queue). The connection replaces the backend connection (see
+ * gh_http_backend_replace_due), keeping its unsent bytes for RESEND. */
+enum gh_http_lost gh_http_backend_lost(struct gh_http_proxy *hp, uint64_t conn_id);
+/* True while the request in flight is REPLAY_UNSENT: before writing its
+ * first byte the connection checks that the backend connection is still
+ * open, then calls gh_http_send_checked (open) or gh_http_backend_lost. */
+bool gh_http_send_check_due(const struct gh_http_proxy *hp);
+/* The backend connection was open: the request's bytes go now, and a close
+ * from here on leaves it unanswered (a 502: RFC 9112 9.3.1). */
+void gh_http_send_checked(struct gh_http_proxy *hp);
 /* The client ended its side: no retry any more. Returns the kept head's
  * bytes, which the connection drops from the start of the client's input. */
 size_t gh_http_replay_drop(struct gh_http_proxy *hp);

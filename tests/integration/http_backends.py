@@ -167,9 +167,13 @@ class Response:
     close-delimited body, or to end without answering when raw is b"")."""
 
     def __init__(self, raw=b"", close=False, delay=0.0, hang=False, chunks=None,
-                 chunk_gap=0.0):
+                 chunk_gap=0.0, fin_with_data=False):
         self.raw = raw
         self.close = close
+        # close=True: the FIN leaves in the same segment as the response's
+        # last bytes (TCP_CORK until the shutdown), so the proxy has the
+        # backend's end before it can read the response's end
+        self.fin_with_data = fin_with_data
         self.delay = delay           # seconds before answering
         self.hang = hang             # never answer; keep reading
         self.chunks = chunks         # list of bytes sent one by one (after raw)
@@ -358,6 +362,8 @@ class RecordingBackend(Backend):
                 # keep reading (and recording) until the peer goes away
                 while True:
                     self._more(sock, conn)
+            if resp.fin_with_data:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
             if resp.raw:
                 sock.sendall(resp.raw)
             for piece in resp.chunks or ():

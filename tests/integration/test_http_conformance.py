@@ -14,9 +14,13 @@ what reached the backend:
   requests not yet sent go on a new backend connection; one sent and
   unanswered goes again only if idempotent (RFC 9110 9.2.2) and nothing
   of its response was read; a POST is never sent twice: the client gets
-  a 502 for it."""
+  a 502 for it. A POST is never written into a backend connection whose
+  end gatehouse already has (checked before its first byte goes): it
+  goes on a new connection instead."""
 
 import time
+
+import pytest
 
 import http_backends as hb
 from ghutil import scaled
@@ -327,3 +331,38 @@ def test_pipelined_post_in_the_middle_backend_closes_silently(gatehouse, backend
         assert len(got) == 3
     posts = [r for r in be.all_requests() if r.method == "POST"]
     assert len(posts) == 1 and posts[0].body == b"once", posts
+
+
+def closing_with_fin(req):
+    """Answers keep-alive style, and its FIN travels with the response's
+    last bytes: the end is there before gatehouse has the response whole."""
+    return hb.Response(hb.ok(req).raw, close=True, fin_with_data=True)
+
+
+@pytest.mark.parametrize("body_len", [100, 200_000], ids=["held", "streamed"])
+def test_post_never_written_into_a_connection_known_closed(gatehouse, backend, ctx, body_len):
+    """The backend closes after each response without saying so, its FIN
+    in the same segment as the response. The pipelined POST behind a GET
+    must not be written into that closed connection (where it could only
+    end in a 502: RFC 9112 9.3.1 forbids sending it again): gatehouse sees
+    the end before the POST's first byte goes, and sends it on a new
+    connection. Every request is answered, each reaches the backend once,
+    each on a connection of its own; the POST's body arrives whole."""
+    be = backend(hb.RecordingBackend, closing_with_fin)
+    gh = start(gatehouse, be)
+    body = bytes(range(256)) * (body_len // 256) + b"z" * (body_len % 256)
+    reqs = [get("/a"), post("/p", body), get("/c")]
+    with HttpClient(gh.port, ctx) as c:
+        c.send(b"".join(reqs))
+        got = read_answers(c, 3)
+    assert [(r.status, r.body) for r in got] == [
+        (200, b"GET /a\n"), (200, b"POST /p\n"), (200, b"GET /c\n")], [r.raw[:80] for r in got]
+    for i in range(be.conn_count()):     # all it read is recorded
+        be.wait_conn_closed(i)
+    assert [(r.method, r.target) for r in be.all_requests()] == [
+        ("GET", "/a"), ("POST", "/p"), ("GET", "/c")]
+    with be.cond:
+        per_conn = [[r.target for r in conn.requests] for conn in be.connections]
+    assert per_conn == [["/a"], ["/p"], ["/c"]], per_conn
+    assert be.complete_requests()[1].body == body
+    gh.wait_for_log(r"event=backend_retry\b.*method=POST reason=closed_before_sent")
