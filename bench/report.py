@@ -49,7 +49,7 @@ with open(args.raw) as f:
             pass
 proxies = args.proxies or [p for p in order if p not in ("plain", "machine", "crypto")]
 names = [p for p in proxies if vals[p]]
-HTTP = ("gatehouse-http", "haproxy-http", "gatehouse-http-reuse")  # HTTP mode: not anchors of the tcp table
+HTTP = ("gatehouse-http", "haproxy-http", "gatehouse-audit", "gatehouse-http-reuse")  # HTTP mode: not anchors of the tcp table
 
 # row label, rate metric, cpu metric, prefix of the row's other metrics, decimals
 ROWS = [("keep-alive 1 KiB req/s", "ka_rps", "ka_cpu", "ka", 0),
