@@ -87,7 +87,7 @@ def settle(gh, idle_fds):
     descriptor count is back to what it was idle), then SETTLE_S idle."""
     wait_until(lambda: open_fds(gh.pid) <= idle_fds, scaled(20), interval=0.1,
                what=f"the worker back to {idle_fds} descriptors")
-    time.sleep(SETTLE_S)
+    time.sleep(scaled(SETTLE_S))
     return worker_memory(gh.pid)
 
 
