@@ -19,6 +19,21 @@ void gh_buf_pool_destroy(struct gh_buf_pool *pool)
         pool->free_list = next;
     }
     pool->n_free = 0;
+    pool->low_free = 0;
+}
+
+uint32_t gh_buf_pool_shrink(struct gh_buf_pool *pool, uint32_t keep)
+{
+    uint32_t idle = pool->low_free, freed = 0;
+    while (freed < idle && pool->n_free > keep) {
+        void *block = pool->free_list;
+        pool->free_list = *(void **)block;
+        pool->n_free--;
+        free(block);
+        freed++;
+    }
+    pool->low_free = pool->n_free;
+    return freed;
 }
 
 int gh_buf_acquire(struct gh_buf_pool *pool, struct gh_buf *buf)
@@ -29,6 +44,8 @@ int gh_buf_acquire(struct gh_buf_pool *pool, struct gh_buf *buf)
         buf->data = pool->free_list;
         pool->free_list = *(void **)pool->free_list;
         pool->n_free--;
+        if (pool->n_free < pool->low_free)
+            pool->low_free = pool->n_free;
     } else {
         buf->data = malloc(pool->block_size);
         if (!buf->data)

@@ -2,6 +2,9 @@
 #include "gatehouse/worker.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -20,7 +23,9 @@
 #define ACCEPT_BACKOFF 0.1     /* seconds accept stays paused when out of fds */
 #define ACCEPT_EPISODE_QUIET 1.0 /* seconds below max_connections that end an episode */
 #define FLUSH_PASSES 4         /* pending-list passes per loop iteration */
-#define POOL_FREE_BLOCKS 1024  /* free buffers a listener keeps for reuse */
+#define POOL_FREE_BLOCKS 1024  /* free buffers a listener keeps for reuse, at most */
+#define POOL_KEEP_BLOCKS 4     /* free buffers a listener keeps however quiet it is */
+#define MEMORY_TRIM_INTERVAL 1.0 /* seconds between looks at memory to give back */
 
 static ev_idle keep_flushing; /* stops the loop from blocking while work is queued */
 
@@ -143,6 +148,8 @@ static bool accept_batch(struct gh_worker *w, struct gh_listener *l)
                    (unsigned long long)w->open_conns);
         }
         gh_conn_accept(w, l, fd, &peer, peer_len);
+        if (w->open_conns > w->peak_open)
+            w->peak_open = w->open_conns;
     }
     return true;
 }
@@ -204,10 +211,68 @@ static void on_idle(struct ev_loop *loop, ev_idle *i, int revents)
     (void)revents; /* its only job is to keep the loop from blocking */
 }
 
+/* glibc keeps memory it was given back for reuse and returns only the top
+ * of the heap by itself: the pages a burst's wolfSSL sessions, connections
+ * and buffers used in the middle of the heap stay resident after free().
+ * malloc_trim(0) hands those pages back (madvise); the free chunks stay
+ * in malloc's bins for reuse. */
+static void trim_heap(void)
+{
+#ifdef __GLIBC__
+    int released = malloc_trim(0);
+    gh_log(GH_LOG_DEBUG, "heap_trimmed", " released=%d", released);
+#endif
+}
+
+/* Memory a burst took goes back once the burst is over, and never on the
+ * data path (this is a timer):
+ *  - buffer pools: free blocks that no connection took during a whole
+ *    interval are freed (gh_buf_pool_shrink), down to POOL_KEEP_BLOCKS;
+ *    blocks in steady use stay pooled, so a steady load allocates nothing.
+ *  - the heap: trimmed when the pools gave blocks back, or when the worker
+ *    has become quieter (connections closed, and half or fewer of the peak
+ *    since the last trim are still open, which includes none). A steady
+ *    load is not trimmed every second: malloc_trim walks every free chunk
+ *    and each page it hands back faults in again on reuse.
+ * The timer runs only while there may be something to give back: a close
+ * starts it; it stops when every pool is at its floor and nothing closed
+ * during the interval. */
+static void on_memory_trim(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct gh_worker *w = t->data;
+    uint32_t freed = 0;
+    bool pools_above_floor = false;
+    bool quieter = w->closed_since_trim > 0 && w->open_conns <= w->peak_open / 2;
+    (void)revents;
+
+    for (size_t i = 0; i < w->n_listeners; i++) {
+        struct gh_listener *l = &w->listeners[i];
+        uint32_t n = gh_buf_pool_shrink(&l->pool, POOL_KEEP_BLOCKS);
+        if (n > 0)
+            gh_log(GH_LOG_INFO, "buffers_released", " listener=%s freed=%u kept=%u in_use=%llu",
+                   l->cfg->name, n, l->pool.n_free, (unsigned long long)l->pool.in_use);
+        freed += n;
+        if (l->pool.n_free > POOL_KEEP_BLOCKS)
+            pools_above_floor = true;
+    }
+    if (freed > 0 || quieter) {
+        trim_heap();
+        w->closed_since_trim = 0;
+        w->peak_open = w->open_conns;
+    }
+    if (!pools_above_floor && w->closed_since_trim == 0)
+        ev_timer_stop(loop, t);
+}
+
 void gh_worker_conn_closed(struct gh_worker *w, struct gh_listener *l)
 {
     l->active--;
     w->open_conns--;
+    w->closed_since_trim++;
+    if (!ev_is_active(&w->memory_trim)) {
+        ev_timer_set(&w->memory_trim, MEMORY_TRIM_INTERVAL, MEMORY_TRIM_INTERVAL);
+        ev_timer_start(w->loop, &w->memory_trim);
+    }
     leave_limit(w, l);
     if (w->draining && w->open_conns == 0)
         ev_break(w->loop, EVBREAK_ALL);
@@ -439,6 +504,8 @@ int gh_worker_init(struct gh_worker *w, const struct gh_config *cfg, struct gh_t
     ev_idle_init(&keep_flushing, on_idle);
     ev_timer_init(&w->accept_backoff, on_accept_backoff, ACCEPT_BACKOFF, 0.);
     w->accept_backoff.data = w;
+    ev_timer_init(&w->memory_trim, on_memory_trim, MEMORY_TRIM_INTERVAL, MEMORY_TRIM_INTERVAL);
+    w->memory_trim.data = w;
     ev_timer_init(&w->grace_timer, on_grace_expired, 0., 0.);
     w->grace_timer.data = w;
     ev_signal_init(&w->sig_term, on_signal, SIGTERM);
@@ -485,6 +552,7 @@ int gh_worker_run(struct gh_worker *w)
     ev_idle_stop(w->loop, &keep_flushing);
     ev_timer_stop(w->loop, &w->grace_timer);
     ev_timer_stop(w->loop, &w->accept_backoff);
+    ev_timer_stop(w->loop, &w->memory_trim);
     ev_signal_stop(w->loop, &w->sig_term);
     ev_signal_stop(w->loop, &w->sig_int);
     ev_timer_stop(w->loop, &w->ocsp_watch);

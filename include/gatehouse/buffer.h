@@ -4,7 +4,13 @@
  * the buffer holds data; an idle connection holds none, so thousands of idle
  * TLS connections cost little. Blocks are recycled through a free list: the
  * steady state allocates nothing. The bound of every buffer is the pool's
- * block_size, fixed per listener by buffer_size. */
+ * block_size, fixed per listener by buffer_size.
+ *
+ * The free list does not keep what a burst left behind: the pool tracks the
+ * fewest free blocks it had since the last gh_buf_pool_shrink (its
+ * low-water mark). Blocks above that mark were not needed during the whole
+ * interval, so the owner's periodic shrink gives them back to the allocator
+ * while blocks in steady use stay pooled. */
 #ifndef GATEHOUSE_BUFFER_H
 #define GATEHOUSE_BUFFER_H
 
@@ -16,6 +22,7 @@ struct gh_buf_pool {
     uint32_t block_size;   /* capacity of every buffer from this pool */
     uint32_t max_free;     /* free blocks kept for reuse; the rest are freed */
     uint32_t n_free;
+    uint32_t low_free;     /* fewest free blocks since the last shrink: unused since */
     void *free_list;       /* singly linked through the first bytes of each block */
     uint64_t in_use;
 };
@@ -30,6 +37,12 @@ struct gh_buf {
 
 void gh_buf_pool_init(struct gh_buf_pool *pool, uint32_t block_size, uint32_t max_free);
 void gh_buf_pool_destroy(struct gh_buf_pool *pool);
+
+/* Frees the free blocks that stayed unused since the previous call (the
+ * low-water mark of the free list), keeping at least keep free blocks, and
+ * starts a new interval. Returns how many blocks were freed. Called from a
+ * timer, never on the data path. */
+uint32_t gh_buf_pool_shrink(struct gh_buf_pool *pool, uint32_t keep);
 
 /* Ensures buf has a block. Returns -1 when memory is exhausted. */
 int gh_buf_acquire(struct gh_buf_pool *pool, struct gh_buf *buf);

@@ -4,7 +4,9 @@
  * Owns: the libev loop, the listening sockets (SO_REUSEPORT, one set per
  * worker), accept and its back-off when file descriptors run out, signals,
  * the drain on SIGTERM, and the once-per-iteration flush (an ev_prepare
- * watcher) that runs every connection event handlers marked as pending. */
+ * watcher) that runs every connection event handlers marked as pending,
+ * and giving memory back after a burst (a timer that shrinks the buffer
+ * pools and trims the heap once the connections that needed it are gone). */
 #ifndef GATEHOUSE_WORKER_H
 #define GATEHOUSE_WORKER_H
 
@@ -67,11 +69,14 @@ struct gh_worker {
     struct gh_conn *pending;     /* connections with work for the next flush */
     uint64_t next_conn_id;
     uint64_t open_conns;
+    uint64_t peak_open;          /* most open at once since the last heap trim */
+    uint64_t closed_since_trim;  /* connections closed since the last heap trim */
     uint64_t handshakes;         /* completed TLS handshakes */
     uint64_t resumed;            /* of which resumed sessions */
 
     ev_prepare flush_watcher;
     ev_timer accept_backoff;     /* running while accept is paused for EMFILE */
+    ev_timer memory_trim;        /* running while there may be memory to give back */
     ev_timer grace_timer;
     ev_signal sig_term, sig_int;
     ev_signal sig_usr1;          /* reopen the audit log */
