@@ -5,12 +5,16 @@
 # and newline-terminated lines/s through gatehouse tcp mode with
 # framing = line against framing = raw. Small messages, ping-pong, 1 and 50
 # connections, on 127.0.0.1. See bench/README.md, "Frame validation".
-# Small-frame streaming row (the WebSocket targets): one connection streams a
-# 1 MiB text message as 16,384 fragments of 64 bytes, one TLS record each,
-# while reading the echo of every fragment as the backend sends it back
-# (both directions full of small frames at once); seconds until the last
-# echoed fragment is back, and fragments/s each way. --stream-frames N
-# changes the count (0: no streaming row).
+# Small-frame streaming rows (the WebSocket targets): one connection, a
+# 1 MiB text message in 16,384 fragments of 64 bytes (one TLS record each),
+# four ways (--stream-kinds): both (every fragment echoed as it comes while
+# the client sends: both directions full of small frames at once), first
+# (the same, but nothing read until every fragment is written), s2c (sent
+# in 64 KiB frames, echoed as 16,384 fragments: server-to-client small
+# frames only), c2s (16,384 fragments out, echoed as one frame:
+# client-to-server small frames only). Seconds until the last fragment is
+# back, fragments/s, and gatehouse-ws's time over haproxy-ws's and
+# gatehouse-tcp-ws's. --stream-frames N changes the count (0: no rows).
 #
 # usage: bench/frames.sh [--rounds N] [--duration S] [--gatehouse PATH] [--out DIR]
 #                        [--wait-quiet S] [--only LIST] [--conns LIST] [--size B]
@@ -33,6 +37,7 @@ GH_LOG=warn
 MAX_OTHER=0.25
 REPORT=""
 STREAM_FRAMES=16384
+STREAM_KINDS=both,first,s2c,c2s
 # gatehouse-tcp-ws: gatehouse in tcp mode (framing raw) in front of the same
 # WebSocket backend: the client's upgrade and frames pass as opaque bytes. A
 # reference for what the HTTP parsing and frame checks cost inside gatehouse.
@@ -42,7 +47,7 @@ usage() {
   cat <<EOF
 usage: $0 [--rounds N] [--duration S] [--gatehouse PATH] [--out DIR]
           [--wait-quiet S] [--nice N] [--only LIST] [--conns LIST] [--size B]
-          [--gh-log LEVEL] [--stream-frames N]
+          [--gh-log LEVEL] [--stream-frames N] [--stream-kinds LIST]
   --rounds N      interleaved rounds (default $ROUNDS); medians are quoted
   --duration S    seconds per load (default $DURATION)
   --gatehouse P   gatehouse binary (default build/gatehouse)
@@ -59,7 +64,9 @@ usage: $0 [--rounds N] [--duration S] [--gatehouse PATH] [--out DIR]
                   and left out of the medians when undisturbed rounds exist
                   (default $MAX_OTHER)
   --stream-frames N  fragments of --size bytes in the small-frame streaming row
-                  (default $STREAM_FRAMES; 0 leaves the row out)
+                  (default $STREAM_FRAMES; 0 leaves the rows out)
+  --stream-kinds LIST  streaming rows, comma-separated subset of both,first,s2c,c2s
+                  (default $STREAM_KINDS; see the top of this script)
   --report RAW    only print the summary of an earlier run's raw.tsv
 EOF
   exit 2
@@ -80,6 +87,7 @@ while [ $# -gt 0 ]; do
     --max-other) MAX_OTHER=${2:?}; shift 2 ;;
     --report) REPORT=${2:?}; shift 2 ;;
     --stream-frames) STREAM_FRAMES=${2:?}; shift 2 ;;
+    --stream-kinds) STREAM_KINDS=${2:?}; shift 2 ;;
     -h|--help) usage ;;
     *) echo "unknown argument: $1" >&2; usage ;;
   esac
@@ -89,6 +97,10 @@ done
 [[ "$WAIT_QUIET" =~ ^[0-9]+$ ]] || { echo "--wait-quiet must be a number of seconds" >&2; exit 2; }
 [[ "$NICE" =~ ^-?[0-9]+$ ]] || { echo "--nice must be an integer" >&2; exit 2; }
 [[ "$STREAM_FRAMES" =~ ^[0-9]+$ ]] || { echo "--stream-frames must be a whole number" >&2; exit 2; }
+IFS=, read -ra STREAM_KIND_LIST <<<"$STREAM_KINDS"
+for k in "${STREAM_KIND_LIST[@]}"; do
+  case "$k" in both|first|s2c|c2s) ;; *) echo "--stream-kinds: '$k' is not both, first, s2c or c2s" >&2; exit 2 ;; esac
+done
 [[ "$SIZE" =~ ^[0-9]+$ ]] && [ "$SIZE" -ge 2 ] && [ "$SIZE" -le 65536 ] \
   || { echo "--size must be 2..65536" >&2; exit 2; }
 IFS=, read -ra CONNS <<<"$CONNS_ARG"
@@ -185,24 +197,56 @@ out.append("CPU1 oth: CPU 1 busy with anything but the proxy; CPU0 oth: CPU 0 bu
 out.append(f"rounds = undisturbed/all: a load with either above {max_other:.2f} is left out of the medians "
            "when an undisturbed round exists; wrong/errors summed over all rounds")
 
-stream = [t for t in TARGETS if vals[t].get("stream_s")]
-if stream:
-    n = f"{vals[stream[0]]['stream_frames'][min(vals[stream[0]]['stream_frames'])]:.0f}"
+STREAM_KINDS = [("stream_", "both", "each fragment echoed as it comes, read while sending"),
+                ("stream_first_", "first", "each echoed as it comes, nothing read until all are written"),
+                ("stream_s2c_", "s2c", "sent in 64 KiB frames, echoed as the fragments: server-to-client only"),
+                ("stream_c2s_", "c2s", "the fragments echoed as one frame: client-to-server only")]
+stream_kinds = [(m, k, what) for m, k, what in STREAM_KINDS
+                if any(vals[t].get(m + "s") for t in TARGETS)]
+if stream_kinds:
+    m0 = stream_kinds[0][0]
+    t0 = next(t for t in TARGETS if vals[t].get(m0 + "s"))
+    n = f"{vals[t0][m0 + 'frames'][min(vals[t0][m0 + 'frames'])]:.0f}"
     out.append("")
-    out.append(f"Small-frame streaming: {n} fragments of {size} bytes (one TLS record each) sent on one "
-               "connection while every echoed fragment is read back (medians over rounds)")
-    hdr2 = f"{'target':<18}{'seconds':>9}{'frag/s each way':>17}{'proxy CPU':>10}{'back':>8}{'rounds':>8}"
+    out.append(f"Small-frame streaming: one connection, one message of {n} fragments of {size} bytes "
+               "(one TLS record each; medians over rounds)")
+    for m, k, what in stream_kinds:
+        out.append(f"  {k}: {what}")
+    hdr2 = (f"{'kind':<7}{'target':<18}{'seconds':>9}{'frag/s':>10}{'proxy CPU':>10}"
+            f"{'back':>8}{'of':>7}{'rounds':>8}")
     out.append(hdr2)
     out.append("-" * len(hdr2))
-    for t in stream:
-        rs = sorted(vals[t]["stream_s"])
-        secs = med([vals[t]["stream_s"][r] for r in rs])
-        back = min(vals[t]["stream_back"].get(r, 0) for r in rs)
-        cpu = med([vals[t]["stream_cpu"][r] for r in rs if r in vals[t]["stream_cpu"]])
-        rate = float(n) / secs if secs else None
-        out.append(f"{t:<18}{fmt(secs, 2):>9}{fmt(rate):>17}{fmt(cpu, 2):>10}{back:>8.0f}{len(rs):>8}")
-        if back < float(n):
-            bad.append(f"{t} stream: only {back:.0f} of {n} fragments came back")
+    secs_of = {}
+    for m, k, _ in stream_kinds:
+        for t in TARGETS:
+            if not vals[t].get(m + "s"):
+                continue
+            rs = sorted(vals[t][m + "s"])
+            secs = med([vals[t][m + "s"][r] for r in rs])
+            back = min(vals[t][m + "back"].get(r, 0) for r in rs)
+            exp = vals[t].get(m + "expect", {})
+            want = min(exp.values()) if exp else float(n)
+            cpu = med([vals[t][m + "cpu"][r] for r in rs if r in vals[t][m + "cpu"]])
+            rate = float(n) / secs if secs else None
+            secs_of[(k, t)] = (secs, {r: vals[t][m + "s"][r] for r in rs})
+            out.append(f"{k:<7}{t:<18}{fmt(secs, 2):>9}{fmt(rate):>10}{fmt(cpu, 2):>10}"
+                       f"{back:>8.0f}{want:>7.0f}{len(rs):>8}")
+            if back < want:
+                bad.append(f"{t} stream {k}: only {back:.0f} of {want:.0f} frames came back")
+    out.append("")
+    out.append("Small-frame streaming, gatehouse-ws time over the anchors' (median ratio; "
+               "per-round min..max; above 1: gatehouse-ws slower)")
+    for _, k, _ in stream_kinds:
+        cells = []
+        for anchor in ("haproxy-ws", "gatehouse-tcp-ws"):
+            a, b = secs_of.get((k, "gatehouse-ws")), secs_of.get((k, anchor))
+            if not a or not b or not a[0] or not b[0]:
+                continue
+            rr = [a[1][r] / b[1][r] for r in sorted(set(a[1]) & set(b[1])) if b[1][r]]
+            spread = f" [{min(rr):.2f}..{max(rr):.2f}]" if rr else ""
+            cells.append(f"/ {anchor} {a[0] / b[0]:.2f}x{spread}")
+        if cells:
+            out.append(f"  {k:<6} " + "; ".join(cells))
 
 def ratio_block(title, a, b, target):
     """ratio of medians over the same rounds for both targets: those where
@@ -708,21 +752,32 @@ run_load() {  # run_load NAME PPID CONNS
   fi
 }
 
-# stream_load NAME PPID: the small-frame streaming row (see the top). The
-# client is one non-blocking thread over memory BIOs, so sending and reading
-# overlap without two threads sharing one TLS object.
+# stream_load NAME PPID KIND: one small-frame streaming row (see the top).
+# The client is one non-blocking thread over memory BIOs, so sending and
+# reading overlap without two threads sharing one TLS object (two threads
+# on one Python SSLSocket race: a recv() returns b"" with records still
+# waiting in the socket, through any proxy). Metrics of kind both keep the
+# names they had before the other kinds (stream_s, ...).
 stream_load() {
-  local name=$1 ppid=$2 secs back
+  local name=$1 ppid=$2 kind=$3 secs back expect m
+  m=stream_; [ "$kind" = both ] || m=stream_${kind}_
   measure "$ppid" taskset -c 0 timeout 60 python3 -c "$STREAM_CLIENT" "${PORT[$name]}" \
-    "$STREAM_FRAMES" "$SIZE"
-  secs=$(kv stream_s "$OUTPUT"); back=$(kv back "$OUTPUT")
-  record "$name" stream_s "${secs:-NA}"; record "$name" stream_back "${back:-0}"
-  record "$name" stream_frames "$STREAM_FRAMES"; record "$name" stream_cpu "$SHARE"
-  log "  $name stream: ${back:-?}/$STREAM_FRAMES fragments back in ${secs:-?} s proxy-cpu $SHARE"
+    "$STREAM_FRAMES" "$SIZE" "$kind"
+  secs=$(kv stream_s "$OUTPUT"); back=$(kv back "$OUTPUT"); expect=$(kv expect "$OUTPUT")
+  record "$name" "${m}s" "${secs:-NA}"; record "$name" "${m}back" "${back:-0}"
+  record "$name" "${m}expect" "${expect:-NA}"
+  record "$name" "${m}frames" "$STREAM_FRAMES"; record "$name" "${m}cpu" "$SHARE"
+  log "  $name stream $kind: ${back:-?}/${expect:-?} frames back in ${secs:-?} s proxy-cpu $SHARE"
 }
 STREAM_CLIENT=$(cat <<'EOF'
 import base64, os, resource, select, socket, ssl, sys, time
-port, n, size = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+port, n, size, kind = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+# kind: both (each fragment echoed as it comes, read while sending), first
+# (the same, nothing read until every fragment is written), s2c (the message
+# in 64 KiB frames, echoed as n fragments: /split/SIZE), c2s (n fragments,
+# echoed as one frame: /split/0)
+path = {"s2c": "/split/%d" % size, "c2s": "/split/0"}.get(kind, "/")
+expect = 1 if kind == "c2s" else n
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
 sock = socket.create_connection(("127.0.0.1", port), timeout=10)
 inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
@@ -739,8 +794,8 @@ while True:
         sock.sendall(out.read()); pump_in()
 sock.sendall(out.read())
 key = base64.b64encode(os.urandom(16)).decode()
-tls.write(("GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % key).encode())
+tls.write(("GET %s HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % (path, key)).encode())
 sock.sendall(out.read())
 plain = bytearray()
 while b"\r\n\r\n" not in plain:
@@ -749,19 +804,35 @@ while b"\r\n\r\n" not in plain:
     except ssl.SSLWantReadError:
         pump_in()
 plain = plain.split(b"\r\n\r\n", 1)[1]
+def masked_length(m):
+    if m < 126:
+        return bytes([0x80 | m])
+    if m <= 0xffff:
+        return bytes([0x80 | 126]) + m.to_bytes(2, "big")
+    return bytes([0x80 | 127]) + m.to_bytes(8, "big")
 body = b"x" * size
-length = bytes([0x80 | 126]) + size.to_bytes(2, "big") if size >= 126 else bytes([0x80 | size])
+length = masked_length(size)
 def frame(i):   # masked with the zero key: the payload stays as it is
     b0 = (0x80 if i == n - 1 else 0) | (1 if i == 0 else 0)
     return bytes([b0]) + length + b"\0\0\0\0" + body
+if kind == "s2c":   # the message in large frames (64 KiB: under any ws_max_frame)
+    big = 1 << 16
+    n_out = (n * size + big - 1) // big
+    def frame(i):
+        m = min(big, n * size - i * big)
+        b0 = (0x80 if i == n_out - 1 else 0) | (1 if i == 0 else 0)
+        return bytes([b0]) + masked_length(m) + b"\0\0\0\0" + b"x" * m
+else:
+    n_out = n
 sock.setblocking(False)
 pending, sent, back = bytearray(), 0, 0
 t0 = time.monotonic()
-while back < n and time.monotonic() - t0 < 50:
-    while sent < n and len(pending) < (1 << 16):
+while back < expect and time.monotonic() - t0 < 50:
+    while sent < n_out and len(pending) < (1 << 16):
         tls.write(frame(sent)); sent += 1
         pending += out.read()
-    r, w, _ = select.select([sock], [sock] if pending else [], [], 0.05)
+    reading = kind != "first" or (sent == n_out and not pending)
+    r, w, _ = select.select([sock] if reading else [], [sock] if pending else [], [], 0.05)
     if w:
         try:
             del pending[:sock.send(pending)]
@@ -794,7 +865,8 @@ while back < n and time.monotonic() - t0 < 50:
             del plain[:hl + ln]
 el = time.monotonic() - t0
 ru = resource.getrusage(resource.RUSAGE_SELF)
-print("stream_s=%.3f back=%d sent=%d cpu_s=%.3f" % (el, back, sent, ru.ru_utime + ru.ru_stime))
+print("stream_s=%.3f back=%d expect=%d sent=%d cpu_s=%.3f" % (el, back, expect, sent,
+                                                               ru.ru_utime + ru.ru_stime))
 EOF
 )
 
@@ -824,7 +896,9 @@ for ROUND in $(seq "$ROUNDS"); do
       [ "$ROUND" != 1 ] || probe "$name"
       for c in "${CONNS[@]}"; do run_load "$name" "$ppid" "$c"; done
       case "$name" in
-        *-ws) [ "$STREAM_FRAMES" = 0 ] || stream_load "$name" "$ppid" ;;
+        *-ws) if [ "$STREAM_FRAMES" != 0 ]; then
+                for k in "${STREAM_KIND_LIST[@]}"; do stream_load "$name" "$ppid" "$k"; done
+              fi ;;
       esac
     else
       record "$name" smoke_failed 1

@@ -14,6 +14,14 @@
  * frame, a reserved opcode, RSV bits or a frame over 16 MiB get a close 1002
  * (1009 for the size) and the connection closes.
  *
+ * An upgrade request for /split/N (N bytes, 0..65535) changes how data is
+ * echoed on that connection: each message is collected whole (at most
+ * 16 MiB) and echoed once its last frame is in, as fragments of N bytes
+ * (N = 0: one frame), all queued at once. The small-frame streaming rows
+ * use it to put many small frames on one direction only: /split/64 for a
+ * message sent as one frame (server-to-client small frames), /split/0 for a
+ * message sent in small fragments (client-to-server small frames).
+ *
  * --line: every newline-terminated line is echoed as soon as its '\n'
  * arrives (a partial line is held); no HTTP. Used for the line-vs-raw
  * comparison: the same backend sits behind gatehouse framing=line and
@@ -64,6 +72,9 @@ struct conn {
 	unsigned events;
 	struct buf in, out;
 	int shut_wr_pending; /* shutdown(SHUT_WR) once out is flushed */
+	long split;          /* /split/N: fragment size of the echo, 0 one frame; -1 frame by frame */
+	struct buf msg;      /* /split/N: the message being collected */
+	unsigned char msg_op;
 };
 
 static int g_line;
@@ -132,6 +143,7 @@ static void conn_free(struct conn *c)
 	close(c->fd);
 	free(c->in.p);
 	free(c->out.p);
+	free(c->msg.p);
 	free(c);
 }
 
@@ -201,6 +213,13 @@ static int do_head(struct conn *c)
 		}
 		p = eol + 2;
 	}
+	c->split = -1;
+	if (n > 11 && memcmp(d, "GET /split/", 11) == 0) {
+		char *endp;
+		long v = strtol((char *)d + 11, &endp, 10);
+		if (endp != (char *)d + 11 && *endp == ' ' && v >= 0 && v <= 65535)
+			c->split = v;
+	}
 	if (n < 4 || memcmp(d, "GET ", 4) != 0 || !upgrade || !key[0]) {
 		static const char bad[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 		buf_put(&c->out, bad, sizeof bad - 1);
@@ -223,6 +242,32 @@ static int do_head(struct conn *c)
 	buf_consume(&c->in, hlen);
 	c->state = C_WS;
 	return 1;
+}
+
+/* /split/N: a data frame joins the message; the whole message is echoed
+ * in fragments of c->split bytes (0: one frame) once its FIN frame is in. */
+static int split_echo(struct conn *c, unsigned char b0, const unsigned char *pl, uint64_t len)
+{
+	unsigned op = b0 & 0x0F;
+	if (op != 0)
+		c->msg_op = (unsigned char)op;
+	if (c->msg.len + len > MAX_FRAME)
+		return -1;
+	if (buf_put(&c->msg, pl, (size_t)len) < 0)
+		return -1;
+	if (!(b0 & 0x80))
+		return 0;
+	size_t total = c->msg.len, step = c->split ? (size_t)c->split : total, off = 0;
+	do {
+		size_t part = total - off < step ? total - off : step;
+		unsigned char h0 = (unsigned char)((off == 0 ? c->msg_op : 0) | (off + part == total ? 0x80 : 0));
+		if (put_frame_head(&c->out, h0, part) < 0 ||
+		    buf_put(&c->out, c->msg.p + c->msg.off + off, part) < 0)
+			return -1;
+		off += part;
+	} while (off < total);
+	buf_consume(&c->msg, c->msg.len);
+	return 0;
 }
 
 /* echo every complete frame in c->in; returns -1 on a fatal error */
@@ -273,6 +318,11 @@ static int do_frames(struct conn *c)
 		n_frames++;
 		switch (op) {
 		case 0x0: case 0x1: case 0x2:
+			if (c->split >= 0) {
+				if (split_echo(c, b0, pl, len) < 0)
+					return -1;
+				break;
+			}
 			if (put_frame_head(&c->out, b0, len) < 0 || buf_put(&c->out, pl, len) < 0)
 				return -1;
 			break;

@@ -274,11 +274,41 @@ class FragmentEchoBackend(WsEchoBackend):
             send_frame(sock, f.opcode, f.payload, fin=f.fin, mask=False)
 
 
-def stream_frames(port, ctx, frames, expect, budget):
+class RefragmentBackend(WsEchoBackend):
+    """Reads a whole message, then echoes it as fragments of `size` bytes,
+    each with its own send() and Nagle left on (no TCP_NODELAY): the
+    server-to-client path gets a burst of small frames with nothing of
+    the client's in between."""
+
+    size = 64
+
+    def _serve(self, sock, conn):
+        switch(sock, conn)
+        parts = []
+        while True:
+            f = recv_frame(sock, timeout=30, max_payload=1 << 21)
+            if f is None or f.opcode == OP_CLOSE:
+                return
+            conn.frames.append(f)
+            parts.append(f.payload)
+            if not f.fin:
+                continue
+            data, parts = b"".join(parts), []
+            n = len(data) // self.size
+            for i in range(n):
+                sock.sendall(encode_frame(OP_TEXT if i == 0 else OP_CONT,
+                                          data[i * self.size:(i + 1) * self.size],
+                                          fin=i == n - 1, mask=False))
+
+
+def stream_frames(port, ctx, frames, expect, budget, write_first=False):
     """One thread, no blocking: writes `frames` one TLS record each (as a
     browser sends them) while reading what comes back, for at most
     `budget` seconds. Returns (server frames as (fin, opcode, payload
-    length), seconds). The upgrade goes first, over the same BioTLS."""
+    length), seconds). The upgrade goes first, over the same BioTLS.
+    write_first: nothing is read until every frame is written (a client
+    that sends a whole message before it looks at the answers), so both
+    directions' small frames wait in the proxy's buffers and sockets."""
     bio = ghutil.BioTLS(port, ctx)
     try:
         req, _ = upgrade_request()
@@ -300,7 +330,8 @@ def stream_frames(port, ctx, frames, expect, budget):
                 sent += 1
                 pending += bio.out.read()
             want_write = [sock] if pending else []
-            r, wr, _ = select.select([sock], want_write, [], 0.05)
+            reading = not write_first or (sent == len(frames) and not pending)
+            r, wr, _ = select.select([sock] if reading else [], want_write, [], 0.05)
             if wr:
                 try:
                     n = sock.send(pending)
@@ -335,16 +366,62 @@ def stream_frames(port, ctx, frames, expect, budget):
         bio.close()
 
 
+N_FRAGMENTS, FRAGMENT = 16384, 64      # 1 MiB in 64-byte fragments
+
+
+def fragments(n=N_FRAGMENTS, size=FRAGMENT):
+    return [encode_frame(OP_TEXT if i == 0 else OP_CONT, b"x" * size, fin=i == n - 1)
+            for i in range(n)]
+
+
+def assert_one_message_in_fragments(got, took, n=N_FRAGMENTS, size=FRAGMENT):
+    assert len(got) == n, f"{len(got)} of {n} echoed fragments back in {took:.2f} s"
+    assert all(length == size for _, _, length in got)
+    assert got[0][1] == OP_TEXT and all(op == OP_CONT for _, op, _ in got[1:])
+    assert got[-1][0] and not any(fin for fin, _, _ in got[:-1])
+
+
+# The issue's report: 16,384 fragments of 64 bytes echoed back take more
+# than 3.5 s through gatehouse (about 6,700 back by then), 1.5 s through a
+# naive threaded Python relay. Not reproduced: the three tests below are
+# the most demanding of the client/backend variants tried (see
+# bench/README.md, "Small-frame streaming"), each in 0.4 to 1.4 s through
+# gatehouse on the 2-core test machine, at or under the relay's time. A
+# client whose sender and reader threads share one TLS object saw the
+# issue's symptom (a recv() returning b"" with TLS records still waiting
+# in its socket, after a few hundred or thousand fragments) through
+# gatehouse and through the relay alike: a race in that client, which the
+# tests' single-threaded non-blocking client avoids.
+
 def test_one_mib_in_64_byte_fragments_echoed_quickly(ws_with, ctx):
     """A 1 MiB text message sent as 16,384 fragments of 64 bytes, one TLS
     record each, each echoed by the backend as it comes: every fragment is
     back within 3.5 s (a threaded Python relay does it in about 1.5 s)."""
-    n_frames, size = 16384, 64
     w = ws_with(FragmentEchoBackend)
-    frames = [encode_frame(OP_TEXT if i == 0 else OP_CONT, b"x" * size, fin=i == n_frames - 1)
-              for i in range(n_frames)]
-    got, took = stream_frames(w.port, ctx, frames, n_frames, scaled(3.5))
-    assert len(got) == n_frames, f"{len(got)} of {n_frames} echoed fragments back in {took:.2f} s"
-    assert all(n == size for _, _, n in got)
-    assert got[0][1] == OP_TEXT and all(op == OP_CONT for _, op, _ in got[1:])
-    assert got[-1][0] and not any(fin for fin, _, _ in got[:-1])
+    got, took = stream_frames(w.port, ctx, fragments(), N_FRAGMENTS, scaled(3.5))
+    assert_one_message_in_fragments(got, took)
+
+
+def test_one_mib_in_64_byte_fragments_all_written_before_any_echo_is_read(ws_with, ctx):
+    """The same 16,384 fragments written before the client reads anything:
+    the echoes pile up behind a client that does not read yet, and both
+    directions' small frames wait in gatehouse's buffers and sockets at
+    once; all of them are back within 3.5 s of the first write."""
+    w = ws_with(FragmentEchoBackend)
+    got, took = stream_frames(w.port, ctx, fragments(), N_FRAGMENTS, scaled(3.5),
+                              write_first=True)
+    assert_one_message_in_fragments(got, took)
+    assert len(w.be.wait_connection(0).frames) == N_FRAGMENTS
+
+
+@pytest.mark.parametrize("sent_as", ["one frame", "64-byte fragments"])
+def test_one_mib_echoed_as_64_byte_fragments_after_it_is_whole(ws_with, ctx, sent_as):
+    """The backend reads the whole message, then sends it back as 16,384
+    fragments of 64 bytes, one send() each without TCP_NODELAY: a burst of
+    small server frames, every one checked by gatehouse on the way to the
+    client; all are back within 3.5 s."""
+    w = ws_with(RefragmentBackend)
+    frames = ([encode_frame(OP_TEXT, b"x" * (N_FRAGMENTS * FRAGMENT))]
+              if sent_as == "one frame" else fragments())
+    got, took = stream_frames(w.port, ctx, frames, N_FRAGMENTS, scaled(3.5))
+    assert_one_message_in_fragments(got, took)
