@@ -1424,6 +1424,19 @@ static void begin_section(struct parse_state *st, const char *name, size_t len)
 
 static bool is_space(char c) { return c == ' ' || c == '\t'; }
 
+/* "key =" opens the line: a key name (lowercase, digits, _), then '='. */
+static bool is_key_line(const char *s, const char *end)
+{
+    const char *p = s;
+    while (p < end && ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+        p++;
+    if (p == s)
+        return false;
+    while (p < end && is_space(*p))
+        p++;
+    return p < end && *p == '=';
+}
+
 /* Examines one raw line (without its newline) and writes what inih should
  * see into out (size num). Errors found here are recorded; the line is then
  * given to inih as a blank line so inih neither reports it again nor acts
@@ -1463,7 +1476,10 @@ static void screen_line(struct parse_state *st, const char *raw, size_t raw_len,
         st->prev_was_key = false;
         return;
     }
-    if (leading_space && st->prev_was_key) {
+    /* Indentation is layout: an indented key or header is one like any
+     * other. What else is indented after a key would be a continuation of
+     * its value (inih glues those on): refused. */
+    if (leading_space && st->prev_was_key && *s != '[' && !is_key_line(s, end)) {
         parse_error(st, "", "continuation lines are not supported");
         return;
     }
