@@ -509,30 +509,56 @@ static int set_path(struct parse_state *st, const struct key_row *k, const char 
     return 0;
 }
 
-/* Walks a ':'-separated list; reports empty items and items acceptable() refuses. */
-static int check_list(struct parse_state *st, const char *key, const char *value,
-                      bool (*acceptable)(const char *item, size_t len), const char *rule)
+/* Walks a SEP-separated list: each call gives the next item, with the
+ * spaces around it trimmed when TRIM; an empty item is given too (len 0),
+ * for the caller to refuse or skip. */
+struct list_walk {
+    const char *next; /* NULL after the last item */
+    char sep;
+    bool trim;
+};
+
+static bool list_next(struct list_walk *w, const char **item, size_t *len)
 {
-    const char *p = value;
-    int bad = 0;
-    if (*p == '\0') {
+    const char *p = w->next, *end;
+    if (!p)
+        return false;
+    end = strchr(p, w->sep);
+    if (!end)
+        end = p + strlen(p);
+    w->next = *end ? end + 1 : NULL;
+    while (w->trim && p < end && is_space_char(*p))
+        p++;
+    while (w->trim && end > p && is_space_char(end[-1]))
+        end--;
+    *item = p;
+    *len = (size_t)(end - p);
+    return true;
+}
+
+/* Every item of a SEP-separated list must satisfy acceptable(); reports
+ * an empty list, empty items and refused items. Returns 0 or -1. */
+static int check_items(struct parse_state *st, const char *key, const char *value, char sep,
+                       bool (*acceptable)(const char *item, size_t len), const char *rule)
+{
+    struct list_walk w = {value, sep, sep == ','}; /* ':' lists are kept as written */
+    const char *item;
+    size_t len;
+    int rc = 0;
+    if (*value == '\0') {
         parse_error(st, key, "empty list");
         return -1;
     }
-    for (;;) {
-        size_t len = strcspn(p, ":");
+    while (list_next(&w, &item, &len)) {
         if (len == 0) {
             parse_error(st, key, "empty entry in list");
-            bad = -1;
-        } else if (!acceptable(p, len)) {
-            parse_error(st, key, "'%.*s' %s", (int)len, p, rule);
-            bad = -1;
+            rc = -1;
+        } else if (!acceptable(item, len)) {
+            parse_error(st, key, "'%.*s' %s", (int)len, item, rule);
+            rc = -1;
         }
-        if (p[len] == '\0')
-            break;
-        p += len + 1;
     }
-    return bad;
+    return rc;
 }
 
 /* ciphers, ciphersuites: a ':'-separated list kept as written. */
@@ -543,7 +569,7 @@ static int set_suites(struct parse_state *st, const struct key_row *k, const cha
         parse_error(st, k->name, "list longer than %zu bytes", k->size - 1);
         return -1;
     }
-    if (check_list(st, k->name, value, k->accept, k->rule) < 0)
+    if (check_items(st, k->name, value, ':', k->accept, k->rule) < 0)
         return -1;
     snprintf(field_of(conf, k), k->size, "%s", value);
     return 0;
@@ -632,37 +658,6 @@ static bool is_uri(const char *s, size_t len)
     return true;
 }
 
-/* Walks a comma-separated list (spaces around items allowed); every item
- * must satisfy acceptable(). Returns 0 or -1 (errors recorded). */
-static int check_list_items(struct parse_state *st, const char *key, const char *value,
-                            bool (*acceptable)(const char *item, size_t len), const char *rule)
-{
-    const char *p = value;
-    int rc = 0;
-    if (*p == '\0') {
-        parse_error(st, key, "empty list");
-        return -1;
-    }
-    for (;;) {
-        const char *end = p + strcspn(p, ",");
-        const char *a = p, *b = end;
-        while (a < b && is_space_char(*a))
-            a++;
-        while (b > a && is_space_char(b[-1]))
-            b--;
-        if (a == b) {
-            parse_error(st, key, "empty entry in list");
-            rc = -1;
-        } else if (!acceptable(a, (size_t)(b - a))) {
-            parse_error(st, key, "'%.*s' %s", (int)(b - a), a, rule);
-            rc = -1;
-        }
-        if (*end == '\0')
-            break;
-        p = end + 1;
-    }
-    return rc;
-}
 
 /* Checks a list and stores it as "a,b,c" into out: the spaces around items
  * go, spaces inside an item (a CN "Billing Service") stay. */
@@ -670,28 +665,21 @@ static int store_list(struct parse_state *st, const char *key, const char *value
                       bool (*acceptable)(const char *item, size_t len), const char *rule,
                       char *out, size_t out_size)
 {
-    size_t o = 0;
-    if (check_list_items(st, key, value, acceptable, rule) < 0)
+    struct list_walk w = {value, ',', true};
+    const char *item;
+    size_t len, o = 0;
+    if (check_items(st, key, value, ',', acceptable, rule) < 0)
         return -1;
-    for (const char *p = value;;) {
-        const char *end = p + strcspn(p, ",");
-        const char *a = p, *b = end;
-        while (a < b && is_space_char(*a))
-            a++;
-        while (b > a && is_space_char(b[-1]))
-            b--;
-        if (o + (size_t)(b - a) + 2 > out_size) {
+    while (list_next(&w, &item, &len)) {
+        if (o + len + 2 > out_size) {
             parse_error(st, key, "list longer than %zu bytes", out_size - 1);
             out[0] = '\0';
             return -1;
         }
         if (o)
             out[o++] = ',';
-        memcpy(out + o, a, (size_t)(b - a));
-        o += (size_t)(b - a);
-        if (*end == '\0')
-            break;
-        p = end + 1;
+        memcpy(out + o, item, len);
+        o += len;
     }
     out[o] = '\0';
     return 0;
@@ -708,40 +696,34 @@ static int set_list(struct parse_state *st, const struct key_row *k, const char 
 static int store_trusted(struct parse_state *st, const char *key, const char *value,
                          struct gh_cidr nets[GH_TRUSTED_NETS_MAX], size_t *n_nets)
 {
-    char item[INET6_ADDRSTRLEN + 8], why[GH_CIDR_WHY_MAX];
-    const char *p = value;
+    char net[INET6_ADDRSTRLEN + 8], why[GH_CIDR_WHY_MAX];
+    struct list_walk w = {value, ',', true};
+    const char *item;
+    size_t len;
     int rc = 0;
-    if (*p == '\0') {
+    if (*value == '\0') {
         parse_error(st, key, "empty list");
         return -1;
     }
     *n_nets = 0;
-    for (;;) {
-        const char *end = p + strcspn(p, ",");
-        const char *a = p, *b = end;
-        while (a < b && is_space_char(*a))
-            a++;
-        while (b > a && is_space_char(b[-1]))
-            b--;
-        if (a == b || (size_t)(b - a) >= sizeof item) {
-            parse_error(st, key, a == b ? "empty entry in list" : "'%.*s' is too long", (int)(b - a), a);
+    while (list_next(&w, &item, &len)) {
+        if (len == 0 || len >= sizeof net) {
+            parse_error(st, key, len == 0 ? "empty entry in list" : "'%.*s' is too long",
+                        (int)len, item);
             rc = -1;
         } else if (*n_nets == GH_TRUSTED_NETS_MAX) {
             parse_error(st, key, "more than %d networks", GH_TRUSTED_NETS_MAX);
             return -1;
         } else {
-            memcpy(item, a, (size_t)(b - a));
-            item[b - a] = '\0';
-            if (gh_cidr_parse(item, &nets[*n_nets], why) < 0) {
-                parse_error(st, key, "'%s': %s", item, why);
+            memcpy(net, item, len);
+            net[len] = '\0';
+            if (gh_cidr_parse(net, &nets[*n_nets], why) < 0) {
+                parse_error(st, key, "'%s': %s", net, why);
                 rc = -1;
             } else {
                 (*n_nets)++;
             }
         }
-        if (*end == '\0')
-            break;
-        p = end + 1;
     }
     return rc;
 }
@@ -759,6 +741,7 @@ static int set_trusted_proxies(struct parse_state *st, const struct key_row *k,
     struct gh_listener_config *l = conf;
     return store_trusted(st, k->name, value, l->trusted_proxies, &l->n_trusted_proxies);
 }
+
 static bool is_fingerprint(const char *s, size_t len)
 {
     size_t digits = 0;
@@ -779,8 +762,8 @@ static int set_fingerprints(struct parse_state *st, const struct key_row *k, con
 {
     char *out = field_of(conf, k);
     size_t o = 0;
-    if (check_list_items(st, k->name, value, is_fingerprint,
-                         "is not a SHA-256 fingerprint (64 hex digits, colons allowed)") < 0)
+    if (check_items(st, k->name, value, ',', is_fingerprint,
+                    "is not a SHA-256 fingerprint (64 hex digits, colons allowed)") < 0)
         return -1;
     for (const char *p = value; *p; p++) {
         char c = *p;
@@ -855,34 +838,18 @@ static int set_groups(struct parse_state *st, const struct key_row *k, const cha
     return 0;
 }
 
-/* Comma-separated list items with optional spaces around them. Returns the
- * next item (start, length) or false at the end. */
-static bool next_item(const char **p, const char **item, size_t *len)
-{
-    const char *s = *p;
-    while (*s == ' ' || *s == '\t' || *s == ',')
-        s++;
-    if (!*s)
-        return false;
-    *item = s;
-    while (*s && *s != ',')
-        s++;
-    *len = (size_t)(s - *item);
-    while (*len && ((*item)[*len - 1] == ' ' || (*item)[*len - 1] == '\t'))
-        (*len)--;
-    *p = s;
-    return true;
-}
-
 static int set_log_rules(struct parse_state *st, const struct key_row *k, const char *value,
                          void *conf)
 {
     struct gh_listener_config *l = conf;
-    const char *p = value, *item;
+    struct list_walk w = {value, ',', true};
+    const char *item;
     size_t len;
     int rc = 0;
     l->log_rules = 0;
-    while (next_item(&p, &item, &len)) {
+    while (list_next(&w, &item, &len)) {
+        if (len == 0)
+            continue; /* "a,,b": nothing to log */
         enum gh_http1_rule r = gh_http1_rule_from_name(item, len);
         if (r == GH_RULE_NONE) {
             parse_error(st, k->name, "unknown rule '%.*s'", (int)len, item);
@@ -899,7 +866,6 @@ static int set_log_rules(struct parse_state *st, const struct key_row *k, const 
 }
 
 /* allow_trailers: a field name is a token (RFC 9110 5.1). */
-/* allow_trailers: a field name is a token (RFC 9110 5.1). */
 static bool is_field_name(const char *item, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
@@ -915,11 +881,14 @@ static int set_methods(struct parse_state *st, const struct key_row *k, const ch
                        void *conf)
 {
     struct gh_listener_config *l = conf;
-    const char *p = value, *item;
+    struct list_walk w = {value, ',', true};
+    const char *item;
     size_t len;
     l->method_policy = GH_METHODS_LISTED;
     l->n_methods = 0;
-    while (next_item(&p, &item, &len)) {
+    while (list_next(&w, &item, &len)) {
+        if (len == 0)
+            continue; /* counted below: no method at all is an error */
         /* a method is a token (RFC 9110 9.1), case-sensitive: WebDAV's
          * VERSION-CONTROL has a '-' */
         if (len > GH_METHOD_LEN_MAX || !is_field_name(item, len)) {
@@ -1591,11 +1560,12 @@ static bool addresses_conflict(const struct gh_sockaddr *a, const struct gh_sock
 static void resolve_cert_refs(struct parse_state *st, size_t i)
 {
     struct gh_listener_config *l = &st->cfg->listeners[i];
-    const char *p = st->cert_refs[i];
-    if (!*p)
+    struct list_walk w = {st->cert_refs[i], ',', false}; /* stored as "a,b" */
+    const char *p;
+    size_t len;
+    if (!st->cert_refs[i][0])
         return;
-    for (;;) {
-        size_t len = strcspn(p, ",");
+    while (list_next(&w, &p, &len)) {
         size_t found = st->cfg->n_certs;
         for (size_t c = 0; c < st->cfg->n_certs; c++)
             if (strlen(st->cfg->certs[c].name) == len && memcmp(st->cfg->certs[c].name, p, len) == 0)
@@ -1609,9 +1579,6 @@ static void resolve_cert_refs(struct parse_state *st, size_t i)
                                 GH_LISTENER_CERTS_MAX - 1);
         else
             l->certs[l->n_certs++] = (uint8_t)found;
-        if (p[len] == '\0')
-            break;
-        p += len + 1;
     }
 }
 
