@@ -317,10 +317,10 @@ struct key_row {
     enum section_kind section;
     unsigned modes;          /* listener keys: MODE_BIT()s of the modes it is valid in */
     bool required;           /* in every mode it is valid in */
+    enum store store;        /* numbers: how to store into the destination */
     key_setter *set;         /* the value kind */
     size_t offset;           /* destination field in the section's struct */
     size_t size;             /* its size */
-    enum store store;        /* numbers: how to store */
     uint64_t min, max;       /* sizes and whole numbers: the range */
     double above, most;      /* durations: more than above, at most most (seconds) */
     const char *range;       /* the range as an error states it, when not min .. max */
@@ -339,7 +339,7 @@ struct key_row {
 #define GLOBAL(f) DEST(SECTION_GLOBAL, struct gh_global_config, f)
 #define LISTENER(f) DEST(SECTION_LISTENER, struct gh_listener_config, f)
 #define CERT(f) DEST(SECTION_CERT, struct gh_cert_config, f)
-#define LINE_AT(T, f) .line_at = offsetof(T, f) + 1
+#define LINE_AT(T, f) .line_at = (offsetof(T, f) + 1)
 #define LISTENER_LINE(f) LINE_AT(struct gh_listener_config, f)
 #define GLOBAL_LINE(f) LINE_AT(struct gh_global_config, f)
 #define CERT_LINE(f) LINE_AT(struct gh_cert_config, f)
