@@ -1216,15 +1216,24 @@ static size_t edit_distance(const char *a, const char *b, size_t limit)
 
 /* "unknown key in [SECTION]", with the nearest key of the section when one
  * is near enough to be a typo of it (at most 2 edits, and a third of its
- * length at most, so a short word suggests nothing). */
+ * length at most, so a short word suggests nothing), else the section the
+ * key belongs in when it is another's. */
 static void unknown_key(struct parse_state *st, const char *name, const char *where)
 {
-    const struct key_row *nearest = NULL;
+    static const char *const section_titles[] = {
+        [SECTION_GLOBAL] = "[global]",
+        [SECTION_LISTENER] = "[listener:NAME]",
+        [SECTION_CERT] = "[cert:NAME]",
+    };
+    const struct key_row *nearest = NULL, *elsewhere = NULL;
     size_t nearest_d = 3;
     for (size_t i = 0; i < N_KEYS; i++) {
         const struct key_row *k = &key_table[i];
-        if (k->section != st->section)
+        if (k->section != st->section) {
+            if (!elsewhere && strcmp(k->name, name) == 0)
+                elsewhere = k;
             continue;
+        }
         size_t d = edit_distance(name, k->name, 2);
         if (d < nearest_d && 3 * d <= strlen(k->name)) {
             nearest = k;
@@ -1233,6 +1242,9 @@ static void unknown_key(struct parse_state *st, const char *name, const char *wh
     }
     if (nearest)
         parse_error(st, name, "unknown key in %s; did you mean %s?", where, nearest->name);
+    else if (elsewhere)
+        parse_error(st, name, "unknown key in %s; it belongs in %s", where,
+                    section_titles[elsewhere->section]);
     else
         parse_error(st, name, "unknown key in %s", where);
 }

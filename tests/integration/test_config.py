@@ -383,3 +383,17 @@ def test_cert_section_bad_path_one_error(certs, tmp_path, gatehouse_bin):
     p = write(tmp_path, lines)
     errs = config_errors(check(p), p)
     assert errs == [f"{p}:{len(lines) - 1}: cert: empty path"], errs
+
+
+def test_key_of_another_section_says_where_it_belongs(certs, tmp_path, gatehouse_bin):
+    lines = base_lines(certs)
+    in_global = set_global(lines, "backlog", "10")
+    lines.append("workers = 2")
+    lines.append("names = www.example")
+    p = write(tmp_path, lines)
+    errs = config_errors(check(p), p)
+    assert errs == [
+        f"{p}:{in_global}: backlog: unknown key in [global]; it belongs in [listener:NAME]",
+        f"{p}:{len(lines) - 1}: workers: unknown key in [listener:web]; it belongs in [global]",
+        f"{p}:{len(lines)}: names: unknown key in [listener:web]; it belongs in [cert:NAME]",
+    ], errs
