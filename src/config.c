@@ -1,5 +1,13 @@
 /* config.c - loads an ini file into struct gh_config.
  *
+ * Every key is one row of key_table (below the value kinds): its section,
+ * the listener modes it is valid in, its value kind (a setter, as nginx's
+ * ngx_command_t slots), the field it fills (offsetof), its range, its
+ * default as it would be written, and where its line is kept. The loader
+ * around the table is generic: lookup, duplicates, defaults, required keys,
+ * keys in the wrong mode. Rules between keys (check_listener and below)
+ * name the keys they relate.
+ *
  * inih splits lines into section, key and value; this file decides what they
  * mean. inih reports neither line numbers (Debian builds it without
  * INI_HANDLER_LINENO) nor every syntax error, and it truncates lines at 200
@@ -23,99 +31,17 @@
 #define KEY_MAX_BYTES 64       /* longer than any key gatehouse knows */
 #define LONG_VALUE_MARK "\x01"  /* value placeholder for lines over INIH_LINE_LIMIT */
 
-/* One bit per listener key, to find duplicates and missing required keys. */
-enum listener_key {
-    LK_LISTEN, LK_BACKEND, LK_MODE, LK_CERT, LK_KEY, LK_TLS_MIN_VERSION,
-    LK_CIPHERS, LK_CIPHERSUITES, LK_GROUPS, LK_HANDSHAKE_TIMEOUT,
-    LK_CONNECT_TIMEOUT, LK_IDLE_TIMEOUT, LK_MAX_CONNECTIONS, LK_BUFFER_SIZE,
-    LK_BACKLOG, LK_VALIDATION, LK_LOG_RULES, LK_ALLOW_METHODS, LK_MAX_REQUEST_LINE,
-    LK_MAX_HEADER_BYTES, LK_MAX_HEADERS, LK_MAX_BODY, LK_MAX_CHUNK_EXT, LK_MAX_TRAILER_BYTES,
-    LK_HEADER_TIMEOUT, LK_FORWARDED_FOR, LK_HSTS, LK_REDIRECT_PORT, LK_CERTS, LK_SNI_UNKNOWN,
-    LK_OCSP, LK_ALPN, LK_CLIENT_CA, LK_CRL, LK_CLIENT_VERIFY, LK_CLIENT_ALLOW_CN,
-    LK_CLIENT_ALLOW_DNS, LK_CLIENT_ALLOW_URI, LK_CLIENT_ALLOW_SHA256, LK_PROXY_PROTOCOL,
-    LK_ACCEPT_PROXY, LK_PROXY_TRUSTED, LK_FRAMING, LK_LINE_ENDING, LK_LINE_CHARSET,
-    LK_MAX_LINE, LK_LENGTH_PREFIX, LK_LENGTH_ENDIAN, LK_LENGTH_INCLUDES_PREFIX, LK_MAX_FRAME,
-    LK_MAX_BYTES, LK_RATE_LIMIT, LK_WEBSOCKET, LK_WS_ORIGINS, LK_WS_MAX_FRAME,
-    LK_WS_MAX_MESSAGE, LK_TRUSTED_PROXIES, LK_FORWARDED_HEADERS, LK_MAX_RESPONSE_HEADER_BYTES,
-    LK_MAX_RESPONSE_HEADERS, LK_BACKEND_REUSE, LK_MAX_HELD_REQUEST, LK_CHUNK_EXTENSIONS,
-    LK_ALLOW_TRAILERS, LK_REQUEST_TIMEOUT, LK_KEEPALIVE_TIMEOUT, LK_BODY_TIMEOUT,
-    LK_MIN_BODY_RATE, LK_SEND_TIMEOUT, LK_COUNT
-};
-
-/* One bit per listener key: 64 were not enough once the client timeouts
- * came (GCC and clang both have the 128-bit integer). */
-__extension__ typedef unsigned __int128 listener_key_set;
-_Static_assert(LK_COUNT <= 128, "listener_key_set is a 128-bit set");
-
-#define LK_BIT(k) ((listener_key_set)1 << (k))
-
-/* Keys that mean nothing to a plaintext redirect listener. */
-#define TLS_AND_BACKEND_KEYS                                                                \
-    (LK_BIT(LK_BACKEND) | LK_BIT(LK_CERT) | LK_BIT(LK_KEY) | LK_BIT(LK_TLS_MIN_VERSION) |   \
-     LK_BIT(LK_CIPHERS) | LK_BIT(LK_CIPHERSUITES) | LK_BIT(LK_GROUPS) |                     \
-     LK_BIT(LK_HANDSHAKE_TIMEOUT) | LK_BIT(LK_CONNECT_TIMEOUT) | LK_BIT(LK_FORWARDED_FOR) |  \
-     LK_BIT(LK_VALIDATION) | LK_BIT(LK_LOG_RULES) | LK_BIT(LK_MAX_BODY) | LK_BIT(LK_CERTS) |  \
-     LK_BIT(LK_SNI_UNKNOWN) | LK_BIT(LK_OCSP) | LK_BIT(LK_ALPN) | LK_BIT(LK_CLIENT_CA) |       \
-     LK_BIT(LK_CRL) | LK_BIT(LK_CLIENT_VERIFY) | LK_BIT(LK_CLIENT_ALLOW_CN) |                  \
-     LK_BIT(LK_CLIENT_ALLOW_DNS) | LK_BIT(LK_CLIENT_ALLOW_URI) |                               \
-     LK_BIT(LK_CLIENT_ALLOW_SHA256) | LK_BIT(LK_PROXY_PROTOCOL) | LK_BIT(LK_BODY_TIMEOUT) |   \
-     LK_BIT(LK_MIN_BODY_RATE))
-
-/* Keys that only mean something with mode = http. */
-#define HTTP_ONLY_KEYS                                                                      \
-    (LK_BIT(LK_VALIDATION) | LK_BIT(LK_LOG_RULES) | LK_BIT(LK_ALLOW_METHODS) |               \
-     LK_BIT(LK_MAX_REQUEST_LINE) | LK_BIT(LK_MAX_HEADER_BYTES) | LK_BIT(LK_MAX_HEADERS) |    \
-     LK_BIT(LK_MAX_BODY) | LK_BIT(LK_MAX_CHUNK_EXT) | LK_BIT(LK_MAX_TRAILER_BYTES) |         \
-     LK_BIT(LK_HEADER_TIMEOUT) | LK_BIT(LK_FORWARDED_FOR) | LK_BIT(LK_HSTS) |                 \
-     LK_BIT(LK_WEBSOCKET) | LK_BIT(LK_WS_ORIGINS) | LK_BIT(LK_WS_MAX_FRAME) |                  \
-     LK_BIT(LK_WS_MAX_MESSAGE) | LK_BIT(LK_TRUSTED_PROXIES) | LK_BIT(LK_FORWARDED_HEADERS) |  \
-     LK_BIT(LK_MAX_RESPONSE_HEADER_BYTES) | LK_BIT(LK_MAX_RESPONSE_HEADERS) |                 \
-     LK_BIT(LK_BACKEND_REUSE) | LK_BIT(LK_MAX_HELD_REQUEST) | LK_BIT(LK_CHUNK_EXTENSIONS) |   \
-     LK_BIT(LK_ALLOW_TRAILERS) | LK_BIT(LK_REQUEST_TIMEOUT) | LK_BIT(LK_KEEPALIVE_TIMEOUT) |   \
-     LK_BIT(LK_BODY_TIMEOUT) | LK_BIT(LK_MIN_BODY_RATE))
-
-enum global_key {
-    GK_WORKERS, GK_SHUTDOWN_GRACE, GK_LOG_LEVEL, GK_AUDIT_FILE, GK_AUDIT_KEY_FILE,
-    GK_AUDIT_FSYNC, GK_AUDIT_FSYNC_INTERVAL, GK_AUDIT_FLUSH_INTERVAL, GK_AUDIT_BUFFER_SIZE,
-    GK_AUDIT_MAX_FIELD, GK_TICKET_KEY_FILE, GK_TICKET_ROTATION, GK_COUNT
-};
-
-static const char *const listener_key_names[LK_COUNT] = {
-    "listen", "backend", "mode", "cert", "key", "tls_min_version",
-    "ciphers", "ciphersuites", "groups", "handshake_timeout",
-    "connect_timeout", "idle_timeout", "max_connections", "buffer_size",
-    "backlog", "validation", "log_rules", "allow_methods", "max_request_line",
-    "max_header_bytes", "max_headers", "max_body", "max_chunk_ext", "max_trailer_bytes",
-    "header_timeout", "forwarded_for", "hsts", "redirect_port", "certs", "sni_unknown",
-    "ocsp", "alpn", "client_ca", "crl", "client_verify", "client_allow_cn",
-    "client_allow_dns", "client_allow_uri", "client_allow_sha256", "proxy_protocol",
-    "accept_proxy", "proxy_trusted", "framing", "line_ending", "line_charset", "max_line",
-    "length_prefix", "length_endian", "length_includes_prefix", "max_frame", "max_bytes",
-    "rate_limit", "websocket", "ws_origins", "ws_max_frame", "ws_max_message",
-    "trusted_proxies", "forwarded_headers", "max_response_header_bytes", "max_response_headers",
-    "backend_reuse",
-    "max_held_request", "chunk_extensions", "allow_trailers",
-    "request_timeout", "keepalive_timeout", "body_timeout", "min_body_rate", "send_timeout",
-};
-
-/* Keys for mode = tcp only (their framing of a raw byte stream). */
-#define TCP_ONLY_KEYS                                                                       \
-    (LK_BIT(LK_FRAMING) | LK_BIT(LK_LINE_ENDING) | LK_BIT(LK_LINE_CHARSET) |                   \
-     LK_BIT(LK_MAX_LINE) | LK_BIT(LK_LENGTH_PREFIX) | LK_BIT(LK_LENGTH_ENDIAN) |               \
-     LK_BIT(LK_LENGTH_INCLUDES_PREFIX) | LK_BIT(LK_MAX_FRAME) | LK_BIT(LK_MAX_BYTES) |         \
-     LK_BIT(LK_RATE_LIMIT))
-
-/* [cert:NAME] keys */
-enum cert_key { CK_CERT, CK_KEY, CK_OCSP, CK_NAMES, CK_COUNT };
-static const char *const cert_key_names[CK_COUNT] = {"cert", "key", "ocsp", "names"};
-
-static const char *const global_key_names[GK_COUNT] = {
-    "workers", "shutdown_grace", "log_level", "audit_file", "audit_key_file",
-    "audit_fsync", "audit_fsync_interval", "audit_flush_interval", "audit_buffer_size",
-    "audit_max_field", "ticket_key_file", "ticket_rotation",
-};
+#define KEYS_MAX 128            /* rows in key_table (checked below) */
 
 enum section_kind { SECTION_NONE, SECTION_GLOBAL, SECTION_LISTENER, SECTION_CERT, SECTION_INVALID };
+
+/* A key as one section instance saw it: the line that set it (0: absent)
+ * and whether its value was refused. A refused key was reported once; the
+ * cross-key checks treat it as absent so it causes no second error. */
+struct key_seen {
+    int line;
+    bool refused;
+};
 
 struct parse_state {
     struct gh_config *cfg;
@@ -129,21 +55,15 @@ struct parse_state {
     enum section_kind section;
     struct gh_listener_config *listener;
     struct gh_cert_config *cert;
-    uint32_t seen_keys;              /* bits of global_key or cert_key */
-    listener_key_set listener_seen[GH_MAX_LISTENERS];
-    int listener_key_line[GH_MAX_LISTENERS][LK_COUNT];
+    struct key_seen *seen;           /* the current section's row of the arrays below */
+    struct key_seen global_seen[KEYS_MAX];
+    struct key_seen listener_seen[GH_MAX_LISTENERS][KEYS_MAX];
+    struct key_seen cert_seen[GH_MAX_CERTS][KEYS_MAX];
     char cert_refs[GH_MAX_LISTENERS][GH_LIST_TEXT_MAX]; /* certs = ... until resolved */
     bool global_seen_section;
     bool prev_was_key;               /* for telling continuation lines apart */
     char long_value[LINE_MAX_BYTES + 1]; /* value of the current over-long line */
 };
-
-static const char *const default_ciphers =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-static const char *const default_ciphersuites =
-    "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256";
 
 static bool is_space_char(char c) { return c == ' ' || c == '\t'; }
 
@@ -363,124 +283,297 @@ const char *gh_group_name(enum gh_group group)
     return "?";
 }
 
-/* ---- per-key setters ------------------------------------------------- */
 
-static int set_duration(struct parse_state *st, const char *key, const char *value,
-                        double min_exclusive, double max, double *out)
+/* ---- the key table's shape -------------------------------------------- */
+
+/* One word out of a fixed set, for set_choice. */
+struct choice {
+    const char *word;
+    int value;
+};
+
+/* How a number is stored in its destination field (found by _Generic from
+ * the field's type, so a row cannot store an int into a double). */
+enum store { STORE_UNSIGNED, STORE_INT, STORE_BOOL, STORE_DOUBLE };
+
+struct key_row;
+/* A value kind: parses VALUE, records its errors (FILE:LINE: key) and
+ * stores it in CONF, the section's struct (gh_global_config,
+ * gh_listener_config or gh_cert_config). Returns 0, or -1 when refused. */
+typedef int key_setter(struct parse_state *st, const struct key_row *k, const char *value,
+                       void *conf);
+
+#define MODE_BIT(m) (1u << (m))
+#define MODES_ALL (MODE_BIT(GH_MODE_TCP) | MODE_BIT(GH_MODE_HTTP) | MODE_BIT(GH_MODE_REDIRECT))
+#define MODES_TLS (MODE_BIT(GH_MODE_TCP) | MODE_BIT(GH_MODE_HTTP)) /* TLS and a backend */
+#define MODES_HTTP MODE_BIT(GH_MODE_HTTP)                           /* proxied HTTP only */
+#define MODES_HTTP_HEAD (MODE_BIT(GH_MODE_HTTP) | MODE_BIT(GH_MODE_REDIRECT)) /* reads a head */
+#define MODES_TCP MODE_BIT(GH_MODE_TCP)
+#define MODES_REDIRECT MODE_BIT(GH_MODE_REDIRECT)
+
+/* One configuration key: everything the loader knows about it. */
+struct key_row {
+    const char *name;
+    enum section_kind section;
+    unsigned modes;          /* listener keys: MODE_BIT()s of the modes it is valid in */
+    bool required;           /* in every mode it is valid in */
+    enum store store;        /* numbers: how to store into the destination */
+    key_setter *set;         /* the value kind */
+    size_t offset;           /* destination field in the section's struct */
+    size_t size;             /* its size */
+    uint64_t min, max;       /* sizes and whole numbers: the range */
+    double above, most;      /* durations: more than above, at most most (seconds) */
+    const char *range;       /* the range as an error states it, when not min .. max */
+    const struct choice *choices;                 /* set_choice: {NULL, 0}-terminated */
+    bool (*accept)(const char *item, size_t len); /* lists: one item */
+    const char *rule;        /* lists: what an item refused by accept is not */
+    const char *def;         /* default, as it would be written; NULL: zero / empty */
+    size_t line_at;          /* LINE_AT(): offset + 1 of the int that keeps its line; 0: none */
+};
+
+#define FIELD_OF(T, f) (((T *)0)->f)
+#define STORE_OF(x) _Generic((x), bool: STORE_BOOL, int: STORE_INT, double: STORE_DOUBLE, \
+                             default: STORE_UNSIGNED)
+#define DEST(sec, T, f) .section = (sec), .offset = offsetof(T, f), \
+                        .size = sizeof FIELD_OF(T, f), .store = STORE_OF(FIELD_OF(T, f))
+#define GLOBAL(f) DEST(SECTION_GLOBAL, struct gh_global_config, f)
+#define LISTENER(f) DEST(SECTION_LISTENER, struct gh_listener_config, f)
+#define CERT(f) DEST(SECTION_CERT, struct gh_cert_config, f)
+#define LINE_AT(T, f) .line_at = (offsetof(T, f) + 1)
+#define LISTENER_LINE(f) LINE_AT(struct gh_listener_config, f)
+#define GLOBAL_LINE(f) LINE_AT(struct gh_global_config, f)
+#define CERT_LINE(f) LINE_AT(struct gh_cert_config, f)
+
+/* value kinds with their parameters */
+#define DURATION(above_, most_) .set = set_duration, .above = (above_), .most = (most_)
+#define SIZE(min_, max_) .set = set_size, .min = (min_), .max = (max_)
+#define WHOLE(min_, max_) .set = set_whole, .min = (min_), .max = (max_)
+#define CHOICE(...) .set = set_choice, .choices = (const struct choice[]){__VA_ARGS__, {NULL, 0}}
+#define ON_OFF CHOICE({"on", true}, {"off", false})
+#define LIST(accept_, rule_) .set = set_list, .accept = (accept_), .rule = (rule_)
+#define SUITES(accept_, rule_) .set = set_suites, .accept = (accept_), .rule = (rule_)
+#define PATH .set = set_path
+#define ADDRESS .set = set_address
+#define CUSTOM(fn) .set = (fn)
+
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
+static void *field_of(void *conf, const struct key_row *k)
+{
+    return (char *)conf + k->offset;
+}
+
+static void store_number(void *conf, const struct key_row *k, uint64_t u, double d)
+{
+    void *f = field_of(conf, k);
+    switch (k->store) {
+    case STORE_BOOL: {
+        bool b = u != 0;
+        memcpy(f, &b, sizeof b);
+        break;
+    }
+    case STORE_INT: {
+        int i = (int)u;
+        memcpy(f, &i, sizeof i);
+        break;
+    }
+    case STORE_DOUBLE:
+        memcpy(f, &d, sizeof d);
+        break;
+    case STORE_UNSIGNED:
+        if (k->size == sizeof(uint32_t)) { /* uint32_t, and enums */
+            uint32_t v = (uint32_t)u;
+            memcpy(f, &v, sizeof v);
+        } else { /* uint64_t, size_t (a unit test loads every row) */
+            memcpy(f, &u, sizeof u < k->size ? sizeof u : k->size);
+        }
+        break;
+    }
+}
+
+/* ---- value kinds ------------------------------------------------------ */
+
+static int set_duration(struct parse_state *st, const struct key_row *k, const char *value,
+                        void *conf)
 {
     char why[GH_ERROR_TEXT_MAX];
     double v;
     if (gh_parse_duration(value, &v, why) < 0) {
-        parse_error(st, key, "%s", why);
+        parse_error(st, k->name, "%s", why);
         return -1;
     }
-    if (v <= min_exclusive || v > max) {
-        parse_error(st, key, "'%s' is out of range (%s .. %gs)", value,
-                    min_exclusive < 0 ? "0" : "more than 0", max);
+    if (v <= k->above || v > k->most) {
+        parse_error(st, k->name, "'%s' is out of range (%s .. %gs)", value,
+                    k->above < 0 ? "0" : "more than 0", k->most);
         return -1;
     }
-    *out = v;
+    store_number(conf, k, 0, v);
     return 0;
 }
 
-static int set_uint(struct parse_state *st, const char *key, const char *value,
-                    uint64_t min, uint64_t max, uint64_t *out)
+static int check_range(struct parse_state *st, const struct key_row *k, const char *value,
+                       uint64_t v)
+{
+    if (v >= k->min && v <= k->max)
+        return 0;
+    if (k->range)
+        parse_error(st, k->name, "'%s' is out of range (%s)", value, k->range);
+    else
+        parse_error(st, k->name, "'%s' is out of range (%llu .. %llu)", value,
+                    (unsigned long long)k->min, (unsigned long long)k->max);
+    return -1;
+}
+
+static int set_whole(struct parse_state *st, const struct key_row *k, const char *value,
+                     void *conf)
 {
     uint64_t v;
     if (parse_digits(value, strlen(value), UINT64_MAX, &v) < 0) {
-        parse_error(st, key, "'%s' is not a whole number", value);
+        parse_error(st, k->name, "'%s' is not a whole number", value);
         return -1;
     }
-    if (v < min || v > max) {
-        parse_error(st, key, "'%s' is out of range (%llu .. %llu)", value,
-                    (unsigned long long)min, (unsigned long long)max);
+    if (check_range(st, k, value, v) < 0)
+        return -1;
+    store_number(conf, k, v, 0);
+    return 0;
+}
+
+static int set_size(struct parse_state *st, const struct key_row *k, const char *value,
+                    void *conf)
+{
+    char why[GH_ERROR_TEXT_MAX];
+    uint64_t v;
+    if (gh_parse_size(value, &v, why) < 0) {
+        parse_error(st, k->name, "%s", why);
         return -1;
     }
-    *out = v;
+    if (check_range(st, k, value, v) < 0)
+        return -1;
+    store_number(conf, k, v, 0);
+    return 0;
+}
+
+/* One word out of k->choices, or an error that lists the words. */
+static int set_choice(struct parse_state *st, const struct key_row *k, const char *value,
+                      void *conf)
+{
+    const struct choice *c = k->choices;
+    char words[160] = "";
+    size_t n = 0;
+    for (size_t i = 0; c[i].word; i++) {
+        if (strcmp(value, c[i].word) == 0) {
+            store_number(conf, k, (uint64_t)c[i].value, 0);
+            return 0;
+        }
+        n += (size_t)snprintf(words + n, n < sizeof words ? sizeof words - n : 0, "%s%s",
+                              i == 0 ? "" : c[i + 1].word ? ", " : " or ", c[i].word);
+    }
+    parse_error(st, k->name, "'%s' is not %s", value, words);
+    return -1;
+}
+
+static int set_address(struct parse_state *st, const struct key_row *k, const char *value,
+                       void *conf)
+{
+    char why[GH_ERROR_TEXT_MAX];
+    if (gh_parse_sockaddr(value, field_of(conf, k), why) < 0) {
+        parse_error(st, k->name, "%s", why);
+        return -1;
+    }
     return 0;
 }
 
 /* Relative paths are taken from the config file's directory, so a config
  * and its certificates can move together. */
-static int set_path(struct parse_state *st, const char *key, const char *value, char *out)
+static int set_path(struct parse_state *st, const struct key_row *k, const char *value,
+                    void *conf)
 {
+    char *out = field_of(conf, k);
     const char *slash = strrchr(st->cfg->path, '/');
     int dir_len = slash ? (int)(slash - st->cfg->path) + 1 : 0;
     int n;
 
     if (value[0] == '\0') {
-        parse_error(st, key, "empty path");
+        parse_error(st, k->name, "empty path");
         return -1;
     }
     if (value[0] == '/')
         dir_len = 0;
-    n = snprintf(out, GH_PATH_MAX, "%.*s%s", dir_len, st->cfg->path, value);
-    if (n < 0 || n >= GH_PATH_MAX) {
-        parse_error(st, key, "path longer than %d bytes", GH_PATH_MAX - 1);
+    n = snprintf(out, k->size, "%.*s%s", dir_len, st->cfg->path, value);
+    if (n < 0 || (size_t)n >= k->size) {
+        parse_error(st, k->name, "path longer than %zu bytes", k->size - 1);
         out[0] = '\0';
         return -1;
     }
     return 0;
 }
 
-/* Walks a ':'-separated list; reports empty items and items acceptable() refuses. */
-static int check_list(struct parse_state *st, const char *key, const char *value,
-                      bool (*acceptable)(const char *item, size_t len), const char *rule)
+/* Walks a SEP-separated list: each call gives the next item, with the
+ * spaces around it trimmed when TRIM; an empty item is given too (len 0),
+ * for the caller to refuse or skip. */
+struct list_walk {
+    const char *next; /* NULL after the last item */
+    char sep;
+    bool trim;
+};
+
+static bool list_next(struct list_walk *w, const char **item, size_t *len)
 {
-    const char *p = value;
-    int bad = 0;
-    if (*p == '\0') {
+    const char *p = w->next, *end;
+    if (!p)
+        return false;
+    end = strchr(p, w->sep);
+    if (!end)
+        end = p + strlen(p);
+    w->next = *end ? end + 1 : NULL;
+    while (w->trim && p < end && is_space_char(*p))
+        p++;
+    while (w->trim && end > p && is_space_char(end[-1]))
+        end--;
+    *item = p;
+    *len = (size_t)(end - p);
+    return true;
+}
+
+/* Every item of a SEP-separated list must satisfy acceptable(); reports
+ * an empty list, empty items and refused items. Returns 0 or -1. */
+static int check_items(struct parse_state *st, const char *key, const char *value, char sep,
+                       bool (*acceptable)(const char *item, size_t len), const char *rule)
+{
+    struct list_walk w = {value, sep, sep == ','}; /* ':' lists are kept as written */
+    const char *item;
+    size_t len;
+    int rc = 0;
+    if (*value == '\0') {
         parse_error(st, key, "empty list");
         return -1;
     }
-    for (;;) {
-        size_t len = strcspn(p, ":");
+    while (list_next(&w, &item, &len)) {
         if (len == 0) {
             parse_error(st, key, "empty entry in list");
-            bad = -1;
-        } else if (!acceptable(p, len)) {
-            parse_error(st, key, "'%.*s' %s", (int)len, p, rule);
-            bad = -1;
+            rc = -1;
+        } else if (!acceptable(item, len)) {
+            parse_error(st, key, "'%.*s' %s", (int)len, item, rule);
+            rc = -1;
         }
-        if (p[len] == '\0')
-            break;
-        p += len + 1;
     }
-    return bad;
+    return rc;
 }
 
-/* One word out of a fixed set: stores its value, or records an error that
- * lists the words. */
-struct choice {
-    const char *word;
-    int value;
-};
-
-static int choose(struct parse_state *st, const char *key, const char *value,
-                  const struct choice *c, int *out)
+/* ciphers, ciphersuites: a ':'-separated list kept as written. */
+static int set_suites(struct parse_state *st, const struct key_row *k, const char *value,
+                      void *conf)
 {
-    char words[160] = "";
-    size_t n = 0;
-    for (size_t i = 0; c[i].word; i++) {
-        if (strcmp(value, c[i].word) == 0) {
-            *out = c[i].value;
-            return 0;
-        }
-        n += (size_t)snprintf(words + n, n < sizeof words ? sizeof words - n : 0, "%s%s",
-                              i == 0 ? "" : c[i + 1].word ? ", " : " or ", c[i].word);
+    if (strlen(value) >= k->size) {
+        parse_error(st, k->name, "list longer than %zu bytes", k->size - 1);
+        return -1;
     }
-    parse_error(st, key, "'%s' is not %s", value, words);
-    return -1;
+    if (check_items(st, k->name, value, ':', k->accept, k->rule) < 0)
+        return -1;
+    snprintf(field_of(conf, k), k->size, "%s", value);
+    return 0;
 }
-
-/* In a set_*_key function: CHOOSE(field, {"word", value}, ...). */
-#define CHOOSE(target, ...)                                                    \
-    do {                                                                       \
-        static const struct choice choices_[] = {__VA_ARGS__, {NULL, 0}};      \
-        int chosen_;                                                           \
-        if (choose(st, name, value, choices_, &chosen_) == 0)                  \
-            (target) = chosen_;                                                \
-    } while (0)
 
 /* ---- comma-separated lists (certs, alpn, client_allow_*, proxy_trusted) */
 
@@ -565,106 +658,88 @@ static bool is_uri(const char *s, size_t len)
     return true;
 }
 
-/* Walks a comma-separated list (spaces around items allowed); every item
- * must satisfy acceptable(). Returns 0 or -1 (errors recorded). */
-static int check_list_items(struct parse_state *st, const char *key, const char *value,
-                            bool (*acceptable)(const char *item, size_t len), const char *rule)
-{
-    const char *p = value;
-    int rc = 0;
-    if (*p == '\0') {
-        parse_error(st, key, "empty list");
-        return -1;
-    }
-    for (;;) {
-        const char *end = p + strcspn(p, ",");
-        const char *a = p, *b = end;
-        while (a < b && is_space_char(*a))
-            a++;
-        while (b > a && is_space_char(b[-1]))
-            b--;
-        if (a == b) {
-            parse_error(st, key, "empty entry in list");
-            rc = -1;
-        } else if (!acceptable(a, (size_t)(b - a))) {
-            parse_error(st, key, "'%.*s' %s", (int)(b - a), a, rule);
-            rc = -1;
-        }
-        if (*end == '\0')
-            break;
-        p = end + 1;
-    }
-    return rc;
-}
 
-/* Checks a list and stores it as "a,b,c": the spaces around items go,
- * spaces inside an item (a CN "Billing Service") stay. */
-static void set_list(struct parse_state *st, const char *key, const char *value,
-                     bool (*acceptable)(const char *item, size_t len), const char *rule,
-                     char *out, size_t out_size)
+/* Checks a list and stores it as "a,b,c" into out: the spaces around items
+ * go, spaces inside an item (a CN "Billing Service") stay. */
+static int store_list(struct parse_state *st, const char *key, const char *value,
+                      bool (*acceptable)(const char *item, size_t len), const char *rule,
+                      char *out, size_t out_size)
 {
-    size_t o = 0;
-    if (check_list_items(st, key, value, acceptable, rule) < 0)
-        return;
-    for (const char *p = value;;) {
-        const char *end = p + strcspn(p, ",");
-        const char *a = p, *b = end;
-        while (a < b && is_space_char(*a))
-            a++;
-        while (b > a && is_space_char(b[-1]))
-            b--;
-        if (o + (size_t)(b - a) + 2 > out_size) {
+    struct list_walk w = {value, ',', true};
+    const char *item;
+    size_t len, o = 0;
+    if (check_items(st, key, value, ',', acceptable, rule) < 0)
+        return -1;
+    while (list_next(&w, &item, &len)) {
+        if (o + len + 2 > out_size) {
             parse_error(st, key, "list longer than %zu bytes", out_size - 1);
             out[0] = '\0';
-            return;
+            return -1;
         }
         if (o)
             out[o++] = ',';
-        memcpy(out + o, a, (size_t)(b - a));
-        o += (size_t)(b - a);
-        if (*end == '\0')
-            break;
-        p = end + 1;
+        memcpy(out + o, item, len);
+        o += len;
     }
     out[o] = '\0';
+    return 0;
+}
+
+static int set_list(struct parse_state *st, const struct key_row *k, const char *value,
+                    void *conf)
+{
+    return store_list(st, k->name, value, k->accept, k->rule, field_of(conf, k), k->size);
 }
 
 /* proxy_trusted, trusted_proxies: networks as address/prefix (or an
  * address alone), into nets (GH_TRUSTED_NETS_MAX entries). */
-static void set_trusted(struct parse_state *st, const char *key, const char *value,
-                        struct gh_cidr nets[GH_TRUSTED_NETS_MAX], size_t *n_nets)
+static int store_trusted(struct parse_state *st, const char *key, const char *value,
+                         struct gh_cidr nets[GH_TRUSTED_NETS_MAX], size_t *n_nets)
 {
-    char item[INET6_ADDRSTRLEN + 8], why[GH_CIDR_WHY_MAX];
-    const char *p = value;
-    if (*p == '\0') {
+    char net[INET6_ADDRSTRLEN + 8], why[GH_CIDR_WHY_MAX];
+    struct list_walk w = {value, ',', true};
+    const char *item;
+    size_t len;
+    int rc = 0;
+    if (*value == '\0') {
         parse_error(st, key, "empty list");
-        return;
+        return -1;
     }
     *n_nets = 0;
-    for (;;) {
-        const char *end = p + strcspn(p, ",");
-        const char *a = p, *b = end;
-        while (a < b && is_space_char(*a))
-            a++;
-        while (b > a && is_space_char(b[-1]))
-            b--;
-        if (a == b || (size_t)(b - a) >= sizeof item) {
-            parse_error(st, key, a == b ? "empty entry in list" : "'%.*s' is too long", (int)(b - a), a);
+    while (list_next(&w, &item, &len)) {
+        if (len == 0 || len >= sizeof net) {
+            parse_error(st, key, len == 0 ? "empty entry in list" : "'%.*s' is too long",
+                        (int)len, item);
+            rc = -1;
         } else if (*n_nets == GH_TRUSTED_NETS_MAX) {
             parse_error(st, key, "more than %d networks", GH_TRUSTED_NETS_MAX);
-            return;
+            return -1;
         } else {
-            memcpy(item, a, (size_t)(b - a));
-            item[b - a] = '\0';
-            if (gh_cidr_parse(item, &nets[*n_nets], why) < 0)
-                parse_error(st, key, "'%s': %s", item, why);
-            else
+            memcpy(net, item, len);
+            net[len] = '\0';
+            if (gh_cidr_parse(net, &nets[*n_nets], why) < 0) {
+                parse_error(st, key, "'%s': %s", net, why);
+                rc = -1;
+            } else {
                 (*n_nets)++;
+            }
         }
-        if (*end == '\0')
-            break;
-        p = end + 1;
     }
+    return rc;
+}
+
+static int set_proxy_trusted(struct parse_state *st, const struct key_row *k, const char *value,
+                             void *conf)
+{
+    struct gh_listener_config *l = conf;
+    return store_trusted(st, k->name, value, l->proxy_trusted, &l->n_proxy_trusted);
+}
+
+static int set_trusted_proxies(struct parse_state *st, const struct key_row *k,
+                               const char *value, void *conf)
+{
+    struct gh_listener_config *l = conf;
+    return store_trusted(st, k->name, value, l->trusted_proxies, &l->n_trusted_proxies);
 }
 
 static bool is_fingerprint(const char *s, size_t len)
@@ -682,25 +757,27 @@ static bool is_fingerprint(const char *s, size_t len)
 
 /* SHA-256 fingerprints as "AB:CD:..." or "abcd...": stored as lowercase
  * hex without colons, comma-separated. */
-static void set_fingerprints(struct parse_state *st, const char *key, const char *value,
-                             char out[GH_LIST_TEXT_MAX])
+static int set_fingerprints(struct parse_state *st, const struct key_row *k, const char *value,
+                            void *conf)
 {
+    char *out = field_of(conf, k);
     size_t o = 0;
-    if (check_list_items(st, key, value, is_fingerprint,
-                         "is not a SHA-256 fingerprint (64 hex digits, colons allowed)") < 0)
-        return;
+    if (check_items(st, k->name, value, ',', is_fingerprint,
+                    "is not a SHA-256 fingerprint (64 hex digits, colons allowed)") < 0)
+        return -1;
     for (const char *p = value; *p; p++) {
         char c = *p;
         if (c == ':' || is_space_char(c))
             continue;
-        if (o + 1 >= GH_LIST_TEXT_MAX) {
-            parse_error(st, key, "list longer than %d bytes", GH_LIST_TEXT_MAX - 1);
+        if (o + 1 >= k->size) {
+            parse_error(st, k->name, "list longer than %zu bytes", k->size - 1);
             out[0] = '\0';
-            return;
+            return -1;
         }
         out[o++] = (char)(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
     }
     out[o] = '\0';
+    return 0;
 }
 
 static bool span_contains(const char *s, size_t len, const char *needle)
@@ -723,9 +800,10 @@ static bool is_tls13_suite(const char *s, size_t len)
     return (len > 6 && memcmp(s, "TLS13-", 6) == 0) || (len > 4 && memcmp(s, "TLS_", 4) == 0);
 }
 
-static int set_groups(struct parse_state *st, const char *key, const char *value,
-                      struct gh_listener_config *l)
+static int set_groups(struct parse_state *st, const struct key_row *k, const char *value,
+                      void *conf)
 {
+    struct gh_listener_config *l = conf;
     const char *p = value;
     size_t n = 0;
     for (;;) {
@@ -735,12 +813,12 @@ static int set_groups(struct parse_state *st, const char *key, const char *value
             if (strlen(group_names[i].name) == len && memcmp(group_names[i].name, p, len) == 0) {
                 for (size_t j = 0; j < n; j++) {
                     if (l->groups[j] == group_names[i].group) {
-                        parse_error(st, key, "'%.*s' is listed twice", (int)len, p);
+                        parse_error(st, k->name, "'%.*s' is listed twice", (int)len, p);
                         return -1;
                     }
                 }
                 if (n == GH_GROUPS_MAX) {
-                    parse_error(st, key, "more than %d groups", GH_GROUPS_MAX);
+                    parse_error(st, k->name, "more than %d groups", GH_GROUPS_MAX);
                     return -1;
                 }
                 l->groups[n++] = group_names[i].group;
@@ -749,7 +827,7 @@ static int set_groups(struct parse_state *st, const char *key, const char *value
             }
         }
         if (!found) {
-            parse_error(st, key, "unknown group '%.*s' (X25519, P-256, P-384)", (int)len, p);
+            parse_error(st, k->name, "unknown group '%.*s' (X25519, P-256, P-384)", (int)len, p);
             return -1;
         }
         if (p[len] == '\0')
@@ -760,127 +838,31 @@ static int set_groups(struct parse_state *st, const char *key, const char *value
     return 0;
 }
 
-static void listener_defaults(struct gh_listener_config *l)
+static int set_log_rules(struct parse_state *st, const struct key_row *k, const char *value,
+                         void *conf)
 {
-    memset(l, 0, sizeof *l);
-    l->mode = GH_MODE_TCP;
-    l->tls_min_version = 12;
-    snprintf(l->ciphers, sizeof l->ciphers, "%s", default_ciphers);
-    snprintf(l->ciphersuites, sizeof l->ciphersuites, "%s", default_ciphersuites);
-    l->groups[0] = GH_GROUP_X25519;
-    l->groups[1] = GH_GROUP_P256;
-    l->groups[2] = GH_GROUP_P384;
-    l->n_groups = 3;
-    l->handshake_timeout = 10.0;
-    l->connect_timeout = 5.0;
-    l->idle_timeout = 300.0;
-    l->max_connections = 10000;
-    l->buffer_size = 16384;
-    l->backlog = 511;
-    l->http_limits.max_request_line = 8192;
-    l->http_limits.max_header_bytes = 16384;
-    l->http_limits.max_headers = 100;
-    l->http_limits.max_chunk_ext = 256;
-    l->http_limits.max_trailer_bytes = 4096;
-    l->max_response_header_bytes = 0; /* 0: as much as the buffer holds (set at validation) */
-    l->max_response_headers = GH_HTTP1_MAX_HEADERS;
-    l->max_body = 1u << 20;
-    l->max_held_request = 64u << 10;
-    l->chunk_extensions = GH_CHUNK_EXT_DROP;
-    l->redirect_port = 443;
-    l->header_timeout = 10.0;
-    l->request_timeout = 10.0;
-    l->keepalive_timeout = 15.0;
-    l->body_timeout = 10.0;
-    l->min_body_rate = 500;
-    l->send_timeout = 30.0;
-    l->sni_unknown = GH_SNI_DEFAULT;
-    l->max_line = 8192;
-    l->length_prefix = 4;
-    l->max_frame = 65536;
-    l->ws_max_frame = 1u << 20;
-    l->ws_max_message = 16u << 20;
-    l->client_verify = GH_VERIFY_OFF;
-    /* WebDAV and custom methods work out of the box; allow_methods narrows */
-    l->method_policy = GH_METHODS_SAFE_DEFAULT;
-    l->n_methods = 0;
-}
-
-static void global_defaults(struct gh_global_config *g)
-{
-    g->workers = 1;
-    g->shutdown_grace = 30.0;
-    g->log_level = GH_LOG_INFO;
-    g->audit_fsync = GH_AUDIT_FSYNC_INTERVAL;
-    g->audit_fsync_interval = 1.0;
-    g->audit_flush_interval = 0.1;
-    g->audit_buffer_size = 1u << 20;
-    g->audit_max_field = 256;
-    g->ticket_rotation = 12 * 3600.0;
-}
-
-/* A size within [min, max]. Returns 0, or -1 with the error recorded. */
-static int get_size(struct parse_state *st, const char *key, const char *value, uint64_t min,
-                    uint64_t max, uint64_t *out)
-{
-    char why[GH_ERROR_TEXT_MAX];
-    uint64_t v;
-    if (gh_parse_size(value, &v, why) < 0) {
-        parse_error(st, key, "%s", why);
-        return -1;
-    }
-    if (v < min || v > max) {
-        parse_error(st, key, "'%s' is out of range (%llu .. %llu)", value,
-                    (unsigned long long)min, (unsigned long long)max);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static void set_size_field(struct parse_state *st, const char *key, const char *value,
-                           uint64_t min, uint64_t max, size_t *out)
-{
-    uint64_t v;
-    if (get_size(st, key, value, min, max, &v) == 0)
-        *out = (size_t)v;
-}
-
-/* Comma-separated list items with optional spaces around them. Returns the
- * next item (start, length) or false at the end. */
-static bool next_item(const char **p, const char **item, size_t *len)
-{
-    const char *s = *p;
-    while (*s == ' ' || *s == '\t' || *s == ',')
-        s++;
-    if (!*s)
-        return false;
-    *item = s;
-    while (*s && *s != ',')
-        s++;
-    *len = (size_t)(s - *item);
-    while (*len && ((*item)[*len - 1] == ' ' || (*item)[*len - 1] == '\t'))
-        (*len)--;
-    *p = s;
-    return true;
-}
-
-static void set_log_rules(struct parse_state *st, const char *key, const char *value,
-                          struct gh_listener_config *l)
-{
-    const char *p = value, *item;
+    struct gh_listener_config *l = conf;
+    struct list_walk w = {value, ',', true};
+    const char *item;
     size_t len;
+    int rc = 0;
     l->log_rules = 0;
-    while (next_item(&p, &item, &len)) {
+    while (list_next(&w, &item, &len)) {
+        if (len == 0)
+            continue; /* "a,,b": nothing to log */
         enum gh_http1_rule r = gh_http1_rule_from_name(item, len);
-        if (r == GH_RULE_NONE)
-            parse_error(st, key, "unknown rule '%.*s'", (int)len, item);
-        else if (gh_http1_rule_is_framing(r))
-            parse_error(st, key, "'%.*s' protects message framing and is always enforced",
+        if (r == GH_RULE_NONE) {
+            parse_error(st, k->name, "unknown rule '%.*s'", (int)len, item);
+            rc = -1;
+        } else if (gh_http1_rule_is_framing(r)) {
+            parse_error(st, k->name, "'%.*s' protects message framing and is always enforced",
                         (int)len, item);
-        else
+            rc = -1;
+        } else {
             l->log_rules |= (gh_http1_rule_set)1 << r;
+        }
     }
+    return rc;
 }
 
 /* allow_trailers: a field name is a token (RFC 9110 5.1). */
@@ -895,421 +877,376 @@ static bool is_field_name(const char *item, size_t len)
     return len > 0;
 }
 
-static void set_methods(struct parse_state *st, const char *key, const char *value,
-                        struct gh_listener_config *l)
+static int set_methods(struct parse_state *st, const struct key_row *k, const char *value,
+                       void *conf)
 {
-    const char *p = value, *item;
+    struct gh_listener_config *l = conf;
+    struct list_walk w = {value, ',', true};
+    const char *item;
     size_t len;
     l->method_policy = GH_METHODS_LISTED;
     l->n_methods = 0;
-    while (next_item(&p, &item, &len)) {
+    while (list_next(&w, &item, &len)) {
+        if (len == 0)
+            continue; /* counted below: no method at all is an error */
         /* a method is a token (RFC 9110 9.1), case-sensitive: WebDAV's
          * VERSION-CONTROL has a '-' */
         if (len > GH_METHOD_LEN_MAX || !is_field_name(item, len)) {
-            parse_error(st, key, "'%.*s' is not a method (a token, at most %d characters)",
+            parse_error(st, k->name, "'%.*s' is not a method (a token, at most %d characters)",
                         (int)len, item, GH_METHOD_LEN_MAX);
-            return;
+            return -1;
         }
         if (l->n_methods == GH_METHODS_MAX) {
-            parse_error(st, key, "more than %d methods", GH_METHODS_MAX);
-            return;
+            parse_error(st, k->name, "more than %d methods", GH_METHODS_MAX);
+            return -1;
         }
         memcpy(l->allow_methods[l->n_methods], item, len);
         l->allow_methods[l->n_methods][len] = '\0';
         l->n_methods++;
     }
-    if (l->n_methods == 0)
-        parse_error(st, key, "empty list");
+    if (l->n_methods == 0) {
+        parse_error(st, k->name, "empty list");
+        return -1;
+    }
+    return 0;
 }
 
-static void set_listener_key(struct parse_state *st, int key, const char *name,
-                             const char *value)
+static int set_hsts(struct parse_state *st, const struct key_row *k, const char *value,
+                    void *conf)
 {
-    struct gh_listener_config *l = st->listener;
-    char why[GH_ERROR_TEXT_MAX];
-    uint64_t u;
-
-    switch ((enum listener_key)key) {
-    case LK_LISTEN:
-        if (gh_parse_sockaddr(value, &l->listen, why) < 0)
-            parse_error(st, name, "%s", why);
-        break;
-    case LK_BACKEND:
-        if (gh_parse_sockaddr(value, &l->backend, why) < 0)
-            parse_error(st, name, "%s", why);
-        break;
-    case LK_MODE:
-        CHOOSE(l->mode, {"tcp", GH_MODE_TCP}, {"http", GH_MODE_HTTP},
-                {"redirect", GH_MODE_REDIRECT});
-        break;
-    case LK_CERT:
-        if (set_path(st, name, value, l->cert) == 0)
-            l->cert_line = st->line;
-        break;
-    case LK_KEY:
-        if (set_path(st, name, value, l->key) == 0)
-            l->key_line = st->line;
-        break;
-    case LK_TLS_MIN_VERSION:
-        CHOOSE(l->tls_min_version, {"1.2", 12}, {"1.3", 13});
-        break;
-    case LK_CIPHERS:
-        if (strlen(value) >= sizeof l->ciphers)
-            parse_error(st, name, "list longer than %zu bytes", sizeof l->ciphers - 1);
-        else if (check_list(st, name, value, is_pfs_aead_cipher,
-                            "is not an ECDHE (forward secret) AEAD suite") == 0) {
-            snprintf(l->ciphers, sizeof l->ciphers, "%s", value);
-            l->ciphers_line = st->line;
-        }
-        break;
-    case LK_CIPHERSUITES:
-        if (strlen(value) >= sizeof l->ciphersuites)
-            parse_error(st, name, "list longer than %zu bytes", sizeof l->ciphersuites - 1);
-        else if (check_list(st, name, value, is_tls13_suite,
-                            "is not a TLS 1.3 suite name (TLS13-... or TLS_...)") == 0) {
-            snprintf(l->ciphersuites, sizeof l->ciphersuites, "%s", value);
-            l->ciphersuites_line = st->line;
-        }
-        break;
-    case LK_GROUPS:
-        (void)set_groups(st, name, value, l); /* errors are recorded in st */
-        break;
-    case LK_HANDSHAKE_TIMEOUT:
-        (void)set_duration(st, name, value, 0, 3600, &l->handshake_timeout);
-        break;
-    case LK_CONNECT_TIMEOUT:
-        (void)set_duration(st, name, value, 0, 3600, &l->connect_timeout);
-        break;
-    case LK_IDLE_TIMEOUT:
-        (void)set_duration(st, name, value, 0, 86400, &l->idle_timeout);
-        break;
-    case LK_MAX_CONNECTIONS:
-        if (set_uint(st, name, value, 1, 1000000, &u) == 0)
-            l->max_connections = (uint32_t)u;
-        break;
-    case LK_BUFFER_SIZE:
-        if (gh_parse_size(value, &u, why) < 0)
-            parse_error(st, name, "%s", why);
-        else if (u < 4096 || u > (1u << 20))
-            parse_error(st, name, "'%s' is out of range (4k .. 1m)", value);
-        else
-            l->buffer_size = (uint32_t)u;
-        break;
-    case LK_BACKLOG:
-        if (set_uint(st, name, value, 1, 65535, &u) == 0)
-            l->backlog = (int)u;
-        break;
-    case LK_VALIDATION:
-        CHOOSE(l->report_only, {"enforce", false}, {"report", true});
-        break;
-    case LK_LOG_RULES:
-        set_log_rules(st, name, value, l);
-        break;
-    case LK_ALLOW_METHODS:
-        set_methods(st, name, value, l);
-        break;
-    case LK_MAX_REQUEST_LINE:
-        set_size_field(st, name, value, 64, 65536, &l->http_limits.max_request_line);
-        break;
-    case LK_MAX_HEADER_BYTES:
-        set_size_field(st, name, value, 256, 256u << 10, &l->http_limits.max_header_bytes);
-        break;
-    case LK_MAX_HEADERS:
-        if (set_uint(st, name, value, 1, GH_HTTP1_MAX_HEADERS, &u) == 0)
-            l->http_limits.max_headers = (size_t)u;
-        break;
-    case LK_MAX_BODY:
-        if (gh_parse_size(value, &u, why) < 0)
-            parse_error(st, name, "%s", why);
-        else
-            l->max_body = u;
-        break;
-    case LK_MAX_CHUNK_EXT:
-        set_size_field(st, name, value, 0, 4096, &l->http_limits.max_chunk_ext);
-        break;
-    case LK_MAX_TRAILER_BYTES:
-        set_size_field(st, name, value, 0, 64u << 10, &l->http_limits.max_trailer_bytes);
-        break;
-    case LK_HEADER_TIMEOUT:
-        (void)set_duration(st, name, value, 0, 3600, &l->header_timeout);
-        break;
-    case LK_REQUEST_TIMEOUT:
-        (void)set_duration(st, name, value, 0, 3600, &l->request_timeout);
-        break;
-    case LK_KEEPALIVE_TIMEOUT:
-        (void)set_duration(st, name, value, 0, 3600, &l->keepalive_timeout);
-        break;
-    case LK_BODY_TIMEOUT:
-        (void)set_duration(st, name, value, 0, 3600, &l->body_timeout);
-        break;
-    case LK_MIN_BODY_RATE: /* bytes per second, per body_timeout period */
-        (void)get_size(st, name, value, 0, 1u << 30, &l->min_body_rate);
-        break;
-    case LK_SEND_TIMEOUT:
-        (void)set_duration(st, name, value, 0, 86400, &l->send_timeout);
-        break;
-    case LK_FORWARDED_FOR:
-        CHOOSE(l->xff_append, {"replace", false}, {"append", true});
-        break;
-    case LK_HSTS:
-        if (strlen(value) >= sizeof l->hsts)
-            parse_error(st, name, "longer than %zu bytes", sizeof l->hsts - 1);
-        else if (value[0] && strncmp(value, "max-age=", 8) != 0)
-            parse_error(st, name, "an HSTS value starts with max-age=");
-        else
-            snprintf(l->hsts, sizeof l->hsts, "%s", value);
-        break;
-    case LK_REDIRECT_PORT:
-        if (set_uint(st, name, value, 1, 65535, &u) == 0)
-            l->redirect_port = (int)u;
-        break;
-    case LK_CERTS:
-        /* resolved once every [cert:NAME] section is known */
-        set_list(st, name, value, is_section_name, "is not a [cert:NAME] name",
-                 st->cert_refs[l - st->cfg->listeners], sizeof st->cert_refs[l - st->cfg->listeners]);
-        l->certs_line = st->line;
-        break;
-    case LK_SNI_UNKNOWN:
-        CHOOSE(l->sni_unknown, {"default", GH_SNI_DEFAULT}, {"refuse", GH_SNI_REFUSE});
-        break;
-    case LK_OCSP:
-        if (set_path(st, name, value, l->ocsp) == 0)
-            l->ocsp_line = st->line;
-        break;
-    case LK_ALPN:
-        if (strcmp(value, "off") == 0)
-            l->alpn[0] = '\0';
-        else if (strlen(value) >= sizeof l->alpn)
-            parse_error(st, name, "list longer than %zu bytes", sizeof l->alpn - 1);
-        else
-            set_list(st, name, value, is_alpn_name,
-                     "is not a protocol name (1..255 printable characters)", l->alpn,
-                     sizeof l->alpn);
-        break;
-    case LK_CLIENT_CA:
-        if (set_path(st, name, value, l->client_ca) == 0)
-            l->client_ca_line = st->line;
-        break;
-    case LK_CRL:
-        if (set_path(st, name, value, l->crl) == 0)
-            l->crl_line = st->line;
-        break;
-    case LK_CLIENT_VERIFY:
-        CHOOSE(l->client_verify, {"off", GH_VERIFY_OFF}, {"optional", GH_VERIFY_OPTIONAL},
-                {"required", GH_VERIFY_REQUIRED});
-        break;
-    case LK_CLIENT_ALLOW_CN:
-        set_list(st, name, value, is_identity, "is empty or holds a control character",
-                 l->client_allow_cn, sizeof l->client_allow_cn);
-        break;
-    case LK_CLIENT_ALLOW_DNS:
-        set_list(st, name, value, is_dns_pattern, "is not a DNS name (or *.name)",
-                 l->client_allow_dns, sizeof l->client_allow_dns);
-        break;
-    case LK_CLIENT_ALLOW_URI:
-        set_list(st, name, value, is_uri, "is not a URI (scheme:rest, e.g. spiffe://...)",
-                 l->client_allow_uri, sizeof l->client_allow_uri);
-        break;
-    case LK_CLIENT_ALLOW_SHA256:
-        set_fingerprints(st, name, value, l->client_allow_sha256);
-        break;
-    case LK_PROXY_PROTOCOL:
-        CHOOSE(l->proxy_protocol, {"off", GH_PROXY_OUT_OFF}, {"v1", GH_PROXY_OUT_V1},
-                {"v2", GH_PROXY_OUT_V2});
-        break;
-    case LK_ACCEPT_PROXY:
-        CHOOSE(l->accept_proxy, {"off", GH_PROXY_IN_OFF}, {"v1", GH_PROXY_IN_V1},
-                {"v2", GH_PROXY_IN_V2}, {"any", GH_PROXY_IN_ANY});
-        break;
-    case LK_PROXY_TRUSTED:
-        set_trusted(st, name, value, l->proxy_trusted, &l->n_proxy_trusted);
-        break;
-    case LK_TRUSTED_PROXIES:
-        set_trusted(st, name, value, l->trusted_proxies, &l->n_trusted_proxies);
-        break;
-    case LK_FORWARDED_HEADERS:
-        CHOOSE(l->forwarded_headers, {"x-forwarded", GH_FORWARDED_X}, {"forwarded", GH_FORWARDED_RFC7239},
-                {"both", GH_FORWARDED_BOTH});
-        break;
-    case LK_FRAMING:
-        CHOOSE(l->framing, {"raw", GH_FRAMING_RAW}, {"line", GH_FRAMING_LINE},
-                {"length", GH_FRAMING_LENGTH});
-        break;
-    case LK_LINE_ENDING:
-        CHOOSE(l->line_ending, {"lf", GH_LINE_ENDING_LF}, {"crlf", GH_LINE_ENDING_CRLF});
-        break;
-    case LK_LINE_CHARSET:
-        CHOOSE(l->line_charset, {"any", GH_LINE_CHARS_ANY},
-                {"printable-ascii", GH_LINE_CHARS_PRINTABLE}, {"utf8", GH_LINE_CHARS_UTF8});
-        break;
-    case LK_MAX_LINE:
-        if (get_size(st, name, value, 2, 1u << 20, &u) == 0)
-            l->max_line = (uint32_t)u;
-        break;
-    case LK_LENGTH_PREFIX:
-        CHOOSE(l->length_prefix, {"1", 1}, {"2", 2}, {"4", 4});
-        break;
-    case LK_LENGTH_ENDIAN:
-        CHOOSE(l->length_little_endian, {"big", false}, {"little", true});
-        break;
-    case LK_LENGTH_INCLUDES_PREFIX:
-        CHOOSE(l->length_includes_prefix, {"on", true}, {"yes", true}, {"off", false},
-                {"no", false});
-        break;
-    case LK_MAX_FRAME:
-        (void)get_size(st, name, value, 1, UINT32_MAX, &l->max_frame);
-        break;
-    case LK_MAX_BYTES:
-        (void)get_size(st, name, value, 0, UINT64_MAX, &l->max_bytes);
-        break;
-    case LK_RATE_LIMIT: /* bytes per second */
-        (void)get_size(st, name, value, 0, UINT64_MAX, &l->rate_limit);
-        break;
-    case LK_WEBSOCKET:
-        CHOOSE(l->websocket, {"on", true}, {"off", false});
-        break;
-    case LK_WS_ORIGINS: {
-        size_t n = 1;
-        set_list(st, name, value, is_identity, "is empty or holds a control character",
-                 l->ws_origins, sizeof l->ws_origins);
-        for (const char *p = l->ws_origins; *p; p++)
-            n += *p == ',';
-        if (n > GH_WS_ORIGINS_LIMIT) {
-            parse_error(st, name, "more than %d origins", GH_WS_ORIGINS_LIMIT);
-            l->ws_origins[0] = '\0';
-        }
-        break;
+    if (strlen(value) >= k->size) {
+        parse_error(st, k->name, "longer than %zu bytes", k->size - 1);
+        return -1;
     }
-    case LK_WS_MAX_FRAME: /* at least a control frame's 125 bytes */
-        (void)get_size(st, name, value, 125, UINT64_MAX, &l->ws_max_frame);
-        break;
-    case LK_WS_MAX_MESSAGE:
-        (void)get_size(st, name, value, 125, UINT64_MAX, &l->ws_max_message);
-        break;
-    case LK_MAX_RESPONSE_HEADER_BYTES: /* its upper bound is the buffer: checked once all keys are in */
-        set_size_field(st, name, value, 256, 1u << 30, &l->max_response_header_bytes);
-        break;
-    case LK_MAX_RESPONSE_HEADERS:
-        if (set_uint(st, name, value, 1, GH_HTTP1_MAX_HEADERS, &u) == 0)
-            l->max_response_headers = (size_t)u;
-        break;
-    case LK_BACKEND_REUSE:
-        CHOOSE(l->backend_reuse, {"safe", GH_REUSE_SAFE}, {"always", GH_REUSE_ALWAYS});
-        break;
-    case LK_MAX_HELD_REQUEST: /* 0: never hold, every body streams */
-        (void)get_size(st, name, value, 0, 1u << 20, &l->max_held_request);
-        break;
-    case LK_CHUNK_EXTENSIONS:
-        CHOOSE(l->chunk_extensions, {"drop", GH_CHUNK_EXT_DROP}, {"forward", GH_CHUNK_EXT_FORWARD});
-        break;
-    case LK_ALLOW_TRAILERS:
-        set_list(st, name, value, is_field_name, "is not a field name (RFC 9110 token)",
-                 l->allow_trailers, sizeof l->allow_trailers);
-        break;
-    case LK_COUNT:
-        break;
+    if (value[0] && strncmp(value, "max-age=", 8) != 0) {
+        parse_error(st, k->name, "an HSTS value starts with max-age=");
+        return -1;
     }
+    snprintf(field_of(conf, k), k->size, "%s", value);
+    return 0;
 }
 
-static void set_cert_key(struct parse_state *st, int key, const char *name, const char *value)
+/* certs: names kept until every [cert:NAME] section is known (resolve_cert_refs) */
+static int set_cert_refs(struct parse_state *st, const struct key_row *k, const char *value,
+                         void *conf)
 {
-    struct gh_cert_config *c = st->cert;
-    switch ((enum cert_key)key) {
-    case CK_CERT:
-        if (set_path(st, name, value, c->cert) == 0)
-            c->cert_line = st->line;
-        break;
-    case CK_KEY:
-        if (set_path(st, name, value, c->key) == 0)
-            c->key_line = st->line;
-        break;
-    case CK_OCSP:
-        if (set_path(st, name, value, c->ocsp) == 0)
-            c->ocsp_line = st->line;
-        break;
-    case CK_NAMES:
-        set_list(st, name, value, is_dns_pattern, "is not a DNS name (or *.name)",
-                 c->names, sizeof c->names);
-        c->names_line = st->line;
-        break;
-    case CK_COUNT:
-        break;
-    }
+    size_t i = (size_t)((struct gh_listener_config *)conf - st->cfg->listeners);
+    return store_list(st, k->name, value, is_section_name, "is not a [cert:NAME] name",
+                      st->cert_refs[i], sizeof st->cert_refs[i]);
 }
 
-static void set_global_key(struct parse_state *st, int key, const char *name, const char *value)
+static int set_alpn(struct parse_state *st, const struct key_row *k, const char *value,
+                    void *conf)
 {
-    struct gh_global_config *g = &st->cfg->global;
-    char why[GH_ERROR_TEXT_MAX];
-    uint64_t u;
+    char *alpn = field_of(conf, k);
+    if (strcmp(value, "off") == 0) {
+        alpn[0] = '\0';
+        return 0;
+    }
+    if (strlen(value) >= k->size) {
+        parse_error(st, k->name, "list longer than %zu bytes", k->size - 1);
+        return -1;
+    }
+    return store_list(st, k->name, value, is_alpn_name,
+                      "is not a protocol name (1..255 printable characters)", alpn, k->size);
+}
 
-    switch ((enum global_key)key) {
-    case GK_WORKERS:
-        if (set_uint(st, name, value, 1, 64, &u) == 0) {
-            g->workers = (int)u;
-            g->workers_line = st->line;
+static int set_ws_origins(struct parse_state *st, const struct key_row *k, const char *value,
+                          void *conf)
+{
+    char *origins = field_of(conf, k);
+    size_t n = 1;
+    if (store_list(st, k->name, value, is_identity, "is empty or holds a control character",
+                   origins, k->size) < 0)
+        return -1;
+    for (const char *p = origins; *p; p++)
+        n += *p == ',';
+    if (n > GH_WS_ORIGINS_LIMIT) {
+        parse_error(st, k->name, "more than %d origins", GH_WS_ORIGINS_LIMIT);
+        origins[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+/* audit_file: a path, or "-" for stdout */
+static int set_audit_file(struct parse_state *st, const struct key_row *k, const char *value,
+                          void *conf)
+{
+    if (strcmp(value, "-") == 0) {
+        snprintf(field_of(conf, k), k->size, "-");
+        return 0;
+    }
+    return set_path(st, k, value, conf);
+}
+
+/* ---- the keys ------------------------------------------------------------
+ *
+ * One row per key: its section, the listener modes it is valid in, its
+ * value kind (the setter) with the kind's range or words, the field it
+ * fills, its default as it would be written, and where its line is kept
+ * for errors found later (TLS loading, cross-key checks). Adding a key is
+ * one row here, one field in config.h, its use, and its paragraph in
+ * config/gatehouse.ini (a unit test holds that file to this table). */
+
+#define CIPHERS_DEFAULT                                                                      \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                            \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                            \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+#define CIPHERSUITES_DEFAULT                                                                 \
+    "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256"
+#define NOT_AN_IDENTITY "is empty or holds a control character"
+#define NOT_A_DNS_NAME "is not a DNS name (or *.name)"
+
+static const struct key_row key_table[] = {
+    /* [global] */
+    {"workers", GLOBAL(workers), WHOLE(1, 64), .def = "1", GLOBAL_LINE(workers_line)},
+    {"shutdown_grace", GLOBAL(shutdown_grace), DURATION(-1, 3600), .def = "30s"},
+    {"log_level", GLOBAL(log_level), .def = "info",
+     CHOICE({"debug", GH_LOG_DEBUG}, {"info", GH_LOG_INFO}, {"warn", GH_LOG_WARN},
+            {"error", GH_LOG_ERROR})},
+    {"audit_file", GLOBAL(audit_file), CUSTOM(set_audit_file), GLOBAL_LINE(audit_file_line)},
+    {"audit_key_file", GLOBAL(audit_key_file), PATH, GLOBAL_LINE(audit_key_file_line)},
+    {"audit_fsync", GLOBAL(audit_fsync), .def = "interval",
+     CHOICE({"never", GH_AUDIT_FSYNC_NEVER}, {"interval", GH_AUDIT_FSYNC_INTERVAL},
+            {"always", GH_AUDIT_FSYNC_ALWAYS})},
+    {"audit_fsync_interval", GLOBAL(audit_fsync_interval), DURATION(0, 3600), .def = "1s"},
+    {"audit_flush_interval", GLOBAL(audit_flush_interval), DURATION(0, 60), .def = "0.1"},
+    {"audit_buffer_size", GLOBAL(audit_buffer_size), SIZE(64u << 10, 256u << 20),
+     .range = "64k .. 256m", .def = "1m"},
+    {"audit_max_field", GLOBAL(audit_max_field), WHOLE(16, GH_AUDIT_MAX_FIELD_LIMIT),
+     .def = "256"},
+    {"ticket_key_file", GLOBAL(ticket_key_file), PATH, GLOBAL_LINE(ticket_key_file_line)},
+    /* tickets stay valid for three periods: keep them short if needed,
+     * never longer than TLS 1.3 allows a ticket to live */
+    {"ticket_rotation", GLOBAL(ticket_rotation), DURATION(0.999, 7 * 86400), .def = "12h"},
+
+    /* [listener:NAME] */
+    {"listen", LISTENER(listen), .modes = MODES_ALL, .required = true, ADDRESS},
+    {"backend", LISTENER(backend), .modes = MODES_TLS, .required = true, ADDRESS},
+    {"mode", LISTENER(mode), .modes = MODES_ALL, .def = "tcp",
+     CHOICE({"tcp", GH_MODE_TCP}, {"http", GH_MODE_HTTP}, {"redirect", GH_MODE_REDIRECT})},
+    {"cert", LISTENER(cert), .modes = MODES_TLS, .required = true, PATH, LISTENER_LINE(cert_line)},
+    {"key", LISTENER(key), .modes = MODES_TLS, .required = true, PATH, LISTENER_LINE(key_line)},
+    {"tls_min_version", LISTENER(tls_min_version), .modes = MODES_TLS, .def = "1.2",
+     CHOICE({"1.2", 12}, {"1.3", 13})},
+    {"ciphers", LISTENER(ciphers), .modes = MODES_TLS, .def = CIPHERS_DEFAULT,
+     SUITES(is_pfs_aead_cipher, "is not an ECDHE (forward secret) AEAD suite"),
+     LISTENER_LINE(ciphers_line)},
+    {"ciphersuites", LISTENER(ciphersuites), .modes = MODES_TLS, .def = CIPHERSUITES_DEFAULT,
+     SUITES(is_tls13_suite, "is not a TLS 1.3 suite name (TLS13-... or TLS_...)"),
+     LISTENER_LINE(ciphersuites_line)},
+    {"groups", LISTENER(groups), .modes = MODES_TLS, CUSTOM(set_groups), .def = "X25519:P-256:P-384"},
+    {"handshake_timeout", LISTENER(handshake_timeout), .modes = MODES_TLS, DURATION(0, 3600), .def = "10s"},
+    {"connect_timeout", LISTENER(connect_timeout), .modes = MODES_TLS, DURATION(0, 3600), .def = "5s"},
+    {"idle_timeout", LISTENER(idle_timeout), .modes = MODES_ALL, DURATION(0, 86400), .def = "5m"},
+    {"max_connections", LISTENER(max_connections), .modes = MODES_ALL, WHOLE(1, 1000000), .def = "10000"},
+    {"buffer_size", LISTENER(buffer_size), .modes = MODES_ALL, SIZE(4096, 1u << 20), .range = "4k .. 1m",
+     .def = "16k"},
+    {"backlog", LISTENER(backlog), .modes = MODES_ALL, WHOLE(1, 65535), .def = "511"},
+    {"validation", LISTENER(report_only), .modes = MODES_HTTP,
+     CHOICE({"enforce", false}, {"report", true})},
+    {"log_rules", LISTENER(log_rules), .modes = MODES_HTTP, CUSTOM(set_log_rules)},
+    /* default: every method but CONNECT and TRACE (GH_METHODS_SAFE_DEFAULT) */
+    {"allow_methods", LISTENER(allow_methods), .modes = MODES_HTTP_HEAD, CUSTOM(set_methods)},
+    {"max_request_line", LISTENER(http_limits.max_request_line), .modes = MODES_HTTP_HEAD,
+     SIZE(64, 65536), .def = "8k"},
+    {"max_header_bytes", LISTENER(http_limits.max_header_bytes), .modes = MODES_HTTP_HEAD,
+     SIZE(256, 256u << 10), .def = "16k"},
+    {"max_headers", LISTENER(http_limits.max_headers), .modes = MODES_HTTP_HEAD,
+     WHOLE(1, GH_HTTP1_MAX_HEADERS), .def = "100"},
+    {"max_body", LISTENER(max_body), .modes = MODES_HTTP, SIZE(0, UINT64_MAX), .def = "1m"},
+    {"max_chunk_ext", LISTENER(http_limits.max_chunk_ext), .modes = MODES_HTTP_HEAD, SIZE(0, 4096),
+     .def = "256"},
+    {"max_trailer_bytes", LISTENER(http_limits.max_trailer_bytes), .modes = MODES_HTTP_HEAD,
+     SIZE(0, 64u << 10), .def = "4k"},
+    {"header_timeout", LISTENER(header_timeout), .modes = MODES_HTTP_HEAD, DURATION(0, 3600), .def = "10s"},
+    {"forwarded_for", LISTENER(xff_append), .modes = MODES_HTTP,
+     CHOICE({"replace", false}, {"append", true})},
+    {"hsts", LISTENER(hsts), .modes = MODES_HTTP_HEAD, CUSTOM(set_hsts)},
+    {"redirect_port", LISTENER(redirect_port), .modes = MODES_REDIRECT, WHOLE(1, 65535), .def = "443"},
+    {"certs", LISTENER(certs), .modes = MODES_TLS, CUSTOM(set_cert_refs), LISTENER_LINE(certs_line)},
+    {"sni_unknown", LISTENER(sni_unknown), .modes = MODES_TLS, .def = "default",
+     CHOICE({"default", GH_SNI_DEFAULT}, {"refuse", GH_SNI_REFUSE})},
+    {"ocsp", LISTENER(ocsp), .modes = MODES_TLS, PATH, LISTENER_LINE(ocsp_line)},
+    /* default: http/1.1 with mode = http, else none (check_listener_tls) */
+    {"alpn", LISTENER(alpn), .modes = MODES_TLS, CUSTOM(set_alpn)},
+    {"client_ca", LISTENER(client_ca), .modes = MODES_TLS, PATH, LISTENER_LINE(client_ca_line)},
+    {"crl", LISTENER(crl), .modes = MODES_TLS, PATH, LISTENER_LINE(crl_line)},
+    /* default: off, required once client_ca is set (check_listener_tls) */
+    {"client_verify", LISTENER(client_verify), .modes = MODES_TLS,
+     CHOICE({"off", GH_VERIFY_OFF}, {"optional", GH_VERIFY_OPTIONAL},
+            {"required", GH_VERIFY_REQUIRED})},
+    {"client_allow_cn", LISTENER(client_allow_cn), .modes = MODES_TLS, LIST(is_identity, NOT_AN_IDENTITY)},
+    {"client_allow_dns", LISTENER(client_allow_dns), .modes = MODES_TLS, LIST(is_dns_pattern, NOT_A_DNS_NAME)},
+    {"client_allow_uri", LISTENER(client_allow_uri), .modes = MODES_TLS,
+     LIST(is_uri, "is not a URI (scheme:rest, e.g. spiffe://...)")},
+    {"client_allow_sha256", LISTENER(client_allow_sha256), .modes = MODES_TLS, CUSTOM(set_fingerprints)},
+    {"proxy_protocol", LISTENER(proxy_protocol), .modes = MODES_TLS,
+     CHOICE({"off", GH_PROXY_OUT_OFF}, {"v1", GH_PROXY_OUT_V1}, {"v2", GH_PROXY_OUT_V2})},
+    {"accept_proxy", LISTENER(accept_proxy), .modes = MODES_ALL,
+     CHOICE({"off", GH_PROXY_IN_OFF}, {"v1", GH_PROXY_IN_V1}, {"v2", GH_PROXY_IN_V2},
+            {"any", GH_PROXY_IN_ANY})},
+    {"proxy_trusted", LISTENER(proxy_trusted), .modes = MODES_ALL, CUSTOM(set_proxy_trusted)},
+    {"framing", LISTENER(framing), .modes = MODES_TCP,
+     CHOICE({"raw", GH_FRAMING_RAW}, {"line", GH_FRAMING_LINE}, {"length", GH_FRAMING_LENGTH})},
+    {"line_ending", LISTENER(line_ending), .modes = MODES_TCP,
+     CHOICE({"lf", GH_LINE_ENDING_LF}, {"crlf", GH_LINE_ENDING_CRLF})},
+    {"line_charset", LISTENER(line_charset), .modes = MODES_TCP,
+     CHOICE({"any", GH_LINE_CHARS_ANY}, {"printable-ascii", GH_LINE_CHARS_PRINTABLE},
+            {"utf8", GH_LINE_CHARS_UTF8})},
+    {"max_line", LISTENER(max_line), .modes = MODES_TCP, SIZE(2, 1u << 20), .def = "8k"},
+    {"length_prefix", LISTENER(length_prefix), .modes = MODES_TCP, .def = "4",
+     CHOICE({"1", 1}, {"2", 2}, {"4", 4})},
+    {"length_endian", LISTENER(length_little_endian), .modes = MODES_TCP,
+     CHOICE({"big", false}, {"little", true})},
+    {"length_includes_prefix", LISTENER(length_includes_prefix), .modes = MODES_TCP,
+     CHOICE({"on", true}, {"yes", true}, {"off", false}, {"no", false})},
+    {"max_frame", LISTENER(max_frame), .modes = MODES_TCP, SIZE(1, UINT32_MAX), .def = "64k"},
+    {"max_bytes", LISTENER(max_bytes), .modes = MODES_TCP, SIZE(0, UINT64_MAX)},
+    {"rate_limit", LISTENER(rate_limit), .modes = MODES_TCP, SIZE(0, UINT64_MAX)}, /* bytes per second */
+    {"websocket", LISTENER(websocket), .modes = MODES_HTTP_HEAD, ON_OFF},
+    {"ws_origins", LISTENER(ws_origins), .modes = MODES_HTTP_HEAD, CUSTOM(set_ws_origins)},
+    /* at least a control frame's 125 bytes */
+    {"ws_max_frame", LISTENER(ws_max_frame), .modes = MODES_HTTP_HEAD, SIZE(125, UINT64_MAX), .def = "1m"},
+    {"ws_max_message", LISTENER(ws_max_message), .modes = MODES_HTTP_HEAD, SIZE(125, UINT64_MAX),
+     .def = "16m"},
+    {"trusted_proxies", LISTENER(trusted_proxies), .modes = MODES_HTTP_HEAD, CUSTOM(set_trusted_proxies)},
+    {"forwarded_headers", LISTENER(forwarded_headers), .modes = MODES_HTTP_HEAD,
+     CHOICE({"x-forwarded", GH_FORWARDED_X}, {"forwarded", GH_FORWARDED_RFC7239},
+            {"both", GH_FORWARDED_BOTH})},
+    /* default: what the buffer holds; its upper bound is the buffer, both
+     * settled once all keys are in (check_http_buffers) */
+    {"max_response_header_bytes", LISTENER(max_response_header_bytes), .modes = MODES_HTTP_HEAD,
+     SIZE(256, 1u << 30)},
+    {"max_response_headers", LISTENER(max_response_headers), .modes = MODES_HTTP_HEAD,
+     WHOLE(1, GH_HTTP1_MAX_HEADERS), .def = STRINGIFY(GH_HTTP1_MAX_HEADERS)},
+    {"backend_reuse", LISTENER(backend_reuse), .modes = MODES_HTTP_HEAD,
+     CHOICE({"safe", GH_REUSE_SAFE}, {"always", GH_REUSE_ALWAYS})},
+    /* 0: never hold, every body streams */
+    {"max_held_request", LISTENER(max_held_request), .modes = MODES_HTTP_HEAD, SIZE(0, 1u << 20),
+     .def = "64k"},
+    {"chunk_extensions", LISTENER(chunk_extensions), .modes = MODES_HTTP_HEAD, .def = "drop",
+     CHOICE({"drop", GH_CHUNK_EXT_DROP}, {"forward", GH_CHUNK_EXT_FORWARD})},
+    {"allow_trailers", LISTENER(allow_trailers), .modes = MODES_HTTP_HEAD,
+     LIST(is_field_name, "is not a field name (RFC 9110 token)")},
+    {"request_timeout", LISTENER(request_timeout), .modes = MODES_HTTP_HEAD, DURATION(0, 3600), .def = "10s"},
+    {"keepalive_timeout", LISTENER(keepalive_timeout), .modes = MODES_HTTP_HEAD, DURATION(0, 3600),
+     .def = "15s"},
+    {"body_timeout", LISTENER(body_timeout), .modes = MODES_HTTP, DURATION(0, 3600), .def = "10s"},
+    /* bytes per second, per body_timeout period */
+    {"min_body_rate", LISTENER(min_body_rate), .modes = MODES_HTTP, SIZE(0, 1u << 30), .def = "500"},
+    {"send_timeout", LISTENER(send_timeout), .modes = MODES_ALL, DURATION(0, 86400), .def = "30s"},
+
+    /* [cert:NAME] */
+    {"cert", CERT(cert), .required = true, PATH, CERT_LINE(cert_line)},
+    {"key", CERT(key), .required = true, PATH, CERT_LINE(key_line)},
+    {"ocsp", CERT(ocsp), PATH, CERT_LINE(ocsp_line)},
+    {"names", CERT(names), LIST(is_dns_pattern, NOT_A_DNS_NAME), CERT_LINE(names_line)},
+};
+
+#define N_KEYS (sizeof key_table / sizeof key_table[0])
+_Static_assert(N_KEYS <= KEYS_MAX, "struct key_seen arrays hold KEYS_MAX keys");
+
+static const struct key_row *find_row(enum section_kind section, const char *name)
+{
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (key_table[i].section == section && strcmp(key_table[i].name, name) == 0)
+            return &key_table[i];
+    return NULL;
+}
+
+/* How SEEN (a section's key_seen row) saw the key NAME of SECTION. */
+static const struct key_seen *seen_key(const struct key_seen *seen, enum section_kind section,
+                                       const char *name)
+{
+    static const struct key_seen absent;
+    const struct key_row *k = find_row(section, name);
+    return k ? &seen[k - key_table] : &absent;
+}
+
+/* The line of a listener key that was set and accepted; 0 otherwise. */
+static int listener_key_line(const struct parse_state *st, size_t i, const char *name)
+{
+    const struct key_seen *s = seen_key(st->listener_seen[i], SECTION_LISTENER, name);
+    return s->refused ? 0 : s->line;
+}
+
+static bool listener_key_refused(const struct parse_state *st, size_t i, const char *name)
+{
+    return seen_key(st->listener_seen[i], SECTION_LISTENER, name)->refused;
+}
+
+/* Every key of SECTION with a default gets it, through its own setter. */
+static void apply_defaults(struct parse_state *st, enum section_kind section, void *conf)
+{
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (key_table[i].section == section && key_table[i].def &&
+            key_table[i].set(st, &key_table[i], key_table[i].def, conf) < 0)
+            parse_error(st, key_table[i].name, "internal: the default does not load");
+}
+
+/* Edits (insert, delete, substitute, swap two neighbours) from a to b, or
+ * limit + 1 when more. */
+static size_t edit_distance(const char *a, const char *b, size_t limit)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char d[KEY_MAX_BYTES + 1][KEY_MAX_BYTES + 1]; /* distances <= KEY_MAX_BYTES */
+    if (la > KEY_MAX_BYTES || lb > KEY_MAX_BYTES || (la > lb ? la - lb : lb - la) > limit)
+        return limit + 1;
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (unsigned char)i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (unsigned char)j;
+    for (size_t i = 1; i <= la; i++) {
+        for (size_t j = 1; j <= lb; j++) {
+            size_t replace = (size_t)d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            size_t drop = (size_t)d[i - 1][j] + 1, add = (size_t)d[i][j - 1] + 1;
+            size_t best = replace < drop ? replace : drop;
+            if (add < best)
+                best = add;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                (size_t)d[i - 2][j - 2] + 1 < best)
+                best = (size_t)d[i - 2][j - 2] + 1;
+            d[i][j] = (unsigned char)best;
         }
-        break;
-    case GK_SHUTDOWN_GRACE:
-        (void)set_duration(st, name, value, -1, 3600, &g->shutdown_grace);
-        break;
-    case GK_LOG_LEVEL:
-        CHOOSE(g->log_level, {"debug", GH_LOG_DEBUG}, {"info", GH_LOG_INFO}, {"warn", GH_LOG_WARN},
-                {"error", GH_LOG_ERROR});
-        break;
-    case GK_AUDIT_FILE:
-        if (strcmp(value, "-") == 0)
-            snprintf(g->audit_file, sizeof g->audit_file, "-");
-        else if (set_path(st, name, value, g->audit_file) < 0)
-            break;
-        g->audit_file_line = st->line;
-        break;
-    case GK_AUDIT_KEY_FILE:
-        if (set_path(st, name, value, g->audit_key_file) == 0)
-            g->audit_key_file_line = st->line;
-        break;
-    case GK_AUDIT_FSYNC:
-        CHOOSE(g->audit_fsync, {"never", GH_AUDIT_FSYNC_NEVER},
-                {"interval", GH_AUDIT_FSYNC_INTERVAL}, {"always", GH_AUDIT_FSYNC_ALWAYS});
-        break;
-    case GK_AUDIT_FSYNC_INTERVAL:
-        (void)set_duration(st, name, value, 0, 3600, &g->audit_fsync_interval);
-        break;
-    case GK_AUDIT_FLUSH_INTERVAL:
-        (void)set_duration(st, name, value, 0, 60, &g->audit_flush_interval);
-        break;
-    case GK_AUDIT_BUFFER_SIZE:
-        if (gh_parse_size(value, &u, why) < 0)
-            parse_error(st, name, "%s", why);
-        else if (u < (64u << 10) || u > (256u << 20))
-            parse_error(st, name, "'%s' is out of range (64k .. 256m)", value);
-        else
-            g->audit_buffer_size = (uint32_t)u;
-        break;
-    case GK_AUDIT_MAX_FIELD:
-        if (set_uint(st, name, value, 16, GH_AUDIT_MAX_FIELD_LIMIT, &u) == 0)
-            g->audit_max_field = (uint32_t)u;
-        break;
-    case GK_TICKET_KEY_FILE:
-        if (set_path(st, name, value, g->ticket_key_file) == 0)
-            g->ticket_key_file_line = st->line;
-        break;
-    case GK_TICKET_ROTATION:
-        /* tickets stay valid for three periods: keep them short if needed,
-         * never longer than TLS 1.3 allows a ticket to live */
-        (void)set_duration(st, name, value, 0.999, 7 * 86400, &g->ticket_rotation);
-        break;
-    case GK_COUNT:
-        break;
     }
+    return d[la][lb];
 }
 
-static int find_key(const char *const *names, int count, const char *name)
+/* "unknown key in [SECTION]", with the nearest key of the section when one
+ * is near enough to be a typo of it (at most 2 edits, and a third of its
+ * length at most, so a short word suggests nothing), else the section the
+ * key belongs in when it is another's. */
+static void unknown_key(struct parse_state *st, const char *name, const char *where)
 {
-    for (int i = 0; i < count; i++)
-        if (strcmp(names[i], name) == 0)
-            return i;
-    return -1;
+    static const char *const section_titles[] = {
+        [SECTION_GLOBAL] = "[global]",
+        [SECTION_LISTENER] = "[listener:NAME]",
+        [SECTION_CERT] = "[cert:NAME]",
+    };
+    const struct key_row *nearest = NULL, *elsewhere = NULL;
+    size_t nearest_d = 3;
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const struct key_row *k = &key_table[i];
+        if (k->section != st->section) {
+            if (!elsewhere && strcmp(k->name, name) == 0)
+                elsewhere = k;
+            continue;
+        }
+        size_t d = edit_distance(name, k->name, 2);
+        if (d < nearest_d && 3 * d <= strlen(k->name)) {
+            nearest = k;
+            nearest_d = d;
+        }
+    }
+    if (nearest)
+        parse_error(st, name, "unknown key in %s; did you mean %s?", where, nearest->name);
+    else if (elsewhere)
+        parse_error(st, name, "unknown key in %s; it belongs in %s", where,
+                    section_titles[elsewhere->section]);
+    else
+        parse_error(st, name, "unknown key in %s", where);
 }
 
 /* inih's callback: one key = value, already trimmed. The section bookkeeping
@@ -1317,7 +1254,8 @@ static int find_key(const char *const *names, int count, const char *name)
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
     struct parse_state *st = user;
-    int key;
+    char where[GH_NAME_MAX + 16];
+    void *conf;
     (void)section;
 
     if (strcmp(value, LONG_VALUE_MARK) == 0)
@@ -1330,49 +1268,55 @@ static int on_key(void *user, const char *section, const char *name, const char 
     case SECTION_INVALID:
         return 1; /* the header was reported; do not pile errors on its keys */
     case SECTION_GLOBAL:
-        key = find_key(global_key_names, GK_COUNT, name);
-        if (key < 0) {
-            parse_error(st, name, "unknown key in [global]");
-            return 1;
-        }
-        if (st->seen_keys & (1u << key)) {
-            parse_error(st, name, "duplicate key");
-            return 1;
-        }
-        st->seen_keys |= 1u << key;
-        set_global_key(st, key, name, value);
-        return 1;
+        conf = &st->cfg->global;
+        snprintf(where, sizeof where, "[global]");
+        break;
+    case SECTION_LISTENER:
+        conf = st->listener;
+        snprintf(where, sizeof where, "[listener:%s]", st->listener->name);
+        break;
     case SECTION_CERT:
-        key = find_key(cert_key_names, CK_COUNT, name);
-        if (key < 0) {
-            parse_error(st, name, "unknown key in [cert:%s]", st->cert->name);
-            return 1;
-        }
-        if (st->seen_keys & (1u << key)) {
-            parse_error(st, name, "duplicate key");
-            return 1;
-        }
-        st->seen_keys |= 1u << key;
-        set_cert_key(st, key, name, value);
-        return 1;
-    case SECTION_LISTENER: {
-        size_t idx = (size_t)(st->listener - st->cfg->listeners);
-        key = find_key(listener_key_names, LK_COUNT, name);
-        if (key < 0) {
-            parse_error(st, name, "unknown key in [listener:%s]", st->listener->name);
-            return 1;
-        }
-        if (st->listener_seen[idx] & LK_BIT(key)) {
-            parse_error(st, name, "duplicate key");
-            return 1;
-        }
-        st->listener_seen[idx] |= LK_BIT(key);
-        st->listener_key_line[idx][key] = st->line;
-        set_listener_key(st, key, name, value);
+        conf = st->cert;
+        snprintf(where, sizeof where, "[cert:%s]", st->cert->name);
+        break;
+    default:
         return 1;
     }
+    const struct key_row *k = find_row(st->section, name);
+    if (!k) {
+        unknown_key(st, name, where);
+        return 1;
+    }
+    struct key_seen *seen = &st->seen[k - key_table];
+    if (seen->line) {
+        parse_error(st, name, "duplicate key (first set at line %d)", seen->line);
+        return 1;
+    }
+    seen->line = st->line;
+    if (k->set(st, k, value, conf) < 0) {
+        seen->refused = true;
+    } else if (k->line_at) {
+        int line = st->line;
+        memcpy((char *)conf + k->line_at - 1, &line, sizeof line);
     }
     return 1;
+}
+
+/* ---- for tests that hold documentation to the table ------------------- */
+
+const char *gh_config_key_name(enum gh_config_section section, size_t index)
+{
+    static const enum section_kind kinds[] = {
+        [GH_CONFIG_GLOBAL] = SECTION_GLOBAL,
+        [GH_CONFIG_LISTENER] = SECTION_LISTENER,
+        [GH_CONFIG_CERT] = SECTION_CERT,
+    };
+    if ((size_t)section >= sizeof kinds / sizeof kinds[0])
+        return NULL;
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (key_table[i].section == kinds[section] && index-- == 0)
+            return key_table[i].name;
+    return NULL;
 }
 
 /* ---- the line reader ------------------------------------------------- */
@@ -1419,7 +1363,7 @@ static void begin_section(struct parse_state *st, const char *name, size_t len)
         }
         st->global_seen_section = true;
         st->section = SECTION_GLOBAL;
-        st->seen_keys = 0;
+        st->seen = st->global_seen;
         return;
     }
     if (len > 9 && memcmp(name, "listener:", 9) == 0) {
@@ -1429,12 +1373,13 @@ static void begin_section(struct parse_state *st, const char *name, size_t len)
                              sizeof st->cfg->listeners[0], st->cfg->n_listeners, GH_MAX_LISTENERS))
             return;
         struct gh_listener_config *l = &st->cfg->listeners[st->cfg->n_listeners];
-        listener_defaults(l);
+        memset(l, 0, sizeof *l);
+        apply_defaults(st, SECTION_LISTENER, l);
         memcpy(l->name, lname, llen);
         l->name[llen] = '\0';
         l->line = st->line;
         st->listener = l;
-        st->listener_seen[st->cfg->n_listeners] = 0;
+        st->seen = st->listener_seen[st->cfg->n_listeners];
         st->cfg->n_listeners++;
         st->section = SECTION_LISTENER;
         return;
@@ -1445,13 +1390,13 @@ static void begin_section(struct parse_state *st, const char *name, size_t len)
         if (!section_name_ok(st, label, "[cert:NAME]", cname, clen, st->cfg->certs[0].name,
                              sizeof st->cfg->certs[0], st->cfg->n_certs, GH_MAX_CERTS))
             return;
+        st->seen = st->cert_seen[st->cfg->n_certs];
         struct gh_cert_config *c = &st->cfg->certs[st->cfg->n_certs++];
         memset(c, 0, sizeof *c);
         memcpy(c->name, cname, clen);
         c->name[clen] = '\0';
         c->line = st->line;
         st->cert = c;
-        st->seen_keys = 0;
         st->section = SECTION_CERT;
         return;
     }
@@ -1459,6 +1404,19 @@ static void begin_section(struct parse_state *st, const char *name, size_t len)
 }
 
 static bool is_space(char c) { return c == ' ' || c == '\t'; }
+
+/* "key =" opens the line: a key name (lowercase, digits, _), then '='. */
+static bool is_key_line(const char *s, const char *end)
+{
+    const char *p = s;
+    while (p < end && ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+        p++;
+    if (p == s)
+        return false;
+    while (p < end && is_space(*p))
+        p++;
+    return p < end && *p == '=';
+}
 
 /* Examines one raw line (without its newline) and writes what inih should
  * see into out (size num). Errors found here are recorded; the line is then
@@ -1499,7 +1457,10 @@ static void screen_line(struct parse_state *st, const char *raw, size_t raw_len,
         st->prev_was_key = false;
         return;
     }
-    if (leading_space && st->prev_was_key) {
+    /* Indentation is layout: an indented key or header is one like any
+     * other. What else is indented after a key would be a continuation of
+     * its value (inih glues those on): refused. */
+    if (leading_space && st->prev_was_key && *s != '[' && !is_key_line(s, end)) {
         parse_error(st, "", "continuation lines are not supported");
         return;
     }
@@ -1611,11 +1572,12 @@ static bool addresses_conflict(const struct gh_sockaddr *a, const struct gh_sock
 static void resolve_cert_refs(struct parse_state *st, size_t i)
 {
     struct gh_listener_config *l = &st->cfg->listeners[i];
-    const char *p = st->cert_refs[i];
-    if (!*p)
+    struct list_walk w = {st->cert_refs[i], ',', false}; /* stored as "a,b" */
+    const char *p;
+    size_t len;
+    if (!st->cert_refs[i][0])
         return;
-    for (;;) {
-        size_t len = strcspn(p, ",");
+    while (list_next(&w, &p, &len)) {
         size_t found = st->cfg->n_certs;
         for (size_t c = 0; c < st->cfg->n_certs; c++)
             if (strlen(st->cfg->certs[c].name) == len && memcmp(st->cfg->certs[c].name, p, len) == 0)
@@ -1629,20 +1591,15 @@ static void resolve_cert_refs(struct parse_state *st, size_t i)
                                 GH_LISTENER_CERTS_MAX - 1);
         else
             l->certs[l->n_certs++] = (uint8_t)found;
-        if (p[len] == '\0')
-            break;
-        p += len + 1;
     }
 }
 
 static void check_listener_tls(struct parse_state *st, size_t i)
 {
     struct gh_listener_config *l = &st->cfg->listeners[i];
-    listener_key_set seen = st->listener_seen[i];
-    const int *line = st->listener_key_line[i];
-    static const enum listener_key needs_ca[] = {LK_CRL, LK_CLIENT_VERIFY, LK_CLIENT_ALLOW_CN,
-                                                 LK_CLIENT_ALLOW_DNS, LK_CLIENT_ALLOW_URI,
-                                                 LK_CLIENT_ALLOW_SHA256};
+    static const char *const needs_ca[] = {"crl", "client_verify", "client_allow_cn",
+                                           "client_allow_dns", "client_allow_uri",
+                                           "client_allow_sha256"};
 
     /* set and valid (an invalid value was reported on its own) */
     const bool set[] = {l->crl[0] != '\0', l->client_verify != GH_VERIFY_OFF,
@@ -1650,50 +1607,178 @@ static void check_listener_tls(struct parse_state *st, size_t i)
                         l->client_allow_uri[0] != '\0', l->client_allow_sha256[0] != '\0'};
 
     resolve_cert_refs(st, i);
-    if (!(seen & LK_BIT(LK_CLIENT_CA))) {
+    if (listener_key_refused(st, i, "client_ca")) {
+        /* reported; what needs it has nothing to check against */
+    } else if (!listener_key_line(st, i, "client_ca")) {
         for (size_t k = 0; k < sizeof needs_ca / sizeof needs_ca[0]; k++)
             if (set[k])
-                gh_config_error_add(st->errs, line[needs_ca[k]], listener_key_names[needs_ca[k]],
+                gh_config_error_add(st->errs, listener_key_line(st, i, needs_ca[k]), needs_ca[k],
                                     "needs client_ca (the CA that issues client certificates)");
-    } else if (!(seen & LK_BIT(LK_CLIENT_VERIFY))) {
+    } else if (!seen_key(st->listener_seen[i], SECTION_LISTENER, "client_verify")->line) {
         l->client_verify = GH_VERIFY_REQUIRED;
     }
-    if (l->accept_proxy != GH_PROXY_IN_OFF && l->n_proxy_trusted == 0)
-        gh_config_error_add(st->errs, line[LK_ACCEPT_PROXY], "accept_proxy",
+    if (l->accept_proxy != GH_PROXY_IN_OFF && l->n_proxy_trusted == 0 &&
+        !listener_key_refused(st, i, "proxy_trusted"))
+        gh_config_error_add(st->errs, listener_key_line(st, i, "accept_proxy"), "accept_proxy",
                             "needs proxy_trusted (who may send a PROXY header)");
-    if (l->n_proxy_trusted > 0 && l->accept_proxy == GH_PROXY_IN_OFF)
-        gh_config_error_add(st->errs, line[LK_PROXY_TRUSTED], "proxy_trusted",
+    if (l->n_proxy_trusted > 0 && l->accept_proxy == GH_PROXY_IN_OFF &&
+        !listener_key_refused(st, i, "accept_proxy"))
+        gh_config_error_add(st->errs, listener_key_line(st, i, "proxy_trusted"), "proxy_trusted",
                             "set, but accept_proxy is off");
-    if (l->xff_append && l->n_trusted_proxies == 0)
-        gh_config_error_add(st->errs, line[LK_FORWARDED_FOR], "forwarded_for",
+    if (l->xff_append && l->n_trusted_proxies == 0 &&
+        !listener_key_refused(st, i, "trusted_proxies"))
+        gh_config_error_add(st->errs, listener_key_line(st, i, "forwarded_for"), "forwarded_for",
                             "append needs trusted_proxies (whose forwarding chain to extend)");
     if (l->mode == GH_MODE_REDIRECT)
         return;
-    if (!(seen & LK_BIT(LK_ALPN))) {
+    if (!seen_key(st->listener_seen[i], SECTION_LISTENER, "alpn")->line) {
         if (l->mode == GH_MODE_HTTP)
             snprintf(l->alpn, sizeof l->alpn, "http/1.1");
     } else if (l->mode == GH_MODE_HTTP && l->alpn[0] && strcmp(l->alpn, "http/1.1") != 0) {
-        gh_config_error_add(st->errs, line[LK_ALPN], "alpn",
+        gh_config_error_add(st->errs, listener_key_line(st, i, "alpn"), "alpn",
                             "mode = http speaks http/1.1 only: offer http/1.1 or off");
     }
 }
 
+/* Required keys of one section instance (SEEN), missing: reported at its
+ * header. ALL_MODES_ONLY: only those required whatever the mode (the mode
+ * itself was refused). */
+static void check_required(struct parse_state *st, enum section_kind section,
+                           const struct key_seen *seen, unsigned mode_bit, bool all_modes_only,
+                           int header_line, const char *where)
+{
+    for (size_t k = 0; k < N_KEYS; k++) {
+        const struct key_row *row = &key_table[k];
+        if (row->section != section || !row->required || seen[k].line)
+            continue;
+        if (section == SECTION_LISTENER &&
+            (!(row->modes & mode_bit) || (all_modes_only && row->modes != MODES_ALL)))
+            continue;
+        gh_config_error_add(st->errs, header_line, row->name, "required key is missing in %s",
+                            where);
+    }
+}
+
+/* What a listener key set in the wrong mode is told. */
+static const char *mode_refusal(unsigned valid, enum gh_mode mode)
+{
+    if (valid == MODES_TCP)
+        return "only with mode = tcp";
+    if (valid == MODES_REDIRECT)
+        return "only with mode = redirect";
+    if (mode == GH_MODE_REDIRECT)
+        return "not used by a plaintext redirect listener";
+    return "only with mode = http";
+}
+
 static void check_cert_sections(struct parse_state *st)
 {
+    char where[GH_NAME_MAX + 16];
     for (size_t c = 0; c < st->cfg->n_certs; c++) {
         const struct gh_cert_config *cc = &st->cfg->certs[c];
-        if (!cc->cert_line)
-            gh_config_error_add(st->errs, cc->line, "cert",
-                                "required key is missing in [cert:%s]", cc->name);
-        if (!cc->key_line)
-            gh_config_error_add(st->errs, cc->line, "key",
-                                "required key is missing in [cert:%s]", cc->name);
+        snprintf(where, sizeof where, "[cert:%s]", cc->name);
+        check_required(st, SECTION_CERT, st->cert_seen[c], 0, false, cc->line, where);
+    }
+}
+
+/* mode = http (and redirect, which reads heads): a head, a held request and
+ * a trailer line must each fit the client's buffer. */
+static void check_http_buffers(struct parse_state *st, size_t i)
+{
+    struct gh_listener_config *l = &st->cfg->listeners[i];
+    /* A whole head must fit in one buffer, with room for the headers
+     * gatehouse adds; so must a held request (it waits in the client's
+     * buffer and leaves, rebuilt, in one piece). */
+    uint64_t reserve = 2048 + (listener_key_line(st, i, "client_ca") ? 2048 : 0);
+    uint64_t need = l->http_limits.max_header_bytes + reserve;
+    int held_line = listener_key_line(st, i, "max_held_request");
+    int trailer_line = listener_key_line(st, i, "max_trailer_bytes");
+    int resp_line = listener_key_line(st, i, "max_response_header_bytes");
+    if (!listener_key_line(st, i, "buffer_size")) {
+        uint64_t held_need = (l->max_held_request > l->http_limits.max_trailer_bytes
+                                  ? l->max_held_request
+                                  : l->http_limits.max_trailer_bytes) + reserve;
+        if (l->mode == GH_MODE_HTTP && held_need > need)
+            need = held_need;
+        l->buffer_size = need > l->buffer_size ? (uint32_t)need : l->buffer_size;
+    } else if (l->buffer_size < need) {
+        gh_config_error_add(st->errs, listener_key_line(st, i, "buffer_size"), "buffer_size",
+                            "must be at least max_header_bytes + 2k, 4k with client_ca "
+                            "(%llu) in http mode",
+                            (unsigned long long)need);
+    } else if (l->mode == GH_MODE_HTTP && l->max_held_request + reserve > l->buffer_size) {
+        if (held_line)
+            gh_config_error_add(st->errs, held_line, "max_held_request",
+                                "larger than buffer_size - 2k, 4k with client_ca (%llu): "
+                                "a held request waits in one buffer",
+                                (unsigned long long)(l->buffer_size - reserve));
+        else /* the default yields to an explicit buffer_size */
+            l->max_held_request = l->buffer_size - reserve;
+    }
+    /* gatehouse re-frames chunked bodies line by line: a trailer line
+     * waits whole in the client's buffer */
+    if (l->mode == GH_MODE_HTTP && l->http_limits.max_trailer_bytes + reserve > l->buffer_size)
+        gh_config_error_add(st->errs, trailer_line ? trailer_line : l->line, "max_trailer_bytes",
+                            "larger than buffer_size - 2k, 4k with client_ca (%u): a "
+                            "trailer line must fit in one buffer",
+                            l->buffer_size > reserve ? (unsigned)(l->buffer_size - reserve) : 0u);
+    /* A response head goes to the client whole, with HSTS added: it must
+     * fit the client buffer with that room to spare. */
+    size_t resp_room = l->buffer_size - GH_RESPONSE_HEAD_SLACK -
+                       (l->hsts[0] ? strlen(l->hsts) + GH_RESPONSE_HSTS_LINE : 0);
+    if (!seen_key(st->listener_seen[i], SECTION_LISTENER, "max_response_header_bytes")->line)
+        l->max_response_header_bytes = resp_room;
+    else if (resp_line && l->max_response_header_bytes > resp_room)
+        gh_config_error_add(st->errs, resp_line, "max_response_header_bytes",
+                            "larger than buffer_size allows (%zu): a response head must "
+                            "fit the buffer that carries it to the client",
+                            resp_room);
+}
+
+static void check_listener(struct parse_state *st, size_t i)
+{
+    struct gh_config *cfg = st->cfg;
+    struct gh_listener_config *l = &cfg->listeners[i];
+    const struct key_seen *seen = st->listener_seen[i];
+    bool mode_known = !listener_key_refused(st, i, "mode");
+    char where[GH_NAME_MAX + 16];
+
+    snprintf(where, sizeof where, "[listener:%s]", l->name);
+    check_required(st, SECTION_LISTENER, seen, MODE_BIT(l->mode), !mode_known, l->line, where);
+    if (!mode_known)
+        return; /* which keys belong, and the buffer rules, depend on it */
+    for (size_t k = 0; k < N_KEYS; k++) {
+        const struct key_row *row = &key_table[k];
+        if (row->section == SECTION_LISTENER && seen[k].line &&
+            !seen[k].refused && !(row->modes & MODE_BIT(l->mode)))
+            gh_config_error_add(st->errs, seen[k].line, row->name, "%s",
+                                mode_refusal(row->modes, l->mode));
+    }
+    if (l->mode == GH_MODE_TCP) {
+        if (l->framing == GH_FRAMING_LINE && l->max_line > l->buffer_size) {
+            int max_line_line = listener_key_line(st, i, "max_line");
+            gh_config_error_add(st->errs, max_line_line ? max_line_line : l->line, "max_line",
+                                "larger than buffer_size (%u): a line must fit in the buffer "
+                                "that holds it until its end arrives",
+                                l->buffer_size);
+        }
+    } else {
+        check_http_buffers(st, i);
+    }
+    check_listener_tls(st, i);
+    if (l->listen.len == 0)
+        return;
+    for (size_t j = 0; j < i; j++) {
+        if (cfg->listeners[j].listen.len &&
+            addresses_conflict(&l->listen, &cfg->listeners[j].listen))
+            gh_config_error_add(st->errs, listener_key_line(st, i, "listen"), "listen",
+                                "%s overlaps the listen address of [listener:%s]",
+                                l->listen.text, cfg->listeners[j].name);
     }
 }
 
 static void check_whole_file(struct parse_state *st)
 {
-    static const enum listener_key required[] = {LK_LISTEN, LK_BACKEND, LK_CERT, LK_KEY};
     struct gh_config *cfg = st->cfg;
     const struct gh_global_config *g = &cfg->global;
 
@@ -1704,7 +1789,8 @@ static void check_whole_file(struct parse_state *st)
                             "with workers = %d each worker needs its own file: put %%w "
                             "(the worker's index) in the name",
                             g->workers);
-    if (g->audit_key_file[0] && !g->audit_file[0])
+    if (g->audit_key_file[0] && !g->audit_file[0] &&
+        !seen_key(st->global_seen, SECTION_GLOBAL, "audit_file")->refused)
         gh_config_error_add(st->errs, g->audit_key_file_line, "audit_key_file",
                             "set, but audit_file is not: there is no audit log to key");
 
@@ -1714,107 +1800,8 @@ static void check_whole_file(struct parse_state *st)
                             "no [listener:NAME] section: nothing to serve");
         return;
     }
-    for (size_t i = 0; i < cfg->n_listeners; i++) {
-        struct gh_listener_config *l = &cfg->listeners[i];
-        for (size_t r = 0; r < sizeof required / sizeof required[0]; r++) {
-            if (l->mode == GH_MODE_REDIRECT && required[r] != LK_LISTEN)
-                continue;
-            if (!(st->listener_seen[i] & LK_BIT(required[r])))
-                gh_config_error_add(st->errs, l->line, listener_key_names[required[r]],
-                                    "required key is missing in [listener:%s]", l->name);
-        }
-        if (l->mode == GH_MODE_REDIRECT) {
-            for (int k = 0; k < LK_COUNT; k++)
-                if ((TLS_AND_BACKEND_KEYS & LK_BIT(k)) && (st->listener_seen[i] & LK_BIT(k)))
-                    gh_config_error_add(st->errs, st->listener_key_line[i][k],
-                                        listener_key_names[k],
-                                        "not used by a plaintext redirect listener");
-        } else if (st->listener_seen[i] & LK_BIT(LK_REDIRECT_PORT)) {
-            gh_config_error_add(st->errs, st->listener_key_line[i][LK_REDIRECT_PORT],
-                                "redirect_port", "only with mode = redirect");
-        }
-        if (l->mode != GH_MODE_TCP) {
-            for (int k = 0; k < LK_COUNT; k++)
-                if ((TCP_ONLY_KEYS & LK_BIT(k)) && (st->listener_seen[i] & LK_BIT(k)))
-                    gh_config_error_add(st->errs, st->listener_key_line[i][k],
-                                        listener_key_names[k], "only with mode = tcp");
-        } else if (l->framing == GH_FRAMING_LINE && l->max_line > l->buffer_size) {
-            gh_config_error_add(st->errs, st->listener_key_line[i][LK_MAX_LINE] ? st->listener_key_line[i][LK_MAX_LINE] : l->line,
-                                "max_line", "larger than buffer_size (%u): a line must fit in "
-                                "the buffer that holds it until its end arrives", l->buffer_size);
-        }
-        if (l->mode == GH_MODE_TCP) {
-            for (int k = 0; k < LK_COUNT; k++)
-                if ((HTTP_ONLY_KEYS & LK_BIT(k)) && (st->listener_seen[i] & LK_BIT(k)))
-                    gh_config_error_add(st->errs, st->listener_key_line[i][k],
-                                        listener_key_names[k], "only with mode = http");
-        } else {
-            /* A whole head must fit in one buffer, with room for the
-             * headers gatehouse adds; so must a held request (it waits in
-             * the client's buffer and leaves, rebuilt, in one piece). */
-            uint64_t reserve = 2048 + (st->listener_seen[i] & LK_BIT(LK_CLIENT_CA) ? 2048 : 0);
-            uint64_t need = l->http_limits.max_header_bytes + reserve;
-            bool held_set = st->listener_seen[i] & LK_BIT(LK_MAX_HELD_REQUEST);
-            if (!(st->listener_seen[i] & LK_BIT(LK_BUFFER_SIZE))) {
-                uint64_t held_need = (l->max_held_request > l->http_limits.max_trailer_bytes
-                                          ? l->max_held_request
-                                          : l->http_limits.max_trailer_bytes) + reserve;
-                if (l->mode == GH_MODE_HTTP && held_need > need)
-                    need = held_need;
-                l->buffer_size = need > l->buffer_size ? (uint32_t)need : l->buffer_size;
-            } else if (l->buffer_size < need) {
-                gh_config_error_add(st->errs, st->listener_key_line[i][LK_BUFFER_SIZE],
-                                    "buffer_size",
-                                    "must be at least max_header_bytes + 2k, 4k with client_ca "
-                                    "(%llu) in http mode",
-                                    (unsigned long long)need);
-            } else if (l->mode == GH_MODE_HTTP && l->max_held_request + reserve > l->buffer_size) {
-                if (held_set)
-                    gh_config_error_add(st->errs,
-                                        st->listener_key_line[i][LK_MAX_HELD_REQUEST],
-                                        "max_held_request",
-                                        "larger than buffer_size - 2k, 4k with client_ca (%llu): "
-                                        "a held request waits in one buffer",
-                                        (unsigned long long)(l->buffer_size - reserve));
-                else /* the default yields to an explicit buffer_size */
-                    l->max_held_request = l->buffer_size - reserve;
-            }
-            /* gatehouse re-frames chunked bodies line by line: a trailer
-             * line waits whole in the client's buffer */
-            if (l->mode == GH_MODE_HTTP && l->http_limits.max_trailer_bytes + reserve > l->buffer_size)
-                gh_config_error_add(st->errs,
-                                    st->listener_key_line[i][LK_MAX_TRAILER_BYTES]
-                                        ? st->listener_key_line[i][LK_MAX_TRAILER_BYTES]
-                                        : l->line,
-                                    "max_trailer_bytes",
-                                    "larger than buffer_size - 2k, 4k with client_ca (%u): a "
-                                    "trailer line must fit in one buffer",
-                                    l->buffer_size > reserve ? (unsigned)(l->buffer_size - reserve) : 0u);
-            /* A response head goes to the client whole, with HSTS added:
-             * it must fit the client buffer with that room to spare. */
-            size_t resp_room = l->buffer_size - GH_RESPONSE_HEAD_SLACK -
-                               (l->hsts[0] ? strlen(l->hsts) + GH_RESPONSE_HSTS_LINE : 0);
-            if (!(st->listener_seen[i] & LK_BIT(LK_MAX_RESPONSE_HEADER_BYTES)))
-                l->max_response_header_bytes = resp_room;
-            else if (l->max_response_header_bytes > resp_room)
-                gh_config_error_add(st->errs,
-                                    st->listener_key_line[i][LK_MAX_RESPONSE_HEADER_BYTES],
-                                    "max_response_header_bytes",
-                                    "larger than buffer_size allows (%zu): a response head must "
-                                    "fit the buffer that carries it to the client",
-                                    resp_room);
-        }
-        check_listener_tls(st, i);
-        if (l->listen.len == 0)
-            continue;
-        for (size_t j = 0; j < i; j++) {
-            if (cfg->listeners[j].listen.len && addresses_conflict(&l->listen,
-                                                                   &cfg->listeners[j].listen))
-                gh_config_error_add(st->errs, st->listener_key_line[i][LK_LISTEN], "listen",
-                                    "%s overlaps the listen address of [listener:%s]",
-                                    l->listen.text, cfg->listeners[j].name);
-        }
-    }
+    for (size_t i = 0; i < cfg->n_listeners; i++)
+        check_listener(st, i);
 }
 
 int gh_config_load_buffer(const char *name, const char *text, size_t len,
@@ -1827,7 +1814,6 @@ int gh_config_load_buffer(const char *name, const char *text, size_t len,
     snprintf(errs->file, sizeof errs->file, "%s", name);
     memset(out, 0, sizeof *out);
     snprintf(out->path, sizeof out->path, "%s", name);
-    global_defaults(&out->global);
 
     st = calloc(1, sizeof *st);
     if (!st) {
@@ -1836,6 +1822,7 @@ int gh_config_load_buffer(const char *name, const char *text, size_t len,
     }
     st->cfg = out;
     st->errs = errs;
+    apply_defaults(st, SECTION_GLOBAL, &out->global);
     st->text = text;
     st->len = len;
 

@@ -268,4 +268,10 @@ int gh_parse_sockaddr(const char *text, struct gh_sockaddr *out, char *why);
 
 const char *gh_group_name(enum gh_group group);
 
+/* The keys the loader knows, for tests that hold documentation (the
+ * config reference, the man page) to the loader's key table: the name of
+ * the INDEX-th key of SECTION, in table order, or NULL past the last. */
+enum gh_config_section { GH_CONFIG_GLOBAL, GH_CONFIG_LISTENER, GH_CONFIG_CERT };
+const char *gh_config_key_name(enum gh_config_section section, size_t index);
+
 #endif

@@ -290,3 +290,110 @@ def test_run_with_bad_config_does_not_start(certs, tmp_path, gatehouse_bin, bad)
     assert "event=ready" not in err, err
     assert re.search("^" + re.escape(str(p)) + r":\d+: ", err, re.M), err
     assert tcp_connect_refused(port)
+
+
+# ---- the key table: indentation, one error per mistake, hints ------------
+
+def config_errors(r, path):
+    """The FILE:LINE: error lines of a -t run."""
+    assert r.returncode == 1, f"exit {r.returncode}\nstderr:{r.stderr}"
+    return [l for l in r.stderr.splitlines() if l.startswith(f"{path}:")]
+
+
+@pytest.mark.parametrize("indent", ["    ", "\t", " "])
+def test_indented_keys_accepted(certs, tmp_path, gatehouse_bin, indent):
+    """Indentation is layout: indented keys and headers load like the rest
+    (they used to be taken for continuation lines)."""
+    lines = [indent + l if "=" in l or l.startswith("[listener") else l
+             for l in base_lines(certs)]
+    p = write(tmp_path, lines)
+    r = check(p)
+    assert r.returncode == 0, r.stderr
+
+
+def test_indented_key_is_a_key(certs, tmp_path, gatehouse_bin):
+    """An indented key is the key itself: given twice, it is a duplicate."""
+    lines = base_lines(certs) + ["    backend = 127.0.0.1:10"]
+    p = write(tmp_path, lines)
+    errs = config_errors(check(p), p)
+    assert errs == [f"{p}:{len(lines)}: backend: duplicate key (first set at line "
+                    f"{LINE['backend']})"], errs
+
+
+def test_duplicate_key_names_the_first_line(certs, tmp_path, gatehouse_bin):
+    lines = base_lines(certs) + ["", "mode = http"]
+    p = write(tmp_path, lines)
+    assert_error(check(p), p, len(lines), "mode", mention=f"first set at line {LINE['mode']}")
+
+
+@pytest.mark.parametrize("typo,key", [("idle_timout", "idle_timeout"),
+                                      ("backend_reuze", "backend_reuse"),
+                                      ("bakcend", "backend"),
+                                      ("max_header", "max_headers"),
+                                      ("colour", None)])
+def test_unknown_key_suggests_the_nearest(certs, tmp_path, gatehouse_bin, typo, key):
+    lines = base_lines(certs)
+    lines.append(f"{typo} = 1")
+    p = write(tmp_path, lines)
+    errs = config_errors(check(p), p)
+    assert len(errs) == 1, errs
+    assert errs[0].startswith(f"{p}:{len(lines)}: {typo}: unknown key in [listener:web]"), errs
+    if key:
+        assert errs[0].endswith(f"did you mean {key}?"), errs
+    else:
+        assert "did you mean" not in errs[0], errs
+
+
+def test_global_typo_suggests_a_global_key(certs, tmp_path, gatehouse_bin):
+    lines = base_lines(certs)
+    line = set_global(lines, "worker", "2")
+    p = write(tmp_path, lines)
+    errs = config_errors(check(p), p)
+    assert errs == [f"{p}:{line}: worker: unknown key in [global]; did you mean workers?"], errs
+
+
+ONE_MISTAKE = {
+    # a refused mode: the keys that depend on it are not judged against tcp
+    "mode": (["mode = htp", "max_headers = 10", "header_timeout = 5s"], "mode"),
+    # a refused buffer_size is not "smaller than the head needs"
+    "buffer_size": (["mode = http", "buffer_size = lots"], "buffer_size"),
+    # a refused proxy_trusted is not "missing" for accept_proxy
+    "proxy_trusted": (["accept_proxy = v2", "proxy_trusted = 10.0.0.0/99"], "proxy_trusted"),
+    # a refused trusted_proxies is not "missing" for forwarded_for = append
+    "trusted_proxies": (["mode = http", "forwarded_for = append",
+                         "trusted_proxies = 10.0.0.0/99"], "trusted_proxies"),
+    # an indented key is not a continuation line (nor then a missing key)
+    "indent": (["mode = http", "  hsts = includeSubDomains"], "hsts"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ONE_MISTAKE))
+def test_one_mistake_one_error(certs, tmp_path, gatehouse_bin, case):
+    extra, key = ONE_MISTAKE[case]
+    lines = [l for l in base_lines(certs) if not l.startswith("mode =")] + extra
+    bad = next(i + 1 for i, l in enumerate(lines) if l.strip().startswith(key + " ="))
+    p = write(tmp_path, lines)
+    errs = config_errors(check(p), p)
+    assert len(errs) == 1 and errs[0].startswith(f"{p}:{bad}: {key}: "), errs
+
+
+def test_cert_section_bad_path_one_error(certs, tmp_path, gatehouse_bin):
+    """cert = (empty) in [cert:NAME] is refused once, not also "missing"."""
+    lines = base_lines(certs) + ["[cert:other]", "cert =", f"key = {certs.ec_key}"]
+    p = write(tmp_path, lines)
+    errs = config_errors(check(p), p)
+    assert errs == [f"{p}:{len(lines) - 1}: cert: empty path"], errs
+
+
+def test_key_of_another_section_says_where_it_belongs(certs, tmp_path, gatehouse_bin):
+    lines = base_lines(certs)
+    in_global = set_global(lines, "backlog", "10")
+    lines.append("workers = 2")
+    lines.append("names = www.example")
+    p = write(tmp_path, lines)
+    errs = config_errors(check(p), p)
+    assert errs == [
+        f"{p}:{in_global}: backlog: unknown key in [global]; it belongs in [listener:NAME]",
+        f"{p}:{len(lines) - 1}: workers: unknown key in [listener:web]; it belongs in [global]",
+        f"{p}:{len(lines)}: names: unknown key in [listener:web]; it belongs in [cert:NAME]",
+    ], errs

@@ -1857,6 +1857,90 @@ static void test_group_names(void **state)
     assert_string_equal(gh_group_name(GH_GROUP_P384), "P-384");
 }
 
+/* ---- the key table against its documentation ---------------------------- */
+
+enum doc_block { DOC_GLOBAL, DOC_LISTENER, DOC_CERT, DOC_BLOCKS };
+
+static bool table_has(enum gh_config_section section, const char *name)
+{
+    const char *k;
+    for (size_t i = 0; (k = gh_config_key_name(section, i)); i++)
+        if (strcmp(k, name) == 0)
+            return true;
+    return false;
+}
+
+/* The documented names of config/gatehouse.ini: a key is documented as
+ * "key = value" at the start of a line, or commented out as ";key = value"
+ * (prose is "; words"). Block: [global] until the listener example, the
+ * listener's keys after it, [cert:NAME] keys after the ";[cert:" example
+ * until a key [cert:NAME] does not have (the listener's again). */
+static void test_reference_documents_exactly_the_table(void **state)
+{
+    (void)state;
+    static const enum gh_config_section sections[DOC_BLOCKS] = {
+        GH_CONFIG_GLOBAL, GH_CONFIG_LISTENER, GH_CONFIG_CERT};
+    static const char *const block_names[DOC_BLOCKS] = {"[global]", "[listener:]", "[cert:]"};
+    static char documented[DOC_BLOCKS][200][48];
+    size_t n_documented[DOC_BLOCKS] = {0};
+    char line[2048];
+    enum doc_block block = DOC_GLOBAL;
+    int lineno = 0;
+    FILE *f = fopen(GH_EXAMPLE_INI, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f)) {
+        const char *s = line;
+        char name[48];
+        int len = 0;
+        lineno++;
+        if (strncmp(line, "[listener:", 10) == 0)
+            block = DOC_LISTENER;
+        if (strncmp(line, ";[cert:", 7) == 0)
+            block = DOC_CERT;
+        if (*s == ';')
+            s++;
+        if (sscanf(s, "%47[a-z0-9_] =%n", name, &len) != 1 || len == 0)
+            continue;
+        /* the cert example ends at the first key [cert:NAME] does not have */
+        if (block == DOC_CERT && !table_has(GH_CONFIG_CERT, name))
+            block = DOC_LISTENER;
+        enum doc_block b = block;
+        CHECK(table_has(sections[b], name), "%s:%d: %s is documented in %s but no key there",
+              GH_EXAMPLE_INI, lineno, name, block_names[b]);
+        if (n_documented[b] < ARRAY_LEN(documented[b]))
+            snprintf(documented[b][n_documented[b]++], sizeof documented[b][0], "%s", name);
+    }
+    fclose(f);
+    for (size_t b = 0; b < DOC_BLOCKS; b++) {
+        const char *k;
+        for (size_t i = 0; (k = gh_config_key_name(sections[b], i)); i++) {
+            bool found = false;
+            for (size_t d = 0; d < n_documented[b]; d++)
+                found = found || strcmp(documented[b][d], k) == 0;
+            CHECK(found, "%s: key %s of %s is not documented", GH_EXAMPLE_INI, k,
+                  block_names[b]);
+        }
+    }
+    END_CHECKS();
+}
+
+/* Names are unique within a section, and the table is not empty. */
+static void test_key_table_names_are_unique(void **state)
+{
+    (void)state;
+    static const enum gh_config_section sections[] = {GH_CONFIG_GLOBAL, GH_CONFIG_LISTENER,
+                                                      GH_CONFIG_CERT};
+    for (size_t s = 0; s < ARRAY_LEN(sections); s++) {
+        const char *a, *b;
+        CHECK(gh_config_key_name(sections[s], 0) != NULL, "section %zu has no keys", s);
+        for (size_t i = 0; (a = gh_config_key_name(sections[s], i)); i++)
+            for (size_t j = i + 1; (b = gh_config_key_name(sections[s], j)); j++)
+                CHECK(strcmp(a, b) != 0, "section %zu: %s twice", s, a);
+    }
+    CHECK(gh_config_key_name((enum gh_config_section)99, 0) == NULL, "bad section answered");
+    END_CHECKS();
+}
+
 #define T(f) cmocka_unit_test_setup(f, test_setup)
 
 int main(void)
@@ -1908,6 +1992,8 @@ int main(void)
         T(test_parse_size),
         T(test_parse_sockaddr),
         T(test_group_names),
+        T(test_reference_documents_exactly_the_table),
+        T(test_key_table_names_are_unique),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
