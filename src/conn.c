@@ -1349,7 +1349,11 @@ static bool frame_backend_bytes(struct gh_conn *c, bool *moved)
     }
     if (gh_http_backend_replace_due(c->http))
         replace_backend(c, UNSENT_DROP); /* before the EOF check: its end is no longer ours */
-    if (c->backend_done && gh_buf_empty(&c->from_backend) && !c->close_after_flush) {
+    /* A refusal of a pipelined request sets close_after_flush while
+     * requests ahead of it are in flight: their backend's end still has to
+     * fail them, or the client waits for idle_timeout. */
+    if (c->backend_done && gh_buf_empty(&c->from_backend) &&
+        (!c->close_after_flush || (c->http->reply_queued && c->http->queue_len > 0))) {
         if (backend_lost(c)) {
             /* closed between responses, or before answering a request that
              * may go again, or before a byte of one that may not: the

@@ -1938,6 +1938,18 @@ enum gh_http_action gh_http_backend_eof(struct gh_http_proxy *hp, enum gh_http_o
 static void fail_queue(struct gh_http_proxy *hp, int status, const char *why,
                        enum gh_http_outcome outcome, double now, uint64_t conn_id)
 {
+    /* A refusal queued for a request the client pipelined behind those in
+     * flight would go out once they are abandoned, and the client, pairing
+     * responses by order, would read it as the answer to the first of them
+     * (a 400 for a POST the backend never answered). It is dropped: the
+     * failure answers that request instead, or, with part of its response
+     * out already, nothing more is sent. Nothing may follow either (the
+     * failure says Connection: close), so the refused request is never
+     * answered, as any request behind a close. */
+    if (hp->reply_queued && hp->queue_len > 0 && !hp->redirect_reply) {
+        hp->reply_queued = false;
+        hp->reply_len = 0;
+    }
     if (hp->resp_phase == GH_HTTP_HEAD && hp->resp_bytes == 0) {
         /* the failed response is the next one due: the error takes its place */
         bool answers = hp->queue_len > 0 && !hp->reply_queued;

@@ -3,19 +3,24 @@
 
 Each test fails on the code before its fix."""
 
+import os
+import socket
+import struct
 import time
 
+import pytest
+
 import http_backends as hb
+import proxyproto
 from ghutil import scaled
 from test_http import HttpClient
-from test_http_conformance import get, read_answers
+from test_http_conformance import closing_with_fin, get, post, read_answers
 
 
 def ctxt_switches(pid):
     """Voluntary context switches of every thread of pid: a process blocked
     in epoll_wait with nothing to do makes none."""
     total = 0
-    import os
     for tid in os.listdir(f"/proc/{pid}/task"):
         with open(f"/proc/{pid}/task/{tid}/status") as f:
             for line in f:
@@ -52,3 +57,105 @@ def test_memory_timer_stops_on_an_idle_worker_with_open_connections(gatehouse, b
     finally:
         for c in stay:
             c.close()
+
+
+# ------------------------------------------ a refusal behind requests in flight
+
+BAD_REQUEST = b"GET /bad\x01 HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+class ResetAfterFirst(hb.RecordingBackend):
+    """Answers the first request of each connection, then resets it
+    (SO_LINGER 0): what gatehouse sends after that is never read."""
+
+    def _serve(self, sock, conn):
+        while not conn.requests or not conn.requests[0].complete:
+            self._more(sock, conn)
+        sock.sendall(hb.ok(conn.requests[0]).raw)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+
+
+@pytest.mark.parametrize("end", ["fin", "reset"])
+def test_refusal_behind_a_failed_request_is_not_its_answer(gatehouse, backend, ctx, end):
+    """GET /a, a POST and a malformed request, pipelined. The backend
+    answers /a and ends its connection (a FIN with the response, or a
+    reset) without answering the POST. The client pairs responses by
+    order: the second one it reads is the POST's answer. It must be a 502
+    (the backend failed it), never the 400 meant for the malformed request
+    behind it, and it must come at once.
+    Before the fix: with a reset the client read the 400 as the POST's
+    answer; with a FIN the backend's end was ignored while the refusal was
+    pending (close_after_flush) and the client got nothing until
+    idle_timeout."""
+    be = backend(hb.RecordingBackend, closing_with_fin) if end == "fin" \
+        else backend(ResetAfterFirst)
+    gh = gatehouse(be, mode="http", idle_timeout="10s")
+    started = time.monotonic()
+    with HttpClient(gh.port, ctx, timeout=scaled(20)) as c:
+        c.send(get("/a") + post("/p", b"x" * 100) + BAD_REQUEST)
+        got = read_answers(c, 3)
+    took = time.monotonic() - started
+    assert [r.status for r in got] == [200, 502], [r.raw[:80] for r in got]
+    assert took < scaled(5), f"the POST's answer took {took:.1f} s"
+    gh.wait_for_log(r"event=request\b.*method=POST.*status=502.*outcome=backend_failed")
+
+
+# --------------------------------- the resend keeps the PROXY header (coverage)
+
+class _Prefixed:
+    """A socket whose first reads return bytes already read past a header."""
+
+    def __init__(self, sock, rest):
+        self._sock, self._rest = sock, rest
+
+    def recv(self, n, *args):
+        if self._rest:
+            data, self._rest = self._rest[:n], self._rest[n:]
+            return data
+        return self._sock.recv(n, *args)
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+class ProxyHeaderRecording(hb.RecordingBackend):
+    """A RecordingBackend behind proxy_protocol: each connection's PROXY
+    header is decoded (proxyproto, strict) and kept, then HTTP as usual."""
+
+    def __init__(self, *args, **kwargs):
+        self.proxy_headers = []
+        super().__init__(*args, **kwargs)
+
+    def handle(self, sock):
+        try:
+            header, rest = proxyproto.read_header(sock, timeout=scaled(5))
+        except (proxyproto.ProxyError, ConnectionError, TimeoutError, OSError) as e:
+            self.proxy_headers.append(e)
+            sock.close()
+            return
+        self.proxy_headers.append(header)
+        super().handle(_Prefixed(sock, rest))
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_post_resent_on_a_new_connection_gets_its_proxy_header(gatehouse, backend, ctx,
+                                                               version):
+    """The POST behind GET /a goes on a new backend connection because the
+    first one closed (closed_before_sent): that connection, too, starts
+    with a whole PROXY header, and carries the POST alone."""
+    be = backend(ProxyHeaderRecording, closing_with_fin)
+    gh = gatehouse(be, mode="http", proxy_protocol=version)
+    with HttpClient(gh.port, ctx) as c:
+        c.send(get("/a") + post("/p", b"x" * 100))
+        got = read_answers(c, 2)
+    assert [(r.status, r.body) for r in got] == [(200, b"GET /a\n"), (200, b"POST /p\n")]
+    gh.wait_for_log(r"event=backend_retry\b.*method=POST reason=closed_before_sent")
+    for i in range(2):
+        be.wait_conn_closed(i)
+    assert len(be.proxy_headers) == 2, be.proxy_headers
+    assert all(isinstance(h, proxyproto.Header) for h in be.proxy_headers), be.proxy_headers
+    with be.cond:
+        per_conn = [[(r.method, r.target, r.body) for r in conn.requests]
+                    for conn in be.connections]
+    assert per_conn == [[("GET", "/a", b"")], [("POST", "/p", b"x" * 100)]], per_conn
