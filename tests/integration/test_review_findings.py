@@ -99,6 +99,14 @@ def test_refusal_behind_a_failed_request_is_not_its_answer(gatehouse, backend, c
     assert [r.status for r in got] == [200, 502], [r.raw[:80] for r in got]
     assert took < scaled(5), f"the POST's answer took {took:.1f} s"
     gh.wait_for_log(r"event=request\b.*method=POST.*status=502.*outcome=backend_failed")
+    # The connection's end was there before the POST's first byte: the POST
+    # is not written into it (a backend that shut only its sending side, as
+    # this one, would read it and could act on it while the client gets a
+    # 502 and may send it again), and it cannot go on a new one.
+    be.wait_conn_closed(0)
+    with be.cond:
+        per_conn = [[(r.method, r.target) for r in conn.requests] for conn in be.connections]
+    assert per_conn == [[("GET", "/a")]], per_conn
 
 
 # --------------------------------- the resend keeps the PROXY header (coverage)
