@@ -167,3 +167,51 @@ def test_post_resent_on_a_new_connection_gets_its_proxy_header(gatehouse, backen
         per_conn = [[(r.method, r.target, r.body) for r in conn.requests]
                     for conn in be.connections]
     assert per_conn == [[("GET", "/a", b"")], [("POST", "/p", b"x" * 100)]], per_conn
+
+
+# ------------------------- nothing after a close-delimited response (6b2fb92)
+
+def close_delimited_a(req):
+    """/a: a close-delimited response (no length: its end is the
+    connection's end), its FIN with its last bytes or after them; anything
+    else: an ordinary keep-alive answer."""
+    if req.target == "/a":
+        return hb.Response(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil-close",
+                           close=True, fin_with_data=close_delimited_a.fin_with_data,
+                           delay=0.4)
+    return hb.ok(req)
+
+
+@pytest.mark.parametrize("fin_with_data", [True, False], ids=["fin_with_data", "fin_after"])
+def test_nothing_is_glued_after_a_close_delimited_body(gatehouse, backend, ctx, monkeypatch,
+                                                       fin_with_data):
+    """On a reused backend connection, GET /a is answered with a
+    close-delimited body; the client pipelined a POST behind it (it waits
+    behind the kept head of /a). The close that ends /a's body is the end
+    of the client's connection too: the POST is never answered and never
+    reaches any backend. Before the fix, 6b2fb92 found the backend closed
+    before the POST's first byte and sent it on a new connection
+    (closed_before_sent): its response went to the client inside /a's
+    body ("until-closeHTTP/1.1 200 OK..."), a response the client cannot
+    tell from /a's bytes, for a POST the backend did execute. (On main the
+    client got /a's end only at idle_timeout.)"""
+    monkeypatch.setattr(close_delimited_a, "fin_with_data", fin_with_data, raising=False)
+    be = backend(hb.RecordingBackend, close_delimited_a)
+    gh = gatehouse(be, mode="http", idle_timeout="10s")
+    with HttpClient(gh.port, ctx, timeout=scaled(20)) as c:
+        c.send(get("/0"))
+        assert read_answers(c, 1)[0].status == 200
+        started = time.monotonic()
+        c.send(get("/a"))
+        time.sleep(0.1)
+        c.send(post("/p", b"x" * 100))
+        got = read_answers(c, 2)
+        took = time.monotonic() - started
+    assert [(r.status, r.body) for r in got] == [(200, b"until-close")], \
+        [r.raw[:120] for r in got]
+    assert took < scaled(5), f"/a's end came after {took:.1f} s"
+    be.wait_conn_closed(0)
+    time.sleep(scaled(0.3))
+    with be.cond:
+        per_conn = [[(r.method, r.target) for r in conn.requests] for conn in be.connections]
+    assert per_conn == [[("GET", "/0"), ("GET", "/a")]], per_conn
