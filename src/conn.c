@@ -1221,14 +1221,25 @@ static bool backend_lost(struct gh_conn *c)
     return false;
 }
 
+/* What write_backend does with a request checked before its first byte
+ * (backend_open_before_send). */
+enum send_check {
+    SEND_CHECK_OPEN,              /* the connection is open: its bytes go now */
+    SEND_CHECK_REPLACED,          /* it was closed: a new one takes the bytes */
+    SEND_CHECK_WITHHELD,          /* it was closed and nothing may go on a new one: nothing
+                                   * is written; the end, read next, fails the request */
+};
+
 /* http mode, before the first byte of a request that may not be sent twice
  * goes on a backend connection that answered before (GH_HTTP_REPLAY_UNSENT):
  * a backend that closed it (keep-alive timeout, or after a response without
  * saying so) may have its FIN here unread. A peek tells, for a syscall per
  * such request: a closed connection gets nothing of the request, which goes
- * on a new one; one written into it could only end in a 502. False when
- * the connection is being replaced. */
-static bool backend_open_before_send(struct gh_conn *c)
+ * on a new one, or, when it cannot (a refusal waits behind it, a response
+ * is under way), nowhere: a backend that shut only its sending side may
+ * still read and act on it while the client gets a 502 and may send it
+ * again. */
+static enum send_check backend_open_before_send(struct gh_conn *c)
 {
     uint8_t probe;
     ssize_t n = recv(c->backend_fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -1237,12 +1248,13 @@ static bool backend_open_before_send(struct gh_conn *c)
         c->backend_done = true;
         if (backend_lost(c)) {
             gh_worker_mark_pending(c->worker, c);
-            return false;
+            return SEND_CHECK_REPLACED;
         }
+        return SEND_CHECK_WITHHELD; /* still REPLAY_UNSENT: never written */
     }
     /* open (or a byte came: no longer idle; the response framer judges it) */
     gh_http_send_checked(c->http);
-    return true;
+    return SEND_CHECK_OPEN;
 }
 
 /* send or recv on the backend failed with err (a reset, mostly). */
@@ -1271,8 +1283,16 @@ static bool write_backend(struct gh_conn *c)
 
     if (c->to_backend_ready == 0 || !c->backend_writable || c->backend_fd < 0)
         return false;
-    if (c->http && gh_http_send_check_due(c->http) && !backend_open_before_send(c))
-        return true;
+    if (c->http && gh_http_send_check_due(c->http)) {
+        switch (backend_open_before_send(c)) {
+        case SEND_CHECK_OPEN:
+            break;
+        case SEND_CHECK_REPLACED:
+            return true;
+        case SEND_CHECK_WITHHELD:
+            return false;
+        }
+    }
     n = send(c->backend_fd, c->to_backend.data + c->to_backend.head, c->to_backend_ready,
              MSG_NOSIGNAL);
     if (n < 0) {
@@ -1349,7 +1369,11 @@ static bool frame_backend_bytes(struct gh_conn *c, bool *moved)
     }
     if (gh_http_backend_replace_due(c->http))
         replace_backend(c, UNSENT_DROP); /* before the EOF check: its end is no longer ours */
-    if (c->backend_done && gh_buf_empty(&c->from_backend) && !c->close_after_flush) {
+    /* A refusal of a pipelined request sets close_after_flush while
+     * requests ahead of it are in flight: their backend's end still has to
+     * fail them, or the client waits for idle_timeout. */
+    if (c->backend_done && gh_buf_empty(&c->from_backend) &&
+        (!c->close_after_flush || (c->http->reply_queued && c->http->queue_len > 0))) {
         if (backend_lost(c)) {
             /* closed between responses, or before answering a request that
              * may go again, or before a byte of one that may not: the

@@ -1603,6 +1603,10 @@ static void response_done(struct gh_http_proxy *hp, double now, uint64_t conn_id
     if (hp->resp_close == GH_HTTP_RESP_CLOSE_CLIENT) {
         hp->close_when_idle = true;
         hp->backend_announced_close = true;
+        /* the client was told its connection ends here: a request not yet
+         * forwarded (none begun, or one held whole) never is */
+        if (hp->req_phase == GH_HTTP_HEAD || hp->req_phase == GH_HTTP_BODY_HELD)
+            hp->req_phase = GH_HTTP_STOPPED;
     } else if (hp->resp_close == GH_HTTP_RESP_CLOSE_BACKEND) {
         /* The backend closes after this response (RFC 9112 9.6): what the
          * client pipelined behind it goes on a new connection, so a
@@ -1922,6 +1926,9 @@ enum gh_http_action gh_http_backend_eof(struct gh_http_proxy *hp, enum gh_http_o
 {
     if (hp->resp_phase == GH_HTTP_UNTIL_CLOSE) {
         response_done(hp, now, conn_id);
+        /* its end is the connection's end: requests behind it are never
+         * answered (and none was written after the end was seen) */
+        abandon_unanswered(hp, unanswered, now, conn_id);
         return GH_HTTP_CLOSE;
     }
     if (hp->resp_phase == GH_HTTP_TUNNEL || hp->resp_phase == GH_HTTP_WEBSOCKET)
@@ -1938,6 +1945,18 @@ enum gh_http_action gh_http_backend_eof(struct gh_http_proxy *hp, enum gh_http_o
 static void fail_queue(struct gh_http_proxy *hp, int status, const char *why,
                        enum gh_http_outcome outcome, double now, uint64_t conn_id)
 {
+    /* A refusal queued for a request the client pipelined behind those in
+     * flight would go out once they are abandoned, and the client, pairing
+     * responses by order, would read it as the answer to the first of them
+     * (a 400 for a POST the backend never answered). It is dropped: the
+     * failure answers that request instead, or, with part of its response
+     * out already, nothing more is sent. Nothing may follow either (the
+     * failure says Connection: close), so the refused request is never
+     * answered, as any request behind a close. */
+    if (hp->reply_queued && hp->queue_len > 0 && !hp->redirect_reply) {
+        hp->reply_queued = false;
+        hp->reply_len = 0;
+    }
     if (hp->resp_phase == GH_HTTP_HEAD && hp->resp_bytes == 0) {
         /* the failed response is the next one due: the error takes its place */
         bool answers = hp->queue_len > 0 && !hp->reply_queued;
@@ -2002,8 +2021,12 @@ bool gh_http_backend_replace_due(const struct gh_http_proxy *hp)
 
 enum gh_http_lost gh_http_backend_lost(struct gh_http_proxy *hp, uint64_t conn_id)
 {
+    /* close_when_idle: a response told the client its connection ends
+     * (close-delimited, HTTP/1.0, Connection: close): nothing after it may
+     * be answered, least of all from a new backend connection, whose
+     * response would run into a close-delimited body before it. */
     if (hp->resp_phase != GH_HTTP_HEAD || hp->resp_bytes != 0 || hp->reply_queued ||
-        hp->resp_scan != 0)
+        hp->resp_scan != 0 || hp->close_when_idle)
         return GH_HTTP_LOST_FAIL;
     if (hp->queue_len == 0) {
         /* Nothing in flight (it closed after a response, or an idle

@@ -243,7 +243,13 @@ static void on_memory_trim(struct ev_loop *loop, ev_timer *t, int revents)
     uint32_t freed = 0;
     bool pools_above_floor = false;
     bool quieter = w->closed_since_trim > 0 && w->open_conns <= w->peak_open / 2;
+    /* not closed_since_trim: with connections staying open above half the
+     * peak no trim comes to reset it, and the timer would wake an idle
+     * worker every second for as long as they stay */
+    bool closed_in_interval = w->closed_in_interval > 0;
     (void)revents;
+
+    w->closed_in_interval = 0;
 
     for (size_t i = 0; i < w->n_listeners; i++) {
         struct gh_listener *l = &w->listeners[i];
@@ -260,7 +266,7 @@ static void on_memory_trim(struct ev_loop *loop, ev_timer *t, int revents)
         w->closed_since_trim = 0;
         w->peak_open = w->open_conns;
     }
-    if (!pools_above_floor && w->closed_since_trim == 0)
+    if (!pools_above_floor && !closed_in_interval)
         ev_timer_stop(loop, t);
 }
 
@@ -269,6 +275,7 @@ void gh_worker_conn_closed(struct gh_worker *w, struct gh_listener *l)
     l->active--;
     w->open_conns--;
     w->closed_since_trim++;
+    w->closed_in_interval++;
     if (!ev_is_active(&w->memory_trim)) {
         ev_timer_set(&w->memory_trim, MEMORY_TRIM_INTERVAL, MEMORY_TRIM_INTERVAL);
         ev_timer_start(w->loop, &w->memory_trim);

@@ -71,6 +71,7 @@ struct gh_worker {
     uint64_t open_conns;
     uint64_t peak_open;          /* most open at once since the last heap trim */
     uint64_t closed_since_trim;  /* connections closed since the last heap trim */
+    uint64_t closed_in_interval; /* connections closed since the memory timer last ran */
     uint64_t handshakes;         /* completed TLS handshakes */
     uint64_t resumed;            /* of which resumed sessions */
 
