@@ -59,6 +59,7 @@ fi
 max_len_for() {
   case "$1" in
     config) echo 8192 ;;   # a config file: 64 short listeners, lines up to 1000
+    websocket_2way) echo 12288 ;; # room for a client's text frame over the 4k buffer (streamed, not held)
     *) echo 4096 ;;
   esac
 }
