@@ -24,7 +24,9 @@
  *    exactly-framed bodies, and at most a last body cut short;
  *  - a lenient backend (last Content-Length wins, only an exact "chunked"
  *    counts, '_' read as '-', loose chunk lines) would see message
- *    boundaries anywhere else (request smuggling);
+ *    boundaries anywhere else (request smuggling), or, with backend_reuse
+ *    = safe, a request follows one that carried bytes beyond its head on
+ *    the same backend connection (a backend that ignores bodies);
  *  - the requests forwarded are not, in order, the client's own (method,
  *    target, and the body's data once de-chunked), each once except a
  *    replay of the one in flight on a new backend connection, or more are
@@ -85,6 +87,7 @@ static const struct gh_listener_config *config_for(unsigned v)
 
 struct msg {
     size_t start, end;               /* end: 0 while incomplete */
+    size_t head_len;
     struct gh_http1_span method, target;
     size_t body_at, body_len;        /* data bytes, de-chunked, in the arena */
     bool body_complete;
@@ -153,6 +156,7 @@ static size_t read_requests(const uint8_t *buf, size_t len, const struct gh_http
         struct msg *m = &rd->msgs[rd->n++];
         memset(m, 0, sizeof *m);
         m->start = pos;
+        m->head_len = head_len;
         m->method = req.method;
         m->target = req.target;
         m->tunnel = req.method.len == 7 && memcmp(req.method.p, "CONNECT", 7) == 0;
@@ -344,6 +348,13 @@ static void check_run(const struct conn_model *m)
                 REQUIRE(e == NULL);  /* cut short for both */
             }
         }
+
+        /* A backend that ignores bodies reads any byte after a head as
+         * the start of its next request: with backend_reuse = safe a
+         * request that carried any goes last on its connection. */
+        if (cfg->backend_reuse == GH_REUSE_SAFE)
+            for (size_t i = 0; i + 1 < seg_rd.n; i++)
+                REQUIRE(seg_rd.msgs[i].end == seg_rd.msgs[i].start + seg_rd.msgs[i].head_len);
 
         /* each is the client's next request (or, first on a new backend
          * connection, the one in flight sent again) */
