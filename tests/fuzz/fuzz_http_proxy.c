@@ -32,7 +32,11 @@
  *    replay of the one in flight on a new backend connection, or more are
  *    forwarded than the client sent;
  *  - anything reaches the backend after gatehouse queued its own reply,
- *    or that reply is not an HTTP/1.1 response with Connection: close. */
+ *    or that reply is not an HTTP/1.1 response with Connection: close;
+ *  - what the client received does not read as responses (heads that
+ *    parse, checked framing) answering the requests forwarded, at most
+ *    one final response each, in order, or gatehouse's reply lands
+ *    inside a response. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -307,6 +311,60 @@ static const uint8_t *lenient_message_end(const uint8_t *p, const uint8_t *end)
     }
 }
 
+/* ---- what the client received --------------------------------------------------- */
+
+static struct gh_http1_response resp;
+
+/* Reads the client's bytes before gatehouse's reply as responses to
+ * REQUESTS (the client's requests that went on, in order): every head
+ * parses (interim ones, gatehouse's 100 Continue among them, answer
+ * nothing), each final one answers the next request, and the reply (if
+ * any) comes after a response's end, never inside one. */
+static void check_responses(const struct conn_model *m, const struct msg *requests, size_t n_requests)
+{
+    const char *b = (const char *)m->to_client;
+    size_t len = m->reply_at != SIZE_MAX ? m->reply_at : m->to_client_len;
+    size_t pos = 0, answered = 0;
+    while (pos < len) {
+        size_t scan = 0, head_len = 0;
+        enum gh_http1_rule rule = GH_RULE_NONE;
+        enum gh_http1_status st = gh_http1_head_end(b + pos, len - pos, false, &roomy, &scan,
+                                                    &head_len, &rule);
+        REQUIRE(st != GH_HTTP1_ERROR);
+        if (st == GH_HTTP1_INCOMPLETE)
+            break;               /* heads go whole: only at the very end */
+        REQUIRE(answered < n_requests); /* an answer to nothing asked */
+        st = gh_http1_parse_response(b + pos, head_len, &roomy, requests[answered].method, &resp,
+                                     &rule);
+        REQUIRE(st == GH_HTTP1_DONE && resp.head_len == head_len);
+        pos += head_len;
+        if (resp.status < 200)
+            continue;            /* interim: the answer follows */
+        bool tunnel = requests[answered].tunnel && resp.status < 300;
+        answered++;
+        if (tunnel || resp.body == GH_BODY_UNTIL_CLOSE) {
+            REQUIRE(m->reply_at == SIZE_MAX);
+            return;              /* the rest is the tunnel's, or this body's */
+        }
+        if (resp.body == GH_BODY_LENGTH) {
+            if (len - pos < resp.content_length)
+                break;
+            pos += (size_t)resp.content_length;
+        } else if (resp.body == GH_BODY_CHUNKED) {
+            struct gh_http1_chunked c;
+            size_t used = 0;
+            gh_http1_chunked_init(&c);
+            st = gh_http1_chunked_feed(&c, b + pos, len - pos, &roomy, &used, &rule);
+            REQUIRE(st != GH_HTTP1_ERROR); /* only checked chunks go on */
+            pos += used;
+            if (st != GH_HTTP1_DONE)
+                break;
+        }
+    }
+    if (m->reply_at != SIZE_MAX)
+        REQUIRE(pos == len);     /* the reply follows whole responses only */
+}
+
 /* ---- the checks ---------------------------------------------------------------- */
 
 static bool same_span(struct gh_http1_span a, struct gh_http1_span b)
@@ -379,6 +437,7 @@ static void check_run(const struct conn_model *m)
         }
     }
     REQUIRE(next_client <= client_rd.n);
+    check_responses(m, client_rd.msgs, next_client);
 
     if (m->reply_at != SIZE_MAX && m->reply_len > 0) {
         const char *r = (const char *)m->to_client + m->reply_at;
