@@ -333,13 +333,16 @@ static void check_responses(const struct conn_model *m, const struct msg *reques
         REQUIRE(st != GH_HTTP1_ERROR);
         if (st == GH_HTTP1_INCOMPLETE)
             break;               /* heads go whole: only at the very end */
-        REQUIRE(answered < n_requests); /* an answer to nothing asked */
-        st = gh_http1_parse_response(b + pos, head_len, &roomy, requests[answered].method, &resp,
-                                     &rule);
+        /* (gatehouse's 100 Continue may come before any request went on) */
+        struct gh_http1_span method = {"GET", 3};
+        if (answered < n_requests)
+            method = requests[answered].method;
+        st = gh_http1_parse_response(b + pos, head_len, &roomy, method, &resp, &rule);
         REQUIRE(st == GH_HTTP1_DONE && resp.head_len == head_len);
         pos += head_len;
         if (resp.status < 200)
             continue;            /* interim: the answer follows */
+        REQUIRE(answered < n_requests); /* a final answer to nothing asked */
         bool tunnel = requests[answered].tunnel && resp.status < 300;
         answered++;
         if (tunnel || resp.body == GH_BODY_UNTIL_CLOSE) {
