@@ -365,8 +365,8 @@ static inline void conn_run(struct conn_model *m)
         uint32_t r = conn_rand(m);
         bool client_may = !m->client_done && !m->closing;
         bool backend_may = !m->backend_done;
-        /* The backend speaks when a response is due; now and then it
-         * speaks out of turn. */
+        /* Half the rounds the backend may speak first: its next answer
+         * once that is due (with chunk_mode bit 3, now and then before). */
         bool backend_turn = (r & 0x100) != 0;
         bool moved = false;
         m->room_cut = false;
