@@ -1076,19 +1076,30 @@ static void finish_request(struct gh_http_proxy *hp, int status, enum gh_http_ou
 
 /* The request in flight (one per backend connection) had its head and part
  * of its body sent when the rest broke a rule: it leaves the queue with its
- * request entry, answered by gatehouse's refusal. If the backend already
- * answered it, it has left already and nothing is owed. */
+ * request entry, answered by gatehouse's refusal, or, when part of the
+ * backend's answer went out already, by nothing more (the connection
+ * ends). If the backend already answered it whole, it has left already
+ * and nothing is owed. */
 static void refuse_streamed_body(struct gh_http_proxy *hp, enum gh_http1_rule rule,
                                  uint64_t conn_id, const struct gh_http_io *io)
 {
-    bool answers = hp->queue_len > 0 && !hp->reply_queued;
+    /* As for a body timeout: once part of the backend's answer to this
+     * request went to the client (it answered early), an error response
+     * would land inside that answer, as its body or as a next response
+     * the client never asked for. The connection just ends. */
+    bool answerable = hp->resp_bytes == 0;
+    bool answers = answerable && hp->queue_len > 0 && !hp->reply_queued;
     uint64_t body_bytes =
         hp->req_phase == GH_HTTP_BODY_CHUNKED ? hp->req_chunked.body_bytes : hp->req_body_bytes;
     reject(hp, rule, conn_id, io->in, io->in_len);
+    if (!answerable) {
+        hp->reply_len = 0;       /* refused (logged, audited), but nothing sent */
+        hp->resp_phase = GH_HTTP_STOPPED;
+    }
     if (hp->queue_len > 0) {
         hp->queue[hp->queue_head].body_bytes = body_bytes;
-        finish_request(hp, gh_http1_rule_status(rule), GH_HTTP_OUTCOME_REFUSED,
-                       answers ? hp->reply_len : 0, io->now, conn_id);
+        finish_request(hp, answerable ? gh_http1_rule_status(rule) : hp->resp_status,
+                       GH_HTTP_OUTCOME_REFUSED, answers ? hp->reply_len : 0, io->now, conn_id);
     }
 }
 

@@ -437,6 +437,67 @@ def test_refused_streamed_body_leaves_a_request_entry(gatehouse, backend, ctx, t
     assert e["request_body"] == 5, e
 
 
+class AnswersEarlyInPart(backends.Backend):
+    """Reads a request head, answers it at once with the head and the first
+    bytes of a response (Content-Length: 100, or close-delimited), then
+    keeps reading without sending more: the client has part of an answer
+    while its body is still streaming."""
+
+    def __init__(self, framing):
+        self.framing = framing
+        self.got = b""
+        self.lock = threading.Lock()
+        super().__init__()
+
+    def handle(self, sock):
+        sock.settimeout(scaled(10))
+        answered = False
+        try:
+            while True:
+                data = sock.recv(65536)
+                if not data:
+                    return
+                with self.lock:
+                    self.got += data
+                if not answered and b"\r\n\r\n" in self.got:
+                    length = b"Content-Length: 100\r\n" if self.framing == "length" else b""
+                    sock.sendall(b"HTTP/1.1 200 OK\r\n" + length + b"\r\npart")
+                    answered = True
+        except OSError:
+            return
+
+
+@pytest.mark.parametrize("framing", ["length", "close"])
+def test_refused_streamed_body_after_part_of_its_answer_adds_nothing(gatehouse, backend, ctx,
+                                                                     tmp_path, framing):
+    """The backend answered a streamed request in part (head and 4 body
+    bytes) before its body broke a rule (a bad chunk): no 400 may follow,
+    it would land inside that answer (as its body, or with Content-Length
+    as a response the client never asked for). The client gets the part
+    it was sent, then the connection ends; the refusal is still logged
+    and the request entry says refused with the backend's status.
+    (Found by fuzz_http_proxy.)"""
+    be = backend(AnswersEarlyInPart, framing)
+    audit = tmp_path / "audit.jsonl"
+    gh = start_http(gatehouse, be.addr, audit, max_held_request="0")
+    mark = gh.mark()
+    with HttpClient(gh.port, ctx, timeout=10) as c:
+        c.send(req_bytes("POST /part HTTP/1.1", HOST, "Transfer-Encoding: chunked") +
+               b"5\r\nhello\r\n")
+        head = c.read_head()
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n"), head
+        assert c._take(4) == b"part"
+        c.send(b"zz\r\n")
+        c.sock.settimeout(scaled(5))
+        rest, how = c.read_to_end()
+        assert rest == b"", rest
+    gh.wait_event("reject", since=mark, rule="bad_chunk_size")
+    e = one_request_outcome(audit)
+    assert (e["target"], e["status"], e["outcome"]) == ("/part", 200, "refused"), e
+    with be.lock:
+        assert b"zz" not in be.got
+
+
 # ------------------------------------------------- response head limits
 
 def big_head_response(n_fields, field_bytes):
