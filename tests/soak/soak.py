@@ -769,6 +769,9 @@ LOADS = {
 
 
 def load_process(name, ports, ca, stop_at, pause, out_path):
+    # the harness stops these itself (by PID); a Ctrl-C is for the harness
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     ctx = ghutil.client_context(ca)
     tallies = []
     threads = []
@@ -1030,6 +1033,30 @@ class Soak:
         self.exit_status = self.gh.wait(timeout=60)
         self.ops["sigterm"] += 1
         self.backend.stop()
+        self.save_state()
+
+    STATE = ("duration", "kills", "hups", "ops", "rotations", "problems", "rss", "exit_status")
+
+    def save_state(self):
+        """What the reconciliation needs besides the files, so that
+        --reconcile DIR can run it again on a finished run."""
+        st = {k: getattr(self, k) for k in self.STATE}
+        st["loads"] = [(name, str(out)) for name, _, out in self.loads]
+        (self.dir / "state.json").write_text(json.dumps(st))
+
+    @classmethod
+    def load_state(cls, workdir):
+        self = cls.__new__(cls)
+        self.dir = Path(workdir)
+        st = json.loads((self.dir / "state.json").read_text())
+        for k in cls.STATE:
+            setattr(self, k, st[k])
+        self.ops = collections.Counter(self.ops)
+        self.loads = [(name, None, Path(out)) for name, out in st["loads"]]
+        self.key = self.dir / "audit.key"
+        self.gh = ghutil.Gatehouse.__new__(ghutil.Gatehouse)    # only its log readers
+        self.gh.log_path = self.dir / "gatehouse.stderr"
+        return self
 
     def cleanup(self):
         if self.gh is not None:
@@ -1042,12 +1069,19 @@ class Soak:
                 p.join(timeout=10)
 
 
+class Interrupted(Exception):
+    """SIGTERM or SIGINT to the harness: stop what it started, then exit."""
+
+
 def log(msg):
     print(f"[soak {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
 # ============================================================= reconciliation
 
+BAD_LISTENER = collections.defaultdict(lambda: "web", line_too_long="line",
+                                       ws_unmasked="ws", ws_bad_utf8="ws", ws_frame_too_large="ws",
+                                       ws_bad_opcode="ws")
 BAD_RID = re.compile(r"/soak/bad/([A-Za-z0-9]+-[0-9]+)[ ?]")
 
 
@@ -1101,26 +1135,32 @@ class Audit:
                 self.tls_ok_by_port[e.get("client_port")].append(e)
 
     @staticmethod
-    def _nearest(cands, t0, t1):
-        """The entry closest to t1 among those logged between t0 and a
-        little after t1 (client ports are reused over a long run)."""
-        cands = [e for e in cands if t0 - 0.5 <= e["_t"] <= t1 + 10]
+    def _nearest(cands, t0, t1, listener):
+        """The entry of that listener closest to t1 among those logged
+        between t0 and a little after t1 (client ports are reused over a
+        long run, and one port can talk to two listeners at once)."""
+        cands = [e for e in cands
+                 if e.get("listener") == listener and t0 - 0.5 <= e["_t"] <= t1 + 10]
         return min(cands, key=lambda e: abs(e["_t"] - t1)) if cands else None
 
-    def close_for(self, port, t0, t1):
-        return self._nearest(self.closes_by_port.get(port, []), t0, t1)
+    def close_for(self, port, t0, t1, listener):
+        return self._nearest(self.closes_by_port.get(port, []), t0, t1, listener)
 
     def reject_for_http(self, rid):
         return self.rejects_by_rid.get(rid, [])
 
 
 class Reconciler:
-    def __init__(self, soak):
+    """base: an earlier Reconciler whose audit and verify results to reuse
+    (the self-check); extra_backend: more backend records (dicts)."""
+
+    def __init__(self, soak, base=None, extra_backend=()):
         self.s = soak
         self.dir = soak.dir
         self.failures = []
         self.rows = []
-        self.audit = Audit(self.dir)
+        self.extra_backend = list(extra_backend)
+        self.audit = base.audit if base else Audit(self.dir)
         self.tallies = []
         for name, _, out in soak.loads:
             if not out.exists():
@@ -1130,7 +1170,10 @@ class Reconciler:
             if data["stuck"]:
                 self.failures.append(f"load threads stuck at the end: {data['stuck']}")
             self.tallies += data["tallies"]
-        self.kill_explained = self._verify()
+        if base:
+            self.verify_results, self.kill_explained = base.verify_results, base.kill_explained
+        else:
+            self.kill_explained = self._verify()
 
     # --- verify every worker's series; what it reports as possible loss
     def _verify(self):
@@ -1204,9 +1247,9 @@ class Reconciler:
         found = missing = wrong = expl = 0
         for i in resumed:
             e = self.audit._nearest(self.audit.tls_ok_by_port.get(i["port"], []),
-                                    i["t0"], i["t"] or i["t0"])
+                                    i["t0"], i["t"] or i["t0"], "web")
             if e is None:
-                if self.explained(i["t"]):
+                if self.explained(i["t"] or i["t0"]):
                     expl += 1
                 else:
                     missing += 1
@@ -1228,7 +1271,7 @@ class Reconciler:
         done = [i for i in items if "t1" in i]
         found = missing = wrong = expl = 0
         for i in done:
-            e = self.audit.close_for(i.get("port"), i["t0"], i["t1"])
+            e = self.audit.close_for(i.get("port"), i["t0"], i["t1"], "line")
             if e is None:
                 if self.explained(i["t1"]):
                     expl += 1
@@ -1261,13 +1304,13 @@ class Reconciler:
             case = i["case"]
             if case.startswith("tls_"):
                 if case == "tls_bad_record_mac":
-                    e = self.audit.close_for(i["port"], i["t0"], i["t1"])
+                    e = self.audit.close_for(i["port"], i["t0"], i["t1"], "web")
                     ok = e is not None and e.get("reason") in ("tls_error", "client_error")
                     if e is not None:
                         reasons[case][e.get("reason")] += 1
                 else:
                     e = self.audit._nearest(self.audit.tls_fail_by_port.get(i["port"], []),
-                                            i["t0"], i["t1"])
+                                            i["t0"], i["t1"], "web")
                     ok = e is not None
                     if e is not None:
                         reasons[case][e.get("reason")] += 1
@@ -1278,7 +1321,7 @@ class Reconciler:
                 if len(rj) > 1:
                     self.failures.append(f"bad {case} {i['id']}: {len(rj)} reject entries")
                 if not rj:
-                    c = self.audit.close_for(i["port"], i["t0"], i["t1"])
+                    c = self.audit.close_for(i["port"], i["t0"], i["t1"], BAD_LISTENER[case])
                     rj = self.audit.rejects_by_conn.get((c["pid"], c["conn"]), []) if c else []
                 e = rj[0] if rj else None
                 ok = e is not None
@@ -1316,8 +1359,7 @@ class Reconciler:
         bad = []
         n = collections.Counter()
         path = self.dir / "backend.jsonl"
-        for raw in path.read_text().splitlines():
-            r = json.loads(raw)
+        for r in [json.loads(raw) for raw in path.read_text().splitlines()] + self.extra_backend:
             n[r["b"]] += 1
             if r["b"] == "http":
                 if "unparsable" in r:
@@ -1459,6 +1501,35 @@ class Reconciler:
             print("\nSOAK PASSED")
 
 
+def self_check(soak, real):
+    """Runs the reconciliation again on doctored client records and backend
+    records and returns the doctored cases it did not flag (so a check
+    that cannot fail shows up)."""
+    t_quiet = min((i["t"] for t in real.tallies if t["kind"] == "full"
+                   for i in t["items"] if i.get("t") and not real.explained(i["t"])),
+                  default=now())
+    rec = Reconciler(soak, base=real, extra_backend=[
+        {"b": "http", "m": "GET", "t": "/soak/smuggled/selfcheck-1", "n": 0, "complete": True}])
+    for t in rec.tallies:
+        if t["kind"] == "keepalive":
+            t["items"].append({"id": "/soak/get/selfcheck-1", "status": 200, "t": t_quiet})
+            for i in t["items"]:
+                if i.get("status") == 200:
+                    i["status"] = 201
+                    wrong = i["id"]
+                    break
+        if t["kind"] == "bad":
+            t["items"].append({"case": "no_colon", "id": "selfcheck-1", "port": 1,
+                               "t0": t_quiet, "t1": t_quiet, "status": 400})
+    rec.run()
+    text = "\n".join(rec.failures)
+    want = {"a made-up answered request": "/soak/get/selfcheck-1 answered",
+            "a wrong status": f"{wrong} client got 201",
+            "a bad input without its reject": "bad no_colon selfcheck-1",
+            "a request no client sent": "/soak/smuggled/selfcheck-1"}
+    return [what for what, needle in want.items() if needle not in text]
+
+
 def main():
     if len(sys.argv) >= 2 and sys.argv[1] == "backend":
         ports = [int(p) for p in sys.argv[2].split(",")]
@@ -1468,7 +1539,15 @@ def main():
     ap.add_argument("--duration", type=float, default=120.0, help="seconds (default 120)")
     ap.add_argument("--workdir", help="keep everything here (default: a temporary directory, "
                                       "removed after a pass)")
+    ap.add_argument("--reconcile", metavar="DIR",
+                    help="only reconcile the finished run kept in DIR (its --workdir)")
     args = ap.parse_args()
+    if args.reconcile:
+        soak = Soak.load_state(args.reconcile)
+        rec = Reconciler(soak)
+        rec.run()
+        rec.report()
+        return 1 if rec.failures else 0
     if args.duration < 60:
         ap.error("--duration must be at least 60 s")
     if not os.access(ghutil.GATEHOUSE_BIN, os.X_OK):
@@ -1476,6 +1555,12 @@ def main():
         return 2
     soak = Soak(args)
     log(f"workdir {soak.dir}, duration {args.duration:.0f}s")
+
+    def interrupted(signum, frame):
+        raise Interrupted(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)
     try:
         soak.run()
     except Exception:
@@ -1488,6 +1573,16 @@ def main():
     rec = Reconciler(soak)
     rec.run()
     rec.report()
+    broken = self_check(soak, rec)
+    if broken:
+        print("\nSOAK FAILED: the self-check found checks that cannot fail:")
+        for b in broken:
+            print("  - " + b)
+        rec.failures.append("self-check")
+    else:
+        print("self-check: the reconciliation flags a made-up answered request, a wrong "
+              "status, a bad input without its reject and a request the backend got that "
+              "no client sent")
     if rec.failures:
         print(f"files kept in {soak.dir}")
         return 1
