@@ -94,7 +94,11 @@ run_soak() { # BUILD_DIR SECONDS: tests/soak against that build, one counted res
   else
     failed=$((failed + 1)); failures+=("soak")
   fi
-  sed -n '/^kind /,$p' "$results/soak.log"
+  if grep -q '^kind ' "$results/soak.log"; then
+    sed -n '/^kind /,$p' "$results/soak.log"   # the reconciliation table and verdict
+  else
+    tail -n 40 "$results/soak.log"
+  fi
 }
 
 echo "=== build (-Werror)"
