@@ -1216,11 +1216,13 @@ class Reconciler:
         sent = len(items)
         answered = [i for i in items if i.get("status") is not None]
         in_audit = missing = dup = expl = wrong = 0
-        for i in answered:
+        for i in items:           # answered or not: never two entries
             es = self.audit.requests.get(i["id"], [])
             if len(es) > 1:
                 dup += 1
                 self.failures.append(f"{kind}: {i['id']} has {len(es)} request entries")
+        for i in answered:
+            es = self.audit.requests.get(i["id"], [])
             if not es:
                 if self.explained(i["t"]):
                     expl += 1
@@ -1448,6 +1450,9 @@ class Reconciler:
         # a line's prefix is "TAG-SEQ-K" (load) or "TAG-SEQ" (bad input's valid line)
         line_ids = {f"{i['id']}-{k}" for i in by_kind.get("line", []) for k in range(i["lines"])}
         self.backend_records(sent_ids, line_ids | {i["id"] for i in bad})
+        unsent = [t for t in self.audit.requests if t not in sent_ids]
+        for t in unsent[:5]:
+            self.failures.append(f"audit has a request entry for {t!r}, which no client sent")
         self.supervisor_log()
         self.reloads()
         for p in self.s.problems:
@@ -1537,6 +1542,24 @@ def self_check(soak, real):
     return [what for what, needle in want.items() if needle not in text]
 
 
+def reconcile(soak):
+    """Checks, prints the table and the verdict; returns the failures."""
+    rec = Reconciler(soak)
+    rec.run()
+    rec.report()
+    broken = self_check(soak, rec)
+    if broken:
+        print("\nSOAK FAILED: the self-check found checks that cannot fail:")
+        for b in broken:
+            print("  - " + b)
+        rec.failures.append("self-check")
+    else:
+        print("self-check: the reconciliation flags a made-up answered request, a wrong "
+              "status, a bad input without its reject and a request the backend got that "
+              "no client sent")
+    return rec.failures
+
+
 def main():
     if len(sys.argv) >= 2 and sys.argv[1] == "backend":
         ports = [int(p) for p in sys.argv[2].split(",")]
@@ -1550,11 +1573,7 @@ def main():
                     help="only reconcile the finished run kept in DIR (its --workdir)")
     args = ap.parse_args()
     if args.reconcile:
-        soak = Soak.load_state(args.reconcile)
-        rec = Reconciler(soak)
-        rec.run()
-        rec.report()
-        return 1 if rec.failures else 0
+        return 1 if reconcile(Soak.load_state(args.reconcile)) else 0
     if args.duration < 60:
         ap.error("--duration must be at least 60 s")
     if not os.access(ghutil.GATEHOUSE_BIN, os.X_OK):
@@ -1577,20 +1596,7 @@ def main():
         print(f"\nSOAK FAILED: the harness could not run; files kept in {soak.dir}")
         return 2
     soak.cleanup()
-    rec = Reconciler(soak)
-    rec.run()
-    rec.report()
-    broken = self_check(soak, rec)
-    if broken:
-        print("\nSOAK FAILED: the self-check found checks that cannot fail:")
-        for b in broken:
-            print("  - " + b)
-        rec.failures.append("self-check")
-    else:
-        print("self-check: the reconciliation flags a made-up answered request, a wrong "
-              "status, a bad input without its reject and a request the backend got that "
-              "no client sent")
-    if rec.failures:
+    if reconcile(soak):
         print(f"files kept in {soak.dir}")
         return 1
     if not args.workdir:
