@@ -29,7 +29,6 @@ import shutil
 import signal
 import socket
 import ssl
-import struct
 import subprocess
 import sys
 import tempfile
@@ -469,7 +468,8 @@ def gen_http(tally, ports, ctx, stop_at, pause, tag, mode):
             item["id"] = target
             left -= 1
             tally.sent += 1
-            c.request(method, target, body, chunked=chunked, close=(left <= 0 and mode != "keepalive"))
+            c.request(method, target, body, chunked=chunked,
+                      close=(left <= 0 and mode != "keepalive"))
             status, sha, n, small = c.response(slow=slow)
             item["status"], item["t"] = status, now()
             tally.statuses[status] += 1
@@ -527,7 +527,8 @@ def gen_ws(tally, ports, ctx, stop_at, pause, tag):
             tally.answered += 1
             if resp.status == 101:
                 for m in range(rng.randint(1, 8)):
-                    payload = f"{target}:{m}:".encode() + rng.randbytes(rng.randint(0, 3000)).hex().encode()
+                    payload = (f"{target}:{m}:".encode()
+                               + rng.randbytes(rng.randint(0, 3000)).hex().encode())
                     if rng.random() < 0.3:
                         half = len(payload) // 2
                         ws_backend.send_frame(conn, ws_backend.OP_TEXT, payload[:half], fin=False)
@@ -575,7 +576,8 @@ def gen_line(tally, ports, ctx, stop_at, pause, tag):
             item["port"] = s.getsockname()[1]
             conn = wsclient.BufConn(s)
             for k in range(rng.randint(5, 40)):
-                line = f"{tag}-{seq}-{k}:".encode() + rng.randbytes(rng.randint(0, 300)).hex().encode()
+                line = (f"{tag}-{seq}-{k}:".encode()
+                        + rng.randbytes(rng.randint(0, 300)).hex().encode())
                 line = line[:MAX_LINE - 1]
                 conn.sendall(line + b"\n")
                 item["lines"] += 1
@@ -1186,7 +1188,8 @@ class Reconciler:
         self.verify_results = {}
         loss_ok = set()
         for w, files in self.audit.series.items():
-            r = subprocess.run([str(tool), "verify", "--key", str(self.s.key)] + [str(f) for f in files],
+            r = subprocess.run([str(tool), "verify", "--key", str(self.s.key)]
+                               + [str(f) for f in files],
                                capture_output=True, text=True, timeout=300)
             py = auditlog.check_chain(files, key=self.s.key.read_bytes())
             expect = 4 if killed[w] else 0
@@ -1297,7 +1300,8 @@ class Reconciler:
         self.rows.append(("line (conns)", len(items), len(done), found, missing, 0, expl, wrong))
 
     def rejects(self, items):
-        by_case = collections.defaultdict(lambda: [0, 0, 0, 0, 0, 0])  # sent done found missing expl wrong
+        # per case: sent, done, found, missing, explained by a kill, wrong
+        by_case = collections.defaultdict(lambda: [0, 0, 0, 0, 0, 0])
         reasons = collections.defaultdict(collections.Counter)
         for i in items:
             row = by_case[i["case"]]
@@ -1347,8 +1351,9 @@ class Reconciler:
             else:
                 row[3] += 1
                 if row[3] <= 2:
-                    self.failures.append(f"bad {case} {i['id']} (port {i['port']}): no "
-                                         f"{'tls_fail/close' if case.startswith('tls_') else 'reject'} entry")
+                    want = "tls_fail/close" if case.startswith("tls_") else "reject"
+                    self.failures.append(f"bad {case} {i['id']} (port {i['port']}): "
+                                         f"no {want} entry")
         for case in sorted(by_case):
             sent, done, found, missing, expl, wrong = by_case[case]
             self.rows.append((f"bad:{case}", sent, done, found, missing, 0, expl, wrong))
@@ -1359,7 +1364,7 @@ class Reconciler:
         self.requests("bad:ws-upgrade", ups)
 
     # --- the backend received only what clients sent
-    def backend_records(self, sent_ids, ws_payload_prefixes):
+    def backend_records(self, sent_ids, line_ids):
         bad = []
         n = collections.Counter()
         path = self.dir / "backend.jsonl"
@@ -1376,7 +1381,8 @@ class Reconciler:
                 elif r["t"] not in sent_ids:
                     bad.append(f"ws backend got an upgrade for {r['t']}")
                 for f in r["frames"]:
-                    if not f["masked"] or f["p"].startswith("BAD") or f["op"] not in (0, 1, 2, 8, 9, 10):
+                    if (not f["masked"] or f["p"].startswith("BAD")
+                            or f["op"] not in (0, 1, 2, 8, 9, 10)):
                         bad.append(f"ws backend got a frame that was refused: {f} on {r['t']}")
                     elif f["op"] in (1, 2) and not any(
                             f["p"].startswith(p) or (p.startswith(f["p"]) and f["p"])
@@ -1384,7 +1390,8 @@ class Reconciler:
                         bad.append(f"ws backend got a message no client sent: {f} on {r['t']}")
             elif r["b"] == "line":
                 text = r.get("line", r.get("partial", ""))
-                if "partial" in r or text.startswith("BAD") or text.split(":", 1)[0] not in ws_payload_prefixes:
+                if ("partial" in r or text.startswith("BAD")
+                        or text.split(":", 1)[0] not in line_ids):
                     bad.append(f"line backend got {text[:80]!r}")
             else:
                 bad.append(f"backend: {r}")
@@ -1412,9 +1419,9 @@ class Reconciler:
         self.deaths = len(deaths)
 
     def reloads(self):
-        ok = sum(1 for e in self.audit.entries if e["event"] == "reload" and e.get("result") == "ok")
-        refused = sum(1 for e in self.audit.entries
-                      if e["event"] == "reload" and e.get("result") == "refused")
+        results = collections.Counter(e.get("result") for e in self.audit.entries
+                                      if e["event"] == "reload")
+        ok, refused = results["ok"], results["refused"]
         want_ok = 2 * sum(1 for _, v, _ in self.s.hups if v)
         want_refused = 2 * sum(1 for _, v, _ in self.s.hups if not v)
         self.reload_counts = (ok, want_ok, refused, want_refused)
@@ -1443,10 +1450,6 @@ class Reconciler:
         bad = by_kind.get("bad", [])
         sent_ids.update(i["upgrade"] for i in bad if i.get("upgrade"))
         self.rejects(bad)
-        prefixes = {i["id"] for i in by_kind.get("line", [])} | {i["id"] for i in bad}
-        line_prefixes = set()
-        for p in prefixes:
-            line_prefixes.add(p)
         # a line's prefix is "TAG-SEQ-K" (load) or "TAG-SEQ" (bad input's valid line)
         line_ids = {f"{i['id']}-{k}" for i in by_kind.get("line", []) for k in range(i["lines"])}
         self.backend_records(sent_ids, line_ids | {i["id"] for i in bad})
@@ -1498,8 +1501,8 @@ class Reconciler:
                    f"{self.backend_bad}")
         warm, end = s.rss.get("warmup_kib"), s.rss.get("end_kib")
         if warm and end:
-            out.append(f"RSS (supervisor + workers): after warm-up {warm} KiB, at the end {end} KiB "
-                       f"({100.0 * (end - warm) / warm:+.1f}%); per process "
+            out.append(f"RSS (supervisor + workers): after warm-up {warm} KiB, at the end "
+                       f"{end} KiB ({100.0 * (end - warm) / warm:+.1f}%); per process "
                        f"{s.rss.get('warmup_each')} -> {s.rss.get('end_each')}"
                        + (f" ({self.rss_note})" if self.rss_note else ""))
             out.append(f"RSS under load (t s, KiB): {s.rss.get('samples')}")
