@@ -1439,6 +1439,8 @@ class Reconciler:
             c["answered"] += t["answered"]
             for k, v in t["errors"].items():
                 c["err:" + k] += v
+            for k, v in t["statuses"].items():
+                c["status:" + k] += v
         self.counts = counts
         sent_ids = set()
         for kind in ("keepalive", "full", "resume", "large", "slow", "ws"):
@@ -1483,10 +1485,12 @@ class Reconciler:
         out.append("%-24s %8s %9s %9s %8s %5s %9s %6s" % hdr)
         for r in self.rows:
             out.append("%-24s %8s %9s %9s %8s %5s %9s %6s" % tuple(r))
-        out.append("client-side counts (sent / answered / errors):")
+        out.append("client-side counts (sent / answered / errors / statuses or close codes):")
         for kind, c in sorted(self.counts.items()):
             errs = ", ".join(f"{k[4:]} {v}" for k, v in sorted(c.items()) if k.startswith("err:"))
-            out.append(f"  {kind:10s} {c['sent']:8d} {c['answered']:8d}  {errs}")
+            sts = ", ".join(f"{k[7:]}: {v}" for k, v in sorted(c.items())
+                            if k.startswith("status:"))
+            out.append(f"  {kind:10s} {c['sent']:8d} {c['answered']:8d}  {errs or '-'} / {sts}")
         out.append("reject reasons seen: " + json.dumps(self.reject_reasons, sort_keys=True))
         out.append("operations: " + ", ".join(f"{k} {v}" for k, v in sorted(s.ops.items())) +
                    f", worker deaths in log {self.deaths}")
