@@ -54,7 +54,7 @@ FLUSH_INTERVAL_S = 0.1            # audit_flush_interval in the soak's config
 # audit entry still in the worker's buffer: one flush interval plus the
 # writer thread's scheduling delay on a loaded 2-core machine.
 KILL_LOSS_WINDOW_S = scaled(FLUSH_INTERVAL_S + 0.9)
-RSS_GROWTH_LIMIT = 1.10           # RSS at the end <= this x RSS after warm-up
+RSS_GROWTH_LIMIT = 1.10           # memory at the end <= this x memory after warm-up
 SANITIZED = os.environ.get("GATEHOUSE_SANITIZED") == "1"
 MAX_LINE = 1024                   # framing = line listener's max_line
 WS_MAX_FRAME = 65536              # ws listener's ws_max_frame
@@ -812,17 +812,36 @@ def children_of(pid):
     return out
 
 
-def rss_kib(pids):
-    total = 0
-    for p in pids:
-        try:
-            with open(f"/proc/{p}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-        except FileNotFoundError:
-            pass
-    return total
+def smaps(pid):
+    """(RSS, PSS, private) of one process, KiB."""
+    v = collections.Counter()
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                k, _, rest = line.partition(":")
+                if k in ("Rss", "Pss", "Private_Clean", "Private_Dirty"):
+                    v[k] += int(rest.split()[0])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return v["Rss"], v["Pss"], v["Private_Clean"] + v["Private_Dirty"]
+
+
+def mem_kib(supervisor, workers):
+    """(RSS, PSS, own) summed over gatehouse's processes, KiB. own, the one
+    checked: the supervisor's RSS plus each worker's private pages. RSS
+    counts the pages a worker shares copy-on-write with the supervisor in
+    both, and a worker forked after reloads (every worker at the end of a
+    run with kills) inherits the supervisor's grown heap; PSS moves when a
+    process that shared pages dies. own counts every page once: shared
+    ones in the supervisor, a worker's own and copied ones in the worker."""
+    rss = pss = 0
+    own = smaps(supervisor)[0]
+    for p in [supervisor] + sorted(workers):
+        r, ps, priv = smaps(p)
+        rss, pss = rss + r, pss + ps
+        if p != supervisor:
+            own += priv
+    return rss, pss, own
 
 
 class Soak:
@@ -965,16 +984,19 @@ class Soak:
         """RSS after warm-up, with the load paused (as at the end)."""
         pause.set()
         time.sleep(scaled(4))
-        self.rss["warmup_kib"] = rss_kib({self.gh.pid} | children_of(self.gh.pid))
+        self.rss["warmup_kib"], self.rss["warmup_pss"], self.rss["warmup_own"] = self.mem_all()
         self.rss["warmup_each"] = self.rss_each()
         pause.clear()
 
+    def mem_all(self):
+        return mem_kib(self.gh.pid, children_of(self.gh.pid))
+
     def rss_each(self):
-        return {p: rss_kib([p]) for p in sorted({self.gh.pid} | children_of(self.gh.pid))}
+        """{pid: (RSS, PSS, private)}"""
+        return {p: smaps(p) for p in sorted({self.gh.pid} | children_of(self.gh.pid))}
 
     def op_sample_rss(self, t):
-        self.rss.setdefault("samples", []).append(
-            (round(t), rss_kib({self.gh.pid} | children_of(self.gh.pid))))
+        self.rss.setdefault("samples", []).append((round(t),) + self.mem_all())
 
     # ----------------------------------------------------------------- run
     def run(self):
@@ -1030,7 +1052,7 @@ class Soak:
                 p.kill()
                 p.join(timeout=10)
         time.sleep(scaled(3))
-        self.rss["end_kib"] = rss_kib({self.gh.pid} | children_of(self.gh.pid))
+        self.rss["end_kib"], self.rss["end_pss"], self.rss["end_own"] = self.mem_all()
         self.rss["end_each"] = self.rss_each()
         self.gh.send_signal(signal.SIGTERM)
         self.exit_status = self.gh.wait(timeout=60)
@@ -1462,16 +1484,16 @@ class Reconciler:
         self.reloads()
         for p in self.s.problems:
             self.failures.append(p)
-        warm, end = self.s.rss.get("warmup_kib"), self.s.rss.get("end_kib")
+        warm, end = self.s.rss.get("warmup_own"), self.s.rss.get("end_own")
         if not warm or not end:
-            self.failures.append(f"RSS not measured: {self.s.rss}")
+            self.failures.append(f"memory not measured: {self.s.rss}")
         elif end > warm * RSS_GROWTH_LIMIT and SANITIZED:
             # ASan keeps freed memory in its quarantine (256 MB by default)
             # and its shadow grows with it: RSS is the allocator's, not ours
             self.rss_note = "not checked under a sanitizer"
         elif end > warm * RSS_GROWTH_LIMIT:
-            self.failures.append(f"RSS grew: {warm} KiB after warm-up, {end} KiB at the end "
-                                 f"(+{100.0 * (end - warm) / warm:.1f}%)")
+            self.failures.append(f"memory grew: {warm} KiB after warm-up, {end} KiB at "
+                                 f"the end (+{100.0 * (end - warm) / warm:.1f}%)")
         for kind in ("keepalive", "full", "resume", "large", "slow", "ws", "line", "bad"):
             if not counts.get(kind, {}).get("answered"):
                 self.failures.append(f"load {kind}: nothing was answered")
@@ -1503,13 +1525,18 @@ class Reconciler:
                    + json.dumps(dict(sorted(self.audit.by_event.items()))))
         out.append(f"backend records: {json.dumps(self.backend_counts)}, not sent by a client: "
                    f"{self.backend_bad}")
-        warm, end = s.rss.get("warmup_kib"), s.rss.get("end_kib")
-        if warm and end:
-            out.append(f"RSS (supervisor + workers): after warm-up {warm} KiB, at the end "
-                       f"{end} KiB ({100.0 * (end - warm) / warm:+.1f}%); per process "
-                       f"{s.rss.get('warmup_each')} -> {s.rss.get('end_each')}"
-                       + (f" ({self.rss_note})" if self.rss_note else ""))
-            out.append(f"RSS under load (t s, KiB): {s.rss.get('samples')}")
+        for what, k in (("RSS", "kib"), ("PSS", "pss"),
+                        ("supervisor RSS + workers' private", "own")):
+            warm, end = s.rss.get("warmup_" + k), s.rss.get("end_" + k)
+            if warm and end:
+                out.append(f"{what} (supervisor + workers, load paused): after warm-up {warm} "
+                           f"KiB, at the end {end} KiB ({100.0 * (end - warm) / warm:+.1f}%)"
+                           + (" (checked)" if k == "own" else ""))
+        if self.rss_note:
+            out.append(f"memory growth {self.rss_note}")
+        out.append(f"per process (RSS, PSS, private): {s.rss.get('warmup_each')} -> "
+                   f"{s.rss.get('end_each')}")
+        out.append(f"under load (t s, RSS, PSS, own; KiB): {s.rss.get('samples')}")
         out.append(f"gatehouse exit status after SIGTERM: {s.exit_status}")
         print("\n".join(out), flush=True)
         if self.failures:
