@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what is needed (Debian 12,
 # as root), builds with -Werror, runs the unit tests and the integration
-# tests, then all of them again in an AddressSanitizer + UBSan build, then
-# each fuzz target for a bounded time. Ends with "N passed, N failed".
+# tests, a 2-minute soak (tests/soak; GATEHOUSE_SOAK_SECONDS), then the
+# unit and integration tests again in an AddressSanitizer + UBSan build,
+# then each fuzz target for a bounded time. Ends with "N passed, N failed".
 #   --quick   skip the sanitizer build and the fuzzers
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -85,9 +86,25 @@ build() { # DIR [meson options...]
   ninja -C "$dir" > "$results/ninja-$dir.log" 2>&1 || { tail -n 60 "$results/ninja-$dir.log"; return 1; }
 }
 
+run_soak() { # BUILD_DIR SECONDS: tests/soak against that build, one counted result
+  echo "=== soak (${2}s against $1/gatehouse)"
+  if GATEHOUSE_BIN="$PWD/$1/gatehouse" "$python" tests/soak/soak.py --duration "$2" \
+       > "$results/soak.log" 2>&1; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1)); failures+=("soak")
+  fi
+  if grep -q '^kind ' "$results/soak.log"; then
+    sed -n '/^kind /,$p' "$results/soak.log"   # the reconciliation table and verdict
+  else
+    tail -n 40 "$results/soak.log"
+  fi
+}
+
 echo "=== build (-Werror)"
 if build build-ci; then
   run_suite build-ci plain
+  run_soak build-ci "${GATEHOUSE_SOAK_SECONDS:-120}"
 else
   failed=$((failed + 1)); failures+=("build")
 fi
