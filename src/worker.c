@@ -216,7 +216,7 @@ static void on_idle(struct ev_loop *loop, ev_idle *i, int revents)
  * and buffers used in the middle of the heap stay resident after free().
  * malloc_trim(0) hands those pages back (madvise); the free chunks stay
  * in malloc's bins for reuse. */
-static void trim_heap(void)
+void gh_heap_trim(void)
 {
 #ifdef __GLIBC__
     int released = malloc_trim(0);
@@ -262,7 +262,7 @@ static void on_memory_trim(struct ev_loop *loop, ev_timer *t, int revents)
             pools_above_floor = true;
     }
     if (freed > 0 || quieter) {
-        trim_heap();
+        gh_heap_trim();
         w->closed_since_trim = 0;
         w->peak_open = w->open_conns;
     }
@@ -444,6 +444,7 @@ out:
         gh_reload_discard(NULL, gen->tls);
     free(gen);
     free(errs);
+    gh_heap_trim(); /* a configuration was built, and one of the two freed */
 }
 
 static int open_listen_socket(const struct gh_listener_config *cfg)

@@ -105,4 +105,10 @@ void gh_worker_gen_release(struct gh_worker *w, struct gh_config_gen *gen);
 void gh_worker_reload(struct gh_worker *w);
 void gh_worker_mark_pending(struct gh_worker *w, struct gh_conn *c);
 
+/* Hands heap pages freed so far back to the system (glibc's malloc_trim;
+ * nothing elsewhere). For the moments after much was freed: a burst of
+ * connections over (the worker's memory timer), a configuration replaced
+ * (the supervisor, whose heap every replacement worker starts from). */
+void gh_heap_trim(void);
+
 #endif
