@@ -383,6 +383,7 @@ class Http:
     def response(self, slow=False):
         """(status, sha256 hex of the body, body length, the body if short)."""
         head = wsclient.read_head(self.conn, timeout=30)
+        self.head_at = now()
         status = wsclient.status_of(head)
         length = 0
         for name, value in wsclient.header_lines(head):
@@ -471,7 +472,7 @@ def gen_http(tally, ports, ctx, stop_at, pause, tag, mode):
             c.request(method, target, body, chunked=chunked,
                       close=(left <= 0 and mode != "keepalive"))
             status, sha, n, small = c.response(slow=slow)
-            item["status"], item["t"] = status, now()
+            item["status"], item["t"], item["th"] = status, now(), c.head_at
             tally.statuses[status] += 1
             ok = True
             if status == 200:
@@ -816,6 +817,15 @@ def children_of(pid):
     return out
 
 
+def started_at(pid):
+    """A process's start time in clock ticks after boot (/proc/PID/stat)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
+
+
 def smaps(pid):
     """(RSS, PSS, private) of one process, KiB."""
     v = collections.Counter()
@@ -966,7 +976,8 @@ class Soak:
         if not kids:
             self.problems.append("SIGKILL: no worker to kill")
             return
-        victim = min(kids)          # the oldest: no worker lives past two periods
+        # the oldest (by start time: pids wrap), so no worker lives past two periods
+        victim = min(kids, key=started_at)
         os.kill(victim, signal.SIGKILL)
         self.kills.append((now(), victim))
         self.ops["sigkill_worker"] += 1
@@ -1237,11 +1248,16 @@ class Reconciler:
         # whose series verify reported as possible loss may be missing
         return [(t, pid) for t, pid in self.s.kills if self.audit.pid_worker.get(pid) in loss_ok]
 
-    def explained(self, t):
-        # the client may read an answer a moment after the kill: it was in
-        # the socket buffers already
-        return t is not None and any(k - KILL_LOSS_WINDOW_S <= t <= k + 1.0
-                                     for k, _ in self.kill_explained)
+    def explained(self, t, start=None):
+        """A SIGKILL fell between the request's start (its response head's
+        arrival, else its connection's start) less the loss window, and a
+        second after the client had the whole answer: gatehouse wrote the
+        last byte somewhere in there (a slow reader still reads buffered
+        bytes well after the kill) and may have held the entry unflushed."""
+        if t is None:
+            return False
+        lo = min(start if start is not None else t, t)
+        return any(lo - KILL_LOSS_WINDOW_S <= k <= t + 1.0 for k, _ in self.kill_explained)
 
     # --- requests: answered ones each in the audit exactly once, right status
     def requests(self, kind, items):
@@ -1256,7 +1272,7 @@ class Reconciler:
         for i in answered:
             es = self.audit.requests.get(i["id"], [])
             if not es:
-                if self.explained(i["t"]):
+                if self.explained(i["t"], i.get("th", i.get("t0"))):
                     expl += 1
                 else:
                     missing += 1
