@@ -27,6 +27,7 @@ import pytest
 import backends
 import http_backends
 from ghutil import HOST, recv_exact, scaled, tls_connect, wait_until
+from test_abuse import children_of
 
 SANITIZED = os.environ.get("GATEHOUSE_SANITIZED") == "1"
 
@@ -357,11 +358,6 @@ def test_memory_returns_after_a_storm_of_bad_handshakes(gatehouse, backend, ctx)
 
 
 # ------------------------------------------- replacement workers after reloads
-
-def children_of(pid):
-    with open(f"/proc/{pid}/task/{pid}/children") as f:
-        return {int(p) for p in f.read().split()}
-
 
 @pytest.mark.timeout_s(90)
 def test_replacement_worker_after_reloads_is_no_bigger(gatehouse, backend, ctx):
