@@ -163,7 +163,7 @@ int gh_audit_check(const struct gh_config *cfg, struct gh_config_errors *errs)
     if (g->audit_key_file[0]) {
         struct stat st;
         if (gh_audit_key_load(g->audit_key_file, key, &key_len, why, sizeof why) < 0) {
-            gh_config_error_add(errs, g->audit_key_file_line, "audit_key_file", "%s", why);
+            gh_config_key_error(errs, &g->key_lines, "audit_key_file", "%s", why);
             rc = -1;
         } else if (stat(g->audit_key_file, &st) == 0 && (st.st_mode & 077)) {
             gh_log(GH_LOG_WARN, "audit_key_readable",
@@ -178,12 +178,12 @@ int gh_audit_check(const struct gh_config *cfg, struct gh_config_errors *errs)
         char path[GH_PATH_MAX];
         int fd;
         if (expand_path(g->audit_file, i, path, sizeof path) < 0) {
-            gh_config_error_add(errs, g->audit_file_line, "audit_file", "path too long");
+            gh_config_key_error(errs, &g->key_lines, "audit_file", "path too long");
             return -1;
         }
         fd = open_append(path);
         if (fd < 0) {
-            gh_config_error_add(errs, g->audit_file_line, "audit_file", "cannot open %s: %s", path,
+            gh_config_key_error(errs, &g->key_lines, "audit_file", "cannot open %s: %s", path,
                                 strerror(errno));
             return -1;
         }

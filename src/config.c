@@ -33,14 +33,14 @@
 
 #define KEYS_MAX 128            /* rows in key_table (checked below) */
 
-enum section_kind { SECTION_NONE, SECTION_GLOBAL, SECTION_LISTENER, SECTION_CERT, SECTION_INVALID };
-
-/* A key as one section instance saw it: the line that set it (0: absent)
- * and whether its value was refused. A refused key was reported once; the
- * cross-key checks treat it as absent so it causes no second error. */
-struct key_seen {
-    int line;
-    bool refused;
+/* The sections a key row can belong to are the public ones; the reader
+ * also knows "before any header" and "after a refused header". */
+enum section_kind {
+    SECTION_GLOBAL = GH_CONFIG_GLOBAL,
+    SECTION_LISTENER = GH_CONFIG_LISTENER,
+    SECTION_CERT = GH_CONFIG_CERT,
+    SECTION_NONE,
+    SECTION_INVALID,
 };
 
 struct parse_state {
@@ -55,10 +55,15 @@ struct parse_state {
     enum section_kind section;
     struct gh_listener_config *listener;
     struct gh_cert_config *cert;
-    struct key_seen *seen;           /* the current section's row of the arrays below */
-    struct key_seen global_seen[KEYS_MAX];
-    struct key_seen listener_seen[GH_MAX_LISTENERS][KEYS_MAX];
-    struct key_seen cert_seen[GH_MAX_CERTS][KEYS_MAX];
+    /* How each section instance saw its keys: the line that set one is
+     * kept in the section's key_lines (0: absent), and here whether its
+     * value was refused. A refused key was reported once; the cross-key
+     * checks treat it as absent so it causes no second error. */
+    struct gh_key_lines *lines;      /* the current section's */
+    bool *refused;                   /* the current section's row of the arrays below */
+    bool global_refused[KEYS_MAX];
+    bool listener_refused[GH_MAX_LISTENERS][KEYS_MAX];
+    bool cert_refused[GH_MAX_CERTS][KEYS_MAX];
     char cert_refs[GH_MAX_LISTENERS][GH_LIST_TEXT_MAX]; /* certs = ... until resolved */
     bool global_seen_section;
     bool prev_was_key;               /* for telling continuation lines apart */
@@ -328,7 +333,7 @@ struct key_row {
     bool (*accept)(const char *item, size_t len); /* lists: one item */
     const char *rule;        /* lists: what an item refused by accept is not */
     const char *def;         /* default, as it would be written; NULL: zero / empty */
-    size_t line_at;          /* LINE_AT(): offset + 1 of the int that keeps its line; 0: none */
+    /* its line: key_lines.line[row index] of the section's struct */
 };
 
 #define FIELD_OF(T, f) (((T *)0)->f)
@@ -339,10 +344,6 @@ struct key_row {
 #define GLOBAL(f) DEST(SECTION_GLOBAL, struct gh_global_config, f)
 #define LISTENER(f) DEST(SECTION_LISTENER, struct gh_listener_config, f)
 #define CERT(f) DEST(SECTION_CERT, struct gh_cert_config, f)
-#define LINE_AT(T, f) .line_at = (offsetof(T, f) + 1)
-#define LISTENER_LINE(f) LINE_AT(struct gh_listener_config, f)
-#define GLOBAL_LINE(f) LINE_AT(struct gh_global_config, f)
-#define CERT_LINE(f) LINE_AT(struct gh_cert_config, f)
 
 /* value kinds with their parameters */
 #define DURATION(above_, most_) .set = set_duration, .above = (above_), .most = (most_)
@@ -1000,13 +1001,13 @@ static int set_audit_file(struct parse_state *st, const struct key_row *k, const
 
 static const struct key_row key_table[] = {
     /* [global] */
-    {"workers", GLOBAL(workers), WHOLE(1, 64), .def = "1", GLOBAL_LINE(workers_line)},
+    {"workers", GLOBAL(workers), WHOLE(1, 64), .def = "1"},
     {"shutdown_grace", GLOBAL(shutdown_grace), DURATION(-1, 3600), .def = "30s"},
     {"log_level", GLOBAL(log_level), .def = "info",
      CHOICE({"debug", GH_LOG_DEBUG}, {"info", GH_LOG_INFO}, {"warn", GH_LOG_WARN},
             {"error", GH_LOG_ERROR})},
-    {"audit_file", GLOBAL(audit_file), CUSTOM(set_audit_file), GLOBAL_LINE(audit_file_line)},
-    {"audit_key_file", GLOBAL(audit_key_file), PATH, GLOBAL_LINE(audit_key_file_line)},
+    {"audit_file", GLOBAL(audit_file), CUSTOM(set_audit_file)},
+    {"audit_key_file", GLOBAL(audit_key_file), PATH},
     {"audit_fsync", GLOBAL(audit_fsync), .def = "interval",
      CHOICE({"never", GH_AUDIT_FSYNC_NEVER}, {"interval", GH_AUDIT_FSYNC_INTERVAL},
             {"always", GH_AUDIT_FSYNC_ALWAYS})},
@@ -1016,7 +1017,7 @@ static const struct key_row key_table[] = {
      .range = "64k .. 256m", .def = "1m"},
     {"audit_max_field", GLOBAL(audit_max_field), WHOLE(16, GH_AUDIT_MAX_FIELD_LIMIT),
      .def = "256"},
-    {"ticket_key_file", GLOBAL(ticket_key_file), PATH, GLOBAL_LINE(ticket_key_file_line)},
+    {"ticket_key_file", GLOBAL(ticket_key_file), PATH},
     /* tickets stay valid for three periods: keep them short if needed,
      * never longer than TLS 1.3 allows a ticket to live */
     {"ticket_rotation", GLOBAL(ticket_rotation), DURATION(0.999, 7 * 86400), .def = "12h"},
@@ -1026,16 +1027,14 @@ static const struct key_row key_table[] = {
     {"backend", LISTENER(backend), .modes = MODES_TLS, .required = true, ADDRESS},
     {"mode", LISTENER(mode), .modes = MODES_ALL, .def = "tcp",
      CHOICE({"tcp", GH_MODE_TCP}, {"http", GH_MODE_HTTP}, {"redirect", GH_MODE_REDIRECT})},
-    {"cert", LISTENER(cert), .modes = MODES_TLS, .required = true, PATH, LISTENER_LINE(cert_line)},
-    {"key", LISTENER(key), .modes = MODES_TLS, .required = true, PATH, LISTENER_LINE(key_line)},
+    {"cert", LISTENER(cert), .modes = MODES_TLS, .required = true, PATH},
+    {"key", LISTENER(key), .modes = MODES_TLS, .required = true, PATH},
     {"tls_min_version", LISTENER(tls_min_version), .modes = MODES_TLS, .def = "1.2",
      CHOICE({"1.2", 12}, {"1.3", 13})},
     {"ciphers", LISTENER(ciphers), .modes = MODES_TLS, .def = CIPHERS_DEFAULT,
-     SUITES(is_pfs_aead_cipher, "is not an ECDHE (forward secret) AEAD suite"),
-     LISTENER_LINE(ciphers_line)},
+     SUITES(is_pfs_aead_cipher, "is not an ECDHE (forward secret) AEAD suite")},
     {"ciphersuites", LISTENER(ciphersuites), .modes = MODES_TLS, .def = CIPHERSUITES_DEFAULT,
-     SUITES(is_tls13_suite, "is not a TLS 1.3 suite name (TLS13-... or TLS_...)"),
-     LISTENER_LINE(ciphersuites_line)},
+     SUITES(is_tls13_suite, "is not a TLS 1.3 suite name (TLS13-... or TLS_...)")},
     {"groups", LISTENER(groups), .modes = MODES_TLS, CUSTOM(set_groups), .def = "X25519:P-256:P-384"},
     {"handshake_timeout", LISTENER(handshake_timeout), .modes = MODES_TLS, DURATION(0, 3600), .def = "10s"},
     {"connect_timeout", LISTENER(connect_timeout), .modes = MODES_TLS, DURATION(0, 3600), .def = "5s"},
@@ -1065,14 +1064,14 @@ static const struct key_row key_table[] = {
      CHOICE({"replace", false}, {"append", true})},
     {"hsts", LISTENER(hsts), .modes = MODES_HTTP_HEAD, CUSTOM(set_hsts)},
     {"redirect_port", LISTENER(redirect_port), .modes = MODES_REDIRECT, WHOLE(1, 65535), .def = "443"},
-    {"certs", LISTENER(certs), .modes = MODES_TLS, CUSTOM(set_cert_refs), LISTENER_LINE(certs_line)},
+    {"certs", LISTENER(certs), .modes = MODES_TLS, CUSTOM(set_cert_refs)},
     {"sni_unknown", LISTENER(sni_unknown), .modes = MODES_TLS, .def = "default",
      CHOICE({"default", GH_SNI_DEFAULT}, {"refuse", GH_SNI_REFUSE})},
-    {"ocsp", LISTENER(ocsp), .modes = MODES_TLS, PATH, LISTENER_LINE(ocsp_line)},
+    {"ocsp", LISTENER(ocsp), .modes = MODES_TLS, PATH},
     /* default: http/1.1 with mode = http, else none (check_listener_tls) */
     {"alpn", LISTENER(alpn), .modes = MODES_TLS, CUSTOM(set_alpn)},
-    {"client_ca", LISTENER(client_ca), .modes = MODES_TLS, PATH, LISTENER_LINE(client_ca_line)},
-    {"crl", LISTENER(crl), .modes = MODES_TLS, PATH, LISTENER_LINE(crl_line)},
+    {"client_ca", LISTENER(client_ca), .modes = MODES_TLS, PATH},
+    {"crl", LISTENER(crl), .modes = MODES_TLS, PATH},
     /* default: off, required once client_ca is set (check_listener_tls) */
     {"client_verify", LISTENER(client_verify), .modes = MODES_TLS,
      CHOICE({"off", GH_VERIFY_OFF}, {"optional", GH_VERIFY_OPTIONAL},
@@ -1139,14 +1138,15 @@ static const struct key_row key_table[] = {
     {"send_timeout", LISTENER(send_timeout), .modes = MODES_ALL, DURATION(0, 86400), .def = "30s"},
 
     /* [cert:NAME] */
-    {"cert", CERT(cert), .required = true, PATH, CERT_LINE(cert_line)},
-    {"key", CERT(key), .required = true, PATH, CERT_LINE(key_line)},
-    {"ocsp", CERT(ocsp), PATH, CERT_LINE(ocsp_line)},
-    {"names", CERT(names), LIST(is_dns_pattern, NOT_A_DNS_NAME), CERT_LINE(names_line)},
+    {"cert", CERT(cert), .required = true, PATH},
+    {"key", CERT(key), .required = true, PATH},
+    {"ocsp", CERT(ocsp), PATH},
+    {"names", CERT(names), LIST(is_dns_pattern, NOT_A_DNS_NAME)},
 };
 
 #define N_KEYS (sizeof key_table / sizeof key_table[0])
-_Static_assert(N_KEYS <= KEYS_MAX, "struct key_seen arrays hold KEYS_MAX keys");
+_Static_assert(N_KEYS <= KEYS_MAX && KEYS_MAX == GH_CONFIG_KEYS_MAX,
+               "struct gh_key_lines and the refused arrays hold KEYS_MAX keys");
 
 static const struct key_row *find_row(enum section_kind section, const char *name)
 {
@@ -1156,25 +1156,40 @@ static const struct key_row *find_row(enum section_kind section, const char *nam
     return NULL;
 }
 
-/* How SEEN (a section's key_seen row) saw the key NAME of SECTION. */
-static const struct key_seen *seen_key(const struct key_seen *seen, enum section_kind section,
-                                       const char *name)
+int gh_config_key_line(const struct gh_key_lines *lines, const char *key)
 {
-    static const struct key_seen absent;
+    const struct key_row *k = find_row((enum section_kind)lines->section, key);
+    return k ? lines->line[k - key_table] : 0;
+}
+
+void gh_config_key_error(struct gh_config_errors *errs, const struct gh_key_lines *lines,
+                         const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    errors_vadd(errs, gh_config_key_line(lines, key), key, fmt, ap);
+    va_end(ap);
+}
+
+/* Whether REFUSED (a section instance's row of the refused arrays) holds
+ * the key NAME of SECTION as refused. */
+static bool key_refused(const bool *refused, enum section_kind section, const char *name)
+{
     const struct key_row *k = find_row(section, name);
-    return k ? &seen[k - key_table] : &absent;
+    return k && refused[k - key_table];
 }
 
 /* The line of a listener key that was set and accepted; 0 otherwise. */
 static int listener_key_line(const struct parse_state *st, size_t i, const char *name)
 {
-    const struct key_seen *s = seen_key(st->listener_seen[i], SECTION_LISTENER, name);
-    return s->refused ? 0 : s->line;
+    return key_refused(st->listener_refused[i], SECTION_LISTENER, name)
+               ? 0
+               : gh_config_key_line(&st->cfg->listeners[i].key_lines, name);
 }
 
 static bool listener_key_refused(const struct parse_state *st, size_t i, const char *name)
 {
-    return seen_key(st->listener_seen[i], SECTION_LISTENER, name)->refused;
+    return key_refused(st->listener_refused[i], SECTION_LISTENER, name);
 }
 
 /* Every key of SECTION with a default gets it, through its own setter. */
@@ -1287,18 +1302,13 @@ static int on_key(void *user, const char *section, const char *name, const char 
         unknown_key(st, name, where);
         return 1;
     }
-    struct key_seen *seen = &st->seen[k - key_table];
-    if (seen->line) {
-        parse_error(st, name, "duplicate key (first set at line %d)", seen->line);
+    size_t row = (size_t)(k - key_table);
+    if (st->lines->line[row]) {
+        parse_error(st, name, "duplicate key (first set at line %d)", st->lines->line[row]);
         return 1;
     }
-    seen->line = st->line;
-    if (k->set(st, k, value, conf) < 0) {
-        seen->refused = true;
-    } else if (k->line_at) {
-        int line = st->line;
-        memcpy((char *)conf + k->line_at - 1, &line, sizeof line);
-    }
+    st->lines->line[row] = st->line;
+    st->refused[row] = k->set(st, k, value, conf) < 0;
     return 1;
 }
 
@@ -1306,15 +1316,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
 
 const char *gh_config_key_name(enum gh_config_section section, size_t index)
 {
-    static const enum section_kind kinds[] = {
-        [GH_CONFIG_GLOBAL] = SECTION_GLOBAL,
-        [GH_CONFIG_LISTENER] = SECTION_LISTENER,
-        [GH_CONFIG_CERT] = SECTION_CERT,
-    };
-    if ((size_t)section >= sizeof kinds / sizeof kinds[0])
-        return NULL;
     for (size_t i = 0; i < N_KEYS; i++)
-        if (key_table[i].section == kinds[section] && index-- == 0)
+        if ((int)key_table[i].section == (int)section && index-- == 0)
             return key_table[i].name;
     return NULL;
 }
@@ -1363,7 +1366,8 @@ static void begin_section(struct parse_state *st, const char *name, size_t len)
         }
         st->global_seen_section = true;
         st->section = SECTION_GLOBAL;
-        st->seen = st->global_seen;
+        st->lines = &st->cfg->global.key_lines;
+        st->refused = st->global_refused;
         return;
     }
     if (len > 9 && memcmp(name, "listener:", 9) == 0) {
@@ -1374,12 +1378,14 @@ static void begin_section(struct parse_state *st, const char *name, size_t len)
             return;
         struct gh_listener_config *l = &st->cfg->listeners[st->cfg->n_listeners];
         memset(l, 0, sizeof *l);
+        l->key_lines.section = GH_CONFIG_LISTENER;
         apply_defaults(st, SECTION_LISTENER, l);
         memcpy(l->name, lname, llen);
         l->name[llen] = '\0';
         l->line = st->line;
         st->listener = l;
-        st->seen = st->listener_seen[st->cfg->n_listeners];
+        st->lines = &l->key_lines;
+        st->refused = st->listener_refused[st->cfg->n_listeners];
         st->cfg->n_listeners++;
         st->section = SECTION_LISTENER;
         return;
@@ -1390,9 +1396,11 @@ static void begin_section(struct parse_state *st, const char *name, size_t len)
         if (!section_name_ok(st, label, "[cert:NAME]", cname, clen, st->cfg->certs[0].name,
                              sizeof st->cfg->certs[0], st->cfg->n_certs, GH_MAX_CERTS))
             return;
-        st->seen = st->cert_seen[st->cfg->n_certs];
+        st->refused = st->cert_refused[st->cfg->n_certs];
         struct gh_cert_config *c = &st->cfg->certs[st->cfg->n_certs++];
         memset(c, 0, sizeof *c);
+        c->key_lines.section = GH_CONFIG_CERT;
+        st->lines = &c->key_lines;
         memcpy(c->name, cname, clen);
         c->name[clen] = '\0';
         c->line = st->line;
@@ -1575,6 +1583,7 @@ static void resolve_cert_refs(struct parse_state *st, size_t i)
     struct list_walk w = {st->cert_refs[i], ',', false}; /* stored as "a,b" */
     const char *p;
     size_t len;
+    int certs_line = listener_key_line(st, i, "certs");
     if (!st->cert_refs[i][0])
         return;
     while (list_next(&w, &p, &len)) {
@@ -1583,10 +1592,10 @@ static void resolve_cert_refs(struct parse_state *st, size_t i)
             if (strlen(st->cfg->certs[c].name) == len && memcmp(st->cfg->certs[c].name, p, len) == 0)
                 found = c;
         if (found == st->cfg->n_certs)
-            gh_config_error_add(st->errs, l->certs_line, "certs", "no [cert:%.*s] section",
+            gh_config_error_add(st->errs, certs_line, "certs", "no [cert:%.*s] section",
                                 (int)len, p);
         else if (l->n_certs + 1 >= GH_LISTENER_CERTS_MAX)
-            gh_config_error_add(st->errs, l->certs_line, "certs",
+            gh_config_error_add(st->errs, certs_line, "certs",
                                 "more than %d certificates for one listener",
                                 GH_LISTENER_CERTS_MAX - 1);
         else
@@ -1614,7 +1623,7 @@ static void check_listener_tls(struct parse_state *st, size_t i)
             if (set[k])
                 gh_config_error_add(st->errs, listener_key_line(st, i, needs_ca[k]), needs_ca[k],
                                     "needs client_ca (the CA that issues client certificates)");
-    } else if (!seen_key(st->listener_seen[i], SECTION_LISTENER, "client_verify")->line) {
+    } else if (!gh_config_key_line(&l->key_lines, "client_verify")) {
         l->client_verify = GH_VERIFY_REQUIRED;
     }
     if (l->accept_proxy != GH_PROXY_IN_OFF && l->n_proxy_trusted == 0 &&
@@ -1631,7 +1640,7 @@ static void check_listener_tls(struct parse_state *st, size_t i)
                             "append needs trusted_proxies (whose forwarding chain to extend)");
     if (l->mode == GH_MODE_REDIRECT)
         return;
-    if (!seen_key(st->listener_seen[i], SECTION_LISTENER, "alpn")->line) {
+    if (!gh_config_key_line(&l->key_lines, "alpn")) {
         if (l->mode == GH_MODE_HTTP)
             snprintf(l->alpn, sizeof l->alpn, "http/1.1");
     } else if (l->mode == GH_MODE_HTTP && l->alpn[0] && strcmp(l->alpn, "http/1.1") != 0) {
@@ -1644,12 +1653,12 @@ static void check_listener_tls(struct parse_state *st, size_t i)
  * header. ALL_MODES_ONLY: only those required whatever the mode (the mode
  * itself was refused). */
 static void check_required(struct parse_state *st, enum section_kind section,
-                           const struct key_seen *seen, unsigned mode_bit, bool all_modes_only,
+                           const struct gh_key_lines *lines, unsigned mode_bit, bool all_modes_only,
                            int header_line, const char *where)
 {
     for (size_t k = 0; k < N_KEYS; k++) {
         const struct key_row *row = &key_table[k];
-        if (row->section != section || !row->required || seen[k].line)
+        if (row->section != section || !row->required || lines->line[k])
             continue;
         if (section == SECTION_LISTENER &&
             (!(row->modes & mode_bit) || (all_modes_only && row->modes != MODES_ALL)))
@@ -1677,7 +1686,7 @@ static void check_cert_sections(struct parse_state *st)
     for (size_t c = 0; c < st->cfg->n_certs; c++) {
         const struct gh_cert_config *cc = &st->cfg->certs[c];
         snprintf(where, sizeof where, "[cert:%s]", cc->name);
-        check_required(st, SECTION_CERT, st->cert_seen[c], 0, false, cc->line, where);
+        check_required(st, SECTION_CERT, &cc->key_lines, 0, false, cc->line, where);
     }
 }
 
@@ -1726,7 +1735,7 @@ static void check_http_buffers(struct parse_state *st, size_t i)
      * fit the client buffer with that room to spare. */
     size_t resp_room = l->buffer_size - GH_RESPONSE_HEAD_SLACK -
                        (l->hsts[0] ? strlen(l->hsts) + GH_RESPONSE_HSTS_LINE : 0);
-    if (!seen_key(st->listener_seen[i], SECTION_LISTENER, "max_response_header_bytes")->line)
+    if (!gh_config_key_line(&l->key_lines, "max_response_header_bytes"))
         l->max_response_header_bytes = resp_room;
     else if (resp_line && l->max_response_header_bytes > resp_room)
         gh_config_error_add(st->errs, resp_line, "max_response_header_bytes",
@@ -1739,19 +1748,21 @@ static void check_listener(struct parse_state *st, size_t i)
 {
     struct gh_config *cfg = st->cfg;
     struct gh_listener_config *l = &cfg->listeners[i];
-    const struct key_seen *seen = st->listener_seen[i];
+    const int *line = l->key_lines.line;
+    const bool *refused = st->listener_refused[i];
     bool mode_known = !listener_key_refused(st, i, "mode");
     char where[GH_NAME_MAX + 16];
 
     snprintf(where, sizeof where, "[listener:%s]", l->name);
-    check_required(st, SECTION_LISTENER, seen, MODE_BIT(l->mode), !mode_known, l->line, where);
+    check_required(st, SECTION_LISTENER, &l->key_lines, MODE_BIT(l->mode), !mode_known, l->line,
+                   where);
     if (!mode_known)
         return; /* which keys belong, and the buffer rules, depend on it */
     for (size_t k = 0; k < N_KEYS; k++) {
         const struct key_row *row = &key_table[k];
-        if (row->section == SECTION_LISTENER && seen[k].line &&
-            !seen[k].refused && !(row->modes & MODE_BIT(l->mode)))
-            gh_config_error_add(st->errs, seen[k].line, row->name, "%s",
+        if (row->section == SECTION_LISTENER && line[k] && !refused[k] &&
+            !(row->modes & MODE_BIT(l->mode)))
+            gh_config_error_add(st->errs, line[k], row->name, "%s",
                                 mode_refusal(row->modes, l->mode));
     }
     if (l->mode == GH_MODE_TCP) {
@@ -1785,13 +1796,13 @@ static void check_whole_file(struct parse_state *st)
     /* Each writer keeps its own hash chain, so workers cannot share a file. */
     if (g->workers > 1 && g->audit_file[0] && strcmp(g->audit_file, "-") != 0 &&
         !strstr(g->audit_file, "%w"))
-        gh_config_error_add(st->errs, g->audit_file_line, "audit_file",
+        gh_config_key_error(st->errs, &g->key_lines, "audit_file",
                             "with workers = %d each worker needs its own file: put %%w "
                             "(the worker's index) in the name",
                             g->workers);
     if (g->audit_key_file[0] && !g->audit_file[0] &&
-        !seen_key(st->global_seen, SECTION_GLOBAL, "audit_file")->refused)
-        gh_config_error_add(st->errs, g->audit_key_file_line, "audit_key_file",
+        !key_refused(st->global_refused, SECTION_GLOBAL, "audit_file"))
+        gh_config_key_error(st->errs, &g->key_lines, "audit_key_file",
                             "set, but audit_file is not: there is no audit log to key");
 
     check_cert_sections(st);
@@ -1822,6 +1833,8 @@ int gh_config_load_buffer(const char *name, const char *text, size_t len,
     }
     st->cfg = out;
     st->errs = errs;
+    st->section = SECTION_NONE; /* until the first header */
+    out->global.key_lines.section = GH_CONFIG_GLOBAL;
     apply_defaults(st, SECTION_GLOBAL, &out->global);
     st->text = text;
     st->len = len;

@@ -403,7 +403,7 @@ int main(int argc, char **argv)
         char why[GH_ERROR_TEXT_MAX];
         if (gh_tickets_init(cfg->global.ticket_key_file, cfg->global.ticket_rotation, why,
                             sizeof why) < 0)
-            gh_config_error_add(errs, cfg->global.ticket_key_file_line, "ticket_key_file", "%s",
+            gh_config_key_error(errs, &cfg->global.key_lines, "ticket_key_file", "%s",
                                 why);
     }
     for (size_t i = 0; i < cfg->n_listeners; i++)

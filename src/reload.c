@@ -22,18 +22,18 @@ static void check_compatible(const struct gh_config *cur, const struct gh_config
     const struct gh_global_config *a = &cur->global, *b = &next->global;
 
     if (a->workers != b->workers)
-        gh_config_error_add(errs, b->workers_line, "workers", "changed from %d to %d: needs a restart",
+        gh_config_key_error(errs, &b->key_lines, "workers", "changed from %d to %d: needs a restart",
                             a->workers, b->workers);
     if (strcmp(a->audit_file, b->audit_file) != 0 ||
         strcmp(a->audit_key_file, b->audit_key_file) != 0 || a->audit_fsync != b->audit_fsync ||
         a->audit_fsync_interval != b->audit_fsync_interval ||
         a->audit_flush_interval != b->audit_flush_interval ||
         a->audit_buffer_size != b->audit_buffer_size || a->audit_max_field != b->audit_max_field)
-        gh_config_error_add(errs, b->audit_file_line, "audit_file",
+        gh_config_key_error(errs, &b->key_lines, "audit_file",
                             "the audit settings changed: they need a restart");
     if (strcmp(a->ticket_key_file, b->ticket_key_file) != 0 ||
         a->ticket_rotation != b->ticket_rotation)
-        gh_config_error_add(errs, b->ticket_key_file_line, "ticket_key_file",
+        gh_config_key_error(errs, &b->key_lines, "ticket_key_file",
                             "the session ticket settings changed: they need a restart");
     if (cur->n_listeners != next->n_listeners) {
         /* the first listener added; a removed one has no line left to name */

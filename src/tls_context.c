@@ -276,11 +276,15 @@ static void configure(WOLFSSL_CTX *ctx, WOLFSSL_CTX *scratch, const struct gh_li
 {
     char suites[2 * GH_CIPHERS_MAX + 2];
     int groups[GH_GROUPS_MAX];
-    int line_cipher = l->ciphers_line ? l->ciphers_line : l->line;
-    int line_suites = l->ciphersuites_line ? l->ciphersuites_line : l->line;
+    int line_cipher = gh_config_key_line(&l->key_lines, "ciphers");
+    int line_suites = gh_config_key_line(&l->key_lines, "ciphersuites");
     char why[128];
     int rc = 0;
 
+    if (!line_cipher) /* the default: the listener's header */
+        line_cipher = l->line;
+    if (!line_suites)
+        line_suites = l->line;
     if (wolfSSL_CTX_SetMinVersion(ctx, l->tls_min_version == 13 ? WOLFSSL_TLSV1_3
                                                                 : WOLFSSL_TLSV1_2) !=
         WOLFSSL_SUCCESS) {
@@ -325,7 +329,7 @@ static void configure(WOLFSSL_CTX *ctx, WOLFSSL_CTX *scratch, const struct gh_li
     /* Without it wolfSSL calls the verify callback on failures only: the
      * allow-lists and the identity passed on would be skipped silently. */
     if (first)
-        gh_config_error_add(errs, l->client_ca_line, "client_ca",
+        gh_config_key_error(errs, &l->key_lines, "client_ca",
                             "the linked wolfSSL was built without WOLFSSL_ALWAYS_VERIFY_CB: "
                             "client certificates cannot be checked");
     return;
@@ -333,7 +337,7 @@ static void configure(WOLFSSL_CTX *ctx, WOLFSSL_CTX *scratch, const struct gh_li
     rc = wolfSSL_CTX_load_verify_locations(ctx, l->client_ca, NULL);
     if (rc != WOLFSSL_SUCCESS) {
         if (first)
-            gh_config_error_add(errs, l->client_ca_line, "client_ca",
+            gh_config_key_error(errs, &l->key_lines, "client_ca",
                                 "%s: cannot load CA certificates (%s)", l->client_ca,
                                 wolf_error_text(rc, why, sizeof why));
         return;
@@ -342,7 +346,7 @@ static void configure(WOLFSSL_CTX *ctx, WOLFSSL_CTX *scratch, const struct gh_li
         if (wolfSSL_CTX_EnableCRL(ctx, WOLFSSL_CRL_CHECK) != WOLFSSL_SUCCESS ||
             (rc = wolfSSL_CTX_LoadCRLFile(ctx, l->crl, WOLFSSL_FILETYPE_PEM)) != WOLFSSL_SUCCESS) {
             if (first)
-                gh_config_error_add(errs, l->crl_line, "crl", "%s: cannot load the CRL (%s)",
+                gh_config_key_error(errs, &l->key_lines, "crl", "%s: cannot load the CRL (%s)",
                                     l->crl, wolf_error_text(rc, why, sizeof why));
             return;
         }
@@ -541,11 +545,23 @@ static int resumption_scope(const struct gh_config *cfg, const struct gh_listene
     return rc ? -1 : 0;
 }
 
-static void load_cert(struct gh_tls_context *tc, WOLFSSL_CTX *scratch, const char *label,
-                      const char *cert, int cert_line, const char *key, int key_line,
-                      const char *names, const char *ocsp, int ocsp_line,
-                      struct gh_config_errors *errs)
+/* One certificate to load: a listener's own cert/key/ocsp or a [cert:NAME]
+ * section's, with the key lines of the section that names them. */
+struct cert_source {
+    const char *label; /* "default" or the section's NAME */
+    const char *cert, *key, *ocsp;
+    const char *names; /* NULL: the certificate's own */
+    const struct gh_key_lines *lines;
+};
+
+static void load_cert(struct gh_tls_context *tc, WOLFSSL_CTX *scratch,
+                      const struct cert_source *src, struct gh_config_errors *errs)
 {
+    const char *label = src->label, *cert = src->cert, *key = src->key, *ocsp = src->ocsp;
+    const char *names = src->names;
+    int cert_line = gh_config_key_line(src->lines, "cert");
+    int key_line = gh_config_key_line(src->lines, "key");
+    int ocsp_line = gh_config_key_line(src->lines, "ocsp");
     struct gh_tls_cert *c = &tc->certs[tc->n_certs];
     size_t errors_before = errs->count;
     char why[128];
@@ -619,12 +635,15 @@ struct gh_tls_context *gh_tls_context_new(const struct gh_config *cfg,
         gh_config_error_add(errs, l->line, "", "out of memory");
         goto fail;
     }
-    load_cert(tc, scratch, "default", l->cert, l->cert_line, l->key, l->key_line, NULL, l->ocsp,
-              l->ocsp_line, errs);
+    load_cert(tc, scratch,
+              &(struct cert_source){"default", l->cert, l->key, l->ocsp, NULL, &l->key_lines},
+              errs);
     for (size_t i = 0; i < l->n_certs; i++) {
         const struct gh_cert_config *cc = &cfg->certs[l->certs[i]];
-        load_cert(tc, scratch, cc->name, cc->cert, cc->cert_line, cc->key, cc->key_line,
-                  cc->names, cc->ocsp, cc->ocsp_line, errs);
+        load_cert(tc, scratch,
+                  &(struct cert_source){cc->name, cc->cert, cc->key, cc->ocsp, cc->names,
+                                        &cc->key_lines},
+                  errs);
     }
     if (errs->count != errors_before)
         goto fail;

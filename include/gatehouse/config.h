@@ -73,18 +73,29 @@ enum gh_method_policy {
     GH_METHODS_LISTED,       /* exactly those in allow_methods (case-sensitive) */
 };
 
+/* The sections of a file, for the key table's users outside the loader. */
+enum gh_config_section { GH_CONFIG_GLOBAL, GH_CONFIG_LISTENER, GH_CONFIG_CERT };
+
+#define GH_CONFIG_KEYS_MAX 128 /* rows in the loader's key table (checked there) */
+
+/* Where each key of one section was set, for errors found after loading
+ * (a certificate that does not load, a reload that cannot apply): the
+ * lines are indexed by the key's row in the loader's table, so a new key
+ * needs no field here. Read them with gh_config_key_line(). */
+struct gh_key_lines {
+    enum gh_config_section section;
+    int line[GH_CONFIG_KEYS_MAX]; /* 0: not in the file */
+};
+
 /* One certificate a listener can serve: [cert:NAME]. */
 struct gh_cert_config {
     char name[GH_NAME_MAX + 1];
     int line;                    /* of the [cert:NAME] header */
     char cert[GH_PATH_MAX];      /* PEM chain, leaf first */
-    int cert_line;
     char key[GH_PATH_MAX];
-    int key_line;
     char ocsp[GH_PATH_MAX];      /* DER OCSP response to staple, "" = none */
-    int ocsp_line;
     char names[GH_LIST_TEXT_MAX]; /* SNI names, "" = the certificate's own */
-    int names_line;
+    struct gh_key_lines key_lines;
 };
 
 enum gh_audit_fsync { GH_AUDIT_FSYNC_NEVER, GH_AUDIT_FSYNC_INTERVAL, GH_AUDIT_FSYNC_ALWAYS };
@@ -104,13 +115,10 @@ struct gh_listener_config {
     struct gh_sockaddr backend;
     enum gh_mode mode;
     char cert[GH_PATH_MAX];
-    int cert_line;
     char key[GH_PATH_MAX];
-    int key_line;
     int tls_min_version;         /* 12 or 13 */
     char ciphers[GH_CIPHERS_MAX];      /* TLS 1.2 suites, ':'-separated */
     char ciphersuites[GH_CIPHERS_MAX]; /* TLS 1.3 suites, ':'-separated */
-    int ciphers_line, ciphersuites_line;
     enum gh_group groups[GH_GROUPS_MAX];
     size_t n_groups;
     double handshake_timeout;    /* seconds */
@@ -156,17 +164,13 @@ struct gh_listener_config {
     /* certificates beyond cert/key, chosen by SNI and key type */
     uint8_t certs[GH_LISTENER_CERTS_MAX]; /* indexes into gh_config.certs */
     size_t n_certs;
-    int certs_line;
     enum gh_sni_unknown sni_unknown;
     char ocsp[GH_PATH_MAX];      /* staple for cert/key */
-    int ocsp_line;
     char alpn[GH_ALPN_TEXT_MAX]; /* protocols offered, comma-separated; "" = no ALPN */
 
     /* client certificates */
     char client_ca[GH_PATH_MAX];
-    int client_ca_line;
     char crl[GH_PATH_MAX];
-    int crl_line;
     enum gh_client_verify client_verify;
     char client_allow_cn[GH_LIST_TEXT_MAX];     /* comma-separated; "" = any */
     char client_allow_dns[GH_LIST_TEXT_MAX];
@@ -196,19 +200,18 @@ struct gh_listener_config {
     enum gh_proxy_in accept_proxy;              /* from a balancer in front */
     struct gh_cidr proxy_trusted[GH_TRUSTED_NETS_MAX]; /* who may send it */
     size_t n_proxy_trusted;
+
+    struct gh_key_lines key_lines;
 };
 
 struct gh_global_config {
     int workers;
-    int workers_line;            /* 0 when the file leaves the default */
     double shutdown_grace;       /* seconds */
     enum gh_log_level log_level;
 
     /* audit log; audit_file "" = off, "-" = stdout. See config/audit-log.md */
     char audit_file[GH_PATH_MAX];
-    int audit_file_line;
     char audit_key_file[GH_PATH_MAX];  /* "" = unkeyed SHA-256 chain */
-    int audit_key_file_line;
     enum gh_audit_fsync audit_fsync;
     double audit_fsync_interval;       /* seconds */
     double audit_flush_interval;       /* seconds */
@@ -218,8 +221,9 @@ struct gh_global_config {
     /* session tickets: keys derived from this secret per rotation period,
      * the same in every worker and every instance that shares the file */
     char ticket_key_file[GH_PATH_MAX]; /* "" = a random secret per process */
-    int ticket_key_file_line;
     double ticket_rotation;            /* seconds per key */
+
+    struct gh_key_lines key_lines;
 };
 
 struct gh_config {
@@ -271,7 +275,16 @@ const char *gh_group_name(enum gh_group group);
 /* The keys the loader knows, for tests that hold documentation (the
  * config reference, the man page) to the loader's key table: the name of
  * the INDEX-th key of SECTION, in table order, or NULL past the last. */
-enum gh_config_section { GH_CONFIG_GLOBAL, GH_CONFIG_LISTENER, GH_CONFIG_CERT };
 const char *gh_config_key_name(enum gh_config_section section, size_t index);
+
+/* The line that set KEY in the section whose lines are LINES ("FILE:LINE:
+ * key:" of an error found after loading); 0 when the file left KEY to its
+ * default, or when KEY is no key of that section. */
+int gh_config_key_line(const struct gh_key_lines *lines, const char *key);
+
+/* gh_config_error_add() at the line that set KEY (see gh_config_key_line). */
+void gh_config_key_error(struct gh_config_errors *errs, const struct gh_key_lines *lines,
+                         const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif

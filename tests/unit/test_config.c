@@ -29,6 +29,9 @@ static const char DEFAULT_CIPHERS[] =
 static const char DEFAULT_CIPHERSUITES[] =
     "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256";
 
+/* The line that set KEY in the section struct S (a pointer). */
+#define KEY_LINE(s, key) gh_config_key_line(&(s)->key_lines, key)
+
 /* ---- fixtures -------------------------------------------------------- */
 
 static struct gh_config *cfg;
@@ -333,9 +336,9 @@ static void test_minimal_config_gets_every_default(void **state)
     check_inet("listen", &l->listen, "127.0.0.1", 8443, "127.0.0.1:8443");
     check_inet("backend", &l->backend, "127.0.0.1", 8080, "127.0.0.1:8080");
     CHECK(strcmp(l->cert, "/etc/gatehouse/a.crt") == 0, "cert \"%s\"", l->cert);
-    CHECK(l->cert_line == 4, "cert_line %d", l->cert_line);
+    CHECK(KEY_LINE(l, "cert") == 4, "cert_line %d", KEY_LINE(l, "cert"));
     CHECK(strcmp(l->key, "/etc/gatehouse/a.key") == 0, "key \"%s\"", l->key);
-    CHECK(l->key_line == 5, "key_line %d", l->key_line);
+    CHECK(KEY_LINE(l, "key") == 5, "key_line %d", KEY_LINE(l, "key"));
     check_listener_defaults("minimal", l);
     END_CHECKS();
 }
@@ -372,8 +375,10 @@ static void test_audit_paths_and_cross_key_rules(void **state)
           cfg->global.audit_file);
     CHECK(strcmp(cfg->global.audit_key_file, "/etc/gatehouse/audit.key") == 0,
           "audit_key_file %s", cfg->global.audit_key_file);
-    CHECK(cfg->global.audit_file_line == 2 && cfg->global.audit_key_file_line == 3,
-          "lines %d %d", cfg->global.audit_file_line, cfg->global.audit_key_file_line);
+    int audit_file_line = KEY_LINE(&cfg->global, "audit_file");
+    int audit_key_file_line = KEY_LINE(&cfg->global, "audit_key_file");
+    CHECK(audit_file_line == 2 && audit_key_file_line == 3, "lines %d %d", audit_file_line,
+          audit_key_file_line);
 
     tb_reset();
     L("[global]");
@@ -798,18 +803,19 @@ static void test_every_listener_key_is_stored(void **state)
     check_inet("backend", &l->backend, "127.0.0.1", 9080, "localhost:9080");
     CHECK(l->mode == GH_MODE_TCP, "mode %d", (int)l->mode);
     CHECK(strcmp(l->cert, "/srv/certs/web one.pem") == 0, "cert \"%s\"", l->cert);
-    CHECK(l->cert_line == cert_line, "cert_line %d, want %d", l->cert_line, cert_line);
+    CHECK(KEY_LINE(l, "cert") == cert_line, "cert line %d, want %d", KEY_LINE(l, "cert"),
+          cert_line);
     CHECK(strcmp(l->key, "/srv/keys/web.key") == 0, "key \"%s\"", l->key);
-    CHECK(l->key_line == key_line, "key_line %d, want %d", l->key_line, key_line);
+    CHECK(KEY_LINE(l, "key") == key_line, "key line %d, want %d", KEY_LINE(l, "key"), key_line);
     CHECK(l->tls_min_version == 13, "tls_min_version %d", l->tls_min_version);
     CHECK(strcmp(l->ciphers, "ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384") == 0,
           "ciphers \"%s\"", l->ciphers);
-    CHECK(l->ciphers_line == ciphers_line, "ciphers_line %d, want %d", l->ciphers_line,
+    CHECK(KEY_LINE(l, "ciphers") == ciphers_line, "ciphers line %d, want %d", KEY_LINE(l, "ciphers"),
           ciphers_line);
     CHECK(strcmp(l->ciphersuites, "TLS_AES_256_GCM_SHA384:TLS13-AES128-GCM-SHA256") == 0,
           "ciphersuites \"%s\"", l->ciphersuites);
-    CHECK(l->ciphersuites_line == suites_line, "ciphersuites_line %d, want %d",
-          l->ciphersuites_line, suites_line);
+    CHECK(KEY_LINE(l, "ciphersuites") == suites_line, "ciphersuites_line %d, want %d",
+          KEY_LINE(l, "ciphersuites"), suites_line);
     CHECK(l->n_groups == 2 && l->groups[0] == GH_GROUP_P384 && l->groups[1] == GH_GROUP_P256,
           "groups: n=%zu", l->n_groups);
     CHECK(near(l->handshake_timeout, 3), "handshake_timeout %g", l->handshake_timeout);
@@ -874,7 +880,7 @@ static void test_cipher_lists_are_stored(void **state)
             continue;
         const struct gh_listener_config *l = &cfg->listeners[0];
         const char *got = strcmp(cases[i].key, "ciphers") == 0 ? l->ciphers : l->ciphersuites;
-        int got_line = strcmp(cases[i].key, "ciphers") == 0 ? l->ciphers_line : l->ciphersuites_line;
+        int got_line = KEY_LINE(l, cases[i].key);
         CHECK(strcmp(got, cases[i].value) == 0, "%s: stored \"%s\"", cases[i].value, got);
         CHECK(got_line == line, "%s: line %d, want %d", cases[i].value, got_line, line);
     }
@@ -1255,8 +1261,8 @@ static void test_long_valid_lines(void **state)
     if (rc == 0) {
         CHECK(strcmp(cfg->listeners[0].ciphers, list) == 0, "long ciphers stored wrongly (%zu bytes)",
               strlen(cfg->listeners[0].ciphers));
-        CHECK(cfg->listeners[0].ciphers_line == line, "ciphers_line %d, want %d",
-              cfg->listeners[0].ciphers_line, line);
+        CHECK(KEY_LINE(&cfg->listeners[0], "ciphers") == line, "ciphers_line %d, want %d",
+              KEY_LINE(&cfg->listeners[0], "ciphers"), line);
     }
 
     /* A long path, and a bad cipher at the very end of a long list. */
@@ -1687,7 +1693,7 @@ static void test_error_add_after_load(void **state)
     add_listener("a", "127.0.0.1:8443");
     int rc = load(tb);
     assert_int_equal(rc, 0);
-    gh_config_error_add(errs, cfg->listeners[0].cert_line, "cert", "cannot load %s",
+    gh_config_key_error(errs, &cfg->listeners[0].key_lines, "cert", "cannot load %s",
                         cfg->listeners[0].cert);
     assert_int_equal(errs->count, 1);
     assert_int_equal(errs->items[0].line, 4);
