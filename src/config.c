@@ -9,12 +9,9 @@
  * name the keys they relate.
  *
  * inih splits lines into section, key and value; this file decides what they
- * mean. inih reports neither line numbers (Debian builds it without
- * INI_HANDLER_LINENO) nor every syntax error, and it truncates lines at 200
- * bytes, so we feed it through our own line reader: the reader counts lines,
- * rejects what inih would silently accept (continuation lines, junk after a
- * section header, control characters, over-long lines) and hands long but
- * valid key lines to inih in a short form whose value it keeps aside. */
+ * mean. inih reports no line numbers (Debian builds it without
+ * INI_HANDLER_LINENO), so it reads through read_line, which counts the
+ * lines it hands over one at a time (see "the line reader"). */
 #include "gatehouse/config.h"
 
 #include <arpa/inet.h>
@@ -27,11 +24,16 @@
 #include <string.h>
 
 #define LINE_MAX_BYTES 1000     /* longest line accepted in a config file */
-#define INIH_LINE_LIMIT 200     /* Debian's inih: INI_MAX_LINE */
 #define KEY_MAX_BYTES 64       /* longer than any key gatehouse knows */
-#define LONG_VALUE_MARK "\x01"  /* value placeholder for lines over INIH_LINE_LIMIT */
 
 #define KEYS_MAX 128            /* rows in key_table (checked below) */
+
+/* What a line is, as far as read_line and on_key know. */
+enum line_kind {
+    LINE_NOTHING,      /* blank, a comment, a header, or refused and reported */
+    LINE_KEY_EXPECTED, /* inih is to call on_key for it */
+    LINE_KEY,          /* it did, with a well-formed key */
+};
 
 /* The sections a key row can belong to are the public ones; the reader
  * also knows "before any header" and "after a refused header". */
@@ -66,8 +68,11 @@ struct parse_state {
     bool cert_refused[GH_MAX_CERTS][KEYS_MAX];
     char cert_refs[GH_MAX_LISTENERS][GH_LIST_TEXT_MAX]; /* certs = ... until resolved */
     bool global_seen_section;
-    bool prev_was_key;               /* for telling continuation lines apart */
-    char long_value[LINE_MAX_BYTES + 1]; /* value of the current over-long line */
+    /* the current line, as read_line and on_key saw it */
+    enum line_kind line_kind, prev_line_kind;
+    bool line_indented;
+    const char *key_line_text;       /* in text, without BOM and CR */
+    size_t key_line_len;
 };
 
 static bool is_space_char(char c) { return c == ' ' || c == '\t'; }
@@ -1264,54 +1269,6 @@ static void unknown_key(struct parse_state *st, const char *name, const char *wh
         parse_error(st, name, "unknown key in %s", where);
 }
 
-/* inih's callback: one key = value, already trimmed. The section bookkeeping
- * was done by the reader, which saw the header line. */
-static int on_key(void *user, const char *section, const char *name, const char *value)
-{
-    struct parse_state *st = user;
-    char where[GH_NAME_MAX + 16];
-    void *conf;
-    (void)section;
-
-    if (strcmp(value, LONG_VALUE_MARK) == 0)
-        value = st->long_value;
-
-    switch (st->section) {
-    case SECTION_NONE:
-        parse_error(st, name, "key outside any section");
-        return 1;
-    case SECTION_INVALID:
-        return 1; /* the header was reported; do not pile errors on its keys */
-    case SECTION_GLOBAL:
-        conf = &st->cfg->global;
-        snprintf(where, sizeof where, "[global]");
-        break;
-    case SECTION_LISTENER:
-        conf = st->listener;
-        snprintf(where, sizeof where, "[listener:%s]", st->listener->name);
-        break;
-    case SECTION_CERT:
-        conf = st->cert;
-        snprintf(where, sizeof where, "[cert:%s]", st->cert->name);
-        break;
-    default:
-        return 1;
-    }
-    const struct key_row *k = find_row(st->section, name);
-    if (!k) {
-        unknown_key(st, name, where);
-        return 1;
-    }
-    size_t row = (size_t)(k - key_table);
-    if (st->lines->line[row]) {
-        parse_error(st, name, "duplicate key (first set at line %d)", st->lines->line[row]);
-        return 1;
-    }
-    st->lines->line[row] = st->line;
-    st->refused[row] = k->set(st, k, value, conf) < 0;
-    return 1;
-}
-
 /* ---- for tests that hold documentation to the table ------------------- */
 
 const char *gh_config_key_name(enum gh_config_section section, size_t index)
@@ -1322,7 +1279,7 @@ const char *gh_config_key_name(enum gh_config_section section, size_t index)
     return NULL;
 }
 
-/* ---- the line reader ------------------------------------------------- */
+/* ---- section headers ------------------------------------------------ */
 
 /* NAME of a [listener:NAME] or [cert:NAME] header: well formed, not taken
  * by one of the count sections before it (names is the first one's name,
@@ -1411,151 +1368,174 @@ static void begin_section(struct parse_state *st, const char *name, size_t len)
     parse_error(st, label, "unknown section (expected [global], [listener:NAME] or [cert:NAME])");
 }
 
-static bool is_space(char c) { return c == ' ' || c == '\t'; }
+/* ---- the line reader --------------------------------------------------
+ *
+ * inih splits each line into section, key and value; ini_parse_stream asks
+ * read_line for one line at a time, so the reader's count is the line of
+ * the key inih then hands on_key. The reader refuses what inih would take
+ * silently (a NUL, control characters, over-long lines: reported, and
+ * handed on blank so inih neither acts on them nor reports them again),
+ * begins sections itself (inih calls back on keys only, and an empty
+ * section must count too), and notes a line that must hold "key = value"
+ * so that finish_line can report it when inih found no key in it. */
 
-/* "key =" opens the line: a key name (lowercase, digits, _), then '='. */
-static bool is_key_line(const char *s, const char *end)
+/* How inih is built on Debian (libinih 55: INI_MAX_LINE 200, a line cut
+ * there and its rest read as a line of its own; continuation lines, that
+ * is indented lines glued onto the key above) would take a long ciphers
+ * value apart and an indented key for part of the value above it. Debian
+ * builds it with INI_RUNTIME_OPTIONS, so the build options are variables
+ * the program may set: this is the one place gatehouse's config differs
+ * from inih's defaults. The reader takes the BOM off line 1 itself. */
+static void set_inih_options(void)
 {
-    const char *p = s;
-    while (p < end && ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
-        p++;
-    if (p == s)
-        return false;
-    while (p < end && is_space(*p))
-        p++;
-    return p < end && *p == '=';
+    ini_max_line = LINE_MAX_BYTES + 1; /* the longest line and its NUL: one read per line */
+    ini_allow_multiline = false;       /* indentation is layout */
+    ini_allow_bom = false;
 }
 
-/* Examines one raw line (without its newline) and writes what inih should
- * see into out (size num). Errors found here are recorded; the line is then
- * given to inih as a blank line so inih neither reports it again nor acts
- * on it. */
-static void screen_line(struct parse_state *st, const char *raw, size_t raw_len, char *out,
-                        int num)
+static bool is_space(char c) { return c == ' ' || c == '\t'; }
+
+/* A line that does not hold a key inih could find (or holds it after a
+ * ':', inih's other separator): after a key, an indented one is taken for
+ * a continuation of its value, which gatehouse does not support. */
+static void not_a_key_line(struct parse_state *st, const char *key, const char *message)
 {
-    const char *s = raw, *end = raw + raw_len;
-    bool leading_space;
-
-    out[0] = '\0';
-    if (st->line == 1 && raw_len >= 3 && memcmp(raw, "\xEF\xBB\xBF", 3) == 0)
-        s += 3; /* UTF-8 BOM */
-    if (end > s && end[-1] == '\r')
-        end--;
-    for (const char *p = s; p < end; p++) {
-        unsigned char c = (unsigned char)*p;
-        if ((c < 0x20 && c != '\t') || c == 0x7f) {
-            parse_error(st, "", "control character 0x%02x in line", c);
-            return;
-        }
-    }
-    if ((size_t)(end - s) > LINE_MAX_BYTES) {
-        parse_error(st, "", "line longer than %d bytes", LINE_MAX_BYTES);
-        return;
-    }
-    leading_space = s < end && is_space(*s);
-    while (s < end && is_space(*s))
-        s++;
-    while (end > s && is_space(end[-1]))
-        end--;
-    if (s == end) {
-        st->prev_was_key = false;
-        return;
-    }
-    if (*s == ';' || *s == '#') {
-        st->prev_was_key = false;
-        return;
-    }
-    /* Indentation is layout: an indented key or header is one like any
-     * other. What else is indented after a key would be a continuation of
-     * its value (inih glues those on): refused. */
-    if (leading_space && st->prev_was_key && *s != '[' && !is_key_line(s, end)) {
+    st->line_kind = LINE_NOTHING;
+    if (st->line_indented && st->prev_line_kind == LINE_KEY)
         parse_error(st, "", "continuation lines are not supported");
-        return;
-    }
-    if (*s == '[') {
-        st->prev_was_key = false;
-        if (end[-1] != ']' || end - s < 2) {
-            parse_error(st, "", "syntax error: a section header is [NAME] alone on its line");
-            st->section = SECTION_INVALID;
-            return;
-        }
-        begin_section(st, s + 1, (size_t)(end - s - 2));
-        snprintf(out, (size_t)num, "[section]");
-        return;
-    }
+    else
+        parse_error(st, key, "syntax error: %s", message);
+}
 
-    /* key = value */
-    const char *eq = memchr(s, '=', (size_t)(end - s));
-    const char *colon = memchr(s, ':', (size_t)(end - s));
-    if (!eq || (colon && colon < eq)) {
-        parse_error(st, "", "syntax error: expected key = value");
-        return;
-    }
-    const char *name_end = eq;
-    while (name_end > s && is_space(name_end[-1]))
-        name_end--;
-    if (name_end == s) {
-        parse_error(st, "", "syntax error: missing key before '='");
-        return;
-    }
-    for (const char *p = s; p < name_end; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')) {
-            char key[48];
-            snprintf(key, sizeof key, "%.*s", (int)(name_end - s > 40 ? 40 : name_end - s), s);
-            parse_error(st, key, "syntax error: keys are lowercase letters, digits and _");
-            return;
-        }
-    }
-    if (name_end - s > KEY_MAX_BYTES) {
-        /* No key is this long; say so here, since inih could not take the
-         * line even in its short form. */
-        char key[sizeof st->errs->items[0].key];
-        snprintf(key, sizeof key, "%.*s", (int)sizeof key - 1, s);
-        parse_error(st, key, "unknown key");
-        return;
-    }
-    st->prev_was_key = true;
-    if (end - s < num - 1) {
-        memcpy(out, s, (size_t)(end - s));
-        out[end - s] = '\0';
-        return;
-    }
-    /* Too long for inih: pass "key=<mark>" and keep the value here, with
-     * inih's own treatment of the value (trim, inline " ;" comments). */
-    const char *v = eq + 1;
-    while (v < end && is_space(*v))
-        v++;
-    size_t vlen = (size_t)(end - v);
-    for (const char *p = v; p < end; p++) {
-        if (*p == ';' && p > v && is_space(p[-1])) {
-            vlen = (size_t)(p - v);
-            break;
-        }
-    }
-    while (vlen > 0 && is_space(v[vlen - 1]))
-        vlen--;
-    memcpy(st->long_value, v, vlen);
-    st->long_value[vlen] = '\0';
-    snprintf(out, (size_t)num, "%.*s=%s", (int)(name_end - s), s, LONG_VALUE_MARK);
+/* The line inih just had: a key should have come of it. */
+static void finish_line(struct parse_state *st)
+{
+    if (st->line_kind == LINE_KEY_EXPECTED)
+        not_a_key_line(st, "", "expected key = value");
+    st->prev_line_kind = st->line_kind;
+    st->line_kind = LINE_NOTHING;
 }
 
 static char *read_line(char *str, int num, void *stream)
 {
     struct parse_state *st = stream;
+    finish_line(st);
     if (st->pos >= st->len)
         return NULL;
-    const char *start = st->text + st->pos;
-    const char *nl = memchr(start, '\n', st->len - st->pos);
-    size_t raw_len = nl ? (size_t)(nl - start) : st->len - st->pos;
-    st->pos += raw_len + (nl ? 1 : 0);
+    const char *s = st->text + st->pos, *end;
+    const char *nl = memchr(s, '\n', st->len - st->pos);
+    end = nl ? nl : st->text + st->len;
+    st->pos = (size_t)(end - st->text) + (nl ? 1 : 0);
     st->line++;
-    if (memchr(start, '\0', raw_len)) {
-        parse_error(st, "", "NUL byte in line");
-        str[0] = '\0';
-    } else {
-        screen_line(st, start, raw_len, str, num);
+    str[0] = '\0';
+
+    if (st->line == 1 && end - s >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+        s += 3; /* UTF-8 BOM */
+    if (end > s && end[-1] == '\r')
+        end--;
+    for (const char *p = s; p < end; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '\0') {
+            parse_error(st, "", "NUL byte in line");
+            return str;
+        }
+        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+            parse_error(st, "", "control character 0x%02x in line", c);
+            return str;
+        }
     }
+    if (end - s > LINE_MAX_BYTES || end - s >= num) {
+        parse_error(st, "", "line longer than %d bytes", LINE_MAX_BYTES);
+        return str;
+    }
+    memcpy(str, s, (size_t)(end - s));
+    str[end - s] = '\0';
+    st->key_line_text = s; /* for on_key: str is inih's to cut up */
+    st->key_line_len = (size_t)(end - s);
+
+    st->line_indented = s < end && is_space(*s);
+    while (s < end && is_space(*s))
+        s++;
+    while (end > s && is_space(end[-1]))
+        end--;
+    if (s == end || *s == ';' || *s == '#')
+        return str;
+    if (*s != '[') {
+        st->line_kind = LINE_KEY_EXPECTED;
+        return str;
+    }
+    if (end[-1] != ']' || end - s < 2) {
+        parse_error(st, "", "syntax error: a section header is [NAME] alone on its line");
+        st->section = SECTION_INVALID;
+        str[0] = '\0';
+        return str;
+    }
+    begin_section(st, s + 1, (size_t)(end - s - 2));
     return str;
+}
+
+/* inih's callback: one key = value, already trimmed. The section bookkeeping
+ * was done by the reader, which saw the header line. */
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+    struct parse_state *st = user;
+    char where[GH_NAME_MAX + 16];
+    void *conf;
+    (void)section;
+
+    /* inih took the first '=' or ':' for the separator */
+    const char *eq = memchr(st->key_line_text, '=', st->key_line_len);
+    const char *colon = memchr(st->key_line_text, ':', st->key_line_len);
+    if (colon && (!eq || colon < eq)) {
+        not_a_key_line(st, "", "expected key = value");
+        return 1;
+    }
+    if (name[0] == '\0') {
+        not_a_key_line(st, "", "missing key before '='");
+        return 1;
+    }
+    if (name[strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_")] != '\0') {
+        char key[48];
+        snprintf(key, sizeof key, "%.40s", name);
+        not_a_key_line(st, key, "keys are lowercase letters, digits and _");
+        return 1;
+    }
+    st->line_kind = LINE_KEY;
+
+    switch (st->section) {
+    case SECTION_NONE:
+        parse_error(st, name, "key outside any section");
+        return 1;
+    case SECTION_INVALID:
+        return 1; /* the header was reported; do not pile errors on its keys */
+    case SECTION_GLOBAL:
+        conf = &st->cfg->global;
+        snprintf(where, sizeof where, "[global]");
+        break;
+    case SECTION_LISTENER:
+        conf = st->listener;
+        snprintf(where, sizeof where, "[listener:%s]", st->listener->name);
+        break;
+    case SECTION_CERT:
+        conf = st->cert;
+        snprintf(where, sizeof where, "[cert:%s]", st->cert->name);
+        break;
+    default:
+        return 1;
+    }
+    const struct key_row *k = find_row(st->section, name);
+    if (!k) {
+        unknown_key(st, name, where);
+        return 1;
+    }
+    size_t row = (size_t)(k - key_table);
+    if (st->lines->line[row]) {
+        parse_error(st, name, "duplicate key (first set at line %d)", st->lines->line[row]);
+        return 1;
+    }
+    st->lines->line[row] = st->line;
+    st->refused[row] = k->set(st, k, value, conf) < 0;
+    return 1;
 }
 
 /* ---- whole-file checks ----------------------------------------------- */
@@ -1839,6 +1819,7 @@ int gh_config_load_buffer(const char *name, const char *text, size_t len,
     st->text = text;
     st->len = len;
 
+    set_inih_options();
     rc = ini_parse_stream(read_line, st, on_key, st);
     if (rc < 0) {
         gh_config_error_add(errs, 0, "", "inih could not parse (out of memory)");

@@ -1285,6 +1285,76 @@ static void test_long_valid_lines(void **state)
     END_CHECKS();
 }
 
+/* Lines past inih's built-in 200 bytes go through inih whole: its inline
+ * comment and trimming apply to a long value as to a short one, in every
+ * section, indented or not, and the lines after one keep their numbers. */
+static void test_long_lines_through_inih(void **state)
+{
+    (void)state;
+    char names[GH_LIST_TEXT_MAX] = "";
+    size_t n = 0;
+    for (int i = 0; n + 40 < 700; i++)
+        n += (size_t)snprintf(names + n, sizeof names - n, "%shost-%03d.long.example", i ? "," : "",
+                              i);
+    char *dir = repeat('d', 600);
+
+    tb_reset();
+    add_listener("a", "127.0.0.1:8443");
+    L("certs = other");
+    int ocsp_line = L("  ocsp = /%s/a.der   ; a comment that is not the value", dir);
+    L("[cert:other]");
+    L("cert = /c.pem");
+    L("key = /k.pem");
+    int names_line = L("names = %s", names);
+    int dup = L("\tnames = again.example");
+    int rc = load(tb);
+    CHECK(rc == -1 && errs->count == 1, "rc %d, %zu errors (want the duplicate only)", rc,
+          errs->count);
+    expect_error("duplicate after a long line", dup, "names", NULL);
+    char first[64];
+    snprintf(first, sizeof first, "first set at line %d", names_line);
+    expect_error("duplicate names the long line", dup, "names", first);
+
+    char want[700];
+    snprintf(want, sizeof want, "/%s/a.der", dir);
+    const struct gh_listener_config *l = &cfg->listeners[0];
+    CHECK(strcmp(l->ocsp, want) == 0, "long ocsp path with a comment stored as \"%.40s...\"",
+          l->ocsp);
+    CHECK(KEY_LINE(l, "ocsp") == ocsp_line, "ocsp line %d, want %d", KEY_LINE(l, "ocsp"),
+          ocsp_line);
+    CHECK(cfg->n_certs == 1 && strcmp(cfg->certs[0].names, names) == 0,
+          "long names stored wrongly (%zu bytes)", strlen(cfg->certs[0].names));
+    CHECK(KEY_LINE(&cfg->certs[0], "names") == names_line, "names line %d, want %d",
+          KEY_LINE(&cfg->certs[0], "names"), names_line);
+    free(dir);
+    END_CHECKS();
+}
+
+/* A UTF-8 BOM and CRLF line ends are layout too; a CR inside a line is not. */
+static void test_bom_and_crlf(void **state)
+{
+    (void)state;
+    static const char text[] = "\xEF\xBB\xBF[global]\r\n"
+                               "workers = 2\r\n"
+                               "[listener:a]\r\n"
+                               "listen = 127.0.0.1:8443\r\n"
+                               "backend = 127.0.0.1:8080\r\n"
+                               "cert = /c\r\n"
+                               "key = /k\r\n"
+                               "backlog = 7\r\n";
+    expect_ok("BOM and CRLF", load(text));
+    CHECK(cfg->global.workers == 2 && cfg->listeners[0].backlog == 7, "workers %d backlog %d",
+          cfg->global.workers, cfg->listeners[0].backlog);
+    CHECK(KEY_LINE(&cfg->listeners[0], "backlog") == 8, "backlog line %d",
+          KEY_LINE(&cfg->listeners[0], "backlog"));
+
+    static const char cr[] = "[global]\nworkers = 2\rlog_level = warn\n";
+    int rc = load(cr);
+    expect_error("CR inside a line", 2, "", "control character 0x0d");
+    CHECK(rc == -1 && errs->count == 2, "%zu errors, want the CR and no listener", errs->count);
+    END_CHECKS();
+}
+
 /* ---- required keys and listeners ---------------------------------------- */
 
 static void test_missing_required_keys(void **state)
@@ -1979,6 +2049,8 @@ int main(void)
         T(test_every_syntax_error_is_reported),
         T(test_line_length_limit),
         T(test_long_valid_lines),
+        T(test_long_lines_through_inih),
+        T(test_bom_and_crlf),
         T(test_missing_required_keys),
         T(test_no_listener),
         T(test_duplicate_listen_address),
