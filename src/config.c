@@ -55,8 +55,8 @@ struct parse_state {
     int line;
     /* current section, as the reader saw it */
     enum section_kind section;
-    struct gh_listener_config *listener;
-    struct gh_cert_config *cert;
+    void *conf;                      /* its struct: gh_global_config, _listener_ or _cert_ */
+    char where[GH_NAME_MAX + 16];    /* its header as errors name it: "[listener:NAME]" */
     /* How each section instance saw its keys: the line that set one is
      * kept in the section's key_lines (0: absent), and here whether its
      * value was refused. A refused key was reported once; the cross-key
@@ -1238,8 +1238,9 @@ static size_t edit_distance(const char *a, const char *b, size_t limit)
  * is near enough to be a typo of it (at most 2 edits, and a third of its
  * length at most, so a short word suggests nothing), else the section the
  * key belongs in when it is another's. */
-static void unknown_key(struct parse_state *st, const char *name, const char *where)
+static void unknown_key(struct parse_state *st, const char *name)
 {
+    const char *where = st->where;
     static const char *const section_titles[] = {
         [SECTION_GLOBAL] = "[global]",
         [SECTION_LISTENER] = "[listener:NAME]",
@@ -1313,8 +1314,6 @@ static void begin_section(struct parse_state *st, const char *name, size_t len)
     size_t shown = len > sizeof label - 3 ? sizeof label - 3 : len;
     snprintf(label, sizeof label, "[%.*s]", (int)shown, name);
     st->section = SECTION_INVALID;
-    st->listener = NULL;
-    st->cert = NULL;
 
     if (len == 6 && memcmp(name, "global", 6) == 0) {
         if (st->global_seen_section) {
@@ -1323,6 +1322,8 @@ static void begin_section(struct parse_state *st, const char *name, size_t len)
         }
         st->global_seen_section = true;
         st->section = SECTION_GLOBAL;
+        st->conf = &st->cfg->global;
+        snprintf(st->where, sizeof st->where, "[global]");
         st->lines = &st->cfg->global.key_lines;
         st->refused = st->global_refused;
         return;
@@ -1340,7 +1341,8 @@ static void begin_section(struct parse_state *st, const char *name, size_t len)
         memcpy(l->name, lname, llen);
         l->name[llen] = '\0';
         l->line = st->line;
-        st->listener = l;
+        st->conf = l;
+        snprintf(st->where, sizeof st->where, "[listener:%s]", l->name);
         st->lines = &l->key_lines;
         st->refused = st->listener_refused[st->cfg->n_listeners];
         st->cfg->n_listeners++;
@@ -1361,7 +1363,8 @@ static void begin_section(struct parse_state *st, const char *name, size_t len)
         memcpy(c->name, cname, clen);
         c->name[clen] = '\0';
         c->line = st->line;
-        st->cert = c;
+        st->conf = c;
+        snprintf(st->where, sizeof st->where, "[cert:%s]", c->name);
         st->section = SECTION_CERT;
         return;
     }
@@ -1379,21 +1382,23 @@ static void begin_section(struct parse_state *st, const char *name, size_t len)
  * section must count too), and notes a line that must hold "key = value"
  * so that finish_line can report it when inih found no key in it. */
 
-/* How inih is built on Debian (libinih 55: INI_MAX_LINE 200, a line cut
- * there and its rest read as a line of its own; continuation lines, that
- * is indented lines glued onto the key above) would take a long ciphers
- * value apart and an indented key for part of the value above it. Debian
- * builds it with INI_RUNTIME_OPTIONS, so the build options are variables
- * the program may set: this is the one place gatehouse's config differs
- * from inih's defaults. The reader takes the BOM off line 1 itself. */
+/* The one place gatehouse asks inih for more than its defaults, and why.
+ * Debian's inih (libinih 55) is built with INI_MAX_LINE 200: a longer
+ * line (a long ciphers value, a deep path) is cut there and its rest read
+ * as a line of its own. And it glues an indented line onto the key above
+ * as a continuation, so an indented key would become part of a value.
+ * Debian builds it with INI_RUNTIME_OPTIONS, which makes those build
+ * options variables: the line limit becomes ours (with INI_USE_STACK its
+ * line buffer is an array of ini_max_line bytes on the stack), and
+ * continuation lines go. The reader takes the BOM off line 1 itself. An
+ * inih built without INI_RUNTIME_OPTIONS has no ini_max_line: this does
+ * not build against it, rather than cut long lines. */
 static void set_inih_options(void)
 {
     ini_max_line = LINE_MAX_BYTES + 1; /* the longest line and its NUL: one read per line */
     ini_allow_multiline = false;       /* indentation is layout */
     ini_allow_bom = false;
 }
-
-static bool is_space(char c) { return c == ' ' || c == '\t'; }
 
 /* A line that does not hold a key inih could find (or holds it after a
  * ':', inih's other separator): after a key, an indented one is taken for
@@ -1453,10 +1458,10 @@ static char *read_line(char *str, int num, void *stream)
     st->key_line_text = s; /* for on_key: str is inih's to cut up */
     st->key_line_len = (size_t)(end - s);
 
-    st->line_indented = s < end && is_space(*s);
-    while (s < end && is_space(*s))
+    st->line_indented = s < end && is_space_char(*s);
+    while (s < end && is_space_char(*s))
         s++;
-    while (end > s && is_space(end[-1]))
+    while (end > s && is_space_char(end[-1]))
         end--;
     if (s == end || *s == ';' || *s == '#')
         return str;
@@ -1479,8 +1484,6 @@ static char *read_line(char *str, int num, void *stream)
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
     struct parse_state *st = user;
-    char where[GH_NAME_MAX + 16];
-    void *conf;
     (void)section;
 
     /* inih took the first '=' or ':' for the separator */
@@ -1502,30 +1505,15 @@ static int on_key(void *user, const char *section, const char *name, const char 
     }
     st->line_kind = LINE_KEY;
 
-    switch (st->section) {
-    case SECTION_NONE:
+    if (st->section == SECTION_NONE) {
         parse_error(st, name, "key outside any section");
         return 1;
-    case SECTION_INVALID:
-        return 1; /* the header was reported; do not pile errors on its keys */
-    case SECTION_GLOBAL:
-        conf = &st->cfg->global;
-        snprintf(where, sizeof where, "[global]");
-        break;
-    case SECTION_LISTENER:
-        conf = st->listener;
-        snprintf(where, sizeof where, "[listener:%s]", st->listener->name);
-        break;
-    case SECTION_CERT:
-        conf = st->cert;
-        snprintf(where, sizeof where, "[cert:%s]", st->cert->name);
-        break;
-    default:
-        return 1;
     }
+    if (st->section == SECTION_INVALID)
+        return 1; /* the header was reported; do not pile errors on its keys */
     const struct key_row *k = find_row(st->section, name);
     if (!k) {
-        unknown_key(st, name, where);
+        unknown_key(st, name);
         return 1;
     }
     size_t row = (size_t)(k - key_table);
@@ -1534,7 +1522,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
         return 1;
     }
     st->lines->line[row] = st->line;
-    st->refused[row] = k->set(st, k, value, conf) < 0;
+    st->refused[row] = k->set(st, k, value, st->conf) < 0;
     return 1;
 }
 
