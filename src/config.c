@@ -990,8 +990,9 @@ static int set_audit_file(struct parse_state *st, const struct key_row *k, const
  *
  * One row per key: its section, the listener modes it is valid in, its
  * value kind (the setter) with the kind's range or words, the field it
- * fills, its default as it would be written, and where its line is kept
- * for errors found later (TLS loading, cross-key checks). Adding a key is
+ * fills, its default as it would be written. Its line is kept by its row
+ * index in the section struct's key_lines, for errors found later (TLS
+ * loading, cross-key checks, reload: gh_config_key_error). Adding a key is
  * one row here, one field in config.h, its use, and its paragraph in
  * config/gatehouse.ini (a unit test holds that file to this table). */
 

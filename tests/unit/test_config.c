@@ -2001,6 +2001,54 @@ static void test_reference_documents_exactly_the_table(void **state)
 }
 
 /* Names are unique within a section, and the table is not empty. */
+/* Every row keeps the line that set its key, whatever its value kind and
+ * whether the value was taken, and gh_config_key_line finds it by name in
+ * its own section only. */
+static void test_every_key_line_is_kept(void **state)
+{
+    (void)state;
+    static const char *const headers[] = {
+        [GH_CONFIG_GLOBAL] = "[global]",
+        [GH_CONFIG_LISTENER] = "[listener:a]",
+        [GH_CONFIG_CERT] = "[cert:c]",
+    };
+    const char *name;
+    for (int s = GH_CONFIG_GLOBAL; s <= GH_CONFIG_CERT; s++) {
+        size_t keys = 0;
+        for (size_t i = 0; (name = gh_config_key_name((enum gh_config_section)s, i)); i++) {
+            tb_reset();
+            L("%s", headers[s]);
+            int line = L("  %s = x", name);
+            if (s == GH_CONFIG_LISTENER) {
+                for (size_t r = 0; r < ARRAY_LEN(required_keys); r++)
+                    if (strcmp(name, required_keys[r]) != 0)
+                        L("%s = %s", required_keys[r], required_values[r]);
+            } else {
+                add_listener("a", "127.0.0.1:8443");
+            }
+            (void)load(tb); /* "x" is refused by most keys: the line is kept all the same */
+            const struct gh_key_lines *lines =
+                s == GH_CONFIG_GLOBAL     ? &cfg->global.key_lines
+                : s == GH_CONFIG_LISTENER ? &cfg->listeners[0].key_lines
+                                          : &cfg->certs[0].key_lines;
+            CHECK(gh_config_key_line(lines, name) == line, "%s %s: line %d, want %d",
+                  headers[s], name, gh_config_key_line(lines, name), line);
+            keys++;
+        }
+        CHECK(keys > 0, "%s: no keys", headers[s]);
+    }
+    /* by name, in its own section only */
+    tb_reset();
+    add_listener("a", "127.0.0.1:8443");
+    expect_ok("one listener", load(tb));
+    CHECK(KEY_LINE(&cfg->listeners[0], "listen") == 2, "listen line %d",
+          KEY_LINE(&cfg->listeners[0], "listen"));
+    CHECK(KEY_LINE(&cfg->listeners[0], "workers") == 0, "a global key found in a listener");
+    CHECK(KEY_LINE(&cfg->listeners[0], "no_such_key") == 0, "an unknown key has a line");
+    CHECK(KEY_LINE(&cfg->global, "workers") == 0, "workers has a line without [global]");
+    END_CHECKS();
+}
+
 static void test_key_table_names_are_unique(void **state)
 {
     (void)state;
@@ -2072,6 +2120,7 @@ int main(void)
         T(test_group_names),
         T(test_reference_documents_exactly_the_table),
         T(test_key_table_names_are_unique),
+        T(test_every_key_line_is_kept),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
