@@ -418,11 +418,14 @@ static int set_duration(struct parse_state *st, const struct key_row *k, const c
     return 0;
 }
 
-static int check_range(struct parse_state *st, const struct key_row *k, const char *value,
-                       uint64_t v)
+/* Sizes and whole numbers: V (parsed from VALUE) stored when in k->min .. k->max. */
+static int store_in_range(struct parse_state *st, const struct key_row *k, const char *value,
+                          uint64_t v, void *conf)
 {
-    if (v >= k->min && v <= k->max)
+    if (v >= k->min && v <= k->max) {
+        store_number(conf, k, v, 0);
         return 0;
+    }
     if (k->range)
         parse_error(st, k->name, "'%s' is out of range (%s)", value, k->range);
     else
@@ -439,10 +442,7 @@ static int set_whole(struct parse_state *st, const struct key_row *k, const char
         parse_error(st, k->name, "'%s' is not a whole number", value);
         return -1;
     }
-    if (check_range(st, k, value, v) < 0)
-        return -1;
-    store_number(conf, k, v, 0);
-    return 0;
+    return store_in_range(st, k, value, v, conf);
 }
 
 static int set_size(struct parse_state *st, const struct key_row *k, const char *value,
@@ -454,10 +454,7 @@ static int set_size(struct parse_state *st, const struct key_row *k, const char 
         parse_error(st, k->name, "%s", why);
         return -1;
     }
-    if (check_range(st, k, value, v) < 0)
-        return -1;
-    store_number(conf, k, v, 0);
-    return 0;
+    return store_in_range(st, k, value, v, conf);
 }
 
 /* One word out of k->choices, or an error that lists the words. */
