@@ -3,8 +3,10 @@
  * struct gh_config or into a list of "FILE:LINE: key: message" errors.
  *
  * Owns: parsing (through inih), defaults, validation of every key and of
- * cross-key rules. It does not open sockets or load certificates; those
- * checks belong to the services that use the values. */
+ * cross-key rules, and the line each key was set at (gh_key_lines) for the
+ * errors found later. It does not open sockets or load certificates; those
+ * checks belong to the services that use the values, and report at those
+ * lines with gh_config_key_error(). */
 #ifndef GATEHOUSE_CONFIG_H
 #define GATEHOUSE_CONFIG_H
 
