@@ -1306,6 +1306,19 @@ static bool section_name_ok(struct parse_state *st, const char *label, const cha
     return true;
 }
 
+/* The keys that follow go to CONF, of section KIND, with its key LINES and
+ * REFUSED flags; LABEL is its valid header, which is also its title. */
+static void enter_section(struct parse_state *st, enum section_kind kind, void *conf,
+                          struct gh_key_lines *lines, bool *refused, const char *label)
+{
+    st->section = kind;
+    st->conf = conf;
+    lines->section = (enum gh_config_section)kind;
+    st->lines = lines;
+    st->refused = refused;
+    snprintf(st->where, sizeof st->where, "%s", label);
+}
+
 static void begin_section(struct parse_state *st, const char *name, size_t len)
 {
     char label[sizeof st->errs->items[0].key];
@@ -1319,51 +1332,35 @@ static void begin_section(struct parse_state *st, const char *name, size_t len)
             return;
         }
         st->global_seen_section = true;
-        st->section = SECTION_GLOBAL;
-        st->conf = &st->cfg->global;
-        snprintf(st->where, sizeof st->where, "[global]");
-        st->lines = &st->cfg->global.key_lines;
-        st->refused = st->global_refused;
+        enter_section(st, SECTION_GLOBAL, &st->cfg->global, &st->cfg->global.key_lines,
+                      st->global_refused, label);
         return;
     }
     if (len > 9 && memcmp(name, "listener:", 9) == 0) {
         const char *lname = name + 9;
-        size_t llen = len - 9;
+        size_t llen = len - 9, i = st->cfg->n_listeners;
         if (!section_name_ok(st, label, "listener", lname, llen, st->cfg->listeners[0].name,
-                             sizeof st->cfg->listeners[0], st->cfg->n_listeners, GH_MAX_LISTENERS))
+                             sizeof st->cfg->listeners[0], i, GH_MAX_LISTENERS))
             return;
-        struct gh_listener_config *l = &st->cfg->listeners[st->cfg->n_listeners];
+        struct gh_listener_config *l = &st->cfg->listeners[st->cfg->n_listeners++];
         memset(l, 0, sizeof *l);
-        l->key_lines.section = GH_CONFIG_LISTENER;
         apply_defaults(st, SECTION_LISTENER, l);
         memcpy(l->name, lname, llen);
-        l->name[llen] = '\0';
         l->line = st->line;
-        st->conf = l;
-        snprintf(st->where, sizeof st->where, "[listener:%s]", l->name);
-        st->lines = &l->key_lines;
-        st->refused = st->listener_refused[st->cfg->n_listeners];
-        st->cfg->n_listeners++;
-        st->section = SECTION_LISTENER;
+        enter_section(st, SECTION_LISTENER, l, &l->key_lines, st->listener_refused[i], label);
         return;
     }
     if (len > 5 && memcmp(name, "cert:", 5) == 0) {
         const char *cname = name + 5;
-        size_t clen = len - 5;
+        size_t clen = len - 5, i = st->cfg->n_certs;
         if (!section_name_ok(st, label, "[cert:NAME]", cname, clen, st->cfg->certs[0].name,
-                             sizeof st->cfg->certs[0], st->cfg->n_certs, GH_MAX_CERTS))
+                             sizeof st->cfg->certs[0], i, GH_MAX_CERTS))
             return;
-        st->refused = st->cert_refused[st->cfg->n_certs];
         struct gh_cert_config *c = &st->cfg->certs[st->cfg->n_certs++];
         memset(c, 0, sizeof *c);
-        c->key_lines.section = GH_CONFIG_CERT;
-        st->lines = &c->key_lines;
         memcpy(c->name, cname, clen);
-        c->name[clen] = '\0';
         c->line = st->line;
-        st->conf = c;
-        snprintf(st->where, sizeof st->where, "[cert:%s]", c->name);
-        st->section = SECTION_CERT;
+        enter_section(st, SECTION_CERT, c, &c->key_lines, st->cert_refused[i], label);
         return;
     }
     parse_error(st, label, "unknown section (expected [global], [listener:NAME] or [cert:NAME])");
