@@ -96,29 +96,53 @@ static void conv_end(struct conv *c)
     gh_http_proxy_release(&c->hp);
 }
 
-/* The client's input through the request framer once; the backend reads
- * all that is produced. */
-static enum gh_http_action client_frame(struct conv *c)
+/* LEN bytes at DATA appended to BUF (LEN_NOW bytes in it, at most MAX). */
+static void append(uint8_t *buf, size_t *len_now, size_t max, const void *data, size_t len)
+{
+    assert_true(len <= max - *len_now);
+    memcpy(buf + *len_now, data, len);
+    *len_now += len;
+}
+
+/* N bytes dropped from the start of BUF (LEN_NOW bytes in it). */
+static void drop(uint8_t *buf, size_t *len_now, size_t n)
+{
+    assert_true(n <= *len_now);
+    memmove(buf, buf + n, *len_now - n);
+    *len_now -= n;
+}
+
+typedef enum gh_http_action (*feed_fn)(struct gh_http_proxy *, struct gh_http_io *, uint64_t);
+
+/* One feed of IN (unconsumed input) through FEED, its output appended to
+ * LOG (what the peer on the other side read, everything at once); what
+ * was consumed leaves IN. */
+static enum gh_http_action feed(struct conv *c, feed_fn fn, uint8_t *in, size_t *in_len,
+                                uint8_t *log, size_t *log_len)
 {
     struct gh_http_io io = {
-        .in = c->client_in, .in_len = c->client_len,
-        .out = c->to_backend + c->to_backend_len, .out_room = LOG_MAX - c->to_backend_len,
+        .in = in, .in_len = *in_len,
+        .out = log + *log_len, .out_room = LOG_MAX - *log_len,
         .now = c->now,
     };
-    enum gh_http_action a = gh_http_from_client(&c->hp, &io, 1);
-    assert_true(io.consumed <= c->client_len);
-    c->to_backend_len += io.produced;
-    memmove(c->client_in, c->client_in + io.consumed, c->client_len - io.consumed);
-    c->client_len -= io.consumed;
+    enum gh_http_action a = fn(&c->hp, &io, 1);
+    assert_true(io.produced <= LOG_MAX - *log_len);
+    *log_len += io.produced;
+    drop(in, in_len, io.consumed);
     return a;
+}
+
+/* The client's input through the request framer once. */
+static enum gh_http_action client_frame(struct conv *c)
+{
+    return feed(c, gh_http_from_client, c->client_in, &c->client_len, c->to_backend,
+                &c->to_backend_len);
 }
 
 /* The client sends N bytes of DATA. */
 static enum gh_http_action client_sends_n(struct conv *c, const void *data, size_t n)
 {
-    assert_true(n <= IN_MAX - c->client_len);
-    memcpy(c->client_in + c->client_len, data, n);
-    c->client_len += n;
+    append(c->client_in, &c->client_len, IN_MAX, data, n);
     return client_frame(c);
 }
 
@@ -132,29 +156,16 @@ static enum gh_http_action client_sends(struct conv *c, const char *text)
  * answer began is dropped from the client's input. */
 static enum gh_http_action backend_frame(struct conv *c)
 {
-    struct gh_http_io io = {
-        .in = c->backend_in, .in_len = c->backend_len,
-        .out = c->to_client + c->to_client_len, .out_room = LOG_MAX - c->to_client_len,
-        .now = c->now,
-    };
-    enum gh_http_action a = gh_http_from_backend(&c->hp, &io, 1);
-    assert_true(io.consumed <= c->backend_len);
-    c->to_client_len += io.produced;
-    memmove(c->backend_in, c->backend_in + io.consumed, c->backend_len - io.consumed);
-    c->backend_len -= io.consumed;
+    enum gh_http_action a = feed(c, gh_http_from_backend, c->backend_in, &c->backend_len,
+                                 c->to_client, &c->to_client_len);
     gh_http_delivered(&c->hp, c->to_client_len, c->now, 1);
-    size_t kept = gh_http_replay_release(&c->hp);
-    assert_true(kept <= c->client_len);
-    memmove(c->client_in, c->client_in + kept, c->client_len - kept);
-    c->client_len -= kept;
+    drop(c->client_in, &c->client_len, gh_http_replay_release(&c->hp));
     return a;
 }
 
 static enum gh_http_action backend_sends_n(struct conv *c, const void *data, size_t n)
 {
-    assert_true(n <= IN_MAX - c->backend_len);
-    memcpy(c->backend_in + c->backend_len, data, n);
-    c->backend_len += n;
+    append(c->backend_in, &c->backend_len, IN_MAX, data, n);
     return backend_frame(c);
 }
 
@@ -170,9 +181,7 @@ static bool take_reply(struct conv *c)
     size_t n;
     if (!gh_http_take_reply(&c->hp, &p, &n))
         return false;
-    assert_true(n <= LOG_MAX - c->to_client_len);
-    memcpy(c->to_client + c->to_client_len, p, n);
-    c->to_client_len += n;
+    append(c->to_client, &c->to_client_len, LOG_MAX, p, n);
     gh_http_delivered(&c->hp, c->to_client_len, c->now, 1);
     return true;
 }
@@ -239,6 +248,18 @@ static void expected_reply(char *buf, size_t size, int status, const char *reaso
                      "Connection: close\r\n\r\n%s",
                      status, reason, bn, body);
     assert_true(bn > 0 && n > 0 && (size_t)n < size);
+}
+
+/* Gatehouse's own refusal is due and is all the client reads: STATUS
+ * REASON, RULE (what refused it) as its body. WHERE names the case. */
+static void check_refused(struct conv *c, int status, const char *reason, const char *rule,
+                          const char *where)
+{
+    char want[512];
+    expected_reply(want, sizeof want, status, reason, rule);
+    CHECK(take_reply(c), "%s: a reply is due", where);
+    CLIENT_READ(c, want);
+    CHECK(!take_reply(c), "%s: one reply", where);
 }
 
 /* ---- requests ---------------------------------------------------------------- */
@@ -319,8 +340,6 @@ static void test_smuggling_refused(void **state)
     for (size_t i = 0; i < ARRAY_LEN(smuggle_rows); i++) {
         const struct smuggle_row *r = &smuggle_rows[i];
         row_line = r->line;
-        char want[512];
-        expected_reply(want, sizeof want, 400, "Bad Request", r->rule);
         conv_start(c, "");
         /* whole, then the same again byte by byte: the same verdict */
         for (int bytewise = 0; bytewise < 2; bytewise++) {
@@ -332,9 +351,7 @@ static void test_smuggling_refused(void **state)
             CHECK(c->to_backend_len == 0, "%zu bytes reached the backend (%s)", c->to_backend_len,
                   bytewise ? "bytewise" : "whole");
             CHECK(gh_http_client_paused(&c->hp), "nothing more is read");
-            CHECK(take_reply(c), "a reply is due");
-            CLIENT_READ(c, want);
-            CHECK(!take_reply(c), "one reply");
+            check_refused(c, 400, "Bad Request", r->rule, bytewise ? "bytewise" : "whole");
             conv_end(c);
         }
     }
@@ -349,7 +366,6 @@ static void test_streamed_bad_chunk(void **state)
 {
     (void)state;
     struct conv *c = &conv;
-    char want[512];
     conv_start(c, "max_held_request = 0\n");
     CHECK(client_sends(c, "POST /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
                           "5\r\nhello\r\n") == GH_HTTP_CONTINUE, "first chunk");
@@ -357,9 +373,7 @@ static void test_streamed_bad_chunk(void **state)
               GH_HTTP_CONTINUE, "bad chunk");
     BACKEND_READ(c, "POST /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n" ADDED
                     "\r\n5\r\nhello\r\n");
-    expected_reply(want, sizeof want, 400, "Bad Request", "bad_chunk_size");
-    CHECK(take_reply(c), "the refusal answers it");
-    CLIENT_READ(c, want);
+    check_refused(c, 400, "Bad Request", "bad_chunk_size", "the refusal answers it");
     conv_end(c);
     END_CHECKS();
 }
@@ -407,10 +421,7 @@ static void test_bodies_reframed(void **state)
     conv_start(c, "max_body = 8\n"); /* a chunk over max_body: refused at its size line */
     (void)client_sends(c, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n9\r\n");
     CHECK(c->to_backend_len == 0, "nothing went on");
-    char want[512];
-    expected_reply(want, sizeof want, 413, "Content Too Large", "body_too_large");
-    CHECK(take_reply(c), "a 413");
-    CLIENT_READ(c, want);
+    check_refused(c, 413, "Content Too Large", "body_too_large", "a 413");
     conv_end(c);
     END_CHECKS();
 }
@@ -619,10 +630,7 @@ static void test_replay_decision(void **state)
     CHECK(gh_http_backend_lost(&c->hp, 1) == GH_HTTP_LOST_FAIL, "a second loss fails");
     CHECK(gh_http_backend_eof(&c->hp, GH_HTTP_OUTCOME_BACKEND_FAILED, c->now, 1) == GH_HTTP_CLOSE,
           "eof closes");
-    char want[512];
-    expected_reply(want, sizeof want, 502, "Bad Gateway", "the backend closed without answering");
-    CHECK(take_reply(c), "a 502");
-    CLIENT_READ(c, want);
+    check_refused(c, 502, "Bad Gateway", "the backend closed without answering", "a 502");
     conv_end(c);
 
     /* the answer's first byte releases the kept head */
@@ -803,10 +811,7 @@ static void test_websocket(void **state)
     CHECK(backend_sends(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                            "Connection: Upgrade\r\nSec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n") ==
               GH_HTTP_CLOSE, "refused");
-    char want[512];
-    expected_reply(want, sizeof want, 502, "Bad Gateway", "the backend's protocol switch is not valid");
-    CHECK(take_reply(c), "a 502");
-    CLIENT_READ(c, want);
+    check_refused(c, 502, "Bad Gateway", "the backend's protocol switch is not valid", "bad accept");
     conv_end(c);
 
     /* websocket = off: the upgrade fields never reach the backend, and a
@@ -816,9 +821,7 @@ static void test_websocket(void **state)
     BACKEND_READ(c, "GET /chat HTTP/1.1\r\nHost: a\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                     "Sec-WebSocket-Version: 13\r\n" ADDED "\r\n");
     CHECK(backend_sends(c, WS_101) == GH_HTTP_CLOSE, "an unasked 101 is refused");
-    expected_reply(want, sizeof want, 502, "Bad Gateway", "the backend's protocol switch is not valid");
-    CHECK(take_reply(c), "a 502");
-    CLIENT_READ(c, want);
+    check_refused(c, 502, "Bad Gateway", "the backend's protocol switch is not valid", "unasked 101");
     conv_end(c);
     END_CHECKS();
 }
