@@ -6,8 +6,10 @@
  *  - a request reaches the backend only once its head is complete and
  *    checked, rebuilt (hop-by-hop fields, the client's X-Forwarded-* and
  *    '_' aliases of framing fields dropped, gatehouse's own added); a
- *    smuggling attempt (CL+TE, two Content-Lengths, obs-fold, a bad chunk
- *    size, an unknown Transfer-Encoding) sends nothing and gets a 400;
+ *    smuggling attempt (CL+TE, two Content-Lengths, obs-fold, bad chunk
+ *    sizes and line ends, an unknown or repeated Transfer-Encoding, one in
+ *    HTTP/1.0, bare CR or LF) sends nothing and gets a 400; the same
+ *    Content-Length twice goes on as one line;
  *  - bodies are re-framed: a held chunked body goes as Content-Length, a
  *    streamed one as gatehouse's own chunks, and a bad chunk never passes;
  *  - pipelined requests wait (GH_HTTP_PIPELINE_MAX in flight);
@@ -328,6 +330,12 @@ static const struct smuggle_row smuggle_rows[] = {
                "10000000000000000\r\n", "bad_chunk_size"},
     {__LINE__, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
                "5\r\nhelloX\r\n0\r\n\r\n", "bad_chunk_end"},
+    {__LINE__, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+               "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "te_not_chunked"},
+    {__LINE__, "POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "te_http10"},
+    {__LINE__, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "5\nhello\r\n0\r\n\r\n", "bare_lf"},
+    {__LINE__, "GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\rX-B: 2\r\n\r\n", "bare_cr"},
     {__LINE__, "GET / HTTP/1.1\nHost: a\n\n", "bare_lf"},
     {__LINE__, "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "duplicate_host"},
     {__LINE__, "GET / HTTP/1.1\r\n\r\n", "missing_host"},
@@ -416,6 +424,13 @@ static void test_bodies_reframed(void **state)
     (void)client_sends(c, "cGET /next HTTP/1.1\r\n");
     BACKEND_READ(c, "PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n" ADDED "\r\nabc");
     CHECK(c->client_len == strlen("GET /next HTTP/1.1\r\n"), "the next head waits");
+    conv_end(c);
+
+    /* the same Content-Length twice (RFC 9112 6.3 allows it): one line goes on */
+    conv_start(c, "");
+    (void)client_sends(c, "POST /d HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+                          "Content-Length: 3\r\n\r\nabc");
+    BACKEND_READ(c, "POST /d HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n" ADDED "\r\nabc");
     conv_end(c);
 
     conv_start(c, "max_body = 8\n"); /* a chunk over max_body: refused at its size line */
