@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench/lib.sh - what bench/run.sh and bench/frames.sh share; sourced by
 # both (bash), after they set BENCH_DIR and ROOT.
 #
@@ -152,6 +153,7 @@ cpu_ticks() {
   done
   echo "$t $u"
 }
+# shellcheck disable=SC2034  # the scripts' measure() divides by it
 CLK_TCK=$(getconf CLK_TCK)
 
 # busy_minus "cpuN line before" "after" SHARE: the busy share of the CPU
@@ -194,6 +196,7 @@ warn_if_busy() {
     record machine busy_before_round 1
   fi
 }
+# shellcheck disable=SC2153  # ROUND: the sourcing script's round counter
 record() { printf '%s\t%s\t%s\t%s\n' "$ROUND" "$1" "$2" "$3" >>"$RAW"; }
 kv() { tr ' ' '\n' <<<"$2" | awk -F= -v k="$1" '$1 == k { print $2; exit }'; }
 
@@ -316,10 +319,10 @@ common_option() {
 
 # newer_than_all FILE SRC...: FILE is an executable newer than every SRC
 newer_than_all() {
-  local f=$1 src
+  local file=$1 src
   shift
-  [ -x "$f" ] || return 1
-  for src in "$@"; do [ "$src" -nt "$f" ] && return 1; done
+  [ -x "$file" ] || return 1
+  for src in "$@"; do [ "$src" -nt "$file" ] && return 1; done
   return 0
 }
 

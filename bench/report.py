@@ -400,7 +400,8 @@ if BASE_PAIRS:
         out.append(f"{'RSS per idle connection':<42}" + "".join(
             f"{bcell(med(list(vals[a]['rss_kib_per_conn'].values())), med(list(vals[b]['rss_kib_per_conn'].values())), False):>{cw}}"
             for a, b in BASE_PAIRS))
-    out.append("One round gives one ratio per row: run --rounds 3 or more before reading a verdict.")
+    if nr < 3:
+        out.append(f"{nr} round(s): too few for a verdict on this noisy VM; run --rounds 3 or more.")
 
 # ---------------------------------------------------------------- hs-matrix
 HSM = [(mode, key, ver) for mode in ("full", "resumed") for key in ("ecdsa", "rsa")

@@ -135,18 +135,18 @@ for p in "${wanted[@]}"; do
   # with --baseline, the old binary runs too (next to the new one: pair_baselines)
   want=("$p")
   if [ -n "$BASELINE" ] && { [ "$p" = gatehouse ] || [ "$p" = gatehouse-http ]; }; then want+=("$p-base"); fi
-  for p in "${want[@]}"; do
-    b=${BIN[$p]}
+  for name in "${want[@]}"; do
+    b=${BIN[$name]}
     if [ -z "$b" ] || [ ! -x "$b" ]; then
-      if [[ "$p" == gatehouse* ]]; then
-        log "skip $p: no binary at $b (build it: meson setup build && ninja -C build)"
+      if [[ "$name" == gatehouse* ]]; then
+        log "skip $name: no binary at $b (build it: meson setup build && ninja -C build)"
       else
-        pkg=${p%-http}
-        log "skip $p: not installed (install: scripts/setup-debian.sh --bench, or apt-get install ${pkg/stunnel/stunnel4})"
+        pkg=${name%-http}
+        log "skip $name: not installed (install: scripts/setup-debian.sh --bench, or apt-get install ${pkg/stunnel/stunnel4})"
       fi
       continue
     fi
-    PROXIES+=("$p")
+    PROXIES+=("$name")
   done
 done
 # a proxy none of the selected rows runs on is not started at all
