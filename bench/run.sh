@@ -630,6 +630,38 @@ if want_row hs-matrix; then
   printf 'proxy\tkey\ttls\tprotocol\tcipher\tgroup\tsignature\tticket_issued\ts_client_resumed\n' >"$OUT/negotiated.tsv"
 fi
 
+# ---------------------------------------------------------------- one proxy
+# run_proxy NAME ecdsa|rsa: one start of NAME with that certificate, its
+# smoke test, its rows (with rsa: only the hs-matrix), a note if it died,
+# its stop; false when it did not start
+run_proxy() {
+  local name=$1 key=$2 v="" ppid port=${PORT[$1]}
+  [ "$key" = ecdsa ] || v=-rsa
+  wait_quiet
+  if ! start_proxy "$name" ${v:+rsa}; then
+    start_failed "$name" "$TMP/$name$v.log" ${v:+"RSA certificate"}
+    return 1
+  fi
+  ppid=$PROXY_PID
+  if smoke "$port"; then
+    if [ "$key" = ecdsa ]; then
+      if want_row rss "$name"; then run_rss "$name" "$ppid" "$port"; fi
+      if want_row keepalive "$name"; then run_ka "$name" "$ppid" "https://127.0.0.1:$port/1k"; fi
+      if want_row handshake "$name"; then run_hs "$name" "$ppid" "$port"; fi
+      if want_row bulk "$name"; then run_bulk "$name" "$ppid" "https://127.0.0.1:$port/1m"; fi
+      if want_row post "$name"; then run_post "$name" "$ppid" "https://127.0.0.1:$port/post"; fi
+    fi
+    if want_row hs-matrix "$name"; then
+      if [ "$ROUND" = 1 ]; then probe_tls "$name" "$key" "$port"; fi
+      run_hsm "$name" "$ppid" "$port" "$key"
+    fi
+  else
+    record "$name" smoke_failed 1
+  fi
+  note_if_died "$name" "$ppid" "$TMP/$name$v.log"
+  stop_pid "$ppid"
+}
+
 # ---------------------------------------------------------------- rounds
 # --baseline: ORDER with each NAME-base next to NAME, after it in odd rounds
 # and before it in even ones, so old and new binary meet the same machine
@@ -679,45 +711,9 @@ for ROUND in $(seq "$ROUNDS"); do
   fi
 
   for name in ${ORDER[@]+"${ORDER[@]}"}; do
-    wait_quiet
-    if ! start_proxy "$name"; then
-      start_failed "$name" "$TMP/$name.log"
-      continue
-    fi
-    ppid=$PROXY_PID
-    port=${PORT[$name]}
-    if smoke "$port"; then
-      if want_row rss "$name"; then run_rss "$name" "$ppid" "$port"; fi
-      if want_row keepalive "$name"; then run_ka "$name" "$ppid" "https://127.0.0.1:$port/1k"; fi
-      if want_row handshake "$name"; then run_hs "$name" "$ppid" "$port"; fi
-      if want_row bulk "$name"; then run_bulk "$name" "$ppid" "https://127.0.0.1:$port/1m"; fi
-      if want_row post "$name"; then run_post "$name" "$ppid" "https://127.0.0.1:$port/post"; fi
-      if want_row hs-matrix "$name"; then
-        if [ "$ROUND" = 1 ]; then probe_tls "$name" ecdsa "$port"; fi
-        run_hsm "$name" "$ppid" "$port" ecdsa
-      fi
-    else
-      record "$name" smoke_failed 1
-    fi
-    note_if_died "$name" "$ppid" "$TMP/$name.log"
-    stop_pid "$ppid"
+    run_proxy "$name" ecdsa || continue
     # hs-matrix with the RSA certificate: the same proxy restarted with it
-    if want_row hs-matrix "$name"; then
-      wait_quiet
-      if ! start_proxy "$name" rsa; then
-        start_failed "$name" "$TMP/$name-rsa.log" "RSA certificate"
-        continue
-      fi
-      ppid=$PROXY_PID
-      if smoke "$port"; then
-        if [ "$ROUND" = 1 ]; then probe_tls "$name" rsa "$port"; fi
-        run_hsm "$name" "$ppid" "$port" rsa
-      else
-        record "$name" smoke_failed 1
-      fi
-      note_if_died "$name" "$ppid" "$TMP/$name-rsa.log"
-      stop_pid "$ppid"
-    fi
+    if want_row hs-matrix "$name"; then run_proxy "$name" rsa || true; fi
   done
 done
 log "rounds done in $((SECONDS - BENCH_T0)) s"
