@@ -23,17 +23,12 @@ set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$BENCH_DIR")
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
 
-ROUNDS=3
-DURATION=10
-GATEHOUSE=${GATEHOUSE:-$ROOT/build/gatehouse}
-OUT=""
-WAIT_QUIET=0
-NICE=0
 SIZE=64
 CONNS_ARG=1,50
 ONLY=""
-GH_LOG=warn
 MAX_OTHER=0.25
 REPORT=""
 STREAM_FRAMES=16384
@@ -74,28 +69,18 @@ EOF
 
 while [ $# -gt 0 ]; do
   case "$1" in
-    --rounds) ROUNDS=${2:?}; shift 2 ;;
-    --duration) DURATION=${2:?}; shift 2 ;;
-    --gatehouse) GATEHOUSE=${2:?}; shift 2 ;;
-    --out) OUT=${2:?}; shift 2 ;;
-    --wait-quiet) WAIT_QUIET=${2:?}; shift 2 ;;
-    --nice) NICE=${2:?}; shift 2 ;;
     --only) ONLY=${2:?}; shift 2 ;;
     --conns) CONNS_ARG=${2:?}; shift 2 ;;
     --size) SIZE=${2:?}; shift 2 ;;
-    --gh-log) GH_LOG=${2:?}; shift 2 ;;
     --max-other) MAX_OTHER=${2:?}; shift 2 ;;
     --report) REPORT=${2:?}; shift 2 ;;
     --stream-frames) STREAM_FRAMES=${2:?}; shift 2 ;;
     --stream-kinds) STREAM_KINDS=${2:?}; shift 2 ;;
     -h|--help) usage ;;
-    *) echo "unknown argument: $1" >&2; usage ;;
+    *) if common_option "$1" "${2:-}"; then shift 2; else echo "unknown argument: $1" >&2; usage; fi ;;
   esac
 done
-[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "--rounds must be a positive integer" >&2; exit 2; }
-[[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || { echo "--duration must be a positive integer" >&2; exit 2; }
-[[ "$WAIT_QUIET" =~ ^[0-9]+$ ]] || { echo "--wait-quiet must be a number of seconds" >&2; exit 2; }
-[[ "$NICE" =~ ^-?[0-9]+$ ]] || { echo "--nice must be an integer" >&2; exit 2; }
+check_common_args
 [[ "$STREAM_FRAMES" =~ ^[0-9]+$ ]] || { echo "--stream-frames must be a whole number" >&2; exit 2; }
 IFS=, read -ra STREAM_KIND_LIST <<<"$STREAM_KINDS"
 for k in "${STREAM_KIND_LIST[@]}"; do
@@ -108,12 +93,7 @@ for n in "${CONNS[@]}"; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "--conns: '$n' is not a positive integer" >&2; exit 2; }
 done
 
-log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-if [ "$NICE" != 0 ]; then
-  renice -n "$NICE" -p $$ >/dev/null || { echo "renice $NICE failed (needs root for < 0)" >&2; exit 1; }
-fi
+apply_nice
 
 # summarize RAW.tsv: the summary table (stdout); also run alone by --report
 summarize() {
@@ -327,12 +307,7 @@ if [ -n "$REPORT" ]; then
 fi
 
 # ---------------------------------------------------------------- prerequisites
-missing=()
-for cmd in cc openssl taskset timeout python3 ps; do
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
-done
-[ "${#missing[@]}" -eq 0 ] || die "missing: ${missing[*]}; install with: scripts/setup-debian.sh --bench"
-[ "$(nproc)" -ge 2 ] || die "needs at least 2 CPUs (proxy on CPU 1, load and backend on CPU 0)"
+require_tools cc openssl taskset timeout python3 ps
 HAPROXY=$(command -v haproxy || true)
 
 TARGETS=()
@@ -349,57 +324,18 @@ done
 [ "${#TARGETS[@]}" -gt 0 ] || die "nothing to measure"
 
 # ---------------------------------------------------------------- state, cleanup
-TMP=$(mktemp -d /dev/shm/gatehouse-frames.XXXXXX)   # tmpfs
-chmod 755 "$TMP"
-[ -n "$OUT" ] || OUT="$BENCH_DIR/results/frames-$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$OUT"
-RAW="$OUT/raw.tsv"
-printf 'round\ttarget\tmetric\tvalue\n' >"$RAW"
-PIDS=()   # every long-running process this script started
+bench_workdirs gatehouse-frames frames- target
 ROUND=0
 printf '0\trun\tsize\t%s\n' "$SIZE" >>"$RAW"
 
-stop_pid() {  # stop_pid PID: SIGTERM, wait up to 5 s, then SIGKILL
-  local pid=$1 i
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "pid $pid did not stop on SIGTERM; SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-  local rc=$? pid
-  trap - EXIT INT TERM
-  for pid in ${PIDS[@]+"${PIDS[@]}"}; do stop_pid "$pid"; done
-  if [ -d "$TMP" ]; then
-    mkdir -p "$OUT/logs"
-    for f in "$TMP"/*.log; do
-      [ -f "$f" ] && tail -c 200000 "$f" >"$OUT/logs/$(basename "$f")" 2>/dev/null || true
-    done
-    rm -rf "$TMP"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_traps
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # gatehouse may be rebuilt while the bench runs: run a private copy throughout
 if [ -x "$GATEHOUSE" ]; then
-  cp "$GATEHOUSE" "$TMP/gatehouse-under-test"
   GH="$TMP/gatehouse-under-test"
-  { echo "binary: $GATEHOUSE sha256 $(sha256sum <"$GATEHOUSE" | cut -c1-16) mtime $(date -r "$GATEHOUSE" '+%F %T')"
-    echo "git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') $(git -C "$ROOT" status --porcelain -- src include meson.build 2>/dev/null | grep -q . && echo '(src dirty)')"
-    "$GH" -V 2>&1 || true; } | tee "$OUT/gatehouse-version.txt" >&2
+  copy_under_test "$GATEHOUSE" "$GH" "$OUT/gatehouse-version.txt"
 fi
 if [ -n "$HAPROXY" ]; then
   HAPV=$("$HAPROXY" -v 2>&1 || true)
@@ -407,112 +343,11 @@ if [ -n "$HAPROXY" ]; then
 fi
 
 # ---------------------------------------------------------------- build the tools
-mkdir -p "$BENCH_DIR/.bin"
-WSL="$BENCH_DIR/.bin/ws_load"
-ECHO="$BENCH_DIR/.bin/ws_echo_server"
-if [ ! -x "$WSL" ] || [ "$BENCH_DIR/ws_load.c" -nt "$WSL" ]; then
-  cc -O2 -Wall -o "$WSL" "$BENCH_DIR/ws_load.c" -lssl -lcrypto \
-    || die "cannot build ws_load (needs libssl-dev: scripts/setup-debian.sh --bench)"
-fi
-if [ ! -x "$ECHO" ] || [ "$BENCH_DIR/ws_echo_server.c" -nt "$ECHO" ]; then
-  cc -O2 -Wall -o "$ECHO" "$BENCH_DIR/ws_echo_server.c" -lcrypto \
-    || die "cannot build ws_echo_server (needs libssl-dev)"
-fi
+WSL=$(bench_program ws_load -lssl -lcrypto)
+ECHO=$(bench_program ws_echo_server -lcrypto)
 
-# ---------------------------------------------------------------- helpers (as in run.sh)
-free_ports() {  # N free TCP ports on 127.0.0.1 outside the ephemeral range
-  python3 - "$1" <<'EOF'
-import random, socket, sys
-n = int(sys.argv[1])
-lo, hi = map(int, open('/proc/sys/net/ipv4/ip_local_port_range').read().split())
-pool = list(range(10000, lo)) if lo > 11000 else list(range(hi + 1, 65536))
-random.shuffle(pool)
-out = []
-for p in pool:
-    s = socket.socket()
-    try:
-        s.bind(('127.0.0.1', p)); out.append(p)
-    except OSError:
-        pass
-    finally:
-        s.close()
-    if len(out) == n:
-        break
-print(' '.join(map(str, out)))
-EOF
-}
-
-tree_pids() {  # PID and all its descendants
-  ps -e -o pid=,ppid= | awk -v r="$1" '
-    { par[$1] = $2 }
-    END { want[r] = 1; ch = 1
-          while (ch) { ch = 0; for (k in par) if (!(k in want) && (par[k] in want)) { want[k] = 1; ch = 1 } }
-          for (k in want) print k }'
-}
-
-cpu_ticks() {  # user+sys (+ reaped children) of a process tree, clock ticks
-  local t=0 p line rest
-  local -a f
-  for p in $(tree_pids "$1"); do
-    line=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-    rest=${line##*) }
-    read -ra f <<<"$rest"
-    t=$((t + f[11] + f[12] + f[13] + f[14]))
-  done
-  echo "$t"
-}
-CLK_TCK=$(getconf CLK_TCK)
-
-check_quiet() {  # prints what is busy on CPU 0/1 (1 s sample), nothing when idle
-  local a b
-  a=$(grep -E '^cpu[01] ' /proc/stat); sleep 1; b=$(grep -E '^cpu[01] ' /proc/stat)
-  awk -v a="$a" -v b="$b" 'BEGIN {
-      split(a, la, "\n"); split(b, lb, "\n")
-      for (i = 1; i <= 2; i++) {
-        split(la[i], x, " "); split(lb[i], y, " "); tot = 0
-        for (k = 2; k <= 9; k++) tot += y[k] - x[k]
-        idle = (y[5] - x[5]) + (y[6] - x[6])
-        busy = tot ? 100 * (1 - idle / tot) : 0
-        if (busy > 10) printf "%s %.0f%% busy; ", x[1], busy
-      } }'
-}
-wait_quiet() {
-  local deadline=$((SECONDS + WAIT_QUIET))
-  [ "$WAIT_QUIET" -gt 0 ] || return 0
-  while [ -n "$(check_quiet)" ]; do
-    if [ "$SECONDS" -ge "$deadline" ]; then log "  machine still busy after ${WAIT_QUIET}s; going on"; return 0; fi
-  done
-}
-warn_if_busy() {
-  local busy
-  busy=$(check_quiet)
-  if [ -n "$busy" ]; then
-    log "WARNING: machine not idle before the round ($busy); figures will be noisy. Top CPU users:"
-    top -bn1 -o %CPU | sed -n '8,10p' >&2 || true
-    record machine busy_before_round 1
-  fi
-}
-record() { printf '%s\t%s\t%s\t%s\n' "$ROUND" "$1" "$2" "$3" >>"$RAW"; }
-kv() { tr ' ' '\n' <<<"$2" | awk -F= -v k="$1" '$1 == k { print $2; exit }'; }
-
-wait_listen() {  # wait_listen PORT PID SECONDS
-  local port=$1 pid=$2 secs=$3 i
-  for i in $(seq $((secs * 10))); do
-    kill -0 "$pid" 2>/dev/null || return 1
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
-
-busy_minus() {  # busy_minus "cpuN line before" "after" SHARE: busy share of the CPU minus SHARE, >= 0
-  awk -v a="$1" -v b="$2" -v share="$3" 'BEGIN {
-      split(a, x, " "); split(b, y, " "); tot = 0
-      for (k = 2; k <= 9; k++) tot += y[k] - x[k]
-      idle = (y[5] - x[5]) + (y[6] - x[6])
-      o = tot ? (1 - idle / tot) - share : 0
-      printf "%.2f", (o < 0 ? 0 : o) }'
-}
+# ---------------------------------------------------------------- helpers
+# (free_ports, tree_pids, cpu_ticks, busy_minus, wait_listen...: bench/lib.sh)
 
 # measure PROXYPID CMD...: runs CMD (a ws_load); sets OUTPUT, SHARE (proxy CPU
 # share of one core over the command's wall time), OTHER1 (CPU 1 busy share
@@ -523,11 +358,11 @@ measure() {
   local ppid=$1; shift
   local c0 c1 t0 t1 s0 s1 z0 z1 b0 b1 client
   s0=$(grep '^cpu1 ' /proc/stat); z0=$(grep '^cpu0 ' /proc/stat)
-  b0=$(( $(cpu_ticks "$ECHO_WS_PID") + $(cpu_ticks "$ECHO_LINE_PID") ))
-  c0=$(cpu_ticks "$ppid"); t0=$EPOCHREALTIME
+  read -r b0 _ <<<"$(cpu_ticks "$ECHO_WS_PID" "$ECHO_LINE_PID")"
+  read -r c0 _ <<<"$(cpu_ticks "$ppid")"; t0=$EPOCHREALTIME
   OUTPUT=$("$@" 2>&1) || true
-  t1=$EPOCHREALTIME; c1=$(cpu_ticks "$ppid")
-  b1=$(( $(cpu_ticks "$ECHO_WS_PID") + $(cpu_ticks "$ECHO_LINE_PID") ))
+  t1=$EPOCHREALTIME; read -r c1 _ <<<"$(cpu_ticks "$ppid")"
+  read -r b1 _ <<<"$(cpu_ticks "$ECHO_WS_PID" "$ECHO_LINE_PID")"
   s1=$(grep '^cpu1 ' /proc/stat); z1=$(grep '^cpu0 ' /proc/stat)
   SHARE=$(awk -v a="$c0" -v b="$c1" -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" \
     'BEGIN { printf "%.4f", (b - a) / hz / (t1 - t0) }')
@@ -541,11 +376,7 @@ measure() {
 
 # ---------------------------------------------------------------- certificate, backends
 log "results: $OUT"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
-  -keyout "$TMP/key.pem" -out "$TMP/cert.pem" -subj /CN=localhost \
-  -addext subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1 || die "openssl req failed"
-cat "$TMP/cert.pem" "$TMP/key.pem" >"$TMP/combined.pem"
-chmod 600 "$TMP/key.pem" "$TMP/combined.pem"
+make_cert ec ""
 
 read -r WS_BACK LINE_BACK P1 P2 P3 P4 P5 <<<"$(free_ports 7)"
 [ -n "$P5" ] || die "could not find free ports"
@@ -560,23 +391,6 @@ wait_listen "$LINE_BACK" "$ECHO_LINE_PID" 10 || die "line echo backend did not s
 log "backends (CPU 0): WebSocket echo pid $ECHO_WS_PID on 127.0.0.1:$WS_BACK, line echo pid $ECHO_LINE_PID on 127.0.0.1:$LINE_BACK"
 
 # ---------------------------------------------------------------- proxy configs
-gh_conf() {  # gh_conf NAME PORT BACKEND MODE-LINES
-  cat >"$TMP/$1.ini" <<EOF
-[global]
-workers = 1
-shutdown_grace = 1s
-log_level = $GH_LOG
-
-[listener:$1]
-listen = 127.0.0.1:$2
-backend = 127.0.0.1:$3
-cert = $TMP/cert.pem
-key = $TMP/key.pem
-max_connections = 10000
-backlog = 4096
-$4
-EOF
-}
 # every frame checked both ways (masking, opcodes, lengths, UTF-8 of text...),
 # the ws_* limits and the http keys at their defaults
 gh_conf gatehouse-ws "$P1" "$WS_BACK" "mode = http
@@ -597,34 +411,9 @@ framing = raw"
 # The TLS 1.3 suites in gatehouse's order: with OpenSSL's default list (and
 # HAProxy's server preference) it would pick AES-256-GCM where gatehouse picks
 # AES-128-GCM; the summary lists what each negotiated.
-cat >"$TMP/haproxy-ws.cfg" <<EOF
-global
-  nbthread 1
-  maxconn 8000
-  ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256
-defaults
-  mode http
-  option http-keep-alive
-  http-reuse never
-  maxconn 8000
-  timeout connect 5s
-  timeout client 300s
-  timeout server 300s
-  timeout tunnel 300s
-  timeout http-request 10s
-  timeout http-keep-alive 300s
-frontend fe
-  bind 127.0.0.1:$P2 ssl crt $TMP/combined.pem ssl-min-ver TLSv1.2
-  backlog 4096
-  http-request del-header X-Forwarded-For
-  option forwardfor
-  http-request set-header X-Forwarded-Proto https
-  http-request set-header X-Request-Id %[rand(),hex]
-  default_backend be
-backend be
-  http-reuse never
-  server s1 127.0.0.1:$WS_BACK
-EOF
+hap_http_conf haproxy-ws "$P2" "$WS_BACK" yes \
+  "  ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256" \
+  "  timeout tunnel 300s"
 
 for t in "${TARGETS[@]}"; do
   if [ "$t" = haproxy-ws ]; then
@@ -877,18 +666,13 @@ log "expected duration about $(( (ROUNDS * (1 + ${#TARGETS[@]} * per_target) + 5
 : >"$OUT/probe.tsv"
 BENCH_T0=$SECONDS
 for ROUND in $(seq "$ROUNDS"); do
-  order=()
-  n=${#TARGETS[@]}
-  for ((i = 0; i < n; i++)); do order+=("${TARGETS[$(((i + ROUND - 1) % n))]}"); done
+  rotate_order "$ROUND" "${TARGETS[@]}"
   warn_if_busy
-  log "round $ROUND/$ROUNDS: ${order[*]}"
-  for name in "${order[@]}"; do
+  log "round $ROUND/$ROUNDS: ${ORDER[*]}"
+  for name in "${ORDER[@]}"; do
     wait_quiet
     if ! start_target "$name"; then
-      log "  $name failed to start; log tail:"
-      tail -20 "$TMP/$name.log" >&2 || true
-      stop_pid "$PROXY_PID"
-      record "$name" start_failed 1
+      start_failed "$name" "$TMP/$name.log"
       continue
     fi
     ppid=$PROXY_PID
@@ -903,11 +687,7 @@ for ROUND in $(seq "$ROUNDS"); do
     else
       record "$name" smoke_failed 1
     fi
-    if ! kill -0 "$ppid" 2>/dev/null; then
-      log "  WARNING: $name (pid $ppid) exited during the round; log tail:"
-      tail -20 "$TMP/$name.log" >&2 || true
-      record "$name" died 1
-    fi
+    note_if_died "$name" "$ppid" "$TMP/$name.log"
     stop_pid "$ppid"
   done
 done

@@ -17,13 +17,16 @@
  * (SSL_OP_NO_TICKET) and never calls SSL_set_session; the count of resumed
  * handshakes (SSL_session_reused) is printed and must be 0.
  *
- * Build: cc -O2 -o handshake_client handshake_client.c -lssl -lcrypto
+ * Build: meson -Dbench=true, or cc -O2 -o handshake_client handshake_client.c
+ * bench_util.c -lssl -lcrypto
  * Output (stdout, one line, key=value):
  *   handshakes= elapsed= hs_per_s= resumed= requests_ok= errors= err_connect=
  *   err_handshake= err_io= err_http= err_timeout= hs_p50_ms= hs_p99_ms=
  * -n COUNT counts completed requests with -g, handshakes without.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +45,8 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+
+#include "bench_util.h"
 
 enum { ST_FREE, ST_CONNECTING, ST_HANDSHAKE, ST_WRITE, ST_READ, ST_HOLD, ST_TICKET };
 
@@ -91,19 +96,6 @@ static long e_connect, e_handshake, e_io, e_http, e_timeout;
 static uint32_t *g_hist;
 static long g_hist_over;
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	g_stop = 1;
-}
-
 static void usage(const char *argv0)
 {
 	fprintf(stderr,
@@ -125,34 +117,12 @@ static void usage(const char *argv0)
 
 static void ep_set(struct conn *c, unsigned ev)
 {
-	struct epoll_event e = {.events = ev, .data.u32 = (uint32_t)(c - g_conns)};
-	if (c->events == ev)
-		return;
-	if (epoll_ctl(g_ep, c->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &e) < 0) {
-		perror("epoll_ctl");
-		exit(1);
-	}
-	c->events = ev;
+	bench_ep_set(g_ep, c->fd, (uint32_t)(c - g_conns), &c->events, ev);
 }
 
 static void conn_close(struct conn *c, int drain)
 {
-	if (c->ssl) {
-		if (drain && SSL_is_init_finished(c->ssl))
-			SSL_shutdown(c->ssl); /* send close_notify, do not wait */
-		SSL_free(c->ssl);
-		c->ssl = NULL;
-	}
-	if (c->fd >= 0) {
-		if (drain) {
-			/* discard unread bytes (TLS 1.3 tickets) so close() sends FIN, not RST */
-			char buf[4096];
-			while (recv(c->fd, buf, sizeof buf, MSG_DONTWAIT) > 0)
-				;
-		}
-		close(c->fd); /* also removes it from epoll */
-		c->fd = -1;
-	}
+	bench_tls_close(&c->ssl, &c->fd, drain);
 	c->events = 0;
 	c->state = ST_FREE;
 }
@@ -161,7 +131,7 @@ static void conn_fail(struct conn *c, long *counter)
 {
 	(*counter)++;
 	conn_close(c, 0);
-	c->retry_at = now_ns() + 20 * 1000000ull; /* back off 20 ms */
+	c->retry_at = bench_now_ns() + 20 * 1000000ull; /* back off 20 ms */
 }
 
 static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
@@ -178,16 +148,13 @@ static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
 
 static void conn_start(struct conn *c)
 {
-	uint64_t t = now_ns();
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->fd < 0) {
-		perror("socket");
+	uint64_t t = bench_now_ns();
+	c->fd = bench_tcp_connect(&g_addr);
+	if (c->fd == -1) {
 		e_connect++;
 		c->retry_at = t + 100 * 1000000ull;
 		return;
 	}
-	int one = 1;
-	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	c->t_start = t;
 	c->deadline = t + (uint64_t)(g_timeout * 1e9);
 	c->wpos = 0;
@@ -197,7 +164,8 @@ static void conn_start(struct conn *c)
 	c->body = 0;
 	c->events = 0;
 	c->got_ticket = 0;
-	if (connect(c->fd, (struct sockaddr *)&g_addr, sizeof g_addr) < 0 && errno != EINPROGRESS) {
+	if (c->fd < 0) { /* connect() failed at once */
+		c->fd = -1;
 		conn_fail(c, &e_connect);
 		return;
 	}
@@ -222,7 +190,7 @@ static void handle_ssl_want(struct conn *c, int r, long *err_counter)
 
 static void record_handshake(struct conn *c)
 {
-	uint64_t us = (now_ns() - c->t_start) / 1000;
+	uint64_t us = (bench_now_ns() - c->t_start) / 1000;
 	uint64_t b = us / 10;
 	if (b < HBUCKETS)
 		g_hist[b]++;
@@ -294,23 +262,12 @@ static void step(struct conn *c)
 	int r;
 	switch (c->state) {
 	case ST_CONNECTING: {
-		int err = 0;
-		socklen_t len = sizeof err;
-		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-		if (err) {
+		if (bench_connect_error(c->fd)) {
 			conn_fail(c, &e_connect);
 			return;
 		}
-		c->ssl = SSL_new(g_ctx);
-		if (!c->ssl) {
-			fprintf(stderr, "SSL_new failed\n");
-			exit(1);
-		}
+		c->ssl = bench_tls_new(g_ctx, c->fd, g_sni);
 		SSL_set_ex_data(c->ssl, g_ex_idx, c);
-		SSL_set_fd(c->ssl, c->fd);
-		SSL_set_connect_state(c->ssl);
-		if (g_sni && *g_sni)
-			SSL_set_tlsext_host_name(c->ssl, g_sni);
 		if (g_resume && c->sess)
 			SSL_set_session(c->ssl, c->sess);
 		c->state = ST_HANDSHAKE;
@@ -425,21 +382,7 @@ static void step(struct conn *c)
 
 static double pct(double p)
 {
-	long total = g_hist_over;
-	for (long i = 0; i < HBUCKETS; i++)
-		total += g_hist[i];
-	if (!total)
-		return 0;
-	long want = (long)(p * (double)total);
-	if (want < 1)
-		want = 1;
-	long acc = 0;
-	for (long i = 0; i < HBUCKETS; i++) {
-		acc += g_hist[i];
-		if (acc >= want)
-			return (double)(i + 1) * 0.01; /* ms */
-	}
-	return HBUCKETS * 0.01;
+	return bench_hist_pct(g_hist, HBUCKETS, g_hist_over, p, 0.01, HBUCKETS * 0.01);
 }
 
 int main(int argc, char **argv)
@@ -466,54 +409,25 @@ int main(int argc, char **argv)
 	}
 	if (port <= 0 || port > 65535 || g_nconns < 1 || g_duration <= 0)
 		usage(argv[0]);
-	memset(&g_addr, 0, sizeof g_addr);
-	g_addr.sin_family = AF_INET;
-	g_addr.sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, host, &g_addr.sin_addr) != 1) {
-		fprintf(stderr, "bad IPv4 address: %s\n", host);
+	if (bench_parse_addr(host, port, &g_addr) != 0)
 		return 2;
-	}
 	g_req_len = (size_t)snprintf(g_req, sizeof g_req,
 	                             "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", g_path);
 
 	/* enough descriptors for the slots / idle connections */
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-		long need = (g_idle > g_nconns ? g_idle : g_nconns) + 16;
-		if ((long)rl.rlim_cur < need) {
-			fprintf(stderr, "RLIMIT_NOFILE %ld < %ld needed\n", (long)rl.rlim_cur, need);
-			return 1;
-		}
-	}
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGTERM, on_signal);
-	signal(SIGINT, on_signal);
-
-	g_ctx = SSL_CTX_new(TLS_client_method());
-	if (!g_ctx) {
-		ERR_print_errors_fp(stderr);
+	if (bench_raise_nofile((g_idle > g_nconns ? g_idle : g_nconns) + 16) != 0)
 		return 1;
-	}
-	SSL_CTX_set_verify(g_ctx, SSL_VERIFY_NONE, NULL);
-	SSL_CTX_set_options(g_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
-	SSL_CTX_set_mode(g_ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	if (g_tls == 3) {
-		SSL_CTX_set_min_proto_version(g_ctx, TLS1_3_VERSION);
-		SSL_CTX_set_max_proto_version(g_ctx, TLS1_3_VERSION);
-	} else if (g_tls == 2) {
-		SSL_CTX_set_min_proto_version(g_ctx, TLS1_2_VERSION);
-		SSL_CTX_set_max_proto_version(g_ctx, TLS1_2_VERSION);
-	}
+	bench_stop_on_signals(&g_stop);
+
+	int version = g_tls == 3 ? TLS1_3_VERSION : g_tls == 2 ? TLS1_2_VERSION : 0;
+	g_ctx = bench_tls_client_ctx(version, version, g_resume);
+	if (!g_ctx)
+		return 1;
 	g_ex_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	if (g_resume) {
 		/* sessions go to the slot through the callback, never to an internal cache */
 		SSL_CTX_set_session_cache_mode(g_ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
 		SSL_CTX_sess_set_new_cb(g_ctx, new_session_cb);
-	} else {
-		SSL_CTX_set_session_cache_mode(g_ctx, SSL_SESS_CACHE_OFF);
-		SSL_CTX_set_options(g_ctx, SSL_OP_NO_TICKET);
 	}
 
 	g_hist = calloc(HBUCKETS, sizeof *g_hist);
@@ -531,7 +445,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	uint64_t t_end = t0 + (uint64_t)(g_duration * 1e9);
 	uint64_t last_scan = 0;
 	int ready_printed = 0;
@@ -539,7 +453,7 @@ int main(int argc, char **argv)
 	struct epoll_event evs[256];
 
 	while (!g_stop) {
-		uint64_t t = now_ns();
+		uint64_t t = bench_now_ns();
 		if (t >= t_end)
 			break;
 		if (g_count && (g_get ? n_req_ok + e_http + e_io : n_hs) >= g_count)
@@ -587,7 +501,7 @@ int main(int argc, char **argv)
 			step(c);
 		}
 		/* timeouts, every 100 ms */
-		t = now_ns();
+		t = bench_now_ns();
 		if (t - last_scan > 100000000ull) {
 			last_scan = t;
 			for (long i = 0; i < nslots; i++) {
@@ -597,7 +511,7 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	double elapsed = (double)(now_ns() - t0) / 1e9;
+	double elapsed = (double)(bench_now_ns() - t0) / 1e9;
 	long errors = e_connect + e_handshake + e_io + e_http + e_timeout;
 	if (g_idle) {
 		printf("idle_held=%ld dropped=%ld handshakes=%ld resumed=%ld errors=%ld err_connect=%ld "

@@ -20,6 +20,11 @@ ECDSA sign + key-share speed allows on one core (target >= 0.80; the speeds
 come from "gatehouse --crypto-speed", proxy "crypto" in raw.tsv, and the
 key-share group from negotiated.tsv next to raw.tsv).
 
+With bench/run.sh --baseline: gatehouse-base and gatehouse-http-base ran the
+old binary in the same rounds, next to gatehouse and gatehouse-http; a table
+of new / base per row (per core, raw, and the per-round ratios), target:
+within 3 % (>= 0.97x for rates, <= 1.03x for p99 latency and RSS).
+
 A rate measured while other processes (or softirq) kept CPU 1 busy for more
 than F of the time (default 0.25) is "disturbed": medians use only the
 undisturbed rounds when there is at least one, and say how many were used.
@@ -49,7 +54,9 @@ with open(args.raw) as f:
             pass
 proxies = args.proxies or [p for p in order if p not in ("plain", "machine", "crypto")]
 names = [p for p in proxies if vals[p]]
-HTTP = ("gatehouse-http", "haproxy-http", "gatehouse-audit", "gatehouse-http-reuse")  # HTTP mode: not anchors of the tcp table
+HTTP = ("gatehouse-http", "haproxy-http", "gatehouse-audit", "gatehouse-http-reuse",
+        "gatehouse-http-base")  # HTTP mode: not anchors of the tcp table
+BASE_SUFFIX = "-base"  # --baseline: the old binary (not an anchor either)
 
 # row label, rate metric, cpu metric, prefix of the row's other metrics, decimals
 ROWS = [("keep-alive 1 KiB req/s", "ka_rps", "ka_cpu", "ka", 0),
@@ -185,7 +192,7 @@ def ratio(a, b):
     return "-" if a is None or b is None or b == 0 else f"{a / b:.2f}x"
 
 
-anchors = [p for p in names if p != "gatehouse" and p not in HTTP]
+anchors = [p for p in names if p != "gatehouse" and p not in HTTP and not p.endswith(BASE_SUFFIX)]
 if "gatehouse" in names and anchors and BASIC:
     out.append("")
     out.append("gatehouse / anchor (>1 = gatehouse better; for RSS and latency <1 is better)")
@@ -356,6 +363,45 @@ if POST_PAIRS:
     if any(b == "gatehouse-http-reuse" for _, b, _ in POST_PAIRS):
         out.append("gatehouse-http / gatehouse-http-reuse is the price of backend_reuse = safe: one backend connect")
         out.append("(and close) per request with a body; see \"POST: backend connects per request\" above.")
+
+# ---------------------------------------------------------------- baseline
+# --baseline: the new binary / the old one, same rows, same rounds
+BASE_PAIRS = [(p, p + BASE_SUFFIX) for p in ("gatehouse", "gatehouse-http") if p in names and p + BASE_SUFFIX in names]
+BASE_TARGET = 0.97  # "within 3 %"
+if BASE_PAIRS:
+    out.append("")
+    out.append("baseline: new / old binary, same rounds (>1 = new better for rates, <1 better for p99 and")
+    out.append(f"RSS; target within 3 %: >= {BASE_TARGET:.2f}x for rates, <= {2 - BASE_TARGET:.2f}x for p99/RSS;"
+               " per-round ratios min..max in parentheses)")
+    cw = 30
+    out.append(f"{'':<42}" + "".join(f"{f'{a} / base':>{cw}}" for a, _ in BASE_PAIRS))
+
+    def bcell(x, y, higher_better, extra=""):
+        if x is None or not y:
+            return "-"
+        q = x / y
+        return f"{q:.3f}x{verdict(q, BASE_TARGET if higher_better else 2 - BASE_TARGET, higher_better)}{extra}"
+
+    for label, m, cpu, pre, d in ROWS:
+        if not any(vals[a][m] and vals[b][m] for a, b in BASE_PAIRS):
+            continue
+        out.append(f"{label + ', per core':<42}" + "".join(
+            f"{bcell(percore_med(a, m, cpu, pre), percore_med(b, m, cpu, pre), True, round_ratios(a, b, m, pre, cpu)):>{cw}}"
+            for a, b in BASE_PAIRS))
+        out.append(f"{label + ', raw':<42}" + "".join(
+            f"{bcell(rate_med(a, m, pre), rate_med(b, m, pre), True, round_ratios(a, b, m, pre)):>{cw}}"
+            for a, b in BASE_PAIRS))
+    for label, m, pre in (("keep-alive p99 latency", "ka_p99_ms", "ka"), ("handshake p99 latency", "hs_p99_ms", "hs")):
+        if any(vals[a][m] and vals[b][m] for a, b in BASE_PAIRS):
+            out.append(f"{label:<42}" + "".join(
+                f"{bcell(rate_med(a, m, pre), rate_med(b, m, pre), False, round_ratios(a, b, m, pre)):>{cw}}"
+                for a, b in BASE_PAIRS))
+    if any(vals[a]["rss_kib_per_conn"] and vals[b]["rss_kib_per_conn"] for a, b in BASE_PAIRS):
+        out.append(f"{'RSS per idle connection':<42}" + "".join(
+            f"{bcell(med(list(vals[a]['rss_kib_per_conn'].values())), med(list(vals[b]['rss_kib_per_conn'].values())), False):>{cw}}"
+            for a, b in BASE_PAIRS))
+    if nr < 3:
+        out.append(f"{nr} round(s): too few for a verdict on this noisy VM; run --rounds 3 or more.")
 
 # ---------------------------------------------------------------- hs-matrix
 HSM = [(mode, key, ver) for mode in ("full", "resumed") for key in ("ecdsa", "rsa")

@@ -6,27 +6,26 @@
 # bench/README.md.
 #
 # usage: bench/run.sh [--rounds N] [--duration S] [--only a,b,...] [--rows a,b,...]
-#                     [--idle N] [--gatehouse PATH] [--out DIR]
+#                     [--idle N] [--gatehouse PATH] [--baseline PATH] [--out DIR]
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$BENCH_DIR")
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
 
-ROUNDS=3
-DURATION=10
 ONLY=""
 IDLE_N=2000
-GATEHOUSE=${GATEHOUSE:-$ROOT/build/gatehouse}
-OUT=""
-NICE=0        # scheduling priority of everything the script starts
-WAIT_QUIET=0  # seconds to wait for an idle machine before each proxy
-GH_LOG=warn   # anchors log nothing per connection; gatehouse logs every close at info
+BASELINE=""   # --baseline: the old binary, run as gatehouse-base / gatehouse-http-base
 ALL_PROXIES=(gatehouse hitch haproxy stunnel gatehouse-http haproxy-http gatehouse-audit gatehouse-http-reuse)
-HTTP_PROXIES=" gatehouse-http haproxy-http gatehouse-audit gatehouse-http-reuse "   # proxies that parse HTTP (mode http)
+HTTP_PROXIES=" gatehouse-http haproxy-http gatehouse-audit gatehouse-http-reuse gatehouse-http-base "   # proxies that parse HTTP (mode http)
 # gatehouse-audit: gatehouse-http with the audit log on (a file on disk, not tmpfs;
 # audit_fsync = interval), to compare with gatehouse-http
 # gatehouse-http-reuse: gatehouse-http with backend_reuse = always; it differs
 # from gatehouse-http only for requests with a body, so it runs the post row only
+# gatehouse-base, gatehouse-http-base: with --baseline PATH, gatehouse and
+# gatehouse-http with the binary PATH, each next to the new one in every round
+# (alternately after and before it; the summary prints new/base ratios per row)
 ALL_ROWS=(plain rss keepalive handshake http-handshake bulk hs-matrix post)
 DEFAULT_ROWS=plain,rss,keepalive,handshake,bulk   # http-handshake (+1 min), hs-matrix (+6 min) and post are opt-in
 ROWS_ARG=$DEFAULT_ROWS
@@ -35,8 +34,8 @@ HAP_REWRITE=yes   # haproxy-http adds X-Forwarded-For/-Proto and X-Request-Id, a
 usage() {
   cat <<EOF
 usage: $0 [--rounds N] [--duration S] [--only LIST] [--rows LIST] [--idle N]
-          [--gatehouse PATH] [--out DIR] [--nice N] [--wait-quiet S] [--gh-log LEVEL]
-          [--hap-rewrite yes|no]
+          [--gatehouse PATH] [--baseline PATH] [--out DIR] [--nice N] [--wait-quiet S]
+          [--gh-log LEVEL] [--hap-rewrite yes|no]
   --rounds N      interleaved rounds (default $ROUNDS); medians are quoted
   --duration S    seconds per measurement (default $DURATION)
   --only LIST     comma-separated subset of: ${ALL_PROXIES[*]}
@@ -52,6 +51,10 @@ usage: $0 [--rounds N] [--duration S] [--only LIST] [--rows LIST] [--idle N]
                   (X-Forwarded-For, X-Forwarded-Proto, X-Request-Id; default $HAP_REWRITE)
   --idle N        idle TLS connections for the memory row (default $IDLE_N)
   --gatehouse P   gatehouse binary (default build/gatehouse)
+  --baseline P    an older gatehouse binary to compare with: gatehouse-base (and
+                  gatehouse-http-base when gatehouse-http runs) run it in the same
+                  rounds, each next to the new one; the summary prints the
+                  ratios new/base per row (target: within 3 %)
   --out DIR       results directory (default bench/results/<timestamp>)
   --nice N        run everything the script starts at nice N (e.g. -10 on a
                   machine busy with builds; default 0)
@@ -65,25 +68,16 @@ EOF
 
 while [ $# -gt 0 ]; do
   case "$1" in
-    --rounds) ROUNDS=${2:?}; shift 2 ;;
-    --duration) DURATION=${2:?}; shift 2 ;;
     --only) ONLY=${2:?}; shift 2 ;;
     --rows) ROWS_ARG=${2:?}; shift 2 ;;
     --hap-rewrite) HAP_REWRITE=${2:?}; shift 2 ;;
     --idle) IDLE_N=${2:?}; shift 2 ;;
-    --gatehouse) GATEHOUSE=${2:?}; shift 2 ;;
-    --out) OUT=${2:?}; shift 2 ;;
-    --gh-log) GH_LOG=${2:?}; shift 2 ;;
-    --wait-quiet) WAIT_QUIET=${2:?}; shift 2 ;;
-    --nice) NICE=${2:?}; shift 2 ;;
+    --baseline) BASELINE=${2:?}; shift 2 ;;
     -h|--help) usage ;;
-    *) echo "unknown argument: $1" >&2; usage ;;
+    *) if common_option "$1" "${2:-}"; then shift 2; else echo "unknown argument: $1" >&2; usage; fi ;;
   esac
 done
-[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "--rounds must be a positive integer" >&2; exit 2; }
-[[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || { echo "--duration must be a positive integer" >&2; exit 2; }
-[[ "$WAIT_QUIET" =~ ^[0-9]+$ ]] || { echo "--wait-quiet must be a number of seconds" >&2; exit 2; }
-[[ "$NICE" =~ ^-?[0-9]+$ ]] || { echo "--nice must be an integer" >&2; exit 2; }
+check_common_args
 [[ "$IDLE_N" =~ ^[1-9][0-9]*$ ]] || { echo "--idle must be a positive integer" >&2; exit 2; }
 [[ "$HAP_REWRITE" =~ ^(yes|no)$ ]] || { echo "--hap-rewrite must be yes or no" >&2; exit 2; }
 [ "$ROWS_ARG" != all ] || ROWS_ARG=$(IFS=,; echo "${ALL_ROWS[*]}")
@@ -114,29 +108,19 @@ want_row() {  # want_row ROW [PROXY]: is ROW measured (for PROXY)?
   [[ "$ROWS" == *" $row "* ]]
 }
 
-log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-if [ "$NICE" != 0 ]; then
-  renice -n "$NICE" -p $$ >/dev/null || { echo "renice $NICE failed (needs root for < 0)" >&2; exit 1; }
-fi
+apply_nice
 
 # ---------------------------------------------------------------- prerequisites
-missing=()
-for cmd in cc wrk nginx openssl taskset timeout python3 ps; do
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  die "missing: ${missing[*]}; install with: scripts/setup-debian.sh --bench"
-fi
-[ "$(nproc)" -ge 2 ] || die "needs at least 2 CPUs (proxy on CPU 1, load on CPU 0)"
+require_tools cc wrk nginx openssl taskset timeout python3 ps
 
 STUNNEL=$(command -v stunnel4 || command -v stunnel || true)
 HAPROXY=$(command -v haproxy || true)
 declare -A BIN=([gatehouse]="$GATEHOUSE" [hitch]="$(command -v hitch || true)"
                 [haproxy]="$HAPROXY" [stunnel]="$STUNNEL"
                 [gatehouse-http]="$GATEHOUSE" [haproxy-http]="$HAPROXY"
-                [gatehouse-audit]="$GATEHOUSE" [gatehouse-http-reuse]="$GATEHOUSE")
+                [gatehouse-audit]="$GATEHOUSE" [gatehouse-http-reuse]="$GATEHOUSE"
+                [gatehouse-base]="$BASELINE" [gatehouse-http-base]="$BASELINE")
+if [ -n "$BASELINE" ] && [ ! -x "$BASELINE" ]; then die "--baseline: no executable at $BASELINE"; fi
 PROXIES=()
 if [ -n "$ONLY" ]; then
   IFS=, read -ra wanted <<<"$ONLY"
@@ -144,21 +128,26 @@ else
   wanted=("${ALL_PROXIES[@]}")
 fi
 for p in "${wanted[@]}"; do
-  case "$p" in
-    gatehouse|hitch|haproxy|stunnel|gatehouse-http|haproxy-http|gatehouse-audit|gatehouse-http-reuse) ;;
+  case " ${ALL_PROXIES[*]} " in
+    *" $p "*) ;;
     *) die "--only: unknown proxy '$p' (known: ${ALL_PROXIES[*]})" ;;
   esac
-  b=${BIN[$p]}
-  if [ -z "$b" ] || [ ! -x "$b" ]; then
-    if [[ "$p" == gatehouse* ]]; then
-      log "skip $p: no binary at $GATEHOUSE (build it: meson setup build && ninja -C build)"
-    else
-      pkg=${p%-http}
-      log "skip $p: not installed (install: scripts/setup-debian.sh --bench, or apt-get install ${pkg/stunnel/stunnel4})"
+  # with --baseline, the old binary runs too (next to the new one: pair_baselines)
+  want=("$p")
+  if [ -n "$BASELINE" ] && { [ "$p" = gatehouse ] || [ "$p" = gatehouse-http ]; }; then want+=("$p-base"); fi
+  for name in "${want[@]}"; do
+    b=${BIN[$name]}
+    if [ -z "$b" ] || [ ! -x "$b" ]; then
+      if [[ "$name" == gatehouse* ]]; then
+        log "skip $name: no binary at $b (build it: meson setup build && ninja -C build)"
+      else
+        pkg=${name%-http}
+        log "skip $name: not installed (install: scripts/setup-debian.sh --bench, or apt-get install ${pkg/stunnel/stunnel4})"
+      fi
+      continue
     fi
-    continue
-  fi
-  PROXIES+=("$p")
+    PROXIES+=("$name")
+  done
 done
 # a proxy none of the selected rows runs on is not started at all
 # (e.g. --rows hs-matrix: the http-mode proxies)
@@ -180,53 +169,21 @@ fi
 [ "${#PROXIES[@]}" -gt 0 ] || log "no proxy available: only the plaintext ceiling will be measured"
 
 # ---------------------------------------------------------------- state, cleanup
-TMP=$(mktemp -d /dev/shm/gatehouse-bench.XXXXXX)   # tmpfs
-chmod 755 "$TMP"
-[ -n "$OUT" ] || OUT="$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$OUT"
-RAW="$OUT/raw.tsv"
-printf 'round\tproxy\tmetric\tvalue\n' >"$RAW"
-PIDS=()      # every long-running process this script started
+bench_workdirs gatehouse-bench "" proxy
+BENCH_EXTRA_LOGS=("$TMP/nginx/error.log")
 
-stop_pid() {  # stop_pid PID: SIGTERM, wait up to 5 s, then SIGKILL
-  local pid=$1 i
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "pid $pid did not stop on SIGTERM; SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-  local rc=$? pid
-  trap - EXIT INT TERM
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-  if [ -d "$TMP" ]; then
-    mkdir -p "$OUT/logs"
-    for f in "$TMP"/*.log "$TMP"/nginx/error.log; do
-      [ -f "$f" ] && tail -c 200000 "$f" >"$OUT/logs/$(basename "$f")" 2>/dev/null || true
-    done
-    rm -rf "$TMP"
-  fi
+# after lib.sh's cleanup: keep the audit log's size and the verifier's
+# verdict, not the entries
+bench_cleanup_more() {
   if [ -n "${AUDIT_DIR:-}" ] && [ -d "$AUDIT_DIR" ]; then
-    # keep the size and the verifier's verdict, not the entries
     { du -h "$AUDIT_DIR/audit.jsonl" 2>/dev/null
       [ -x "$(dirname "$GATEHOUSE")/gatehouse-audit" ] &&
         "$(dirname "$GATEHOUSE")/gatehouse-audit" verify --key "$AUDIT_DIR/audit.key" \
           "$AUDIT_DIR/audit.jsonl" 2>&1 | tail -3; } >"$OUT/audit-summary.txt" 2>&1 || true
     rm -rf "$AUDIT_DIR"
   fi
-  exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_traps
 
 # Descriptors: idle connections need 2 per connection in a proxy.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -239,70 +196,23 @@ fi
 HAVE_GH=""
 case " ${PROXIES[*]} " in *" gatehouse"*) HAVE_GH=1 ;; esac
 if [ -n "$HAVE_GH" ]; then
-  cp "$GATEHOUSE" "$TMP/gatehouse-under-test"
-  BIN[gatehouse]="$TMP/gatehouse-under-test"
-  BIN[gatehouse-http]="$TMP/gatehouse-under-test"
-  BIN[gatehouse-audit]="$TMP/gatehouse-under-test"
-  BIN[gatehouse-http-reuse]="$TMP/gatehouse-under-test"
-  { echo "binary: $GATEHOUSE sha256 $(sha256sum <"$GATEHOUSE" | cut -c1-16) mtime $(date -r "$GATEHOUSE" '+%F %T')"
-    echo "git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') $(git -C "$ROOT" status --porcelain -- src include meson.build 2>/dev/null | grep -q . && echo '(src dirty)')"
-    "${BIN[gatehouse]}" -V 2>&1 || true; } | tee "$OUT/gatehouse-version.txt" >&2
+  copy_under_test "$GATEHOUSE" "$TMP/gatehouse-under-test" "$OUT/gatehouse-version.txt"
+  for p in gatehouse gatehouse-http gatehouse-audit gatehouse-http-reuse; do
+    BIN[$p]="$TMP/gatehouse-under-test"
+  done
 fi
+case " ${PROXIES[*]} " in
+  *"-base "*)
+    copy_under_test "$BASELINE" "$TMP/gatehouse-base" "$OUT/gatehouse-base-version.txt"
+    BIN[gatehouse-base]="$TMP/gatehouse-base"
+    BIN[gatehouse-http-base]="$TMP/gatehouse-base" ;;
+esac
 
 # ---------------------------------------------------------------- build the client
-mkdir -p "$BENCH_DIR/.bin"
-HSC="$BENCH_DIR/.bin/handshake_client"
-if [ ! -x "$HSC" ] || [ "$BENCH_DIR/handshake_client.c" -nt "$HSC" ]; then
-  cc -O2 -Wall -o "$HSC" "$BENCH_DIR/handshake_client.c" -lssl -lcrypto \
-    || die "cannot build handshake_client (needs libssl-dev: scripts/setup-debian.sh --bench)"
-fi
+HSC=$(bench_program handshake_client -lssl -lcrypto)
 
 # ---------------------------------------------------------------- helpers
-# free_ports N: N free TCP ports on 127.0.0.1 outside the ephemeral range, so
-# that the load's outgoing connections can never take them.
-free_ports() {
-  python3 - "$1" <<'EOF'
-import random, socket, sys
-n = int(sys.argv[1])
-lo, hi = map(int, open('/proc/sys/net/ipv4/ip_local_port_range').read().split())
-pool = list(range(10000, lo)) if lo > 11000 else list(range(hi + 1, 65536))
-random.shuffle(pool)
-out = []
-for p in pool:
-    s = socket.socket()
-    try:
-        s.bind(('127.0.0.1', p)); out.append(p)
-    except OSError:
-        pass
-    finally:
-        s.close()
-    if len(out) == n:
-        break
-print(' '.join(map(str, out)))
-EOF
-}
-
-tree_pids() {  # tree_pids PID: PID and all its descendants
-  ps -e -o pid=,ppid= | awk -v r="$1" '
-    { par[$1] = $2 }
-    END { want[r] = 1; ch = 1
-          while (ch) { ch = 0; for (k in par) if (!(k in want) && (par[k] in want)) { want[k] = 1; ch = 1 } }
-          for (k in want) print k }'
-}
-
-cpu_ticks() {  # "ALL USER": user+sys and user alone (+ reaped children) of a process tree, in clock ticks
-  local t=0 u=0 p line rest
-  local -a f
-  for p in $(tree_pids "$1"); do
-    line=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-    rest=${line##*) }
-    read -ra f <<<"$rest"
-    t=$((t + f[11] + f[12] + f[13] + f[14]))
-    u=$((u + f[11] + f[13]))
-  done
-  echo "$t $u"
-}
-
+# (free_ports, tree_pids, cpu_ticks: bench/lib.sh)
 rss_kib() {  # summed VmRSS of a process tree, KiB
   local t=0 p v
   for p in $(tree_pids "$1"); do
@@ -312,71 +222,21 @@ rss_kib() {  # summed VmRSS of a process tree, KiB
   echo "$t"
 }
 
-CLK_TCK=$(getconf CLK_TCK)
-
-check_quiet() {  # warn when CPU 0 or 1 is busy with something else (1 s sample)
-  local a b
-  a=$(grep -E '^cpu[01] ' /proc/stat); sleep 1; b=$(grep -E '^cpu[01] ' /proc/stat)
-  awk -v a="$a" -v b="$b" 'BEGIN {
-      split(a, la, "\n"); split(b, lb, "\n")
-      for (i = 1; i <= 2; i++) {
-        split(la[i], x, " "); split(lb[i], y, " "); tot = 0
-        for (k = 2; k <= 9; k++) tot += y[k] - x[k]
-        idle = (y[5] - x[5]) + (y[6] - x[6])
-        busy = tot ? 100 * (1 - idle / tot) : 0
-        if (busy > 10) printf "%s %.0f%% busy; ", x[1], busy
-      } }'
-}
-wait_quiet() {  # up to WAIT_QUIET seconds for an idle machine
-  local deadline=$((SECONDS + WAIT_QUIET))
-  [ "$WAIT_QUIET" -gt 0 ] || return 0
-  while [ -n "$(check_quiet)" ]; do
-    if [ "$SECONDS" -ge "$deadline" ]; then log "  machine still busy after ${WAIT_QUIET}s; going on"; return 0; fi
-  done
-}
-warn_if_busy() {
-  local busy
-  busy=$(check_quiet)
-  if [ -n "$busy" ]; then
-    log "WARNING: machine not idle before the round ($busy); figures will be noisy. Top CPU users:"
-    top -bn1 -o %CPU | sed -n '8,10p' >&2 || true
-    record machine busy_before_round 1
-  fi
-}
-record() { printf '%s\t%s\t%s\t%s\n' "$ROUND" "$1" "$2" "$3" >>"$RAW"; }
-
-wait_listen() {  # wait_listen PORT PID SECONDS
-  local port=$1 pid=$2 secs=$3 i
-  for i in $(seq $((secs * 10))); do
-    kill -0 "$pid" 2>/dev/null || return 1
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
-
 # ---------------------------------------------------------------- certificate, backend
 log "results: $OUT"
 log "proxies: ${PROXIES[*]:-none}; rounds=$ROUNDS duration=${DURATION}s idle=$IDLE_N nice=$NICE"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
-  -keyout "$TMP/key.pem" -out "$TMP/cert.pem" -subj /CN=localhost \
-  -addext subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1 || die "openssl req failed"
-cat "$TMP/cert.pem" "$TMP/key.pem" >"$TMP/combined.pem"
-chmod 600 "$TMP/key.pem" "$TMP/combined.pem"
+make_cert ec ""
 if want_row hs-matrix; then  # the hs-matrix rows also run every tcp-mode proxy with this one
-  openssl req -x509 -newkey rsa:2048 -nodes -days 30 \
-    -keyout "$TMP/rsa-key.pem" -out "$TMP/rsa-cert.pem" -subj /CN=localhost \
-    -addext subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1 || die "openssl req (RSA) failed"
-  cat "$TMP/rsa-cert.pem" "$TMP/rsa-key.pem" >"$TMP/rsa-combined.pem"
-  chmod 600 "$TMP/rsa-key.pem" "$TMP/rsa-combined.pem"
+  make_cert rsa rsa-
 fi
 
 read -r BACKEND_PORT P_GATEHOUSE P_HITCH P_HAPROXY P_STUNNEL P_GH_HTTP P_HAP_HTTP P_GH_AUDIT P_GH_REUSE \
-  <<<"$(free_ports 9)"
-[ -n "$P_GH_REUSE" ] || die "could not find free ports"
+  P_GH_BASE P_GH_HTTP_BASE <<<"$(free_ports 11)"
+[ -n "$P_GH_HTTP_BASE" ] || die "could not find free ports"
 declare -A PORT=([gatehouse]=$P_GATEHOUSE [hitch]=$P_HITCH [haproxy]=$P_HAPROXY [stunnel]=$P_STUNNEL
                  [gatehouse-http]=$P_GH_HTTP [haproxy-http]=$P_HAP_HTTP [gatehouse-audit]=$P_GH_AUDIT
-                 [gatehouse-http-reuse]=$P_GH_REUSE)
+                 [gatehouse-http-reuse]=$P_GH_REUSE [gatehouse-base]=$P_GH_BASE
+                 [gatehouse-http-base]=$P_GH_HTTP_BASE)
 
 mkdir -p "$TMP/www" "$TMP/nginx"
 head -c 1024 /dev/urandom | base64 -w 0 | head -c 1024 >"$TMP/www/index.html"
@@ -427,68 +287,27 @@ wait_listen "$BACKEND_PORT" "$NGINX_PID" 10 || { cat "$TMP/nginx.log" "$TMP/ngin
 log "backend: nginx pid $NGINX_PID on 127.0.0.1:$BACKEND_PORT (CPU 0)"
 
 # ---------------------------------------------------------------- proxy configs
-cat >"$TMP/gatehouse.ini" <<EOF
-[global]
-workers = 1
-shutdown_grace = 1s
-log_level = $GH_LOG
-
-[listener:bench]
-listen = 127.0.0.1:$P_GATEHOUSE
-backend = 127.0.0.1:$BACKEND_PORT
-mode = tcp
-cert = $TMP/cert.pem
-key = $TMP/key.pem
-max_connections = 10000
-backlog = 4096
-EOF
+# gatehouse (tcp mode); with --baseline the same on its own port for the old binary
+gh_conf gatehouse "$P_GATEHOUSE" "$BACKEND_PORT" "mode = tcp"
+gh_conf gatehouse-base "$P_GH_BASE" "$BACKEND_PORT" "mode = tcp"
 
 # http mode: every request head parsed, checked and rebuilt (X-Forwarded-For,
 # X-Forwarded-Proto, X-Request-Id added); one backend connection per client
 # connection, opened at the first request. The http keys keep their defaults.
-# The audit log goes to the disk the repository is on: $TMP is tmpfs.
+gh_conf gatehouse-http "$P_GH_HTTP" "$BACKEND_PORT" "mode = http"
+gh_conf gatehouse-http-base "$P_GH_HTTP_BASE" "$BACKEND_PORT" "mode = http"
+# the same with backend_reuse = always: a backend connection that carried a
+# request body is kept for the next request (default safe: a new one each time)
+gh_conf gatehouse-http-reuse "$P_GH_REUSE" "$BACKEND_PORT" "mode = http
+backend_reuse = always"
+# the same with the audit log on. It goes to the disk the repository is on:
+# $TMP is tmpfs.
 AUDIT_DIR=$(mktemp -d "$ROOT/bench/.audit.XXXXXX")
 head -c 32 /dev/urandom >"$AUDIT_DIR/audit.key"
 chmod 600 "$AUDIT_DIR/audit.key"
-cat >"$TMP/gatehouse-audit.ini" <<EOF
-[global]
-workers = 1
-shutdown_grace = 1s
-log_level = $GH_LOG
-audit_file = $AUDIT_DIR/audit.jsonl
+gh_conf gatehouse-audit "$P_GH_AUDIT" "$BACKEND_PORT" "mode = http" "audit_file = $AUDIT_DIR/audit.jsonl
 audit_key_file = $AUDIT_DIR/audit.key
-audit_fsync = interval
-
-[listener:bench-audit]
-listen = 127.0.0.1:$P_GH_AUDIT
-backend = 127.0.0.1:$BACKEND_PORT
-mode = http
-cert = $TMP/cert.pem
-key = $TMP/key.pem
-max_connections = 10000
-backlog = 4096
-EOF
-
-cat >"$TMP/gatehouse-http.ini" <<EOF
-[global]
-workers = 1
-shutdown_grace = 1s
-log_level = $GH_LOG
-
-[listener:bench-http]
-listen = 127.0.0.1:$P_GH_HTTP
-backend = 127.0.0.1:$BACKEND_PORT
-mode = http
-cert = $TMP/cert.pem
-key = $TMP/key.pem
-max_connections = 10000
-backlog = 4096
-EOF
-# the same with backend_reuse = always: a backend connection that carried a
-# request body is kept for the next request (default safe: a new one each time)
-sed -e "s#^listen = 127.0.0.1:$P_GH_HTTP\$#listen = 127.0.0.1:$P_GH_REUSE#" \
-    -e 's#^\[listener:bench-http\]$#[listener:bench-http-reuse]#' \
-    -e '$a backend_reuse = always' "$TMP/gatehouse-http.ini" >"$TMP/gatehouse-http-reuse.ini"
+audit_fsync = interval"
 
 mkdir -p "$TMP/hitch-ocsp"
 cat >"$TMP/hitch.conf" <<EOF
@@ -528,37 +347,7 @@ EOF
 # (http-reuse never: HAProxy would otherwise share idle backend connections
 # between clients), no logging (no "log" line anywhere), and with
 # --hap-rewrite yes the same three request headers added.
-if [ "$HAP_REWRITE" = yes ]; then
-  HAP_REWRITE_CFG="  http-request del-header X-Forwarded-For
-  option forwardfor
-  http-request set-header X-Forwarded-Proto https
-  http-request set-header X-Request-Id %[rand(),hex]"
-else
-  HAP_REWRITE_CFG="  # --hap-rewrite no: request headers passed on as received"
-fi
-cat >"$TMP/haproxy-http.cfg" <<EOF
-global
-  nbthread 1
-  maxconn 8000
-defaults
-  mode http
-  option http-keep-alive
-  http-reuse never
-  maxconn 8000
-  timeout connect 5s
-  timeout client 300s
-  timeout server 300s
-  timeout http-request 10s
-  timeout http-keep-alive 300s
-frontend fe
-  bind 127.0.0.1:$P_HAP_HTTP ssl crt $TMP/combined.pem ssl-min-ver TLSv1.2
-  backlog 4096
-$HAP_REWRITE_CFG
-  default_backend be
-backend be
-  http-reuse never
-  server s1 127.0.0.1:$BACKEND_PORT
-EOF
+hap_http_conf haproxy-http "$P_HAP_HTTP" "$BACKEND_PORT" "$HAP_REWRITE"
 if [[ " ${PROXIES[*]} " == *" haproxy-http "* ]]; then
   "${BIN[haproxy-http]}" -c -f "$TMP/haproxy-http.cfg" >"$TMP/haproxy-http-check.log" 2>&1 \
     || { cat "$TMP/haproxy-http-check.log" >&2; die "haproxy -c rejects the http config"; }
@@ -579,7 +368,7 @@ EOF
 
 # hs-matrix: the same configs with the RSA-2048 certificate (NAME-rsa.EXT)
 if want_row hs-matrix; then
-  for f in gatehouse.ini hitch.conf haproxy.cfg stunnel.conf; do
+  for f in gatehouse.ini gatehouse-base.ini hitch.conf haproxy.cfg stunnel.conf; do
     sed -e "s#$TMP/cert.pem#$TMP/rsa-cert.pem#; s#$TMP/key.pem#$TMP/rsa-key.pem#" \
         -e "s#$TMP/combined.pem#$TMP/rsa-combined.pem#" "$TMP/$f" >"$TMP/${f%.*}-rsa.${f##*.}"
   done
@@ -589,15 +378,12 @@ start_proxy() {  # start_proxy NAME [rsa] -> sets PROXY_PID, returns 1 on failur
   local name=$1 v=${2:+-$2} pid p
   local logf="$TMP/$1$v.log"
   : >"$logf"
+  # each proxy's config is TMP/NAME.EXT, TMP/NAME-rsa.EXT with the RSA certificate
   case "$name" in
-    gatehouse) taskset -c 1 "${BIN[gatehouse]}" -c "$TMP/gatehouse$v.ini" >>"$logf" 2>&1 & ;;
-    hitch)     taskset -c 1 "${BIN[hitch]}" --config="$TMP/hitch$v.conf" >>"$logf" 2>&1 & ;;
-    haproxy)   taskset -c 1 "${BIN[haproxy]}" -db -f "$TMP/haproxy$v.cfg" >>"$logf" 2>&1 & ;;
-    stunnel)   taskset -c 1 "${BIN[stunnel]}" "$TMP/stunnel$v.conf" >>"$logf" 2>&1 & ;;
-    gatehouse-http) taskset -c 1 "${BIN[gatehouse-http]}" -c "$TMP/gatehouse-http.ini" >>"$logf" 2>&1 & ;;
-    gatehouse-audit) taskset -c 1 "${BIN[gatehouse-audit]}" -c "$TMP/gatehouse-audit.ini" >>"$logf" 2>&1 & ;;
-    gatehouse-http-reuse) taskset -c 1 "${BIN[gatehouse-http-reuse]}" -c "$TMP/gatehouse-http-reuse.ini" >>"$logf" 2>&1 & ;;
-    haproxy-http)   taskset -c 1 "${BIN[haproxy-http]}" -db -f "$TMP/haproxy-http.cfg" >>"$logf" 2>&1 & ;;
+    gatehouse*) taskset -c 1 "${BIN[$name]}" -c "$TMP/$name$v.ini" >>"$logf" 2>&1 & ;;
+    hitch)      taskset -c 1 "${BIN[hitch]}" --config="$TMP/hitch$v.conf" >>"$logf" 2>&1 & ;;
+    haproxy*)   taskset -c 1 "${BIN[$name]}" -db -f "$TMP/$name$v.cfg" >>"$logf" 2>&1 & ;;
+    stunnel)    taskset -c 1 "${BIN[stunnel]}" "$TMP/stunnel$v.conf" >>"$logf" 2>&1 & ;;
   esac
   pid=$!
   PIDS+=("$pid")
@@ -637,12 +423,7 @@ measure() {
   USER_SHARE=$(awk -v a="$u0" -v b="$u1" -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" \
     'BEGIN { printf "%.4f", (b - a) / hz / (t1 - t0) }')
   # busy share of CPU 1 not spent in the proxy: other processes (and softirq)
-  OTHER1=$(awk -v a="$s0" -v b="$s1" -v share="$SHARE" 'BEGIN {
-      split(a, x, " "); split(b, y, " "); tot = 0
-      for (k = 2; k <= 9; k++) tot += y[k] - x[k]
-      idle = (y[5] - x[5]) + (y[6] - x[6])
-      o = tot ? (1 - idle / tot) - share : 0
-      printf "%.2f", (o < 0 ? 0 : o) }')
+  OTHER1=$(busy_minus "$s0" "$s1" "$SHARE")
 }
 
 # wrk output -> "rps p99_ms errors"
@@ -655,8 +436,6 @@ parse_wrk() {
     /Non-2xx or 3xx responses:/ { err += $5 }
     END { printf "%s %s %d\n", (rps == "" ? "0" : rps), (p99 == "" ? "NA" : p99), err }'
 }
-kv() { tr ' ' '\n' <<<"$2" | awk -F= -v k="$1" '$1 == k { print $2; exit }'; }
-
 WRK_TIMEOUT=$((DURATION + 20))
 HS_TIMEOUT=$((DURATION + 20))
 
@@ -851,7 +630,54 @@ if want_row hs-matrix; then
   printf 'proxy\tkey\ttls\tprotocol\tcipher\tgroup\tsignature\tticket_issued\ts_client_resumed\n' >"$OUT/negotiated.tsv"
 fi
 
+# ---------------------------------------------------------------- one proxy
+# run_proxy NAME ecdsa|rsa: one start of NAME with that certificate, its
+# smoke test, its rows (with rsa: only the hs-matrix), a note if it died,
+# its stop; false when it did not start
+run_proxy() {
+  local name=$1 key=$2 v="" ppid port=${PORT[$1]}
+  [ "$key" = ecdsa ] || v=-rsa
+  wait_quiet
+  if ! start_proxy "$name" ${v:+rsa}; then
+    start_failed "$name" "$TMP/$name$v.log" ${v:+"RSA certificate"}
+    return 1
+  fi
+  ppid=$PROXY_PID
+  if smoke "$port"; then
+    if [ "$key" = ecdsa ]; then
+      if want_row rss "$name"; then run_rss "$name" "$ppid" "$port"; fi
+      if want_row keepalive "$name"; then run_ka "$name" "$ppid" "https://127.0.0.1:$port/1k"; fi
+      if want_row handshake "$name"; then run_hs "$name" "$ppid" "$port"; fi
+      if want_row bulk "$name"; then run_bulk "$name" "$ppid" "https://127.0.0.1:$port/1m"; fi
+      if want_row post "$name"; then run_post "$name" "$ppid" "https://127.0.0.1:$port/post"; fi
+    fi
+    if want_row hs-matrix "$name"; then
+      if [ "$ROUND" = 1 ]; then probe_tls "$name" "$key" "$port"; fi
+      run_hsm "$name" "$ppid" "$port" "$key"
+    fi
+  else
+    record "$name" smoke_failed 1
+  fi
+  note_if_died "$name" "$ppid" "$TMP/$name$v.log"
+  stop_pid "$ppid"
+}
+
 # ---------------------------------------------------------------- rounds
+# --baseline: ORDER with each NAME-base next to NAME, after it in odd rounds
+# and before it in even ones, so old and new binary meet the same machine
+pair_baselines() {
+  local n out=()
+  for n in ${ORDER[@]+"${ORDER[@]}"}; do
+    if [[ "$n" == *-base ]]; then
+      [[ " ${ORDER[*]} " == *" ${n%-base} "* ]] || out+=("$n")   # (its new one is not running)
+    elif [[ " ${ORDER[*]} " == *" $n-base "* ]]; then
+      if [ $((ROUND % 2)) = 1 ]; then out+=("$n" "$n-base"); else out+=("$n-base" "$n"); fi
+    else
+      out+=("$n")
+    fi
+  done
+  ORDER=(${out[@]+"${out[@]}"})
+}
 # rough duration: per round 1 s busy check, per proxy about 2 s start/stop,
 # about 6 s for the idle-RSS row (--idle 2000), DURATION per load row
 est=$(( 1 + $(want_row plain && echo "$DURATION" || echo 0) ))
@@ -868,11 +694,10 @@ log "rows:${ROWS% }; expected duration about $(( (est * ROUNDS + 59) / 60 )) min
 BENCH_T0=$SECONDS
 for ROUND in $(seq "$ROUNDS"); do
   # rotate the order each round so no proxy always runs first
-  order=()
-  n=${#PROXIES[@]}
-  for ((i = 0; i < n; i++)); do order+=("${PROXIES[$(((i + ROUND - 1) % n))]}"); done
+  rotate_order "$ROUND" ${PROXIES[@]+"${PROXIES[@]}"}
+  pair_baselines
   warn_if_busy
-  log "round $ROUND/$ROUNDS: $(want_row plain && echo 'plain ')${order[*]}"
+  log "round $ROUND/$ROUNDS: $(want_row plain && echo 'plain ')${ORDER[*]}"
 
   if want_row hs-matrix && [ -n "$HAVE_GH" ]; then wait_quiet; record_crypto_speed; fi
 
@@ -885,60 +710,10 @@ for ROUND in $(seq "$ROUNDS"); do
     log "  plain (no TLS) keep-alive 1KiB: $rps req/s p99 $p99 ms errors $err"
   fi
 
-  for name in "${order[@]}"; do
-    wait_quiet
-    if ! start_proxy "$name"; then
-      log "  $name failed to start; log tail:"
-      tail -20 "$TMP/$name.log" >&2 || true
-      stop_pid "$PROXY_PID"
-      record "$name" start_failed 1
-      continue
-    fi
-    ppid=$PROXY_PID
-    port=${PORT[$name]}
-    if smoke "$port"; then
-      if want_row rss "$name"; then run_rss "$name" "$ppid" "$port"; fi
-      if want_row keepalive "$name"; then run_ka "$name" "$ppid" "https://127.0.0.1:$port/1k"; fi
-      if want_row handshake "$name"; then run_hs "$name" "$ppid" "$port"; fi
-      if want_row bulk "$name"; then run_bulk "$name" "$ppid" "https://127.0.0.1:$port/1m"; fi
-      if want_row post "$name"; then run_post "$name" "$ppid" "https://127.0.0.1:$port/post"; fi
-      if want_row hs-matrix "$name"; then
-        if [ "$ROUND" = 1 ]; then probe_tls "$name" ecdsa "$port"; fi
-        run_hsm "$name" "$ppid" "$port" ecdsa
-      fi
-    else
-      record "$name" smoke_failed 1
-    fi
-    if ! kill -0 "$ppid" 2>/dev/null; then
-      log "  WARNING: $name (pid $ppid) exited during the round; log tail:"
-      tail -20 "$TMP/$name.log" >&2 || true
-      record "$name" died 1
-    fi
-    stop_pid "$ppid"
+  for name in ${ORDER[@]+"${ORDER[@]}"}; do
+    run_proxy "$name" ecdsa || continue
     # hs-matrix with the RSA certificate: the same proxy restarted with it
-    if want_row hs-matrix "$name"; then
-      wait_quiet
-      if ! start_proxy "$name" rsa; then
-        log "  $name (RSA certificate) failed to start; log tail:"
-        tail -20 "$TMP/$name-rsa.log" >&2 || true
-        stop_pid "$PROXY_PID"
-        record "$name" start_failed 1
-        continue
-      fi
-      ppid=$PROXY_PID
-      if smoke "$port"; then
-        if [ "$ROUND" = 1 ]; then probe_tls "$name" rsa "$port"; fi
-        run_hsm "$name" "$ppid" "$port" rsa
-      else
-        record "$name" smoke_failed 1
-      fi
-      if ! kill -0 "$ppid" 2>/dev/null; then
-        log "  WARNING: $name (pid $ppid, RSA) exited during the round; log tail:"
-        tail -20 "$TMP/$name-rsa.log" >&2 || true
-        record "$name" died 1
-      fi
-      stop_pid "$ppid"
-    fi
+    if want_row hs-matrix "$name"; then run_proxy "$name" rsa || true; fi
   done
 done
 log "rounds done in $((SECONDS - BENCH_T0)) s"

@@ -33,7 +33,9 @@
  * Build: cc -O2 -o ws_echo_server ws_echo_server.c -lcrypto
  * Usage: ws_echo_server -p PORT [-h 127.0.0.1] [--line] [-b BACKLOG]
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>

@@ -27,7 +27,7 @@
  * the server in the middle is err_closed= (the first close code and reason
  * are printed on stderr: that is how gatehouse says why it rejected a frame).
  *
- * Build: cc -O2 -o ws_load ws_load.c -lssl -lcrypto
+ * Build: meson -Dbench=true, or cc -O2 -o ws_load ws_load.c bench_util.c -lssl -lcrypto
  * Output (stdout, one line, key=value):
  *   mode= conns= size= messages= elapsed= msgs_per_s= wrong= errors=
  *   err_connect= err_handshake= err_upgrade= err_io= err_closed= err_timeout=
@@ -35,7 +35,9 @@
  * (cpu_s: the client's own user+sys seconds, for the CPU 0 accounting; tls,
  * cipher, key-exchange group: as negotiated by the first connection)
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -60,6 +62,8 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <openssl/ssl.h>
+
+#include "bench_util.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -127,13 +131,6 @@ static uint32_t *g_hist;
 static long g_hist_over;
 static uint64_t g_max_us;
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static uint64_t rnd(void)
 {
 	/* xorshift64*: cheap, enough for mask keys and filler */
@@ -141,12 +138,6 @@ static uint64_t rnd(void)
 	g_rng ^= g_rng << 25;
 	g_rng ^= g_rng >> 27;
 	return g_rng * 0x2545F4914F6CDD1Dull;
-}
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	g_stop = 1;
 }
 
 static void usage(const char *argv0)
@@ -171,33 +162,12 @@ static void usage(const char *argv0)
 
 static void ep_set(struct conn *c, unsigned ev)
 {
-	struct epoll_event e = {.events = ev, .data.u32 = (uint32_t)(c - g_conns)};
-	if (c->events == ev)
-		return;
-	if (epoll_ctl(g_ep, c->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &e) < 0) {
-		perror("epoll_ctl");
-		exit(1);
-	}
-	c->events = ev;
+	bench_ep_set(g_ep, c->fd, (uint32_t)(c - g_conns), &c->events, ev);
 }
 
 static void conn_close(struct conn *c, int graceful)
 {
-	if (c->ssl) {
-		if (graceful && SSL_is_init_finished(c->ssl))
-			SSL_shutdown(c->ssl);
-		SSL_free(c->ssl);
-		c->ssl = NULL;
-	}
-	if (c->fd >= 0) {
-		if (graceful) {
-			char buf[4096];
-			while (recv(c->fd, buf, sizeof buf, MSG_DONTWAIT) > 0)
-				;
-		}
-		close(c->fd);
-		c->fd = -1;
-	}
+	bench_tls_close(&c->ssl, &c->fd, graceful);
 	c->events = 0;
 	c->rlen = 0;
 }
@@ -210,25 +180,23 @@ static void conn_fail(struct conn *c, long *counter)
 		n_ready--;
 	conn_close(c, 0);
 	c->state = ST_FREE;
-	c->retry_at = now_ns() + 50 * 1000000ull;
+	c->retry_at = bench_now_ns() + 50 * 1000000ull;
 }
 
 static void conn_start(struct conn *c)
 {
-	uint64_t t = now_ns();
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->fd < 0) {
-		perror("socket");
+	uint64_t t = bench_now_ns();
+	c->fd = bench_tcp_connect(&g_addr);
+	if (c->fd == -1) {
 		e_connect++;
 		c->retry_at = t + 100 * 1000000ull;
 		return;
 	}
-	int one = 1;
-	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	c->deadline = t + (uint64_t)(g_timeout * 1e9);
 	c->events = 0;
 	c->rlen = 0;
-	if (connect(c->fd, (struct sockaddr *)&g_addr, sizeof g_addr) < 0 && errno != EINPROGRESS) {
+	if (c->fd < 0) { /* connect() failed at once */
+		c->fd = -1;
 		conn_fail(c, &e_connect);
 		return;
 	}
@@ -464,22 +432,11 @@ static void step(struct conn *c)
 	int r;
 	switch (c->state) {
 	case ST_CONNECTING: {
-		int err = 0;
-		socklen_t len = sizeof err;
-		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-		if (err) {
+		if (bench_connect_error(c->fd)) {
 			conn_fail(c, &e_connect);
 			return;
 		}
-		c->ssl = SSL_new(g_ctx);
-		if (!c->ssl) {
-			fprintf(stderr, "SSL_new failed\n");
-			exit(1);
-		}
-		SSL_set_fd(c->ssl, c->fd);
-		SSL_set_connect_state(c->ssl);
-		if (g_sni && *g_sni)
-			SSL_set_tlsext_host_name(c->ssl, g_sni);
+		c->ssl = bench_tls_new(g_ctx, c->fd, g_sni);
 		c->state = ST_HANDSHAKE;
 	}
 	/* fall through */
@@ -556,7 +513,7 @@ static void step(struct conn *c)
 			ssl_wait(c, r, &e_io);
 			return;
 		}
-		c->t_sent = now_ns();
+		c->t_sent = bench_now_ns();
 		c->deadline = c->t_sent + (uint64_t)(g_timeout * 1e9);
 		c->state = ST_RECV;
 		ep_set(c, EPOLLIN);
@@ -572,7 +529,7 @@ static void step(struct conn *c)
 			n_ready--;
 			conn_close(c, 0);
 			c->state = ST_FREE;
-			c->retry_at = now_ns() + 50 * 1000000ull;
+			c->retry_at = bench_now_ns() + 50 * 1000000ull;
 			return;
 		}
 		if (r == -2) {
@@ -580,7 +537,7 @@ static void step(struct conn *c)
 			return;
 		}
 		{
-			uint64_t t = now_ns();
+			uint64_t t = bench_now_ns();
 			n_msgs_total++;
 			if (g_started && t <= g_t_end) {
 				n_msgs++;
@@ -605,7 +562,7 @@ static void step(struct conn *c)
 			n_ready--;
 			conn_close(c, 0);
 			c->state = ST_FREE;
-			c->retry_at = now_ns() + 50 * 1000000ull;
+			c->retry_at = bench_now_ns() + 50 * 1000000ull;
 		}
 		return;
 	case ST_CLOSE_SEND:
@@ -657,21 +614,7 @@ static void step(struct conn *c)
 
 static double pct(double p)
 {
-	long total = g_hist_over;
-	for (long i = 0; i < HBUCKETS; i++)
-		total += g_hist[i];
-	if (!total)
-		return 0;
-	long want = (long)(p * (double)total + 0.999999);
-	if (want < 1)
-		want = 1;
-	long acc = 0;
-	for (long i = 0; i < HBUCKETS; i++) {
-		acc += g_hist[i];
-		if (acc >= want)
-			return (double)(i + 1) * 0.001; /* ms, bucket upper edge */
-	}
-	return (double)g_max_us / 1000.0;
+	return bench_hist_pct(g_hist, HBUCKETS, g_hist_over, p, 0.001, (double)g_max_us / 1000.0);
 }
 
 static void poll_once(int timeout_ms)
@@ -716,34 +659,17 @@ int main(int argc, char **argv)
 	if (port <= 0 || port > 65535 || g_nconns < 1 || g_duration <= 0 || g_size > (64u << 20) ||
 	    (g_mode == M_WS ? g_size < 1 : g_size < 2))
 		usage(argv[0]);
-	memset(&g_addr, 0, sizeof g_addr);
-	g_addr.sin_family = AF_INET;
-	g_addr.sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, host, &g_addr.sin_addr) != 1) {
-		fprintf(stderr, "bad IPv4 address: %s\n", host);
+	if (bench_parse_addr(host, port, &g_addr) != 0)
 		return 2;
-	}
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	signal(SIGPIPE, SIG_IGN);
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	if (RAND_bytes((unsigned char *)&g_rng, sizeof g_rng) != 1 || g_rng == 0)
-		g_rng = now_ns() | 1;
-
-	g_ctx = SSL_CTX_new(TLS_client_method());
-	if (!g_ctx) {
-		ERR_print_errors_fp(stderr);
+	if (bench_raise_nofile(g_nconns + 16) != 0)
 		return 1;
-	}
-	SSL_CTX_set_verify(g_ctx, SSL_VERIFY_NONE, NULL);
-	SSL_CTX_set_options(g_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_TICKET);
-	SSL_CTX_set_session_cache_mode(g_ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_min_proto_version(g_ctx, TLS1_2_VERSION);
+	bench_stop_on_signals(&g_stop);
+	if (RAND_bytes((unsigned char *)&g_rng, sizeof g_rng) != 1 || g_rng == 0)
+		g_rng = bench_now_ns() | 1;
+
+	g_ctx = bench_tls_client_ctx(TLS1_2_VERSION, 0, 0);
+	if (!g_ctx)
+		return 1;
 
 	g_hist = calloc(HBUCKETS, sizeof *g_hist);
 	g_conns = calloc((size_t)g_nconns, sizeof *g_conns);
@@ -767,11 +693,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	uint64_t t_setup = now_ns();
+	uint64_t t_setup = bench_now_ns();
 	uint64_t setup_limit = t_setup + (uint64_t)((g_timeout > 10 ? g_timeout : 10) * 1e9);
 	uint64_t last_scan = 0;
 	while (!g_stop) {
-		uint64_t t = now_ns();
+		uint64_t t = bench_now_ns();
 		if (g_started && (t >= g_t_end || (g_count && n_msgs_total >= g_count)))
 			break;
 		/* (re)start free slots */
@@ -790,7 +716,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "ws_load: only %ld of %d connections ready; starting anyway\n", n_ready,
 				        g_nconns);
 			g_started = g_running = 1;
-			g_t0 = now_ns();
+			g_t0 = bench_now_ns();
 			g_t_end = g_t0 + (uint64_t)(g_duration * 1e9);
 			for (int i = 0; i < g_nconns; i++) {
 				struct conn *c = &g_conns[i];
@@ -803,7 +729,7 @@ int main(int argc, char **argv)
 		}
 		poll_once(10);
 		/* timeouts, every 100 ms */
-		t = now_ns();
+		t = bench_now_ns();
 		if (t - last_scan > 100000000ull) {
 			last_scan = t;
 			for (int i = 0; i < g_nconns; i++) {
@@ -817,18 +743,18 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	uint64_t t_stop = now_ns();
+	uint64_t t_stop = bench_now_ns();
 	g_running = 0;
 	double elapsed = g_started ? (double)((t_stop < g_t_end ? t_stop : g_t_end) - g_t0) / 1e9 : 0;
 
 	/* let in-flight echoes finish (checked, not counted), at most 1 s */
-	uint64_t lim = now_ns() + 1000000000ull;
+	uint64_t lim = bench_now_ns() + 1000000000ull;
 	for (;;) {
 		int busy = 0;
 		for (int i = 0; i < g_nconns; i++)
 			if (g_conns[i].state == ST_RECV || g_conns[i].state == ST_SEND)
 				busy = 1;
-		if (!busy || now_ns() >= lim)
+		if (!busy || bench_now_ns() >= lim)
 			break;
 		poll_once(10);
 	}
@@ -860,13 +786,13 @@ int main(int argc, char **argv)
 		c->rlen = 0;
 		step(c);
 	}
-	lim = now_ns() + 2000000000ull;
+	lim = bench_now_ns() + 2000000000ull;
 	for (;;) {
 		int busy = 0;
 		for (int i = 0; i < g_nconns; i++)
 			if (g_conns[i].state == ST_CLOSE_SEND || g_conns[i].state == ST_CLOSE_WAIT)
 				busy = 1;
-		if (!busy || now_ns() >= lim)
+		if (!busy || bench_now_ns() >= lim)
 			break;
 		poll_once(10);
 	}
