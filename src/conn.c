@@ -6,7 +6,11 @@
  * connection waits for next. Reading stops while the buffer it fills is
  * full, so a fast sender never outruns a slow receiver by more than one
  * buffer. A connection is freed only from gh_conn_flush, never from inside
- * a callback that might still touch it. */
+ * a callback that might still touch it.
+ *
+ * Both sides speak through a transport (transport.h): TLS or a plain
+ * socket. The pump moves bytes one way with one function (process), called
+ * for each direction. */
 #include "gatehouse/conn.h"
 
 #include <arpa/inet.h>
@@ -19,7 +23,7 @@
 #include <unistd.h>
 
 #include "gatehouse/audit.h"
-#include "gatehouse/client_hello.h"
+#include "gatehouse/proxy_out.h"
 #include "gatehouse/proxy_protocol.h"
 #include "gatehouse/log.h"
 #include "gatehouse/tls.h"
@@ -29,7 +33,6 @@
 
 static void conn_close(struct gh_conn *c, const char *reason);
 static void do_handshake(struct gh_conn *c);
-static void release_hello(struct gh_conn *c, bool always);
 static int send_proxy_header(struct gh_conn *c);
 
 /* Fills client_ip, client_port and peer_addr ("ip:port", "[ip6]:port"). */
@@ -67,12 +70,12 @@ static void touch(struct gh_conn *c)
     c->last_activity = ev_now(c->worker->loop);
 }
 
-/* The TLS library's last error as a quoted logfmt value. The raw text
+/* A side's last transport error as a quoted logfmt value. The raw text
  * needs its own buffer: quoting in place would re-read what it writes. */
-static const char *tls_error_text(struct gh_conn *c, char *out, size_t n)
+static const char *side_error_text(const struct gh_side *s, char *out, size_t n)
 {
     char raw[96];
-    return gh_log_quote(gh_tls_last_error(c->tls, raw, sizeof raw), out, n);
+    return gh_log_quote(s->ops->last_error(s->ctx, raw, sizeof raw), out, n);
 }
 
 /* ---- audit entries -------------------------------------------------- */
@@ -90,7 +93,7 @@ static void note_reject(struct gh_conn *c, const char *reason, const void *excer
  * or unfinishable frame); the released ones before them still go on. */
 static void drop_unreleased(struct gh_conn *c)
 {
-    c->to_backend.tail = c->to_backend.head + c->to_backend_ready;
+    c->backend.out.tail = c->backend.out.head + c->to_backend_ready;
 }
 
 static void audit_client_fields(struct gh_audit_entry *e, const struct gh_conn *c)
@@ -116,7 +119,7 @@ static void audit_tls_ok(struct gh_conn *c, const struct gh_tls_info *info)
     gh_audit_str(&e, "cipher", info->cipher);
     gh_audit_bool(&e, "resumed", info->resumed != 0);
     gh_audit_str(&e, "cert", gh_tls_cert_label(tls_of(c), c->cert_index));
-    const struct gh_tls_peer *peer = gh_tls_session_peer(c->tls);
+    const struct gh_tls_peer *peer = c->client.ops->peer(c->client.ctx);
     if (peer) {
         /* a CA-signed certificate's text is still the client's choice */
         gh_audit_client(&e, "client_cert_subject", peer->subject, strlen(peer->subject));
@@ -170,37 +173,25 @@ static void audit_close(struct gh_conn *c, const char *reason)
 
 /* ---- events -------------------------------------------------------- */
 
-/* In http mode bytes are read into from_* and framed into to_*; in tcp
- * mode they are read straight into to_* (the raw framer copies nothing). */
-static struct gh_buf *client_sink(struct gh_conn *c)
+/* Where bytes read from a side go: in http mode its own in, framed from
+ * there; in tcp mode straight into the other side's out (the raw framer
+ * copies nothing, line and length release them where they lie). */
+static struct gh_buf *sink_of(struct gh_conn *c, struct gh_side *from)
 {
-    return c->http ? &c->from_client : &c->to_backend;
+    if (c->http)
+        return &from->in;
+    return from == &c->client ? &c->backend.out : &c->client.out;
 }
 
-static struct gh_buf *backend_sink(struct gh_conn *c)
-{
-    return c->http ? &c->from_backend : &c->to_client;
-}
-
-static void on_client_io(struct ev_loop *loop, ev_io *w, int revents)
+static void on_side_io(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct gh_conn *c = w->data;
+    struct gh_side *s = w == &c->client.io ? &c->client : &c->backend;
     (void)loop;
     if (revents & EV_READ)
-        c->client_readable = true;
+        s->readable = true;
     if (revents & EV_WRITE)
-        c->client_writable = true;
-    gh_worker_mark_pending(c->worker, c);
-}
-
-static void on_backend_io(struct ev_loop *loop, ev_io *w, int revents)
-{
-    struct gh_conn *c = w->data;
-    (void)loop;
-    if (revents & EV_READ)
-        c->backend_readable = true;
-    if (revents & EV_WRITE)
-        c->backend_writable = true;
+        s->writable = true;
     gh_worker_mark_pending(c->worker, c);
 }
 
@@ -209,18 +200,25 @@ static void release_all(struct gh_conn *c, struct gh_buf *b)
     gh_buf_release(pool_of(c), b);
 }
 
+/* The backend socket goes (its watcher first). */
+static void close_backend_socket(struct gh_conn *c)
+{
+    if (c->backend.fd >= 0) {
+        ev_io_stop(c->worker->loop, &c->backend.io);
+        close(c->backend.fd);
+        c->backend.fd = -1;
+    }
+}
+
 /* The backend side is finished without a FIN exchange (http mode: it
  * failed, or a request it got must never complete). */
 static void drop_backend(struct gh_conn *c)
 {
-    if (c->backend_fd >= 0) {
-        ev_io_stop(c->worker->loop, &c->backend_io);
-        close(c->backend_fd);
-        c->backend_fd = -1;
-    }
-    c->backend_done = c->backend_shut = true;
+    close_backend_socket(c);
+    c->backend.read = GH_SIDE_READ_DONE;
+    c->backend.write = GH_SIDE_WRITE_SHUT;
     c->to_backend_ready = 0;
-    release_all(c, &c->to_backend);
+    release_all(c, &c->backend.out);
 }
 
 /* http mode, a refusal. In frame mode what the validator released before
@@ -232,7 +230,8 @@ static void drop_backend_once_sent(struct gh_conn *c)
 {
     if (c->backend_wind_down != GH_BACKEND_LIVE)
         return; /* under way: the reply to the client needs nothing more */
-    if (c->http->ws && c->to_backend_ready > 0 && c->backend_fd >= 0 && !c->backend_done) {
+    if (c->http->ws && c->to_backend_ready > 0 && c->backend.fd >= 0 &&
+        c->backend.read != GH_SIDE_READ_DONE) {
         c->backend_wind_down = GH_BACKEND_SEND_THEN_SHUT;
         return;
     }
@@ -244,13 +243,13 @@ static void drop_backend_once_sent(struct gh_conn *c)
  * them unread in the backend's socket, and it would lose them. */
 static void wind_down_backend(struct gh_conn *c)
 {
-    release_all(c, &c->to_backend);
-    if (shutdown(c->backend_fd, SHUT_WR) < 0) {
+    release_all(c, &c->backend.out);
+    if (c->backend.ops->shutdown(c->backend.ctx) != GH_IO_OK) {
         c->backend_wind_down = GH_BACKEND_LIVE;
         drop_backend(c);
         return;
     }
-    c->backend_shut = true;
+    c->backend.write = GH_SIDE_WRITE_SHUT;
     c->backend_wind_down = GH_BACKEND_DRAINING;
 }
 
@@ -267,26 +266,30 @@ enum unsent_bytes {
  * backend_reuse = safe (gh_http_backend_replace_due), or ended between
  * requests (gh_http_backend_lost): it
  * is closed without reading more, and the connection goes back to having
- * no backend connection (backend_fd < 0, backend_done false), as before
+ * no backend connection (backend.fd < 0, its halves open), as before
  * its first request: the next request the framer releases opens a new one
  * (start_backend_connect), PROXY header included. */
 static void replace_backend(struct gh_conn *c, enum unsent_bytes unsent)
 {
-    if (c->backend_fd >= 0) {
-        ev_io_stop(c->worker->loop, &c->backend_io);
-        close(c->backend_fd);
-        c->backend_fd = -1;
-    }
-    ev_io_set(&c->backend_io, -1, 0);
+    close_backend_socket(c);
+    ev_io_set(&c->backend.io, -1, 0);
     if (unsent == UNSENT_DROP) {
         c->to_backend_ready = 0;
-        release_all(c, &c->to_backend);
+        release_all(c, &c->backend.out);
     }
-    release_all(c, &c->from_backend);
-    c->backend_done = c->backend_shut = false;
-    c->backend_readable = c->backend_writable = false;
+    release_all(c, &c->backend.in);
+    c->backend.read = GH_SIDE_READ_OPEN;
+    c->backend.write = GH_SIDE_WRITE_OPEN;
+    c->backend.readable = c->backend.writable = false;
     c->proxy_header_sent = false;
     gh_http_backend_replaced(c->http);
+}
+
+/* The connection ends once what the client is owed is out (http mode). */
+static void end_after_client_sent(struct gh_conn *c, const char *reason)
+{
+    c->ending = GH_ENDING_AFTER_CLIENT_SENT;
+    c->close_reason = reason;
 }
 
 /* http mode: the backend failed; the client gets a 502/504 if nothing of
@@ -296,8 +299,7 @@ static void backend_failed(struct gh_conn *c, int status, const char *why, const
     gh_http_backend_failed(c->http, status, why, ev_now(c->worker->loop), c->id);
     drop_backend(c);
     c->state = GH_CONN_PUMPING;
-    c->close_after_flush = true;
-    c->close_reason = reason;
+    end_after_client_sent(c, reason);
     gh_worker_mark_pending(c->worker, c);
 }
 
@@ -313,7 +315,6 @@ static void arm_timer(struct gh_conn *c, ev_tstamp after)
 }
 
 static bool client_reading_paused(struct gh_conn *c);
-
 /* What the connection waits for from its client (PUMPING), each wait with
  * its own key and clock; idle_timeout bounds every state besides. */
 enum client_wait {
@@ -328,15 +329,15 @@ static enum client_wait client_wait_of(struct gh_conn *c)
 {
     if (c->http && gh_http_head_pending(c->http))
         return CLIENT_WAIT_HEAD;
-    if (!c->http || c->close_after_flush || c->client_done)
+    if (!c->http || c->ending == GH_ENDING_AFTER_CLIENT_SENT || c->client.read == GH_SIDE_READ_DONE)
         return CLIENT_WAIT_NONE;
-    if (gh_http_between_requests(c->http) && gh_buf_empty(&c->from_client) &&
-        gh_buf_empty(&c->to_client) && gh_buf_empty(&c->to_backend))
+    if (gh_http_between_requests(c->http) && gh_buf_empty(&c->client.in) &&
+        gh_buf_empty(&c->client.out) && gh_buf_empty(&c->backend.out))
         return c->http->requests == 0 ? CLIENT_WAIT_FIRST_REQUEST : CLIENT_WAIT_NEXT_REQUEST;
     /* A body counts only while gatehouse reads: a backend that does not
      * drain it (client buffer full) is not the client's delay. */
     if (gh_http_body_pending(c->http) && !client_reading_paused(c) &&
-        gh_buf_len(&c->from_client) < pool_of(c)->block_size)
+        gh_buf_len(&c->client.in) < pool_of(c)->block_size)
         return CLIENT_WAIT_BODY;
     return CLIENT_WAIT_NONE;
 }
@@ -367,7 +368,7 @@ static ev_tstamp client_deadline(struct gh_conn *c)
     }
     if (wait_due < due)
         due = wait_due;
-    if (!gh_buf_empty(&c->to_client) && c->send_wait_since + cfg->send_timeout < due)
+    if (!gh_buf_empty(&c->client.out) && c->send_wait_since + cfg->send_timeout < due)
         due = c->send_wait_since + cfg->send_timeout;
     return due;
 }
@@ -377,7 +378,7 @@ static ev_tstamp client_deadline(struct gh_conn *c)
 static void note_client_waits(struct gh_conn *c)
 {
     ev_tstamp now = ev_now(c->worker->loop);
-    if (gh_buf_empty(&c->to_client))
+    if (gh_buf_empty(&c->client.out))
         c->send_wait_since = now;
     if (client_wait_of(c) != CLIENT_WAIT_BODY) {
         c->body_window_start = now;
@@ -394,11 +395,11 @@ static bool client_wait_expired(struct gh_conn *c, ev_tstamp now)
 {
     const struct gh_listener_config *cfg = cfg_of(c);
 
-    if (!gh_buf_empty(&c->to_client) && now - c->send_wait_since >= cfg->send_timeout) {
+    if (!gh_buf_empty(&c->client.out) && now - c->send_wait_since >= cfg->send_timeout) {
         /* it takes nothing of what it asked for: its unanswered requests
          * are audited client_abort by the close */
         gh_log(GH_LOG_INFO, "send_timeout", " conn=%llu listener=%s pending=%u",
-               (unsigned long long)c->id, cfg->name, gh_buf_len(&c->to_client));
+               (unsigned long long)c->id, cfg->name, gh_buf_len(&c->client.out));
         conn_close(c, "send_timeout");
         return true;
     }
@@ -432,8 +433,7 @@ static bool client_wait_expired(struct gh_conn *c, ev_tstamp now)
                (unsigned long long)c->id, cfg->name, answered ? 408 : 0);
         gh_audit_reject(c->id, cfg->name, c->client_ip, "body_timeout", answered ? 408 : 0,
                         NULL, 0);
-        c->close_after_flush = true;
-        c->close_reason = "body_timeout";
+        end_after_client_sent(c, "body_timeout");
         gh_worker_mark_pending(c->worker, c);
         arm_timer(c, cfg->idle_timeout);
         return true;
@@ -484,15 +484,14 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
                        (unsigned long long)c->id, cfg_of(c)->name);
                 gh_audit_reject(c->id, cfg_of(c)->name, c->client_ip, "header_timeout", 408, NULL, 0);
                 gh_http_head_timeout(c->http);
-                c->close_after_flush = true;
-                c->close_reason = "header_timeout";
+                end_after_client_sent(c, "header_timeout");
                 gh_worker_mark_pending(c->worker, c);
                 arm_timer(c, cfg_of(c)->idle_timeout);
                 return;
             }
         }
         if (idle_left <= 0) {
-            if (c->http && c->http->queue_len > 0 && !c->close_after_flush) {
+            if (c->http && c->http->queue_len > 0 && c->ending != GH_ENDING_AFTER_CLIENT_SENT) {
                 gh_log(GH_LOG_WARN, "backend_error",
                        " conn=%llu listener=%s backend=%s reason=response_timeout",
                        (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text);
@@ -513,6 +512,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /* ---- watchers ------------------------------------------------------ */
+/* ---- watchers ------------------------------------------------------ */
 
 static void set_io(struct ev_loop *loop, ev_io *w, int fd, int events)
 {
@@ -527,14 +527,51 @@ static void set_io(struct ev_loop *loop, ev_io *w, int fd, int events)
 
 static bool client_reading_paused(struct gh_conn *c)
 {
-    return c->close_after_flush || c->reject_pending || c->rate_paused ||
+    return c->ending != GH_ENDING_NONE || c->rate_paused ||
            (c->http && gh_http_client_paused(c->http));
+}
+
+/* Bytes at the head of a side's out that may be written now: the backend
+ * gets what the framer released, the client everything queued. */
+static uint32_t ready_for(const struct gh_conn *c, const struct gh_side *s)
+{
+    return s == &c->backend ? c->to_backend_ready : gh_buf_len(&s->out);
+}
+
+/* Whether reading from a side stops for a reason of the connection's own
+ * (only the client's reading is ever held back). */
+static bool side_paused(struct gh_conn *c, const struct gh_side *s)
+{
+    return s == &c->client && client_reading_paused(c);
+}
+
+/* Whether a side is owed the end of our sending half: the client its
+ * close_notify once the backend ended or the connection is ending. */
+static bool side_owed_shutdown(const struct gh_conn *c, const struct gh_side *s)
+{
+    return s == &c->client && s->write != GH_SIDE_WRITE_SHUT &&
+           (c->backend.read == GH_SIDE_READ_DONE || c->ending == GH_ENDING_AFTER_CLIENT_SENT);
+}
+
+/* What a side waits for while pumping. */
+static int side_events(struct gh_conn *c, struct gh_side *s)
+{
+    uint32_t cap = pool_of(c)->block_size;
+    int ev = 0;
+
+    if ((s->read != GH_SIDE_READ_DONE && !s->readable && !side_paused(c, s) &&
+         gh_buf_len(sink_of(c, s)) < cap) ||
+        (s->write == GH_SIDE_WRITE_WANTS_READ && !s->readable))
+        ev |= EV_READ;
+    if (!s->writable &&
+        (ready_for(c, s) > 0 || s->read == GH_SIDE_READ_WANTS_WRITE || side_owed_shutdown(c, s)))
+        ev |= EV_WRITE;
+    return ev;
 }
 
 static void update_watchers(struct gh_conn *c)
 {
     struct ev_loop *loop = c->worker->loop;
-    uint32_t cap = pool_of(c)->block_size;
     int client_ev = 0, backend_ev = 0;
 
     switch (c->state) {
@@ -542,31 +579,21 @@ static void update_watchers(struct gh_conn *c)
         client_ev = EV_READ;
         break;
     case GH_CONN_HANDSHAKE:
-        client_ev = c->tls_read_wants_write ? EV_WRITE : EV_READ;
+        client_ev = c->client.read == GH_SIDE_READ_WANTS_WRITE ? EV_WRITE : EV_READ;
         break;
     case GH_CONN_CONNECTING:
         backend_ev = EV_WRITE;
         break;
     case GH_CONN_PUMPING:
-        if ((!c->client_done && !c->client_readable && !client_reading_paused(c) &&
-             gh_buf_len(client_sink(c)) < cap) ||
-            (c->tls_write_wants_read && !c->client_readable))
-            client_ev |= EV_READ;
-        if (!c->client_writable &&
-            (!gh_buf_empty(&c->to_client) || c->tls_read_wants_write ||
-             ((c->backend_done || c->close_after_flush) && !c->notify_sent)))
-            client_ev |= EV_WRITE;
-        if (!c->backend_done && !c->backend_readable && gh_buf_len(backend_sink(c)) < cap)
-            backend_ev |= EV_READ;
-        if (!c->backend_writable && c->to_backend_ready > 0)
-            backend_ev |= EV_WRITE;
+        client_ev = side_events(c, &c->client);
+        backend_ev = side_events(c, &c->backend);
         break;
     case GH_CONN_CLOSED:
         return;
     }
-    set_io(loop, &c->client_io, c->client_fd, client_ev);
-    if (c->backend_fd >= 0)
-        set_io(loop, &c->backend_io, c->backend_fd, backend_ev);
+    set_io(loop, &c->client.io, c->client.fd, client_ev);
+    if (c->backend.fd >= 0)
+        set_io(loop, &c->backend.io, c->backend.fd, backend_ev);
 }
 
 /* ---- close --------------------------------------------------------- */
@@ -600,25 +627,25 @@ static void conn_close(struct gh_conn *c, const char *reason)
     /* Best effort close_notify for an orderly end the client has not seen
      * yet; a TLS error or a reset backend ends without one, so the client
      * can tell the stream was cut. */
-    if (c->state != GH_CONN_HELLO && c->state != GH_CONN_HANDSHAKE && !c->notify_sent &&
-        strcmp(reason, "tls_error") != 0 &&
+    if (c->state != GH_CONN_HELLO && c->state != GH_CONN_HANDSHAKE &&
+        c->client.write != GH_SIDE_WRITE_SHUT && strcmp(reason, "tls_error") != 0 &&
         strcmp(reason, "backend_reset") != 0 && strcmp(reason, "client_error") != 0) {
-        enum gh_tls_result r = gh_tls_close_notify(c->tls);
+        enum gh_io_result r = c->client.ops->shutdown(c->client.ctx);
         (void)r; /* the socket closes next; nothing to retry */
     }
-    ev_io_stop(loop, &c->client_io);
-    ev_io_stop(loop, &c->backend_io);
+    ev_io_stop(loop, &c->client.io);
+    ev_io_stop(loop, &c->backend.io);
     ev_timer_stop(loop, &c->timer);
     gh_tls_session_free(c->tls);
     c->tls = NULL;
-    close(c->client_fd);
-    if (c->backend_fd >= 0)
-        close(c->backend_fd);
-    release_all(c, &c->to_backend);
-    release_all(c, &c->to_client);
-    release_all(c, &c->from_client);
-    release_all(c, &c->from_backend);
-    release_hello(c, true);
+    close(c->client.fd);
+    if (c->backend.fd >= 0)
+        close(c->backend.fd);
+    release_all(c, &c->backend.out);
+    release_all(c, &c->client.out);
+    release_all(c, &c->client.in);
+    release_all(c, &c->backend.in);
+    gh_hello_release(&c->hello, pool_of(c), true);
     if (c->http)
         gh_http_proxy_release(c->http);
     free(c->http);
@@ -638,7 +665,7 @@ void gh_conn_abort(struct gh_conn *c, const char *reason)
 
 static void enter_pumping(struct gh_conn *c)
 {
-    if (c->backend_fd >= 0 && cfg_of(c)->proxy_protocol != GH_PROXY_OUT_OFF &&
+    if (c->backend.fd >= 0 && cfg_of(c)->proxy_protocol != GH_PROXY_OUT_OFF &&
         !c->proxy_header_sent) {
         if (send_proxy_header(c) < 0) {
             gh_log(GH_LOG_ERROR, "proxy_header_failed", " conn=%llu listener=%s error=%s",
@@ -650,11 +677,11 @@ static void enter_pumping(struct gh_conn *c)
         c->proxy_header_sent = true;
     }
     c->state = GH_CONN_PUMPING;
-    c->backend_writable = c->backend_fd >= 0;
+    c->backend.writable = c->backend.fd >= 0;
     /* The client's first bytes may already sit decrypted inside wolfSSL,
      * having arrived with its Finished message: try reading at once. */
-    c->client_readable = true;
-    c->client_writable = true;
+    c->client.readable = true;
+    c->client.writable = true;
     touch(c);
     c->send_wait_since = c->last_activity;
     c->body_window_start = c->last_activity;
@@ -686,47 +713,14 @@ static void connect_failed(struct gh_conn *c, int err)
 static int send_proxy_header(struct gh_conn *c)
 {
     uint8_t hdr[GH_PROXY_V2_MAX_LEN];
-    struct sockaddr_storage local;
-    socklen_t local_len = sizeof local;
-    ssize_t w;
-    int n;
-
-    if (getsockname(c->client_fd, (struct sockaddr *)&local, &local_len) < 0)
-        memset(&local, 0, sizeof local);
-    if (cfg_of(c)->proxy_protocol == GH_PROXY_OUT_V1) {
-        n = gh_proxy_build_v1((const struct sockaddr *)&c->peer, (const struct sockaddr *)&local,
-                              hdr, sizeof hdr);
-    } else {
-        struct gh_proxy_tls_info ti;
-        struct gh_tls_info info;
-        const struct gh_tls_peer *peer = gh_tls_session_peer(c->tls);
-        char id[24];
-        memset(&ti, 0, sizeof ti);
-        gh_tls_session_info(c->tls, &info);
-        snprintf(id, sizeof id, "%llu", (unsigned long long)c->id);
-        ti.sni = (struct gh_proxy_str){info.sni, info.sni_len};
-        ti.alpn = (struct gh_proxy_str){info.alpn, info.alpn_len};
-        ti.version = (struct gh_proxy_str){info.version, strlen(info.version)};
-        ti.cipher = (struct gh_proxy_str){info.cipher, strlen(info.cipher)};
-        ti.unique_id = (struct gh_proxy_str){id, strlen(id)};
-        ti.resumed = info.resumed != 0;
-        if (peer) {
-            ti.client_cert = true;
-            ti.verified = peer->verified;
-            ti.cn = (struct gh_proxy_str){peer->cn, strlen(peer->cn)};
-            ti.cert_sha256 = (struct gh_proxy_str){peer->sha256, strlen(peer->sha256)};
-            ti.subject = (struct gh_proxy_str){peer->subject, strlen(peer->subject)};
-            ti.san_uri = (struct gh_proxy_str){peer->uri, strlen(peer->uri)};
-        }
-        n = gh_proxy_build_v2((const struct sockaddr *)&c->peer, (const struct sockaddr *)&local,
-                              &ti, hdr, sizeof hdr);
-    }
+    size_t sent;
+    int n = gh_proxy_out_build(cfg_of(c)->proxy_protocol, &c->peer, c->client.fd, c->client.ops,
+                               c->client.ctx, c->id, hdr, sizeof hdr);
     if (n <= 0)
         return -1;
-    do
-        w = send(c->backend_fd, hdr, (size_t)n, MSG_NOSIGNAL);
-    while (w < 0 && errno == EINTR);
-    return w == n ? 0 : -1;
+    if (c->backend.ops->write(c->backend.ctx, hdr, (size_t)n, &sent) != GH_IO_OK)
+        return -1;
+    return sent == (size_t)n ? 0 : -1;
 }
 
 static void start_backend_connect(struct gh_conn *c)
@@ -741,9 +735,10 @@ static void start_backend_connect(struct gh_conn *c)
     }
     if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
         gh_log(GH_LOG_DEBUG, "sockopt_failed", " option=TCP_NODELAY error=%d", errno);
-    c->backend_fd = fd;
-    ev_io_init(&c->backend_io, on_backend_io, fd, 0);
-    c->backend_io.data = c;
+    c->backend.fd = fd;
+    gh_plain_transport_init(&c->backend.plain, fd, NULL);
+    ev_io_init(&c->backend.io, on_side_io, fd, 0);
+    c->backend.io.data = c;
     arm_timer(c, cfg_of(c)->connect_timeout);
 
     if (connect(fd, (const struct sockaddr *)&b->ss, b->len) == 0) {
@@ -752,7 +747,7 @@ static void start_backend_connect(struct gh_conn *c)
     }
     if (errno == EINPROGRESS) {
         c->state = GH_CONN_CONNECTING;
-        c->backend_writable = false;
+        c->backend.writable = false;
         return;
     }
     connect_failed(c, errno);
@@ -763,9 +758,9 @@ static void finish_backend_connect(struct gh_conn *c)
     int err = 0;
     socklen_t len = sizeof err;
 
-    if (!c->backend_writable)
+    if (!c->backend.writable)
         return;
-    if (getsockopt(c->backend_fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+    if (getsockopt(c->backend.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         err = errno;
     if (err == 0)
         enter_pumping(c);
@@ -788,8 +783,9 @@ static void hello_failed(struct gh_conn *c, const char *audit_reason, const char
 static bool take_proxy_header(struct gh_conn *c)
 {
     struct gh_proxy_header h;
-    const uint8_t *data = c->hello.data + c->hello.head;
-    int n = gh_proxy_parse(data, gh_buf_len(&c->hello), NULL, &h);
+    struct gh_buf *in = &c->hello.buf;
+    const uint8_t *data = in->data + in->head;
+    int n = gh_proxy_parse(data, gh_buf_len(in), NULL, &h);
     enum gh_proxy_in want = cfg_of(c)->accept_proxy;
 
     if (n == 0)
@@ -797,7 +793,7 @@ static bool take_proxy_header(struct gh_conn *c)
     if (n < 0 || (want == GH_PROXY_IN_V1 && h.version != 1) ||
         (want == GH_PROXY_IN_V2 && h.version != 2)) {
         const char *why = n < 0 ? gh_proxy_reason_name(h.reason) : "proxy_wrong_version";
-        note_reject(c, why, data, gh_buf_len(&c->hello));
+        note_reject(c, why, data, gh_buf_len(in));
         conn_close(c, "rejected");
         return false;
     }
@@ -808,101 +804,50 @@ static bool take_proxy_header(struct gh_conn *c)
         if (c->http)
             gh_http_proxy_init(c->http, cfg_of(c), c->client_ip);
     }
-    gh_buf_consume(&c->hello, (uint32_t)n);
+    gh_buf_consume(in, (uint32_t)n);
     c->proxy_header_done = true;
     return true;
 }
 
 /* The listener's TLS contexts of the configuration this connection was
- * accepted under (a reload may have replaced the listener's since). */
+ * accepted under (a reload may have replaced the listener's since);
+ * NULL on a listener without TLS. */
 static struct gh_tls_context *tls_of(const struct gh_conn *c)
 {
     return c->gen->tls[c->listener - c->worker->listeners];
 }
 
+/* The client side gets its transport: a TLS session for the chosen
+ * certificate, or the plain socket it was read from; either reads the
+ * bytes taken so far first. */
 static void start_session(struct gh_conn *c, int cert)
 {
     c->cert_index = cert;
-    c->tls = gh_tls_session_new(tls_of(c), cert, c->client_fd, pool_of(c));
-    if (!c->tls) {
-        conn_close(c, "out_of_memory");
-        return;
+    if (tls_of(c)) {
+        c->tls = gh_tls_session_new(tls_of(c), cert, c->client.fd, pool_of(c));
+        if (!c->tls) {
+            conn_close(c, "out_of_memory");
+            return;
+        }
+        gh_tls_session_replay(c->tls, &c->hello.buf);
+        c->client.ops = &gh_tls_transport_ops;
+        c->client.ctx = c->tls;
+    } else {
+        c->client.plain.replay = &c->hello.buf;
     }
-    gh_tls_session_replay(c->tls, &c->hello);
     c->state = GH_CONN_HANDSHAKE;
     do_handshake(c);
 }
-
-/* A ClientHello may be larger than the listener's buffers (post-quantum
- * key shares, many extensions): the hello then moves to a buffer of its
- * own, sized for the largest hello plus a PROXY header, until the session
- * has read it. */
-#define HELLO_BUF_MAX (GH_CLIENT_HELLO_MAX_BYTES + 536)
-
-static uint32_t hello_room(struct gh_conn *c)
-{
-    if (!c->hello_heap)
-        return gh_buf_make_room(pool_of(c), &c->hello);
-    if (c->hello.head > 0) {
-        memmove(c->hello.data, c->hello.data + c->hello.head, gh_buf_len(&c->hello));
-        c->hello.tail -= c->hello.head;
-        c->hello.head = 0;
-    }
-    return HELLO_BUF_MAX - c->hello.tail;
-}
-
-static int grow_hello(struct gh_conn *c)
-{
-    uint32_t len = gh_buf_len(&c->hello);
-    uint8_t *big = malloc(HELLO_BUF_MAX);
-    if (!big)
-        return -1;
-    memcpy(big, c->hello.data + c->hello.head, len);
-    release_all(c, &c->hello);
-    c->hello.data = big;
-    c->hello.head = 0;
-    c->hello.tail = len;
-    c->hello_heap = true;
-    return 0;
-}
-
-/* Gives the hello buffer back once the session has read all of it. */
-static void release_hello(struct gh_conn *c, bool always)
-{
-    if (!c->hello.data || (!always && !gh_buf_empty(&c->hello)))
-        return;
-    if (c->hello_heap) {
-        free(c->hello.data);
-        c->hello = (struct gh_buf){0};
-        c->hello_heap = false;
-    } else {
-        release_all(c, &c->hello);
-    }
-}
-
-/* A fatal alert written straight to the socket: there is no session yet. */
-static void send_alert(struct gh_conn *c, uint8_t description)
-{
-    const uint8_t alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, description};
-    ssize_t w = send(c->client_fd, alert, sizeof alert, MSG_NOSIGNAL);
-    (void)w; /* the connection closes either way */
-}
-
-#define ALERT_DECODE_ERROR 50
-#define ALERT_UNRECOGNIZED_NAME 112
 
 /* Reads until the ClientHello is complete (it may come in pieces), then
  * picks the certificate and starts the session on the same bytes. */
 static void read_hello(struct gh_conn *c)
 {
-    static struct gh_client_hello hello; /* 17 KiB; one loop, one at a time */
-    struct gh_tls_hello choice = {0};
-    enum gh_hello_status st;
-    uint32_t room;
-    ssize_t n;
-    int cert;
+    const char *detail = NULL;
+    char why[96];
+    int cert = 0;
 
-    if (!c->client_readable)
+    if (!c->client.readable)
         return;
     if (cfg_of(c)->accept_proxy != GH_PROXY_IN_OFF && !c->proxy_header_done &&
         !gh_cidr_list_match(cfg_of(c)->proxy_trusted, cfg_of(c)->n_proxy_trusted,
@@ -913,32 +858,23 @@ static void read_hello(struct gh_conn *c)
         conn_close(c, "rejected");
         return;
     }
-    if (!c->hello_heap && gh_buf_acquire(pool_of(c), &c->hello) < 0) {
+    switch (gh_hello_read(&c->hello, pool_of(c), &c->client.plain)) {
+    case GH_HELLO_READ_GOT:
+        break;
+    case GH_HELLO_READ_WAIT:
+        c->client.readable = false;
+        return;
+    case GH_HELLO_READ_EOF:
+        hello_failed(c, "io_error", "the client closed before its hello", "client_eof");
+        return;
+    case GH_HELLO_READ_FAILED:
+        hello_failed(c, "io_error", c->client.ops->last_error(c->client.ctx, why, sizeof why),
+                     "client_error");
+        return;
+    case GH_HELLO_READ_NO_MEMORY:
         conn_close(c, "out_of_memory");
         return;
     }
-    room = hello_room(c);
-    if (room == 0 && !c->hello_heap) {
-        if (grow_hello(c) < 0) {
-            conn_close(c, "out_of_memory");
-            return;
-        }
-        room = hello_room(c);
-    }
-    n = room ? recv(c->client_fd, c->hello.data + c->hello.tail, room, 0) : 0;
-    if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-            c->client_readable = false;
-            return;
-        }
-        hello_failed(c, "io_error", strerror(errno), "client_error");
-        return;
-    }
-    if (n == 0 && room) {
-        hello_failed(c, "io_error", "the client closed before its hello", "client_eof");
-        return;
-    }
-    c->hello.tail += (uint32_t)n;
     if (cfg_of(c)->accept_proxy != GH_PROXY_IN_OFF && !c->proxy_header_done &&
         !take_proxy_header(c))
         return;
@@ -946,28 +882,19 @@ static void read_hello(struct gh_conn *c)
         start_session(c, 0);
         return;
     }
-    st = gh_client_hello_parse(c->hello.data + c->hello.head, gh_buf_len(&c->hello), &hello);
-    if (st == GH_HELLO_INCOMPLETE)
+    switch (gh_hello_pick_cert(&c->hello, tls_of(c), c->client.fd, &cert, &detail)) {
+    case GH_HELLO_PICK_MORE:
         return; /* the rest is on its way; handshake_timeout bounds the wait */
-    if (st != GH_HELLO_DONE) {
-        /* Not a ClientHello this proxy accepts (strictly per RFC 8446 and
-         * 6066): refused here, so a name the parser cannot read cannot slip
-         * past sni_unknown = refuse either. */
-        send_alert(c, ALERT_DECODE_ERROR);
-        hello_failed(c, "protocol_error", gh_client_hello_reason_name(hello.reason), "tls_error");
+    case GH_HELLO_PICK_CERT:
+        start_session(c, cert);
+        return;
+    case GH_HELLO_PICK_MALFORMED:
+        hello_failed(c, "protocol_error", detail, "tls_error");
+        return;
+    case GH_HELLO_PICK_UNKNOWN_SNI:
+        hello_failed(c, "unknown_sni", detail, "tls_error");
         return;
     }
-    choice.sni = hello.has_server_name ? (const char *)hello.server_name.p : NULL;
-    choice.sni_len = hello.has_server_name ? hello.server_name.len : 0;
-    choice.ecdsa_ok = gh_client_hello_accepts_ecdsa(&hello);
-    choice.rsa_ok = gh_client_hello_accepts_rsa(&hello);
-    cert = gh_tls_choose(tls_of(c), &choice);
-    if (cert < 0) {
-        send_alert(c, ALERT_UNRECOGNIZED_NAME); /* RFC 6066 3 */
-        hello_failed(c, "unknown_sni", "no certificate for the name asked for", "tls_error");
-        return;
-    }
-    start_session(c, cert);
 }
 
 static void do_handshake(struct gh_conn *c)
@@ -975,18 +902,18 @@ static void do_handshake(struct gh_conn *c)
     char why[128];
     struct gh_tls_info info;
 
-    switch (gh_tls_handshake(c->tls)) {
-    case GH_TLS_OK:
-        c->tls_read_wants_write = false;
-        release_hello(c, false);
+    switch (c->client.ops->handshake(c->client.ctx)) {
+    case GH_IO_OK:
+        c->client.read = GH_SIDE_READ_OPEN;
+        gh_hello_release(&c->hello, pool_of(c), false);
         if (tls_of(c)) {
             c->worker->handshakes++;
             c->worker->resumed += gh_tls_session_resumed(c->tls);
         }
         if (c->http)
-            c->http->peer = gh_tls_session_peer(c->tls);
+            c->http->peer = c->client.ops->peer(c->client.ctx);
         if (gh_log_enabled(GH_LOG_DEBUG) || gh_audit_on()) {
-            gh_tls_session_info(c->tls, &info);
+            c->client.ops->info(c->client.ctx, &info);
             gh_log(GH_LOG_DEBUG, "tls_ok", " conn=%llu listener=%s version=%s cipher=%s resumed=%d",
                    (unsigned long long)c->id, cfg_of(c)->name, info.version, info.cipher,
                    info.resumed);
@@ -1001,21 +928,23 @@ static void do_handshake(struct gh_conn *c)
         else
             start_backend_connect(c);
         return;
-    case GH_TLS_WANT_READ:
-        c->tls_read_wants_write = false;
+    case GH_IO_WANT_READ:
+        c->client.read = GH_SIDE_READ_OPEN;
         return;
-    case GH_TLS_WANT_WRITE:
-        c->tls_read_wants_write = true;
+    case GH_IO_WANT_WRITE:
+        c->client.read = GH_SIDE_READ_WANTS_WRITE;
         return;
-    case GH_TLS_CLOSED:
-    case GH_TLS_EOF:
-    case GH_TLS_ERROR:
+    case GH_IO_CLOSED:
+    case GH_IO_EOF:
+    case GH_IO_RESET:
+    case GH_IO_ERROR:
         gh_log(GH_LOG_INFO, "tls_fail", " conn=%llu listener=%s client=%s reason=%s",
                (unsigned long long)c->id, cfg_of(c)->name, c->peer_addr,
-               tls_error_text(c, why, sizeof why));
+               side_error_text(&c->client, why, sizeof why));
         if (gh_audit_on()) {
             char raw[96];
-            audit_tls_fail(c, gh_tls_failure_kind(c->tls), gh_tls_last_error(c->tls, raw, sizeof raw));
+            audit_tls_fail(c, gh_tls_failure_kind(c->tls),
+                           c->client.ops->last_error(c->client.ctx, raw, sizeof raw));
         }
         conn_close(c, "tls_error");
         return;
@@ -1024,38 +953,67 @@ static void do_handshake(struct gh_conn *c)
 
 /* ---- the pump ------------------------------------------------------ */
 
-/* rate_limit: a token bucket of one second's worth of bytes. Returns how
- * many bytes may be read now; 0 pauses reading until the timer. */
-static uint32_t rate_allowance(struct gh_conn *c, uint32_t room)
+/* rate_limit: how many of room bytes the client may send now; 0 pauses
+ * reading until the timer. */
+static uint32_t client_allowance(struct gh_conn *c, uint32_t room)
 {
-    double rate = (double)cfg_of(c)->rate_limit;
     ev_tstamp now = ev_now(c->worker->loop);
-    if (rate <= 0)
-        return room;
-    c->rate_tokens += (now - c->rate_stamp) * rate;
-    if (c->rate_tokens > rate)
-        c->rate_tokens = rate;
-    c->rate_stamp = now;
-    if (c->rate_tokens >= 1)
-        return c->rate_tokens < room ? (uint32_t)c->rate_tokens : room;
-    /* wait for a useful amount, not for every single byte */
-    double want = rate < 4096 ? rate : 4096;
-    ev_tstamp wait = (want - c->rate_tokens) / rate;
-    c->rate_paused = true;
-    if (now + wait < c->timer_due)
-        arm_timer(c, wait);
-    return 0;
+    ev_tstamp wait = 0;
+    uint32_t allowed = gh_rate_allowance(&c->rate, now, room, &wait);
+    if (allowed == 0) {
+        c->rate_paused = true;
+        if (now + wait < c->timer_due)
+            arm_timer(c, wait);
+    }
+    return allowed;
 }
 
-/* Reads decrypted client bytes. Returns true if any moved. */
-static bool read_client(struct gh_conn *c)
-{
-    struct gh_buf *sink = client_sink(c);
-    bool moved = false;
-    char why[128];
+static bool backend_lost(struct gh_conn *c);
 
-    if (c->client_done || client_reading_paused(c) ||
-        !(c->client_readable || (c->tls_read_wants_write && c->client_writable)))
+/* A read or write on the backend failed (a reset, mostly). */
+static void backend_io_failed(struct gh_conn *c, const char *op, enum gh_io_result r)
+{
+    char raw[96], detail[128];
+    const char *why = c->backend.ops->last_error(c->backend.ctx, raw, sizeof raw);
+    snprintf(detail, sizeof detail, "%s: %s", op, why);
+    gh_log(GH_LOG_INFO, "backend_error", " conn=%llu listener=%s backend=%s reason=%s:%s",
+           (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text, op, why);
+    audit_backend_error(c, r == GH_IO_RESET ? "reset" : "error", detail);
+    if (c->http && gh_buf_empty(&c->backend.in) && backend_lost(c)) {
+        /* reset between responses, or before answering a request that may
+         * go again: as for an end (frame_backend_bytes) */
+        gh_worker_mark_pending(c->worker, c);
+        return;
+    }
+    if (c->http)
+        backend_failed(c, 502, "the backend reset the connection", "backend_reset");
+    else
+        conn_close(c, "backend_reset");
+}
+
+/* A read or write on a side failed. */
+static void side_failed(struct gh_conn *c, struct gh_side *s, bool reading, enum gh_io_result r)
+{
+    char why[128];
+    const char *event = reading ? "tls_error" : "client_error";
+
+    if (s == &c->backend) {
+        backend_io_failed(c, reading ? "recv" : "send", r);
+        return;
+    }
+    gh_log(GH_LOG_INFO, event, " conn=%llu listener=%s error=%s", (unsigned long long)c->id,
+           cfg_of(c)->name, side_error_text(s, why, sizeof why));
+    conn_close(c, event);
+}
+
+/* Reads what a side has for the other into sink. Returns true if any
+ * bytes moved or the side ended. */
+static bool side_read(struct gh_conn *c, struct gh_side *from, struct gh_buf *sink)
+{
+    bool moved = false;
+
+    if (from->read == GH_SIDE_READ_DONE || from->fd < 0 || side_paused(c, from) ||
+        !(from->readable || (from->read == GH_SIDE_READ_WANTS_WRITE && from->writable)))
         return false;
     if (gh_buf_acquire(pool_of(c), sink) < 0) {
         conn_close(c, "out_of_memory");
@@ -1063,36 +1021,44 @@ static bool read_client(struct gh_conn *c)
     }
     for (;;) {
         uint32_t room = gh_buf_make_room(pool_of(c), sink);
+        enum gh_io_result r;
         size_t n;
         if (room == 0)
-            break; /* full: stays readable, resumes when the backend drains it */
-        if (!c->http && (room = rate_allowance(c, room)) == 0)
+            break; /* full: stays readable, resumes when the other side drains it */
+        if (from == &c->client && (room = client_allowance(c, room)) == 0)
             break;
-        switch (gh_tls_read(c->tls, sink->data + sink->tail, room, &n)) {
-        case GH_TLS_OK:
+        r = from->ops->read(from->ctx, sink->data + sink->tail, room, &n);
+        switch (r) {
+        case GH_IO_OK:
             sink->tail += (uint32_t)n;
-            c->bytes_from_client += n;
-            c->rate_tokens -= (double)n;
-            c->tls_read_wants_write = false;
             moved = true;
-            continue;
-        case GH_TLS_WANT_READ:
-            c->client_readable = false;
-            c->tls_read_wants_write = false;
+            from->read = GH_SIDE_READ_OPEN;
+            if (from == &c->client) {
+                c->bytes_from_client += n;
+                gh_rate_spend(&c->rate, (uint32_t)n);
+            }
+            if (!from->ops->short_read_drains)
+                continue; /* TLS: one record per read; on until WANT_READ */
+            if (n < room)
+                from->readable = false; /* drained; epoll says when more comes */
             break;
-        case GH_TLS_WANT_WRITE:
-            c->tls_read_wants_write = true;
-            c->client_writable = false;
+        case GH_IO_WANT_READ:
+            from->readable = false;
+            from->read = GH_SIDE_READ_OPEN;
             break;
-        case GH_TLS_CLOSED: /* close_notify */
-        case GH_TLS_EOF:    /* TCP FIN alone: the same end of the stream here */
-            c->client_done = true;
+        case GH_IO_WANT_WRITE:
+            from->read = GH_SIDE_READ_WANTS_WRITE;
+            from->writable = false;
             break;
-        case GH_TLS_ERROR:
-            gh_log(GH_LOG_INFO, "tls_error", " conn=%llu listener=%s error=%s",
-                   (unsigned long long)c->id, cfg_of(c)->name,
-                   tls_error_text(c, why, sizeof why));
-            conn_close(c, "tls_error");
+        case GH_IO_CLOSED: /* close_notify */
+        case GH_IO_EOF:    /* TCP FIN alone: the same end of the stream here */
+            from->read = GH_SIDE_READ_DONE;
+            moved = true;
+            break;
+        case GH_IO_RESET:
+        case GH_IO_ERROR:
+            gh_buf_release_if_empty(pool_of(c), sink);
+            side_failed(c, from, true, r);
             return false;
         }
         break;
@@ -1100,25 +1066,24 @@ static bool read_client(struct gh_conn *c)
     gh_buf_release_if_empty(pool_of(c), sink);
     return moved;
 }
-
 /* tcp mode: the framer releases bytes where they lie (to_backend). A
  * refused frame is dropped whole; the frames before it still go to the
  * backend, then the connection closes. */
 static bool frame_stream(struct gh_conn *c)
 {
     struct gh_framer_verdict v;
-    uint32_t unseen = gh_buf_len(&c->to_backend) - c->to_backend_ready;
+    uint32_t unseen = gh_buf_len(&c->backend.out) - c->to_backend_ready;
     const uint8_t *start;
 
-    if (unseen == 0 || c->reject_pending)
+    if (unseen == 0 || c->ending == GH_ENDING_AFTER_BACKEND_SENT)
         return true;
-    start = c->to_backend.data + c->to_backend.head + c->to_backend_ready;
+    start = c->backend.out.data + c->backend.out.head + c->to_backend_ready;
     gh_stream_framer_feed(&c->framer, start, unseen, &v);
     c->to_backend_ready += (uint32_t)v.release;
     if (v.action == GH_FRAME_REJECT) {
         note_reject(c, v.reason ? v.reason : "framing", start + v.release, unseen - v.release);
         drop_unreleased(c);
-        c->reject_pending = true;
+        c->ending = GH_ENDING_AFTER_BACKEND_SENT;
         c->close_reason = "rejected";
     }
     return true;
@@ -1162,36 +1127,35 @@ static bool frame_client_bytes(struct gh_conn *c, bool *moved)
 
     if (!c->http)
         return frame_stream(c);
-    enum gh_http_action a = frame_http(c, &c->from_client, &c->to_backend, true, moved);
+    enum gh_http_action a = frame_http(c, &c->client.in, &c->backend.out, true, moved);
     if (c->state == GH_CONN_CLOSED)
         return false;
     if (c->http->interim != GH_HTTP_INTERIM_NONE) {
         /* 100 Continue for a held request: a few bytes ahead of nothing
          * (no response is in flight); without room now, it stays owed */
-        if (gh_buf_acquire(pool_of(c), &c->to_client) < 0) {
+        if (gh_buf_acquire(pool_of(c), &c->client.out) < 0) {
             conn_close(c, "out_of_memory");
             return false;
         }
-        size_t room = gh_buf_make_room(pool_of(c), &c->to_client);
+        size_t room = gh_buf_make_room(pool_of(c), &c->client.out);
         if (gh_http_take_interim(c->http, room, &interim, &interim_len)) {
-            memcpy(c->to_client.data + c->to_client.tail, interim, interim_len);
-            c->to_client.tail += (uint32_t)interim_len;
+            memcpy(c->client.out.data + c->client.out.tail, interim, interim_len);
+            c->client.out.tail += (uint32_t)interim_len;
             *moved = true;
         }
-        gh_buf_release_if_empty(pool_of(c), &c->to_client);
+        gh_buf_release_if_empty(pool_of(c), &c->client.out);
     }
-    c->to_backend_ready = gh_buf_len(&c->to_backend);
+    c->to_backend_ready = gh_buf_len(&c->backend.out);
     c->client_framer_blocked = a == GH_HTTP_BLOCKED;
-    if (c->http->reply_queued && !c->close_after_flush) {
-        c->close_after_flush = true;
-        c->close_reason = cfg_of(c)->mode == GH_MODE_REDIRECT ? "redirected" : "rejected";
-    }
-    if (c->http->reply_queued && c->http->queue_len == 0 && !c->backend_done) {
+    if (c->http->reply_queued && c->ending != GH_ENDING_AFTER_CLIENT_SENT)
+        end_after_client_sent(c, cfg_of(c)->mode == GH_MODE_REDIRECT ? "redirected" : "rejected");
+    if (c->http->reply_queued && c->http->queue_len == 0 &&
+        c->backend.read != GH_SIDE_READ_DONE) {
         /* Rejected with no earlier response owed: none of the rejected
          * request may reach the backend, and nothing else will. */
         drop_backend_once_sent(c);
     }
-    if (c->to_backend_ready > 0 && c->backend_fd < 0 && !c->backend_done) {
+    if (c->to_backend_ready > 0 && c->backend.fd < 0 && c->backend.read != GH_SIDE_READ_DONE) {
         start_backend_connect(c);
         return c->state == GH_CONN_PUMPING;
     }
@@ -1206,7 +1170,7 @@ static bool frame_client_bytes(struct gh_conn *c, bool *moved)
 static bool backend_lost(struct gh_conn *c)
 {
     bool request_unsent = gh_http_send_check_due(c->http);
-    if (c->client_done && gh_buf_empty(&c->from_client) && !request_unsent)
+    if (c->client.read == GH_SIDE_READ_DONE && gh_buf_empty(&c->client.in) && !request_unsent)
         return false; /* nothing can go on a new connection */
     switch (gh_http_backend_lost(c->http, c->id)) {
     case GH_HTTP_LOST_FAIL:
@@ -1221,7 +1185,7 @@ static bool backend_lost(struct gh_conn *c)
     return false;
 }
 
-/* What write_backend does with a request checked before its first byte
+/* What side_write does with a request checked before its first byte
  * (backend_open_before_send). */
 enum send_check {
     SEND_CHECK_OPEN,              /* the connection is open: its bytes go now */
@@ -1241,11 +1205,8 @@ enum send_check {
  * again. */
 static enum send_check backend_open_before_send(struct gh_conn *c)
 {
-    uint8_t probe;
-    ssize_t n = recv(c->backend_fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-    bool closed = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-    if (closed && gh_buf_empty(&c->from_backend)) {
-        c->backend_done = true;
+    if (gh_plain_peer_closed(&c->backend.plain) && gh_buf_empty(&c->backend.in)) {
+        c->backend.read = GH_SIDE_READ_DONE;
         if (backend_lost(c)) {
             gh_worker_mark_pending(c->worker, c);
             return SEND_CHECK_REPLACED;
@@ -1257,33 +1218,33 @@ static enum send_check backend_open_before_send(struct gh_conn *c)
     return SEND_CHECK_OPEN;
 }
 
-/* send or recv on the backend failed with err (a reset, mostly). */
-static void backend_io_failed(struct gh_conn *c, const char *op, int err)
+/* The side took n bytes of its out. */
+static void side_took(struct gh_conn *c, struct gh_side *to, uint32_t n)
 {
-    char detail[96];
-    snprintf(detail, sizeof detail, "%s: %s", op, strerror(err));
-    gh_log(GH_LOG_INFO, "backend_error", " conn=%llu listener=%s backend=%s reason=%s:%s",
-           (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text, op, strerror(err));
-    audit_backend_error(c, err == ECONNRESET || err == EPIPE ? "reset" : "error", detail);
-    if (c->http && gh_buf_empty(&c->from_backend) && backend_lost(c)) {
-        /* reset between responses, or before answering a request that may
-         * go again: as for an end (frame_backend_bytes) */
-        gh_worker_mark_pending(c->worker, c);
-        return;
+    if (to == &c->backend) {
+        c->to_backend_ready -= n;
+    } else {
+        c->bytes_to_client += n;
+        c->send_wait_since = ev_now(c->worker->loop); /* it reads: send_timeout restarts */
+        if (c->http) /* request entries wait for their responses to be written */
+            gh_http_delivered(c->http, c->bytes_to_client, ev_now(c->worker->loop), c->id);
     }
-    if (c->http)
-        backend_failed(c, 502, "the backend reset the connection", "backend_reset");
-    else
-        conn_close(c, "backend_reset");
+    gh_buf_consume(&to->out, n);
+    gh_buf_release_if_empty(pool_of(c), &to->out);
 }
 
-static bool write_backend(struct gh_conn *c)
+/* Writes what may go to a side. Returns true if any bytes moved (or a
+ * new backend connection took over the request). */
+static bool side_write(struct gh_conn *c, struct gh_side *to)
 {
-    ssize_t n;
+    uint32_t len = ready_for(c, to);
+    enum gh_io_result r;
+    size_t n;
 
-    if (c->to_backend_ready == 0 || !c->backend_writable || c->backend_fd < 0)
+    if (len == 0 || to->fd < 0 ||
+        !(to->writable || (to->write == GH_SIDE_WRITE_WANTS_READ && to->readable)))
         return false;
-    if (c->http && gh_http_send_check_due(c->http)) {
+    if (to == &c->backend && c->http && gh_http_send_check_due(c->http)) {
         switch (backend_open_before_send(c)) {
         case SEND_CHECK_OPEN:
             break;
@@ -1293,60 +1254,29 @@ static bool write_backend(struct gh_conn *c)
             return false;
         }
     }
-    n = send(c->backend_fd, c->to_backend.data + c->to_backend.head, c->to_backend_ready,
-             MSG_NOSIGNAL);
-    if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            c->backend_writable = false;
-            return false;
-        }
-        if (errno == EINTR)
-            return false;
-        backend_io_failed(c, "send", errno);
+    r = to->ops->write(to->ctx, to->out.data + to->out.head, len, &n);
+    switch (r) {
+    case GH_IO_OK:
+        if (to->write == GH_SIDE_WRITE_WANTS_READ)
+            to->write = GH_SIDE_WRITE_OPEN;
+        if ((uint32_t)n < len)
+            to->writable = false;
+        side_took(c, to, (uint32_t)n);
+        return n > 0;
+    case GH_IO_WANT_WRITE:
+        to->writable = false;
+        return false;
+    case GH_IO_WANT_READ:
+        to->write = GH_SIDE_WRITE_WANTS_READ;
+        to->readable = false;
+        return false;
+    case GH_IO_CLOSED:
+    case GH_IO_EOF:
+    case GH_IO_RESET:
+    case GH_IO_ERROR:
+        side_failed(c, to, false, r);
         return false;
     }
-    if ((uint32_t)n < c->to_backend_ready)
-        c->backend_writable = false;
-    c->to_backend_ready -= (uint32_t)n;
-    gh_buf_consume(&c->to_backend, (uint32_t)n);
-    gh_buf_release_if_empty(pool_of(c), &c->to_backend);
-    return n > 0;
-}
-
-static bool read_backend(struct gh_conn *c)
-{
-    struct gh_buf *sink = backend_sink(c);
-    uint32_t room;
-    ssize_t n;
-
-    if (c->backend_done || !c->backend_readable || c->backend_fd < 0)
-        return false;
-    if (gh_buf_acquire(pool_of(c), sink) < 0) {
-        conn_close(c, "out_of_memory");
-        return false;
-    }
-    room = gh_buf_make_room(pool_of(c), sink);
-    if (room == 0)
-        return false;
-    n = recv(c->backend_fd, sink->data + sink->tail, room, 0);
-    if (n > 0) {
-        sink->tail += (uint32_t)n;
-        if ((uint32_t)n < room)
-            c->backend_readable = false; /* drained; epoll says when more comes */
-        return true;
-    }
-    gh_buf_release_if_empty(pool_of(c), sink);
-    if (n == 0) {
-        c->backend_done = true;
-        return true;
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        c->backend_readable = false;
-        return false;
-    }
-    if (errno == EINTR)
-        return false;
-    backend_io_failed(c, "recv", errno);
     return false;
 }
 
@@ -1359,21 +1289,22 @@ static bool frame_backend_bytes(struct gh_conn *c, bool *moved)
 
     if (!c->http)
         return true;
-    enum gh_http_action a = frame_http(c, &c->from_backend, &c->to_client, false, moved);
+    enum gh_http_action a = frame_http(c, &c->backend.in, &c->client.out, false, moved);
     if (c->state == GH_CONN_CLOSED)
         return false;
     size_t kept = gh_http_replay_release(c->http);
     if (kept > 0) { /* its response began: the head kept for a retry goes */
-        gh_buf_consume(&c->from_client, (uint32_t)kept);
-        gh_buf_release_if_empty(pool_of(c), &c->from_client);
+        gh_buf_consume(&c->client.in, (uint32_t)kept);
+        gh_buf_release_if_empty(pool_of(c), &c->client.in);
     }
     if (gh_http_backend_replace_due(c->http))
         replace_backend(c, UNSENT_DROP); /* before the EOF check: its end is no longer ours */
-    /* A refusal of a pipelined request sets close_after_flush while
-     * requests ahead of it are in flight: their backend's end still has to
-     * fail them, or the client waits for idle_timeout. */
-    if (c->backend_done && gh_buf_empty(&c->from_backend) &&
-        (!c->close_after_flush || (c->http->reply_queued && c->http->queue_len > 0))) {
+    /* A refusal of a pipelined request ends the connection after the flush
+     * while requests ahead of it are in flight: their backend's end still
+     * has to fail them, or the client waits for idle_timeout. */
+    if (c->backend.read == GH_SIDE_READ_DONE && gh_buf_empty(&c->backend.in) &&
+        (c->ending != GH_ENDING_AFTER_CLIENT_SENT ||
+         (c->http->reply_queued && c->http->queue_len > 0))) {
         if (backend_lost(c)) {
             /* closed between responses, or before answering a request that
              * may go again, or before a byte of one that may not: the
@@ -1382,26 +1313,26 @@ static bool frame_backend_bytes(struct gh_conn *c, bool *moved)
             *moved = true;
         } else {
             a = gh_http_backend_eof(c->http,
-                                    c->client_done ? GH_HTTP_OUTCOME_CLIENT_ABORT
-                                                   : GH_HTTP_OUTCOME_BACKEND_FAILED,
+                                    c->client.read == GH_SIDE_READ_DONE
+                                        ? GH_HTTP_OUTCOME_CLIENT_ABORT
+                                        : GH_HTTP_OUTCOME_BACKEND_FAILED,
                                     ev_now(c->worker->loop), c->id);
         }
     }
-    if (a == GH_HTTP_CLOSE && !c->close_after_flush) {
-        c->close_after_flush = true;
-        c->close_reason = c->backend_done ? "backend_eof" : "http_close";
-    }
+    if (a == GH_HTTP_CLOSE && c->ending != GH_ENDING_AFTER_CLIENT_SENT)
+        end_after_client_sent(c, c->backend.read == GH_SIDE_READ_DONE ? "backend_eof"
+                                                                       : "http_close");
     if (gh_http_take_reply(c->http, &reply, &reply_len)) {
-        if (gh_buf_acquire(pool_of(c), &c->to_client) < 0) {
+        if (gh_buf_acquire(pool_of(c), &c->client.out) < 0) {
             conn_close(c, "out_of_memory");
             return false;
         }
         /* replies are a few hundred bytes; a buffer holds at least 4 KiB */
-        if (gh_buf_make_room(pool_of(c), &c->to_client) >= reply_len) {
-            memcpy(c->to_client.data + c->to_client.tail, reply, reply_len);
-            c->to_client.tail += (uint32_t)reply_len;
+        if (gh_buf_make_room(pool_of(c), &c->client.out) >= reply_len) {
+            memcpy(c->client.out.data + c->client.out.tail, reply, reply_len);
+            c->client.out.tail += (uint32_t)reply_len;
         }
-        c->close_after_flush = true;
+        c->ending = GH_ENDING_AFTER_CLIENT_SENT;
         if (!c->close_reason)
             c->close_reason = "rejected";
         /* a client's refused frame may have left frames owed to the
@@ -1413,55 +1344,22 @@ static bool frame_backend_bytes(struct gh_conn *c, bool *moved)
     return true;
 }
 
-static bool write_client(struct gh_conn *c)
+/* Ends our sending half towards the client: close_notify (TLS), FIN. */
+static void client_shutdown(struct gh_conn *c)
 {
-    size_t n;
-    char why[128];
-    uint32_t len = gh_buf_len(&c->to_client);
-
-    if (len == 0 || !(c->client_writable || (c->tls_write_wants_read && c->client_readable)))
-        return false;
-    switch (gh_tls_write(c->tls, c->to_client.data + c->to_client.head, len, &n)) {
-    case GH_TLS_OK:
-        c->tls_write_wants_read = false;
-        c->bytes_to_client += n;
-        c->send_wait_since = ev_now(c->worker->loop); /* it reads: send_timeout restarts */
-        if (c->http) /* request entries wait for their responses to be written */
-            gh_http_delivered(c->http, c->bytes_to_client, ev_now(c->worker->loop), c->id);
-        gh_buf_consume(&c->to_client, (uint32_t)n);
-        gh_buf_release_if_empty(pool_of(c), &c->to_client);
-        return true;
-    case GH_TLS_WANT_WRITE:
-        c->client_writable = false;
-        return false;
-    case GH_TLS_WANT_READ:
-        c->tls_write_wants_read = true;
-        c->client_readable = false;
-        return false;
-    case GH_TLS_CLOSED:
-    case GH_TLS_EOF:
-    case GH_TLS_ERROR:
-        gh_log(GH_LOG_INFO, "client_error", " conn=%llu listener=%s error=%s",
-               (unsigned long long)c->id, cfg_of(c)->name,
-               tls_error_text(c, why, sizeof why));
-        conn_close(c, "client_error");
-        return false;
-    }
-    return false;
-}
-
-static void send_close_notify(struct gh_conn *c)
-{
-    switch (gh_tls_close_notify(c->tls)) {
-    case GH_TLS_OK:
-        c->notify_sent = true;
+    switch (c->client.ops->shutdown(c->client.ctx)) {
+    case GH_IO_OK:
+    case GH_IO_CLOSED:
+        c->client.write = GH_SIDE_WRITE_SHUT;
         break;
-    case GH_TLS_WANT_WRITE:
-        c->client_writable = false;
+    case GH_IO_WANT_WRITE:
+        c->client.writable = false;
         break;
-    case GH_TLS_WANT_READ:
+    case GH_IO_WANT_READ:
         break;
-    default:
+    case GH_IO_EOF:
+    case GH_IO_RESET:
+    case GH_IO_ERROR:
         conn_close(c, "client_error");
         return;
     }
@@ -1470,59 +1368,90 @@ static void send_close_notify(struct gh_conn *c)
 /* Passes each side's end on once everything before it has been delivered. */
 static void propagate_half_close(struct gh_conn *c)
 {
-    if (c->close_after_flush) {
+    bool client_done = c->client.read == GH_SIDE_READ_DONE;
+
+    if (c->ending == GH_ENDING_AFTER_CLIENT_SENT) {
         /* http mode decided to end: deliver every response still owed and
          * what is queued, then close */
-        if (!gh_buf_empty(&c->to_client) || gh_http_owes_client(c->http) ||
-            (c->backend_wind_down != GH_BACKEND_LIVE && c->backend_fd >= 0 &&
-             !c->backend_done))
+        if (!gh_buf_empty(&c->client.out) || gh_http_owes_client(c->http) ||
+            (c->backend_wind_down != GH_BACKEND_LIVE && c->backend.fd >= 0 &&
+             c->backend.read != GH_SIDE_READ_DONE))
             return;
-        if (!c->notify_sent && c->client_writable)
-            send_close_notify(c);
-        if (c->state != GH_CONN_CLOSED && c->notify_sent)
+        if (c->client.write != GH_SIDE_WRITE_SHUT && c->client.writable)
+            client_shutdown(c);
+        if (c->state != GH_CONN_CLOSED && c->client.write == GH_SIDE_WRITE_SHUT)
             conn_close(c, c->close_reason ? c->close_reason : "http_close");
         return;
     }
-    if (c->client_done && c->http) {
+    if (client_done && c->http) {
         /* The client ended its side: the request in flight is not sent
          * again (its end goes on to the backend, which may answer it or
          * give up), so the head kept for that goes. */
         size_t kept = gh_http_replay_drop(c->http);
         if (kept > 0) {
-            gh_buf_consume(&c->from_client, (uint32_t)kept);
-            gh_buf_release_if_empty(pool_of(c), &c->from_client);
+            gh_buf_consume(&c->client.in, (uint32_t)kept);
+            gh_buf_release_if_empty(pool_of(c), &c->client.in);
         }
     }
-    if (c->client_done && c->http && !c->client_framer_blocked && !gh_buf_empty(&c->from_client)) {
+    if (client_done && c->http && !c->client_framer_blocked && !gh_buf_empty(&c->client.in)) {
         /* The client ended inside a head or body: those bytes can never
          * become a complete request. */
-        release_all(c, &c->from_client);
+        release_all(c, &c->client.in);
     }
-    if (c->client_done && !c->http && gh_buf_len(&c->to_backend) > c->to_backend_ready) {
+    if (client_done && !c->http && gh_buf_len(&c->backend.out) > c->to_backend_ready) {
         /* tcp mode: the client ended inside a line or length frame, which
          * can never be completed; what was valid before it still goes. */
         note_reject(c, "truncated_frame",
-                    c->to_backend.data + c->to_backend.head + c->to_backend_ready,
-                    gh_buf_len(&c->to_backend) - c->to_backend_ready);
+                    c->backend.out.data + c->backend.out.head + c->to_backend_ready,
+                    gh_buf_len(&c->backend.out) - c->to_backend_ready);
         drop_unreleased(c);
-        gh_buf_release_if_empty(pool_of(c), &c->to_backend);
+        gh_buf_release_if_empty(pool_of(c), &c->backend.out);
     }
-    if (c->client_done && !c->backend_shut && gh_buf_empty(&c->to_backend) &&
-        gh_buf_empty(&c->from_client)) {
-        if (c->backend_fd >= 0 && shutdown(c->backend_fd, SHUT_WR) < 0 && errno != ENOTCONN) {
-            conn_close(c, "backend_reset");
-            return;
+    if (client_done && c->backend.write != GH_SIDE_WRITE_SHUT && gh_buf_empty(&c->backend.out) &&
+        gh_buf_empty(&c->client.in)) {
+        if (c->backend.fd >= 0) {
+            enum gh_io_result r = c->backend.ops->shutdown(c->backend.ctx);
+            if (r != GH_IO_OK && r != GH_IO_CLOSED) {
+                conn_close(c, "backend_reset");
+                return;
+            }
         }
-        c->backend_shut = true;
-        if (c->backend_fd < 0) /* http mode, nothing was ever forwarded */
-            c->backend_done = true;
+        c->backend.write = GH_SIDE_WRITE_SHUT;
+        if (c->backend.fd < 0) /* http mode, nothing was ever forwarded */
+            c->backend.read = GH_SIDE_READ_DONE;
     }
-    if (c->backend_done && !c->notify_sent && gh_buf_empty(&c->to_client) && c->client_writable)
-        send_close_notify(c);
+    if (c->backend.read == GH_SIDE_READ_DONE && c->client.write != GH_SIDE_WRITE_SHUT &&
+        gh_buf_empty(&c->client.out) && c->client.writable)
+        client_shutdown(c);
     if (c->state == GH_CONN_CLOSED)
         return;
-    if (c->client_done && c->backend_shut && c->backend_done && c->notify_sent)
+    if (client_done && c->backend.write == GH_SIDE_WRITE_SHUT &&
+        c->backend.read == GH_SIDE_READ_DONE && c->client.write == GH_SIDE_WRITE_SHUT)
         conn_close(c, c->client_done_first ? "client_eof" : "backend_eof");
+}
+
+/* Lets the mode frame what was read from one side for the other. False
+ * when the connection left PUMPING. */
+static bool frame(struct gh_conn *c, bool from_backend, bool *moved)
+{
+    if (c->state != GH_CONN_PUMPING)
+        return false;
+    return from_backend ? frame_backend_bytes(c, moved) : frame_client_bytes(c, moved);
+}
+
+/* Moves bytes one way: reads from one side, lets the mode frame them,
+ * writes to the other (as nginx's ngx_stream_proxy_process). False when
+ * the connection left PUMPING. */
+static bool process(struct gh_conn *c, bool from_backend, bool *moved)
+{
+    struct gh_side *from = from_backend ? &c->backend : &c->client;
+    struct gh_side *to = from_backend ? &c->client : &c->backend;
+
+    *moved |= side_read(c, from, sink_of(c, from));
+    if (!frame(c, from_backend, moved))
+        return false;
+    *moved |= side_write(c, to);
+    return c->state == GH_CONN_PUMPING;
 }
 
 static void pump(struct gh_conn *c)
@@ -1531,27 +1460,20 @@ static void pump(struct gh_conn *c)
 
     for (round = 0; round < PUMP_ROUNDS; round++) {
         bool moved = false;
-        bool client_was_done = c->client_done;
+        bool client_was_done = c->client.read == GH_SIDE_READ_DONE;
 
-        moved |= read_client(c);
-        if (c->state != GH_CONN_PUMPING || !frame_client_bytes(c, &moved))
-            return;
-        moved |= write_backend(c);
-        if (c->state != GH_CONN_PUMPING)
+        if (!process(c, false, &moved))
             return;
         if (c->backend_wind_down == GH_BACKEND_SEND_THEN_SHUT && c->to_backend_ready == 0)
             wind_down_backend(c);
-        if (c->reject_pending && c->to_backend_ready == 0) {
+        if (c->ending == GH_ENDING_AFTER_BACKEND_SENT && c->to_backend_ready == 0) {
             conn_close(c, "rejected");
             return;
         }
-        moved |= read_backend(c);
-        if (c->state != GH_CONN_PUMPING || !frame_backend_bytes(c, &moved))
+        if (!process(c, true, &moved))
             return;
-        moved |= write_client(c);
-        if (c->state != GH_CONN_PUMPING)
-            return;
-        if (c->client_done && !client_was_done && !c->backend_done)
+        if (c->client.read == GH_SIDE_READ_DONE && !client_was_done &&
+            c->backend.read != GH_SIDE_READ_DONE)
             c->client_done_first = true;
         if (moved)
             touch(c);
@@ -1564,6 +1486,16 @@ static void pump(struct gh_conn *c)
 }
 
 /* ---- entry points -------------------------------------------------- */
+
+static void side_init(struct gh_conn *c, struct gh_side *s, int fd)
+{
+    s->fd = fd;
+    gh_plain_transport_init(&s->plain, fd, NULL);
+    s->ops = &gh_plain_transport_ops;
+    s->ctx = &s->plain;
+    ev_io_init(&s->io, on_side_io, fd, fd >= 0 ? EV_READ : 0);
+    s->io.data = c;
+}
 
 void gh_conn_accept(struct gh_worker *w, struct gh_listener *l, int fd,
                     const struct sockaddr_storage *peer, socklen_t peer_len)
@@ -1594,22 +1526,17 @@ void gh_conn_accept(struct gh_worker *w, struct gh_listener *l, int fd,
     c->gen = w->gen;
     c->gen->users++;
     c->state = GH_CONN_HELLO;
-    c->client_fd = fd;
-    c->backend_fd = -1;
     c->peer = *peer;
     c->peer_len = peer_len;
     describe_peer(c);
     c->started = ev_now(w->loop);
     gh_stream_framer_init(&c->framer, l->cfg);
-    c->rate_tokens = (double)l->cfg->rate_limit;
-    c->rate_stamp = c->started;
+    gh_rate_init(&c->rate, l->cfg->rate_limit, c->started);
     if (c->http)
         gh_http_proxy_init(c->http, l->cfg, c->client_ip);
 
-    ev_io_init(&c->client_io, on_client_io, fd, EV_READ);
-    c->client_io.data = c;
-    ev_io_init(&c->backend_io, on_backend_io, -1, 0);
-    c->backend_io.data = c;
+    side_init(c, &c->client, fd);
+    side_init(c, &c->backend, -1);
     ev_timer_init(&c->timer, on_timer, l->cfg->handshake_timeout, 0.);
     c->timer.data = c;
     ev_timer_start(w->loop, &c->timer);
@@ -1622,7 +1549,7 @@ void gh_conn_accept(struct gh_worker *w, struct gh_listener *l, int fd,
     w->open_conns++;
 
     /* The ClientHello often arrives with the connection: try now. */
-    c->client_readable = true;
+    c->client.readable = true;
     gh_worker_mark_pending(w, c);
 }
 
