@@ -512,7 +512,6 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /* ---- watchers ------------------------------------------------------ */
-/* ---- watchers ------------------------------------------------------ */
 
 static void set_io(struct ev_loop *loop, ev_io *w, int fd, int events)
 {
@@ -907,8 +906,7 @@ static void do_handshake(struct gh_conn *c)
         c->client.read = GH_SIDE_READ_OPEN;
         gh_hello_release(&c->hello, pool_of(c), false);
         if (tls_of(c)) {
-            c->worker->handshakes++;
-            c->worker->resumed += gh_tls_session_resumed(c->tls);
+            gh_worker_note_handshake(c->worker, gh_tls_session_resumed(c->tls) != 0);
         }
         if (c->http)
             c->http->peer = c->client.ops->peer(c->client.ctx);
@@ -1519,12 +1517,10 @@ void gh_conn_accept(struct gh_worker *w, struct gh_listener *l, int fd,
     }
     if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
         gh_log(GH_LOG_DEBUG, "sockopt_failed", " option=TCP_NODELAY error=%d", errno);
-    c->id = ++w->next_conn_id;
     c->worker = w;
     c->listener = l;
     c->cfg = l->cfg;
-    c->gen = w->gen;
-    c->gen->users++;
+    gh_worker_attach(w, l, c);
     c->state = GH_CONN_HELLO;
     c->peer = *peer;
     c->peer_len = peer_len;
@@ -1541,13 +1537,6 @@ void gh_conn_accept(struct gh_worker *w, struct gh_listener *l, int fd,
     c->timer.data = c;
     ev_timer_start(w->loop, &c->timer);
 
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
-    l->active++;
-    w->open_conns++;
-
     /* The ClientHello often arrives with the connection: try now. */
     c->client.readable = true;
     gh_worker_mark_pending(w, c);
@@ -1555,14 +1544,7 @@ void gh_conn_accept(struct gh_worker *w, struct gh_listener *l, int fd,
 
 static void conn_free(struct gh_conn *c)
 {
-    struct gh_worker *w = c->worker;
-    gh_worker_gen_release(w, c->gen);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    gh_worker_detach(c->worker, c);
     free(c);
 }
 
