@@ -10,7 +10,8 @@
  *
  * Both sides speak through a transport (transport.h): TLS or a plain
  * socket. The pump moves bytes one way with one function (process), called
- * for each direction. */
+ * for each direction; what the bytes mean is the mode's (mode.h): this
+ * file names no mode. */
 #include "gatehouse/conn.h"
 
 #include <arpa/inet.h>
@@ -26,12 +27,12 @@
 #include "gatehouse/proxy_out.h"
 #include "gatehouse/proxy_protocol.h"
 #include "gatehouse/log.h"
+#include "gatehouse/mode.h"
 #include "gatehouse/tls.h"
 #include "gatehouse/worker.h"
 
 #define PUMP_ROUNDS 8 /* read/write rounds per flush before yielding to others */
 
-static void conn_close(struct gh_conn *c, const char *reason);
 static void do_handshake(struct gh_conn *c);
 static int send_proxy_header(struct gh_conn *c);
 
@@ -65,6 +66,21 @@ static struct gh_buf_pool *pool_of(const struct gh_conn *c)
     return &c->listener->pool;
 }
 
+struct gh_buf_pool *gh_conn_pool(const struct gh_conn *c)
+{
+    return pool_of(c);
+}
+
+double gh_conn_now(const struct gh_conn *c)
+{
+    return ev_now(c->worker->loop);
+}
+
+void gh_conn_wake(struct gh_conn *c)
+{
+    gh_worker_mark_pending(c->worker, c);
+}
+
 static void touch(struct gh_conn *c)
 {
     c->last_activity = ev_now(c->worker->loop);
@@ -82,18 +98,11 @@ static const char *side_error_text(const struct gh_side *s, char *out, size_t n)
 
 /* The client's bytes were refused for reason (a framing or PROXY rule):
  * the diagnostic line and the audit entry, with what was refused. */
-static void note_reject(struct gh_conn *c, const char *reason, const void *excerpt, size_t len)
+void gh_conn_note_reject(struct gh_conn *c, const char *reason, const void *excerpt, size_t len)
 {
     gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s client=%s reason=%s bytes=%zu",
            (unsigned long long)c->id, cfg_of(c)->name, c->peer_addr, reason, len);
     gh_audit_reject(c->id, cfg_of(c)->name, c->client_ip, reason, 0, excerpt, len);
-}
-
-/* tcp mode: drops the client bytes the framer has not released (a refused
- * or unfinishable frame); the released ones before them still go on. */
-static void drop_unreleased(struct gh_conn *c)
-{
-    c->backend.out.tail = c->backend.out.head + c->to_backend_ready;
 }
 
 static void audit_client_fields(struct gh_audit_entry *e, const struct gh_conn *c)
@@ -157,28 +166,19 @@ static void audit_close(struct gh_conn *c, const char *reason)
     gh_audit_micros(&e, "duration_us", ev_now(c->worker->loop) - c->started);
     gh_audit_uint(&e, "bytes_in", c->bytes_from_client);
     gh_audit_uint(&e, "bytes_out", c->bytes_to_client);
-    uint64_t fin, fout, msgs;
-    if (c->http && gh_http_ws_counts(c->http, &fin, &fout, &msgs)) {
-        gh_audit_uint(&e, "ws_frames_in", fin);
-        gh_audit_uint(&e, "ws_frames_out", fout);
-        gh_audit_uint(&e, "ws_messages_in", msgs);
-    }
-    if (c->http)
-        gh_audit_uint(&e, "requests", c->http->requests);
-    else if (cfg_of(c)->framing != GH_FRAMING_RAW)
-        gh_audit_uint(&e, "frames", gh_stream_framer_frames(&c->framer));
+    c->mode->audit_close(c, &e);
     gh_audit_str(&e, "reason", reason);
     gh_audit_commit(&e);
 }
 
 /* ---- events -------------------------------------------------------- */
 
-/* Where bytes read from a side go: in http mode its own in, framed from
- * there; in tcp mode straight into the other side's out (the raw framer
- * copies nothing, line and length release them where they lie). */
+/* Where bytes read from a side go: its own in, framed from there, or
+ * straight into the other side's out for a mode that frames them where
+ * they lie (tcp: the raw framer copies nothing). */
 static struct gh_buf *sink_of(struct gh_conn *c, struct gh_side *from)
 {
-    if (c->http)
+    if (!c->mode->frames_in_place)
         return &from->in;
     return from == &c->client ? &c->backend.out : &c->client.out;
 }
@@ -212,7 +212,7 @@ static void close_backend_socket(struct gh_conn *c)
 
 /* The backend side is finished without a FIN exchange (http mode: it
  * failed, or a request it got must never complete). */
-static void drop_backend(struct gh_conn *c)
+void gh_conn_drop_backend(struct gh_conn *c)
 {
     close_backend_socket(c);
     c->backend.read = GH_SIDE_READ_DONE;
@@ -221,21 +221,21 @@ static void drop_backend(struct gh_conn *c)
     release_all(c, &c->backend.out);
 }
 
-/* http mode, a refusal. In frame mode what the validator released before
- * it (WebSocket frames ahead of a bad one) is still owed to the backend and
- * goes out first (enum gh_backend_wind_down). Otherwise, or with nothing
- * owed, the backend goes at once: a request refused mid-body must not
- * reach the backend as a clean end of stream. */
-static void drop_backend_once_sent(struct gh_conn *c)
+/* A refusal. What the mode released before it (keep_released: WebSocket
+ * frames ahead of a bad one) is still owed to the backend and goes out
+ * first (enum gh_backend_wind_down). Otherwise, or with nothing owed, the
+ * backend goes at once: a request refused mid-body must not reach the
+ * backend as a clean end of stream. */
+void gh_conn_drop_backend_once_sent(struct gh_conn *c, bool keep_released)
 {
     if (c->backend_wind_down != GH_BACKEND_LIVE)
         return; /* under way: the reply to the client needs nothing more */
-    if (c->http->ws && c->to_backend_ready > 0 && c->backend.fd >= 0 &&
+    if (keep_released && c->to_backend_ready > 0 && c->backend.fd >= 0 &&
         c->backend.read != GH_SIDE_READ_DONE) {
         c->backend_wind_down = GH_BACKEND_SEND_THEN_SHUT;
         return;
     }
-    drop_backend(c);
+    gh_conn_drop_backend(c);
 }
 
 /* The bytes owed before a refusal are out: shut the write side and read
@@ -246,34 +246,25 @@ static void wind_down_backend(struct gh_conn *c)
     release_all(c, &c->backend.out);
     if (c->backend.ops->shutdown(c->backend.ctx) != GH_IO_OK) {
         c->backend_wind_down = GH_BACKEND_LIVE;
-        drop_backend(c);
+        gh_conn_drop_backend(c);
         return;
     }
     c->backend.write = GH_SIDE_WRITE_SHUT;
     c->backend_wind_down = GH_BACKEND_DRAINING;
 }
 
-/* What replace_backend does with the bytes framed for the old backend
- * connection and not written to it. */
-enum unsent_bytes {
-    UNSENT_DROP,                  /* the framer feeds the client's input again */
-    UNSENT_KEEP,                  /* none of the request in flight was written
-                                   * (GH_HTTP_LOST_RESEND): they open the new one */
-};
-
-/* http mode: the backend connection sent what no request asked for, or
- * answered a request before it had its body, or carried a body and
- * backend_reuse = safe (gh_http_backend_replace_due), or ended between
- * requests (gh_http_backend_lost): it
+/* The mode drops a backend connection that lost sync (http: it sent what
+ * no request asked for, answered a request before it had its body,
+ * carried a body and backend_reuse = safe, or ended between requests): it
  * is closed without reading more, and the connection goes back to having
  * no backend connection (backend.fd < 0, its halves open), as before
  * its first request: the next request the framer releases opens a new one
- * (start_backend_connect), PROXY header included. */
-static void replace_backend(struct gh_conn *c, enum unsent_bytes unsent)
+ * (gh_conn_connect_backend), PROXY header included. */
+void gh_conn_replace_backend(struct gh_conn *c, bool keep_unsent)
 {
     close_backend_socket(c);
     ev_io_set(&c->backend.io, -1, 0);
-    if (unsent == UNSENT_DROP) {
+    if (!keep_unsent) {
         c->to_backend_ready = 0;
         release_all(c, &c->backend.out);
     }
@@ -282,24 +273,27 @@ static void replace_backend(struct gh_conn *c, enum unsent_bytes unsent)
     c->backend.write = GH_SIDE_WRITE_OPEN;
     c->backend.readable = c->backend.writable = false;
     c->proxy_header_sent = false;
-    gh_http_backend_replaced(c->http);
 }
 
 /* The connection ends once what the client is owed is out (http mode). */
-static void end_after_client_sent(struct gh_conn *c, const char *reason)
+void gh_conn_end_after_client_sent(struct gh_conn *c, const char *reason)
 {
     c->ending = GH_ENDING_AFTER_CLIENT_SENT;
     c->close_reason = reason;
 }
 
-/* http mode: the backend failed; the client gets a 502/504 if nothing of
- * the response it waits for was sent yet, then the connection closes. */
+/* The backend failed: a mode that answers (http) gives the client a
+ * 502/504 if nothing of the response it waits for was sent yet, then the
+ * connection closes; otherwise it closes now. */
 static void backend_failed(struct gh_conn *c, int status, const char *why, const char *reason)
 {
-    gh_http_backend_failed(c->http, status, why, ev_now(c->worker->loop), c->id);
-    drop_backend(c);
+    if (!c->mode->backend_failed(c, status, why)) {
+        gh_conn_close(c, reason);
+        return;
+    }
+    gh_conn_drop_backend(c);
     c->state = GH_CONN_PUMPING;
-    end_after_client_sent(c, reason);
+    gh_conn_end_after_client_sent(c, reason);
     gh_worker_mark_pending(c->worker, c);
 }
 
@@ -314,55 +308,28 @@ static void arm_timer(struct gh_conn *c, ev_tstamp after)
     c->timer_due = ev_now(loop) + after;
 }
 
-static bool client_reading_paused(struct gh_conn *c);
-/* What the connection waits for from its client (PUMPING), each wait with
- * its own key and clock; idle_timeout bounds every state besides. */
-enum client_wait {
-    CLIENT_WAIT_NONE,          /* tcp mode, or the backend is what is awaited */
-    CLIENT_WAIT_FIRST_REQUEST, /* request_timeout, from the handshake's end */
-    CLIENT_WAIT_NEXT_REQUEST,  /* keepalive_timeout, from the last response's end */
-    CLIENT_WAIT_HEAD,          /* header_timeout, from the head's first byte */
-    CLIENT_WAIT_BODY,          /* body_timeout periods of at least min_body_rate */
-};
-
-static enum client_wait client_wait_of(struct gh_conn *c)
-{
-    if (c->http && gh_http_head_pending(c->http))
-        return CLIENT_WAIT_HEAD;
-    if (!c->http || c->ending == GH_ENDING_AFTER_CLIENT_SENT || c->client.read == GH_SIDE_READ_DONE)
-        return CLIENT_WAIT_NONE;
-    if (gh_http_between_requests(c->http) && gh_buf_empty(&c->client.in) &&
-        gh_buf_empty(&c->client.out) && gh_buf_empty(&c->backend.out))
-        return c->http->requests == 0 ? CLIENT_WAIT_FIRST_REQUEST : CLIENT_WAIT_NEXT_REQUEST;
-    /* A body counts only while gatehouse reads: a backend that does not
-     * drain it (client buffer full) is not the client's delay. */
-    if (gh_http_body_pending(c->http) && !client_reading_paused(c) &&
-        gh_buf_len(&c->client.in) < pool_of(c)->block_size)
-        return CLIENT_WAIT_BODY;
-    return CLIENT_WAIT_NONE;
-}
-
-/* When the current client wait (and send_timeout) expires; a far time when
- * none runs. */
+/* When the current client wait (enum gh_client_wait, the mode's) and
+ * send_timeout expire; idle_timeout when none runs. */
 static ev_tstamp client_deadline(struct gh_conn *c)
 {
     const struct gh_listener_config *cfg = cfg_of(c);
     ev_tstamp due = c->last_activity + cfg->idle_timeout;
     ev_tstamp wait_due = due;
+    double head_since = 0;
 
-    switch (client_wait_of(c)) {
-    case CLIENT_WAIT_NONE:
+    switch (c->mode->client_wait(c, &head_since)) {
+    case GH_CLIENT_WAIT_NONE:
         break;
-    case CLIENT_WAIT_FIRST_REQUEST:
+    case GH_CLIENT_WAIT_FIRST_REQUEST:
         wait_due = c->last_activity + cfg->request_timeout;
         break;
-    case CLIENT_WAIT_NEXT_REQUEST:
+    case GH_CLIENT_WAIT_NEXT_REQUEST:
         wait_due = c->last_activity + cfg->keepalive_timeout;
         break;
-    case CLIENT_WAIT_HEAD:
-        wait_due = c->http->req_head_started + cfg->header_timeout;
+    case GH_CLIENT_WAIT_HEAD:
+        wait_due = head_since + cfg->header_timeout;
         break;
-    case CLIENT_WAIT_BODY:
+    case GH_CLIENT_WAIT_BODY:
         wait_due = c->body_window_start + cfg->body_timeout;
         break;
     }
@@ -380,7 +347,8 @@ static void note_client_waits(struct gh_conn *c)
     ev_tstamp now = ev_now(c->worker->loop);
     if (gh_buf_empty(&c->client.out))
         c->send_wait_since = now;
-    if (client_wait_of(c) != CLIENT_WAIT_BODY) {
+    double head_since;
+    if (c->mode->client_wait(c, &head_since) != GH_CLIENT_WAIT_BODY) {
         c->body_window_start = now;
         c->body_window_bytes = c->bytes_from_client;
     }
@@ -389,37 +357,40 @@ static void note_client_waits(struct gh_conn *c)
         arm_timer(c, due - now);
 }
 
-/* A wait on the client ran out (see enum client_wait; send_timeout):
+/* A wait on the client ran out (see enum gh_client_wait; send_timeout):
  * acts on it and returns true. */
 static bool client_wait_expired(struct gh_conn *c, ev_tstamp now)
 {
     const struct gh_listener_config *cfg = cfg_of(c);
+    enum gh_client_wait wait;
+    double head_since;
 
     if (!gh_buf_empty(&c->client.out) && now - c->send_wait_since >= cfg->send_timeout) {
         /* it takes nothing of what it asked for: its unanswered requests
          * are audited client_abort by the close */
         gh_log(GH_LOG_INFO, "send_timeout", " conn=%llu listener=%s pending=%u",
                (unsigned long long)c->id, cfg->name, gh_buf_len(&c->client.out));
-        conn_close(c, "send_timeout");
+        gh_conn_close(c, "send_timeout");
         return true;
     }
-    switch (client_wait_of(c)) {
-    case CLIENT_WAIT_NONE:
-    case CLIENT_WAIT_HEAD: /* on_timer's own, with its 408 */
+    wait = c->mode->client_wait(c, &head_since);
+    switch (wait) {
+    case GH_CLIENT_WAIT_NONE:
+    case GH_CLIENT_WAIT_HEAD: /* on_timer's own, with its 408 */
         return false;
-    case CLIENT_WAIT_FIRST_REQUEST:
-    case CLIENT_WAIT_NEXT_REQUEST: {
+    case GH_CLIENT_WAIT_FIRST_REQUEST:
+    case GH_CLIENT_WAIT_NEXT_REQUEST: {
         /* Closed without a 408, as nginx does and HAProxy with
          * http-ignore-probes / on http-keep-alive: nothing was asked, and
          * a client reusing the connection at this moment could take an
          * unsolicited 408 for the answer to the request it is sending. */
-        bool first = c->http->requests == 0;
+        bool first = wait == GH_CLIENT_WAIT_FIRST_REQUEST;
         if (now - c->last_activity < (first ? cfg->request_timeout : cfg->keepalive_timeout))
             return false;
-        conn_close(c, first ? "request_timeout" : "keepalive_timeout");
+        gh_conn_close(c, first ? "request_timeout" : "keepalive_timeout");
         return true;
     }
-    case CLIENT_WAIT_BODY: {
+    case GH_CLIENT_WAIT_BODY: {
         if (now - c->body_window_start < cfg->body_timeout)
             return false;
         double need = (double)cfg->min_body_rate * cfg->body_timeout;
@@ -428,12 +399,12 @@ static bool client_wait_expired(struct gh_conn *c, ev_tstamp now)
             c->body_window_bytes = c->bytes_from_client;
             return false;
         }
-        bool answered = gh_http_body_timeout(c->http, now, c->id);
+        bool answered = c->mode->body_timeout(c, now);
         gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s rule=body_timeout status=%d",
                (unsigned long long)c->id, cfg->name, answered ? 408 : 0);
         gh_audit_reject(c->id, cfg->name, c->client_ip, "body_timeout", answered ? 408 : 0,
                         NULL, 0);
-        end_after_client_sent(c, "body_timeout");
+        gh_conn_end_after_client_sent(c, "body_timeout");
         gh_worker_mark_pending(c->worker, c);
         arm_timer(c, cfg->idle_timeout);
         return true;
@@ -452,17 +423,14 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
         gh_log(GH_LOG_INFO, "tls_fail", " conn=%llu listener=%s reason=handshake_timeout",
                (unsigned long long)c->id, cfg_of(c)->name);
         audit_tls_fail(c, "timeout", "no complete handshake within handshake_timeout");
-        conn_close(c, "handshake_timeout");
+        gh_conn_close(c, "handshake_timeout");
         return;
     case GH_CONN_CONNECTING:
         gh_log(GH_LOG_WARN, "backend_error", " conn=%llu listener=%s backend=%s reason=timeout",
                (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text);
         audit_backend_error(c, "timeout", "connect");
-        if (c->http)
-            backend_failed(c, 504, "the backend did not accept the connection in time",
-                           "connect_timeout");
-        else
-            conn_close(c, "connect_timeout");
+        backend_failed(c, 504, "the backend did not accept the connection in time",
+                       "connect_timeout");
         return;
     case GH_CONN_PUMPING: {
         /* Activity only stamps last_activity; the timer re-arms itself for
@@ -476,22 +444,22 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
             return;
         ev_tstamp idle_left = cfg_of(c)->idle_timeout - (now - c->last_activity);
         ev_tstamp next = client_deadline(c) - now;
-        if (c->http && gh_http_head_pending(c->http)) {
-            ev_tstamp head_left =
-                cfg_of(c)->header_timeout - (now - c->http->req_head_started);
+        double head_since;
+        if (c->mode->client_wait(c, &head_since) == GH_CLIENT_WAIT_HEAD) {
+            ev_tstamp head_left = cfg_of(c)->header_timeout - (now - head_since);
             if (head_left <= 0) {
                 gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s rule=header_timeout status=408",
                        (unsigned long long)c->id, cfg_of(c)->name);
                 gh_audit_reject(c->id, cfg_of(c)->name, c->client_ip, "header_timeout", 408, NULL, 0);
-                gh_http_head_timeout(c->http);
-                end_after_client_sent(c, "header_timeout");
+                c->mode->head_timeout(c);
+                gh_conn_end_after_client_sent(c, "header_timeout");
                 gh_worker_mark_pending(c->worker, c);
                 arm_timer(c, cfg_of(c)->idle_timeout);
                 return;
             }
         }
         if (idle_left <= 0) {
-            if (c->http && c->http->queue_len > 0 && c->ending != GH_ENDING_AFTER_CLIENT_SENT) {
+            if (c->mode->awaiting_response(c) && c->ending != GH_ENDING_AFTER_CLIENT_SENT) {
                 gh_log(GH_LOG_WARN, "backend_error",
                        " conn=%llu listener=%s backend=%s reason=response_timeout",
                        (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text);
@@ -500,7 +468,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
                 arm_timer(c, cfg_of(c)->idle_timeout);
                 return;
             }
-            conn_close(c, "idle_timeout");
+            gh_conn_close(c, "idle_timeout");
             return;
         }
         arm_timer(c, next);
@@ -524,10 +492,9 @@ static void set_io(struct ev_loop *loop, ev_io *w, int fd, int events)
     }
 }
 
-static bool client_reading_paused(struct gh_conn *c)
+bool gh_conn_client_paused(struct gh_conn *c)
 {
-    return c->ending != GH_ENDING_NONE || c->rate_paused ||
-           (c->http && gh_http_client_paused(c->http));
+    return c->ending != GH_ENDING_NONE || c->rate_paused || c->mode->client_paused(c);
 }
 
 /* Bytes at the head of a side's out that may be written now: the backend
@@ -541,7 +508,7 @@ static uint32_t ready_for(const struct gh_conn *c, const struct gh_side *s)
  * (only the client's reading is ever held back). */
 static bool side_paused(struct gh_conn *c, const struct gh_side *s)
 {
-    return s == &c->client && client_reading_paused(c);
+    return s == &c->client && gh_conn_client_paused(c);
 }
 
 /* Whether a side is owed the end of our sending half: the client its
@@ -597,7 +564,7 @@ static void update_watchers(struct gh_conn *c)
 
 /* ---- close --------------------------------------------------------- */
 
-static void conn_close(struct gh_conn *c, const char *reason)
+void gh_conn_close(struct gh_conn *c, const char *reason)
 {
     struct ev_loop *loop = c->worker->loop;
 
@@ -608,18 +575,14 @@ static void conn_close(struct gh_conn *c, const char *reason)
            "requests=%llu duration=%.3f",
            (unsigned long long)c->id, cfg_of(c)->name, c->peer_addr, reason,
            (unsigned long long)c->bytes_from_client, (unsigned long long)c->bytes_to_client,
-           (unsigned long long)(c->http ? c->http->requests : 0), ev_now(loop) - c->started);
-    if (c->http) {
-        /* requests still unanswered, and responses not yet written to the
-         * client whole, leave their audit entries too */
-        enum gh_http_outcome outcome = GH_HTTP_OUTCOME_CLIENT_ABORT;
-        if (strcmp(reason, "shutdown") == 0)
-            outcome = GH_HTTP_OUTCOME_SHUTDOWN;
-        else if (strncmp(reason, "backend_", 8) == 0 || strcmp(reason, "connect_timeout") == 0 ||
-                 strcmp(reason, "idle_timeout") == 0) /* the answer was what we waited for */
-            outcome = GH_HTTP_OUTCOME_BACKEND_FAILED;
-        gh_http_connection_ended(c->http, outcome, ev_now(loop), c->id);
-    }
+           (unsigned long long)c->mode->requests(c), ev_now(loop) - c->started);
+    enum gh_close_blame blame = GH_CLOSE_BLAME_CLIENT;
+    if (strcmp(reason, "shutdown") == 0)
+        blame = GH_CLOSE_BLAME_SHUTDOWN;
+    else if (strncmp(reason, "backend_", 8) == 0 || strcmp(reason, "connect_timeout") == 0 ||
+             strcmp(reason, "idle_timeout") == 0) /* the answer was what we waited for */
+        blame = GH_CLOSE_BLAME_BACKEND;
+    c->mode->closing(c, blame);
     if (gh_audit_on())
         audit_close(c, reason);
 
@@ -645,10 +608,7 @@ static void conn_close(struct gh_conn *c, const char *reason)
     release_all(c, &c->client.in);
     release_all(c, &c->backend.in);
     gh_hello_release(&c->hello, pool_of(c), true);
-    if (c->http)
-        gh_http_proxy_release(c->http);
-    free(c->http);
-    c->http = NULL;
+    c->mode->release(c);
     c->state = GH_CONN_CLOSED;
     gh_worker_conn_closed(c->worker, c->listener);
     /* unlink and free in gh_conn_flush, where nothing else holds c */
@@ -657,7 +617,7 @@ static void conn_close(struct gh_conn *c, const char *reason)
 
 void gh_conn_abort(struct gh_conn *c, const char *reason)
 {
-    conn_close(c, reason);
+    gh_conn_close(c, reason);
 }
 
 /* ---- handshake and backend connect --------------------------------- */
@@ -670,7 +630,7 @@ static void enter_pumping(struct gh_conn *c)
             gh_log(GH_LOG_ERROR, "proxy_header_failed", " conn=%llu listener=%s error=%s",
                    (unsigned long long)c->id, cfg_of(c)->name, strerror(errno));
             audit_backend_error(c, "error", "the PROXY header could not be sent");
-            conn_close(c, "backend_error");
+            gh_conn_close(c, "backend_error");
             return;
         }
         c->proxy_header_sent = true;
@@ -700,10 +660,7 @@ static void connect_failed(struct gh_conn *c, int err)
                         : err == ENETUNREACH || err == EHOSTUNREACH ? "unreachable"
                                                                      : "error",
                         strerror(err));
-    if (c->http)
-        backend_failed(c, 502, "the backend is unreachable", reason);
-    else
-        conn_close(c, reason);
+    backend_failed(c, 502, "the backend is unreachable", reason);
 }
 
 /* proxy_protocol = v1|v2: the header is the first thing the backend reads,
@@ -722,7 +679,7 @@ static int send_proxy_header(struct gh_conn *c)
     return sent == (size_t)n ? 0 : -1;
 }
 
-static void start_backend_connect(struct gh_conn *c)
+void gh_conn_connect_backend(struct gh_conn *c)
 {
     const struct gh_sockaddr *b = &cfg_of(c)->backend;
     int one = 1;
@@ -775,7 +732,7 @@ static void hello_failed(struct gh_conn *c, const char *audit_reason, const char
     gh_log(GH_LOG_INFO, "tls_fail", " conn=%llu listener=%s client=%s reason=%s",
            (unsigned long long)c->id, cfg_of(c)->name, c->peer_addr, audit_reason);
     audit_tls_fail(c, audit_reason, detail);
-    conn_close(c, close_reason);
+    gh_conn_close(c, close_reason);
 }
 
 /* accept_proxy: the balancer's header, then the real client's address. */
@@ -792,16 +749,15 @@ static bool take_proxy_header(struct gh_conn *c)
     if (n < 0 || (want == GH_PROXY_IN_V1 && h.version != 1) ||
         (want == GH_PROXY_IN_V2 && h.version != 2)) {
         const char *why = n < 0 ? gh_proxy_reason_name(h.reason) : "proxy_wrong_version";
-        note_reject(c, why, data, gh_buf_len(in));
-        conn_close(c, "rejected");
+        gh_conn_note_reject(c, why, data, gh_buf_len(in));
+        gh_conn_close(c, "rejected");
         return false;
     }
     if (h.kind == GH_PROXY_KIND_ADDRESSES) {
         memcpy(&c->peer, &h.src, sizeof c->peer);
         c->peer_len = h.addr_len;
         describe_peer(c);
-        if (c->http)
-            gh_http_proxy_init(c->http, cfg_of(c), c->client_ip);
+        c->mode->client_known(c);
     }
     gh_buf_consume(in, (uint32_t)n);
     c->proxy_header_done = true;
@@ -825,7 +781,7 @@ static void start_session(struct gh_conn *c, int cert)
     if (tls_of(c)) {
         c->tls = gh_tls_session_new(tls_of(c), cert, c->client.fd, pool_of(c));
         if (!c->tls) {
-            conn_close(c, "out_of_memory");
+            gh_conn_close(c, "out_of_memory");
             return;
         }
         gh_tls_session_replay(c->tls, &c->hello.buf);
@@ -853,8 +809,8 @@ static void read_hello(struct gh_conn *c)
                             (const struct sockaddr *)&c->peer)) {
         /* only the balancer may speak for its clients; nobody else may
          * come in past it */
-        note_reject(c, "proxy_untrusted", NULL, 0);
-        conn_close(c, "rejected");
+        gh_conn_note_reject(c, "proxy_untrusted", NULL, 0);
+        gh_conn_close(c, "rejected");
         return;
     }
     switch (gh_hello_read(&c->hello, pool_of(c), &c->client.plain)) {
@@ -871,7 +827,7 @@ static void read_hello(struct gh_conn *c)
                      "client_error");
         return;
     case GH_HELLO_READ_NO_MEMORY:
-        conn_close(c, "out_of_memory");
+        gh_conn_close(c, "out_of_memory");
         return;
     }
     if (cfg_of(c)->accept_proxy != GH_PROXY_IN_OFF && !c->proxy_header_done &&
@@ -908,8 +864,6 @@ static void do_handshake(struct gh_conn *c)
         if (tls_of(c)) {
             gh_worker_note_handshake(c->worker, gh_tls_session_resumed(c->tls) != 0);
         }
-        if (c->http)
-            c->http->peer = c->client.ops->peer(c->client.ctx);
         if (gh_log_enabled(GH_LOG_DEBUG) || gh_audit_on()) {
             c->client.ops->info(c->client.ctx, &info);
             gh_log(GH_LOG_DEBUG, "tls_ok", " conn=%llu listener=%s version=%s cipher=%s resumed=%d",
@@ -918,13 +872,10 @@ static void do_handshake(struct gh_conn *c)
             if (gh_audit_on())
                 audit_tls_ok(c, &info);
         }
-        /* tcp mode connects at once; http mode when the first request
-         * passed its checks, so a bad request never costs the backend a
-         * connection. */
-        if (c->http)
-            enter_pumping(c);
+        if (c->mode->handshake_done(c, c->client.ops->peer(c->client.ctx)))
+            gh_conn_connect_backend(c);
         else
-            start_backend_connect(c);
+            enter_pumping(c);
         return;
     case GH_IO_WANT_READ:
         c->client.read = GH_SIDE_READ_OPEN;
@@ -944,7 +895,7 @@ static void do_handshake(struct gh_conn *c)
             audit_tls_fail(c, gh_tls_failure_kind(c->tls),
                            c->client.ops->last_error(c->client.ctx, raw, sizeof raw));
         }
-        conn_close(c, "tls_error");
+        gh_conn_close(c, "tls_error");
         return;
     }
 }
@@ -966,8 +917,6 @@ static uint32_t client_allowance(struct gh_conn *c, uint32_t room)
     return allowed;
 }
 
-static bool backend_lost(struct gh_conn *c);
-
 /* A read or write on the backend failed (a reset, mostly). */
 static void backend_io_failed(struct gh_conn *c, const char *op, enum gh_io_result r)
 {
@@ -977,16 +926,13 @@ static void backend_io_failed(struct gh_conn *c, const char *op, enum gh_io_resu
     gh_log(GH_LOG_INFO, "backend_error", " conn=%llu listener=%s backend=%s reason=%s:%s",
            (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text, op, why);
     audit_backend_error(c, r == GH_IO_RESET ? "reset" : "error", detail);
-    if (c->http && gh_buf_empty(&c->backend.in) && backend_lost(c)) {
+    if (gh_buf_empty(&c->backend.in) && c->mode->backend_lost(c)) {
         /* reset between responses, or before answering a request that may
          * go again: as for an end (frame_backend_bytes) */
         gh_worker_mark_pending(c->worker, c);
         return;
     }
-    if (c->http)
-        backend_failed(c, 502, "the backend reset the connection", "backend_reset");
-    else
-        conn_close(c, "backend_reset");
+    backend_failed(c, 502, "the backend reset the connection", "backend_reset");
 }
 
 /* A read or write on a side failed. */
@@ -1001,7 +947,7 @@ static void side_failed(struct gh_conn *c, struct gh_side *s, bool reading, enum
     }
     gh_log(GH_LOG_INFO, event, " conn=%llu listener=%s error=%s", (unsigned long long)c->id,
            cfg_of(c)->name, side_error_text(s, why, sizeof why));
-    conn_close(c, event);
+    gh_conn_close(c, event);
 }
 
 /* Reads what a side has for the other into sink. Returns true if any
@@ -1014,7 +960,7 @@ static bool side_read(struct gh_conn *c, struct gh_side *from, struct gh_buf *si
         !(from->readable || (from->read == GH_SIDE_READ_WANTS_WRITE && from->writable)))
         return false;
     if (gh_buf_acquire(pool_of(c), sink) < 0) {
-        conn_close(c, "out_of_memory");
+        gh_conn_close(c, "out_of_memory");
         return false;
     }
     for (;;) {
@@ -1064,158 +1010,6 @@ static bool side_read(struct gh_conn *c, struct gh_side *from, struct gh_buf *si
     gh_buf_release_if_empty(pool_of(c), sink);
     return moved;
 }
-/* tcp mode: the framer releases bytes where they lie (to_backend). A
- * refused frame is dropped whole; the frames before it still go to the
- * backend, then the connection closes. */
-static bool frame_stream(struct gh_conn *c)
-{
-    struct gh_framer_verdict v;
-    uint32_t unseen = gh_buf_len(&c->backend.out) - c->to_backend_ready;
-    const uint8_t *start;
-
-    if (unseen == 0 || c->ending == GH_ENDING_AFTER_BACKEND_SENT)
-        return true;
-    start = c->backend.out.data + c->backend.out.head + c->to_backend_ready;
-    gh_stream_framer_feed(&c->framer, start, unseen, &v);
-    c->to_backend_ready += (uint32_t)v.release;
-    if (v.action == GH_FRAME_REJECT) {
-        note_reject(c, v.reason ? v.reason : "framing", start + v.release, unseen - v.release);
-        drop_unreleased(c);
-        c->ending = GH_ENDING_AFTER_BACKEND_SENT;
-        c->close_reason = "rejected";
-    }
-    return true;
-}
-
-
-/* Runs one direction's bytes through the HTTP framer, from -> to. */
-static enum gh_http_action frame_http(struct gh_conn *c, struct gh_buf *from, struct gh_buf *to,
-                                      bool from_client, bool *moved)
-{
-    struct gh_http_io io;
-    enum gh_http_action action;
-
-    if (gh_buf_empty(from))
-        return GH_HTTP_CONTINUE;
-    if (gh_buf_acquire(pool_of(c), to) < 0) {
-        conn_close(c, "out_of_memory");
-        return GH_HTTP_CLOSE;
-    }
-    io.in = from->data + from->head;
-    io.in_len = gh_buf_len(from);
-    io.out_room = gh_buf_make_room(pool_of(c), to);
-    io.out = to->data + to->tail; /* after make_room, which may move the data */
-    io.out_pending = gh_buf_len(to); /* sent bytes leave the buffer: these are not */
-    io.now = ev_now(c->worker->loop);
-    action = from_client ? gh_http_from_client(c->http, &io, c->id)
-                         : gh_http_from_backend(c->http, &io, c->id);
-    gh_buf_consume(from, (uint32_t)io.consumed);
-    to->tail += (uint32_t)io.produced;
-    gh_buf_release_if_empty(pool_of(c), from);
-    gh_buf_release_if_empty(pool_of(c), to);
-    if (io.consumed || io.produced)
-        *moved = true;
-    return action;
-}
-
-static bool frame_client_bytes(struct gh_conn *c, bool *moved)
-{
-    const char *interim;
-    size_t interim_len;
-
-    if (!c->http)
-        return frame_stream(c);
-    enum gh_http_action a = frame_http(c, &c->client.in, &c->backend.out, true, moved);
-    if (c->state == GH_CONN_CLOSED)
-        return false;
-    if (c->http->interim != GH_HTTP_INTERIM_NONE) {
-        /* 100 Continue for a held request: a few bytes ahead of nothing
-         * (no response is in flight); without room now, it stays owed */
-        if (gh_buf_acquire(pool_of(c), &c->client.out) < 0) {
-            conn_close(c, "out_of_memory");
-            return false;
-        }
-        size_t room = gh_buf_make_room(pool_of(c), &c->client.out);
-        if (gh_http_take_interim(c->http, room, &interim, &interim_len)) {
-            memcpy(c->client.out.data + c->client.out.tail, interim, interim_len);
-            c->client.out.tail += (uint32_t)interim_len;
-            *moved = true;
-        }
-        gh_buf_release_if_empty(pool_of(c), &c->client.out);
-    }
-    c->to_backend_ready = gh_buf_len(&c->backend.out);
-    c->client_framer_blocked = a == GH_HTTP_BLOCKED;
-    if (c->http->reply_queued && c->ending != GH_ENDING_AFTER_CLIENT_SENT)
-        end_after_client_sent(c, cfg_of(c)->mode == GH_MODE_REDIRECT ? "redirected" : "rejected");
-    if (c->http->reply_queued && c->http->queue_len == 0 &&
-        c->backend.read != GH_SIDE_READ_DONE) {
-        /* Rejected with no earlier response owed: none of the rejected
-         * request may reach the backend, and nothing else will. */
-        drop_backend_once_sent(c);
-    }
-    if (c->to_backend_ready > 0 && c->backend.fd < 0 && c->backend.read != GH_SIDE_READ_DONE) {
-        start_backend_connect(c);
-        return c->state == GH_CONN_PUMPING;
-    }
-    return true;
-}
-
-/* http mode: the backend connection ended (EOF, reset) with nothing of a
- * response read since the last complete one. True when the client
- * connection goes on with a new backend connection (gh_http_backend_lost):
- * the old one is replaced here; the client framer or the unsent request
- * opens the new one next round. */
-static bool backend_lost(struct gh_conn *c)
-{
-    bool request_unsent = gh_http_send_check_due(c->http);
-    if (c->client.read == GH_SIDE_READ_DONE && gh_buf_empty(&c->client.in) && !request_unsent)
-        return false; /* nothing can go on a new connection */
-    switch (gh_http_backend_lost(c->http, c->id)) {
-    case GH_HTTP_LOST_FAIL:
-        return false;
-    case GH_HTTP_LOST_REPLACE:
-        replace_backend(c, UNSENT_DROP);
-        return true;
-    case GH_HTTP_LOST_RESEND:
-        replace_backend(c, UNSENT_KEEP);
-        return true;
-    }
-    return false;
-}
-
-/* What side_write does with a request checked before its first byte
- * (backend_open_before_send). */
-enum send_check {
-    SEND_CHECK_OPEN,              /* the connection is open: its bytes go now */
-    SEND_CHECK_REPLACED,          /* it was closed: a new one takes the bytes */
-    SEND_CHECK_WITHHELD,          /* it was closed and nothing may go on a new one: nothing
-                                   * is written; the end, read next, fails the request */
-};
-
-/* http mode, before the first byte of a request that may not be sent twice
- * goes on a backend connection that answered before (GH_HTTP_REPLAY_UNSENT):
- * a backend that closed it (keep-alive timeout, or after a response without
- * saying so) may have its FIN here unread. A peek tells, for a syscall per
- * such request: a closed connection gets nothing of the request, which goes
- * on a new one, or, when it cannot (a refusal waits behind it, a response
- * is under way), nowhere: a backend that shut only its sending side may
- * still read and act on it while the client gets a 502 and may send it
- * again. */
-static enum send_check backend_open_before_send(struct gh_conn *c)
-{
-    if (gh_plain_peer_closed(&c->backend.plain) && gh_buf_empty(&c->backend.in)) {
-        c->backend.read = GH_SIDE_READ_DONE;
-        if (backend_lost(c)) {
-            gh_worker_mark_pending(c->worker, c);
-            return SEND_CHECK_REPLACED;
-        }
-        return SEND_CHECK_WITHHELD; /* still REPLAY_UNSENT: never written */
-    }
-    /* open (or a byte came: no longer idle; the response framer judges it) */
-    gh_http_send_checked(c->http);
-    return SEND_CHECK_OPEN;
-}
-
 /* The side took n bytes of its out. */
 static void side_took(struct gh_conn *c, struct gh_side *to, uint32_t n)
 {
@@ -1224,8 +1018,7 @@ static void side_took(struct gh_conn *c, struct gh_side *to, uint32_t n)
     } else {
         c->bytes_to_client += n;
         c->send_wait_since = ev_now(c->worker->loop); /* it reads: send_timeout restarts */
-        if (c->http) /* request entries wait for their responses to be written */
-            gh_http_delivered(c->http, c->bytes_to_client, ev_now(c->worker->loop), c->id);
+        c->mode->delivered(c);
     }
     gh_buf_consume(&to->out, n);
     gh_buf_release_if_empty(pool_of(c), &to->out);
@@ -1242,13 +1035,13 @@ static bool side_write(struct gh_conn *c, struct gh_side *to)
     if (len == 0 || to->fd < 0 ||
         !(to->writable || (to->write == GH_SIDE_WRITE_WANTS_READ && to->readable)))
         return false;
-    if (to == &c->backend && c->http && gh_http_send_check_due(c->http)) {
-        switch (backend_open_before_send(c)) {
-        case SEND_CHECK_OPEN:
+    if (to == &c->backend) {
+        switch (c->mode->before_send(c)) {
+        case GH_SEND_CHECK_OPEN:
             break;
-        case SEND_CHECK_REPLACED:
+        case GH_SEND_CHECK_REPLACED:
             return true;
-        case SEND_CHECK_WITHHELD:
+        case GH_SEND_CHECK_WITHHELD:
             return false;
         }
     }
@@ -1278,70 +1071,6 @@ static bool side_write(struct gh_conn *c, struct gh_side *to)
     return false;
 }
 
-/* http mode: backend bytes through the response framer, and our own
- * replies once every earlier response is out. */
-static bool frame_backend_bytes(struct gh_conn *c, bool *moved)
-{
-    const char *reply;
-    size_t reply_len;
-
-    if (!c->http)
-        return true;
-    enum gh_http_action a = frame_http(c, &c->backend.in, &c->client.out, false, moved);
-    if (c->state == GH_CONN_CLOSED)
-        return false;
-    size_t kept = gh_http_replay_release(c->http);
-    if (kept > 0) { /* its response began: the head kept for a retry goes */
-        gh_buf_consume(&c->client.in, (uint32_t)kept);
-        gh_buf_release_if_empty(pool_of(c), &c->client.in);
-    }
-    if (gh_http_backend_replace_due(c->http))
-        replace_backend(c, UNSENT_DROP); /* before the EOF check: its end is no longer ours */
-    /* A refusal of a pipelined request ends the connection after the flush
-     * while requests ahead of it are in flight: their backend's end still
-     * has to fail them, or the client waits for idle_timeout. */
-    if (c->backend.read == GH_SIDE_READ_DONE && gh_buf_empty(&c->backend.in) &&
-        (c->ending != GH_ENDING_AFTER_CLIENT_SENT ||
-         (c->http->reply_queued && c->http->queue_len > 0))) {
-        if (backend_lost(c)) {
-            /* closed between responses, or before answering a request that
-             * may go again, or before a byte of one that may not: the
-             * client's next request (or that one) goes on a new connection
-             * (the client framer runs next round) */
-            *moved = true;
-        } else {
-            a = gh_http_backend_eof(c->http,
-                                    c->client.read == GH_SIDE_READ_DONE
-                                        ? GH_HTTP_OUTCOME_CLIENT_ABORT
-                                        : GH_HTTP_OUTCOME_BACKEND_FAILED,
-                                    ev_now(c->worker->loop), c->id);
-        }
-    }
-    if (a == GH_HTTP_CLOSE && c->ending != GH_ENDING_AFTER_CLIENT_SENT)
-        end_after_client_sent(c, c->backend.read == GH_SIDE_READ_DONE ? "backend_eof"
-                                                                       : "http_close");
-    if (gh_http_take_reply(c->http, &reply, &reply_len)) {
-        if (gh_buf_acquire(pool_of(c), &c->client.out) < 0) {
-            conn_close(c, "out_of_memory");
-            return false;
-        }
-        /* replies are a few hundred bytes; a buffer holds at least 4 KiB */
-        if (gh_buf_make_room(pool_of(c), &c->client.out) >= reply_len) {
-            memcpy(c->client.out.data + c->client.out.tail, reply, reply_len);
-            c->client.out.tail += (uint32_t)reply_len;
-        }
-        c->ending = GH_ENDING_AFTER_CLIENT_SENT;
-        if (!c->close_reason)
-            c->close_reason = "rejected";
-        /* a client's refused frame may have left frames owed to the
-         * backend (drop_backend_once_sent); a backend's fault drops it */
-        if (c->backend_wind_down == GH_BACKEND_LIVE)
-            drop_backend(c);
-        *moved = true;
-    }
-    return true;
-}
-
 /* Ends our sending half towards the client: close_notify (TLS), FIN. */
 static void client_shutdown(struct gh_conn *c)
 {
@@ -1358,7 +1087,7 @@ static void client_shutdown(struct gh_conn *c)
     case GH_IO_EOF:
     case GH_IO_RESET:
     case GH_IO_ERROR:
-        conn_close(c, "client_error");
+        gh_conn_close(c, "client_error");
         return;
     }
 }
@@ -1369,48 +1098,26 @@ static void propagate_half_close(struct gh_conn *c)
     bool client_done = c->client.read == GH_SIDE_READ_DONE;
 
     if (c->ending == GH_ENDING_AFTER_CLIENT_SENT) {
-        /* http mode decided to end: deliver every response still owed and
+        /* the mode decided to end: deliver every response still owed and
          * what is queued, then close */
-        if (!gh_buf_empty(&c->client.out) || gh_http_owes_client(c->http) ||
+        if (!gh_buf_empty(&c->client.out) || c->mode->owes_client(c) ||
             (c->backend_wind_down != GH_BACKEND_LIVE && c->backend.fd >= 0 &&
              c->backend.read != GH_SIDE_READ_DONE))
             return;
         if (c->client.write != GH_SIDE_WRITE_SHUT && c->client.writable)
             client_shutdown(c);
         if (c->state != GH_CONN_CLOSED && c->client.write == GH_SIDE_WRITE_SHUT)
-            conn_close(c, c->close_reason ? c->close_reason : "http_close");
+            gh_conn_close(c, c->close_reason ? c->close_reason : "http_close");
         return;
     }
-    if (client_done && c->http) {
-        /* The client ended its side: the request in flight is not sent
-         * again (its end goes on to the backend, which may answer it or
-         * give up), so the head kept for that goes. */
-        size_t kept = gh_http_replay_drop(c->http);
-        if (kept > 0) {
-            gh_buf_consume(&c->client.in, (uint32_t)kept);
-            gh_buf_release_if_empty(pool_of(c), &c->client.in);
-        }
-    }
-    if (client_done && c->http && !c->client_framer_blocked && !gh_buf_empty(&c->client.in)) {
-        /* The client ended inside a head or body: those bytes can never
-         * become a complete request. */
-        release_all(c, &c->client.in);
-    }
-    if (client_done && !c->http && gh_buf_len(&c->backend.out) > c->to_backend_ready) {
-        /* tcp mode: the client ended inside a line or length frame, which
-         * can never be completed; what was valid before it still goes. */
-        note_reject(c, "truncated_frame",
-                    c->backend.out.data + c->backend.out.head + c->to_backend_ready,
-                    gh_buf_len(&c->backend.out) - c->to_backend_ready);
-        drop_unreleased(c);
-        gh_buf_release_if_empty(pool_of(c), &c->backend.out);
-    }
+    if (client_done)
+        c->mode->client_ended(c);
     if (client_done && c->backend.write != GH_SIDE_WRITE_SHUT && gh_buf_empty(&c->backend.out) &&
         gh_buf_empty(&c->client.in)) {
         if (c->backend.fd >= 0) {
             enum gh_io_result r = c->backend.ops->shutdown(c->backend.ctx);
             if (r != GH_IO_OK && r != GH_IO_CLOSED) {
-                conn_close(c, "backend_reset");
+                gh_conn_close(c, "backend_reset");
                 return;
             }
         }
@@ -1425,7 +1132,7 @@ static void propagate_half_close(struct gh_conn *c)
         return;
     if (client_done && c->backend.write == GH_SIDE_WRITE_SHUT &&
         c->backend.read == GH_SIDE_READ_DONE && c->client.write == GH_SIDE_WRITE_SHUT)
-        conn_close(c, c->client_done_first ? "client_eof" : "backend_eof");
+        gh_conn_close(c, c->client_done_first ? "client_eof" : "backend_eof");
 }
 
 /* Lets the mode frame what was read from one side for the other. False
@@ -1434,7 +1141,7 @@ static bool frame(struct gh_conn *c, bool from_backend, bool *moved)
 {
     if (c->state != GH_CONN_PUMPING)
         return false;
-    return from_backend ? frame_backend_bytes(c, moved) : frame_client_bytes(c, moved);
+    return from_backend ? c->mode->feed_backend(c, moved) : c->mode->feed_client(c, moved);
 }
 
 /* Moves bytes one way: reads from one side, lets the mode frame them,
@@ -1465,7 +1172,7 @@ static void pump(struct gh_conn *c)
         if (c->backend_wind_down == GH_BACKEND_SEND_THEN_SHUT && c->to_backend_ready == 0)
             wind_down_backend(c);
         if (c->ending == GH_ENDING_AFTER_BACKEND_SENT && c->to_backend_ready == 0) {
-            conn_close(c, "rejected");
+            gh_conn_close(c, "rejected");
             return;
         }
         if (!process(c, true, &moved))
@@ -1507,9 +1214,10 @@ void gh_conn_accept(struct gh_worker *w, struct gh_listener *l, int fd,
         close(fd);
         return;
     }
-    if (l->cfg->mode != GH_MODE_TCP)
-        c->http = malloc(sizeof *c->http);
-    if (l->cfg->mode != GH_MODE_TCP && !c->http) {
+    c->cfg = l->cfg;
+    c->listener = l;
+    c->mode = gh_mode_of(l->cfg);
+    if (c->mode->open(c) < 0) {
         gh_log(GH_LOG_ERROR, "accept_failed", " listener=%s reason=out_of_memory", l->cfg->name);
         close(fd);
         free(c);
@@ -1518,18 +1226,14 @@ void gh_conn_accept(struct gh_worker *w, struct gh_listener *l, int fd,
     if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
         gh_log(GH_LOG_DEBUG, "sockopt_failed", " option=TCP_NODELAY error=%d", errno);
     c->worker = w;
-    c->listener = l;
-    c->cfg = l->cfg;
     gh_worker_attach(w, l, c);
     c->state = GH_CONN_HELLO;
     c->peer = *peer;
     c->peer_len = peer_len;
     describe_peer(c);
     c->started = ev_now(w->loop);
-    gh_stream_framer_init(&c->framer, l->cfg);
     gh_rate_init(&c->rate, l->cfg->rate_limit, c->started);
-    if (c->http)
-        gh_http_proxy_init(c->http, l->cfg, c->client_ip);
+    c->mode->client_known(c);
 
     side_init(c, &c->client, fd);
     side_init(c, &c->backend, -1);

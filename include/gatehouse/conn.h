@@ -28,6 +28,7 @@
 #include "gatehouse/transport.h"
 
 struct gh_config_gen;
+struct gh_mode_ops;
 struct gh_listener;
 struct gh_tls_session;
 struct gh_worker;
@@ -96,6 +97,7 @@ struct gh_conn {
     const struct gh_listener_config *cfg; /* as it was when accepted (reloads come later) */
     struct gh_config_gen *gen;   /* the configuration generation cfg belongs to */
     struct gh_tls_session *tls;  /* NULL on listeners without TLS (mode = redirect) */
+    const struct gh_mode_ops *mode; /* what the bytes mean: tcp framing or http */
     struct gh_side client;       /* out: to_client, in: from_client (http) */
     struct gh_side backend;      /* out: to_backend, in: from_backend (http) */
     ev_timer timer;              /* handshake, connect, then idle and client timeouts */
@@ -110,9 +112,10 @@ struct gh_conn {
     struct gh_stream_framer framer; /* tcp mode: raw, line or length */
     struct gh_rate_bucket rate;  /* rate_limit */
 
-    /* mode = http: bytes are read into side.in, and the HTTP framer moves
-     * what may pass (rewritten) into the other side's out. NULL in tcp
-     * mode, where bytes are read straight into the other side's out. */
+    /* The modes' state (mode_tcp.c, mode_http.c). http: bytes are read
+     * into side.in, and the HTTP framer moves what may pass (rewritten)
+     * into the other side's out; NULL in tcp mode, where bytes are read
+     * straight into the other side's out. */
     struct gh_http_proxy *http;
     const char *close_reason;
 
@@ -137,7 +140,7 @@ struct gh_conn {
     bool rate_paused;            /* rate_limit: no reading until the timer fires */
     bool proxy_header_done;      /* accept_proxy: the balancer's header was taken */
     bool proxy_header_sent;      /* proxy_protocol: ours went to the backend */
-    bool client_framer_blocked;  /* the http framer waits for the other direction */
+    bool client_framer_blocked;  /* http mode: its framer waits for the other direction */
     bool client_done_first;      /* the client ended before the backend */
     bool is_pending;
 };
