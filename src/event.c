@@ -408,3 +408,18 @@ void gh_event_backend_desync(const struct gh_event_ctx *ev, enum gh_desync_reaso
         gh_audit_client(&e, "excerpt", excerpt, excerpt_len < excerpt_max ? excerpt_len : excerpt_max);
     gh_audit_commit(&e);
 }
+
+/* ---- reload --------------------------------------------------------- */
+
+void gh_event_reloaded(const char *config_path, size_t listeners)
+{
+    gh_log(GH_LOG_INFO, "reloaded", " config=%s listeners=%zu", config_path, listeners);
+    gh_audit_reload(config_path, true, 0);
+}
+
+void gh_event_reload_refused(const char *config_path, size_t errors)
+{
+    gh_log(GH_LOG_ERROR, "reload_refused", " errors=%zu hint=\"the running configuration stays\"",
+           errors);
+    gh_audit_reload(config_path, false, errors);
+}

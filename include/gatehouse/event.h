@@ -228,4 +228,12 @@ const char *gh_desync_reason_name(enum gh_desync_reason reason);
 void gh_event_backend_desync(const struct gh_event_ctx *ev, enum gh_desync_reason reason,
                              const void *excerpt, size_t excerpt_len, size_t excerpt_max);
 
+/* ---- reload (the worker's own event) -------------------------------- */
+
+/* SIGHUP: the reloaded line and the reload entry (result ok). */
+void gh_event_reloaded(const char *config_path, size_t listeners);
+/* SIGHUP: the reload_refused line and the reload entry (result refused)
+ * with the number of errors; the running configuration stays. */
+void gh_event_reload_refused(const char *config_path, size_t errors);
+
 #endif
