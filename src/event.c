@@ -9,6 +9,13 @@
 #include "gatehouse/audit.h"
 #include "gatehouse/log.h"
 
+/* NAMES[value] of a name table of COUNT rows; "unknown" past its end (a
+ * caller's bug: it is named, the table is never read past). */
+static const char *table_name(const char *const *names, size_t count, unsigned value)
+{
+    return value < count ? names[value] : "unknown";
+}
+
 /* ---- the per-connection context ------------------------------------- */
 
 void gh_event_ctx_set_client(struct gh_event_ctx *ev, const struct sockaddr_storage *peer)
@@ -264,7 +271,7 @@ static const char *const tls_fail_reasons[GH_TLS_FAIL_REASON_COUNT] = {
 
 const char *gh_tls_fail_reason_name(enum gh_tls_fail_reason reason)
 {
-    return (unsigned)reason < GH_TLS_FAIL_REASON_COUNT ? tls_fail_reasons[reason] : "unknown";
+    return table_name(tls_fail_reasons, GH_TLS_FAIL_REASON_COUNT, (unsigned)reason);
 }
 
 static void audit_tls_fail(const struct gh_event_ctx *ev, enum gh_tls_fail_reason reason,
@@ -315,8 +322,7 @@ static const char *const backend_error_reasons[GH_BACKEND_ERROR_REASON_COUNT] = 
 
 const char *gh_backend_error_reason_name(enum gh_backend_error_reason reason)
 {
-    return (unsigned)reason < GH_BACKEND_ERROR_REASON_COUNT ? backend_error_reasons[reason]
-                                                            : "unknown";
+    return table_name(backend_error_reasons, GH_BACKEND_ERROR_REASON_COUNT, (unsigned)reason);
 }
 
 void gh_event_backend_error(const struct gh_event_ctx *ev, enum gh_backend_failure failure,
@@ -386,7 +392,7 @@ static const char *const desync_reasons[GH_DESYNC_REASON_COUNT] = {
 
 const char *gh_desync_reason_name(enum gh_desync_reason reason)
 {
-    return (unsigned)reason < GH_DESYNC_REASON_COUNT ? desync_reasons[reason] : "unknown";
+    return table_name(desync_reasons, GH_DESYNC_REASON_COUNT, (unsigned)reason);
 }
 
 void gh_event_backend_desync(const struct gh_event_ctx *ev, enum gh_desync_reason reason,
