@@ -11,6 +11,13 @@
  * format is documented in config/audit-log.md): every name and field here
  * is byte-identical to what the call sites wrote before.
  *
+ * Use: the connection holds one struct gh_event_ctx, filled by
+ * gh_event_ctx_init at accept (and gh_event_ctx_set_client after a PROXY
+ * header); each event is then one call, e.g.
+ *   gh_event_reject(&c->ev, &(struct gh_reject){.reason = GH_REJECT_TRUNCATED_FRAME,
+ *                                               .excerpt = p, .excerpt_len = n});
+ *   gh_event_close(&c->ev, GH_CLOSE_BACKEND_RESET, &facts);
+ *
  * Owns: the context (client address text included), the close, reject,
  * tls_fail and backend_error reason enums and their name tables, and the
  * line and entry of each event. It owns no connection state: what an event
@@ -170,6 +177,8 @@ enum gh_tls_fail_reason {
     GH_TLS_FAIL_REASON_COUNT
 };
 const char *gh_tls_fail_reason_name(enum gh_tls_fail_reason reason);
+/* (gh_tls_failure_kind in tls.h still names the last four as strings, the
+ * same ones; it is to return this enum when the TLS transport is rewritten.) */
 
 /* The tls_fail line and entry of a check gatehouse made itself (before
  * or around the TLS library): detail says which. The line names the
