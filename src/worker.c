@@ -14,6 +14,7 @@
 
 #include "gatehouse/audit.h"
 #include "gatehouse/conn.h"
+#include "gatehouse/event.h"
 #include "gatehouse/log.h"
 #include "gatehouse/reload.h"
 #include "gatehouse/tickets.h"
@@ -447,9 +448,7 @@ void gh_worker_reload(struct gh_worker *w)
     }
     if (gh_reload_prepare(w->cfg, &next, gen->tls, errs) < 0) {
         gh_reload_log_errors(errs);
-        gh_log(GH_LOG_ERROR, "reload_refused", " errors=%zu hint=\"the running configuration stays\"",
-               errs->count);
-        gh_audit_reload(w->cfg->path, false, errs->count);
+        gh_event_reload_refused(w->cfg->path, errs->count);
         goto out;
     }
     gen->cfg = next;
@@ -473,8 +472,7 @@ void gh_worker_reload(struct gh_worker *w)
         ev_timer_start(w->loop, &w->ocsp_watch);
     else if (!any_staples(w))
         ev_timer_stop(w->loop, &w->ocsp_watch);
-    gh_log(GH_LOG_INFO, "reloaded", " config=%s listeners=%zu", w->cfg->path, w->n_listeners);
-    gh_audit_reload(w->cfg->path, true, 0);
+    gh_event_reloaded(w->cfg->path, w->n_listeners);
 out:
     if (gen)
         gh_reload_discard(NULL, gen->tls);
