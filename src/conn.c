@@ -23,7 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gatehouse/audit.h"
+#include "gatehouse/event.h"
 #include "gatehouse/proxy_out.h"
 #include "gatehouse/proxy_protocol.h"
 #include "gatehouse/log.h"
@@ -36,24 +36,14 @@
 static void do_handshake(struct gh_conn *c);
 static int send_proxy_header(struct gh_conn *c);
 
-/* Fills client_ip, client_port and peer_addr ("ip:port", "[ip6]:port"). */
+/* The client's address as the events name it (gh_event_ctx_set_client),
+ * copied to client_ip, client_port and peer_addr. */
 static void describe_peer(struct gh_conn *c)
 {
-    snprintf(c->client_ip, sizeof c->client_ip, "?");
-    c->client_port = 0;
-    if (c->peer.ss_family == AF_INET) {
-        const struct sockaddr_in *sin = (const void *)&c->peer;
-        inet_ntop(AF_INET, &sin->sin_addr, c->client_ip, sizeof c->client_ip);
-        c->client_port = ntohs(sin->sin_port);
-        snprintf(c->peer_addr, sizeof c->peer_addr, "%s:%u", c->client_ip, c->client_port);
-    } else if (c->peer.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *sin6 = (const void *)&c->peer;
-        inet_ntop(AF_INET6, &sin6->sin6_addr, c->client_ip, sizeof c->client_ip);
-        c->client_port = ntohs(sin6->sin6_port);
-        snprintf(c->peer_addr, sizeof c->peer_addr, "[%s]:%u", c->client_ip, c->client_port);
-    } else {
-        snprintf(c->peer_addr, sizeof c->peer_addr, "?");
-    }
+    gh_event_ctx_set_client(&c->ev, &c->peer);
+    snprintf(c->client_ip, sizeof c->client_ip, "%s", c->ev.client_ip);
+    snprintf(c->peer_addr, sizeof c->peer_addr, "%s", c->ev.peer_addr);
+    c->client_port = c->ev.client_port;
 }
 
 static const struct gh_listener_config *cfg_of(const struct gh_conn *c)
@@ -92,83 +82,6 @@ static const char *side_error_text(const struct gh_side *s, char *out, size_t n)
 {
     char raw[96];
     return gh_log_quote(s->ops->last_error(s->ctx, raw, sizeof raw), out, n);
-}
-
-/* ---- audit entries -------------------------------------------------- */
-
-/* The client's bytes were refused for reason (a framing or PROXY rule):
- * the diagnostic line and the audit entry, with what was refused. */
-void gh_conn_note_reject(struct gh_conn *c, const char *reason, const void *excerpt, size_t len)
-{
-    gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s client=%s reason=%s bytes=%zu",
-           (unsigned long long)c->id, cfg_of(c)->name, c->peer_addr, reason, len);
-    gh_audit_reject(c->id, cfg_of(c)->name, c->client_ip, reason, 0, excerpt, len);
-}
-
-static void audit_client_fields(struct gh_audit_entry *e, const struct gh_conn *c)
-{
-    gh_audit_uint(e, "conn", c->id);
-    gh_audit_str(e, "listener", cfg_of(c)->name);
-    gh_audit_str(e, "client", c->client_ip);
-    gh_audit_uint(e, "client_port", c->client_port);
-}
-
-static struct gh_tls_context *tls_of(const struct gh_conn *c);
-
-static void audit_tls_ok(struct gh_conn *c, const struct gh_tls_info *info)
-{
-    struct gh_audit_entry e;
-    gh_audit_begin(&e, "tls_ok");
-    audit_client_fields(&e, c);
-    if (info->sni)
-        gh_audit_client(&e, "sni", info->sni, info->sni_len);
-    if (info->alpn)
-        gh_audit_client(&e, "alpn", info->alpn, info->alpn_len);
-    gh_audit_str(&e, "tls_version", info->version);
-    gh_audit_str(&e, "cipher", info->cipher);
-    gh_audit_bool(&e, "resumed", info->resumed != 0);
-    gh_audit_str(&e, "cert", gh_tls_cert_label(tls_of(c), c->cert_index));
-    const struct gh_tls_peer *peer = c->client.ops->peer(c->client.ctx);
-    if (peer) {
-        /* a CA-signed certificate's text is still the client's choice */
-        gh_audit_client(&e, "client_cert_subject", peer->subject, strlen(peer->subject));
-        gh_audit_client(&e, "client_cert_issuer", peer->issuer, strlen(peer->issuer));
-        gh_audit_str(&e, "client_cert_serial", peer->serial);
-        gh_audit_str(&e, "client_cert_sha256", peer->sha256);
-        if (peer->uri[0])
-            gh_audit_client(&e, "client_cert_uri", peer->uri, strlen(peer->uri));
-    }
-    gh_audit_commit(&e);
-}
-
-static void audit_tls_fail(struct gh_conn *c, const char *reason, const char *detail)
-{
-    struct gh_audit_entry e;
-    if (!gh_audit_on())
-        return;
-    gh_audit_begin(&e, "tls_fail");
-    audit_client_fields(&e, c);
-    gh_audit_str(&e, "reason", reason);
-    gh_audit_str(&e, "detail", detail);
-    gh_audit_commit(&e);
-}
-
-static void audit_backend_error(struct gh_conn *c, const char *reason, const char *detail)
-{
-    gh_audit_backend_error(c->id, cfg_of(c)->name, cfg_of(c)->backend.text, reason, detail);
-}
-
-static void audit_close(struct gh_conn *c, const char *reason)
-{
-    struct gh_audit_entry e;
-    gh_audit_begin(&e, "close");
-    audit_client_fields(&e, c);
-    gh_audit_micros(&e, "duration_us", ev_now(c->worker->loop) - c->started);
-    gh_audit_uint(&e, "bytes_in", c->bytes_from_client);
-    gh_audit_uint(&e, "bytes_out", c->bytes_to_client);
-    c->mode->audit_close(c, &e);
-    gh_audit_str(&e, "reason", reason);
-    gh_audit_commit(&e);
 }
 
 /* ---- events -------------------------------------------------------- */
@@ -276,7 +189,7 @@ void gh_conn_replace_backend(struct gh_conn *c, bool keep_unsent)
 }
 
 /* The connection ends once what the client is owed is out (http mode). */
-void gh_conn_end_after_client_sent(struct gh_conn *c, const char *reason)
+void gh_conn_end_after_client_sent(struct gh_conn *c, enum gh_close_reason reason)
 {
     c->ending = GH_ENDING_AFTER_CLIENT_SENT;
     c->close_reason = reason;
@@ -285,7 +198,8 @@ void gh_conn_end_after_client_sent(struct gh_conn *c, const char *reason)
 /* The backend failed: a mode that answers (http) gives the client a
  * 502/504 if nothing of the response it waits for was sent yet, then the
  * connection closes; otherwise it closes now. */
-static void backend_failed(struct gh_conn *c, int status, const char *why, const char *reason)
+static void backend_failed(struct gh_conn *c, int status, const char *why,
+                           enum gh_close_reason reason)
 {
     if (!c->mode->backend_failed(c, status, why)) {
         gh_conn_close(c, reason);
@@ -370,7 +284,7 @@ static bool client_wait_expired(struct gh_conn *c, ev_tstamp now)
          * are audited client_abort by the close */
         gh_log(GH_LOG_INFO, "send_timeout", " conn=%llu listener=%s pending=%u",
                (unsigned long long)c->id, cfg->name, gh_buf_len(&c->client.out));
-        gh_conn_close(c, "send_timeout");
+        gh_conn_close(c, GH_CLOSE_SEND_TIMEOUT);
         return true;
     }
     wait = c->mode->client_wait(c, &head_since);
@@ -387,7 +301,7 @@ static bool client_wait_expired(struct gh_conn *c, ev_tstamp now)
         bool first = wait == GH_CLIENT_WAIT_FIRST_REQUEST;
         if (now - c->last_activity < (first ? cfg->request_timeout : cfg->keepalive_timeout))
             return false;
-        gh_conn_close(c, first ? "request_timeout" : "keepalive_timeout");
+        gh_conn_close(c, first ? GH_CLOSE_REQUEST_TIMEOUT : GH_CLOSE_KEEPALIVE_TIMEOUT);
         return true;
     }
     case GH_CLIENT_WAIT_BODY: {
@@ -400,11 +314,9 @@ static bool client_wait_expired(struct gh_conn *c, ev_tstamp now)
             return false;
         }
         bool answered = c->mode->body_timeout(c, now);
-        gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s rule=body_timeout status=%d",
-               (unsigned long long)c->id, cfg->name, answered ? 408 : 0);
-        gh_audit_reject(c->id, cfg->name, c->client_ip, "body_timeout", answered ? 408 : 0,
-                        NULL, 0);
-        gh_conn_end_after_client_sent(c, "body_timeout");
+        gh_event_reject(&c->ev, &(struct gh_reject){.reason = GH_REJECT_BODY_TIMEOUT,
+                                                    .status = answered ? 408 : 0});
+        gh_conn_end_after_client_sent(c, GH_CLOSE_BODY_TIMEOUT);
         gh_worker_mark_pending(c->worker, c);
         arm_timer(c, cfg->idle_timeout);
         return true;
@@ -420,17 +332,14 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
     switch (c->state) {
     case GH_CONN_HELLO:
     case GH_CONN_HANDSHAKE:
-        gh_log(GH_LOG_INFO, "tls_fail", " conn=%llu listener=%s reason=handshake_timeout",
-               (unsigned long long)c->id, cfg_of(c)->name);
-        audit_tls_fail(c, "timeout", "no complete handshake within handshake_timeout");
-        gh_conn_close(c, "handshake_timeout");
+        gh_event_tls_fail(&c->ev, GH_TLS_FAIL_TIMEOUT,
+                          "no complete handshake within handshake_timeout");
+        gh_conn_close(c, GH_CLOSE_HANDSHAKE_TIMEOUT);
         return;
     case GH_CONN_CONNECTING:
-        gh_log(GH_LOG_WARN, "backend_error", " conn=%llu listener=%s backend=%s reason=timeout",
-               (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text);
-        audit_backend_error(c, "timeout", "connect");
+        gh_event_backend_error(&c->ev, GH_BACKEND_CONNECT_TIMEOUT, 0, NULL);
         backend_failed(c, 504, "the backend did not accept the connection in time",
-                       "connect_timeout");
+                       GH_CLOSE_CONNECT_TIMEOUT);
         return;
     case GH_CONN_PUMPING: {
         /* Activity only stamps last_activity; the timer re-arms itself for
@@ -448,11 +357,10 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
         if (c->mode->client_wait(c, &head_since) == GH_CLIENT_WAIT_HEAD) {
             ev_tstamp head_left = cfg_of(c)->header_timeout - (now - head_since);
             if (head_left <= 0) {
-                gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s rule=header_timeout status=408",
-                       (unsigned long long)c->id, cfg_of(c)->name);
-                gh_audit_reject(c->id, cfg_of(c)->name, c->client_ip, "header_timeout", 408, NULL, 0);
+                gh_event_reject(&c->ev, &(struct gh_reject){.reason = GH_REJECT_HEADER_TIMEOUT,
+                                                            .status = 408});
                 c->mode->head_timeout(c);
-                gh_conn_end_after_client_sent(c, "header_timeout");
+                gh_conn_end_after_client_sent(c, GH_CLOSE_HEADER_TIMEOUT);
                 gh_worker_mark_pending(c->worker, c);
                 arm_timer(c, cfg_of(c)->idle_timeout);
                 return;
@@ -460,15 +368,13 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
         }
         if (idle_left <= 0) {
             if (c->mode->awaiting_response(c) && c->ending != GH_ENDING_AFTER_CLIENT_SENT) {
-                gh_log(GH_LOG_WARN, "backend_error",
-                       " conn=%llu listener=%s backend=%s reason=response_timeout",
-                       (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text);
-                audit_backend_error(c, "timeout", "response");
-                backend_failed(c, 504, "the backend did not answer in time", "idle_timeout");
+                gh_event_backend_error(&c->ev, GH_BACKEND_RESPONSE_TIMEOUT, 0, NULL);
+                backend_failed(c, 504, "the backend did not answer in time",
+                               GH_CLOSE_IDLE_TIMEOUT);
                 arm_timer(c, cfg_of(c)->idle_timeout);
                 return;
             }
-            gh_conn_close(c, "idle_timeout");
+            gh_conn_close(c, GH_CLOSE_IDLE_TIMEOUT);
             return;
         }
         arm_timer(c, next);
@@ -564,34 +470,25 @@ static void update_watchers(struct gh_conn *c)
 
 /* ---- close --------------------------------------------------------- */
 
-void gh_conn_close(struct gh_conn *c, const char *reason)
+void gh_conn_close(struct gh_conn *c, enum gh_close_reason reason)
 {
     struct ev_loop *loop = c->worker->loop;
+    struct gh_close_facts facts = {0};
 
     if (c->state == GH_CONN_CLOSED)
         return;
-    gh_log(GH_LOG_INFO, "conn_close",
-           " conn=%llu listener=%s client=%s reason=%s bytes_in=%llu bytes_out=%llu "
-           "requests=%llu duration=%.3f",
-           (unsigned long long)c->id, cfg_of(c)->name, c->peer_addr, reason,
-           (unsigned long long)c->bytes_from_client, (unsigned long long)c->bytes_to_client,
-           (unsigned long long)c->mode->requests(c), ev_now(loop) - c->started);
-    enum gh_close_blame blame = GH_CLOSE_BLAME_CLIENT;
-    if (strcmp(reason, "shutdown") == 0)
-        blame = GH_CLOSE_BLAME_SHUTDOWN;
-    else if (strncmp(reason, "backend_", 8) == 0 || strcmp(reason, "connect_timeout") == 0 ||
-             strcmp(reason, "idle_timeout") == 0) /* the answer was what we waited for */
-        blame = GH_CLOSE_BLAME_BACKEND;
-    c->mode->closing(c, blame);
-    if (gh_audit_on())
-        audit_close(c, reason);
+    c->mode->closing(c, reason); /* the entries of requests still unanswered */
+    facts.duration = ev_now(loop) - c->started;
+    facts.bytes_in = c->bytes_from_client;
+    facts.bytes_out = c->bytes_to_client;
+    c->mode->close_facts(c, &facts);
+    gh_event_close(&c->ev, reason, &facts);
 
     /* Best effort close_notify for an orderly end the client has not seen
      * yet; a TLS error or a reset backend ends without one, so the client
      * can tell the stream was cut. */
     if (c->state != GH_CONN_HELLO && c->state != GH_CONN_HANDSHAKE &&
-        c->client.write != GH_SIDE_WRITE_SHUT && strcmp(reason, "tls_error") != 0 &&
-        strcmp(reason, "backend_reset") != 0 && strcmp(reason, "client_error") != 0) {
+        c->client.write != GH_SIDE_WRITE_SHUT && gh_close_reason_sends_notify(reason)) {
         enum gh_io_result r = c->client.ops->shutdown(c->client.ctx);
         (void)r; /* the socket closes next; nothing to retry */
     }
@@ -615,7 +512,7 @@ void gh_conn_close(struct gh_conn *c, const char *reason)
     gh_worker_mark_pending(c->worker, c);
 }
 
-void gh_conn_abort(struct gh_conn *c, const char *reason)
+void gh_conn_abort(struct gh_conn *c, enum gh_close_reason reason)
 {
     gh_conn_close(c, reason);
 }
@@ -627,10 +524,8 @@ static void enter_pumping(struct gh_conn *c)
     if (c->backend.fd >= 0 && cfg_of(c)->proxy_protocol != GH_PROXY_OUT_OFF &&
         !c->proxy_header_sent) {
         if (send_proxy_header(c) < 0) {
-            gh_log(GH_LOG_ERROR, "proxy_header_failed", " conn=%llu listener=%s error=%s",
-                   (unsigned long long)c->id, cfg_of(c)->name, strerror(errno));
-            audit_backend_error(c, "error", "the PROXY header could not be sent");
-            gh_conn_close(c, "backend_error");
+            gh_event_backend_error(&c->ev, GH_BACKEND_PROXY_HEADER, errno, NULL);
+            gh_conn_close(c, GH_CLOSE_BACKEND_ERROR);
             return;
         }
         c->proxy_header_sent = true;
@@ -651,16 +546,9 @@ static void enter_pumping(struct gh_conn *c)
 
 static void connect_failed(struct gh_conn *c, int err)
 {
-    const char *reason = err == ECONNREFUSED ? "backend_refused" : "backend_error";
-    gh_log(GH_LOG_WARN, "backend_error", " conn=%llu listener=%s backend=%s reason=%s",
-           (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text,
-           err == ECONNREFUSED ? "refused" : strerror(err));
-    audit_backend_error(c,
-                        err == ECONNREFUSED ? "refused"
-                        : err == ENETUNREACH || err == EHOSTUNREACH ? "unreachable"
-                                                                     : "error",
-                        strerror(err));
-    backend_failed(c, 502, "the backend is unreachable", reason);
+    gh_event_backend_error(&c->ev, GH_BACKEND_CONNECT_FAILED, err, NULL);
+    backend_failed(c, 502, "the backend is unreachable",
+                   err == ECONNREFUSED ? GH_CLOSE_BACKEND_REFUSED : GH_CLOSE_BACKEND_ERROR);
 }
 
 /* proxy_protocol = v1|v2: the header is the first thing the backend reads,
@@ -726,12 +614,10 @@ static void finish_backend_connect(struct gh_conn *c)
 
 /* ---- before the TLS session: PROXY header and ClientHello ----------- */
 
-static void hello_failed(struct gh_conn *c, const char *audit_reason, const char *detail,
-                         const char *close_reason)
+static void hello_failed(struct gh_conn *c, enum gh_tls_fail_reason why, const char *detail,
+                         enum gh_close_reason close_reason)
 {
-    gh_log(GH_LOG_INFO, "tls_fail", " conn=%llu listener=%s client=%s reason=%s",
-           (unsigned long long)c->id, cfg_of(c)->name, c->peer_addr, audit_reason);
-    audit_tls_fail(c, audit_reason, detail);
+    gh_event_tls_fail(&c->ev, why, detail);
     gh_conn_close(c, close_reason);
 }
 
@@ -748,9 +634,14 @@ static bool take_proxy_header(struct gh_conn *c)
         return false; /* more to come */
     if (n < 0 || (want == GH_PROXY_IN_V1 && h.version != 1) ||
         (want == GH_PROXY_IN_V2 && h.version != 2)) {
-        const char *why = n < 0 ? gh_proxy_reason_name(h.reason) : "proxy_wrong_version";
-        gh_conn_note_reject(c, why, data, gh_buf_len(in));
-        gh_conn_close(c, "rejected");
+        struct gh_reject r = {.reason = GH_REJECT_PROXY_WRONG_VERSION,
+                              .excerpt = data, .excerpt_len = gh_buf_len(in)};
+        if (n < 0) {
+            r.reason = GH_REJECT_PROXY_HEADER;
+            r.rule = gh_proxy_reason_name(h.reason);
+        }
+        gh_event_reject(&c->ev, &r);
+        gh_conn_close(c, GH_CLOSE_REJECTED);
         return false;
     }
     if (h.kind == GH_PROXY_KIND_ADDRESSES) {
@@ -781,7 +672,7 @@ static void start_session(struct gh_conn *c, int cert)
     if (tls_of(c)) {
         c->tls = gh_tls_session_new(tls_of(c), cert, c->client.fd, pool_of(c));
         if (!c->tls) {
-            gh_conn_close(c, "out_of_memory");
+            gh_conn_close(c, GH_CLOSE_OUT_OF_MEMORY);
             return;
         }
         gh_tls_session_replay(c->tls, &c->hello.buf);
@@ -809,8 +700,8 @@ static void read_hello(struct gh_conn *c)
                             (const struct sockaddr *)&c->peer)) {
         /* only the balancer may speak for its clients; nobody else may
          * come in past it */
-        gh_conn_note_reject(c, "proxy_untrusted", NULL, 0);
-        gh_conn_close(c, "rejected");
+        gh_event_reject(&c->ev, &(struct gh_reject){.reason = GH_REJECT_PROXY_UNTRUSTED});
+        gh_conn_close(c, GH_CLOSE_REJECTED);
         return;
     }
     switch (gh_hello_read(&c->hello, pool_of(c), &c->client.plain)) {
@@ -820,14 +711,16 @@ static void read_hello(struct gh_conn *c)
         c->client.readable = false;
         return;
     case GH_HELLO_READ_EOF:
-        hello_failed(c, "io_error", "the client closed before its hello", "client_eof");
+        hello_failed(c, GH_TLS_FAIL_IO_ERROR, "the client closed before its hello",
+                     GH_CLOSE_CLIENT_EOF);
         return;
     case GH_HELLO_READ_FAILED:
-        hello_failed(c, "io_error", c->client.ops->last_error(c->client.ctx, why, sizeof why),
-                     "client_error");
+        hello_failed(c, GH_TLS_FAIL_IO_ERROR,
+                     c->client.ops->last_error(c->client.ctx, why, sizeof why),
+                     GH_CLOSE_CLIENT_ERROR);
         return;
     case GH_HELLO_READ_NO_MEMORY:
-        gh_conn_close(c, "out_of_memory");
+        gh_conn_close(c, GH_CLOSE_OUT_OF_MEMORY);
         return;
     }
     if (cfg_of(c)->accept_proxy != GH_PROXY_IN_OFF && !c->proxy_header_done &&
@@ -844,12 +737,23 @@ static void read_hello(struct gh_conn *c)
         start_session(c, cert);
         return;
     case GH_HELLO_PICK_MALFORMED:
-        hello_failed(c, "protocol_error", detail, "tls_error");
+        hello_failed(c, GH_TLS_FAIL_PROTOCOL_ERROR, detail, GH_CLOSE_TLS_ERROR);
         return;
     case GH_HELLO_PICK_UNKNOWN_SNI:
-        hello_failed(c, "unknown_sni", detail, "tls_error");
+        hello_failed(c, GH_TLS_FAIL_UNKNOWN_SNI, detail, GH_CLOSE_TLS_ERROR);
         return;
     }
+}
+
+/* The tls_fail reason gh_tls_failure_kind names (tls.h cannot name
+ * event.h's enum: event.h includes tls.h). */
+static enum gh_tls_fail_reason tls_failure_reason(struct gh_tls_session *s)
+{
+    const char *kind = gh_tls_failure_kind(s);
+    for (unsigned r = 0; r < GH_TLS_FAIL_REASON_COUNT; r++)
+        if (strcmp(gh_tls_fail_reason_name((enum gh_tls_fail_reason)r), kind) == 0)
+            return (enum gh_tls_fail_reason)r;
+    return GH_TLS_FAIL_PROTOCOL_ERROR;
 }
 
 static void do_handshake(struct gh_conn *c)
@@ -864,13 +768,10 @@ static void do_handshake(struct gh_conn *c)
         if (tls_of(c)) {
             gh_worker_note_handshake(c->worker, gh_tls_session_resumed(c->tls) != 0);
         }
-        if (gh_log_enabled(GH_LOG_DEBUG) || gh_audit_on()) {
+        if (gh_event_tls_ok_wanted()) {
             c->client.ops->info(c->client.ctx, &info);
-            gh_log(GH_LOG_DEBUG, "tls_ok", " conn=%llu listener=%s version=%s cipher=%s resumed=%d",
-                   (unsigned long long)c->id, cfg_of(c)->name, info.version, info.cipher,
-                   info.resumed);
-            if (gh_audit_on())
-                audit_tls_ok(c, &info);
+            gh_event_tls_ok(&c->ev, &info, c->client.ops->peer(c->client.ctx),
+                            gh_tls_cert_label(tls_of(c), c->cert_index));
         }
         if (c->mode->handshake_done(c, c->client.ops->peer(c->client.ctx)))
             gh_conn_connect_backend(c);
@@ -887,15 +788,9 @@ static void do_handshake(struct gh_conn *c)
     case GH_IO_EOF:
     case GH_IO_RESET:
     case GH_IO_ERROR:
-        gh_log(GH_LOG_INFO, "tls_fail", " conn=%llu listener=%s client=%s reason=%s",
-               (unsigned long long)c->id, cfg_of(c)->name, c->peer_addr,
-               side_error_text(&c->client, why, sizeof why));
-        if (gh_audit_on()) {
-            char raw[96];
-            audit_tls_fail(c, gh_tls_failure_kind(c->tls),
-                           c->client.ops->last_error(c->client.ctx, raw, sizeof raw));
-        }
-        gh_conn_close(c, "tls_error");
+        gh_event_tls_session_failed(&c->ev, tls_failure_reason(c->tls),
+                                    c->client.ops->last_error(c->client.ctx, why, sizeof why));
+        gh_conn_close(c, GH_CLOSE_TLS_ERROR);
         return;
     }
 }
@@ -918,36 +813,31 @@ static uint32_t client_allowance(struct gh_conn *c, uint32_t room)
 }
 
 /* A read or write on the backend failed (a reset, mostly). */
-static void backend_io_failed(struct gh_conn *c, const char *op, enum gh_io_result r)
+static void backend_io_failed(struct gh_conn *c, const char *op)
 {
-    char raw[96], detail[128];
-    const char *why = c->backend.ops->last_error(c->backend.ctx, raw, sizeof raw);
-    snprintf(detail, sizeof detail, "%s: %s", op, why);
-    gh_log(GH_LOG_INFO, "backend_error", " conn=%llu listener=%s backend=%s reason=%s:%s",
-           (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text, op, why);
-    audit_backend_error(c, r == GH_IO_RESET ? "reset" : "error", detail);
+    gh_event_backend_error(&c->ev, GH_BACKEND_IO_FAILED, c->backend.plain.last_errno, op);
     if (gh_buf_empty(&c->backend.in) && c->mode->backend_lost(c)) {
         /* reset between responses, or before answering a request that may
          * go again: as for an end (frame_backend_bytes) */
         gh_worker_mark_pending(c->worker, c);
         return;
     }
-    backend_failed(c, 502, "the backend reset the connection", "backend_reset");
+    backend_failed(c, 502, "the backend reset the connection", GH_CLOSE_BACKEND_RESET);
 }
 
 /* A read or write on a side failed. */
-static void side_failed(struct gh_conn *c, struct gh_side *s, bool reading, enum gh_io_result r)
+static void side_failed(struct gh_conn *c, struct gh_side *s, bool reading)
 {
     char why[128];
-    const char *event = reading ? "tls_error" : "client_error";
+    enum gh_close_reason reason = reading ? GH_CLOSE_TLS_ERROR : GH_CLOSE_CLIENT_ERROR;
 
     if (s == &c->backend) {
-        backend_io_failed(c, reading ? "recv" : "send", r);
+        backend_io_failed(c, reading ? "recv" : "send");
         return;
     }
-    gh_log(GH_LOG_INFO, event, " conn=%llu listener=%s error=%s", (unsigned long long)c->id,
-           cfg_of(c)->name, side_error_text(s, why, sizeof why));
-    gh_conn_close(c, event);
+    gh_log(GH_LOG_INFO, gh_close_reason_name(reason), " conn=%llu listener=%s error=%s",
+           (unsigned long long)c->id, cfg_of(c)->name, side_error_text(s, why, sizeof why));
+    gh_conn_close(c, reason);
 }
 
 /* Reads what a side has for the other into sink. Returns true if any
@@ -960,7 +850,7 @@ static bool side_read(struct gh_conn *c, struct gh_side *from, struct gh_buf *si
         !(from->readable || (from->read == GH_SIDE_READ_WANTS_WRITE && from->writable)))
         return false;
     if (gh_buf_acquire(pool_of(c), sink) < 0) {
-        gh_conn_close(c, "out_of_memory");
+        gh_conn_close(c, GH_CLOSE_OUT_OF_MEMORY);
         return false;
     }
     for (;;) {
@@ -1002,7 +892,7 @@ static bool side_read(struct gh_conn *c, struct gh_side *from, struct gh_buf *si
         case GH_IO_RESET:
         case GH_IO_ERROR:
             gh_buf_release_if_empty(pool_of(c), sink);
-            side_failed(c, from, true, r);
+            side_failed(c, from, true);
             return false;
         }
         break;
@@ -1065,7 +955,7 @@ static bool side_write(struct gh_conn *c, struct gh_side *to)
     case GH_IO_EOF:
     case GH_IO_RESET:
     case GH_IO_ERROR:
-        side_failed(c, to, false, r);
+        side_failed(c, to, false);
         return false;
     }
     return false;
@@ -1087,7 +977,7 @@ static void client_shutdown(struct gh_conn *c)
     case GH_IO_EOF:
     case GH_IO_RESET:
     case GH_IO_ERROR:
-        gh_conn_close(c, "client_error");
+        gh_conn_close(c, GH_CLOSE_CLIENT_ERROR);
         return;
     }
 }
@@ -1107,7 +997,7 @@ static void propagate_half_close(struct gh_conn *c)
         if (c->client.write != GH_SIDE_WRITE_SHUT && c->client.writable)
             client_shutdown(c);
         if (c->state != GH_CONN_CLOSED && c->client.write == GH_SIDE_WRITE_SHUT)
-            gh_conn_close(c, c->close_reason ? c->close_reason : "http_close");
+            gh_conn_close(c, c->close_reason);
         return;
     }
     if (client_done)
@@ -1117,7 +1007,7 @@ static void propagate_half_close(struct gh_conn *c)
         if (c->backend.fd >= 0) {
             enum gh_io_result r = c->backend.ops->shutdown(c->backend.ctx);
             if (r != GH_IO_OK && r != GH_IO_CLOSED) {
-                gh_conn_close(c, "backend_reset");
+                gh_conn_close(c, GH_CLOSE_BACKEND_RESET);
                 return;
             }
         }
@@ -1132,7 +1022,7 @@ static void propagate_half_close(struct gh_conn *c)
         return;
     if (client_done && c->backend.write == GH_SIDE_WRITE_SHUT &&
         c->backend.read == GH_SIDE_READ_DONE && c->client.write == GH_SIDE_WRITE_SHUT)
-        gh_conn_close(c, c->client_done_first ? "client_eof" : "backend_eof");
+        gh_conn_close(c, c->client_done_first ? GH_CLOSE_CLIENT_EOF : GH_CLOSE_BACKEND_EOF);
 }
 
 /* Lets the mode frame what was read from one side for the other. False
@@ -1172,7 +1062,7 @@ static void pump(struct gh_conn *c)
         if (c->backend_wind_down == GH_BACKEND_SEND_THEN_SHUT && c->to_backend_ready == 0)
             wind_down_backend(c);
         if (c->ending == GH_ENDING_AFTER_BACKEND_SENT && c->to_backend_ready == 0) {
-            gh_conn_close(c, "rejected");
+            gh_conn_close(c, GH_CLOSE_REJECTED);
             return;
         }
         if (!process(c, true, &moved))
@@ -1227,6 +1117,7 @@ void gh_conn_accept(struct gh_worker *w, struct gh_listener *l, int fd,
         gh_log(GH_LOG_DEBUG, "sockopt_failed", " option=TCP_NODELAY error=%d", errno);
     c->worker = w;
     gh_worker_attach(w, l, c);
+    gh_event_ctx_init(&c->ev, c->id, l->cfg, peer);
     c->state = GH_CONN_HELLO;
     c->peer = *peer;
     c->peer_len = peer_len;

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gatehouse/audit.h"
 #include "gatehouse/conn.h"
 
 static struct gh_buf_pool *pool_of(const struct gh_conn *c)
@@ -47,7 +46,7 @@ static enum gh_http_action frame_http(struct gh_conn *c, struct gh_buf *from, st
     if (gh_buf_empty(from))
         return GH_HTTP_CONTINUE;
     if (gh_buf_acquire(pool_of(c), to) < 0) {
-        gh_conn_close(c, "out_of_memory");
+        gh_conn_close(c, GH_CLOSE_OUT_OF_MEMORY);
         return GH_HTTP_CLOSE;
     }
     io.in = from->data + from->head;
@@ -79,7 +78,7 @@ static bool http_feed_client(struct gh_conn *c, bool *moved)
         /* 100 Continue for a held request: a few bytes ahead of nothing
          * (no response is in flight); without room now, it stays owed */
         if (gh_buf_acquire(pool_of(c), &c->client.out) < 0) {
-            gh_conn_close(c, "out_of_memory");
+            gh_conn_close(c, GH_CLOSE_OUT_OF_MEMORY);
             return false;
         }
         size_t room = gh_buf_make_room(pool_of(c), &c->client.out);
@@ -93,8 +92,8 @@ static bool http_feed_client(struct gh_conn *c, bool *moved)
     c->to_backend_ready = gh_buf_len(&c->backend.out);
     c->client_framer_blocked = a == GH_HTTP_BLOCKED;
     if (c->http->reply_queued && c->ending != GH_ENDING_AFTER_CLIENT_SENT)
-        gh_conn_end_after_client_sent(c, c->cfg->mode == GH_MODE_REDIRECT ? "redirected"
-                                                                           : "rejected");
+        gh_conn_end_after_client_sent(c, c->cfg->mode == GH_MODE_REDIRECT ? GH_CLOSE_REDIRECTED
+                                                                           : GH_CLOSE_REJECTED);
     if (c->http->reply_queued && c->http->queue_len == 0 &&
         c->backend.read != GH_SIDE_READ_DONE) {
         /* Rejected with no earlier response owed: none of the rejected
@@ -203,11 +202,12 @@ static bool http_feed_backend(struct gh_conn *c, bool *moved)
         }
     }
     if (a == GH_HTTP_CLOSE && c->ending != GH_ENDING_AFTER_CLIENT_SENT)
-        gh_conn_end_after_client_sent(c, c->backend.read == GH_SIDE_READ_DONE ? "backend_eof"
-                                                                               : "http_close");
+        gh_conn_end_after_client_sent(c, c->backend.read == GH_SIDE_READ_DONE
+                                             ? GH_CLOSE_BACKEND_EOF
+                                             : GH_CLOSE_HTTP_CLOSE);
     if (gh_http_take_reply(c->http, &reply, &reply_len)) {
         if (gh_buf_acquire(pool_of(c), &c->client.out) < 0) {
-            gh_conn_close(c, "out_of_memory");
+            gh_conn_close(c, GH_CLOSE_OUT_OF_MEMORY);
             return false;
         }
         /* replies are a few hundred bytes; a buffer holds at least 4 KiB */
@@ -215,7 +215,8 @@ static bool http_feed_backend(struct gh_conn *c, bool *moved)
             memcpy(c->client.out.data + c->client.out.tail, reply, reply_len);
             c->client.out.tail += (uint32_t)reply_len;
         }
-        gh_conn_end_after_client_sent(c, c->close_reason ? c->close_reason : "rejected");
+        gh_conn_end_after_client_sent(c, c->ending == GH_ENDING_NONE ? GH_CLOSE_REJECTED
+                                                                      : c->close_reason);
         /* a client's refused frame may have left frames owed to the
          * backend (gh_conn_drop_backend_once_sent); a backend's fault
          * drops it */
@@ -300,30 +301,19 @@ static bool http_awaiting_response(const struct gh_conn *c)
     return c->http->queue_len > 0;
 }
 
-static uint64_t http_requests(const struct gh_conn *c)
-{
-    return c->http->requests;
-}
-
-static void http_closing(struct gh_conn *c, enum gh_close_blame blame)
+static void http_closing(struct gh_conn *c, enum gh_close_reason reason)
 {
     /* requests still unanswered, and responses not yet written to the
      * client whole, leave their audit entries too */
-    enum gh_http_outcome outcome = blame == GH_CLOSE_BLAME_SHUTDOWN  ? GH_HTTP_OUTCOME_SHUTDOWN
-                                   : blame == GH_CLOSE_BLAME_BACKEND ? GH_HTTP_OUTCOME_BACKEND_FAILED
-                                                                     : GH_HTTP_OUTCOME_CLIENT_ABORT;
-    gh_http_connection_ended(c->http, outcome, gh_conn_now(c), c->id);
+    gh_http_connection_ended(c->http, gh_close_reason_outcome(reason), gh_conn_now(c), c->id);
 }
 
-static void http_audit_close(const struct gh_conn *c, struct gh_audit_entry *e)
+static void http_close_facts(const struct gh_conn *c, struct gh_close_facts *f)
 {
-    uint64_t fin, fout, msgs;
-    if (gh_http_ws_counts(c->http, &fin, &fout, &msgs)) {
-        gh_audit_uint(e, "ws_frames_in", fin);
-        gh_audit_uint(e, "ws_frames_out", fout);
-        gh_audit_uint(e, "ws_messages_in", msgs);
-    }
-    gh_audit_uint(e, "requests", c->http->requests);
+    f->count = GH_CLOSE_COUNT_REQUESTS;
+    f->requests = c->http->requests;
+    f->websocket = gh_http_ws_counts(c->http, &f->ws_frames_in, &f->ws_frames_out,
+                                     &f->ws_messages_in);
 }
 
 static void http_release(struct gh_conn *c)
@@ -352,8 +342,7 @@ const struct gh_mode_ops gh_mode_http = {
     .head_timeout = http_head_timeout,
     .body_timeout = http_body_timeout,
     .awaiting_response = http_awaiting_response,
-    .requests = http_requests,
     .closing = http_closing,
-    .audit_close = http_audit_close,
+    .close_facts = http_close_facts,
     .release = http_release,
 };

@@ -7,7 +7,6 @@
  * connection closes. The backend's bytes go to the client unframed. */
 #include "gatehouse/mode.h"
 
-#include "gatehouse/audit.h"
 #include "gatehouse/conn.h"
 
 /* Drops the client bytes the framer has not released (a refused or
@@ -49,11 +48,13 @@ static bool tcp_feed_client(struct gh_conn *c, bool *moved)
     gh_stream_framer_feed(&c->framer, start, unseen, &v);
     c->to_backend_ready += (uint32_t)v.release;
     if (v.action == GH_FRAME_REJECT) {
-        gh_conn_note_reject(c, v.reason ? v.reason : "framing", start + v.release,
-                            unseen - v.release);
+        gh_event_reject(&c->ev, &(struct gh_reject){.reason = GH_REJECT_FRAMING,
+                                                    .rule = v.reason,
+                                                    .excerpt = start + v.release,
+                                                    .excerpt_len = unseen - v.release});
         drop_unreleased(c);
         c->ending = GH_ENDING_AFTER_BACKEND_SENT;
-        c->close_reason = "rejected";
+        c->close_reason = GH_CLOSE_REJECTED;
     }
     return true;
 }
@@ -103,8 +104,10 @@ static void tcp_client_ended(struct gh_conn *c)
         return;
     /* the client ended inside a line or length frame, which can never be
      * completed; what was valid before it still goes */
-    gh_conn_note_reject(c, "truncated_frame", out->data + out->head + c->to_backend_ready,
-                        gh_buf_len(out) - c->to_backend_ready);
+    gh_event_reject(&c->ev,
+                    &(struct gh_reject){.reason = GH_REJECT_TRUNCATED_FRAME,
+                                        .excerpt = out->data + out->head + c->to_backend_ready,
+                                        .excerpt_len = gh_buf_len(out) - c->to_backend_ready});
     drop_unreleased(c);
     gh_buf_release_if_empty(gh_conn_pool(c), out);
 }
@@ -140,22 +143,18 @@ static bool tcp_awaiting_response(const struct gh_conn *c)
     return false;
 }
 
-static uint64_t tcp_requests(const struct gh_conn *c)
+static void tcp_closing(struct gh_conn *c, enum gh_close_reason reason)
 {
     (void)c;
-    return 0;
+    (void)reason;
 }
 
-static void tcp_closing(struct gh_conn *c, enum gh_close_blame blame)
+static void tcp_close_facts(const struct gh_conn *c, struct gh_close_facts *f)
 {
-    (void)c;
-    (void)blame;
-}
-
-static void tcp_audit_close(const struct gh_conn *c, struct gh_audit_entry *e)
-{
-    if (c->cfg->framing != GH_FRAMING_RAW)
-        gh_audit_uint(e, "frames", gh_stream_framer_frames(&c->framer));
+    if (c->cfg->framing == GH_FRAMING_RAW)
+        return;
+    f->count = GH_CLOSE_COUNT_FRAMES;
+    f->frames = gh_stream_framer_frames(&c->framer);
 }
 
 static void tcp_release(struct gh_conn *c)
@@ -181,9 +180,8 @@ const struct gh_mode_ops gh_mode_tcp = {
     .head_timeout = tcp_head_timeout,
     .body_timeout = tcp_body_timeout,
     .awaiting_response = tcp_awaiting_response,
-    .requests = tcp_requests,
     .closing = tcp_closing,
-    .audit_close = tcp_audit_close,
+    .close_facts = tcp_close_facts,
     .release = tcp_release,
 };
 

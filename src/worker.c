@@ -330,7 +330,7 @@ static void on_grace_expired(struct ev_loop *loop, ev_timer *t, int revents)
     w->grace_expired = true;
     w->open_at_grace = w->open_conns;
     for (struct gh_conn *c = w->conns; c; c = c->next)
-        gh_conn_abort(c, "shutdown");
+        gh_conn_abort(c, GH_CLOSE_SHUTDOWN);
 }
 
 static void begin_drain(struct gh_worker *w, int signum)

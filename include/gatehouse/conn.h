@@ -11,7 +11,10 @@
  * each half), the pump between them, half-close in each direction,
  * the handshake/connect/idle timer with the waits on the client it also
  * bounds (request_timeout, keepalive_timeout, header_timeout, body_timeout,
- * send_timeout) and the reason a connection closed. */
+ * send_timeout) and the reason a connection closed.
+ * Not here: what the bytes mean (the mode, mode.h), how they cross a
+ * socket (the transport, transport.h), what an event writes (event.h),
+ * the connection list and counters (worker.c). */
 #ifndef GATEHOUSE_CONN_H
 #define GATEHOUSE_CONN_H
 
@@ -21,6 +24,7 @@
 #include <sys/socket.h>
 
 #include "gatehouse/buffer.h"
+#include "gatehouse/event.h"
 #include "gatehouse/stream_framer.h"
 #include "gatehouse/hello_reader.h"
 #include "gatehouse/http_proxy.h"
@@ -117,7 +121,8 @@ struct gh_conn {
      * into the other side's out; NULL in tcp mode, where bytes are read
      * straight into the other side's out. */
     struct gh_http_proxy *http;
-    const char *close_reason;
+    enum gh_close_reason close_reason; /* set with ending */
+    struct gh_event_ctx ev;      /* what every event of this connection names */
 
     uint64_t bytes_from_client;
     uint64_t bytes_to_client;
@@ -153,7 +158,7 @@ void gh_conn_accept(struct gh_worker *w, struct gh_listener *l, int fd,
  * iteration for each pending connection. */
 void gh_conn_flush(struct gh_conn *c);
 
-/* Closes with reason "shutdown" (end of the drain). */
-void gh_conn_abort(struct gh_conn *c, const char *reason);
+/* Closes now (GH_CLOSE_SHUTDOWN: the end of the drain). */
+void gh_conn_abort(struct gh_conn *c, enum gh_close_reason reason);
 
 #endif

@@ -22,7 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct gh_audit_entry;
+#include "gatehouse/event.h"
+
 struct gh_conn;
 struct gh_listener_config;
 struct gh_tls_peer;
@@ -43,13 +44,6 @@ enum gh_send_check {
     GH_SEND_CHECK_REPLACED,       /* it was closed: a new one takes the bytes */
     GH_SEND_CHECK_WITHHELD,       /* it was closed and nothing may go on a new one: nothing
                                    * is written; the end, read next, fails the request */
-};
-
-/* Whom the requests still unanswered at the close are blamed on. */
-enum gh_close_blame {
-    GH_CLOSE_BLAME_CLIENT,        /* it went away */
-    GH_CLOSE_BLAME_BACKEND,       /* the answer was what we waited for */
-    GH_CLOSE_BLAME_SHUTDOWN,      /* the drain cut it */
 };
 
 struct gh_mode_ops {
@@ -95,12 +89,11 @@ struct gh_mode_ops {
     bool (*body_timeout)(struct gh_conn *c, double now);
     /* Requests sent on and not yet answered (a response timeout). */
     bool (*awaiting_response)(const struct gh_conn *c);
-    /* Requests answered (and redirects), for the close line. */
-    uint64_t (*requests)(const struct gh_conn *c);
     /* The connection closes: unanswered requests get their entries. */
-    void (*closing)(struct gh_conn *c, enum gh_close_blame blame);
-    /* The mode's counters in the close audit entry. */
-    void (*audit_close)(const struct gh_conn *c, struct gh_audit_entry *e);
+    void (*closing)(struct gh_conn *c, enum gh_close_reason reason);
+    /* The mode's counters for the close event (count, frames, requests,
+     * WebSocket). */
+    void (*close_facts)(const struct gh_conn *c, struct gh_close_facts *f);
     /* Frees the mode's state. */
     void (*release)(struct gh_conn *c);
 };
@@ -114,11 +107,9 @@ const struct gh_mode_ops *gh_mode_of(const struct gh_listener_config *cfg);
 /* ---- what the connection offers its mode (conn.c) ---------------------- */
 
 /* Closes now. */
-void gh_conn_close(struct gh_conn *c, const char *reason);
+void gh_conn_close(struct gh_conn *c, enum gh_close_reason reason);
 /* Ends the connection once what the client is owed is delivered. */
-void gh_conn_end_after_client_sent(struct gh_conn *c, const char *reason);
-/* The client's bytes were refused (the log line and the audit entry). */
-void gh_conn_note_reject(struct gh_conn *c, const char *reason, const void *excerpt, size_t len);
+void gh_conn_end_after_client_sent(struct gh_conn *c, enum gh_close_reason reason);
 /* Opens a backend connection for the bytes released to it. */
 void gh_conn_connect_backend(struct gh_conn *c);
 /* The backend side ends without a FIN exchange. */
