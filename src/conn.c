@@ -14,7 +14,6 @@
  * file names no mode. */
 #include "gatehouse/conn.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>

@@ -17,6 +17,16 @@ static struct gh_buf_pool *pool_of(const struct gh_conn *c)
     return gh_conn_pool(c);
 }
 
+/* The head kept for a retry of the request in flight goes (its response
+ * began, or the client ended). */
+static void drop_kept_head(struct gh_conn *c, size_t kept)
+{
+    if (kept == 0)
+        return;
+    gh_buf_consume(&c->client.in, (uint32_t)kept);
+    gh_buf_release_if_empty(pool_of(c), &c->client.in);
+}
+
 static int http_open(struct gh_conn *c)
 {
     c->http = malloc(sizeof *c->http); /* per connection, never per request */
@@ -171,11 +181,7 @@ static bool http_feed_backend(struct gh_conn *c, bool *moved)
     enum gh_http_action a = frame_http(c, &c->backend.in, &c->client.out, false, moved);
     if (c->state == GH_CONN_CLOSED)
         return false;
-    size_t kept = gh_http_replay_release(c->http);
-    if (kept > 0) { /* its response began: the head kept for a retry goes */
-        gh_buf_consume(&c->client.in, (uint32_t)kept);
-        gh_buf_release_if_empty(pool_of(c), &c->client.in);
-    }
+    drop_kept_head(c, gh_http_replay_release(c->http)); /* its response began */
     if (gh_http_backend_replace_due(c->http)) {
         /* before the EOF check: its end is no longer ours */
         gh_conn_replace_backend(c, false);
@@ -249,11 +255,7 @@ static void http_client_ended(struct gh_conn *c)
     /* The client ended its side: the request in flight is not sent again
      * (its end goes on to the backend, which may answer it or give up),
      * so the head kept for that goes. */
-    size_t kept = gh_http_replay_drop(c->http);
-    if (kept > 0) {
-        gh_buf_consume(&c->client.in, (uint32_t)kept);
-        gh_buf_release_if_empty(pool_of(c), &c->client.in);
-    }
+    drop_kept_head(c, gh_http_replay_drop(c->http));
     if (!c->client_framer_blocked && !gh_buf_empty(&c->client.in)) {
         /* The client ended inside a head or body: those bytes can never
          * become a complete request. */
