@@ -6,10 +6,14 @@
  * connection waits for next. Reading stops while the buffer it fills is
  * full, so a fast sender never outruns a slow receiver by more than one
  * buffer. A connection is freed only from gh_conn_flush, never from inside
- * a callback that might still touch it. */
+ * a callback that might still touch it.
+ *
+ * Both sides speak through a transport (transport.h): TLS or a plain
+ * socket. The pump moves bytes one way with one function (process), called
+ * for each direction; what the bytes mean is the mode's (mode.h): this
+ * file names no mode. */
 #include "gatehouse/conn.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -18,38 +22,27 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gatehouse/audit.h"
-#include "gatehouse/client_hello.h"
+#include "gatehouse/event.h"
+#include "gatehouse/proxy_out.h"
 #include "gatehouse/proxy_protocol.h"
 #include "gatehouse/log.h"
+#include "gatehouse/mode.h"
 #include "gatehouse/tls.h"
 #include "gatehouse/worker.h"
 
 #define PUMP_ROUNDS 8 /* read/write rounds per flush before yielding to others */
 
-static void conn_close(struct gh_conn *c, const char *reason);
 static void do_handshake(struct gh_conn *c);
-static void release_hello(struct gh_conn *c, bool always);
 static int send_proxy_header(struct gh_conn *c);
 
-/* Fills client_ip, client_port and peer_addr ("ip:port", "[ip6]:port"). */
+/* The client's address as the events name it (gh_event_ctx_set_client),
+ * copied to client_ip, client_port and peer_addr. */
 static void describe_peer(struct gh_conn *c)
 {
-    snprintf(c->client_ip, sizeof c->client_ip, "?");
-    c->client_port = 0;
-    if (c->peer.ss_family == AF_INET) {
-        const struct sockaddr_in *sin = (const void *)&c->peer;
-        inet_ntop(AF_INET, &sin->sin_addr, c->client_ip, sizeof c->client_ip);
-        c->client_port = ntohs(sin->sin_port);
-        snprintf(c->peer_addr, sizeof c->peer_addr, "%s:%u", c->client_ip, c->client_port);
-    } else if (c->peer.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *sin6 = (const void *)&c->peer;
-        inet_ntop(AF_INET6, &sin6->sin6_addr, c->client_ip, sizeof c->client_ip);
-        c->client_port = ntohs(sin6->sin6_port);
-        snprintf(c->peer_addr, sizeof c->peer_addr, "[%s]:%u", c->client_ip, c->client_port);
-    } else {
-        snprintf(c->peer_addr, sizeof c->peer_addr, "?");
-    }
+    gh_event_ctx_set_client(&c->ev, &c->peer);
+    snprintf(c->client_ip, sizeof c->client_ip, "%s", c->ev.client_ip);
+    snprintf(c->peer_addr, sizeof c->peer_addr, "%s", c->ev.peer_addr);
+    c->client_port = c->ev.client_port;
 }
 
 static const struct gh_listener_config *cfg_of(const struct gh_conn *c)
@@ -62,145 +55,55 @@ static struct gh_buf_pool *pool_of(const struct gh_conn *c)
     return &c->listener->pool;
 }
 
+struct gh_buf_pool *gh_conn_pool(const struct gh_conn *c)
+{
+    return pool_of(c);
+}
+
+double gh_conn_now(const struct gh_conn *c)
+{
+    return ev_now(c->worker->loop);
+}
+
+void gh_conn_wake(struct gh_conn *c)
+{
+    gh_worker_mark_pending(c->worker, c);
+}
+
 static void touch(struct gh_conn *c)
 {
     c->last_activity = ev_now(c->worker->loop);
 }
 
-/* The TLS library's last error as a quoted logfmt value. The raw text
+/* A side's last transport error as a quoted logfmt value. The raw text
  * needs its own buffer: quoting in place would re-read what it writes. */
-static const char *tls_error_text(struct gh_conn *c, char *out, size_t n)
+static const char *side_error_text(const struct gh_side *s, char *out, size_t n)
 {
     char raw[96];
-    return gh_log_quote(gh_tls_last_error(c->tls, raw, sizeof raw), out, n);
-}
-
-/* ---- audit entries -------------------------------------------------- */
-
-/* The client's bytes were refused for reason (a framing or PROXY rule):
- * the diagnostic line and the audit entry, with what was refused. */
-static void note_reject(struct gh_conn *c, const char *reason, const void *excerpt, size_t len)
-{
-    gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s client=%s reason=%s bytes=%zu",
-           (unsigned long long)c->id, cfg_of(c)->name, c->peer_addr, reason, len);
-    gh_audit_reject(c->id, cfg_of(c)->name, c->client_ip, reason, 0, excerpt, len);
-}
-
-/* tcp mode: drops the client bytes the framer has not released (a refused
- * or unfinishable frame); the released ones before them still go on. */
-static void drop_unreleased(struct gh_conn *c)
-{
-    c->to_backend.tail = c->to_backend.head + c->to_backend_ready;
-}
-
-static void audit_client_fields(struct gh_audit_entry *e, const struct gh_conn *c)
-{
-    gh_audit_uint(e, "conn", c->id);
-    gh_audit_str(e, "listener", cfg_of(c)->name);
-    gh_audit_str(e, "client", c->client_ip);
-    gh_audit_uint(e, "client_port", c->client_port);
-}
-
-static struct gh_tls_context *tls_of(const struct gh_conn *c);
-
-static void audit_tls_ok(struct gh_conn *c, const struct gh_tls_info *info)
-{
-    struct gh_audit_entry e;
-    gh_audit_begin(&e, "tls_ok");
-    audit_client_fields(&e, c);
-    if (info->sni)
-        gh_audit_client(&e, "sni", info->sni, info->sni_len);
-    if (info->alpn)
-        gh_audit_client(&e, "alpn", info->alpn, info->alpn_len);
-    gh_audit_str(&e, "tls_version", info->version);
-    gh_audit_str(&e, "cipher", info->cipher);
-    gh_audit_bool(&e, "resumed", info->resumed != 0);
-    gh_audit_str(&e, "cert", gh_tls_cert_label(tls_of(c), c->cert_index));
-    const struct gh_tls_peer *peer = gh_tls_session_peer(c->tls);
-    if (peer) {
-        /* a CA-signed certificate's text is still the client's choice */
-        gh_audit_client(&e, "client_cert_subject", peer->subject, strlen(peer->subject));
-        gh_audit_client(&e, "client_cert_issuer", peer->issuer, strlen(peer->issuer));
-        gh_audit_str(&e, "client_cert_serial", peer->serial);
-        gh_audit_str(&e, "client_cert_sha256", peer->sha256);
-        if (peer->uri[0])
-            gh_audit_client(&e, "client_cert_uri", peer->uri, strlen(peer->uri));
-    }
-    gh_audit_commit(&e);
-}
-
-static void audit_tls_fail(struct gh_conn *c, const char *reason, const char *detail)
-{
-    struct gh_audit_entry e;
-    if (!gh_audit_on())
-        return;
-    gh_audit_begin(&e, "tls_fail");
-    audit_client_fields(&e, c);
-    gh_audit_str(&e, "reason", reason);
-    gh_audit_str(&e, "detail", detail);
-    gh_audit_commit(&e);
-}
-
-static void audit_backend_error(struct gh_conn *c, const char *reason, const char *detail)
-{
-    gh_audit_backend_error(c->id, cfg_of(c)->name, cfg_of(c)->backend.text, reason, detail);
-}
-
-static void audit_close(struct gh_conn *c, const char *reason)
-{
-    struct gh_audit_entry e;
-    gh_audit_begin(&e, "close");
-    audit_client_fields(&e, c);
-    gh_audit_micros(&e, "duration_us", ev_now(c->worker->loop) - c->started);
-    gh_audit_uint(&e, "bytes_in", c->bytes_from_client);
-    gh_audit_uint(&e, "bytes_out", c->bytes_to_client);
-    uint64_t fin, fout, msgs;
-    if (c->http && gh_http_ws_counts(c->http, &fin, &fout, &msgs)) {
-        gh_audit_uint(&e, "ws_frames_in", fin);
-        gh_audit_uint(&e, "ws_frames_out", fout);
-        gh_audit_uint(&e, "ws_messages_in", msgs);
-    }
-    if (c->http)
-        gh_audit_uint(&e, "requests", c->http->requests);
-    else if (cfg_of(c)->framing != GH_FRAMING_RAW)
-        gh_audit_uint(&e, "frames", gh_stream_framer_frames(&c->framer));
-    gh_audit_str(&e, "reason", reason);
-    gh_audit_commit(&e);
+    return gh_log_quote(s->ops->last_error(s->ctx, raw, sizeof raw), out, n);
 }
 
 /* ---- events -------------------------------------------------------- */
 
-/* In http mode bytes are read into from_* and framed into to_*; in tcp
- * mode they are read straight into to_* (the raw framer copies nothing). */
-static struct gh_buf *client_sink(struct gh_conn *c)
+/* Where bytes read from a side go: its own in, framed from there, or
+ * straight into the other side's out for a mode that frames them where
+ * they lie (tcp: the raw framer copies nothing). */
+static struct gh_buf *sink_of(struct gh_conn *c, struct gh_side *from)
 {
-    return c->http ? &c->from_client : &c->to_backend;
+    if (!c->mode->frames_in_place)
+        return &from->in;
+    return from == &c->client ? &c->backend.out : &c->client.out;
 }
 
-static struct gh_buf *backend_sink(struct gh_conn *c)
-{
-    return c->http ? &c->from_backend : &c->to_client;
-}
-
-static void on_client_io(struct ev_loop *loop, ev_io *w, int revents)
+static void on_side_io(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct gh_conn *c = w->data;
+    struct gh_side *s = w == &c->client.io ? &c->client : &c->backend;
     (void)loop;
     if (revents & EV_READ)
-        c->client_readable = true;
+        s->readable = true;
     if (revents & EV_WRITE)
-        c->client_writable = true;
-    gh_worker_mark_pending(c->worker, c);
-}
-
-static void on_backend_io(struct ev_loop *loop, ev_io *w, int revents)
-{
-    struct gh_conn *c = w->data;
-    (void)loop;
-    if (revents & EV_READ)
-        c->backend_readable = true;
-    if (revents & EV_WRITE)
-        c->backend_writable = true;
+        s->writable = true;
     gh_worker_mark_pending(c->worker, c);
 }
 
@@ -209,34 +112,42 @@ static void release_all(struct gh_conn *c, struct gh_buf *b)
     gh_buf_release(pool_of(c), b);
 }
 
-/* The backend side is finished without a FIN exchange (http mode: it
- * failed, or a request it got must never complete). */
-static void drop_backend(struct gh_conn *c)
+/* The backend socket goes (its watcher first). */
+static void close_backend_socket(struct gh_conn *c)
 {
-    if (c->backend_fd >= 0) {
-        ev_io_stop(c->worker->loop, &c->backend_io);
-        close(c->backend_fd);
-        c->backend_fd = -1;
+    if (c->backend.fd >= 0) {
+        ev_io_stop(c->worker->loop, &c->backend.io);
+        close(c->backend.fd);
+        c->backend.fd = -1;
     }
-    c->backend_done = c->backend_shut = true;
-    c->to_backend_ready = 0;
-    release_all(c, &c->to_backend);
 }
 
-/* http mode, a refusal. In frame mode what the validator released before
- * it (WebSocket frames ahead of a bad one) is still owed to the backend and
- * goes out first (enum gh_backend_wind_down). Otherwise, or with nothing
- * owed, the backend goes at once: a request refused mid-body must not
- * reach the backend as a clean end of stream. */
-static void drop_backend_once_sent(struct gh_conn *c)
+/* The backend side is finished without a FIN exchange (http mode: it
+ * failed, or a request it got must never complete). */
+void gh_conn_drop_backend(struct gh_conn *c)
+{
+    close_backend_socket(c);
+    c->backend.read = GH_SIDE_READ_DONE;
+    c->backend.write = GH_SIDE_WRITE_SHUT;
+    c->to_backend_ready = 0;
+    release_all(c, &c->backend.out);
+}
+
+/* A refusal. What the mode released before it (keep_released: WebSocket
+ * frames ahead of a bad one) is still owed to the backend and goes out
+ * first (enum gh_backend_wind_down). Otherwise, or with nothing owed, the
+ * backend goes at once: a request refused mid-body must not reach the
+ * backend as a clean end of stream. */
+void gh_conn_drop_backend_once_sent(struct gh_conn *c, bool keep_released)
 {
     if (c->backend_wind_down != GH_BACKEND_LIVE)
         return; /* under way: the reply to the client needs nothing more */
-    if (c->http->ws && c->to_backend_ready > 0 && c->backend_fd >= 0 && !c->backend_done) {
+    if (keep_released && c->to_backend_ready > 0 && c->backend.fd >= 0 &&
+        c->backend.read != GH_SIDE_READ_DONE) {
         c->backend_wind_down = GH_BACKEND_SEND_THEN_SHUT;
         return;
     }
-    drop_backend(c);
+    gh_conn_drop_backend(c);
 }
 
 /* The bytes owed before a refusal are out: shut the write side and read
@@ -244,60 +155,58 @@ static void drop_backend_once_sent(struct gh_conn *c)
  * them unread in the backend's socket, and it would lose them. */
 static void wind_down_backend(struct gh_conn *c)
 {
-    release_all(c, &c->to_backend);
-    if (shutdown(c->backend_fd, SHUT_WR) < 0) {
+    release_all(c, &c->backend.out);
+    if (c->backend.ops->shutdown(c->backend.ctx) != GH_IO_OK) {
         c->backend_wind_down = GH_BACKEND_LIVE;
-        drop_backend(c);
+        gh_conn_drop_backend(c);
         return;
     }
-    c->backend_shut = true;
+    c->backend.write = GH_SIDE_WRITE_SHUT;
     c->backend_wind_down = GH_BACKEND_DRAINING;
 }
 
-/* What replace_backend does with the bytes framed for the old backend
- * connection and not written to it. */
-enum unsent_bytes {
-    UNSENT_DROP,                  /* the framer feeds the client's input again */
-    UNSENT_KEEP,                  /* none of the request in flight was written
-                                   * (GH_HTTP_LOST_RESEND): they open the new one */
-};
-
-/* http mode: the backend connection sent what no request asked for, or
- * answered a request before it had its body, or carried a body and
- * backend_reuse = safe (gh_http_backend_replace_due), or ended between
- * requests (gh_http_backend_lost): it
+/* The mode drops a backend connection that lost sync (http: it sent what
+ * no request asked for, answered a request before it had its body,
+ * carried a body and backend_reuse = safe, or ended between requests): it
  * is closed without reading more, and the connection goes back to having
- * no backend connection (backend_fd < 0, backend_done false), as before
+ * no backend connection (backend.fd < 0, its halves open), as before
  * its first request: the next request the framer releases opens a new one
- * (start_backend_connect), PROXY header included. */
-static void replace_backend(struct gh_conn *c, enum unsent_bytes unsent)
+ * (gh_conn_connect_backend), PROXY header included. */
+void gh_conn_replace_backend(struct gh_conn *c, bool keep_unsent)
 {
-    if (c->backend_fd >= 0) {
-        ev_io_stop(c->worker->loop, &c->backend_io);
-        close(c->backend_fd);
-        c->backend_fd = -1;
-    }
-    ev_io_set(&c->backend_io, -1, 0);
-    if (unsent == UNSENT_DROP) {
+    close_backend_socket(c);
+    ev_io_set(&c->backend.io, -1, 0);
+    if (!keep_unsent) {
         c->to_backend_ready = 0;
-        release_all(c, &c->to_backend);
+        release_all(c, &c->backend.out);
     }
-    release_all(c, &c->from_backend);
-    c->backend_done = c->backend_shut = false;
-    c->backend_readable = c->backend_writable = false;
+    release_all(c, &c->backend.in);
+    c->backend.read = GH_SIDE_READ_OPEN;
+    c->backend.write = GH_SIDE_WRITE_OPEN;
+    c->backend.readable = c->backend.writable = false;
     c->proxy_header_sent = false;
-    gh_http_backend_replaced(c->http);
 }
 
-/* http mode: the backend failed; the client gets a 502/504 if nothing of
- * the response it waits for was sent yet, then the connection closes. */
-static void backend_failed(struct gh_conn *c, int status, const char *why, const char *reason)
+/* The connection ends once what the client is owed is out (http mode). */
+void gh_conn_end_after_client_sent(struct gh_conn *c, enum gh_close_reason reason)
 {
-    gh_http_backend_failed(c->http, status, why, ev_now(c->worker->loop), c->id);
-    drop_backend(c);
-    c->state = GH_CONN_PUMPING;
-    c->close_after_flush = true;
+    c->ending = GH_ENDING_AFTER_CLIENT_SENT;
     c->close_reason = reason;
+}
+
+/* The backend failed: a mode that answers (http) gives the client a
+ * 502/504 if nothing of the response it waits for was sent yet, then the
+ * connection closes; otherwise it closes now. */
+static void backend_failed(struct gh_conn *c, int status, const char *why,
+                           enum gh_close_reason reason)
+{
+    if (!c->mode->backend_failed(c, status, why)) {
+        gh_conn_close(c, reason);
+        return;
+    }
+    gh_conn_drop_backend(c);
+    c->state = GH_CONN_PUMPING;
+    gh_conn_end_after_client_sent(c, reason);
     gh_worker_mark_pending(c->worker, c);
 }
 
@@ -312,62 +221,34 @@ static void arm_timer(struct gh_conn *c, ev_tstamp after)
     c->timer_due = ev_now(loop) + after;
 }
 
-static bool client_reading_paused(struct gh_conn *c);
-
-/* What the connection waits for from its client (PUMPING), each wait with
- * its own key and clock; idle_timeout bounds every state besides. */
-enum client_wait {
-    CLIENT_WAIT_NONE,          /* tcp mode, or the backend is what is awaited */
-    CLIENT_WAIT_FIRST_REQUEST, /* request_timeout, from the handshake's end */
-    CLIENT_WAIT_NEXT_REQUEST,  /* keepalive_timeout, from the last response's end */
-    CLIENT_WAIT_HEAD,          /* header_timeout, from the head's first byte */
-    CLIENT_WAIT_BODY,          /* body_timeout periods of at least min_body_rate */
-};
-
-static enum client_wait client_wait_of(struct gh_conn *c)
-{
-    if (c->http && gh_http_head_pending(c->http))
-        return CLIENT_WAIT_HEAD;
-    if (!c->http || c->close_after_flush || c->client_done)
-        return CLIENT_WAIT_NONE;
-    if (gh_http_between_requests(c->http) && gh_buf_empty(&c->from_client) &&
-        gh_buf_empty(&c->to_client) && gh_buf_empty(&c->to_backend))
-        return c->http->requests == 0 ? CLIENT_WAIT_FIRST_REQUEST : CLIENT_WAIT_NEXT_REQUEST;
-    /* A body counts only while gatehouse reads: a backend that does not
-     * drain it (client buffer full) is not the client's delay. */
-    if (gh_http_body_pending(c->http) && !client_reading_paused(c) &&
-        gh_buf_len(&c->from_client) < pool_of(c)->block_size)
-        return CLIENT_WAIT_BODY;
-    return CLIENT_WAIT_NONE;
-}
-
-/* When the current client wait (and send_timeout) expires; a far time when
- * none runs. */
+/* When the current client wait (enum gh_client_wait, the mode's) and
+ * send_timeout expire; idle_timeout when none runs. */
 static ev_tstamp client_deadline(struct gh_conn *c)
 {
     const struct gh_listener_config *cfg = cfg_of(c);
     ev_tstamp due = c->last_activity + cfg->idle_timeout;
     ev_tstamp wait_due = due;
+    double head_since = 0;
 
-    switch (client_wait_of(c)) {
-    case CLIENT_WAIT_NONE:
+    switch (c->mode->client_wait(c, &head_since)) {
+    case GH_CLIENT_WAIT_NONE:
         break;
-    case CLIENT_WAIT_FIRST_REQUEST:
+    case GH_CLIENT_WAIT_FIRST_REQUEST:
         wait_due = c->last_activity + cfg->request_timeout;
         break;
-    case CLIENT_WAIT_NEXT_REQUEST:
+    case GH_CLIENT_WAIT_NEXT_REQUEST:
         wait_due = c->last_activity + cfg->keepalive_timeout;
         break;
-    case CLIENT_WAIT_HEAD:
-        wait_due = c->http->req_head_started + cfg->header_timeout;
+    case GH_CLIENT_WAIT_HEAD:
+        wait_due = head_since + cfg->header_timeout;
         break;
-    case CLIENT_WAIT_BODY:
+    case GH_CLIENT_WAIT_BODY:
         wait_due = c->body_window_start + cfg->body_timeout;
         break;
     }
     if (wait_due < due)
         due = wait_due;
-    if (!gh_buf_empty(&c->to_client) && c->send_wait_since + cfg->send_timeout < due)
+    if (!gh_buf_empty(&c->client.out) && c->send_wait_since + cfg->send_timeout < due)
         due = c->send_wait_since + cfg->send_timeout;
     return due;
 }
@@ -377,9 +258,10 @@ static ev_tstamp client_deadline(struct gh_conn *c)
 static void note_client_waits(struct gh_conn *c)
 {
     ev_tstamp now = ev_now(c->worker->loop);
-    if (gh_buf_empty(&c->to_client))
+    if (gh_buf_empty(&c->client.out))
         c->send_wait_since = now;
-    if (client_wait_of(c) != CLIENT_WAIT_BODY) {
+    double head_since;
+    if (c->mode->client_wait(c, &head_since) != GH_CLIENT_WAIT_BODY) {
         c->body_window_start = now;
         c->body_window_bytes = c->bytes_from_client;
     }
@@ -388,37 +270,40 @@ static void note_client_waits(struct gh_conn *c)
         arm_timer(c, due - now);
 }
 
-/* A wait on the client ran out (see enum client_wait; send_timeout):
+/* A wait on the client ran out (see enum gh_client_wait; send_timeout):
  * acts on it and returns true. */
 static bool client_wait_expired(struct gh_conn *c, ev_tstamp now)
 {
     const struct gh_listener_config *cfg = cfg_of(c);
+    enum gh_client_wait wait;
+    double head_since;
 
-    if (!gh_buf_empty(&c->to_client) && now - c->send_wait_since >= cfg->send_timeout) {
+    if (!gh_buf_empty(&c->client.out) && now - c->send_wait_since >= cfg->send_timeout) {
         /* it takes nothing of what it asked for: its unanswered requests
          * are audited client_abort by the close */
         gh_log(GH_LOG_INFO, "send_timeout", " conn=%llu listener=%s pending=%u",
-               (unsigned long long)c->id, cfg->name, gh_buf_len(&c->to_client));
-        conn_close(c, "send_timeout");
+               (unsigned long long)c->id, cfg->name, gh_buf_len(&c->client.out));
+        gh_conn_close(c, GH_CLOSE_SEND_TIMEOUT);
         return true;
     }
-    switch (client_wait_of(c)) {
-    case CLIENT_WAIT_NONE:
-    case CLIENT_WAIT_HEAD: /* on_timer's own, with its 408 */
+    wait = c->mode->client_wait(c, &head_since);
+    switch (wait) {
+    case GH_CLIENT_WAIT_NONE:
+    case GH_CLIENT_WAIT_HEAD: /* on_timer's own, with its 408 */
         return false;
-    case CLIENT_WAIT_FIRST_REQUEST:
-    case CLIENT_WAIT_NEXT_REQUEST: {
+    case GH_CLIENT_WAIT_FIRST_REQUEST:
+    case GH_CLIENT_WAIT_NEXT_REQUEST: {
         /* Closed without a 408, as nginx does and HAProxy with
          * http-ignore-probes / on http-keep-alive: nothing was asked, and
          * a client reusing the connection at this moment could take an
          * unsolicited 408 for the answer to the request it is sending. */
-        bool first = c->http->requests == 0;
+        bool first = wait == GH_CLIENT_WAIT_FIRST_REQUEST;
         if (now - c->last_activity < (first ? cfg->request_timeout : cfg->keepalive_timeout))
             return false;
-        conn_close(c, first ? "request_timeout" : "keepalive_timeout");
+        gh_conn_close(c, first ? GH_CLOSE_REQUEST_TIMEOUT : GH_CLOSE_KEEPALIVE_TIMEOUT);
         return true;
     }
-    case CLIENT_WAIT_BODY: {
+    case GH_CLIENT_WAIT_BODY: {
         if (now - c->body_window_start < cfg->body_timeout)
             return false;
         double need = (double)cfg->min_body_rate * cfg->body_timeout;
@@ -427,13 +312,10 @@ static bool client_wait_expired(struct gh_conn *c, ev_tstamp now)
             c->body_window_bytes = c->bytes_from_client;
             return false;
         }
-        bool answered = gh_http_body_timeout(c->http, now, c->id);
-        gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s rule=body_timeout status=%d",
-               (unsigned long long)c->id, cfg->name, answered ? 408 : 0);
-        gh_audit_reject(c->id, cfg->name, c->client_ip, "body_timeout", answered ? 408 : 0,
-                        NULL, 0);
-        c->close_after_flush = true;
-        c->close_reason = "body_timeout";
+        bool answered = c->mode->body_timeout(c, now);
+        gh_event_reject(&c->ev, &(struct gh_reject){.reason = GH_REJECT_BODY_TIMEOUT,
+                                                    .status = answered ? 408 : 0});
+        gh_conn_end_after_client_sent(c, GH_CLOSE_BODY_TIMEOUT);
         gh_worker_mark_pending(c->worker, c);
         arm_timer(c, cfg->idle_timeout);
         return true;
@@ -449,20 +331,14 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
     switch (c->state) {
     case GH_CONN_HELLO:
     case GH_CONN_HANDSHAKE:
-        gh_log(GH_LOG_INFO, "tls_fail", " conn=%llu listener=%s reason=handshake_timeout",
-               (unsigned long long)c->id, cfg_of(c)->name);
-        audit_tls_fail(c, "timeout", "no complete handshake within handshake_timeout");
-        conn_close(c, "handshake_timeout");
+        gh_event_tls_fail(&c->ev, GH_TLS_FAIL_TIMEOUT,
+                          "no complete handshake within handshake_timeout");
+        gh_conn_close(c, GH_CLOSE_HANDSHAKE_TIMEOUT);
         return;
     case GH_CONN_CONNECTING:
-        gh_log(GH_LOG_WARN, "backend_error", " conn=%llu listener=%s backend=%s reason=timeout",
-               (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text);
-        audit_backend_error(c, "timeout", "connect");
-        if (c->http)
-            backend_failed(c, 504, "the backend did not accept the connection in time",
-                           "connect_timeout");
-        else
-            conn_close(c, "connect_timeout");
+        gh_event_backend_error(&c->ev, GH_BACKEND_CONNECT_TIMEOUT, 0, NULL);
+        backend_failed(c, 504, "the backend did not accept the connection in time",
+                       GH_CLOSE_CONNECT_TIMEOUT);
         return;
     case GH_CONN_PUMPING: {
         /* Activity only stamps last_activity; the timer re-arms itself for
@@ -476,32 +352,28 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
             return;
         ev_tstamp idle_left = cfg_of(c)->idle_timeout - (now - c->last_activity);
         ev_tstamp next = client_deadline(c) - now;
-        if (c->http && gh_http_head_pending(c->http)) {
-            ev_tstamp head_left =
-                cfg_of(c)->header_timeout - (now - c->http->req_head_started);
+        double head_since;
+        if (c->mode->client_wait(c, &head_since) == GH_CLIENT_WAIT_HEAD) {
+            ev_tstamp head_left = cfg_of(c)->header_timeout - (now - head_since);
             if (head_left <= 0) {
-                gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s rule=header_timeout status=408",
-                       (unsigned long long)c->id, cfg_of(c)->name);
-                gh_audit_reject(c->id, cfg_of(c)->name, c->client_ip, "header_timeout", 408, NULL, 0);
-                gh_http_head_timeout(c->http);
-                c->close_after_flush = true;
-                c->close_reason = "header_timeout";
+                gh_event_reject(&c->ev, &(struct gh_reject){.reason = GH_REJECT_HEADER_TIMEOUT,
+                                                            .status = 408});
+                c->mode->head_timeout(c);
+                gh_conn_end_after_client_sent(c, GH_CLOSE_HEADER_TIMEOUT);
                 gh_worker_mark_pending(c->worker, c);
                 arm_timer(c, cfg_of(c)->idle_timeout);
                 return;
             }
         }
         if (idle_left <= 0) {
-            if (c->http && c->http->queue_len > 0 && !c->close_after_flush) {
-                gh_log(GH_LOG_WARN, "backend_error",
-                       " conn=%llu listener=%s backend=%s reason=response_timeout",
-                       (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text);
-                audit_backend_error(c, "timeout", "response");
-                backend_failed(c, 504, "the backend did not answer in time", "idle_timeout");
+            if (c->mode->awaiting_response(c) && c->ending != GH_ENDING_AFTER_CLIENT_SENT) {
+                gh_event_backend_error(&c->ev, GH_BACKEND_RESPONSE_TIMEOUT, 0, NULL);
+                backend_failed(c, 504, "the backend did not answer in time",
+                               GH_CLOSE_IDLE_TIMEOUT);
                 arm_timer(c, cfg_of(c)->idle_timeout);
                 return;
             }
-            conn_close(c, "idle_timeout");
+            gh_conn_close(c, GH_CLOSE_IDLE_TIMEOUT);
             return;
         }
         arm_timer(c, next);
@@ -525,16 +397,52 @@ static void set_io(struct ev_loop *loop, ev_io *w, int fd, int events)
     }
 }
 
-static bool client_reading_paused(struct gh_conn *c)
+bool gh_conn_client_paused(struct gh_conn *c)
 {
-    return c->close_after_flush || c->reject_pending || c->rate_paused ||
-           (c->http && gh_http_client_paused(c->http));
+    return c->ending != GH_ENDING_NONE || c->rate_paused || c->mode->client_paused(c);
+}
+
+/* Bytes at the head of a side's out that may be written now: the backend
+ * gets what the framer released, the client everything queued. */
+static uint32_t ready_for(const struct gh_conn *c, const struct gh_side *s)
+{
+    return s == &c->backend ? c->to_backend_ready : gh_buf_len(&s->out);
+}
+
+/* Whether reading from a side stops for a reason of the connection's own
+ * (only the client's reading is ever held back). */
+static bool side_paused(struct gh_conn *c, const struct gh_side *s)
+{
+    return s == &c->client && gh_conn_client_paused(c);
+}
+
+/* Whether a side is owed the end of our sending half: the client its
+ * close_notify once the backend ended or the connection is ending. */
+static bool side_owed_shutdown(const struct gh_conn *c, const struct gh_side *s)
+{
+    return s == &c->client && s->write != GH_SIDE_WRITE_SHUT &&
+           (c->backend.read == GH_SIDE_READ_DONE || c->ending == GH_ENDING_AFTER_CLIENT_SENT);
+}
+
+/* What a side waits for while pumping. */
+static int side_events(struct gh_conn *c, struct gh_side *s)
+{
+    uint32_t cap = pool_of(c)->block_size;
+    int ev = 0;
+
+    if ((s->read != GH_SIDE_READ_DONE && !s->readable && !side_paused(c, s) &&
+         gh_buf_len(sink_of(c, s)) < cap) ||
+        (s->write == GH_SIDE_WRITE_WANTS_READ && !s->readable))
+        ev |= EV_READ;
+    if (!s->writable &&
+        (ready_for(c, s) > 0 || s->read == GH_SIDE_READ_WANTS_WRITE || side_owed_shutdown(c, s)))
+        ev |= EV_WRITE;
+    return ev;
 }
 
 static void update_watchers(struct gh_conn *c)
 {
     struct ev_loop *loop = c->worker->loop;
-    uint32_t cap = pool_of(c)->block_size;
     int client_ev = 0, backend_ev = 0;
 
     switch (c->state) {
@@ -542,119 +450,91 @@ static void update_watchers(struct gh_conn *c)
         client_ev = EV_READ;
         break;
     case GH_CONN_HANDSHAKE:
-        client_ev = c->tls_read_wants_write ? EV_WRITE : EV_READ;
+        client_ev = c->client.read == GH_SIDE_READ_WANTS_WRITE ? EV_WRITE : EV_READ;
         break;
     case GH_CONN_CONNECTING:
         backend_ev = EV_WRITE;
         break;
     case GH_CONN_PUMPING:
-        if ((!c->client_done && !c->client_readable && !client_reading_paused(c) &&
-             gh_buf_len(client_sink(c)) < cap) ||
-            (c->tls_write_wants_read && !c->client_readable))
-            client_ev |= EV_READ;
-        if (!c->client_writable &&
-            (!gh_buf_empty(&c->to_client) || c->tls_read_wants_write ||
-             ((c->backend_done || c->close_after_flush) && !c->notify_sent)))
-            client_ev |= EV_WRITE;
-        if (!c->backend_done && !c->backend_readable && gh_buf_len(backend_sink(c)) < cap)
-            backend_ev |= EV_READ;
-        if (!c->backend_writable && c->to_backend_ready > 0)
-            backend_ev |= EV_WRITE;
+        client_ev = side_events(c, &c->client);
+        backend_ev = side_events(c, &c->backend);
         break;
     case GH_CONN_CLOSED:
         return;
     }
-    set_io(loop, &c->client_io, c->client_fd, client_ev);
-    if (c->backend_fd >= 0)
-        set_io(loop, &c->backend_io, c->backend_fd, backend_ev);
+    set_io(loop, &c->client.io, c->client.fd, client_ev);
+    if (c->backend.fd >= 0)
+        set_io(loop, &c->backend.io, c->backend.fd, backend_ev);
 }
 
 /* ---- close --------------------------------------------------------- */
 
-static void conn_close(struct gh_conn *c, const char *reason)
+void gh_conn_close(struct gh_conn *c, enum gh_close_reason reason)
 {
     struct ev_loop *loop = c->worker->loop;
+    struct gh_close_facts facts = {0};
 
     if (c->state == GH_CONN_CLOSED)
         return;
-    gh_log(GH_LOG_INFO, "conn_close",
-           " conn=%llu listener=%s client=%s reason=%s bytes_in=%llu bytes_out=%llu "
-           "requests=%llu duration=%.3f",
-           (unsigned long long)c->id, cfg_of(c)->name, c->peer_addr, reason,
-           (unsigned long long)c->bytes_from_client, (unsigned long long)c->bytes_to_client,
-           (unsigned long long)(c->http ? c->http->requests : 0), ev_now(loop) - c->started);
-    if (c->http) {
-        /* requests still unanswered, and responses not yet written to the
-         * client whole, leave their audit entries too */
-        enum gh_http_outcome outcome = GH_HTTP_OUTCOME_CLIENT_ABORT;
-        if (strcmp(reason, "shutdown") == 0)
-            outcome = GH_HTTP_OUTCOME_SHUTDOWN;
-        else if (strncmp(reason, "backend_", 8) == 0 || strcmp(reason, "connect_timeout") == 0 ||
-                 strcmp(reason, "idle_timeout") == 0) /* the answer was what we waited for */
-            outcome = GH_HTTP_OUTCOME_BACKEND_FAILED;
-        gh_http_connection_ended(c->http, outcome, ev_now(loop), c->id);
-    }
-    if (gh_audit_on())
-        audit_close(c, reason);
+    c->mode->closing(c, reason); /* the entries of requests still unanswered */
+    facts.duration = ev_now(loop) - c->started;
+    facts.bytes_in = c->bytes_from_client;
+    facts.bytes_out = c->bytes_to_client;
+    c->mode->close_facts(c, &facts);
+    gh_event_close(&c->ev, reason, &facts);
 
     /* Best effort close_notify for an orderly end the client has not seen
      * yet; a TLS error or a reset backend ends without one, so the client
      * can tell the stream was cut. */
-    if (c->state != GH_CONN_HELLO && c->state != GH_CONN_HANDSHAKE && !c->notify_sent &&
-        strcmp(reason, "tls_error") != 0 &&
-        strcmp(reason, "backend_reset") != 0 && strcmp(reason, "client_error") != 0) {
-        enum gh_tls_result r = gh_tls_close_notify(c->tls);
+    if (c->state != GH_CONN_HELLO && c->state != GH_CONN_HANDSHAKE &&
+        c->client.write != GH_SIDE_WRITE_SHUT && gh_close_reason_sends_notify(reason)) {
+        enum gh_io_result r = c->client.ops->shutdown(c->client.ctx);
         (void)r; /* the socket closes next; nothing to retry */
     }
-    ev_io_stop(loop, &c->client_io);
-    ev_io_stop(loop, &c->backend_io);
+    ev_io_stop(loop, &c->client.io);
+    ev_io_stop(loop, &c->backend.io);
     ev_timer_stop(loop, &c->timer);
     gh_tls_session_free(c->tls);
     c->tls = NULL;
-    close(c->client_fd);
-    if (c->backend_fd >= 0)
-        close(c->backend_fd);
-    release_all(c, &c->to_backend);
-    release_all(c, &c->to_client);
-    release_all(c, &c->from_client);
-    release_all(c, &c->from_backend);
-    release_hello(c, true);
-    if (c->http)
-        gh_http_proxy_release(c->http);
-    free(c->http);
-    c->http = NULL;
+    close(c->client.fd);
+    if (c->backend.fd >= 0)
+        close(c->backend.fd);
+    release_all(c, &c->backend.out);
+    release_all(c, &c->client.out);
+    release_all(c, &c->client.in);
+    release_all(c, &c->backend.in);
+    gh_hello_release(&c->hello, pool_of(c), true);
+    c->mode->release(c);
     c->state = GH_CONN_CLOSED;
     gh_worker_conn_closed(c->worker, c->listener);
     /* unlink and free in gh_conn_flush, where nothing else holds c */
     gh_worker_mark_pending(c->worker, c);
 }
 
-void gh_conn_abort(struct gh_conn *c, const char *reason)
+void gh_conn_abort(struct gh_conn *c, enum gh_close_reason reason)
 {
-    conn_close(c, reason);
+    gh_conn_close(c, reason);
 }
 
 /* ---- handshake and backend connect --------------------------------- */
 
 static void enter_pumping(struct gh_conn *c)
 {
-    if (c->backend_fd >= 0 && cfg_of(c)->proxy_protocol != GH_PROXY_OUT_OFF &&
+    if (c->backend.fd >= 0 && cfg_of(c)->proxy_protocol != GH_PROXY_OUT_OFF &&
         !c->proxy_header_sent) {
         if (send_proxy_header(c) < 0) {
-            gh_log(GH_LOG_ERROR, "proxy_header_failed", " conn=%llu listener=%s error=%s",
-                   (unsigned long long)c->id, cfg_of(c)->name, strerror(errno));
-            audit_backend_error(c, "error", "the PROXY header could not be sent");
-            conn_close(c, "backend_error");
+            gh_event_backend_error(&c->ev, GH_BACKEND_PROXY_HEADER, errno, NULL);
+            gh_conn_close(c, GH_CLOSE_BACKEND_ERROR);
             return;
         }
         c->proxy_header_sent = true;
     }
     c->state = GH_CONN_PUMPING;
-    c->backend_writable = c->backend_fd >= 0;
+    c->backend.writable = c->backend.fd >= 0;
     /* The client's first bytes may already sit decrypted inside wolfSSL,
      * having arrived with its Finished message: try reading at once. */
-    c->client_readable = true;
-    c->client_writable = true;
+    c->client.readable = true;
+    c->client.writable = true;
     touch(c);
     c->send_wait_since = c->last_activity;
     c->body_window_start = c->last_activity;
@@ -665,19 +545,9 @@ static void enter_pumping(struct gh_conn *c)
 
 static void connect_failed(struct gh_conn *c, int err)
 {
-    const char *reason = err == ECONNREFUSED ? "backend_refused" : "backend_error";
-    gh_log(GH_LOG_WARN, "backend_error", " conn=%llu listener=%s backend=%s reason=%s",
-           (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text,
-           err == ECONNREFUSED ? "refused" : strerror(err));
-    audit_backend_error(c,
-                        err == ECONNREFUSED ? "refused"
-                        : err == ENETUNREACH || err == EHOSTUNREACH ? "unreachable"
-                                                                     : "error",
-                        strerror(err));
-    if (c->http)
-        backend_failed(c, 502, "the backend is unreachable", reason);
-    else
-        conn_close(c, reason);
+    gh_event_backend_error(&c->ev, GH_BACKEND_CONNECT_FAILED, err, NULL);
+    backend_failed(c, 502, "the backend is unreachable",
+                   err == ECONNREFUSED ? GH_CLOSE_BACKEND_REFUSED : GH_CLOSE_BACKEND_ERROR);
 }
 
 /* proxy_protocol = v1|v2: the header is the first thing the backend reads,
@@ -686,50 +556,17 @@ static void connect_failed(struct gh_conn *c, int err)
 static int send_proxy_header(struct gh_conn *c)
 {
     uint8_t hdr[GH_PROXY_V2_MAX_LEN];
-    struct sockaddr_storage local;
-    socklen_t local_len = sizeof local;
-    ssize_t w;
-    int n;
-
-    if (getsockname(c->client_fd, (struct sockaddr *)&local, &local_len) < 0)
-        memset(&local, 0, sizeof local);
-    if (cfg_of(c)->proxy_protocol == GH_PROXY_OUT_V1) {
-        n = gh_proxy_build_v1((const struct sockaddr *)&c->peer, (const struct sockaddr *)&local,
-                              hdr, sizeof hdr);
-    } else {
-        struct gh_proxy_tls_info ti;
-        struct gh_tls_info info;
-        const struct gh_tls_peer *peer = gh_tls_session_peer(c->tls);
-        char id[24];
-        memset(&ti, 0, sizeof ti);
-        gh_tls_session_info(c->tls, &info);
-        snprintf(id, sizeof id, "%llu", (unsigned long long)c->id);
-        ti.sni = (struct gh_proxy_str){info.sni, info.sni_len};
-        ti.alpn = (struct gh_proxy_str){info.alpn, info.alpn_len};
-        ti.version = (struct gh_proxy_str){info.version, strlen(info.version)};
-        ti.cipher = (struct gh_proxy_str){info.cipher, strlen(info.cipher)};
-        ti.unique_id = (struct gh_proxy_str){id, strlen(id)};
-        ti.resumed = info.resumed != 0;
-        if (peer) {
-            ti.client_cert = true;
-            ti.verified = peer->verified;
-            ti.cn = (struct gh_proxy_str){peer->cn, strlen(peer->cn)};
-            ti.cert_sha256 = (struct gh_proxy_str){peer->sha256, strlen(peer->sha256)};
-            ti.subject = (struct gh_proxy_str){peer->subject, strlen(peer->subject)};
-            ti.san_uri = (struct gh_proxy_str){peer->uri, strlen(peer->uri)};
-        }
-        n = gh_proxy_build_v2((const struct sockaddr *)&c->peer, (const struct sockaddr *)&local,
-                              &ti, hdr, sizeof hdr);
-    }
+    size_t sent;
+    int n = gh_proxy_out_build(cfg_of(c)->proxy_protocol, &c->peer, c->client.fd, c->client.ops,
+                               c->client.ctx, c->id, hdr, sizeof hdr);
     if (n <= 0)
         return -1;
-    do
-        w = send(c->backend_fd, hdr, (size_t)n, MSG_NOSIGNAL);
-    while (w < 0 && errno == EINTR);
-    return w == n ? 0 : -1;
+    if (c->backend.ops->write(c->backend.ctx, hdr, (size_t)n, &sent) != GH_IO_OK)
+        return -1;
+    return sent == (size_t)n ? 0 : -1;
 }
 
-static void start_backend_connect(struct gh_conn *c)
+void gh_conn_connect_backend(struct gh_conn *c)
 {
     const struct gh_sockaddr *b = &cfg_of(c)->backend;
     int one = 1;
@@ -741,9 +578,10 @@ static void start_backend_connect(struct gh_conn *c)
     }
     if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
         gh_log(GH_LOG_DEBUG, "sockopt_failed", " option=TCP_NODELAY error=%d", errno);
-    c->backend_fd = fd;
-    ev_io_init(&c->backend_io, on_backend_io, fd, 0);
-    c->backend_io.data = c;
+    c->backend.fd = fd;
+    gh_plain_transport_init(&c->backend.plain, fd, NULL);
+    ev_io_init(&c->backend.io, on_side_io, fd, 0);
+    c->backend.io.data = c;
     arm_timer(c, cfg_of(c)->connect_timeout);
 
     if (connect(fd, (const struct sockaddr *)&b->ss, b->len) == 0) {
@@ -752,7 +590,7 @@ static void start_backend_connect(struct gh_conn *c)
     }
     if (errno == EINPROGRESS) {
         c->state = GH_CONN_CONNECTING;
-        c->backend_writable = false;
+        c->backend.writable = false;
         return;
     }
     connect_failed(c, errno);
@@ -763,9 +601,9 @@ static void finish_backend_connect(struct gh_conn *c)
     int err = 0;
     socklen_t len = sizeof err;
 
-    if (!c->backend_writable)
+    if (!c->backend.writable)
         return;
-    if (getsockopt(c->backend_fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+    if (getsockopt(c->backend.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         err = errno;
     if (err == 0)
         enter_pumping(c);
@@ -775,170 +613,115 @@ static void finish_backend_connect(struct gh_conn *c)
 
 /* ---- before the TLS session: PROXY header and ClientHello ----------- */
 
-static void hello_failed(struct gh_conn *c, const char *audit_reason, const char *detail,
-                         const char *close_reason)
+static void hello_failed(struct gh_conn *c, enum gh_tls_fail_reason why, const char *detail,
+                         enum gh_close_reason close_reason)
 {
-    gh_log(GH_LOG_INFO, "tls_fail", " conn=%llu listener=%s client=%s reason=%s",
-           (unsigned long long)c->id, cfg_of(c)->name, c->peer_addr, audit_reason);
-    audit_tls_fail(c, audit_reason, detail);
-    conn_close(c, close_reason);
+    gh_event_tls_fail(&c->ev, why, detail);
+    gh_conn_close(c, close_reason);
 }
 
 /* accept_proxy: the balancer's header, then the real client's address. */
 static bool take_proxy_header(struct gh_conn *c)
 {
     struct gh_proxy_header h;
-    const uint8_t *data = c->hello.data + c->hello.head;
-    int n = gh_proxy_parse(data, gh_buf_len(&c->hello), NULL, &h);
+    struct gh_buf *in = &c->hello.buf;
+    const uint8_t *data = in->data + in->head;
+    int n = gh_proxy_parse(data, gh_buf_len(in), NULL, &h);
     enum gh_proxy_in want = cfg_of(c)->accept_proxy;
 
     if (n == 0)
         return false; /* more to come */
     if (n < 0 || (want == GH_PROXY_IN_V1 && h.version != 1) ||
         (want == GH_PROXY_IN_V2 && h.version != 2)) {
-        const char *why = n < 0 ? gh_proxy_reason_name(h.reason) : "proxy_wrong_version";
-        note_reject(c, why, data, gh_buf_len(&c->hello));
-        conn_close(c, "rejected");
+        struct gh_reject r = {.reason = GH_REJECT_PROXY_WRONG_VERSION,
+                              .excerpt = data, .excerpt_len = gh_buf_len(in)};
+        if (n < 0) {
+            r.reason = GH_REJECT_PROXY_HEADER;
+            r.rule = gh_proxy_reason_name(h.reason);
+        }
+        gh_event_reject(&c->ev, &r);
+        gh_conn_close(c, GH_CLOSE_REJECTED);
         return false;
     }
     if (h.kind == GH_PROXY_KIND_ADDRESSES) {
         memcpy(&c->peer, &h.src, sizeof c->peer);
         c->peer_len = h.addr_len;
         describe_peer(c);
-        if (c->http)
-            gh_http_proxy_init(c->http, cfg_of(c), c->client_ip);
+        c->mode->client_known(c);
     }
-    gh_buf_consume(&c->hello, (uint32_t)n);
+    gh_buf_consume(in, (uint32_t)n);
     c->proxy_header_done = true;
     return true;
 }
 
 /* The listener's TLS contexts of the configuration this connection was
- * accepted under (a reload may have replaced the listener's since). */
+ * accepted under (a reload may have replaced the listener's since);
+ * NULL on a listener without TLS. */
 static struct gh_tls_context *tls_of(const struct gh_conn *c)
 {
     return c->gen->tls[c->listener - c->worker->listeners];
 }
 
+/* The client side gets its transport: a TLS session for the chosen
+ * certificate, or the plain socket it was read from; either reads the
+ * bytes taken so far first. */
 static void start_session(struct gh_conn *c, int cert)
 {
     c->cert_index = cert;
-    c->tls = gh_tls_session_new(tls_of(c), cert, c->client_fd, pool_of(c));
-    if (!c->tls) {
-        conn_close(c, "out_of_memory");
-        return;
+    if (tls_of(c)) {
+        c->tls = gh_tls_session_new(tls_of(c), cert, c->client.fd, pool_of(c));
+        if (!c->tls) {
+            gh_conn_close(c, GH_CLOSE_OUT_OF_MEMORY);
+            return;
+        }
+        gh_tls_session_replay(c->tls, &c->hello.buf);
+        c->client.ops = &gh_tls_transport_ops;
+        c->client.ctx = c->tls;
+    } else {
+        c->client.plain.replay = &c->hello.buf;
     }
-    gh_tls_session_replay(c->tls, &c->hello);
     c->state = GH_CONN_HANDSHAKE;
     do_handshake(c);
 }
-
-/* A ClientHello may be larger than the listener's buffers (post-quantum
- * key shares, many extensions): the hello then moves to a buffer of its
- * own, sized for the largest hello plus a PROXY header, until the session
- * has read it. */
-#define HELLO_BUF_MAX (GH_CLIENT_HELLO_MAX_BYTES + 536)
-
-static uint32_t hello_room(struct gh_conn *c)
-{
-    if (!c->hello_heap)
-        return gh_buf_make_room(pool_of(c), &c->hello);
-    if (c->hello.head > 0) {
-        memmove(c->hello.data, c->hello.data + c->hello.head, gh_buf_len(&c->hello));
-        c->hello.tail -= c->hello.head;
-        c->hello.head = 0;
-    }
-    return HELLO_BUF_MAX - c->hello.tail;
-}
-
-static int grow_hello(struct gh_conn *c)
-{
-    uint32_t len = gh_buf_len(&c->hello);
-    uint8_t *big = malloc(HELLO_BUF_MAX);
-    if (!big)
-        return -1;
-    memcpy(big, c->hello.data + c->hello.head, len);
-    release_all(c, &c->hello);
-    c->hello.data = big;
-    c->hello.head = 0;
-    c->hello.tail = len;
-    c->hello_heap = true;
-    return 0;
-}
-
-/* Gives the hello buffer back once the session has read all of it. */
-static void release_hello(struct gh_conn *c, bool always)
-{
-    if (!c->hello.data || (!always && !gh_buf_empty(&c->hello)))
-        return;
-    if (c->hello_heap) {
-        free(c->hello.data);
-        c->hello = (struct gh_buf){0};
-        c->hello_heap = false;
-    } else {
-        release_all(c, &c->hello);
-    }
-}
-
-/* A fatal alert written straight to the socket: there is no session yet. */
-static void send_alert(struct gh_conn *c, uint8_t description)
-{
-    const uint8_t alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, description};
-    ssize_t w = send(c->client_fd, alert, sizeof alert, MSG_NOSIGNAL);
-    (void)w; /* the connection closes either way */
-}
-
-#define ALERT_DECODE_ERROR 50
-#define ALERT_UNRECOGNIZED_NAME 112
 
 /* Reads until the ClientHello is complete (it may come in pieces), then
  * picks the certificate and starts the session on the same bytes. */
 static void read_hello(struct gh_conn *c)
 {
-    static struct gh_client_hello hello; /* 17 KiB; one loop, one at a time */
-    struct gh_tls_hello choice = {0};
-    enum gh_hello_status st;
-    uint32_t room;
-    ssize_t n;
-    int cert;
+    const char *detail = NULL;
+    char why[96];
+    int cert = 0;
 
-    if (!c->client_readable)
+    if (!c->client.readable)
         return;
     if (cfg_of(c)->accept_proxy != GH_PROXY_IN_OFF && !c->proxy_header_done &&
         !gh_cidr_list_match(cfg_of(c)->proxy_trusted, cfg_of(c)->n_proxy_trusted,
                             (const struct sockaddr *)&c->peer)) {
         /* only the balancer may speak for its clients; nobody else may
          * come in past it */
-        note_reject(c, "proxy_untrusted", NULL, 0);
-        conn_close(c, "rejected");
+        gh_event_reject(&c->ev, &(struct gh_reject){.reason = GH_REJECT_PROXY_UNTRUSTED});
+        gh_conn_close(c, GH_CLOSE_REJECTED);
         return;
     }
-    if (!c->hello_heap && gh_buf_acquire(pool_of(c), &c->hello) < 0) {
-        conn_close(c, "out_of_memory");
+    switch (gh_hello_read(&c->hello, pool_of(c), &c->client.plain)) {
+    case GH_HELLO_READ_GOT:
+        break;
+    case GH_HELLO_READ_WAIT:
+        c->client.readable = false;
+        return;
+    case GH_HELLO_READ_EOF:
+        hello_failed(c, GH_TLS_FAIL_IO_ERROR, "the client closed before its hello",
+                     GH_CLOSE_CLIENT_EOF);
+        return;
+    case GH_HELLO_READ_FAILED:
+        hello_failed(c, GH_TLS_FAIL_IO_ERROR,
+                     c->client.ops->last_error(c->client.ctx, why, sizeof why),
+                     GH_CLOSE_CLIENT_ERROR);
+        return;
+    case GH_HELLO_READ_NO_MEMORY:
+        gh_conn_close(c, GH_CLOSE_OUT_OF_MEMORY);
         return;
     }
-    room = hello_room(c);
-    if (room == 0 && !c->hello_heap) {
-        if (grow_hello(c) < 0) {
-            conn_close(c, "out_of_memory");
-            return;
-        }
-        room = hello_room(c);
-    }
-    n = room ? recv(c->client_fd, c->hello.data + c->hello.tail, room, 0) : 0;
-    if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-            c->client_readable = false;
-            return;
-        }
-        hello_failed(c, "io_error", strerror(errno), "client_error");
-        return;
-    }
-    if (n == 0 && room) {
-        hello_failed(c, "io_error", "the client closed before its hello", "client_eof");
-        return;
-    }
-    c->hello.tail += (uint32_t)n;
     if (cfg_of(c)->accept_proxy != GH_PROXY_IN_OFF && !c->proxy_header_done &&
         !take_proxy_header(c))
         return;
@@ -946,28 +729,30 @@ static void read_hello(struct gh_conn *c)
         start_session(c, 0);
         return;
     }
-    st = gh_client_hello_parse(c->hello.data + c->hello.head, gh_buf_len(&c->hello), &hello);
-    if (st == GH_HELLO_INCOMPLETE)
+    switch (gh_hello_pick_cert(&c->hello, tls_of(c), c->client.fd, &cert, &detail)) {
+    case GH_HELLO_PICK_MORE:
         return; /* the rest is on its way; handshake_timeout bounds the wait */
-    if (st != GH_HELLO_DONE) {
-        /* Not a ClientHello this proxy accepts (strictly per RFC 8446 and
-         * 6066): refused here, so a name the parser cannot read cannot slip
-         * past sni_unknown = refuse either. */
-        send_alert(c, ALERT_DECODE_ERROR);
-        hello_failed(c, "protocol_error", gh_client_hello_reason_name(hello.reason), "tls_error");
+    case GH_HELLO_PICK_CERT:
+        start_session(c, cert);
+        return;
+    case GH_HELLO_PICK_MALFORMED:
+        hello_failed(c, GH_TLS_FAIL_PROTOCOL_ERROR, detail, GH_CLOSE_TLS_ERROR);
+        return;
+    case GH_HELLO_PICK_UNKNOWN_SNI:
+        hello_failed(c, GH_TLS_FAIL_UNKNOWN_SNI, detail, GH_CLOSE_TLS_ERROR);
         return;
     }
-    choice.sni = hello.has_server_name ? (const char *)hello.server_name.p : NULL;
-    choice.sni_len = hello.has_server_name ? hello.server_name.len : 0;
-    choice.ecdsa_ok = gh_client_hello_accepts_ecdsa(&hello);
-    choice.rsa_ok = gh_client_hello_accepts_rsa(&hello);
-    cert = gh_tls_choose(tls_of(c), &choice);
-    if (cert < 0) {
-        send_alert(c, ALERT_UNRECOGNIZED_NAME); /* RFC 6066 3 */
-        hello_failed(c, "unknown_sni", "no certificate for the name asked for", "tls_error");
-        return;
-    }
-    start_session(c, cert);
+}
+
+/* The tls_fail reason gh_tls_failure_kind names (tls.h cannot name
+ * event.h's enum: event.h includes tls.h). */
+static enum gh_tls_fail_reason tls_failure_reason(struct gh_tls_session *s)
+{
+    const char *kind = gh_tls_failure_kind(s);
+    for (unsigned r = 0; r < GH_TLS_FAIL_REASON_COUNT; r++)
+        if (strcmp(gh_tls_fail_reason_name((enum gh_tls_fail_reason)r), kind) == 0)
+            return (enum gh_tls_fail_reason)r;
+    return GH_TLS_FAIL_PROTOCOL_ERROR;
 }
 
 static void do_handshake(struct gh_conn *c)
@@ -975,124 +760,138 @@ static void do_handshake(struct gh_conn *c)
     char why[128];
     struct gh_tls_info info;
 
-    switch (gh_tls_handshake(c->tls)) {
-    case GH_TLS_OK:
-        c->tls_read_wants_write = false;
-        release_hello(c, false);
+    switch (c->client.ops->handshake(c->client.ctx)) {
+    case GH_IO_OK:
+        c->client.read = GH_SIDE_READ_OPEN;
+        gh_hello_release(&c->hello, pool_of(c), false);
         if (tls_of(c)) {
-            c->worker->handshakes++;
-            c->worker->resumed += gh_tls_session_resumed(c->tls);
+            gh_worker_note_handshake(c->worker, gh_tls_session_resumed(c->tls) != 0);
         }
-        if (c->http)
-            c->http->peer = gh_tls_session_peer(c->tls);
-        if (gh_log_enabled(GH_LOG_DEBUG) || gh_audit_on()) {
-            gh_tls_session_info(c->tls, &info);
-            gh_log(GH_LOG_DEBUG, "tls_ok", " conn=%llu listener=%s version=%s cipher=%s resumed=%d",
-                   (unsigned long long)c->id, cfg_of(c)->name, info.version, info.cipher,
-                   info.resumed);
-            if (gh_audit_on())
-                audit_tls_ok(c, &info);
+        if (gh_event_tls_ok_wanted()) {
+            c->client.ops->info(c->client.ctx, &info);
+            gh_event_tls_ok(&c->ev, &info, c->client.ops->peer(c->client.ctx),
+                            gh_tls_cert_label(tls_of(c), c->cert_index));
         }
-        /* tcp mode connects at once; http mode when the first request
-         * passed its checks, so a bad request never costs the backend a
-         * connection. */
-        if (c->http)
-            enter_pumping(c);
+        if (c->mode->handshake_done(c, c->client.ops->peer(c->client.ctx)))
+            gh_conn_connect_backend(c);
         else
-            start_backend_connect(c);
+            enter_pumping(c);
         return;
-    case GH_TLS_WANT_READ:
-        c->tls_read_wants_write = false;
+    case GH_IO_WANT_READ:
+        c->client.read = GH_SIDE_READ_OPEN;
         return;
-    case GH_TLS_WANT_WRITE:
-        c->tls_read_wants_write = true;
+    case GH_IO_WANT_WRITE:
+        c->client.read = GH_SIDE_READ_WANTS_WRITE;
         return;
-    case GH_TLS_CLOSED:
-    case GH_TLS_EOF:
-    case GH_TLS_ERROR:
-        gh_log(GH_LOG_INFO, "tls_fail", " conn=%llu listener=%s client=%s reason=%s",
-               (unsigned long long)c->id, cfg_of(c)->name, c->peer_addr,
-               tls_error_text(c, why, sizeof why));
-        if (gh_audit_on()) {
-            char raw[96];
-            audit_tls_fail(c, gh_tls_failure_kind(c->tls), gh_tls_last_error(c->tls, raw, sizeof raw));
-        }
-        conn_close(c, "tls_error");
+    case GH_IO_CLOSED:
+    case GH_IO_EOF:
+    case GH_IO_RESET:
+    case GH_IO_ERROR:
+        gh_event_tls_session_failed(&c->ev, tls_failure_reason(c->tls),
+                                    c->client.ops->last_error(c->client.ctx, why, sizeof why));
+        gh_conn_close(c, GH_CLOSE_TLS_ERROR);
         return;
     }
 }
 
 /* ---- the pump ------------------------------------------------------ */
 
-/* rate_limit: a token bucket of one second's worth of bytes. Returns how
- * many bytes may be read now; 0 pauses reading until the timer. */
-static uint32_t rate_allowance(struct gh_conn *c, uint32_t room)
+/* rate_limit: how many of room bytes the client may send now; 0 pauses
+ * reading until the timer. */
+static uint32_t client_allowance(struct gh_conn *c, uint32_t room)
 {
-    double rate = (double)cfg_of(c)->rate_limit;
     ev_tstamp now = ev_now(c->worker->loop);
-    if (rate <= 0)
-        return room;
-    c->rate_tokens += (now - c->rate_stamp) * rate;
-    if (c->rate_tokens > rate)
-        c->rate_tokens = rate;
-    c->rate_stamp = now;
-    if (c->rate_tokens >= 1)
-        return c->rate_tokens < room ? (uint32_t)c->rate_tokens : room;
-    /* wait for a useful amount, not for every single byte */
-    double want = rate < 4096 ? rate : 4096;
-    ev_tstamp wait = (want - c->rate_tokens) / rate;
-    c->rate_paused = true;
-    if (now + wait < c->timer_due)
-        arm_timer(c, wait);
-    return 0;
+    ev_tstamp wait = 0;
+    uint32_t allowed = gh_rate_allowance(&c->rate, now, room, &wait);
+    if (allowed == 0) {
+        c->rate_paused = true;
+        if (now + wait < c->timer_due)
+            arm_timer(c, wait);
+    }
+    return allowed;
 }
 
-/* Reads decrypted client bytes. Returns true if any moved. */
-static bool read_client(struct gh_conn *c)
+/* A read or write on the backend failed (a reset, mostly). */
+static void backend_io_failed(struct gh_conn *c, const char *op)
 {
-    struct gh_buf *sink = client_sink(c);
-    bool moved = false;
-    char why[128];
+    gh_event_backend_error(&c->ev, GH_BACKEND_IO_FAILED, c->backend.plain.last_errno, op);
+    if (gh_buf_empty(&c->backend.in) && c->mode->backend_lost(c)) {
+        /* reset between responses, or before answering a request that may
+         * go again: as for an end (frame_backend_bytes) */
+        gh_worker_mark_pending(c->worker, c);
+        return;
+    }
+    backend_failed(c, 502, "the backend reset the connection", GH_CLOSE_BACKEND_RESET);
+}
 
-    if (c->client_done || client_reading_paused(c) ||
-        !(c->client_readable || (c->tls_read_wants_write && c->client_writable)))
+/* A read or write on a side failed. */
+static void side_failed(struct gh_conn *c, struct gh_side *s, bool reading)
+{
+    char why[128];
+    enum gh_close_reason reason = reading ? GH_CLOSE_TLS_ERROR : GH_CLOSE_CLIENT_ERROR;
+
+    if (s == &c->backend) {
+        backend_io_failed(c, reading ? "recv" : "send");
+        return;
+    }
+    gh_log(GH_LOG_INFO, gh_close_reason_name(reason), " conn=%llu listener=%s error=%s",
+           (unsigned long long)c->id, cfg_of(c)->name, side_error_text(s, why, sizeof why));
+    gh_conn_close(c, reason);
+}
+
+/* Reads what a side has for the other into sink. Returns true if any
+ * bytes moved or the side ended. */
+static bool side_read(struct gh_conn *c, struct gh_side *from, struct gh_buf *sink)
+{
+    bool moved = false;
+
+    if (from->read == GH_SIDE_READ_DONE || from->fd < 0 || side_paused(c, from) ||
+        !(from->readable || (from->read == GH_SIDE_READ_WANTS_WRITE && from->writable)))
         return false;
     if (gh_buf_acquire(pool_of(c), sink) < 0) {
-        conn_close(c, "out_of_memory");
+        gh_conn_close(c, GH_CLOSE_OUT_OF_MEMORY);
         return false;
     }
     for (;;) {
         uint32_t room = gh_buf_make_room(pool_of(c), sink);
+        enum gh_io_result r;
         size_t n;
         if (room == 0)
-            break; /* full: stays readable, resumes when the backend drains it */
-        if (!c->http && (room = rate_allowance(c, room)) == 0)
+            break; /* full: stays readable, resumes when the other side drains it */
+        if (from == &c->client && (room = client_allowance(c, room)) == 0)
             break;
-        switch (gh_tls_read(c->tls, sink->data + sink->tail, room, &n)) {
-        case GH_TLS_OK:
+        r = from->ops->read(from->ctx, sink->data + sink->tail, room, &n);
+        switch (r) {
+        case GH_IO_OK:
             sink->tail += (uint32_t)n;
-            c->bytes_from_client += n;
-            c->rate_tokens -= (double)n;
-            c->tls_read_wants_write = false;
             moved = true;
-            continue;
-        case GH_TLS_WANT_READ:
-            c->client_readable = false;
-            c->tls_read_wants_write = false;
+            from->read = GH_SIDE_READ_OPEN;
+            if (from == &c->client) {
+                c->bytes_from_client += n;
+                gh_rate_spend(&c->rate, (uint32_t)n);
+            }
+            if (!from->ops->short_read_drains)
+                continue; /* TLS: one record per read; on until WANT_READ */
+            if (n < room)
+                from->readable = false; /* drained; epoll says when more comes */
             break;
-        case GH_TLS_WANT_WRITE:
-            c->tls_read_wants_write = true;
-            c->client_writable = false;
+        case GH_IO_WANT_READ:
+            from->readable = false;
+            from->read = GH_SIDE_READ_OPEN;
             break;
-        case GH_TLS_CLOSED: /* close_notify */
-        case GH_TLS_EOF:    /* TCP FIN alone: the same end of the stream here */
-            c->client_done = true;
+        case GH_IO_WANT_WRITE:
+            from->read = GH_SIDE_READ_WANTS_WRITE;
+            from->writable = false;
             break;
-        case GH_TLS_ERROR:
-            gh_log(GH_LOG_INFO, "tls_error", " conn=%llu listener=%s error=%s",
-                   (unsigned long long)c->id, cfg_of(c)->name,
-                   tls_error_text(c, why, sizeof why));
-            conn_close(c, "tls_error");
+        case GH_IO_CLOSED: /* close_notify */
+        case GH_IO_EOF:    /* TCP FIN alone: the same end of the stream here */
+            from->read = GH_SIDE_READ_DONE;
+            moved = true;
+            break;
+        case GH_IO_RESET:
+        case GH_IO_ERROR:
+            gh_buf_release_if_empty(pool_of(c), sink);
+            side_failed(c, from, true);
             return false;
         }
         break;
@@ -1100,369 +899,84 @@ static bool read_client(struct gh_conn *c)
     gh_buf_release_if_empty(pool_of(c), sink);
     return moved;
 }
-
-/* tcp mode: the framer releases bytes where they lie (to_backend). A
- * refused frame is dropped whole; the frames before it still go to the
- * backend, then the connection closes. */
-static bool frame_stream(struct gh_conn *c)
+/* The side took n bytes of its out. */
+static void side_took(struct gh_conn *c, struct gh_side *to, uint32_t n)
 {
-    struct gh_framer_verdict v;
-    uint32_t unseen = gh_buf_len(&c->to_backend) - c->to_backend_ready;
-    const uint8_t *start;
-
-    if (unseen == 0 || c->reject_pending)
-        return true;
-    start = c->to_backend.data + c->to_backend.head + c->to_backend_ready;
-    gh_stream_framer_feed(&c->framer, start, unseen, &v);
-    c->to_backend_ready += (uint32_t)v.release;
-    if (v.action == GH_FRAME_REJECT) {
-        note_reject(c, v.reason ? v.reason : "framing", start + v.release, unseen - v.release);
-        drop_unreleased(c);
-        c->reject_pending = true;
-        c->close_reason = "rejected";
-    }
-    return true;
-}
-
-
-/* Runs one direction's bytes through the HTTP framer, from -> to. */
-static enum gh_http_action frame_http(struct gh_conn *c, struct gh_buf *from, struct gh_buf *to,
-                                      bool from_client, bool *moved)
-{
-    struct gh_http_io io;
-    enum gh_http_action action;
-
-    if (gh_buf_empty(from))
-        return GH_HTTP_CONTINUE;
-    if (gh_buf_acquire(pool_of(c), to) < 0) {
-        conn_close(c, "out_of_memory");
-        return GH_HTTP_CLOSE;
-    }
-    io.in = from->data + from->head;
-    io.in_len = gh_buf_len(from);
-    io.out_room = gh_buf_make_room(pool_of(c), to);
-    io.out = to->data + to->tail; /* after make_room, which may move the data */
-    io.out_pending = gh_buf_len(to); /* sent bytes leave the buffer: these are not */
-    io.now = ev_now(c->worker->loop);
-    action = from_client ? gh_http_from_client(c->http, &io, c->id)
-                         : gh_http_from_backend(c->http, &io, c->id);
-    gh_buf_consume(from, (uint32_t)io.consumed);
-    to->tail += (uint32_t)io.produced;
-    gh_buf_release_if_empty(pool_of(c), from);
-    gh_buf_release_if_empty(pool_of(c), to);
-    if (io.consumed || io.produced)
-        *moved = true;
-    return action;
-}
-
-static bool frame_client_bytes(struct gh_conn *c, bool *moved)
-{
-    const char *interim;
-    size_t interim_len;
-
-    if (!c->http)
-        return frame_stream(c);
-    enum gh_http_action a = frame_http(c, &c->from_client, &c->to_backend, true, moved);
-    if (c->state == GH_CONN_CLOSED)
-        return false;
-    if (c->http->interim != GH_HTTP_INTERIM_NONE) {
-        /* 100 Continue for a held request: a few bytes ahead of nothing
-         * (no response is in flight); without room now, it stays owed */
-        if (gh_buf_acquire(pool_of(c), &c->to_client) < 0) {
-            conn_close(c, "out_of_memory");
-            return false;
-        }
-        size_t room = gh_buf_make_room(pool_of(c), &c->to_client);
-        if (gh_http_take_interim(c->http, room, &interim, &interim_len)) {
-            memcpy(c->to_client.data + c->to_client.tail, interim, interim_len);
-            c->to_client.tail += (uint32_t)interim_len;
-            *moved = true;
-        }
-        gh_buf_release_if_empty(pool_of(c), &c->to_client);
-    }
-    c->to_backend_ready = gh_buf_len(&c->to_backend);
-    c->client_framer_blocked = a == GH_HTTP_BLOCKED;
-    if (c->http->reply_queued && !c->close_after_flush) {
-        c->close_after_flush = true;
-        c->close_reason = cfg_of(c)->mode == GH_MODE_REDIRECT ? "redirected" : "rejected";
-    }
-    if (c->http->reply_queued && c->http->queue_len == 0 && !c->backend_done) {
-        /* Rejected with no earlier response owed: none of the rejected
-         * request may reach the backend, and nothing else will. */
-        drop_backend_once_sent(c);
-    }
-    if (c->to_backend_ready > 0 && c->backend_fd < 0 && !c->backend_done) {
-        start_backend_connect(c);
-        return c->state == GH_CONN_PUMPING;
-    }
-    return true;
-}
-
-/* http mode: the backend connection ended (EOF, reset) with nothing of a
- * response read since the last complete one. True when the client
- * connection goes on with a new backend connection (gh_http_backend_lost):
- * the old one is replaced here; the client framer or the unsent request
- * opens the new one next round. */
-static bool backend_lost(struct gh_conn *c)
-{
-    bool request_unsent = gh_http_send_check_due(c->http);
-    if (c->client_done && gh_buf_empty(&c->from_client) && !request_unsent)
-        return false; /* nothing can go on a new connection */
-    switch (gh_http_backend_lost(c->http, c->id)) {
-    case GH_HTTP_LOST_FAIL:
-        return false;
-    case GH_HTTP_LOST_REPLACE:
-        replace_backend(c, UNSENT_DROP);
-        return true;
-    case GH_HTTP_LOST_RESEND:
-        replace_backend(c, UNSENT_KEEP);
-        return true;
-    }
-    return false;
-}
-
-/* What write_backend does with a request checked before its first byte
- * (backend_open_before_send). */
-enum send_check {
-    SEND_CHECK_OPEN,              /* the connection is open: its bytes go now */
-    SEND_CHECK_REPLACED,          /* it was closed: a new one takes the bytes */
-    SEND_CHECK_WITHHELD,          /* it was closed and nothing may go on a new one: nothing
-                                   * is written; the end, read next, fails the request */
-};
-
-/* http mode, before the first byte of a request that may not be sent twice
- * goes on a backend connection that answered before (GH_HTTP_REPLAY_UNSENT):
- * a backend that closed it (keep-alive timeout, or after a response without
- * saying so) may have its FIN here unread. A peek tells, for a syscall per
- * such request: a closed connection gets nothing of the request, which goes
- * on a new one, or, when it cannot (a refusal waits behind it, a response
- * is under way), nowhere: a backend that shut only its sending side may
- * still read and act on it while the client gets a 502 and may send it
- * again. */
-static enum send_check backend_open_before_send(struct gh_conn *c)
-{
-    uint8_t probe;
-    ssize_t n = recv(c->backend_fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-    bool closed = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-    if (closed && gh_buf_empty(&c->from_backend)) {
-        c->backend_done = true;
-        if (backend_lost(c)) {
-            gh_worker_mark_pending(c->worker, c);
-            return SEND_CHECK_REPLACED;
-        }
-        return SEND_CHECK_WITHHELD; /* still REPLAY_UNSENT: never written */
-    }
-    /* open (or a byte came: no longer idle; the response framer judges it) */
-    gh_http_send_checked(c->http);
-    return SEND_CHECK_OPEN;
-}
-
-/* send or recv on the backend failed with err (a reset, mostly). */
-static void backend_io_failed(struct gh_conn *c, const char *op, int err)
-{
-    char detail[96];
-    snprintf(detail, sizeof detail, "%s: %s", op, strerror(err));
-    gh_log(GH_LOG_INFO, "backend_error", " conn=%llu listener=%s backend=%s reason=%s:%s",
-           (unsigned long long)c->id, cfg_of(c)->name, cfg_of(c)->backend.text, op, strerror(err));
-    audit_backend_error(c, err == ECONNRESET || err == EPIPE ? "reset" : "error", detail);
-    if (c->http && gh_buf_empty(&c->from_backend) && backend_lost(c)) {
-        /* reset between responses, or before answering a request that may
-         * go again: as for an end (frame_backend_bytes) */
-        gh_worker_mark_pending(c->worker, c);
-        return;
-    }
-    if (c->http)
-        backend_failed(c, 502, "the backend reset the connection", "backend_reset");
-    else
-        conn_close(c, "backend_reset");
-}
-
-static bool write_backend(struct gh_conn *c)
-{
-    ssize_t n;
-
-    if (c->to_backend_ready == 0 || !c->backend_writable || c->backend_fd < 0)
-        return false;
-    if (c->http && gh_http_send_check_due(c->http)) {
-        switch (backend_open_before_send(c)) {
-        case SEND_CHECK_OPEN:
-            break;
-        case SEND_CHECK_REPLACED:
-            return true;
-        case SEND_CHECK_WITHHELD:
-            return false;
-        }
-    }
-    n = send(c->backend_fd, c->to_backend.data + c->to_backend.head, c->to_backend_ready,
-             MSG_NOSIGNAL);
-    if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            c->backend_writable = false;
-            return false;
-        }
-        if (errno == EINTR)
-            return false;
-        backend_io_failed(c, "send", errno);
-        return false;
-    }
-    if ((uint32_t)n < c->to_backend_ready)
-        c->backend_writable = false;
-    c->to_backend_ready -= (uint32_t)n;
-    gh_buf_consume(&c->to_backend, (uint32_t)n);
-    gh_buf_release_if_empty(pool_of(c), &c->to_backend);
-    return n > 0;
-}
-
-static bool read_backend(struct gh_conn *c)
-{
-    struct gh_buf *sink = backend_sink(c);
-    uint32_t room;
-    ssize_t n;
-
-    if (c->backend_done || !c->backend_readable || c->backend_fd < 0)
-        return false;
-    if (gh_buf_acquire(pool_of(c), sink) < 0) {
-        conn_close(c, "out_of_memory");
-        return false;
-    }
-    room = gh_buf_make_room(pool_of(c), sink);
-    if (room == 0)
-        return false;
-    n = recv(c->backend_fd, sink->data + sink->tail, room, 0);
-    if (n > 0) {
-        sink->tail += (uint32_t)n;
-        if ((uint32_t)n < room)
-            c->backend_readable = false; /* drained; epoll says when more comes */
-        return true;
-    }
-    gh_buf_release_if_empty(pool_of(c), sink);
-    if (n == 0) {
-        c->backend_done = true;
-        return true;
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        c->backend_readable = false;
-        return false;
-    }
-    if (errno == EINTR)
-        return false;
-    backend_io_failed(c, "recv", errno);
-    return false;
-}
-
-/* http mode: backend bytes through the response framer, and our own
- * replies once every earlier response is out. */
-static bool frame_backend_bytes(struct gh_conn *c, bool *moved)
-{
-    const char *reply;
-    size_t reply_len;
-
-    if (!c->http)
-        return true;
-    enum gh_http_action a = frame_http(c, &c->from_backend, &c->to_client, false, moved);
-    if (c->state == GH_CONN_CLOSED)
-        return false;
-    size_t kept = gh_http_replay_release(c->http);
-    if (kept > 0) { /* its response began: the head kept for a retry goes */
-        gh_buf_consume(&c->from_client, (uint32_t)kept);
-        gh_buf_release_if_empty(pool_of(c), &c->from_client);
-    }
-    if (gh_http_backend_replace_due(c->http))
-        replace_backend(c, UNSENT_DROP); /* before the EOF check: its end is no longer ours */
-    /* A refusal of a pipelined request sets close_after_flush while
-     * requests ahead of it are in flight: their backend's end still has to
-     * fail them, or the client waits for idle_timeout. */
-    if (c->backend_done && gh_buf_empty(&c->from_backend) &&
-        (!c->close_after_flush || (c->http->reply_queued && c->http->queue_len > 0))) {
-        if (backend_lost(c)) {
-            /* closed between responses, or before answering a request that
-             * may go again, or before a byte of one that may not: the
-             * client's next request (or that one) goes on a new connection
-             * (the client framer runs next round) */
-            *moved = true;
-        } else {
-            a = gh_http_backend_eof(c->http,
-                                    c->client_done ? GH_HTTP_OUTCOME_CLIENT_ABORT
-                                                   : GH_HTTP_OUTCOME_BACKEND_FAILED,
-                                    ev_now(c->worker->loop), c->id);
-        }
-    }
-    if (a == GH_HTTP_CLOSE && !c->close_after_flush) {
-        c->close_after_flush = true;
-        c->close_reason = c->backend_done ? "backend_eof" : "http_close";
-    }
-    if (gh_http_take_reply(c->http, &reply, &reply_len)) {
-        if (gh_buf_acquire(pool_of(c), &c->to_client) < 0) {
-            conn_close(c, "out_of_memory");
-            return false;
-        }
-        /* replies are a few hundred bytes; a buffer holds at least 4 KiB */
-        if (gh_buf_make_room(pool_of(c), &c->to_client) >= reply_len) {
-            memcpy(c->to_client.data + c->to_client.tail, reply, reply_len);
-            c->to_client.tail += (uint32_t)reply_len;
-        }
-        c->close_after_flush = true;
-        if (!c->close_reason)
-            c->close_reason = "rejected";
-        /* a client's refused frame may have left frames owed to the
-         * backend (drop_backend_once_sent); a backend's fault drops it */
-        if (c->backend_wind_down == GH_BACKEND_LIVE)
-            drop_backend(c);
-        *moved = true;
-    }
-    return true;
-}
-
-static bool write_client(struct gh_conn *c)
-{
-    size_t n;
-    char why[128];
-    uint32_t len = gh_buf_len(&c->to_client);
-
-    if (len == 0 || !(c->client_writable || (c->tls_write_wants_read && c->client_readable)))
-        return false;
-    switch (gh_tls_write(c->tls, c->to_client.data + c->to_client.head, len, &n)) {
-    case GH_TLS_OK:
-        c->tls_write_wants_read = false;
+    if (to == &c->backend) {
+        c->to_backend_ready -= n;
+    } else {
         c->bytes_to_client += n;
         c->send_wait_since = ev_now(c->worker->loop); /* it reads: send_timeout restarts */
-        if (c->http) /* request entries wait for their responses to be written */
-            gh_http_delivered(c->http, c->bytes_to_client, ev_now(c->worker->loop), c->id);
-        gh_buf_consume(&c->to_client, (uint32_t)n);
-        gh_buf_release_if_empty(pool_of(c), &c->to_client);
-        return true;
-    case GH_TLS_WANT_WRITE:
-        c->client_writable = false;
+        c->mode->delivered(c);
+    }
+    gh_buf_consume(&to->out, n);
+    gh_buf_release_if_empty(pool_of(c), &to->out);
+}
+
+/* Writes what may go to a side. Returns true if any bytes moved (or a
+ * new backend connection took over the request). */
+static bool side_write(struct gh_conn *c, struct gh_side *to)
+{
+    uint32_t len = ready_for(c, to);
+    enum gh_io_result r;
+    size_t n;
+
+    if (len == 0 || to->fd < 0 ||
+        !(to->writable || (to->write == GH_SIDE_WRITE_WANTS_READ && to->readable)))
         return false;
-    case GH_TLS_WANT_READ:
-        c->tls_write_wants_read = true;
-        c->client_readable = false;
+    if (to == &c->backend) {
+        switch (c->mode->before_send(c)) {
+        case GH_SEND_CHECK_OPEN:
+            break;
+        case GH_SEND_CHECK_REPLACED:
+            return true;
+        case GH_SEND_CHECK_WITHHELD:
+            return false;
+        }
+    }
+    r = to->ops->write(to->ctx, to->out.data + to->out.head, len, &n);
+    switch (r) {
+    case GH_IO_OK:
+        if (to->write == GH_SIDE_WRITE_WANTS_READ)
+            to->write = GH_SIDE_WRITE_OPEN;
+        if ((uint32_t)n < len)
+            to->writable = false;
+        side_took(c, to, (uint32_t)n);
+        return n > 0;
+    case GH_IO_WANT_WRITE:
+        to->writable = false;
         return false;
-    case GH_TLS_CLOSED:
-    case GH_TLS_EOF:
-    case GH_TLS_ERROR:
-        gh_log(GH_LOG_INFO, "client_error", " conn=%llu listener=%s error=%s",
-               (unsigned long long)c->id, cfg_of(c)->name,
-               tls_error_text(c, why, sizeof why));
-        conn_close(c, "client_error");
+    case GH_IO_WANT_READ:
+        to->write = GH_SIDE_WRITE_WANTS_READ;
+        to->readable = false;
+        return false;
+    case GH_IO_CLOSED:
+    case GH_IO_EOF:
+    case GH_IO_RESET:
+    case GH_IO_ERROR:
+        side_failed(c, to, false);
         return false;
     }
     return false;
 }
 
-static void send_close_notify(struct gh_conn *c)
+/* Ends our sending half towards the client: close_notify (TLS), FIN. */
+static void client_shutdown(struct gh_conn *c)
 {
-    switch (gh_tls_close_notify(c->tls)) {
-    case GH_TLS_OK:
-        c->notify_sent = true;
+    switch (c->client.ops->shutdown(c->client.ctx)) {
+    case GH_IO_OK:
+    case GH_IO_CLOSED:
+        c->client.write = GH_SIDE_WRITE_SHUT;
         break;
-    case GH_TLS_WANT_WRITE:
-        c->client_writable = false;
+    case GH_IO_WANT_WRITE:
+        c->client.writable = false;
         break;
-    case GH_TLS_WANT_READ:
+    case GH_IO_WANT_READ:
         break;
-    default:
-        conn_close(c, "client_error");
+    case GH_IO_EOF:
+    case GH_IO_RESET:
+    case GH_IO_ERROR:
+        gh_conn_close(c, GH_CLOSE_CLIENT_ERROR);
         return;
     }
 }
@@ -1470,59 +984,68 @@ static void send_close_notify(struct gh_conn *c)
 /* Passes each side's end on once everything before it has been delivered. */
 static void propagate_half_close(struct gh_conn *c)
 {
-    if (c->close_after_flush) {
-        /* http mode decided to end: deliver every response still owed and
+    bool client_done = c->client.read == GH_SIDE_READ_DONE;
+
+    if (c->ending == GH_ENDING_AFTER_CLIENT_SENT) {
+        /* the mode decided to end: deliver every response still owed and
          * what is queued, then close */
-        if (!gh_buf_empty(&c->to_client) || gh_http_owes_client(c->http) ||
-            (c->backend_wind_down != GH_BACKEND_LIVE && c->backend_fd >= 0 &&
-             !c->backend_done))
+        if (!gh_buf_empty(&c->client.out) || c->mode->owes_client(c) ||
+            (c->backend_wind_down != GH_BACKEND_LIVE && c->backend.fd >= 0 &&
+             c->backend.read != GH_SIDE_READ_DONE))
             return;
-        if (!c->notify_sent && c->client_writable)
-            send_close_notify(c);
-        if (c->state != GH_CONN_CLOSED && c->notify_sent)
-            conn_close(c, c->close_reason ? c->close_reason : "http_close");
+        if (c->client.write != GH_SIDE_WRITE_SHUT && c->client.writable)
+            client_shutdown(c);
+        if (c->state != GH_CONN_CLOSED && c->client.write == GH_SIDE_WRITE_SHUT)
+            gh_conn_close(c, c->close_reason);
         return;
     }
-    if (c->client_done && c->http) {
-        /* The client ended its side: the request in flight is not sent
-         * again (its end goes on to the backend, which may answer it or
-         * give up), so the head kept for that goes. */
-        size_t kept = gh_http_replay_drop(c->http);
-        if (kept > 0) {
-            gh_buf_consume(&c->from_client, (uint32_t)kept);
-            gh_buf_release_if_empty(pool_of(c), &c->from_client);
+    if (client_done)
+        c->mode->client_ended(c);
+    if (client_done && c->backend.write != GH_SIDE_WRITE_SHUT && gh_buf_empty(&c->backend.out) &&
+        gh_buf_empty(&c->client.in)) {
+        if (c->backend.fd >= 0) {
+            enum gh_io_result r = c->backend.ops->shutdown(c->backend.ctx);
+            if (r != GH_IO_OK && r != GH_IO_CLOSED) {
+                gh_conn_close(c, GH_CLOSE_BACKEND_RESET);
+                return;
+            }
         }
+        c->backend.write = GH_SIDE_WRITE_SHUT;
+        if (c->backend.fd < 0) /* http mode, nothing was ever forwarded */
+            c->backend.read = GH_SIDE_READ_DONE;
     }
-    if (c->client_done && c->http && !c->client_framer_blocked && !gh_buf_empty(&c->from_client)) {
-        /* The client ended inside a head or body: those bytes can never
-         * become a complete request. */
-        release_all(c, &c->from_client);
-    }
-    if (c->client_done && !c->http && gh_buf_len(&c->to_backend) > c->to_backend_ready) {
-        /* tcp mode: the client ended inside a line or length frame, which
-         * can never be completed; what was valid before it still goes. */
-        note_reject(c, "truncated_frame",
-                    c->to_backend.data + c->to_backend.head + c->to_backend_ready,
-                    gh_buf_len(&c->to_backend) - c->to_backend_ready);
-        drop_unreleased(c);
-        gh_buf_release_if_empty(pool_of(c), &c->to_backend);
-    }
-    if (c->client_done && !c->backend_shut && gh_buf_empty(&c->to_backend) &&
-        gh_buf_empty(&c->from_client)) {
-        if (c->backend_fd >= 0 && shutdown(c->backend_fd, SHUT_WR) < 0 && errno != ENOTCONN) {
-            conn_close(c, "backend_reset");
-            return;
-        }
-        c->backend_shut = true;
-        if (c->backend_fd < 0) /* http mode, nothing was ever forwarded */
-            c->backend_done = true;
-    }
-    if (c->backend_done && !c->notify_sent && gh_buf_empty(&c->to_client) && c->client_writable)
-        send_close_notify(c);
+    if (c->backend.read == GH_SIDE_READ_DONE && c->client.write != GH_SIDE_WRITE_SHUT &&
+        gh_buf_empty(&c->client.out) && c->client.writable)
+        client_shutdown(c);
     if (c->state == GH_CONN_CLOSED)
         return;
-    if (c->client_done && c->backend_shut && c->backend_done && c->notify_sent)
-        conn_close(c, c->client_done_first ? "client_eof" : "backend_eof");
+    if (client_done && c->backend.write == GH_SIDE_WRITE_SHUT &&
+        c->backend.read == GH_SIDE_READ_DONE && c->client.write == GH_SIDE_WRITE_SHUT)
+        gh_conn_close(c, c->client_done_first ? GH_CLOSE_CLIENT_EOF : GH_CLOSE_BACKEND_EOF);
+}
+
+/* Lets the mode frame what was read from one side for the other. False
+ * when the connection left PUMPING. */
+static bool frame(struct gh_conn *c, bool from_backend, bool *moved)
+{
+    if (c->state != GH_CONN_PUMPING)
+        return false;
+    return from_backend ? c->mode->feed_backend(c, moved) : c->mode->feed_client(c, moved);
+}
+
+/* Moves bytes one way: reads from one side, lets the mode frame them,
+ * writes to the other (as nginx's ngx_stream_proxy_process). False when
+ * the connection left PUMPING. */
+static bool process(struct gh_conn *c, bool from_backend, bool *moved)
+{
+    struct gh_side *from = from_backend ? &c->backend : &c->client;
+    struct gh_side *to = from_backend ? &c->client : &c->backend;
+
+    *moved |= side_read(c, from, sink_of(c, from));
+    if (!frame(c, from_backend, moved))
+        return false;
+    *moved |= side_write(c, to);
+    return c->state == GH_CONN_PUMPING;
 }
 
 static void pump(struct gh_conn *c)
@@ -1531,27 +1054,20 @@ static void pump(struct gh_conn *c)
 
     for (round = 0; round < PUMP_ROUNDS; round++) {
         bool moved = false;
-        bool client_was_done = c->client_done;
+        bool client_was_done = c->client.read == GH_SIDE_READ_DONE;
 
-        moved |= read_client(c);
-        if (c->state != GH_CONN_PUMPING || !frame_client_bytes(c, &moved))
-            return;
-        moved |= write_backend(c);
-        if (c->state != GH_CONN_PUMPING)
+        if (!process(c, false, &moved))
             return;
         if (c->backend_wind_down == GH_BACKEND_SEND_THEN_SHUT && c->to_backend_ready == 0)
             wind_down_backend(c);
-        if (c->reject_pending && c->to_backend_ready == 0) {
-            conn_close(c, "rejected");
+        if (c->ending == GH_ENDING_AFTER_BACKEND_SENT && c->to_backend_ready == 0) {
+            gh_conn_close(c, GH_CLOSE_REJECTED);
             return;
         }
-        moved |= read_backend(c);
-        if (c->state != GH_CONN_PUMPING || !frame_backend_bytes(c, &moved))
+        if (!process(c, true, &moved))
             return;
-        moved |= write_client(c);
-        if (c->state != GH_CONN_PUMPING)
-            return;
-        if (c->client_done && !client_was_done && !c->backend_done)
+        if (c->client.read == GH_SIDE_READ_DONE && !client_was_done &&
+            c->backend.read != GH_SIDE_READ_DONE)
             c->client_done_first = true;
         if (moved)
             touch(c);
@@ -1565,6 +1081,16 @@ static void pump(struct gh_conn *c)
 
 /* ---- entry points -------------------------------------------------- */
 
+static void side_init(struct gh_conn *c, struct gh_side *s, int fd)
+{
+    s->fd = fd;
+    gh_plain_transport_init(&s->plain, fd, NULL);
+    s->ops = &gh_plain_transport_ops;
+    s->ctx = &s->plain;
+    ev_io_init(&s->io, on_side_io, fd, fd >= 0 ? EV_READ : 0);
+    s->io.data = c;
+}
+
 void gh_conn_accept(struct gh_worker *w, struct gh_listener *l, int fd,
                     const struct sockaddr_storage *peer, socklen_t peer_len)
 {
@@ -1577,9 +1103,10 @@ void gh_conn_accept(struct gh_worker *w, struct gh_listener *l, int fd,
         close(fd);
         return;
     }
-    if (l->cfg->mode != GH_MODE_TCP)
-        c->http = malloc(sizeof *c->http);
-    if (l->cfg->mode != GH_MODE_TCP && !c->http) {
+    c->cfg = l->cfg;
+    c->listener = l;
+    c->mode = gh_mode_of(l->cfg);
+    if (c->mode->open(c) < 0) {
         gh_log(GH_LOG_ERROR, "accept_failed", " listener=%s reason=out_of_memory", l->cfg->name);
         close(fd);
         free(c);
@@ -1587,55 +1114,31 @@ void gh_conn_accept(struct gh_worker *w, struct gh_listener *l, int fd,
     }
     if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
         gh_log(GH_LOG_DEBUG, "sockopt_failed", " option=TCP_NODELAY error=%d", errno);
-    c->id = ++w->next_conn_id;
     c->worker = w;
-    c->listener = l;
-    c->cfg = l->cfg;
-    c->gen = w->gen;
-    c->gen->users++;
+    gh_worker_attach(w, l, c);
+    gh_event_ctx_init(&c->ev, c->id, l->cfg, peer);
     c->state = GH_CONN_HELLO;
-    c->client_fd = fd;
-    c->backend_fd = -1;
     c->peer = *peer;
     c->peer_len = peer_len;
     describe_peer(c);
     c->started = ev_now(w->loop);
-    gh_stream_framer_init(&c->framer, l->cfg);
-    c->rate_tokens = (double)l->cfg->rate_limit;
-    c->rate_stamp = c->started;
-    if (c->http)
-        gh_http_proxy_init(c->http, l->cfg, c->client_ip);
+    gh_rate_init(&c->rate, l->cfg->rate_limit, c->started);
+    c->mode->client_known(c);
 
-    ev_io_init(&c->client_io, on_client_io, fd, EV_READ);
-    c->client_io.data = c;
-    ev_io_init(&c->backend_io, on_backend_io, -1, 0);
-    c->backend_io.data = c;
+    side_init(c, &c->client, fd);
+    side_init(c, &c->backend, -1);
     ev_timer_init(&c->timer, on_timer, l->cfg->handshake_timeout, 0.);
     c->timer.data = c;
     ev_timer_start(w->loop, &c->timer);
 
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
-    l->active++;
-    w->open_conns++;
-
     /* The ClientHello often arrives with the connection: try now. */
-    c->client_readable = true;
+    c->client.readable = true;
     gh_worker_mark_pending(w, c);
 }
 
 static void conn_free(struct gh_conn *c)
 {
-    struct gh_worker *w = c->worker;
-    gh_worker_gen_release(w, c->gen);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    gh_worker_detach(c->worker, c);
     free(c);
 }
 

@@ -27,6 +27,7 @@
 #include <sys/random.h>
 
 #include "gatehouse/audit.h"
+#include "gatehouse/event.h"
 #include "gatehouse/log.h"
 #include "gatehouse/proxy_protocol.h"
 #include "gatehouse/tls.h"
@@ -138,14 +139,23 @@ static void queue_reply(struct gh_http_proxy *hp, int status, const char *why)
     hp->req_phase = GH_HTTP_STOPPED;
 }
 
+/* The event context of this connection (event.h), for its rare events. */
+static struct gh_event_ctx *event_ctx(const struct gh_http_proxy *hp, uint64_t conn_id,
+                                      struct gh_event_ctx *ev)
+{
+    gh_event_ctx_init_ip(ev, conn_id, hp->cfg, hp->client_addr);
+    return ev;
+}
+
 /* A refused WebSocket upgrade: 400/403/426 with the RFC's extra fields. */
 static void reject_upgrade(struct gh_http_proxy *hp, const struct gh_ws_upgrade_verdict *v,
                            uint64_t conn_id, const uint8_t *head, size_t head_len)
 {
-    gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s rule=%s status=%d",
-           (unsigned long long)conn_id, hp->cfg->name, v->reason, v->status);
-    gh_audit_reject(conn_id, hp->cfg->name, hp->client_addr, v->reason, v->status, head,
-                    head_len);
+    struct gh_event_ctx ev;
+    gh_event_reject(event_ctx(hp, conn_id, &ev),
+                    &(struct gh_reject){.reason = GH_REJECT_WS_UPGRADE, .rule = v->reason,
+                                        .status = v->status, .excerpt = head,
+                                        .excerpt_len = head_len});
     queue_reply(hp, v->status, v->reason);
     if (v->extra_headers && v->extra_headers[0] && hp->reply_len) {
         /* after the status line: "HTTP/1.1 426 ...\r\n" */
@@ -165,11 +175,11 @@ static void reject_upgrade(struct gh_http_proxy *hp, const struct gh_ws_upgrade_
 static void reject_frame(struct gh_http_proxy *hp, const struct gh_framer_verdict *v,
                          uint64_t conn_id, bool from_client, const uint8_t *at, size_t len)
 {
-    gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s rule=%s from=%s",
-           (unsigned long long)conn_id, hp->cfg->name, v->reason ? v->reason : "ws_frame",
-           from_client ? "client" : "backend");
-    gh_audit_reject(conn_id, hp->cfg->name, hp->client_addr, v->reason ? v->reason : "ws_frame",
-                    0, at, len);
+    struct gh_event_ctx ev;
+    gh_event_reject(event_ctx(hp, conn_id, &ev),
+                    &(struct gh_reject){.reason = GH_REJECT_WS_FRAME, .rule = v->reason,
+                                        .from = from_client ? GH_SIDE_CLIENT : GH_SIDE_BACKEND,
+                                        .excerpt = at, .excerpt_len = len});
     if (v->reply && v->reply_len <= sizeof hp->reply) {
         memcpy(hp->reply, v->reply, v->reply_len);
         hp->reply_len = v->reply_len;
@@ -182,19 +192,12 @@ static void reject_frame(struct gh_http_proxy *hp, const struct gh_framer_verdic
 static void reject(struct gh_http_proxy *hp, enum gh_http1_rule rule, uint64_t conn_id,
                    const uint8_t *excerpt, size_t excerpt_len)
 {
-    char raw[48], quoted[160];
-    size_t n = excerpt_len < sizeof raw - 1 ? excerpt_len : sizeof raw - 1;
-    memcpy(raw, excerpt, n);
-    raw[n] = '\0';
-    for (size_t i = 0; i < n; i++)
-        if (raw[i] == '\0')
-            raw[i] = '?';
+    struct gh_event_ctx ev;
     int status = gh_http1_rule_status(rule);
-    gh_log(GH_LOG_INFO, "reject", " conn=%llu listener=%s rule=%s status=%d excerpt=%s",
-           (unsigned long long)conn_id, hp->cfg->name, gh_http1_rule_name(rule), status,
-           gh_log_quote(raw, quoted, sizeof quoted));
-    gh_audit_reject(conn_id, hp->cfg->name, hp->client_addr, gh_http1_rule_name(rule), status,
-                    excerpt, excerpt_len);
+    gh_event_reject(event_ctx(hp, conn_id, &ev),
+                    &(struct gh_reject){.reason = GH_REJECT_HTTP_REQUEST,
+                                        .rule = gh_http1_rule_name(rule), .status = status,
+                                        .excerpt = excerpt, .excerpt_len = excerpt_len});
     queue_reply(hp, status, gh_http1_rule_name(rule));
 }
 
@@ -1434,11 +1437,13 @@ static struct gh_http_pending *oldest(struct gh_http_proxy *hp)
     return hp->queue_len ? &hp->queue[hp->queue_head] : NULL;
 }
 
-static void audit_bad_response(const struct gh_http_proxy *hp, uint64_t conn_id, const char *rule)
+/* A response head or chunk broke RULE (FAILURE: GH_BACKEND_BAD_RESPONSE,
+ * or GH_BACKEND_BAD_SWITCH for a 101): its backend_error event. */
+static void bad_response(const struct gh_http_proxy *hp, uint64_t conn_id,
+                         enum gh_backend_failure failure, const char *rule)
 {
-    char detail[64];
-    snprintf(detail, sizeof detail, "bad_response:%s", rule);
-    gh_audit_backend_error(conn_id, hp->cfg->name, hp->cfg->backend.text, "error", detail);
+    struct gh_event_ctx ev;
+    gh_event_backend_error(event_ctx(hp, conn_id, &ev), failure, 0, rule);
 }
 
 static const char *outcome_name(enum gh_http_outcome o)
@@ -1561,23 +1566,13 @@ static void finish_request(struct gh_http_proxy *hp, int status, enum gh_http_ou
 
 /* The backend sent what no request asked for (or answered before it had
  * the whole request): nothing more it sends can be paired with a request. */
-static void backend_desync(struct gh_http_proxy *hp, uint64_t conn_id, const char *reason,
-                           const uint8_t *excerpt, size_t excerpt_len)
+static void backend_desync(struct gh_http_proxy *hp, uint64_t conn_id,
+                           enum gh_desync_reason reason, const uint8_t *excerpt,
+                           size_t excerpt_len)
 {
-    gh_log(GH_LOG_WARN, "backend_desync", " conn=%llu listener=%s backend=%s reason=%s bytes=%zu",
-           (unsigned long long)conn_id, hp->cfg->name, hp->cfg->backend.text, reason, excerpt_len);
-    if (gh_audit_on()) {
-        struct gh_audit_entry e;
-        gh_audit_begin(&e, "backend_desync");
-        gh_audit_uint(&e, "conn", conn_id);
-        gh_audit_str(&e, "listener", hp->cfg->name);
-        gh_audit_str(&e, "backend", hp->cfg->backend.text);
-        gh_audit_str(&e, "reason", reason);
-        if (excerpt_len)
-            gh_audit_client(&e, "excerpt", (const char *)excerpt,
-                            excerpt_len < GH_HTTP_TARGET_KEEP ? excerpt_len : GH_HTTP_TARGET_KEEP);
-        gh_audit_commit(&e);
-    }
+    struct gh_event_ctx ev;
+    gh_event_backend_desync(event_ctx(hp, conn_id, &ev), reason, excerpt, excerpt_len,
+                            GH_HTTP_TARGET_KEEP);
     hp->backend_sync = GH_HTTP_BACKEND_DESYNCED;
 }
 
@@ -1606,7 +1601,7 @@ static void response_done(struct gh_http_proxy *hp, double now, uint64_t conn_id
          * more of it goes to that backend, and the client connection ends
          * after this response (what the client still sends of the body is
          * not read: it is not a request). */
-        backend_desync(hp, conn_id, "early_response", NULL, 0);
+        backend_desync(hp, conn_id, GH_DESYNC_EARLY_RESPONSE, NULL, 0);
         hp->req_phase = GH_HTTP_STOPPED;
         hp->close_when_idle = true;
     }
@@ -1693,9 +1688,7 @@ static bool take_response_head(struct gh_http_proxy *hp, struct gh_http_io *io, 
         const char *why = !p                    ? "response_without_request"
                           : st != GH_HTTP1_DONE ? gh_http1_rule_name(rule)
                                                 : "head_length_mismatch";
-        gh_log(GH_LOG_WARN, "backend_error", " conn=%llu listener=%s reason=bad_response rule=%s",
-               (unsigned long long)conn_id, hp->cfg->name, why);
-        audit_bad_response(hp, conn_id, why);
+        bad_response(hp, conn_id, GH_BACKEND_BAD_RESPONSE, why);
         gh_http_backend_failed(hp, 502, "malformed response from the backend", io->now, conn_id);
         return false;
     }
@@ -1714,9 +1707,7 @@ static bool take_response_head(struct gh_http_proxy *hp, struct gh_http_io *io, 
         else if (p->is_upgrade)
             why = wsv.reason ? wsv.reason : "ws_bad_response";
         if (why) {
-            gh_log(GH_LOG_WARN, "backend_error", " conn=%llu listener=%s reason=%s",
-                   (unsigned long long)conn_id, hp->cfg->name, why);
-            audit_bad_response(hp, conn_id, why);
+            bad_response(hp, conn_id, GH_BACKEND_BAD_SWITCH, why);
             gh_http_backend_failed(hp, 502, "the backend's protocol switch is not valid", io->now,
                                    conn_id);
             return false;
@@ -1827,7 +1818,7 @@ enum gh_http_action gh_http_from_backend(struct gh_http_proxy *hp, struct gh_htt
                 /* No request is outstanding: whatever this is, it answers
                  * nothing the client asked. The connection that sent it is
                  * dropped; the next request goes on a new one. */
-                backend_desync(hp, conn_id, "unsolicited_response", io->in, io->in_len);
+                backend_desync(hp, conn_id, GH_DESYNC_UNSOLICITED_RESPONSE, io->in, io->in_len);
                 io->consumed += io->in_len;
                 io->in += io->in_len;
                 io->in_len = 0;
@@ -1847,10 +1838,7 @@ enum gh_http_action gh_http_from_backend(struct gh_http_proxy *hp, struct gh_htt
                 return GH_HTTP_CONTINUE;
             if (st == GH_HTTP1_ERROR || !take_response_head(hp, io, head_len, conn_id)) {
                 if (st == GH_HTTP1_ERROR) {
-                    gh_log(GH_LOG_WARN, "backend_error",
-                           " conn=%llu listener=%s reason=bad_response rule=%s",
-                           (unsigned long long)conn_id, hp->cfg->name, gh_http1_rule_name(rule));
-                    audit_bad_response(hp, conn_id, gh_http1_rule_name(rule));
+                    bad_response(hp, conn_id, GH_BACKEND_BAD_RESPONSE, gh_http1_rule_name(rule));
                     gh_http_backend_failed(hp, 502, "malformed response from the backend",
                                            io->now, conn_id);
                 }
@@ -1882,10 +1870,7 @@ enum gh_http_action gh_http_from_backend(struct gh_http_proxy *hp, struct gh_htt
                 return GH_HTTP_BLOCKED;
             enum gh_http1_status st = check_chunked(hp, &hp->resp_chunked, io, &used, &rule);
             if (st == GH_HTTP1_ERROR) {
-                gh_log(GH_LOG_WARN, "backend_error",
-                       " conn=%llu listener=%s reason=bad_response rule=%s",
-                       (unsigned long long)conn_id, hp->cfg->name, gh_http1_rule_name(rule));
-                audit_bad_response(hp, conn_id, gh_http1_rule_name(rule));
+                bad_response(hp, conn_id, GH_BACKEND_BAD_RESPONSE, gh_http1_rule_name(rule));
                 hp->resp_phase = GH_HTTP_STOPPED;
                 /* nothing more will be answered */
                 abandon_unanswered(hp, GH_HTTP_OUTCOME_BACKEND_FAILED, io->now, conn_id);

@@ -119,8 +119,6 @@ struct gh_tls_session *gh_tls_session_new(struct gh_tls_context *tc, int cert, i
     s->fd = fd;
     s->tc = tc;
     s->pool = read_ahead;
-    if (!tc)
-        return s; /* plaintext (mode = redirect): no WOLFSSL at all */
     if (cert < 0 || (size_t)cert >= tc->n_certs)
         cert = 0;
     s->ssl = wolfSSL_new(tc->certs[cert].ctx);
@@ -139,8 +137,7 @@ struct gh_tls_session *gh_tls_session_new(struct gh_tls_context *tc, int cert, i
         goto fail;
     return s;
 fail:
-    if (s->ssl)
-        wolfSSL_free(s->ssl);
+    wolfSSL_free(s->ssl); /* NULL-safe */
     free(s);
     return NULL;
 }
@@ -152,7 +149,7 @@ void gh_tls_session_replay(struct gh_tls_session *s, struct gh_buf *buf)
 
 int gh_tls_session_resumed(struct gh_tls_session *s)
 {
-    return s->ssl && wolfSSL_session_reused(s->ssl) ? 1 : 0;
+    return wolfSSL_session_reused(s->ssl) ? 1 : 0;
 }
 
 const struct gh_tls_peer *gh_tls_session_peer(const struct gh_tls_session *s)
@@ -164,109 +161,82 @@ void gh_tls_session_free(struct gh_tls_session *s)
 {
     if (!s)
         return;
-    if (s->ssl)
-        wolfSSL_free(s->ssl);
+    wolfSSL_free(s->ssl);
     gh_buf_release(s->pool, &s->ahead); /* unread bytes of a closing connection */
     free(s->peer);
     free(s);
 }
 
-static enum gh_tls_result classify(WOLFSSL *ssl, int ret)
+static enum gh_io_result classify(WOLFSSL *ssl, int ret)
 {
     int err = wolfSSL_get_error(ssl, ret);
     switch (err) {
     case WOLFSSL_ERROR_WANT_READ:
-        return GH_TLS_WANT_READ;
+        return GH_IO_WANT_READ;
     case WOLFSSL_ERROR_WANT_WRITE:
-        return GH_TLS_WANT_WRITE;
+        return GH_IO_WANT_WRITE;
     case WOLFSSL_ERROR_ZERO_RETURN:
-        return GH_TLS_CLOSED;
+        return GH_IO_CLOSED;
     default:
-        return ret == 0 ? GH_TLS_EOF : GH_TLS_ERROR;
+        return ret == 0 ? GH_IO_EOF : GH_IO_ERROR;
     }
 }
 
-/* Plaintext sessions (a redirect listener) speak through the same calls. */
-static enum gh_tls_result plain_io_result(ssize_t n, size_t *moved)
-{
-    if (n > 0) {
-        *moved = (size_t)n;
-        return GH_TLS_OK;
-    }
-    if (n == 0)
-        return GH_TLS_EOF;
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-        return GH_TLS_WANT_READ;
-    return GH_TLS_ERROR;
-}
+/* ---- the TLS transport (transport.h) ---------------------------------- */
 
-enum gh_tls_result gh_tls_handshake(struct gh_tls_session *s)
+static enum gh_io_result tls_handshake(void *ctx)
 {
-    if (!s->ssl)
-        return GH_TLS_OK;
+    struct gh_tls_session *s = ctx;
     int ret = wolfSSL_accept(SSL_OF(s));
     if (ret == WOLFSSL_SUCCESS)
-        return GH_TLS_OK;
-    enum gh_tls_result r = classify(SSL_OF(s), ret);
-    if (r == GH_TLS_WANT_READ && s->peer_eof)
-        return GH_TLS_ERROR;
+        return GH_IO_OK;
+    enum gh_io_result r = classify(SSL_OF(s), ret);
+    if (r == GH_IO_WANT_READ && s->peer_eof)
+        return GH_IO_ERROR;
     /* During the handshake any kind of close is a failure. */
-    return r == GH_TLS_CLOSED || r == GH_TLS_EOF ? GH_TLS_ERROR : r;
+    return r == GH_IO_CLOSED || r == GH_IO_EOF ? GH_IO_ERROR : r;
 }
 
-enum gh_tls_result gh_tls_read(struct gh_tls_session *s, void *buf, size_t len, size_t *n)
+static enum gh_io_result tls_read(void *ctx, void *buf, size_t len, size_t *n)
 {
+    struct gh_tls_session *s = ctx;
     *n = 0;
-    if (!s->ssl) {
-        if (s->replay && !gh_buf_empty(s->replay)) { /* a PROXY header came with it */
-            int got = receive(NULL, buf, len > INT32_MAX ? INT32_MAX : (int)len, s);
-            *n = (size_t)got;
-            return GH_TLS_OK;
-        }
-        return plain_io_result(recv(s->fd, buf, len, 0), n);
-    }
     int ret = wolfSSL_read(SSL_OF(s), buf, (int)len);
     if (ret > 0) {
         *n = (size_t)ret;
-        return GH_TLS_OK;
+        return GH_IO_OK;
     }
-    enum gh_tls_result r = classify(SSL_OF(s), ret);
-    return r == GH_TLS_WANT_READ && s->peer_eof ? GH_TLS_EOF : r;
+    enum gh_io_result r = classify(SSL_OF(s), ret);
+    return r == GH_IO_WANT_READ && s->peer_eof ? GH_IO_EOF : r;
 }
 
-enum gh_tls_result gh_tls_write(struct gh_tls_session *s, const void *buf, size_t len, size_t *n)
+static enum gh_io_result tls_write(void *ctx, const void *buf, size_t len, size_t *n)
 {
+    struct gh_tls_session *s = ctx;
     *n = 0;
-    if (!s->ssl) {
-        enum gh_tls_result r = plain_io_result(send(s->fd, buf, len, MSG_NOSIGNAL), n);
-        return r == GH_TLS_WANT_READ ? GH_TLS_WANT_WRITE : r == GH_TLS_EOF ? GH_TLS_ERROR : r;
-    }
     int ret = wolfSSL_write(SSL_OF(s), buf, (int)len);
     if (ret > 0) {
         *n = (size_t)ret;
-        return GH_TLS_OK;
+        return GH_IO_OK;
     }
-    enum gh_tls_result r = classify(SSL_OF(s), ret);
-    return r == GH_TLS_CLOSED || r == GH_TLS_EOF ? GH_TLS_ERROR : r;
+    enum gh_io_result r = classify(SSL_OF(s), ret);
+    return r == GH_IO_CLOSED || r == GH_IO_EOF ? GH_IO_ERROR : r;
 }
 
-enum gh_tls_result gh_tls_close_notify(struct gh_tls_session *s)
+/* Sends close_notify once. */
+static enum gh_io_result tls_close_notify(void *ctx)
 {
-    if (!s->ssl)
-        return shutdown(s->fd, SHUT_WR) == 0 || errno == ENOTCONN ? GH_TLS_OK : GH_TLS_ERROR;
+    struct gh_tls_session *s = ctx;
     int ret = wolfSSL_shutdown(SSL_OF(s));
     if (ret == WOLFSSL_SUCCESS || ret == WOLFSSL_SHUTDOWN_NOT_DONE)
-        return GH_TLS_OK; /* sent; we do not wait for the peer's reply */
-    enum gh_tls_result r = classify(SSL_OF(s), ret);
-    return r == GH_TLS_WANT_READ || r == GH_TLS_WANT_WRITE ? r : GH_TLS_ERROR;
+        return GH_IO_OK; /* sent; we do not wait for the peer's reply */
+    enum gh_io_result r = classify(SSL_OF(s), ret);
+    return r == GH_IO_WANT_READ || r == GH_IO_WANT_WRITE ? r : GH_IO_ERROR;
 }
 
-const char *gh_tls_last_error(struct gh_tls_session *s, char *buf, size_t n)
+static const char *tls_last_error(void *ctx, char *buf, size_t n)
 {
-    if (!s->ssl) {
-        snprintf(buf, n, "%s", strerror(errno));
-        return buf;
-    }
+    struct gh_tls_session *s = ctx;
     int err = wolfSSL_get_error(SSL_OF(s), 0);
     if (s->peer_eof && (err == WOLFSSL_ERROR_WANT_READ || err == 0)) {
         snprintf(buf, n, "peer closed the connection");
@@ -280,7 +250,7 @@ const char *gh_tls_failure_kind(struct gh_tls_session *s)
     int err;
     if (s->peer_denied)
         return "verify_failed";
-    if (!s->ssl || s->peer_eof)
+    if (s->peer_eof)
         return "io_error";
     err = wolfSSL_get_error(SSL_OF(s), 0);
     switch (err) {
@@ -314,11 +284,6 @@ void gh_tls_session_info(struct gh_tls_session *s, struct gh_tls_info *info)
     word16 alpn_len = 0;
 
     memset(info, 0, sizeof *info);
-    if (!ssl) {
-        info->version = "plaintext";
-        info->cipher = "none";
-        return;
-    }
     info->version = wolfSSL_get_version(ssl);
     info->cipher = wolfSSL_get_cipher_name(ssl);
     info->resumed = wolfSSL_session_reused(ssl);
@@ -333,6 +298,27 @@ void gh_tls_session_info(struct gh_tls_session *s, struct gh_tls_info *info)
         info->alpn_len = alpn_len;
     }
 }
+
+static void tls_info(void *ctx, struct gh_tls_info *info)
+{
+    gh_tls_session_info(ctx, info);
+}
+
+static const struct gh_tls_peer *tls_peer(const void *ctx)
+{
+    return gh_tls_session_peer(ctx);
+}
+
+const struct gh_transport_ops gh_tls_transport_ops = {
+    .handshake = tls_handshake,
+    .read = tls_read,
+    .write = tls_write,
+    .shutdown = tls_close_notify,
+    .last_error = tls_last_error,
+    .info = tls_info,
+    .peer = tls_peer,
+    .short_read_drains = false,
+};
 
 /* ---- version and crypto speed ---------------------------------------- */
 

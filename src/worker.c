@@ -14,6 +14,7 @@
 
 #include "gatehouse/audit.h"
 #include "gatehouse/conn.h"
+#include "gatehouse/event.h"
 #include "gatehouse/log.h"
 #include "gatehouse/reload.h"
 #include "gatehouse/tickets.h"
@@ -26,8 +27,6 @@
 #define POOL_FREE_BLOCKS 1024  /* free buffers a listener keeps for reuse, at most */
 #define POOL_KEEP_BLOCKS 4     /* free buffers a listener keeps however quiet it is */
 #define MEMORY_TRIM_INTERVAL 1.0 /* seconds between looks at memory to give back */
-
-static ev_idle keep_flushing; /* stops the loop from blocking while work is queued */
 
 static void close_listener(struct gh_worker *w, struct gh_listener *l)
 {
@@ -148,8 +147,6 @@ static bool accept_batch(struct gh_worker *w, struct gh_listener *l)
                    (unsigned long long)w->open_conns);
         }
         gh_conn_accept(w, l, fd, &peer, peer_len);
-        if (w->open_conns > w->peak_open)
-            w->peak_open = w->open_conns;
     }
     return true;
 }
@@ -198,10 +195,10 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *p, int revents)
     (void)revents;
     run_pending(w);
     gh_audit_before_sleep();
-    if (w->pending && !ev_is_active(&keep_flushing))
-        ev_idle_start(loop, &keep_flushing);
-    else if (!w->pending && ev_is_active(&keep_flushing))
-        ev_idle_stop(loop, &keep_flushing);
+    if (w->pending && !ev_is_active(&w->keep_flushing))
+        ev_idle_start(loop, &w->keep_flushing);
+    else if (!w->pending && ev_is_active(&w->keep_flushing))
+        ev_idle_stop(loop, &w->keep_flushing);
 }
 
 static void on_idle(struct ev_loop *loop, ev_idle *i, int revents)
@@ -270,6 +267,45 @@ static void on_memory_trim(struct ev_loop *loop, ev_timer *t, int revents)
         ev_timer_stop(loop, t);
 }
 
+/* ---- the connections: every change to the lists and counters -------- */
+
+void gh_worker_attach(struct gh_worker *w, struct gh_listener *l, struct gh_conn *c)
+{
+    c->id = ++w->next_conn_id;
+    c->gen = w->gen;
+    c->gen->users++;
+    c->prev = NULL;
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    l->active++;
+    w->open_conns++;
+    if (w->open_conns > w->peak_open)
+        w->peak_open = w->open_conns;
+}
+
+static void gen_release(struct gh_worker *w, struct gh_config_gen *gen);
+
+void gh_worker_detach(struct gh_worker *w, struct gh_conn *c)
+{
+    gen_release(w, c->gen);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
+void gh_worker_note_handshake(struct gh_worker *w, bool resumed)
+{
+    w->handshakes++;
+    if (resumed)
+        w->resumed++;
+}
+
 void gh_worker_conn_closed(struct gh_worker *w, struct gh_listener *l)
 {
     l->active--;
@@ -294,7 +330,7 @@ static void on_grace_expired(struct ev_loop *loop, ev_timer *t, int revents)
     w->grace_expired = true;
     w->open_at_grace = w->open_conns;
     for (struct gh_conn *c = w->conns; c; c = c->next)
-        gh_conn_abort(c, "shutdown");
+        gh_conn_abort(c, GH_CLOSE_SHUTDOWN);
 }
 
 static void begin_drain(struct gh_worker *w, int signum)
@@ -380,7 +416,8 @@ static void gen_free(struct gh_config_gen *gen)
     free(gen);
 }
 
-void gh_worker_gen_release(struct gh_worker *w, struct gh_config_gen *gen)
+/* A connection accepted under gen is gone: the generation may be freed. */
+static void gen_release(struct gh_worker *w, struct gh_config_gen *gen)
 {
     struct gh_config_gen **pp;
     gen->users--;
@@ -411,9 +448,7 @@ void gh_worker_reload(struct gh_worker *w)
     }
     if (gh_reload_prepare(w->cfg, &next, gen->tls, errs) < 0) {
         gh_reload_log_errors(errs);
-        gh_log(GH_LOG_ERROR, "reload_refused", " errors=%zu hint=\"the running configuration stays\"",
-               errs->count);
-        gh_audit_reload(w->cfg->path, false, errs->count);
+        gh_event_reload_refused(w->cfg->path, errs->count);
         goto out;
     }
     gen->cfg = next;
@@ -437,8 +472,7 @@ void gh_worker_reload(struct gh_worker *w)
         ev_timer_start(w->loop, &w->ocsp_watch);
     else if (!any_staples(w))
         ev_timer_stop(w->loop, &w->ocsp_watch);
-    gh_log(GH_LOG_INFO, "reloaded", " config=%s listeners=%zu", w->cfg->path, w->n_listeners);
-    gh_audit_reload(w->cfg->path, true, 0);
+    gh_event_reloaded(w->cfg->path, w->n_listeners);
 out:
     if (gen)
         gh_reload_discard(NULL, gen->tls);
@@ -509,7 +543,7 @@ int gh_worker_init(struct gh_worker *w, const struct gh_config *cfg, struct gh_t
     ev_prepare_init(&w->flush_watcher, on_prepare);
     w->flush_watcher.data = w;
     ev_prepare_start(w->loop, &w->flush_watcher);
-    ev_idle_init(&keep_flushing, on_idle);
+    ev_idle_init(&w->keep_flushing, on_idle);
     ev_timer_init(&w->accept_backoff, on_accept_backoff, ACCEPT_BACKOFF, 0.);
     w->accept_backoff.data = w;
     ev_timer_init(&w->memory_trim, on_memory_trim, MEMORY_TRIM_INTERVAL, MEMORY_TRIM_INTERVAL);
@@ -557,7 +591,7 @@ int gh_worker_run(struct gh_worker *w)
         gh_buf_pool_destroy(&w->listeners[i].pool);
     }
     ev_prepare_stop(w->loop, &w->flush_watcher);
-    ev_idle_stop(w->loop, &keep_flushing);
+    ev_idle_stop(w->loop, &w->keep_flushing);
     ev_timer_stop(w->loop, &w->grace_timer);
     ev_timer_stop(w->loop, &w->accept_backoff);
     ev_timer_stop(w->loop, &w->memory_trim);

@@ -4,13 +4,17 @@
  *     HELLO -> HANDSHAKE -> CONNECTING -> PUMPING -> (closed)
  * (http mode: PUMPING -> CONNECTING -> PUMPING again when a backend
  * connection that lost sync was dropped and the next request opens a new
- * one; between the two backend_fd < 0 with backend_done false)
+ * one; between the two backend.fd < 0, its reading half not done)
  * (HELLO: a PROXY header from a trusted balancer, then the ClientHello, read
  * before the TLS session exists so the certificate can be chosen for it)
- * the two byte buffers between the sides, half-close in each direction,
+ * the two sides (struct gh_side: socket, transport, buffers, the state of
+ * each half), the pump between them, half-close in each direction,
  * the handshake/connect/idle timer with the waits on the client it also
  * bounds (request_timeout, keepalive_timeout, header_timeout, body_timeout,
- * send_timeout) and the reason a connection closed. */
+ * send_timeout) and the reason a connection closed.
+ * Not here: what the bytes mean (the mode, mode.h), how they cross a
+ * socket (the transport, transport.h), what an event writes (event.h),
+ * the connection list and counters (worker.c). */
 #ifndef GATEHOUSE_CONN_H
 #define GATEHOUSE_CONN_H
 
@@ -20,10 +24,15 @@
 #include <sys/socket.h>
 
 #include "gatehouse/buffer.h"
+#include "gatehouse/event.h"
 #include "gatehouse/stream_framer.h"
+#include "gatehouse/hello_reader.h"
 #include "gatehouse/http_proxy.h"
+#include "gatehouse/rate_limit.h"
+#include "gatehouse/transport.h"
 
 struct gh_config_gen;
+struct gh_mode_ops;
 struct gh_listener;
 struct gh_tls_session;
 struct gh_worker;
@@ -46,15 +55,55 @@ enum gh_backend_wind_down {
     GH_BACKEND_DRAINING,     /* write side shut: waiting for the backend's end */
 };
 
+/* The reading half of a side. */
+enum gh_side_read {
+    GH_SIDE_READ_OPEN,       /* reads as readiness allows */
+    GH_SIDE_READ_WANTS_WRITE,/* TLS: the read (or handshake) needs the socket writable */
+    GH_SIDE_READ_DONE,       /* the peer ended its sending half (EOF, close_notify) */
+};
+
+/* The writing half of a side. */
+enum gh_side_write {
+    GH_SIDE_WRITE_OPEN,      /* writes as readiness allows */
+    GH_SIDE_WRITE_WANTS_READ,/* TLS: the write needs the socket readable */
+    GH_SIDE_WRITE_SHUT,      /* we ended our sending half: FIN or close_notify sent */
+};
+
+/* One end of the connection: the client, or the backend. The pump moves
+ * bytes from one side to the other (conn.c, process) the same way both
+ * ways; only the transport underneath differs. */
+struct gh_side {
+    int fd;                      /* backend: -1 while there is no backend connection */
+    ev_io io;
+    const struct gh_transport_ops *ops;
+    void *ctx;                   /* the transport's: a TLS session, or &plain */
+    struct gh_plain_transport plain;
+    struct gh_buf in;            /* http mode: bytes read from this side, not yet framed */
+    struct gh_buf out;           /* bytes for this side, not yet written */
+    bool readable, writable;     /* readiness as the last events and attempts left it */
+    enum gh_side_read read;
+    enum gh_side_write write;
+};
+
+/* How a connection that decided to end gets there. */
+enum gh_conn_ending {
+    GH_ENDING_NONE,
+    GH_ENDING_AFTER_BACKEND_SENT,/* tcp mode, a refused frame: close once the
+                                  * frames released before it reached the backend */
+    GH_ENDING_AFTER_CLIENT_SENT, /* http mode: close once every response owed
+                                  * and what is queued reached the client */
+};
+
 struct gh_conn {
     uint64_t id;
     struct gh_worker *worker;
     struct gh_listener *listener;
     const struct gh_listener_config *cfg; /* as it was when accepted (reloads come later) */
     struct gh_config_gen *gen;   /* the configuration generation cfg belongs to */
-    struct gh_tls_session *tls;
-    ev_io client_io;
-    ev_io backend_io;
+    struct gh_tls_session *tls;  /* NULL on listeners without TLS (mode = redirect) */
+    const struct gh_mode_ops *mode; /* what the bytes mean: tcp framing or http */
+    struct gh_side client;       /* out: to_client, in: from_client (http) */
+    struct gh_side backend;      /* out: to_backend, in: from_backend (http) */
     ev_timer timer;              /* handshake, connect, then idle and client timeouts */
     ev_tstamp started;
     ev_tstamp last_activity;
@@ -63,19 +112,17 @@ struct gh_conn {
     ev_tstamp body_window_start; /* body_timeout: when the current period of a request body began */
     uint64_t body_window_bytes;  /* bytes_from_client then: the period must bring min_body_rate x it */
 
-    struct gh_buf to_backend;    /* client plaintext not yet sent on */
-    struct gh_buf to_client;     /* backend bytes not yet encrypted and sent */
-    struct gh_buf hello;         /* HELLO: bytes read before the TLS session; wolfSSL replays them */
+    struct gh_hello_buf hello;   /* HELLO: bytes read before the TLS session; wolfSSL replays them */
     struct gh_stream_framer framer; /* tcp mode: raw, line or length */
-    double rate_tokens;          /* bytes the client may still send now */
-    ev_tstamp rate_stamp;        /* when rate_tokens was last topped up */
+    struct gh_rate_bucket rate;  /* rate_limit */
 
-    /* mode = http: bytes are read into from_*, and the HTTP framer moves
-     * what may pass (rewritten) into to_*. NULL/empty in tcp mode. */
+    /* The modes' state (mode_tcp.c, mode_http.c). http: bytes are read
+     * into side.in, and the HTTP framer moves what may pass (rewritten)
+     * into the other side's out; NULL in tcp mode, where bytes are read
+     * straight into the other side's out. */
     struct gh_http_proxy *http;
-    struct gh_buf from_client;
-    struct gh_buf from_backend;
-    const char *close_reason;
+    enum gh_close_reason close_reason; /* set with ending */
+    struct gh_event_ctx ev;      /* what every event of this connection names */
 
     uint64_t bytes_from_client;
     uint64_t bytes_to_client;
@@ -84,39 +131,23 @@ struct gh_conn {
     struct gh_conn *pending_next;
 
     enum gh_conn_state state;
-    int client_fd;
-    int backend_fd;
+    enum gh_conn_ending ending;
+    /* http mode refusal with released bytes still owed to the backend
+     * (WebSocket frames ahead of a bad one): see drop_backend_once_sent */
+    enum gh_backend_wind_down backend_wind_down;
     int cert_index;              /* which of the listener's certificates was served */
-    uint32_t to_backend_ready;   /* bytes at the head of to_backend the framer released */
+    uint32_t to_backend_ready;   /* bytes at the head of backend.out the framer released */
     socklen_t peer_len;
     char peer_addr[56];          /* client address:port as text, for logs */
     char client_ip[48];          /* the address alone (X-Forwarded-For, audit) */
     uint16_t client_port;
 
-    bool reject_pending;         /* a frame was refused: close once the valid ones are out */
-    /* http mode refusal with released bytes still owed to the backend
-     * (WebSocket frames ahead of a bad one): see drop_backend_once_sent */
-    enum gh_backend_wind_down backend_wind_down;
     bool rate_paused;            /* rate_limit: no reading until the timer fires */
     bool proxy_header_done;      /* accept_proxy: the balancer's header was taken */
     bool proxy_header_sent;      /* proxy_protocol: ours went to the backend */
-    bool hello_heap;             /* hello outgrew the pool's block: malloc'd, HELLO_BUF_MAX */
-    bool close_after_flush;      /* close once to_client is delivered */
-    bool client_framer_blocked;  /* the http framer waits for the other direction */
-    bool is_pending;
-
-    /* readiness as the last events and attempts left it */
-    bool client_readable, client_writable;
-    bool backend_readable, backend_writable;
-    bool tls_read_wants_write;   /* wolfSSL_read needs the socket writable */
-    bool tls_write_wants_read;   /* wolfSSL_write needs the socket readable */
-
-    /* half-close, each direction on its own */
-    bool client_done;            /* client sent close_notify or EOF */
-    bool backend_shut;           /* we sent FIN to the backend */
-    bool backend_done;           /* backend sent FIN */
-    bool notify_sent;            /* we sent close_notify to the client */
+    bool client_framer_blocked;  /* http mode: its framer waits for the other direction */
     bool client_done_first;      /* the client ended before the backend */
+    bool is_pending;
 };
 
 /* Takes ownership of a freshly accepted client socket. */
@@ -127,7 +158,7 @@ void gh_conn_accept(struct gh_worker *w, struct gh_listener *l, int fd,
  * iteration for each pending connection. */
 void gh_conn_flush(struct gh_conn *c);
 
-/* Closes with reason "shutdown" (end of the drain). */
-void gh_conn_abort(struct gh_conn *c, const char *reason);
+/* Closes now (GH_CLOSE_SHUTDOWN: the end of the drain). */
+void gh_conn_abort(struct gh_conn *c, enum gh_close_reason reason);
 
 #endif

@@ -1,5 +1,6 @@
 /* tls.h - the TLS service: server contexts built from a listener's config,
- * and non-blocking handshake, read, write and close for one session.
+ * and one session's non-blocking handshake, read, write and close as a
+ * transport (transport.h).
  *
  * Owns: everything that touches wolfSSL. Callers see opaque handles and
  * small result codes, so the connection state machine reads the same
@@ -13,18 +14,10 @@
 
 #include "gatehouse/buffer.h"
 #include "gatehouse/config.h"
+#include "gatehouse/transport.h"
 
 struct gh_tls_context; /* one per listener: certificates, versions, suites */
 struct gh_tls_session; /* one per client connection */
-
-enum gh_tls_result {
-    GH_TLS_OK,          /* done; for read/write, *n bytes moved */
-    GH_TLS_WANT_READ,   /* retry when the socket is readable */
-    GH_TLS_WANT_WRITE,  /* retry when the socket is writable */
-    GH_TLS_CLOSED,      /* read: the peer sent close_notify */
-    GH_TLS_EOF,         /* read: TCP EOF without close_notify */
-    GH_TLS_ERROR,       /* fatal; gh_tls_last_error says why */
-};
 
 int gh_tls_global_init(void);
 void gh_tls_global_cleanup(void);
@@ -61,8 +54,7 @@ int gh_tls_choose(const struct gh_tls_context *ctx, const struct gh_tls_hello *h
 /* "default" or the [cert:NAME] of a choice, for logs. */
 const char *gh_tls_cert_label(const struct gh_tls_context *ctx, int cert);
 
-/* ctx NULL gives a plaintext session (a redirect listener): the same calls,
- * straight on the socket. cert is what gh_tls_choose returned. read_ahead
+/* cert is what gh_tls_choose returned. read_ahead
  * (may be NULL) lends blocks for reading several records per recv; the
  * session holds one only while it holds bytes wolfSSL has not taken. */
 struct gh_tls_session *gh_tls_session_new(struct gh_tls_context *ctx, int cert, int fd,
@@ -96,16 +88,9 @@ struct gh_tls_peer {
 /* NULL when the client sent no certificate (or none was asked for). */
 const struct gh_tls_peer *gh_tls_session_peer(const struct gh_tls_session *s);
 
-enum gh_tls_result gh_tls_handshake(struct gh_tls_session *s);
-enum gh_tls_result gh_tls_read(struct gh_tls_session *s, void *buf, size_t len, size_t *n);
-/* Writes all of len or nothing: after WANT_*, call again with the same
- * bytes (wolfSSL keeps the records it already built). */
-enum gh_tls_result gh_tls_write(struct gh_tls_session *s, const void *buf, size_t len, size_t *n);
-/* Sends close_notify once. */
-enum gh_tls_result gh_tls_close_notify(struct gh_tls_session *s);
-
-/* Short reason for the last error, for logs ("alert", "protocol error", ...). */
-const char *gh_tls_last_error(struct gh_tls_session *s, char *buf, size_t n);
+/* The session as a transport: gh_tls_transport_ops with the session as
+ * its context (handshake, read, write, close_notify, last_error, ...). */
+extern const struct gh_transport_ops gh_tls_transport_ops;
 
 /* Why a handshake failed, as the audit log names it. */
 const char *gh_tls_failure_kind(struct gh_tls_session *s); /* alert, verify_failed, io_error, protocol_error */

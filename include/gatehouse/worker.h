@@ -5,8 +5,10 @@
  * worker), accept and its back-off when file descriptors run out, signals,
  * the drain on SIGTERM, and the once-per-iteration flush (an ev_prepare
  * watcher) that runs every connection event handlers marked as pending,
- * and giving memory back after a burst (a timer that shrinks the buffer
- * pools and trims the heap once the connections that needed it are gone). */
+ * giving memory back after a burst (a timer that shrinks the buffer
+ * pools and trims the heap once the connections that needed it are gone),
+ * and the connections' lists and counters: only worker.c changes them
+ * (gh_worker_attach, gh_worker_conn_closed, gh_worker_detach). */
 #ifndef GATEHOUSE_WORKER_H
 #define GATEHOUSE_WORKER_H
 
@@ -76,6 +78,7 @@ struct gh_worker {
     uint64_t resumed;            /* of which resumed sessions */
 
     ev_prepare flush_watcher;
+    ev_idle keep_flushing;       /* stops the loop from blocking while work is queued */
     ev_timer accept_backoff;     /* running while accept is paused for EMFILE */
     ev_timer memory_trim;        /* running while there may be memory to give back */
     ev_timer grace_timer;
@@ -96,10 +99,16 @@ int gh_worker_init(struct gh_worker *w, const struct gh_config *cfg, struct gh_t
 /* Runs the loop until drained. Returns the process exit status. */
 int gh_worker_run(struct gh_worker *w);
 
-/* Called by the connection code. */
+/* Called by the connection code, at the three moments of a connection's
+ * life the worker counts: accepted (gives it its id and configuration
+ * generation, links it into conns, counts it open on w and l), closed
+ * (counts it gone; the drain may end), freed (unlinks it, releases its
+ * generation). */
+void gh_worker_attach(struct gh_worker *w, struct gh_listener *l, struct gh_conn *c);
 void gh_worker_conn_closed(struct gh_worker *w, struct gh_listener *l);
-/* A connection accepted under gen is gone: the generation may be freed. */
-void gh_worker_gen_release(struct gh_worker *w, struct gh_config_gen *gen);
+void gh_worker_detach(struct gh_worker *w, struct gh_conn *c);
+/* A TLS handshake completed (for the exit summary). */
+void gh_worker_note_handshake(struct gh_worker *w, bool resumed);
 
 /* SIGHUP: loads the configuration anew; on success new connections use it. */
 void gh_worker_reload(struct gh_worker *w);

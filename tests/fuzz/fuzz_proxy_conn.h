@@ -3,14 +3,15 @@
  *
  * Owns: a listener config loaded through the real loader from a few
  * variants of an ini text (cached per variant), and a model of what
- * src/conn.c does with the framer, without sockets or TLS: the client's
+ * the http mode (src/mode_http.c, driven by src/conn.c's pump) does with
+ * the framer, without sockets or TLS: the client's
  * and the backend's byte streams arrive in chunks whose sizes and order a
  * seeded generator picks (partial reads, pipelining, a backend answering
  * early or late); each round runs the client's input through
  * gh_http_from_client into the backend's log, the interim 100, the
  * backend's input through gh_http_from_backend into the client's log, the
  * kept head of a replayable request, backend replacement, backend EOF and
- * loss, gatehouse's own reply, and the client's end, as conn.c orders
+ * loss, gatehouse's own reply, and the client's end, as the pump orders
  * them. The backend and the client read everything at once (their logs
  * are what they received); the room offered for output is sometimes
  * smaller, so the framer's "no room" paths run too.
@@ -180,7 +181,7 @@ static inline void conn_drop_client_input(struct conn_model *m, size_t n)
 
 static inline void conn_new_backend(struct conn_model *m)
 {
-    /* replace_backend: the old connection's unread bytes go with it */
+    /* gh_conn_replace_backend: the old connection's unread bytes go with it */
     gh_http_backend_replaced(&m->hp);
     if (m->piece < m->pieces && m->backend.fed > m->piece_start[m->piece]) {
         m->piece++;                  /* the rest of its answer went with it */
@@ -205,7 +206,8 @@ static inline void conn_note_reply(struct conn_model *m)
     }
 }
 
-/* frame_client_bytes: the client's input through the request framer. */
+/* http_feed_client (mode_http.c): the client's input through the request
+ * framer. */
 static inline bool conn_frame_client(struct conn_model *m)
 {
     bool moved = false;
@@ -250,7 +252,7 @@ static inline bool conn_frame_client(struct conn_model *m)
     return moved;
 }
 
-/* frame_backend_bytes: the backend's input through the response framer,
+/* http_feed_backend (mode_http.c): the backend's input through the response framer,
  * its end, and gatehouse's reply. */
 static inline bool conn_frame_backend(struct conn_model *m)
 {
