@@ -1,4 +1,4 @@
-/* framer.h - what may pass from client to backend.
+/* framer_verdict.h - what may pass from client to backend.
  *
  * A framer is fed the client's plaintext as it arrives and answers how much
  * of it is known to be valid and may be forwarded now, and whether the
@@ -7,8 +7,8 @@
  * completes them. Owns: per-connection framing state and its counters; no
  * I/O, no allocation. tcp mode picks one by the listener's framing key:
  * raw (no framing; an optional byte budget), line or length (framing.h). */
-#ifndef GATEHOUSE_FRAMER_H
-#define GATEHOUSE_FRAMER_H
+#ifndef GATEHOUSE_FRAMER_VERDICT_H
+#define GATEHOUSE_FRAMER_VERDICT_H
 
 #include <stddef.h>
 #include <stdint.h>
