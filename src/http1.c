@@ -113,28 +113,6 @@ static const struct gh_http1_limits default_limits = {
     .max_trailer_bytes = 4096,
 };
 
-static inline uchar lower(uchar c)
-{
-    return (uchar)(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
-}
-
-/* p[0, n) equals the lowercase word lw, ignoring ASCII case. */
-static bool ci_eq(const uchar *p, const char *lw, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (lower(p[i]) != (uchar)lw[i])
-            return false;
-    return true;
-}
-
-static bool ci_eq2(const uchar *a, const uchar *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (lower(a[i]) != lower(b[i]))
-            return false;
-    return true;
-}
-
 static inline bool ows(uchar c)
 {
     return c == ' ' || c == '\t';
@@ -430,12 +408,12 @@ enum hkind { H_OTHER, H_HOST, H_CL, H_TE, H_CONNECTION, H_EXPECT, H_UPGRADE };
 static uint8_t header_kind(const uchar *n, size_t len)
 {
     switch (len) {
-    case 4: return ci_eq(n, "host", 4) ? H_HOST : H_OTHER;
-    case 6: return ci_eq(n, "expect", 6) ? H_EXPECT : H_OTHER;
-    case 7: return ci_eq(n, "upgrade", 7) ? H_UPGRADE : H_OTHER;
-    case 10: return ci_eq(n, "connection", 10) ? H_CONNECTION : H_OTHER;
-    case 14: return ci_eq(n, "content-length", 14) ? H_CL : H_OTHER;
-    case 17: return ci_eq(n, "transfer-encoding", 17) ? H_TE : H_OTHER;
+    case 4: return gh_ascii_ieq_lower(n, "host", 4) ? H_HOST : H_OTHER;
+    case 6: return gh_ascii_ieq_lower(n, "expect", 6) ? H_EXPECT : H_OTHER;
+    case 7: return gh_ascii_ieq_lower(n, "upgrade", 7) ? H_UPGRADE : H_OTHER;
+    case 10: return gh_ascii_ieq_lower(n, "connection", 10) ? H_CONNECTION : H_OTHER;
+    case 14: return gh_ascii_ieq_lower(n, "content-length", 14) ? H_CL : H_OTHER;
+    case 17: return gh_ascii_ieq_lower(n, "transfer-encoding", 17) ? H_TE : H_OTHER;
     default: return H_OTHER;
     }
 }
@@ -677,7 +655,7 @@ static void te_field(struct te_state *t, const uchar *p, size_t n)
             i++;
         if (i == s)
             goto bad;
-        bool chunked = i - s == 7 && ci_eq(p + s, "chunked", 7);
+        bool chunked = i - s == 7 && gh_ascii_ieq_lower(p + s, "chunked", 7);
         bool params = false;
         for (;;) {
             size_t j = i;
@@ -746,7 +724,7 @@ static bool list_has(const uchar *p, size_t n, const char *word, size_t wn)
         size_t e = i;
         while (e > s && lws(p[e - 1]))
             e--;
-        if (e - s == wn && ci_eq(p + s, word, wn))
+        if (e - s == wn && gh_ascii_ieq_lower(p + s, word, wn))
             return true;
     }
     return false;
@@ -942,11 +920,11 @@ static int name_cmp(const uchar *a, size_t an, const uchar *b, size_t bn)
 {
     size_t n = an < bn ? an : bn;
     size_t i = 0;
-    while (i < n && lower(a[i]) == lower(b[i]))
+    while (i < n && gh_ascii_lower(a[i]) == gh_ascii_lower(b[i]))
         i++;
     WORK(i + 1);
     if (i < n)
-        return (int)lower(a[i]) - (int)lower(b[i]);
+        return (int)gh_ascii_lower(a[i]) - (int)gh_ascii_lower(b[i]);
     return an < bn ? -1 : an > bn ? 1 : 0;
 }
 
@@ -1053,10 +1031,10 @@ static bool parse_absolute(const uchar *t, size_t n, struct hostport *hp, long *
 {
     size_t s;
     *is_absolute = false;
-    if (n >= 7 && ci_eq(t, "http://", 7)) {
+    if (n >= 7 && gh_ascii_ieq_lower(t, "http://", 7)) {
         s = 7;
         *default_port = 80;
-    } else if (n >= 8 && ci_eq(t, "https://", 8)) {
+    } else if (n >= 8 && gh_ascii_ieq_lower(t, "https://", 8)) {
         s = 8;
         *default_port = 443;
     } else {
@@ -1072,7 +1050,7 @@ static bool parse_absolute(const uchar *t, size_t n, struct hostport *hp, long *
 
 static bool same_authority(const struct hostport *a, long a_default, const struct hostport *b)
 {
-    if (a->host_len != b->host_len || !ci_eq2(a->host, b->host, a->host_len))
+    if (a->host_len != b->host_len || !gh_ascii_ieq(a->host, b->host, a->host_len))
         return false;
     long pa = a->port < 0 ? a_default : a->port;
     long pb = b->port < 0 ? a_default : b->port;
