@@ -479,10 +479,16 @@ static enum gh_http1_rule name_error(const uchar *ns, const uchar *p, const ucha
     return GH_RULE_NO_COLON;
 }
 
-/* Parses field lines from *pp through the empty line. */
-static enum gh_http1_rule parse_fields(const uchar **pp, const uchar *end, struct fields *f)
+/* Parses field lines from *pp through the empty line into h[0, max), with
+ * f starting empty. */
+static enum gh_http1_rule parse_fields(const uchar **pp, const uchar *end,
+                                       struct gh_http1_header *h, size_t max, struct fields *f)
 {
     const uchar *p = *pp;
+    f->h = h;
+    f->n = 0;
+    f->max = max;
+    f->policy = 0;
     enum gh_http1_rule r;
     for (;;) {
         const uchar *ns = p;
@@ -862,9 +868,12 @@ static bool valid_host_value(const uchar *p, size_t n, struct hostport *hp)
     return parse_hostport(p, n, hp) && (hp->host_len > 0 || hp->port == -1);
 }
 
+/* Fills s (from empty) with what the head's special fields say. */
 static void scan_special(const struct fields *f, struct special *s, bool is_request)
 {
     struct hostport hp;
+    memset(s, 0, sizeof *s);
+    s->host_index = -1;
     for (size_t i = 0; i < f->n; i++) {
         unsigned k = f->kind[i];
         if (k == H_OTHER)
@@ -1227,11 +1236,7 @@ enum gh_http1_status gh_http1_parse_request(const char *buf, size_t head_len,
         req->policy_hits |= BIT(GH_RULE_BAD_TARGET_CHAR);
 
     /* field lines */
-    f.h = req->headers;
-    f.n = 0;
-    f.max = max_headers_of(lim);
-    f.policy = 0;
-    r = parse_fields(&p, end, &f);
+    r = parse_fields(&p, end, req->headers, max_headers_of(lim), &f);
     req->n_headers = f.n;
     req->policy_hits |= f.policy;
     if (r != GH_RULE_NONE)
@@ -1239,8 +1244,6 @@ enum gh_http1_status gh_http1_parse_request(const char *buf, size_t head_len,
     req->head_len = (size_t)(p - b);
 
     struct special s;
-    memset(&s, 0, sizeof s);
-    s.host_index = -1;
     scan_special(&f, &s, true);
     if (s.has_connection)
         mark_connection_named(&f, req);
@@ -1377,19 +1380,13 @@ enum gh_http1_status gh_http1_parse_response(const char *buf, size_t head_len,
     resp->reason = mkspan(rs, (size_t)(p - rs));
     p += 2;
 
-    f.h = resp->headers;
-    f.n = 0;
-    f.max = max_headers_of(lim);
-    f.policy = 0;
-    r = parse_fields(&p, end, &f);
+    r = parse_fields(&p, end, resp->headers, max_headers_of(lim), &f);
     resp->n_headers = f.n;
     if (r != GH_RULE_NONE)
         goto fail;
     resp->head_len = (size_t)(p - b);
 
     struct special s;
-    memset(&s, 0, sizeof s);
-    s.host_index = -1;
     scan_special(&f, &s, false);
     resp->connection_close = s.close || (minor == 0 && !s.keep_alive);
 
