@@ -610,8 +610,8 @@ struct gh_tls_context *gh_tls_context_new(const struct gh_config *cfg,
     }
     /* tickets: the scope in hex names the ticket keys (tickets.h) */
     char scope_id[2 * WC_SHA256_DIGEST_SIZE + 1];
-    gh_hex_encode(scope_id, tc->scope, WC_SHA256_DIGEST_SIZE, GH_HEX_LOWER);
-    scope_id[2 * WC_SHA256_DIGEST_SIZE] = '\0';
+    gh_hex_encode(scope_id, tc->scope, sizeof tc->scope, GH_HEX_LOWER);
+    scope_id[sizeof scope_id - 1] = '\0';
     if (!tc->verify_clients && !(tc->tickets = gh_tickets_scope_new(scope_id))) {
         gh_config_error_add(errs, l->line, "", "out of memory");
         goto fail;
