@@ -23,10 +23,10 @@
 #include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/random.h>
 
-#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static double now_seconds(void)
@@ -210,23 +210,13 @@ static void usage(FILE *to)
 
 int main(int argc, char **argv)
 {
-    static const struct option long_opts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int opt, rc;
+    int rc;
 
-    while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        switch (opt) {
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
+    if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        usage(stdout);
+        return 0;
     }
-    if (optind != argc) {
+    if (argc != 1) { /* it takes no options and no arguments */
         usage(stderr);
         return 2;
     }
