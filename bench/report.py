@@ -17,7 +17,7 @@ With the hs-matrix rows: full and resumed handshakes/s of the tcp-mode
 proxies (ECDSA/RSA x TLS 1.3/1.2), gatehouse's ratio to each anchor, and its
 full ECDSA TLS 1.3 figure per core as a fraction of what the linked wolfSSL's
 ECDSA sign + key-share speed allows on one core (target >= 0.80; the speeds
-come from "gatehouse --crypto-speed", proxy "crypto" in raw.tsv, and the
+come from "gatehouse-crypto-speed", proxy "crypto" in raw.tsv, and the
 key-share group from negotiated.tsv next to raw.tsv).
 
 With bench/run.sh --baseline: gatehouse-base and gatehouse-http-base ran the
@@ -484,13 +484,13 @@ if tcp:
                     out.append(f"  {r[0]:<11}{r[1]:<7}{r[2]:<5}{r[4]:<31}{r[5]:<12}{r[6]:<11}{r[7]:<7}{r[8]}")
 
     # the ceiling: what the linked wolfSSL's crypto allows on one core
-    # ops per CPU second: --crypto-speed counts per wall second, so divide by
+    # ops per CPU second: gatehouse-crypto-speed counts per wall second, so divide by
     # its CPU share in that round (1.0 on an idle CPU 1)
     cshare = vals["crypto"]["cpu_share"]
     speeds = {m: {r: v / min(1.0, cshare[r]) if cshare.get(r, 0) > 0.2 else v
                   for r, v in vals["crypto"][m].items()}
               for m in ("ecdsa_p256_sign", "x25519", "ecdhe_p256") if vals["crypto"][m]}
-    if not speeds:  # older runs: the one --crypto-speed at the start
+    if not speeds:  # older runs: the one crypto speed run at the start
         cf = os.path.join(os.path.dirname(os.path.abspath(args.raw)), "crypto-speed.txt")
         if os.path.exists(cf):
             with open(cf) as f:
@@ -513,7 +513,7 @@ if tcp:
         g = percore_med(gh, pre + "_rate", pre + "_cpu", pre)
         out.append("")
         cs = med(list(cshare.values()))
-        out.append(f"Ceiling: the linked wolfSSL on one core (gatehouse --crypto-speed on CPU 1, median of "
+        out.append(f"Ceiling: the linked wolfSSL on one core (gatehouse-crypto-speed on CPU 1, median of "
                    f"{len(speeds['ecdsa_p256_sign'])} run(s)"
                    + (f"; per CPU second: divided by its CPU share, median {cs:.2f}" if cs else "") + "):")
         out.append(f"  ECDSA P-256 sign {fmt(sign)}/s; X25519 key pair + shared secret "

@@ -603,21 +603,32 @@ smoke() {  # smoke PORT: 3 GETs through the proxy
 }
 
 # ---------------------------------------------------------------- crypto speed
+# gatehouse-crypto-speed is built next to gatehouse; like gatehouse, a
+# private copy runs, one version throughout.
+CRYPTO_SPEED=""
 if [ -n "$HAVE_GH" ]; then
-  log "gatehouse --crypto-speed (CPU 1):"
-  taskset -c 1 timeout 120 "${BIN[gatehouse]}" --crypto-speed 2>&1 | tee "$OUT/crypto-speed.txt" \
-    || log "gatehouse --crypto-speed failed (exit ${PIPESTATUS[0]})"
+  if [ -x "$(dirname "$GATEHOUSE")/gatehouse-crypto-speed" ]; then
+    cp "$(dirname "$GATEHOUSE")/gatehouse-crypto-speed" "$TMP/gatehouse-crypto-speed-under-test"
+    CRYPTO_SPEED="$TMP/gatehouse-crypto-speed-under-test"
+  else
+    log "no gatehouse-crypto-speed next to $GATEHOUSE: no crypto speed figures"
+  fi
+fi
+if [ -n "$CRYPTO_SPEED" ]; then
+  log "gatehouse-crypto-speed (CPU 1):"
+  taskset -c 1 timeout 120 "$CRYPTO_SPEED" 2>&1 | tee "$OUT/crypto-speed.txt" \
+    || log "gatehouse-crypto-speed failed (exit ${PIPESTATUS[0]})"
 fi
 # hs-matrix: the ceiling for gatehouse's handshakes, measured again at the
 # start of each round (proxy "crypto" in raw.tsv; the report takes medians).
-# --crypto-speed counts operations per wall-clock second; the proxies'
+# gatehouse-crypto-speed counts operations per wall-clock second; the proxies'
 # per-core figures are per CPU second, so its own CPU share (user+sys / real)
 # is recorded too and the report divides by it (the same when CPU 1 is idle).
 record_crypto_speed() {
   local out t real user sys f="$OUT/crypto-speed-round$ROUND.txt"
   local TIMEFORMAT='%R %U %S'
-  t=$( { time taskset -c 1 timeout 120 "${BIN[gatehouse]}" --crypto-speed >"$f" 2>&1; } 2>&1 ) \
-    || { log "gatehouse --crypto-speed failed"; return 0; }
+  t=$( { time taskset -c 1 timeout 120 "$CRYPTO_SPEED" >"$f" 2>&1; } 2>&1 ) \
+    || { log "gatehouse-crypto-speed failed"; return 0; }
   read -r real user sys <<<"$t"
   out=$(cat "$f")
   record crypto ecdsa_p256_sign "$(awk '/^ECDSA P-256 sign/ {print $4}' <<<"$out")"
@@ -699,7 +710,7 @@ for ROUND in $(seq "$ROUNDS"); do
   warn_if_busy
   log "round $ROUND/$ROUNDS: $(want_row plain && echo 'plain ')${ORDER[*]}"
 
-  if want_row hs-matrix && [ -n "$HAVE_GH" ]; then wait_quiet; record_crypto_speed; fi
+  if want_row hs-matrix && [ -n "$CRYPTO_SPEED" ]; then wait_quiet; record_crypto_speed; fi
 
   # plaintext ceiling: wrk straight to nginx
   if want_row plain; then

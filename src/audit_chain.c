@@ -2,6 +2,8 @@
  * previous chain value and the entry); see audit_chain.h. */
 #include "gatehouse/audit_chain.h"
 
+#include "gatehouse/span.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,11 +17,7 @@
 
 static void to_hex(const uint8_t *digest, char out[GH_AUDIT_CHAIN_HEX + 1])
 {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < WC_SHA256_DIGEST_SIZE; i++) {
-        out[2 * i] = digits[digest[i] >> 4];
-        out[2 * i + 1] = digits[digest[i] & 15];
-    }
+    gh_hex_encode(out, digest, WC_SHA256_DIGEST_SIZE, GH_HEX_LOWER);
     out[GH_AUDIT_CHAIN_HEX] = '\0';
 }
 

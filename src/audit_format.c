@@ -2,6 +2,8 @@
  * timestamps; see audit_format.h. */
 #include "gatehouse/audit_format.h"
 
+#include "gatehouse/span.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -90,7 +92,6 @@ static size_t utf8_sequence(const uint8_t *s, size_t avail)
 size_t gh_audit_escape(char *dst, size_t cap, const uint8_t *src, size_t len, size_t max_in,
                        size_t *consumed)
 {
-    static const char hex[] = "0123456789abcdef";
     size_t all = len;
     size_t i = 0, o = 0;
 
@@ -130,8 +131,7 @@ size_t gh_audit_escape(char *dst, size_t cap, const uint8_t *src, size_t len, si
         if (cap - o < 6)
             return (size_t)-1;
         memcpy(dst + o, "\\u00", 4); /* NOLINT(bugprone-not-null-terminated-result): JSON text, not a C string */
-        dst[o + 4] = hex[b >> 4];
-        dst[o + 5] = hex[b & 15];
+        gh_hex_byte(dst + o + 4, b, GH_HEX_LOWER);
         o += 6;
         i++;
     }

@@ -9,6 +9,8 @@
  * with a small bounds-checked DER walker that trusts nothing it reads. */
 #include "gatehouse/cert_info.h"
 
+#include "gatehouse/span.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -32,8 +34,6 @@
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char hex_lower[] = "0123456789abcdef";
-static const char hex_upper[] = "0123456789ABCDEF";
 
 /* The reason for a refusal, when the caller gave somewhere to put it. */
 #define SET_WHY(why, why_len, ...)                                           \
@@ -277,8 +277,8 @@ static void put_escaped(struct sink *s, uint32_t c, long pos, long n)
         for (size_t j = 0; j < m; j++) {
             uint8_t b = (uint8_t)enc[j];
             u[k++] = '\\';
-            u[k++] = hex_upper[b >> 4];
-            u[k++] = hex_upper[b & 15];
+            gh_hex_byte(u + k, b, GH_HEX_UPPER);
+            k += 2;
         }
     } else {
         if (c == '"' || c == '+' || c == ',' || c == ';' || c == '<' || c == '>' ||
@@ -459,11 +459,12 @@ static void put_ava(struct sink *s, char sep, const struct ava *a)
         /* '#' and the BER (tag, length, contents): a TLV has >= 2 bytes */
         const uint8_t *ber = a->value.start;
         head[h++] = '#';
-        head[h++] = hex_upper[ber[0] >> 4];
-        head[h++] = hex_upper[ber[0] & 15];
+        gh_hex_byte(head + h, ber[0], GH_HEX_UPPER);
+        h += 2;
         sink_put(s, head, h);
         for (size_t i = 1; i < a->value.total && !s->full; i++) {
-            char u[2] = { hex_upper[ber[i] >> 4], hex_upper[ber[i] & 15] };
+            char u[2];
+            gh_hex_byte(u, ber[i], GH_HEX_UPPER);
             sink_put(s, u, 2);
         }
         return;
@@ -699,10 +700,7 @@ static unsigned rsa_bits(const DecodedCert *dc)
 
 static void to_hex(const uint8_t *p, size_t n, char *out)
 {
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex_lower[p[i] >> 4];
-        out[2 * i + 1] = hex_lower[p[i] & 15];
-    }
+    gh_hex_encode(out, p, n, GH_HEX_LOWER);
     out[2 * n] = '\0';
 }
 
@@ -892,21 +890,6 @@ cleanup:
 
 /* ---- matching ---------------------------------------------------------------- */
 
-static bool eq_nocase(const char *a, const char *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char x = (unsigned char)a[i];
-        unsigned char y = (unsigned char)b[i];
-        if (x >= 'A' && x <= 'Z')
-            x = (unsigned char)(x + 32);
-        if (y >= 'A' && y <= 'Z')
-            y = (unsigned char)(y + 32);
-        if (x != y)
-            return false;
-    }
-    return true;
-}
-
 static bool host_ok(const char *host, size_t len)
 {
     if (!host || len == 0 || len > GH_CERT_INFO_DNS_LEN)
@@ -938,9 +921,9 @@ static bool name_covers(const char *pat, size_t plen, const char *host, size_t h
         size_t label = hlen - rlen - 1;
         if (host[label] != '.' || memchr(host, '.', label))
             return false;
-        return eq_nocase(host + label + 1, rest, rlen);
+        return gh_ascii_ieq(host + label + 1, rest, rlen);
     }
-    return plen == hlen && eq_nocase(pat, host, hlen);
+    return plen == hlen && gh_ascii_ieq(pat, host, hlen);
 }
 
 bool gh_cert_info_matches_dns(const struct gh_cert_info *ci, const char *host, size_t host_len)
@@ -991,7 +974,7 @@ static bool match_dns(const struct gh_cert_info *ci, const char *e, size_t n)
     for (size_t i = 0; i < ci->n_dns && i < GH_CERT_INFO_DNS_MAX; i++) {
         const char *d = ci->dns[i];
         size_t dl = strnlen(d, GH_CERT_INFO_DNS_LEN + 1);
-        if (dl == n && eq_nocase(d, e, n))
+        if (dl == n && gh_ascii_ieq(d, e, n))
             return true;    /* literal, also for a wildcard in the certificate */
         if (host_ok(d, dl) && name_covers(e, n, d, dl))
             return true;    /* the entry is a wildcard covering D */
@@ -1034,7 +1017,6 @@ bool gh_cert_info_allowed(const struct gh_cert_info *ci, const char *allow_cn,
 
 int gh_cert_info_name_ascii(const char *name, char *out, size_t out_cap)
 {
-    static const char hex[] = "0123456789ABCDEF";
     size_t o = 0;
     if (out_cap == 0)
         return -1;
@@ -1048,8 +1030,8 @@ int gh_cert_info_name_ascii(const char *name, char *out, size_t out_cap)
             out[o++] = (char)*p;
         } else {
             out[o++] = '\\';
-            out[o++] = hex[*p >> 4];
-            out[o++] = hex[*p & 0xf];
+            gh_hex_byte(out + o, *p, GH_HEX_UPPER);
+            o += 2;
         }
     }
     out[o] = '\0';

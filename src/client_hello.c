@@ -64,6 +64,8 @@
  *    not ask for rather than fail. */
 #include "gatehouse/client_hello.h"
 
+#include "gatehouse/span.h"
+
 #include <string.h>
 
 #define TLS_RECORD_HANDSHAKE 22
@@ -134,19 +136,6 @@ static inline unsigned u16(const uint8_t *p)
 static inline size_t u24(const uint8_t *p)
 {
     return (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2];
-}
-
-static inline uint8_t lower(uint8_t c)
-{
-    return (uint8_t)(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
-}
-
-static bool ci_eq(const uint8_t *a, const uint8_t *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (lower(a[i]) != lower(b[i]))
-            return false;
-    return true;
 }
 
 static struct gh_hello_span mkspan(const uint8_t *p, size_t n)
@@ -655,7 +644,7 @@ bool gh_client_hello_sni_equals(const struct gh_client_hello *h, const char *nam
         return false;
     const uint8_t *p = (const uint8_t *)name;
     size_t n = strip_dot(p, strlen(name));
-    return n == h->server_name.len && n > 0 && ci_eq(p, h->server_name.p, n);
+    return n == h->server_name.len && n > 0 && gh_ascii_ieq(p, h->server_name.p, n);
 }
 
 bool gh_sni_matches(const char *pattern, struct gh_hello_span name)
@@ -668,7 +657,7 @@ bool gh_sni_matches(const char *pattern, struct gh_hello_span name)
     if (pn == 0 || nn == 0)
         return false;
     if (!memchr(p, '*', pn))
-        return pn == nn && ci_eq(p, name.p, nn);
+        return pn == nn && gh_ascii_ieq(p, name.p, nn);
 
     /* "*." then at least two non-empty labels, no other '*' */
     if (pn < 2 || p[0] != '*' || p[1] != '.')
@@ -694,7 +683,7 @@ bool gh_sni_matches(const char *pattern, struct gh_hello_span name)
     size_t label = nn - rn;
     if (memchr(name.p, '.', label))
         return false;               /* two or more labels where '*' stands */
-    return ci_eq(name.p + label, rest, rn);
+    return gh_ascii_ieq(name.p + label, rest, rn);
 }
 
 bool gh_client_hello_offers_alpn(const struct gh_client_hello *h, const char *name)

@@ -14,6 +14,8 @@
  * lines it hands over one at a time (see "the line reader"). */
 #include "gatehouse/config.h"
 
+#include "gatehouse/span.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ini.h>
@@ -512,39 +514,14 @@ static int set_path(struct parse_state *st, const struct key_row *k, const char 
     return 0;
 }
 
-/* Walks a SEP-separated list: each call gives the next item, with the
- * spaces around it trimmed when TRIM; an empty item is given too (len 0),
- * for the caller to refuse or skip. */
-struct list_walk {
-    const char *next; /* NULL after the last item */
-    char sep;
-    bool trim;
-};
-
-static bool list_next(struct list_walk *w, const char **item, size_t *len)
-{
-    const char *p = w->next, *end;
-    if (!p)
-        return false;
-    end = strchr(p, w->sep);
-    if (!end)
-        end = p + strlen(p);
-    w->next = *end ? end + 1 : NULL;
-    while (w->trim && p < end && is_space_char(*p))
-        p++;
-    while (w->trim && end > p && is_space_char(end[-1]))
-        end--;
-    *item = p;
-    *len = (size_t)(end - p);
-    return true;
-}
-
 /* Every item of a SEP-separated list must satisfy acceptable(); reports
  * an empty list, empty items and refused items. Returns 0 or -1. */
 static int check_items(struct parse_state *st, const char *key, const char *value, char sep,
                        bool (*acceptable)(const char *item, size_t len), const char *rule)
 {
-    struct list_walk w = {value, sep, sep == ','}; /* ':' lists are kept as written */
+    /* ':' lists are kept as written */
+    struct gh_list_walk w =
+        gh_list_start(value, sep, sep == ',' ? GH_LIST_TRIM_SPACES : GH_LIST_KEEP_SPACES);
     const char *item;
     size_t len;
     int rc = 0;
@@ -552,7 +529,7 @@ static int check_items(struct parse_state *st, const char *key, const char *valu
         parse_error(st, key, "empty list");
         return -1;
     }
-    while (list_next(&w, &item, &len)) {
+    while (gh_list_next(&w, &item, &len)) {
         if (len == 0) {
             parse_error(st, key, "empty entry in list");
             rc = -1;
@@ -668,12 +645,12 @@ static int store_list(struct parse_state *st, const char *key, const char *value
                       bool (*acceptable)(const char *item, size_t len), const char *rule,
                       char *out, size_t out_size)
 {
-    struct list_walk w = {value, ',', true};
+    struct gh_list_walk w = gh_list_start(value, ',', GH_LIST_TRIM_SPACES);
     const char *item;
     size_t len, o = 0;
     if (check_items(st, key, value, ',', acceptable, rule) < 0)
         return -1;
-    while (list_next(&w, &item, &len)) {
+    while (gh_list_next(&w, &item, &len)) {
         if (o + len + 2 > out_size) {
             parse_error(st, key, "list longer than %zu bytes", out_size - 1);
             out[0] = '\0';
@@ -700,7 +677,7 @@ static int store_trusted(struct parse_state *st, const char *key, const char *va
                          struct gh_cidr nets[GH_TRUSTED_NETS_MAX], size_t *n_nets)
 {
     char net[INET6_ADDRSTRLEN + 8], why[GH_CIDR_WHY_MAX];
-    struct list_walk w = {value, ',', true};
+    struct gh_list_walk w = gh_list_start(value, ',', GH_LIST_TRIM_SPACES);
     const char *item;
     size_t len;
     int rc = 0;
@@ -709,7 +686,7 @@ static int store_trusted(struct parse_state *st, const char *key, const char *va
         return -1;
     }
     *n_nets = 0;
-    while (list_next(&w, &item, &len)) {
+    while (gh_list_next(&w, &item, &len)) {
         if (len == 0 || len >= sizeof net) {
             parse_error(st, key, len == 0 ? "empty entry in list" : "'%.*s' is too long",
                         (int)len, item);
@@ -807,10 +784,10 @@ static int set_groups(struct parse_state *st, const struct key_row *k, const cha
                       void *conf)
 {
     struct gh_listener_config *l = conf;
-    const char *p = value;
-    size_t n = 0;
-    for (;;) {
-        size_t len = strcspn(p, ":");
+    struct gh_list_walk w = gh_list_start(value, ':', GH_LIST_KEEP_SPACES);
+    const char *p;
+    size_t len, n = 0;
+    while (gh_list_next(&w, &p, &len)) {
         bool found = false;
         for (size_t i = 0; i < sizeof group_names / sizeof group_names[0]; i++) {
             if (strlen(group_names[i].name) == len && memcmp(group_names[i].name, p, len) == 0) {
@@ -833,9 +810,6 @@ static int set_groups(struct parse_state *st, const struct key_row *k, const cha
             parse_error(st, k->name, "unknown group '%.*s' (X25519, P-256, P-384)", (int)len, p);
             return -1;
         }
-        if (p[len] == '\0')
-            break;
-        p += len + 1;
     }
     l->n_groups = n;
     return 0;
@@ -845,12 +819,12 @@ static int set_log_rules(struct parse_state *st, const struct key_row *k, const 
                          void *conf)
 {
     struct gh_listener_config *l = conf;
-    struct list_walk w = {value, ',', true};
+    struct gh_list_walk w = gh_list_start(value, ',', GH_LIST_TRIM_SPACES);
     const char *item;
     size_t len;
     int rc = 0;
     l->log_rules = 0;
-    while (list_next(&w, &item, &len)) {
+    while (gh_list_next(&w, &item, &len)) {
         if (len == 0)
             continue; /* "a,,b": nothing to log */
         enum gh_http1_rule r = gh_http1_rule_from_name(item, len);
@@ -884,12 +858,12 @@ static int set_methods(struct parse_state *st, const struct key_row *k, const ch
                        void *conf)
 {
     struct gh_listener_config *l = conf;
-    struct list_walk w = {value, ',', true};
+    struct gh_list_walk w = gh_list_start(value, ',', GH_LIST_TRIM_SPACES);
     const char *item;
     size_t len;
     l->method_policy = GH_METHODS_LISTED;
     l->n_methods = 0;
-    while (list_next(&w, &item, &len)) {
+    while (gh_list_next(&w, &item, &len)) {
         if (len == 0)
             continue; /* counted below: no method at all is an error */
         /* a method is a token (RFC 9110 9.1), case-sensitive: WebDAV's
@@ -1543,13 +1517,14 @@ static bool addresses_conflict(const struct gh_sockaddr *a, const struct gh_sock
 static void resolve_cert_refs(struct parse_state *st, size_t i)
 {
     struct gh_listener_config *l = &st->cfg->listeners[i];
-    struct list_walk w = {st->cert_refs[i], ',', false}; /* stored as "a,b" */
+    /* stored as "a,b" */
+    struct gh_list_walk w = gh_list_start(st->cert_refs[i], ',', GH_LIST_KEEP_SPACES);
     const char *p;
     size_t len;
     int certs_line = listener_key_line(st, i, "certs");
     if (!st->cert_refs[i][0])
         return;
-    while (list_next(&w, &p, &len)) {
+    while (gh_list_next(&w, &p, &len)) {
         size_t found = st->cfg->n_certs;
         for (size_t c = 0; c < st->cfg->n_certs; c++)
             if (strlen(st->cfg->certs[c].name) == len && memcmp(st->cfg->certs[c].name, p, len) == 0)

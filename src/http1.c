@@ -113,28 +113,6 @@ static const struct gh_http1_limits default_limits = {
     .max_trailer_bytes = 4096,
 };
 
-static inline uchar lower(uchar c)
-{
-    return (uchar)(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
-}
-
-/* p[0, n) equals the lowercase word lw, ignoring ASCII case. */
-static bool ci_eq(const uchar *p, const char *lw, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (lower(p[i]) != (uchar)lw[i])
-            return false;
-    return true;
-}
-
-static bool ci_eq2(const uchar *a, const uchar *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (lower(a[i]) != lower(b[i]))
-            return false;
-    return true;
-}
-
 static inline bool ows(uchar c)
 {
     return c == ' ' || c == '\t';
@@ -430,12 +408,12 @@ enum hkind { H_OTHER, H_HOST, H_CL, H_TE, H_CONNECTION, H_EXPECT, H_UPGRADE };
 static uint8_t header_kind(const uchar *n, size_t len)
 {
     switch (len) {
-    case 4: return ci_eq(n, "host", 4) ? H_HOST : H_OTHER;
-    case 6: return ci_eq(n, "expect", 6) ? H_EXPECT : H_OTHER;
-    case 7: return ci_eq(n, "upgrade", 7) ? H_UPGRADE : H_OTHER;
-    case 10: return ci_eq(n, "connection", 10) ? H_CONNECTION : H_OTHER;
-    case 14: return ci_eq(n, "content-length", 14) ? H_CL : H_OTHER;
-    case 17: return ci_eq(n, "transfer-encoding", 17) ? H_TE : H_OTHER;
+    case 4: return gh_ascii_ieq_lower(n, "host", 4) ? H_HOST : H_OTHER;
+    case 6: return gh_ascii_ieq_lower(n, "expect", 6) ? H_EXPECT : H_OTHER;
+    case 7: return gh_ascii_ieq_lower(n, "upgrade", 7) ? H_UPGRADE : H_OTHER;
+    case 10: return gh_ascii_ieq_lower(n, "connection", 10) ? H_CONNECTION : H_OTHER;
+    case 14: return gh_ascii_ieq_lower(n, "content-length", 14) ? H_CL : H_OTHER;
+    case 17: return gh_ascii_ieq_lower(n, "transfer-encoding", 17) ? H_TE : H_OTHER;
     default: return H_OTHER;
     }
 }
@@ -501,10 +479,16 @@ static enum gh_http1_rule name_error(const uchar *ns, const uchar *p, const ucha
     return GH_RULE_NO_COLON;
 }
 
-/* Parses field lines from *pp through the empty line. */
-static enum gh_http1_rule parse_fields(const uchar **pp, const uchar *end, struct fields *f)
+/* Parses field lines from *pp through the empty line into h[0, max), with
+ * f starting empty. */
+static enum gh_http1_rule parse_fields(const uchar **pp, const uchar *end,
+                                       struct gh_http1_header *h, size_t max, struct fields *f)
 {
     const uchar *p = *pp;
+    f->h = h;
+    f->n = 0;
+    f->max = max;
+    f->policy = 0;
     enum gh_http1_rule r;
     for (;;) {
         const uchar *ns = p;
@@ -677,7 +661,7 @@ static void te_field(struct te_state *t, const uchar *p, size_t n)
             i++;
         if (i == s)
             goto bad;
-        bool chunked = i - s == 7 && ci_eq(p + s, "chunked", 7);
+        bool chunked = i - s == 7 && gh_ascii_ieq_lower(p + s, "chunked", 7);
         bool params = false;
         for (;;) {
             size_t j = i;
@@ -746,7 +730,7 @@ static bool list_has(const uchar *p, size_t n, const char *word, size_t wn)
         size_t e = i;
         while (e > s && lws(p[e - 1]))
             e--;
-        if (e - s == wn && ci_eq(p + s, word, wn))
+        if (e - s == wn && gh_ascii_ieq_lower(p + s, word, wn))
             return true;
     }
     return false;
@@ -884,9 +868,12 @@ static bool valid_host_value(const uchar *p, size_t n, struct hostport *hp)
     return parse_hostport(p, n, hp) && (hp->host_len > 0 || hp->port == -1);
 }
 
+/* Fills s (from empty) with what the head's special fields say. */
 static void scan_special(const struct fields *f, struct special *s, bool is_request)
 {
     struct hostport hp;
+    memset(s, 0, sizeof *s);
+    s->host_index = -1;
     for (size_t i = 0; i < f->n; i++) {
         unsigned k = f->kind[i];
         if (k == H_OTHER)
@@ -942,11 +929,11 @@ static int name_cmp(const uchar *a, size_t an, const uchar *b, size_t bn)
 {
     size_t n = an < bn ? an : bn;
     size_t i = 0;
-    while (i < n && lower(a[i]) == lower(b[i]))
+    while (i < n && gh_ascii_lower(a[i]) == gh_ascii_lower(b[i]))
         i++;
     WORK(i + 1);
     if (i < n)
-        return (int)lower(a[i]) - (int)lower(b[i]);
+        return (int)gh_ascii_lower(a[i]) - (int)gh_ascii_lower(b[i]);
     return an < bn ? -1 : an > bn ? 1 : 0;
 }
 
@@ -1053,10 +1040,10 @@ static bool parse_absolute(const uchar *t, size_t n, struct hostport *hp, long *
 {
     size_t s;
     *is_absolute = false;
-    if (n >= 7 && ci_eq(t, "http://", 7)) {
+    if (n >= 7 && gh_ascii_ieq_lower(t, "http://", 7)) {
         s = 7;
         *default_port = 80;
-    } else if (n >= 8 && ci_eq(t, "https://", 8)) {
+    } else if (n >= 8 && gh_ascii_ieq_lower(t, "https://", 8)) {
         s = 8;
         *default_port = 443;
     } else {
@@ -1072,7 +1059,7 @@ static bool parse_absolute(const uchar *t, size_t n, struct hostport *hp, long *
 
 static bool same_authority(const struct hostport *a, long a_default, const struct hostport *b)
 {
-    if (a->host_len != b->host_len || !ci_eq2(a->host, b->host, a->host_len))
+    if (a->host_len != b->host_len || !gh_ascii_ieq(a->host, b->host, a->host_len))
         return false;
     long pa = a->port < 0 ? a_default : a->port;
     long pb = b->port < 0 ? a_default : b->port;
@@ -1249,11 +1236,7 @@ enum gh_http1_status gh_http1_parse_request(const char *buf, size_t head_len,
         req->policy_hits |= BIT(GH_RULE_BAD_TARGET_CHAR);
 
     /* field lines */
-    f.h = req->headers;
-    f.n = 0;
-    f.max = max_headers_of(lim);
-    f.policy = 0;
-    r = parse_fields(&p, end, &f);
+    r = parse_fields(&p, end, req->headers, max_headers_of(lim), &f);
     req->n_headers = f.n;
     req->policy_hits |= f.policy;
     if (r != GH_RULE_NONE)
@@ -1261,8 +1244,6 @@ enum gh_http1_status gh_http1_parse_request(const char *buf, size_t head_len,
     req->head_len = (size_t)(p - b);
 
     struct special s;
-    memset(&s, 0, sizeof s);
-    s.host_index = -1;
     scan_special(&f, &s, true);
     if (s.has_connection)
         mark_connection_named(&f, req);
@@ -1399,19 +1380,13 @@ enum gh_http1_status gh_http1_parse_response(const char *buf, size_t head_len,
     resp->reason = mkspan(rs, (size_t)(p - rs));
     p += 2;
 
-    f.h = resp->headers;
-    f.n = 0;
-    f.max = max_headers_of(lim);
-    f.policy = 0;
-    r = parse_fields(&p, end, &f);
+    r = parse_fields(&p, end, resp->headers, max_headers_of(lim), &f);
     resp->n_headers = f.n;
     if (r != GH_RULE_NONE)
         goto fail;
     resp->head_len = (size_t)(p - b);
 
     struct special s;
-    memset(&s, 0, sizeof s);
-    s.host_index = -1;
     scan_special(&f, &s, false);
     resp->connection_close = s.close || (minor == 0 && !s.keep_alive);
 

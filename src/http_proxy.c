@@ -30,6 +30,7 @@
 #include "gatehouse/event.h"
 #include "gatehouse/log.h"
 #include "gatehouse/proxy_protocol.h"
+#include "gatehouse/span.h"
 #include "gatehouse/tls.h"
 #include "gatehouse/websocket.h"
 
@@ -321,9 +322,7 @@ static bool name_is(struct gh_http1_span name, const char *lower)
  * is one it interprets, it compares names this way. */
 static char fold_name_char(char c)
 {
-    if (c >= 'A' && c <= 'Z')
-        return (char)(c + 32);
-    return c == '_' ? '-' : c;
+    return c == '_' ? '-' : (char)gh_ascii_lower((unsigned char)c);
 }
 
 /* NAME, folded, starts with LOWER (a lowercase '-' spelling); the whole
@@ -399,18 +398,7 @@ static bool is_protected(struct gh_http1_span name)
 
 static bool same_token(const char *a, size_t an, struct gh_http1_span b)
 {
-    if (an != b.len || an == 0)
-        return false;
-    for (size_t k = 0; k < an; k++) {
-        char x = a[k], y = b.p[k];
-        if (x >= 'A' && x <= 'Z')
-            x = (char)(x + 32);
-        if (y >= 'A' && y <= 'Z')
-            y = (char)(y + 32);
-        if (x != y)
-            return false;
-    }
-    return true;
+    return an == b.len && an > 0 && gh_ascii_ieq(a, b.p, an);
 }
 
 /* The identity the TLS handshake verified. Incoming copies of these fields
@@ -628,10 +616,11 @@ static void write_request_head(struct gh_http_proxy *hp, const struct gh_http1_r
         put_chain(o, CHAIN_XFF, NULL, 0, hp->client_addr);
     if (write_forwarded && !forwarded_written)
         put_chain(o, CHAIN_FORWARDED, NULL, 0, hp->client_addr);
-    static const char hex[] = "0123456789abcdef";
-    char id[16];
-    for (int i = 0; i < 16; i++)
-        id[i] = hex[(request_id >> (60 - 4 * i)) & 0xf];
+    uint8_t id_bytes[8]; /* request_id, most significant byte first */
+    char id[2 * sizeof id_bytes];
+    for (size_t i = 0; i < sizeof id_bytes; i++)
+        id_bytes[i] = (uint8_t)(request_id >> (56 - 8 * i));
+    gh_hex_encode(id, id_bytes, sizeof id_bytes, GH_HEX_LOWER);
     if (write_xff)
         puts_(o, "X-Forwarded-Proto: https\r\n");
     puts_(o, "X-Request-Id: ");
@@ -658,14 +647,15 @@ static bool asks_upgrade(const struct gh_http1_request *req)
 static const struct gh_ws_config *ws_config(const struct gh_listener_config *cfg)
 {
     struct gh_ws_config *w = &scratch_ws_cfg;
+    /* stored as "a,b" or "" (none): an empty item is no origin */
+    struct gh_list_walk origins = gh_list_start(cfg->ws_origins, ',', GH_LIST_KEEP_SPACES);
+    const char *p;
+    size_t len;
     memset(w, 0, sizeof *w);
     w->allow_missing_origin = true; /* non-browser clients send none */
-    for (const char *p = cfg->ws_origins; *p && w->n_origins < GH_WS_ORIGINS_MAX;) {
-        size_t len = strcspn(p, ",");
-        if (len <= GH_WS_ORIGIN_LEN_MAX)
+    while (w->n_origins < GH_WS_ORIGINS_MAX && gh_list_next(&origins, &p, &len))
+        if (len > 0 && len <= GH_WS_ORIGIN_LEN_MAX)
             snprintf(w->origins[w->n_origins++], GH_WS_ORIGIN_LEN_MAX + 1, "%.*s", (int)len, p);
-        p += len + (p[len] == ',');
-    }
     return w;
 }
 
@@ -843,14 +833,15 @@ static bool holds_request(const struct gh_http_proxy *hp, const struct gh_http1_
  * the message (the head filter's own predicates). */
 static bool forwards_trailer(const struct gh_listener_config *cfg, struct gh_http1_span name)
 {
+    /* stored as "a,b" or "" (none): an empty item matches no name */
+    struct gh_list_walk allowed = gh_list_start(cfg->allow_trailers, ',', GH_LIST_KEEP_SPACES);
+    const char *p;
+    size_t len;
     if (is_protected(name) || is_hop_by_hop(name))
         return false;
-    for (const char *p = cfg->allow_trailers; *p;) {
-        size_t len = strcspn(p, ",");
+    while (gh_list_next(&allowed, &p, &len))
         if (same_token(p, len, name))
             return true;
-        p += len + (p[len] == ',');
-    }
     return false;
 }
 

@@ -40,7 +40,6 @@ static void usage(FILE *to)
             "usage: gatehouse -c FILE        run with the configuration in FILE\n"
             "       gatehouse -t -c FILE     check FILE (and its certificates) and exit\n"
             "       gatehouse -V             print versions and whether assembly is on\n"
-            "       gatehouse --crypto-speed print the linked wolfSSL's crypto speed\n"
             "       gatehouse -h             this help\n");
 }
 
@@ -331,7 +330,6 @@ int main(int argc, char **argv)
         {"config", required_argument, NULL, 'c'},
         {"test", no_argument, NULL, 't'},
         {"version", no_argument, NULL, 'V'},
-        {"crypto-speed", no_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -356,12 +354,6 @@ int main(int argc, char **argv)
             gh_tls_print_version(stdout);
             gh_tls_global_cleanup();
             return 0;
-        case 's':
-            if (gh_tls_global_init() < 0)
-                return 1;
-            rc = gh_tls_crypto_speed(stdout) == 0 ? 0 : 1;
-            gh_tls_global_cleanup();
-            return rc;
         case 'h':
             usage(stdout);
             return 0;

@@ -20,6 +20,7 @@
 #include "gatehouse/cert_info.h"
 #include "gatehouse/client_hello.h"
 #include "gatehouse/log.h"
+#include "gatehouse/span.h"
 #include "gatehouse/tickets.h"
 
 #define PEM_FILE_MAX (1u << 20)  /* a certificate chain file larger than this is refused */
@@ -38,10 +39,11 @@ static int check_suite_names(WOLFSSL_CTX *scratch, const char *list, int line, c
                              struct gh_config_errors *errs)
 {
     char name[128];
-    const char *p = list;
+    struct gh_list_walk w = gh_list_start(list, ':', GH_LIST_KEEP_SPACES);
+    const char *p;
+    size_t len;
     int rc = 0;
-    for (;;) {
-        size_t len = strcspn(p, ":");
+    while (gh_list_next(&w, &p, &len)) {
         if (len < sizeof name) {
             memcpy(name, p, len);
             name[len] = '\0';
@@ -51,9 +53,6 @@ static int check_suite_names(WOLFSSL_CTX *scratch, const char *list, int line, c
                 rc = -1;
             }
         }
-        if (p[len] == '\0')
-            break;
-        p += len + 1;
     }
     return rc;
 }
@@ -206,14 +205,12 @@ static int describe_cert(struct gh_tls_cert *c, const char *path, const char *na
                ci->key_type == GH_CERT_KEY_EC_P521;
     c->n_names = 0;
     if (names && names[0]) {
-        for (const char *p = names;;) {
-            size_t len = strcspn(p, ",");
+        struct gh_list_walk w = gh_list_start(names, ',', GH_LIST_KEEP_SPACES);
+        const char *p;
+        size_t len;
+        while (gh_list_next(&w, &p, &len))
             if (c->n_names < GH_CERT_NAMES_MAX && len <= GH_DNS_NAME_MAX)
                 snprintf(c->names[c->n_names++], GH_DNS_NAME_MAX + 1, "%.*s", (int)len, p);
-            if (p[len] == '\0')
-                break;
-            p += len + 1;
-        }
     } else {
         for (size_t i = 0; i < ci->n_dns && c->n_names < GH_CERT_NAMES_MAX; i++)
             snprintf(c->names[c->n_names++], GH_DNS_NAME_MAX + 1, "%s", ci->dns[i]);
@@ -629,8 +626,8 @@ struct gh_tls_context *gh_tls_context_new(const struct gh_config *cfg,
     }
     /* tickets: the scope in hex names the ticket keys (tickets.h) */
     char scope_id[2 * WC_SHA256_DIGEST_SIZE + 1];
-    for (size_t i = 0; i < WC_SHA256_DIGEST_SIZE; i++)
-        snprintf(scope_id + 2 * i, 3, "%02x", tc->scope[i]);
+    gh_hex_encode(scope_id, tc->scope, sizeof tc->scope, GH_HEX_LOWER);
+    scope_id[sizeof scope_id - 1] = '\0';
     if (!tc->verify_clients && !(tc->tickets = gh_tickets_scope_new(scope_id))) {
         gh_config_error_add(errs, l->line, "", "out of memory");
         goto fail;

@@ -48,6 +48,8 @@
  *    the client did nothing wrong. */
 #include "gatehouse/websocket.h"
 
+#include "gatehouse/span.h"
+
 #include <string.h>
 
 #include <wolfssl/options.h>
@@ -176,18 +178,7 @@ static bool single_value_is(const struct gh_http1_header *h, size_t n, const cha
 /* ASCII case-insensitive equality of two spans. */
 static bool span_ieq(struct gh_http1_span a, struct gh_http1_span b)
 {
-    if (a.len != b.len)
-        return false;
-    for (size_t i = 0; i < a.len; i++) {
-        uchar x = (uchar)a.p[i], y = (uchar)b.p[i];
-        if (x >= 'A' && x <= 'Z')
-            x = (uchar)(x | 0x20);
-        if (y >= 'A' && y <= 'Z')
-            y = (uchar)(y | 0x20);
-        if (x != y)
-            return false;
-    }
-    return true;
+    return a.len == b.len && gh_ascii_ieq(a.p, b.p, a.len);
 }
 
 /* ---- the upgrade request ------------------------------------------------- */

@@ -3,10 +3,10 @@
  *
  * Owns: the rules a client's byte stream must follow under each framing,
  * when its bytes may be forwarded, and the stable reason codes of the rules.
- * Both framers have the shape of framer.h: feed the client's plaintext from
- * the first unreleased byte, get back how many bytes may go to the backend
- * now, or REJECT with a reason (no reply bytes: tcp mode just closes). No
- * I/O, no allocation; the state is a few words per connection.
+ * Both framers answer with a framer_verdict.h verdict: feed the client's
+ * plaintext from the first unreleased byte, get back how many bytes may go
+ * to the backend now, or REJECT with a reason (no reply bytes: tcp mode just
+ * closes). No I/O, no allocation; the state is a few words per connection.
  *
  * The feed contract, shared by both framers (and by websocket.h):
  *  - data[0, len) starts at the first byte not yet released; the caller
@@ -35,7 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gatehouse/framer.h"
+#include "gatehouse/framer_verdict.h"
 #include "gatehouse/utf8.h"
 
 /* Bytes released and frames (lines, length frames) completed: the counts of

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gatehouse/span.h"
+
 #define GH_HTTP1_MAX_HEADERS 256 /* hard ceiling; the configured limit is <= this */
 
 /* Every rule a message can break. Names (gh_http1_rule_name) are stable:
@@ -279,16 +281,7 @@ bool gh_http1_forwarded_valid(struct gh_http1_span value);
 static inline bool gh_http1_span_equals(struct gh_http1_span s, const char *lower)
 {
     size_t n = __builtin_strlen(lower);
-    if (s.len != n)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s.p[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (unsigned char)(c + 32);
-        if (c != (unsigned char)lower[i])
-            return false;
-    }
-    return true;
+    return s.len == n && gh_ascii_ieq_lower(s.p, lower, n);
 }
 
 #endif

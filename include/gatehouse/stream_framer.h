@@ -9,7 +9,7 @@
 #define GATEHOUSE_STREAM_FRAMER_H
 
 #include "gatehouse/config.h"
-#include "gatehouse/framer.h"
+#include "gatehouse/framer_verdict.h"
 #include "gatehouse/framing.h"
 
 struct gh_stream_framer {

@@ -108,8 +108,7 @@ void gh_tls_session_info(struct gh_tls_session *s, struct gh_tls_info *info);
 /* 1 when the handshake resumed an earlier session, else 0. */
 int gh_tls_session_resumed(struct gh_tls_session *s);
 
-/* gatehouse -V and --crypto-speed. */
+/* gatehouse -V (and the head of gatehouse-crypto-speed's report). */
 void gh_tls_print_version(FILE *to);
-int gh_tls_crypto_speed(FILE *to);
 
 #endif

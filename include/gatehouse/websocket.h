@@ -40,7 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gatehouse/framer.h"
+#include "gatehouse/framer_verdict.h"
 #include "gatehouse/http1.h"
 #include "gatehouse/utf8.h"
 

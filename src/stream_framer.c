@@ -1,4 +1,4 @@
-/* framer.c - the tcp-mode framer: dispatch to the line and length framers
+/* stream_framer.c - the tcp-mode framer: dispatch to the line and length framers
  * (framing.c), and the raw framer; see stream_framer.h.
  * Raw releases every byte as it arrives, up to max_bytes when set: tcp mode
  * checks nothing in the stream itself, only the limits. max_bytes bounds

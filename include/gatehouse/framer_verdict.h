@@ -1,14 +1,16 @@
-/* framer.h - what may pass from client to backend.
+/* framer_verdict.h - what may pass from client to backend.
  *
  * A framer is fed the client's plaintext as it arrives and answers how much
  * of it is known to be valid and may be forwarded now, and whether the
  * stream must stop (with a reply for the client and a stable reason code).
  * Bytes not yet released stay in the connection's buffer until more data
- * completes them. Owns: per-connection framing state and its counters; no
- * I/O, no allocation. tcp mode picks one by the listener's framing key:
- * raw (no framing; an optional byte budget), line or length (framing.h). */
-#ifndef GATEHOUSE_FRAMER_H
-#define GATEHOUSE_FRAMER_H
+ * completes them. Owns: the verdict every framer answers with (the line and
+ * length framers, framing.h; the WebSocket frame validators, websocket.h;
+ * the tcp-mode stream framer, stream_framer.h); each framer owns its own
+ * state. No I/O, no allocation. tcp mode picks one by the listener's
+ * framing key: raw (no framing; an optional byte budget), line or length. */
+#ifndef GATEHOUSE_FRAMER_VERDICT_H
+#define GATEHOUSE_FRAMER_VERDICT_H
 
 #include <stddef.h>
 #include <stdint.h>
