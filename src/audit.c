@@ -809,42 +809,6 @@ void gh_audit_reopen(void)
     pthread_mutex_unlock(&A.mu);
 }
 
-void gh_audit_reject(uint64_t conn, const char *listener, const char *client, const char *reason,
-                     int status, const void *excerpt, size_t excerpt_len)
-{
-    struct gh_audit_entry e;
-    if (!A.on)
-        return;
-    gh_audit_begin(&e, "reject");
-    gh_audit_uint(&e, "conn", conn);
-    gh_audit_str(&e, "listener", listener);
-    gh_audit_str(&e, "client", client);
-    gh_audit_str(&e, "reason", reason);
-    if (status > 0)
-        gh_audit_uint(&e, "status", (uint64_t)status);
-    if (excerpt)
-        gh_audit_client_cut(&e, "excerpt", excerpt,
-                            excerpt_len < GH_AUDIT_EXCERPT ? excerpt_len : GH_AUDIT_EXCERPT,
-                            excerpt_len);
-    gh_audit_commit(&e);
-}
-
-void gh_audit_backend_error(uint64_t conn, const char *listener, const char *backend,
-                            const char *reason, const char *detail)
-{
-    struct gh_audit_entry e;
-    if (!A.on)
-        return;
-    gh_audit_begin(&e, "backend_error");
-    gh_audit_uint(&e, "conn", conn);
-    gh_audit_str(&e, "listener", listener);
-    gh_audit_str(&e, "backend", backend);
-    gh_audit_str(&e, "reason", reason);
-    if (detail)
-        gh_audit_str(&e, "detail", detail);
-    gh_audit_commit(&e);
-}
-
 static void lifecycle_fields(struct gh_audit_entry *e)
 {
     gh_audit_str(e, "version", GH_VERSION);

@@ -35,16 +35,6 @@
 static void do_handshake(struct gh_conn *c);
 static int send_proxy_header(struct gh_conn *c);
 
-/* The client's address as the events name it (gh_event_ctx_set_client),
- * copied to client_ip, client_port and peer_addr. */
-static void describe_peer(struct gh_conn *c)
-{
-    gh_event_ctx_set_client(&c->ev, &c->peer);
-    snprintf(c->client_ip, sizeof c->client_ip, "%s", c->ev.client_ip);
-    snprintf(c->peer_addr, sizeof c->peer_addr, "%s", c->ev.peer_addr);
-    c->client_port = c->ev.client_port;
-}
-
 static const struct gh_listener_config *cfg_of(const struct gh_conn *c)
 {
     return c->cfg;
@@ -646,7 +636,7 @@ static bool take_proxy_header(struct gh_conn *c)
     if (h.kind == GH_PROXY_KIND_ADDRESSES) {
         memcpy(&c->peer, &h.src, sizeof c->peer);
         c->peer_len = h.addr_len;
-        describe_peer(c);
+        gh_event_ctx_set_client(&c->ev, &c->peer);
         c->mode->client_known(c);
     }
     gh_buf_consume(in, (uint32_t)n);
@@ -1120,7 +1110,7 @@ void gh_conn_accept(struct gh_worker *w, struct gh_listener *l, int fd,
     c->state = GH_CONN_HELLO;
     c->peer = *peer;
     c->peer_len = peer_len;
-    describe_peer(c);
+    gh_event_ctx_set_client(&c->ev, &c->peer);
     c->started = ev_now(w->loop);
     gh_rate_init(&c->rate, l->cfg->rate_limit, c->started);
     c->mode->client_known(c);

@@ -55,14 +55,28 @@ void gh_event_ctx_init_ip(struct gh_event_ctx *ev, uint64_t conn,
     snprintf(ev->peer_addr, sizeof ev->peer_addr, "?");
 }
 
-/* conn, listener, client and client_port: how every connection entry
- * names its connection. */
-static void audit_client_fields(struct gh_audit_entry *e, const struct gh_event_ctx *ev)
+/* Begins a connection's entry with conn and listener, how every one names
+ * its connection. False when the audit log is off: nothing to write. */
+static bool audit_begin_conn(struct gh_audit_entry *e, const char *event,
+                             const struct gh_event_ctx *ev)
 {
+    if (!gh_audit_on())
+        return false;
+    gh_audit_begin(e, event);
     gh_audit_uint(e, "conn", ev->conn);
     gh_audit_str(e, "listener", ev->cfg->name);
+    return true;
+}
+
+/* ... and the client's address and port after them. */
+static bool audit_begin_client(struct gh_audit_entry *e, const char *event,
+                               const struct gh_event_ctx *ev)
+{
+    if (!audit_begin_conn(e, event, ev))
+        return false;
     gh_audit_str(e, "client", ev->client_ip);
     gh_audit_uint(e, "client_port", ev->client_port);
+    return true;
 }
 
 /* ---- close ---------------------------------------------------------- */
@@ -128,10 +142,8 @@ void gh_event_close(const struct gh_event_ctx *ev, enum gh_close_reason reason,
            (unsigned long long)ev->conn, ev->cfg->name, ev->peer_addr, name,
            (unsigned long long)f->bytes_in, (unsigned long long)f->bytes_out,
            (unsigned long long)requests, f->duration);
-    if (!gh_audit_on())
+    if (!audit_begin_client(&e, "close", ev))
         return;
-    gh_audit_begin(&e, "close");
-    audit_client_fields(&e, ev);
     gh_audit_micros(&e, "duration_us", f->duration);
     gh_audit_uint(&e, "bytes_in", f->bytes_in);
     gh_audit_uint(&e, "bytes_out", f->bytes_out);
@@ -191,6 +203,7 @@ void gh_event_reject(const struct gh_event_ctx *ev, const struct gh_reject *r)
     const struct reject_reason_row *row = reject_row(r->reason);
     const char *reason = r->rule ? r->rule : row->name;
     unsigned long long conn = (unsigned long long)ev->conn;
+    struct gh_audit_entry e;
 
     switch (row->line) {
     case LINE_STREAM:
@@ -220,8 +233,17 @@ void gh_event_reject(const struct gh_event_ctx *ev, const struct gh_reject *r)
                ev->cfg->name, reason, r->from == GH_SIDE_BACKEND ? "backend" : "client");
         break;
     }
-    gh_audit_reject(ev->conn, ev->cfg->name, ev->client_ip, reason, r->status, r->excerpt,
-                    r->excerpt_len);
+    if (!audit_begin_conn(&e, "reject", ev))
+        return;
+    gh_audit_str(&e, "client", ev->client_ip);
+    gh_audit_str(&e, "reason", reason);
+    if (r->status > 0)
+        gh_audit_uint(&e, "status", (uint64_t)r->status);
+    if (r->excerpt)
+        gh_audit_client_cut(&e, "excerpt", r->excerpt,
+                            r->excerpt_len < GH_AUDIT_EXCERPT ? r->excerpt_len : GH_AUDIT_EXCERPT,
+                            r->excerpt_len);
+    gh_audit_commit(&e);
 }
 
 /* ---- TLS ------------------------------------------------------------ */
@@ -236,10 +258,8 @@ void gh_event_tls_ok(const struct gh_event_ctx *ev, const struct gh_tls_info *in
     gh_log(GH_LOG_DEBUG, "tls_ok", " conn=%llu listener=%s version=%s cipher=%s resumed=%d",
            (unsigned long long)ev->conn, ev->cfg->name, info->version, info->cipher,
            info->resumed);
-    if (!gh_audit_on())
+    if (!audit_begin_client(&e, "tls_ok", ev))
         return;
-    gh_audit_begin(&e, "tls_ok");
-    audit_client_fields(&e, ev);
     if (info->sni)
         gh_audit_client(&e, "sni", info->sni, info->sni_len);
     if (info->alpn)
@@ -278,10 +298,8 @@ static void audit_tls_fail(const struct gh_event_ctx *ev, enum gh_tls_fail_reaso
                            const char *detail)
 {
     struct gh_audit_entry e;
-    if (!gh_audit_on())
+    if (!audit_begin_client(&e, "tls_fail", ev))
         return;
-    gh_audit_begin(&e, "tls_fail");
-    audit_client_fields(&e, ev);
     gh_audit_str(&e, "reason", gh_tls_fail_reason_name(reason));
     gh_audit_str(&e, "detail", detail);
     gh_audit_commit(&e);
@@ -331,6 +349,7 @@ void gh_event_backend_error(const struct gh_event_ctx *ev, enum gh_backend_failu
     const char *listener = ev->cfg->name, *backend = ev->cfg->backend.text;
     unsigned long long conn = (unsigned long long)ev->conn;
     enum gh_backend_error_reason reason = GH_BACKEND_ERROR_ERROR;
+    struct gh_audit_entry e;
     char detail[96];
 
     detail[0] = '\0';
@@ -379,8 +398,12 @@ void gh_event_backend_error(const struct gh_event_ctx *ev, enum gh_backend_failu
     case GH_BACKEND_FAILURE_COUNT:
         break;
     }
-    gh_audit_backend_error(ev->conn, listener, backend, gh_backend_error_reason_name(reason),
-                           detail);
+    if (!audit_begin_conn(&e, "backend_error", ev))
+        return;
+    gh_audit_str(&e, "backend", backend);
+    gh_audit_str(&e, "reason", gh_backend_error_reason_name(reason));
+    gh_audit_str(&e, "detail", detail);
+    gh_audit_commit(&e);
 }
 
 /* ---- backend desync ------------------------------------------------- */
@@ -403,11 +426,8 @@ void gh_event_backend_desync(const struct gh_event_ctx *ev, enum gh_desync_reaso
 
     gh_log(GH_LOG_WARN, "backend_desync", " conn=%llu listener=%s backend=%s reason=%s bytes=%zu",
            (unsigned long long)ev->conn, ev->cfg->name, ev->cfg->backend.text, name, excerpt_len);
-    if (!gh_audit_on())
+    if (!audit_begin_conn(&e, "backend_desync", ev))
         return;
-    gh_audit_begin(&e, "backend_desync");
-    gh_audit_uint(&e, "conn", ev->conn);
-    gh_audit_str(&e, "listener", ev->cfg->name);
     gh_audit_str(&e, "backend", ev->cfg->backend.text);
     gh_audit_str(&e, "reason", name);
     if (excerpt_len)

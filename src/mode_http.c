@@ -35,7 +35,7 @@ static int http_open(struct gh_conn *c)
 
 static void http_client_known(struct gh_conn *c)
 {
-    gh_http_proxy_init(c->http, c->cfg, c->client_ip);
+    gh_http_proxy_init(c->http, c->cfg, c->ev.client_ip);
 }
 
 static bool http_handshake_done(struct gh_conn *c, const struct gh_tls_peer *peer)

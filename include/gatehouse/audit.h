@@ -43,12 +43,7 @@ bool gh_audit_on(void);
 void gh_audit_begin(struct gh_audit_entry *e, const char *event);
 void gh_audit_commit(struct gh_audit_entry *e);
 
-/* Events raised from more than one place, so their fields stay the same. */
 #define GH_AUDIT_EXCERPT 80 /* bytes of an offending input quoted in a reject entry */
-void gh_audit_reject(uint64_t conn, const char *listener, const char *client, const char *reason,
-                     int status, const void *excerpt, size_t excerpt_len);
-void gh_audit_backend_error(uint64_t conn, const char *listener, const char *backend,
-                            const char *reason, const char *detail);
 
 /* After SIGHUP: "reload" with the new file's digest (ok) or the number of
  * errors that made gatehouse keep the running configuration (refused). */

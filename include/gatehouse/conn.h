@@ -138,9 +138,6 @@ struct gh_conn {
     int cert_index;              /* which of the listener's certificates was served */
     uint32_t to_backend_ready;   /* bytes at the head of backend.out the framer released */
     socklen_t peer_len;
-    char peer_addr[56];          /* client address:port as text, for logs */
-    char client_ip[48];          /* the address alone (X-Forwarded-For, audit) */
-    uint16_t client_port;
 
     bool rate_paused;            /* rate_limit: no reading until the timer fires */
     bool proxy_header_done;      /* accept_proxy: the balancer's header was taken */
