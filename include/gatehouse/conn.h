@@ -98,6 +98,8 @@ struct gh_conn {
     uint64_t id;
     struct gh_worker *worker;
     struct gh_listener *listener;
+    struct gh_buf_pool *pool;    /* the listener's, where the buffers come from */
+    struct ev_loop *loop;        /* the worker's */
     const struct gh_listener_config *cfg; /* as it was when accepted (reloads come later) */
     struct gh_config_gen *gen;   /* the configuration generation cfg belongs to */
     struct gh_tls_session *tls;  /* NULL on listeners without TLS (mode = redirect) */
@@ -146,6 +148,18 @@ struct gh_conn {
     bool client_done_first;      /* the client ended before the backend */
     bool is_pending;
 };
+
+/* Where the connection's buffers come from, and the loop's time: asked
+ * on every feed and read, so inline rather than behind a call. */
+static inline struct gh_buf_pool *gh_conn_pool(const struct gh_conn *c)
+{
+    return c->pool;
+}
+
+static inline double gh_conn_now(const struct gh_conn *c)
+{
+    return ev_now(c->loop);
+}
 
 /* Takes ownership of a freshly accepted client socket. */
 void gh_conn_accept(struct gh_worker *w, struct gh_listener *l, int fd,

@@ -123,10 +123,7 @@ void gh_conn_drop_backend_once_sent(struct gh_conn *c, bool keep_released);
 void gh_conn_replace_backend(struct gh_conn *c, bool keep_unsent);
 /* The client's reading is held, by the connection or by the mode. */
 bool gh_conn_client_paused(struct gh_conn *c);
-/* Where the connection's buffers come from. */
-struct gh_buf_pool *gh_conn_pool(const struct gh_conn *c);
-/* The loop's time. */
-double gh_conn_now(const struct gh_conn *c);
+/* gh_conn_pool and gh_conn_now, asked on every feed, are inline in conn.h. */
 /* Runs the connection again at the next flush. */
 void gh_conn_wake(struct gh_conn *c);
 
