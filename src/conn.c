@@ -731,17 +731,6 @@ static void read_hello(struct gh_conn *c)
     }
 }
 
-/* The tls_fail reason gh_tls_failure_kind names (tls.h cannot name
- * event.h's enum: event.h includes tls.h). */
-static enum gh_tls_fail_reason tls_failure_reason(struct gh_tls_session *s)
-{
-    const char *kind = gh_tls_failure_kind(s);
-    for (unsigned r = 0; r < GH_TLS_FAIL_REASON_COUNT; r++)
-        if (strcmp(gh_tls_fail_reason_name((enum gh_tls_fail_reason)r), kind) == 0)
-            return (enum gh_tls_fail_reason)r;
-    return GH_TLS_FAIL_PROTOCOL_ERROR;
-}
-
 static void do_handshake(struct gh_conn *c)
 {
     char why[128];
@@ -774,7 +763,7 @@ static void do_handshake(struct gh_conn *c)
     case GH_IO_EOF:
     case GH_IO_RESET:
     case GH_IO_ERROR:
-        gh_event_tls_session_failed(&c->ev, tls_failure_reason(c->tls),
+        gh_event_tls_session_failed(&c->ev, gh_tls_failure_kind(c->tls),
                                     c->client.ops->last_error(c->client.ctx, why, sizeof why));
         gh_conn_close(c, GH_CLOSE_TLS_ERROR);
         return;

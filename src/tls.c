@@ -239,21 +239,21 @@ static const char *tls_last_error(void *ctx, char *buf, size_t n)
     return wolf_error_text(err, buf, n);
 }
 
-const char *gh_tls_failure_kind(struct gh_tls_session *s)
+enum gh_tls_fail_reason gh_tls_failure_kind(struct gh_tls_session *s)
 {
     int err;
     if (s->peer_denied)
-        return "verify_failed";
+        return GH_TLS_FAIL_VERIFY_FAILED;
     if (s->peer_eof)
-        return "io_error";
+        return GH_TLS_FAIL_IO_ERROR;
     err = wolfSSL_get_error(SSL_OF(s), 0);
     switch (err) {
     case FATAL_ERROR: /* the peer sent a fatal alert */
-        return "alert";
+        return GH_TLS_FAIL_ALERT;
     case SOCKET_ERROR_E:
     case SOCKET_PEER_CLOSED_E:
     case WOLFSSL_ERROR_SYSCALL:
-        return "io_error";
+        return GH_TLS_FAIL_IO_ERROR;
     case VERIFY_CERT_ERROR:
     case NO_PEER_CERT:
     case ASN_NO_SIGNER_E:
@@ -264,9 +264,9 @@ const char *gh_tls_failure_kind(struct gh_tls_session *s)
     case CRL_MISSING:
     case CRL_CERT_DATE_ERR:
     case OCSP_CERT_REVOKED:
-        return "verify_failed";
+        return GH_TLS_FAIL_VERIFY_FAILED;
     default:
-        return "protocol_error";
+        return GH_TLS_FAIL_PROTOCOL_ERROR;
     }
 }
 

@@ -166,19 +166,8 @@ bool gh_event_tls_ok_wanted(void);
 void gh_event_tls_ok(const struct gh_event_ctx *ev, const struct gh_tls_info *info,
                      const struct gh_tls_peer *peer, const char *cert_label);
 
-/* Why a handshake failed, as the tls_fail entry names it. */
-enum gh_tls_fail_reason {
-    GH_TLS_FAIL_TIMEOUT,         /* no complete handshake within handshake_timeout */
-    GH_TLS_FAIL_IO_ERROR,        /* the client went away or its socket failed */
-    GH_TLS_FAIL_PROTOCOL_ERROR,  /* not TLS this proxy accepts */
-    GH_TLS_FAIL_UNKNOWN_SNI,     /* no certificate for the name asked for */
-    GH_TLS_FAIL_ALERT,           /* the client sent a fatal alert */
-    GH_TLS_FAIL_VERIFY_FAILED,   /* its certificate did not verify */
-    GH_TLS_FAIL_REASON_COUNT
-};
+/* enum gh_tls_fail_reason: in tls.h, whose gh_tls_failure_kind returns it. */
 const char *gh_tls_fail_reason_name(enum gh_tls_fail_reason reason);
-/* (gh_tls_failure_kind in tls.h still names the last four as strings, the
- * same ones; it is to return this enum when the TLS transport is rewritten.) */
 
 /* The tls_fail line and entry of a check gatehouse made itself (before
  * or around the TLS library): detail says which. The line names the

@@ -92,8 +92,20 @@ const struct gh_tls_peer *gh_tls_session_peer(const struct gh_tls_session *s);
  * its context (handshake, read, write, close_notify, last_error, ...). */
 extern const struct gh_transport_ops gh_tls_transport_ops;
 
-/* Why a handshake failed, as the audit log names it. */
-const char *gh_tls_failure_kind(struct gh_tls_session *s); /* alert, verify_failed, io_error, protocol_error */
+/* Why a handshake failed, as the tls_fail entry names it (the names are
+ * event.c's: gh_tls_fail_reason_name). */
+enum gh_tls_fail_reason {
+    GH_TLS_FAIL_TIMEOUT,         /* no complete handshake within handshake_timeout */
+    GH_TLS_FAIL_IO_ERROR,        /* the client went away or its socket failed */
+    GH_TLS_FAIL_PROTOCOL_ERROR,  /* not TLS this proxy accepts */
+    GH_TLS_FAIL_UNKNOWN_SNI,     /* no certificate for the name asked for */
+    GH_TLS_FAIL_ALERT,           /* the client sent a fatal alert */
+    GH_TLS_FAIL_VERIFY_FAILED,   /* its certificate did not verify */
+    GH_TLS_FAIL_REASON_COUNT
+};
+
+/* Why the handshake failed: alert, verify_failed, io_error or protocol_error. */
+enum gh_tls_fail_reason gh_tls_failure_kind(struct gh_tls_session *s);
 
 struct gh_tls_info {
     const char *version;  /* "TLSv1.3" */
