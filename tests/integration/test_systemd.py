@@ -226,3 +226,24 @@ def test_unit_file_verifies(tmp_path):
                        text=True, timeout=scaled(60))
     out = (r.stdout + r.stderr).strip()
     assert r.returncode == 0 and out == "", out
+
+
+def test_replaced_worker_sends_nothing_and_ready_is_not_repeated(
+        notify, gatehouse, backend, ctx):
+    """A worker's death and its replacement are the supervisor's business:
+    systemd hears nothing (a second READY=1 would be a lie about a restart)."""
+    gh = gatehouse(backend(backends.Echo), wait_ready=False, global_opts={"workers": 2})
+    assert notify.expect(gh) == "READY=1\nSTATUS=serving 1 listener"
+    children = (f"/proc/{gh.pid}/task/{gh.pid}/children")
+    workers = [int(p) for p in open(children).read().split()]
+    assert len(workers) == 2, workers
+    time.sleep(1.2)   # past the supervisor's fail-fast second (RESPAWN_MIN_INTERVAL)
+    mark = gh.mark()
+    os.kill(workers[0], signal.SIGKILL)
+    gh.wait_event("worker_restarted", since=mark)
+    gh.wait_for_log(r"\bevent=ready\b", since=mark)
+    assert echo_once(gh.port, ctx) == b"ping"
+    assert notify.drain(0.3) == []
+    gh.send_signal(signal.SIGTERM)
+    assert notify.expect(gh) == "STOPPING=1\nSTATUS=draining"
+    assert gh.wait() == 0
