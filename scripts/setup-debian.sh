@@ -41,7 +41,8 @@ fi
 pkgs=(build-essential meson ninja-build pkg-config libev-dev libinih-dev
       dpkg-dev patch ca-certificates openssl curl python3)
 if [ "$want_tests" = 1 ]; then
-  pkgs+=(libcmocka-dev python3-pytest python3-jsonschema clang libclang-rt-14-dev wrk cppcheck clang-tidy testssl.sh)
+  # systemd: systemd-analyze verify on the unit file (test_systemd.py)
+  pkgs+=(libcmocka-dev python3-pytest python3-jsonschema clang libclang-rt-14-dev wrk cppcheck clang-tidy testssl.sh systemd)
 fi
 if [ "$want_bench" = 1 ]; then
   pkgs+=(hitch haproxy stunnel4 nginx-light libssl-dev)

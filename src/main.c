@@ -18,6 +18,7 @@
 #include "gatehouse/audit.h"
 #include "gatehouse/config.h"
 #include "gatehouse/log.h"
+#include "gatehouse/notify.h"
 #include "gatehouse/reload.h"
 #include "gatehouse/tickets.h"
 #include "gatehouse/tls.h"
@@ -34,6 +35,11 @@
 #define RESPAWN_BACKOFF_MIN 0.25
 #define RESPAWN_BACKOFF_MAX 30.0
 
+/* A worker tells its supervisor that its listeners are open (si_pid names
+ * it): a real-time signal, so several workers' reports queue instead of
+ * merging into one pending signal. */
+#define SIG_WORKER_LISTENING SIGRTMIN
+
 static void usage(FILE *to)
 {
     fprintf(to,
@@ -43,7 +49,10 @@ static void usage(FILE *to)
             "       gatehouse -h             this help\n");
 }
 
-static int run_worker(const struct gh_config *cfg, struct gh_tls_context **tls, int index)
+/* SUPERVISOR: the pid to report SIG_WORKER_LISTENING to, or 0 when this
+ * process is the only worker. */
+static int run_worker(const struct gh_config *cfg, struct gh_tls_context **tls, int index,
+                      pid_t supervisor)
 {
     struct gh_worker *w = calloc(1, sizeof *w);
     int rc;
@@ -55,6 +64,10 @@ static int run_worker(const struct gh_config *cfg, struct gh_tls_context **tls, 
         free(w);
         return 1;
     }
+    if (supervisor > 0 &&
+        sigqueue(supervisor, SIG_WORKER_LISTENING, (union sigval){.sival_int = index}) < 0)
+        gh_log(GH_LOG_WARN, "report_listening_failed", " worker=%d error=%s", index,
+               strerror(errno));
     rc = gh_worker_run(w);
     free(w);
     return rc;
@@ -69,28 +82,31 @@ static pid_t spawn_worker(const struct gh_config *cfg, struct gh_tls_context **t
     /* A worker whose supervisor vanished drains and exits too. */
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
         _exit(1);
+    gh_notify_forget(); /* the supervisor speaks to systemd, not the workers */
     sigprocmask(SIG_SETMASK, old_mask, NULL);
-    _exit(run_worker(cfg, tls, index));
+    _exit(run_worker(cfg, tls, index, parent));
 }
 
 /* The supervisor keeps a configuration for the workers it may have to
  * start again; on SIGHUP it loads the new one too (the workers each load
- * their own). */
-static void supervisor_reload(struct gh_config **cfg, struct gh_tls_context **tls)
+ * their own). Returns 0 when applied, else the number of errors. */
+static size_t supervisor_reload(struct gh_config **cfg, struct gh_tls_context **tls)
 {
+    size_t n_errors;
     struct gh_config_errors *errs = calloc(1, sizeof *errs);
     struct gh_tls_context *next_tls[GH_MAX_LISTENERS];
     struct gh_config *next = NULL;
 
     if (!errs) {
         gh_log(GH_LOG_ERROR, "reload_failed", " error=out_of_memory");
-        return;
+        return 1;
     }
     if (gh_reload_prepare(*cfg, &next, next_tls, errs) < 0) {
         gh_reload_log_errors(errs);
+        n_errors = errs->count ? errs->count : 1;
         free(errs);
         gh_heap_trim();
-        return;
+        return n_errors;
     }
     gh_reload_discard(*cfg, tls);
     *cfg = next;
@@ -100,6 +116,7 @@ static void supervisor_reload(struct gh_config **cfg, struct gh_tls_context **tl
      * glibc keeps their pages: a worker forked later (a replacement) would
      * start with all of them (the soak saw +1.4 MB per replacement). */
     gh_heap_trim();
+    return 0;
 }
 
 /* One worker slot of the supervisor. */
@@ -107,6 +124,18 @@ enum slot_state {
     SLOT_EMPTY,          /* no worker and none to start (stopping, or fork gave up) */
     SLOT_RUNNING,        /* pid is a live worker */
     SLOT_RESTART_WAIT,   /* died; a replacement starts at restart_at */
+};
+
+/* Whether a worker reported its listeners open (SIG_WORKER_LISTENING). */
+enum slot_readiness {
+    SLOT_STARTING,       /* forked, listeners not reported yet */
+    SLOT_LISTENING,      /* reported: its listeners accept */
+};
+
+/* What the supervisor told systemd (notify.h). */
+enum service_state {
+    SERVICE_STARTING,    /* READY=1 not sent: some first-start worker has not reported */
+    SERVICE_SERVING,     /* READY=1 sent */
 };
 
 enum slot_incarnation {
@@ -118,6 +147,7 @@ struct worker_slot {
     pid_t pid;
     enum slot_state state;
     enum slot_incarnation incarnation;
+    enum slot_readiness readiness;
     double started;      /* monotonic seconds */
     double restart_at;   /* monotonic seconds, in SLOT_RESTART_WAIT */
     double backoff;      /* the delay before the next restart, seconds */
@@ -178,6 +208,9 @@ static int supervise(struct gh_config **cfgp, struct gh_tls_context **tls)
     pid_t self = getpid();
     int alive = 0, status_rc = 0;
     bool stopping = false;
+    enum service_state service = SERVICE_STARTING;
+    double watchdog_every = gh_notify_watchdog_interval(); /* 0: no watchdog */
+    double watchdog_due = watchdog_every > 0 ? monotonic_now() + watchdog_every : -1;
 
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
@@ -185,6 +218,7 @@ static int supervise(struct gh_config **cfgp, struct gh_tls_context **tls)
     sigaddset(&mask, SIGCHLD);
     sigaddset(&mask, SIGUSR1);
     sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIG_WORKER_LISTENING);
     if (sigprocmask(SIG_BLOCK, &mask, &old_mask) < 0) {
         gh_log(GH_LOG_ERROR, "start_failed", " reason=sigprocmask error=%s", strerror(errno));
         return 1;
@@ -212,6 +246,17 @@ static int supervise(struct gh_config **cfgp, struct gh_tls_context **tls)
         siginfo_t info;
         int sig;
         double due = stopping ? -1 : next_restart(slots, n);
+        if (watchdog_due >= 0) {
+            /* Pinged from this loop, so a supervisor stuck elsewhere is
+             * noticed; checked every turn, so no signal storm starves it. */
+            double now = monotonic_now();
+            if (watchdog_due <= now) {
+                gh_notify_watchdog();
+                watchdog_due = now + watchdog_every;
+            }
+            if (due < 0 || watchdog_due < due)
+                due = watchdog_due;
+        }
         if (due < 0) {
             sig = sigwaitinfo(&mask, &info);
         } else {
@@ -224,7 +269,7 @@ static int supervise(struct gh_config **cfgp, struct gh_tls_context **tls)
             sig = sigtimedwait(&mask, &info, &ts);
         }
         if (sig < 0 && errno == EAGAIN) {
-            /* a replacement is due */
+            /* a replacement (or a watchdog ping, sent above) is due */
             double now = monotonic_now();
             for (int i = 0; i < n; i++) {
                 if (slots[i].state != SLOT_RESTART_WAIT || slots[i].restart_at > now)
@@ -245,11 +290,27 @@ static int supervise(struct gh_config **cfgp, struct gh_tls_context **tls)
             gh_log(GH_LOG_ERROR, "sigwait_failed", " error=%s", strerror(errno));
             return 1;
         }
+        if (sig == SIG_WORKER_LISTENING) {
+            bool all = true;
+            for (int i = 0; i < n; i++) {
+                if (slots[i].state == SLOT_RUNNING && slots[i].pid == info.si_pid)
+                    slots[i].readiness = SLOT_LISTENING;
+                if (slots[i].readiness != SLOT_LISTENING)
+                    all = false;
+            }
+            if (all && !stopping && service == SERVICE_STARTING) {
+                service = SERVICE_SERVING;
+                gh_log(GH_LOG_INFO, "supervisor_listening", " workers=%d", alive);
+                gh_notify_ready(cfg->n_listeners);
+            }
+            continue;
+        }
         if (sig == SIGUSR1 || sig == SIGHUP) {
             /* SIGUSR1: every worker reopens its audit file. SIGHUP: each
              * worker reloads (and audits the result) on its own. */
             if (sig == SIGHUP && !stopping) {
-                supervisor_reload(cfgp, tls);
+                gh_notify_reloading();
+                gh_notify_reloaded(supervisor_reload(cfgp, tls));
                 cfg = *cfgp;
             }
             for (int i = 0; i < n; i++)
@@ -258,9 +319,11 @@ static int supervise(struct gh_config **cfgp, struct gh_tls_context **tls)
             continue;
         }
         if (sig == SIGTERM || sig == SIGINT) {
-            if (!stopping)
+            if (!stopping) {
+                gh_notify_stopping();
                 gh_log(GH_LOG_INFO, "shutdown_begin", " signal=%s workers=%d",
                        sig == SIGINT ? "SIGINT" : "SIGTERM", alive);
+            }
             stopping = true;
             for (int i = 0; i < n; i++) {
                 if (slots[i].state == SLOT_RUNNING)
@@ -301,6 +364,7 @@ static int supervise(struct gh_config **cfgp, struct gh_tls_context **tls)
                      * that dies young is a crash to ride out, not a bad
                      * configuration. */
                     gh_log(GH_LOG_ERROR, "shutdown_begin", " reason=worker_failed_at_start");
+                    gh_notify_stopping();
                     stopping = true;
                     for (int j = 0; j < n; j++) {
                         if (slots[j].state == SLOT_RUNNING)
@@ -414,7 +478,8 @@ int main(int argc, char **argv)
     }
     gh_log(GH_LOG_INFO, "start", " version=%s config=%s workers=%d", GH_VERSION, config_path,
            cfg->global.workers);
-    rc = cfg->global.workers == 1 ? run_worker(cfg, tls, 0) : supervise(&cfg, tls);
+    gh_notify_init(); /* not for -t: a config check is not the service */
+    rc = cfg->global.workers == 1 ? run_worker(cfg, tls, 0, 0) : supervise(&cfg, tls);
 out_tls:
     for (size_t i = 0; i < cfg->n_listeners; i++)
         gh_tls_context_free(tls[i]);

@@ -16,6 +16,7 @@
 #include "gatehouse/conn.h"
 #include "gatehouse/event.h"
 #include "gatehouse/log.h"
+#include "gatehouse/notify.h"
 #include "gatehouse/reload.h"
 #include "gatehouse/tickets.h"
 #include "gatehouse/tls.h"
@@ -337,6 +338,7 @@ static void begin_drain(struct gh_worker *w, int signum)
 {
     if (w->draining)
         return;
+    gh_notify_stopping(); /* a no-op in a supervisor's worker */
     gh_log(GH_LOG_INFO, "shutdown_begin", " signal=%s open=%llu grace=%.3f",
            signum == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)w->open_conns,
            w->cfg->global.shutdown_grace);
@@ -393,7 +395,7 @@ static void on_ocsp_watch(struct ev_loop *loop, ev_timer *t, int revents)
     for (size_t i = 0; i < w->n_listeners; i++) {
         if (gh_tls_context_stale(w->listeners[i].tls)) {
             gh_log(GH_LOG_INFO, "ocsp_changed", " listener=%s", w->listeners[i].cfg->name);
-            gh_worker_reload(w);
+            (void)gh_worker_reload(w); /* its result is logged and audited there */
             return;
         }
     }
@@ -401,9 +403,17 @@ static void on_ocsp_watch(struct ev_loop *loop, ev_timer *t, int revents)
 
 static void on_reload_signal(struct ev_loop *loop, ev_signal *s, int revents)
 {
+    struct gh_worker *w = s->data;
     (void)loop;
     (void)revents;
-    gh_worker_reload(s->data);
+    if (w->draining) {
+        (void)gh_worker_reload(w); /* logs reload_ignored: nothing to tell systemd */
+        return;
+    }
+    /* The notify calls are no-ops in a supervisor's worker (main.c speaks
+     * for the service there). */
+    gh_notify_reloading();
+    gh_notify_reloaded(gh_worker_reload(w));
 }
 
 static void gen_free(struct gh_config_gen *gen)
@@ -432,8 +442,9 @@ static void gen_release(struct gh_worker *w, struct gh_config_gen *gen)
     }
 }
 
-void gh_worker_reload(struct gh_worker *w)
+size_t gh_worker_reload(struct gh_worker *w)
 {
+    size_t n_errors = 1; /* until the new generation is in */
     struct gh_config_errors *errs = calloc(1, sizeof *errs);
     struct gh_config_gen *gen = calloc(1, sizeof *gen), *old = w->gen;
     struct gh_config *next = NULL;
@@ -449,6 +460,7 @@ void gh_worker_reload(struct gh_worker *w)
     if (gh_reload_prepare(w->cfg, &next, gen->tls, errs) < 0) {
         gh_reload_log_errors(errs);
         gh_event_reload_refused(w->cfg->path, errs->count);
+        n_errors = errs->count;
         goto out;
     }
     gen->cfg = next;
@@ -473,11 +485,13 @@ void gh_worker_reload(struct gh_worker *w)
     else if (!any_staples(w))
         ev_timer_stop(w->loop, &w->ocsp_watch);
     gh_event_reloaded(w->cfg->path, w->n_listeners);
+    n_errors = 0;
 out:
     if (gen)
         gh_reload_discard(NULL, gen->tls);
     free(gen);
     free(errs);
+    return n_errors;
     gh_heap_trim(); /* a configuration was built, and one of the two freed */
 }
 
@@ -584,6 +598,9 @@ int gh_worker_run(struct gh_worker *w)
         gh_log(GH_LOG_INFO, "listening", " listener=%s addr=%s backend=%s",
                w->listeners[i].cfg->name, w->listeners[i].cfg->listen.text,
                w->listeners[i].cfg->backend.text);
+    /* Both no-ops in a supervisor's worker: there main.c tells systemd. */
+    gh_notify_ready(w->n_listeners);
+    gh_notify_watchdog_start(w->loop);
     ev_run(w->loop, 0);
     run_pending(w); /* frees connections closed in the last iteration */
     for (size_t i = 0; i < w->n_listeners; i++) {
@@ -606,6 +623,7 @@ int gh_worker_run(struct gh_worker *w)
     signal(SIGHUP, SIG_IGN);
     ev_signal_stop(w->loop, &w->sig_usr1);
     ev_signal_stop(w->loop, &w->sig_hup);
+    gh_notify_watchdog_stop(w->loop);
     ev_loop_destroy(w->loop);
     while (w->retired) {
         struct gh_config_gen *g = w->retired;

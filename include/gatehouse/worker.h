@@ -110,8 +110,10 @@ void gh_worker_detach(struct gh_worker *w, struct gh_conn *c);
 /* A TLS handshake completed (for the exit summary). */
 void gh_worker_note_handshake(struct gh_worker *w, bool resumed);
 
-/* SIGHUP: loads the configuration anew; on success new connections use it. */
-void gh_worker_reload(struct gh_worker *w);
+/* SIGHUP: loads the configuration anew; on success new connections use it.
+ * Returns 0 when applied, else the number of errors that refused it (1
+ * when out of memory or ignored during a drain). */
+size_t gh_worker_reload(struct gh_worker *w);
 void gh_worker_mark_pending(struct gh_worker *w, struct gh_conn *c);
 
 /* Hands heap pages freed so far back to the system (glibc's malloc_trim;
