@@ -111,7 +111,8 @@ Version: $debversion
 Architecture: $arch
 Maintainer: $maintainer
 Installed-Size: $installed_size
-Depends: $depends, logrotate
+Depends: $depends
+Recommends: logrotate
 Section: net
 Priority: optional
 Description: TLS-offloading reverse proxy for legacy services

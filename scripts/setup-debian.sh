@@ -44,7 +44,7 @@ pkgs=(build-essential meson ninja-build pkg-config libev-dev libinih-dev
 if [ "$want_tests" = 1 ]; then
   pkgs+=(libcmocka-dev python3-pytest python3-jsonschema clang libclang-rt-14-dev wrk cppcheck clang-tidy testssl.sh)
   # tests/integration/test_man.py and test_package.py (scripts/build-deb.sh)
-  pkgs+=(man-db groff-base lintian binutils logrotate)
+  pkgs+=(man-db groff-base lintian binutils)
 fi
 if [ "$want_bench" = 1 ]; then
   pkgs+=(hitch haproxy stunnel4 nginx-light libssl-dev)
