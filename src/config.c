@@ -1340,7 +1340,7 @@ int gh_config_key_doc(enum gh_config_section section, size_t index,
     } else if (k->set == set_address) {
         snprintf(doc->kind, sizeof doc->kind, "address");
     } else {
-        snprintf(doc->kind, sizeof doc->kind, "text (its syntax: the example gatehouse.ini)");
+        snprintf(doc->kind, sizeof doc->kind, "text");
     }
 
     if (k->section == SECTION_LISTENER) {

@@ -111,3 +111,24 @@ def test_gatehouse_8_documents_every_help_option():
     undocumented = [o for o in options
                     if not re.search(r"^\s+" + re.escape(o) + r"\b", section, re.M)]
     assert not undocumented, f"options of --help not in gatehouse(8) OPTIONS: {undocumented}"
+
+
+def test_ini_page_explains_every_key():
+    """Each key's entry has its facts and a paragraph of explanation (taken
+    from the example config's comment above the key)."""
+    body = sections_of(render("gatehouse.ini.5").stdout)
+    bare = []
+    for sec, key in table_keys():
+        part = body[SECTION_TITLES[sec]]
+        m = re.search(r"^(\s+)" + re.escape(key) + r"\s*$", part, re.M)
+        assert m, key
+        # the entry: its indented lines up to the next line at the key's indent
+        entry = []
+        for line in part[m.end():].splitlines()[1:]:
+            if line.strip() and len(line) - len(line.lstrip()) <= len(m.group(1)):
+                break
+            entry.append(line)
+        paragraphs = [p for p in "\n".join(entry).split("\n\n") if p.strip()]
+        if len(paragraphs) < 2 or len(paragraphs[1].split()) < 3:
+            bare.append(f"{SECTION_TITLES[sec]} {key}")
+    assert not bare, "keys without an explanation in gatehouse.ini(5): " + ", ".join(bare)
