@@ -9,14 +9,17 @@
 #   scripts/build-deb.sh [OUTDIR]          (default: ./dist)
 #
 # GH_DEB_BUILD_DIR: the meson build dir to use (default
-# /tmp/gatehouse-deb-build). It is configured on first use and rebuilt
-# incrementally after, so the wolfSSL subproject is compiled once.
+# /tmp/gatehouse-deb-build-HASH, HASH from the source tree's path). It is
+# configured on first use and rebuilt incrementally after, so the wolfSSL
+# subproject is compiled once; a dir configured for another source tree is
+# configured anew.
 # Prints the path of the .deb as its last line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
 out=${1:-$src/dist}
-bdir=${GH_DEB_BUILD_DIR:-/tmp/gatehouse-deb-build}
+# one cached build dir per source tree (worktrees, CI's fresh clone)
+bdir=${GH_DEB_BUILD_DIR:-/tmp/gatehouse-deb-build-$(printf '%s' "$src" | md5sum | cut -c1-12)}
 umask 022
 
 for tool in meson ninja dpkg-deb dpkg-shlibdeps scdoc strip gzip; do
@@ -34,6 +37,14 @@ commit=$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 # Debian's hardening flags (PIE, relro/now, fortify, stack protector).
 eval "$(DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --export=sh)"
+configured_src=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["directories"]["source"])' \
+                 "$bdir/meson-info/meson-info.json" 2>/dev/null || true)
+if [ -n "$configured_src" ] && [ "$configured_src" != "$src" ]; then
+  rm -rf "$bdir"   # a meson build dir of another tree: never anything else
+elif [ -z "$configured_src" ] && [ -e "$bdir" ] && [ -n "$(ls -A "$bdir")" ]; then
+  echo "build-deb: $bdir exists and is not a meson build dir: not using it" >&2
+  exit 1
+fi
 if [ ! -f "$bdir/build.ninja" ]; then
   meson setup "$bdir" --prefix=/usr --sysconfdir=/etc --buildtype=release \
     -Dtests=false -Dman=enabled >/dev/null

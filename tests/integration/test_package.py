@@ -5,7 +5,7 @@ checks a config, serves a TLS round trip from /usr/bin/gatehouse, and
 removes cleanly.
 
 The package's meson build dir is cached across runs (GH_DEB_BUILD_DIR,
-default /tmp/gatehouse-deb-build): wolfSSL compiles once (about 25 s on
+default /tmp/gatehouse-deb-build-HASH, one per source tree): wolfSSL compiles once (about 25 s on
 an idle 2-core machine), later builds take seconds.
 
 Installing needs root (CI runs as root on a throwaway machine): run as
