@@ -39,10 +39,13 @@ else
 fi
 
 pkgs=(build-essential meson ninja-build pkg-config libev-dev libinih-dev
-      dpkg-dev patch ca-certificates openssl curl python3)
+      dpkg-dev patch ca-certificates openssl curl python3
+      scdoc)  # the man pages (config/man)
 if [ "$want_tests" = 1 ]; then
   # systemd: systemd-analyze verify on the unit file (test_systemd.py)
   pkgs+=(libcmocka-dev python3-pytest python3-jsonschema clang libclang-rt-14-dev wrk cppcheck clang-tidy testssl.sh systemd)
+  # tests/integration/test_man.py and test_package.py (scripts/build-deb.sh)
+  pkgs+=(man-db groff-base lintian binutils)
 fi
 if [ "$want_bench" = 1 ]; then
   pkgs+=(hitch haproxy stunnel4 nginx-light libssl-dev)

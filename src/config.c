@@ -1252,6 +1252,109 @@ const char *gh_config_key_name(enum gh_config_section section, size_t index)
     return NULL;
 }
 
+/* A size as a person writes it: the largest binary unit that divides it. */
+static void format_size(char *out, size_t cap, uint64_t v)
+{
+    static const char units[] = {'g', 'm', 'k'};
+    for (size_t i = 0; i < sizeof units; i++) {
+        uint64_t unit = 1ull << (10 * (3 - i));
+        if (v != 0 && v % unit == 0) {
+            snprintf(out, cap, "%llu%c", (unsigned long long)(v / unit), units[i]);
+            return;
+        }
+    }
+    snprintf(out, cap, "%llu", (unsigned long long)v);
+}
+
+/* A duration in the largest unit that states it exactly. */
+static void format_duration(char *out, size_t cap, double s)
+{
+    if (s >= 3600 && fmod(s, 3600) == 0)
+        snprintf(out, cap, "%gh", s / 3600);
+    else if (s >= 60 && fmod(s, 60) == 0)
+        snprintf(out, cap, "%gm", s / 60);
+    else
+        snprintf(out, cap, "%gs", s);
+}
+
+int gh_config_key_doc(enum gh_config_section section, size_t index,
+                      struct gh_config_key_doc *doc)
+{
+    const struct key_row *k = NULL;
+    for (size_t i = 0; i < N_KEYS; i++)
+        if ((int)key_table[i].section == (int)section && index-- == 0) {
+            k = &key_table[i];
+            break;
+        }
+    if (!k)
+        return -1;
+    memset(doc, 0, sizeof *doc);
+    doc->name = k->name;
+    doc->required = k->required;
+    doc->def = k->def;
+    /* a choice without a written default starts as its zero value's word */
+    if (!doc->def && k->set == set_choice)
+        for (size_t i = 0; k->choices[i].word; i++)
+            if (k->choices[i].value == 0) {
+                doc->def = k->choices[i].word;
+                break;
+            }
+
+    char lo[32], hi[32];
+    if (k->set == set_duration) {
+        snprintf(doc->kind, sizeof doc->kind, "duration");
+        format_duration(hi, sizeof hi, k->most);
+        if (k->above < 0)
+            snprintf(doc->range, sizeof doc->range, "0 .. %s", hi);
+        else if (k->above == 0)
+            snprintf(doc->range, sizeof doc->range, "more than 0 .. %s", hi);
+        else
+            snprintf(doc->range, sizeof doc->range, "at least %gs .. %s", ceil(k->above), hi);
+    } else if (k->set == set_size || k->set == set_whole) {
+        bool size = k->set == set_size;
+        snprintf(doc->kind, sizeof doc->kind, "%s", size ? "size" : "whole number");
+        if (size) {
+            format_size(lo, sizeof lo, k->min);
+            format_size(hi, sizeof hi, k->max);
+        } else {
+            snprintf(lo, sizeof lo, "%llu", (unsigned long long)k->min);
+            snprintf(hi, sizeof hi, "%llu", (unsigned long long)k->max);
+        }
+        if (k->range)
+            snprintf(doc->range, sizeof doc->range, "%s", k->range);
+        else if (k->max == UINT64_MAX)
+            snprintf(doc->range, sizeof doc->range, "%s or more", lo);
+        else
+            snprintf(doc->range, sizeof doc->range, "%s .. %s", lo, hi);
+    } else if (k->set == set_choice) {
+        size_t n = (size_t)snprintf(doc->kind, sizeof doc->kind, "one of:");
+        for (size_t i = 0; k->choices[i].word && n < sizeof doc->kind; i++)
+            n += (size_t)snprintf(doc->kind + n, sizeof doc->kind - n, "%s%s",
+                                  i == 0 ? " " : " | ", k->choices[i].word);
+    } else if (k->set == set_list) {
+        snprintf(doc->kind, sizeof doc->kind, "comma-separated list");
+    } else if (k->set == set_suites) {
+        snprintf(doc->kind, sizeof doc->kind, "colon-separated list of suites");
+    } else if (k->set == set_path) {
+        snprintf(doc->kind, sizeof doc->kind, "path (relative: to the config file's directory)");
+    } else if (k->set == set_address) {
+        snprintf(doc->kind, sizeof doc->kind, "address");
+    } else {
+        snprintf(doc->kind, sizeof doc->kind, "text");
+    }
+
+    if (k->section == SECTION_LISTENER) {
+        static const char *const mode_words[] = {
+            [GH_MODE_TCP] = "tcp", [GH_MODE_HTTP] = "http", [GH_MODE_REDIRECT] = "redirect"};
+        size_t n = 0;
+        for (size_t m = 0; m < sizeof mode_words / sizeof mode_words[0]; m++)
+            if (k->modes & MODE_BIT(m))
+                n += (size_t)snprintf(doc->modes + n, n < sizeof doc->modes ? sizeof doc->modes - n : 0,
+                                      "%s%s", n ? ", " : "", mode_words[m]);
+    }
+    return 0;
+}
+
 /* ---- section headers ------------------------------------------------ */
 
 /* NAME of a [listener:NAME] or [cert:NAME] header: well formed, not taken

@@ -279,6 +279,24 @@ const char *gh_group_name(enum gh_group group);
  * the INDEX-th key of SECTION, in table order, or NULL past the last. */
 const char *gh_config_key_name(enum gh_config_section section, size_t index);
 
+/* One key as the reference documentation states it (gatehouse.ini(5) is
+ * generated from these by src/tools/gen_man_keys.c, so it cannot drift
+ * from the loader). Every text is NUL-terminated within its bound. */
+#define GH_KEY_DOC_TEXT_MAX 256
+struct gh_config_key_doc {
+    const char *name;
+    bool required;
+    char kind[GH_KEY_DOC_TEXT_MAX];     /* "duration", "size", "one of: a | b", ... */
+    char range[GH_KEY_DOC_TEXT_MAX];    /* "" when the kind says it all */
+    char modes[GH_KEY_DOC_TEXT_MAX];    /* listener keys: the modes it is valid in */
+    const char *def;                    /* as written; a choice: its zero word; NULL: none */
+};
+
+/* Fills DOC for the INDEX-th key of SECTION (table order, as
+ * gh_config_key_name); returns -1 past the last. */
+int gh_config_key_doc(enum gh_config_section section, size_t index,
+                      struct gh_config_key_doc *doc);
+
 /* The line that set KEY in the section whose lines are LINES ("FILE:LINE:
  * key:" of an error found after loading); 0 when the file left KEY to its
  * default, or when KEY is no key of that section. */
