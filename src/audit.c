@@ -696,19 +696,25 @@ static void *writer_main(void *arg)
 
 /* ---- loop side ------------------------------------------------------- */
 
+/* With A.mu held and the writer idle (out empty): the filled buffer
+ * becomes the writer's, the empty one the loop's, and the writer wakes. */
+static void swap_buffers_locked(void)
+{
+    char *t = A.out;
+    A.out = A.in;
+    A.out_len = A.in_len;
+    A.in = t;
+    A.in_len = 0;
+    pthread_cond_signal(&A.wake);
+}
+
 static void hand_off(void)
 {
     if (A.in_len == 0)
         return;
     pthread_mutex_lock(&A.mu);
-    if (A.out_len == 0) {
-        char *t = A.out;
-        A.out = A.in;
-        A.out_len = A.in_len;
-        A.in = t;
-        A.in_len = 0;
-        pthread_cond_signal(&A.wake);
-    }
+    if (A.out_len == 0)
+        swap_buffers_locked();
     pthread_mutex_unlock(&A.mu);
 }
 
@@ -969,12 +975,7 @@ void gh_audit_close(const char *reason, uint64_t open_conns)
         if (A.out_len > 0)
             break; /* the writer is stuck on the disk */
         if (A.in_len > 0) {
-            char *t = A.out;
-            A.out = A.in;
-            A.out_len = A.in_len;
-            A.in = t;
-            A.in_len = 0;
-            pthread_cond_signal(&A.wake);
+            swap_buffers_locked();
             continue;
         }
         if (stop_queued)

@@ -570,24 +570,30 @@ static bool is_section_name(const char *s, size_t len)
     return true;
 }
 
-static bool is_alpn_name(const char *s, size_t len)
+/* 1..255 bytes, none of them a control character (nor DEL); with
+ * no_space_or_8bit, printable ASCII without the space. */
+static bool is_short_text(const char *s, size_t len, bool no_space_or_8bit)
 {
     if (len == 0 || len > 255)
         return false;
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f || (no_space_or_8bit && (c == 0x20 || c > 0x7f)))
             return false;
+    }
     return true;
 }
 
+/* an ALPN protocol name as configured: visible ASCII */
+static bool is_alpn_name(const char *s, size_t len)
+{
+    return is_short_text(s, len, true);
+}
+
+/* a client certificate identity (CN, SAN): UTF-8 allowed, no controls */
 static bool is_identity(const char *s, size_t len)
 {
-    if (len == 0 || len > 255)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return false;
-    return true;
+    return is_short_text(s, len, false);
 }
 
 /* host.example, or *.example.tld as the whole left-most label (a
