@@ -181,13 +181,32 @@ int gh_audit_check(const struct gh_config *cfg, struct gh_config_errors *errs)
             gh_config_key_error(errs, &g->key_lines, "audit_file", "path too long");
             return -1;
         }
-        fd = open_append(path);
-        if (fd < 0) {
+        /* A check must leave no trace (-t and a refused reload create
+         * nothing): an existing file is opened for append without O_CREAT,
+         * a missing one only needs a directory we may create it in. */
+        fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0 && errno == ENOENT) {
+            char dir[GH_PATH_MAX];
+            const char *slash = strrchr(path, '/');
+            if (!slash)
+                snprintf(dir, sizeof dir, ".");
+            else if (slash == path)
+                snprintf(dir, sizeof dir, "/");
+            else
+                snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+            if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0) {
+                gh_config_key_error(errs, &g->key_lines, "audit_file",
+                                    "cannot create %s: directory %s: %s", path, dir,
+                                    strerror(errno));
+                return -1;
+            }
+        } else if (fd < 0) {
             gh_config_key_error(errs, &g->key_lines, "audit_file", "cannot open %s: %s", path,
                                 strerror(errno));
             return -1;
+        } else {
+            close(fd);
         }
-        close(fd);
         if (!strstr(g->audit_file, "%w"))
             break;
     }

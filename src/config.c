@@ -1045,7 +1045,7 @@ static const struct key_row key_table[] = {
     {"header_timeout", LISTENER(header_timeout), .modes = MODES_HTTP_HEAD, DURATION(0, 3600), .def = "10s"},
     {"forwarded_for", LISTENER(xff_append), .modes = MODES_HTTP,
      CHOICE({"replace", false}, {"append", true})},
-    {"hsts", LISTENER(hsts), .modes = MODES_HTTP_HEAD, CUSTOM(set_hsts)},
+    {"hsts", LISTENER(hsts), .modes = MODES_HTTP, CUSTOM(set_hsts)},
     {"redirect_port", LISTENER(redirect_port), .modes = MODES_REDIRECT, WHOLE(1, 65535), .def = "443"},
     {"certs", LISTENER(certs), .modes = MODES_TLS, CUSTOM(set_cert_refs)},
     {"sni_unknown", LISTENER(sni_unknown), .modes = MODES_TLS, .def = "default",
