@@ -1004,6 +1004,7 @@ static const struct key_row key_table[] = {
     /* tickets stay valid for three periods: keep them short if needed,
      * never longer than TLS 1.3 allows a ticket to live */
     {"ticket_rotation", GLOBAL(ticket_rotation), DURATION(0.999, 7 * 86400), .def = "12h"},
+    {"pid_file", GLOBAL(pid_file), PATH},
 
     /* [listener:NAME] */
     {"listen", LISTENER(listen), .modes = MODES_ALL, .required = true, ADDRESS},

@@ -17,6 +17,7 @@
 
 #include "gatehouse/audit.h"
 #include "gatehouse/config.h"
+#include "gatehouse/instance.h"
 #include "gatehouse/log.h"
 #include "gatehouse/notify.h"
 #include "gatehouse/reload.h"
@@ -45,6 +46,8 @@ static void usage(FILE *to)
     fprintf(to,
             "usage: gatehouse -c FILE        run with the configuration in FILE\n"
             "       gatehouse -t -c FILE     check FILE (and its certificates) and exit\n"
+            "       gatehouse -s reload -c FILE\n"
+            "                                reload the instance running FILE, print the result\n"
             "       gatehouse -V             print versions and whether assembly is on\n"
             "       gatehouse -h             this help\n");
 }
@@ -83,6 +86,7 @@ static pid_t spawn_worker(const struct gh_config *cfg, struct gh_tls_context **t
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
         _exit(1);
     gh_notify_forget(); /* the supervisor speaks to systemd, not the workers */
+    gh_instance_forget(); /* and holds the instance lock, and reports reloads */
     sigprocmask(SIG_SETMASK, old_mask, NULL);
     _exit(run_worker(cfg, tls, index, parent));
 }
@@ -321,6 +325,7 @@ static int supervise(struct gh_config **cfgp, struct gh_tls_context **tls)
         if (sig == SIGTERM || sig == SIGINT) {
             if (!stopping) {
                 gh_notify_stopping();
+                gh_instance_unlock(); /* the upgrade hook: a new instance may lock */
                 gh_log(GH_LOG_INFO, "shutdown_begin", " signal=%s workers=%d",
                        sig == SIGINT ? "SIGINT" : "SIGTERM", alive);
             }
@@ -393,24 +398,29 @@ int main(int argc, char **argv)
     static const struct option long_opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"test", no_argument, NULL, 't'},
+        {"signal", required_argument, NULL, 's'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL;
     bool test_only = false;
+    const char *signal_name = NULL;
     struct gh_config *cfg = NULL;
     struct gh_config_errors *errs = NULL;
     struct gh_tls_context *tls[GH_MAX_LISTENERS] = {0};
     int opt, rc = 1;
 
-    while ((opt = getopt_long(argc, argv, "c:tVh", long_opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:ts:Vh", long_opts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             config_path = optarg;
             break;
         case 't':
             test_only = true;
+            break;
+        case 's':
+            signal_name = optarg;
             break;
         case 'V':
             if (gh_tls_global_init() < 0)
@@ -426,9 +436,16 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!config_path || optind != argc) {
+    if (!config_path || optind != argc || (signal_name && test_only)) {
         usage(stderr);
         return 2;
+    }
+    if (signal_name) {
+        if (strcmp(signal_name, "reload") != 0) {
+            fprintf(stderr, "gatehouse: -s %s: the only signal is reload\n", signal_name);
+            return 2;
+        }
+        return gh_instance_send_reload(config_path);
     }
 
     signal(SIGPIPE, SIG_IGN);
@@ -478,6 +495,10 @@ int main(int argc, char **argv)
     }
     gh_log(GH_LOG_INFO, "start", " version=%s config=%s workers=%d", GH_VERSION, config_path,
            cfg->global.workers);
+    /* Before binding: a second instance must not take a share of the
+     * ports (SO_REUSEPORT) even for a moment. */
+    if (gh_instance_lock(cfg) < 0)
+        goto out_tls;
     gh_notify_init(); /* not for -t: a config check is not the service */
     rc = cfg->global.workers == 1 ? run_worker(cfg, tls, 0, 0) : supervise(&cfg, tls);
 out_tls:

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gatehouse/audit.h"
+#include "gatehouse/instance.h"
 #include "gatehouse/log.h"
 #include "gatehouse/tls.h"
 
@@ -31,6 +32,9 @@ static void check_compatible(const struct gh_config *cur, const struct gh_config
         a->audit_buffer_size != b->audit_buffer_size || a->audit_max_field != b->audit_max_field)
         gh_config_key_error(errs, &b->key_lines, "audit_file",
                             "the audit settings changed: they need a restart");
+    if (strcmp(a->pid_file, b->pid_file) != 0)
+        gh_config_key_error(errs, &b->key_lines, "pid_file",
+                            "changed: the running instance holds the old one; needs a restart");
     if (strcmp(a->ticket_key_file, b->ticket_key_file) != 0 ||
         a->ticket_rotation != b->ticket_rotation)
         gh_config_key_error(errs, &b->key_lines, "ticket_key_file",
@@ -91,8 +95,11 @@ int gh_reload_prepare(const struct gh_config *cur, struct gh_config **out,
     if (errs->count)
         goto fail;
     *out = next;
+    gh_instance_reload_result(true, NULL); /* nothing after this can refuse it */
     return 0;
 fail:
+    /* for gatehouse -s reload; a no-op in a supervisor's worker */
+    gh_instance_reload_result(false, errs);
     gh_reload_discard(next, tls);
     return -1;
 }

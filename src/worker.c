@@ -17,6 +17,7 @@
 #include "gatehouse/event.h"
 #include "gatehouse/log.h"
 #include "gatehouse/notify.h"
+#include "gatehouse/instance.h"
 #include "gatehouse/reload.h"
 #include "gatehouse/tickets.h"
 #include "gatehouse/tls.h"
@@ -339,6 +340,7 @@ static void begin_drain(struct gh_worker *w, int signum)
     if (w->draining)
         return;
     gh_notify_stopping(); /* a no-op in a supervisor's worker */
+    gh_instance_unlock(); /* likewise; lets an upgrade's new instance lock (instance.h) */
     gh_log(GH_LOG_INFO, "shutdown_begin", " signal=%s open=%llu grace=%.3f",
            signum == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)w->open_conns,
            w->cfg->global.shutdown_grace);

@@ -225,6 +225,10 @@ struct gh_global_config {
     char ticket_key_file[GH_PATH_MAX]; /* "" = a random secret per process */
     double ticket_rotation;            /* seconds per key */
 
+    /* the instance lock and pid file (instance.h); "" = AUDIT_FILE.pid
+     * when the audit log is a file, else none */
+    char pid_file[GH_PATH_MAX];
+
     struct gh_key_lines key_lines;
 };
 

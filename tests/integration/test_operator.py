@@ -6,12 +6,9 @@ reports the reload's result."""
 import os
 import re
 import signal
-import subprocess
-import time
-
-import pytest
-
-from ghutil import GATEHOUSE_BIN, free_port, run_gatehouse, scaled, wait_until
+import backends
+from ghutil import (Gatehouse, free_port, recv_exact, run_gatehouse, scaled,
+                    tls_connect, wait_until)
 
 
 def ini_lines(certs, global_lines=(), port=None):
@@ -88,3 +85,111 @@ def test_hsts_on_a_redirect_listener_is_an_error(tmp_path, gatehouse_bin):
     r = run_gatehouse(["-t", "-c", str(p)])
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert re.search("^" + re.escape(str(p)) + r":6: hsts: .*redirect", r.stderr, re.M), r.stderr
+
+
+# ------------------------------------------- 3. one instance per config
+
+
+def second_instance(ini, timeout=10.0):
+    """Starts `gatehouse -c INI` again; it must exit on its own (run_gatehouse
+    kills it and raises TimeoutExpired when it runs instead)."""
+    return run_gatehouse(["-c", str(ini)], timeout=timeout)
+
+
+def test_second_instance_on_a_pid_file_is_refused(gatehouse, backend, tmp_path):
+    pid_file = tmp_path / "gh.pid"
+    gh = gatehouse(backend(backends.Echo), global_opts={"pid_file": pid_file})
+    assert pid_file.read_text().strip() == str(gh.pid)
+    r = second_instance(gh.ini_path)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert f"pid {gh.pid}" in r.stderr and str(pid_file) in r.stderr, r.stderr
+    gh.assert_alive()
+    assert pid_file.read_text().strip() == str(gh.pid), "the refused one overwrote the pid"
+
+
+def test_second_instance_beside_the_audit_file_is_refused(gatehouse, backend, tmp_path):
+    audit = tmp_path / "audit-%w.jsonl"
+    gh = gatehouse(backend(backends.Echo), global_opts={"workers": 2, "audit_file": audit})
+    r = second_instance(gh.ini_path)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert f"pid {gh.pid}" in r.stderr and f"{audit}.pid" in r.stderr, r.stderr
+    gh.assert_alive()
+
+
+def test_the_lock_is_free_once_the_drain_starts(gatehouse, backend, ctx, tmp_path):
+    """The upgrade hook: a new instance may start while the old one drains."""
+    pid_file = tmp_path / "gh.pid"
+    gh = gatehouse(backend(backends.Echo), global_opts={"pid_file": pid_file,
+                                                        "shutdown_grace": "20s"})
+    held = tls_connect(gh.port, ctx)
+    try:
+        held.sendall(b"ping")
+        assert recv_exact(held, 4) == b"ping"
+        mark = gh.mark()
+        gh.send_signal(signal.SIGTERM)
+        gh.wait_event("shutdown_begin", since=mark)
+        assert gh.alive(), "the old instance should still drain its connection"
+        new = Gatehouse(gh.ini_path, tmp_path / "new.stderr", tmp_path / "new.stdout",
+                        gh.ports)
+        try:
+            new.wait_ready()
+            wait_until(lambda: pid_file.read_text().strip() == str(new.pid), scaled(5),
+                       what="the new instance's pid in the pid file")
+        finally:
+            new.stop()
+    finally:
+        held.close()
+
+
+# ------------------------------------------------ 4. gatehouse -s reload
+
+
+def reload_cmd(ini):
+    return run_gatehouse(["-s", "reload", "-c", str(ini)], timeout=GH_WAIT + 10)
+
+
+GH_WAIT = 10
+
+
+def test_reload_command_reports_an_applied_reload(gatehouse, backend, tmp_path):
+    pid_file = tmp_path / "gh.pid"
+    gh = gatehouse(backend(backends.Echo), global_opts={"pid_file": pid_file})
+    for seq in (1, 2):
+        mark = gh.mark()
+        r = reload_cmd(gh.ini_path)
+        assert r.returncode == 0, (r.stdout, r.stderr)
+        assert re.match(rf"pid={gh.pid} seq={seq} result=ok errors=0$", r.stdout), r.stdout
+        gh.wait_event("reloaded", since=mark)
+
+
+def test_reload_command_reports_a_refused_reload(gatehouse, backend, tmp_path):
+    pid_file = tmp_path / "gh.pid"
+    gh = gatehouse(backend(backends.Echo), global_opts={"pid_file": pid_file, "workers": 2},
+                   wait_ready=True)
+    text = gh.ini_path.read_text()
+    lines = text.splitlines()
+    n = next(i for i, l in enumerate(lines) if l.startswith("listen ="))
+    lines[n] = f"listen = 127.0.0.1:{free_port()}"
+    gh.ini_path.write_text("\n".join(lines) + "\n")
+    r = reload_cmd(gh.ini_path)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "result=refused" in r.stderr, r.stderr
+    # (the line is the listener's section header: reload.c's existing rule)
+    assert re.search("^" + re.escape(str(gh.ini_path)) + r":\d+: listen: .*needs a restart",
+                     r.stderr, re.M), r.stderr
+    gh.assert_alive()
+
+
+def test_reload_command_without_a_running_instance_fails(certs, tmp_path, gatehouse_bin):
+    p = write_ini(tmp_path, ini_lines(certs, [f"pid_file = {tmp_path}/gh.pid"]))
+    r = reload_cmd(p)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "no running instance" in r.stderr, r.stderr
+    assert not (tmp_path / "gh.pid").exists()
+
+
+def test_reload_command_unknown_signal_is_usage(certs, tmp_path, gatehouse_bin):
+    p = write_ini(tmp_path, ini_lines(certs))
+    r = run_gatehouse(["-s", "restart", "-c", str(p)])
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "reload" in r.stderr, r.stderr
