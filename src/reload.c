@@ -61,6 +61,23 @@ static void check_compatible(const struct gh_config *cur, const struct gh_config
         else if (x->mode != y->mode)
             gh_config_error_add(errs, y->line, "mode",
                                 "[listener:%s] changed its mode: needs a restart", y->name);
+        else if (x->buffer_size != y->buffer_size && y->mode == GH_MODE_HTTP &&
+                 !x->client_ca[0] != !y->client_ca[0] &&
+                 !gh_config_key_line(&y->key_lines, "buffer_size"))
+            /* the default buffer_size has 2k more room with client_ca (the
+             * client certificate headers): the operator set client_ca, not
+             * buffer_size, so name that */
+            gh_config_error_add(errs,
+                                y->client_ca[0] ? gh_config_key_line(&y->key_lines, "client_ca")
+                                                : y->line,
+                                "client_ca",
+                                "[listener:%s] %s client_ca, which changes the default "
+                                "buffer_size by 2k (%u to %u): needs a restart (or set "
+                                "buffer_size to %u from the start)",
+                                y->name, y->client_ca[0] ? "turned on" : "turned off",
+                                x->buffer_size, y->buffer_size,
+                                x->buffer_size > y->buffer_size ? x->buffer_size
+                                                                : y->buffer_size);
         else if (x->buffer_size != y->buffer_size)
             gh_config_error_add(errs, y->line, "buffer_size",
                                 "[listener:%s] changed buffer_size: needs a restart", y->name);

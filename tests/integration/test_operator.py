@@ -193,3 +193,21 @@ def test_reload_command_unknown_signal_is_usage(certs, tmp_path, gatehouse_bin):
     r = run_gatehouse(["-s", "restart", "-c", str(p)])
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert "reload" in r.stderr, r.stderr
+
+
+# ------------------------------------------- 5. client_ca by SIGHUP
+
+
+def test_turning_client_ca_on_by_reload_names_client_ca(gatehouse, backend, certs, tmp_path):
+    pid_file = tmp_path / "gh.pid"
+    gh = gatehouse(backend(backends.Echo), mode="http",
+                   global_opts={"pid_file": pid_file})
+    with open(gh.ini_path, "a") as f:
+        f.write(f"client_ca = {certs.ca}\n")
+    n_lines = len(gh.ini_path.read_text().splitlines())
+    r = reload_cmd(gh.ini_path)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert re.search("^" + re.escape(str(gh.ini_path)) + rf":{n_lines}: client_ca: .*2k",
+                     r.stderr, re.M), r.stderr
+    assert not re.search(r": buffer_size: ", r.stderr), r.stderr
+    gh.assert_alive()
