@@ -196,7 +196,7 @@ int gh_audit_check(const struct gh_config *cfg, struct gh_config_errors *errs)
                 snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
             if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0) {
                 gh_config_key_error(errs, &g->key_lines, "audit_file",
-                                    "cannot create %s: directory %s: %s", path, dir,
+                                    "cannot open %s: cannot create it in %s: %s", path, dir,
                                     strerror(errno));
                 return -1;
             }
