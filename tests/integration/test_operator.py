@@ -46,6 +46,16 @@ def test_check_creates_no_audit_file(certs, tmp_path, gatehouse_bin):
     assert sorted(os.listdir(logs)) == [], "gatehouse -t created files"
 
 
+def test_check_creates_no_pid_file(certs, tmp_path, gatehouse_bin):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    p = write_ini(tmp_path, ini_lines(certs, [f"audit_file = {logs}/audit.log",
+                                              f"pid_file = {logs}/gh.pid"]))
+    r = run_gatehouse(["-t", "-c", str(p)])
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(logs)) == [], "gatehouse -t created files"
+
+
 def test_check_still_refuses_an_unwritable_audit_directory(certs, tmp_path, gatehouse_bin):
     p = write_ini(tmp_path, ini_lines(certs, [f"audit_file = {tmp_path}/no/such/dir/audit.log"]))
     r = run_gatehouse(["-t", "-c", str(p)])
@@ -177,6 +187,22 @@ def test_reload_command_reports_a_refused_reload(gatehouse, backend, tmp_path):
     # (the line is the listener's section header: reload.c's existing rule)
     assert re.search("^" + re.escape(str(gh.ini_path)) + r":\d+: listen: .*needs a restart",
                      r.stderr, re.M), r.stderr
+    gh.assert_alive()
+
+
+def test_reload_refuses_a_pid_file_change(gatehouse, backend, tmp_path):
+    gh = gatehouse(backend(backends.Echo), global_opts={"pid_file": tmp_path / "a.pid"})
+    text = gh.ini_path.read_text().replace(str(tmp_path / "a.pid"), str(tmp_path / "b.pid"))
+    gh.ini_path.write_text(text)
+    line_no = next(i for i, l in enumerate(text.splitlines(), 1) if l.startswith("pid_file"))
+    # asked through the old file, which the running instance still holds
+    ask = tmp_path / "ask.ini"
+    ask.write_text(text.replace(str(tmp_path / "b.pid"), str(tmp_path / "a.pid")))
+    r = reload_cmd(ask)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert re.search("^" + re.escape(str(gh.ini_path)) + rf":{line_no}: pid_file: .*restart",
+                     r.stderr, re.M), r.stderr
+    assert not (tmp_path / "b.pid").exists()
     gh.assert_alive()
 
 
