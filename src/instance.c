@@ -45,6 +45,39 @@ int gh_instance_path(const struct gh_config *cfg, char *out, size_t n)
     return w < 0 || (size_t)w >= n ? -1 : 1;
 }
 
+int gh_instance_check(const struct gh_config *cfg, struct gh_config_errors *errs)
+{
+    const struct gh_global_config *g = &cfg->global;
+    const char *key = g->pid_file[0] ? "pid_file" : "audit_file";
+    char path[GH_PATH_MAX], dir[GH_PATH_MAX];
+    int has = gh_instance_path(cfg, path, sizeof path);
+    if (has == 0)
+        return 0;
+    if (has < 0) {
+        gh_config_key_error(errs, &g->key_lines, key, "the instance file path is too long");
+        return -1;
+    }
+    int fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
+    if (fd >= 0) {
+        close(fd);
+        return 0;
+    }
+    if (errno == ENOENT) {
+        const char *slash = strrchr(path, '/');
+        if (!slash)
+            snprintf(dir, sizeof dir, ".");
+        else if (slash == path)
+            snprintf(dir, sizeof dir, "/");
+        else
+            snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+        if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) == 0)
+            return 0;
+    }
+    gh_config_key_error(errs, &g->key_lines, key, "cannot open the instance file %s: %s", path,
+                        strerror(errno));
+    return -1;
+}
+
 /* The pid written in FD's file, or 0. */
 static long read_pid(int fd)
 {

@@ -483,6 +483,7 @@ int main(int argc, char **argv)
         if (cfg->listeners[i].mode != GH_MODE_REDIRECT)
             tls[i] = gh_tls_context_new(cfg, &cfg->listeners[i], errs);
     (void)gh_audit_check(cfg, errs); /* errors are recorded in errs */
+    (void)gh_instance_check(cfg, errs); /* likewise */
     if (errs->count) {
         gh_config_errors_print(errs, stderr);
         goto out_tls;

@@ -31,6 +31,11 @@
  * has one, 0 when it has none, -1 when the path is too long. */
 int gh_instance_path(const struct gh_config *cfg, char *out, size_t n);
 
+/* For -t: records in errs (at pid_file's line, else audit_file's) an
+ * instance file that could not be opened or created; creates nothing.
+ * Returns 0 or -1. */
+int gh_instance_check(const struct gh_config *cfg, struct gh_config_errors *errs);
+
 /* Takes the lock and writes this pid. Returns 0 (also when CFG has no
  * instance file), or -1 with the reason printed to stderr (another
  * instance holds it, or the file cannot be opened). */

@@ -237,3 +237,11 @@ def test_turning_client_ca_on_by_reload_names_client_ca(gatehouse, backend, cert
                      r.stderr, re.M), r.stderr
     assert not re.search(r": buffer_size: ", r.stderr), r.stderr
     gh.assert_alive()
+
+
+def test_check_refuses_a_pid_file_it_could_not_create(certs, tmp_path, gatehouse_bin):
+    p = write_ini(tmp_path, ini_lines(certs, [f"pid_file = {tmp_path}/no/such/dir/gh.pid"]))
+    r = run_gatehouse(["-t", "-c", str(p)])
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert re.search(re.escape(str(p)) + r":4: pid_file: cannot open the instance file .*no/such",
+                     r.stderr), r.stderr
