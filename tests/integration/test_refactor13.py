@@ -41,3 +41,26 @@ def test_client_end_of_stream_does_not_restart_idle_timeout(gatehouse, backend, 
     assert cc["reason"] == "idle_timeout", cc
     # 2 s after the last byte, not 2 s after the end (3.5 s)
     assert 1.8 <= elapsed < 2.0 + scaled(0.8), elapsed
+
+
+def test_client_end_of_stream_does_not_delay_the_504(gatehouse, backend, certs):
+    """http mode: a request waits for a backend that never answers; the
+    client ends its side later. The 504 comes idle_timeout after the last
+    byte moved, not after the client's end."""
+    gh = gatehouse(backend(backends.Hang), mode="http", idle_timeout="2s")
+    mark = gh.mark()
+    c = BioTLS(gh.port, client_context(certs.ca))
+    try:
+        c.write(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        t0 = time.monotonic()
+        time.sleep(1.5)
+        c.send_close_notify()
+        data, end = c.read_to_end()
+        elapsed = time.monotonic() - t0
+    finally:
+        c.close()
+    assert data.startswith(b"HTTP/1.1 504 "), data[:80]
+    assert end in ("close_notify", "tcp_eof"), end
+    err = gh.wait_event("backend_error", since=mark)
+    assert err["reason"] == "response_timeout", err
+    assert 1.8 <= elapsed < 2.0 + scaled(0.8), elapsed
