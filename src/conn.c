@@ -866,7 +866,12 @@ __attribute__((always_inline)) static inline bool side_read(struct gh_conn *c,
         case GH_IO_CLOSED: /* close_notify */
         case GH_IO_EOF:    /* TCP FIN alone: the same end of the stream here */
             from->read = GH_SIDE_READ_DONE;
-            moved = true;
+            /* The backend's end is progress (an answer may be complete);
+             * the client's is not activity: idle_timeout keeps running
+             * from its last byte, or a late FIN would stretch the wait
+             * for a silent backend. */
+            if (from == &c->backend)
+                moved = true;
             break;
         case GH_IO_RESET:
         case GH_IO_ERROR:
