@@ -23,6 +23,7 @@
 
 #include "gatehouse/audit_chain.h"
 #include "gatehouse/log.h"
+#include "gatehouse/path.h"
 #include "version.h"
 
 #define WRITE_CHUNK (64u << 10)     /* chained bytes collected before a write(2) */
@@ -187,14 +188,7 @@ int gh_audit_check(const struct gh_config *cfg, struct gh_config_errors *errs)
         fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
         if (fd < 0 && errno == ENOENT) {
             char dir[GH_PATH_MAX];
-            const char *slash = strrchr(path, '/');
-            if (!slash)
-                snprintf(dir, sizeof dir, ".");
-            else if (slash == path)
-                snprintf(dir, sizeof dir, "/");
-            else
-                snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-            if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0) {
+            if (!gh_path_creatable(path, dir, sizeof dir)) {
                 gh_config_key_error(errs, &g->key_lines, "audit_file",
                                     "cannot open %s: cannot create it in %s: %s", path, dir,
                                     strerror(errno));

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gatehouse/path.h"
+
 /* What a result file holds at most: the first line and GH_MAX_ERRORS
  * FILE:LINE: key: message lines. */
 #define RESULT_MAX (GH_MAX_ERRORS * (GH_PATH_MAX + GH_ERROR_TEXT_MAX + 96) + 128)
@@ -62,17 +64,8 @@ int gh_instance_check(const struct gh_config *cfg, struct gh_config_errors *errs
         close(fd);
         return 0;
     }
-    if (errno == ENOENT) {
-        const char *slash = strrchr(path, '/');
-        if (!slash)
-            snprintf(dir, sizeof dir, ".");
-        else if (slash == path)
-            snprintf(dir, sizeof dir, "/");
-        else
-            snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-        if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) == 0)
-            return 0;
-    }
+    if (errno == ENOENT && gh_path_creatable(path, dir, sizeof dir))
+        return 0;
     gh_config_key_error(errs, &g->key_lines, key, "cannot open the instance file %s: %s", path,
                         strerror(errno));
     return -1;
